@@ -1,0 +1,1 @@
+"""Backends of moecc: ``asic`` (instruction selection, encoding, simulator) and ``llvm`` (CPU code)."""

@@ -1,0 +1,7 @@
+"""``python -m moecc`` runs the CLI."""
+
+import sys
+
+from moecc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Whole-or-nothing file output for every command that writes a file.
+
+Outputs (artifacts, reports, traces, dumps, binaries) are written to a temporary file in the
+destination folder and renamed into place, so a failure never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from moecc.errors import MoeccError
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise MoeccError(f"output path '{target}' is a directory", remedy="give a file name")
+    if not folder.is_dir():
+        raise MoeccError(f"output folder '{folder}' does not exist", remedy="create it first")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
