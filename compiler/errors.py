@@ -32,6 +32,15 @@ class MoeccError(Exception):
         self.remedy = remedy
         super().__init__(self._format())
 
+    def add_context(self, **fields: object) -> MoeccError:
+        """Fill in context fields (node, op_type, opset, pass_name, location, remedy) that are
+        still unset, refresh the message, and return ``self`` for ``raise err.add_context(...)``."""
+        for key, value in fields.items():
+            if value is not None and getattr(self, key) is None:
+                setattr(self, key, value)
+        self.args = (self._format(),)
+        return self
+
     def _format(self) -> str:
         where: list[str] = []
         if self.pass_name:

@@ -1,0 +1,1 @@
+"""Graph-IR ops: composite family (not declared yet)."""

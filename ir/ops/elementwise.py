@@ -1,0 +1,1 @@
+"""Graph-IR ops: elementwise family (not declared yet)."""

@@ -1,0 +1,1 @@
+"""Graph-IR ops: indexing family (not declared yet)."""

@@ -1,0 +1,1 @@
+"""Graph-IR ops: linalg family (not declared yet)."""

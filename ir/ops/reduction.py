@@ -1,0 +1,1 @@
+"""Graph-IR ops: reduction family (not declared yet)."""

@@ -1,0 +1,1 @@
+"""Graph-IR ops: shape family (not declared yet)."""
