@@ -1,1 +1,333 @@
-"""Graph-IR ops: composite family (not declared yet)."""
+"""Graph-IR ops: the composite family (layer_norm, rms_norm, attention, rotary_embedding,
+gated_mlp, moe).
+
+These are the ops the ASIC has dedicated lowerings for. The ONNX frontend emits the first
+four directly from their ONNX-23 counterparts; ``gated_mlp`` and ``moe`` have no ONNX op and
+are raised from decomposed patterns by passes. Reference semantics compute in f32 (the
+ONNX ``stash_type`` default) and cast the result back to the operand's element type.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from moecc.errors import ShapeError
+from moecc.ir.ops.common import FLOAT_TYPES, broadcast_shapes, normalize_axis, require_dtype, require_same_dtype
+from moecc.ir.registry import Attr, AttrKind, Operand, op
+from moecc.ir.types import DType, TensorType
+
+ACTIVATIONS: tuple[str, ...] = ("silu", "gelu", "gelu_tanh", "relu")
+
+_erf64 = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _erf64(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    def silu(x: np.ndarray) -> np.ndarray:
+        return x / (np.float32(1) + np.exp(-x))
+
+    def gelu(x: np.ndarray) -> np.ndarray:
+        return np.float32(0.5) * x * (np.float32(1) + _erf(x / np.float32(math.sqrt(2.0))))
+
+    def gelu_tanh(x: np.ndarray) -> np.ndarray:
+        inner = np.float32(math.sqrt(2.0 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
+        return np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
+
+    def relu(x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, np.float32(0))
+
+    return {"silu": silu, "gelu": gelu, "gelu_tanh": gelu_tanh, "relu": relu}[name]
+
+
+def _check_scale_like(kind: str, what: str, x: TensorType, t: TensorType) -> None:
+    if t.dtype != x.dtype:
+        raise ShapeError(f"op '{kind}': {what} {t} must have the element type of x {x}")
+    if t.rank > x.rank or broadcast_shapes(kind, x.shape, t.shape) != x.shape:
+        raise ShapeError(f"op '{kind}': {what} {t} does not broadcast to x {x}")
+
+
+@op(
+    "layer_norm",
+    operands=["x", "scale", Operand("bias", optional=True)],
+    attrs=[Attr("axis", AttrKind.INT, -1), Attr("epsilon", AttrKind.FLOAT, 1e-5)],
+)
+class LayerNorm:
+    """``(x - mean) / sqrt(var + epsilon) * scale + bias`` with mean and (biased) variance over
+    the axes ``[axis, rank)``; ``scale``/``bias`` broadcast to ``x``."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        x = types[0]
+        require_dtype("layer_norm", x, FLOAT_TYPES, "x operand")
+        normalize_axis("layer_norm", attrs["axis"], x.rank)
+        _check_scale_like("layer_norm", "scale", x, types[1])
+        if len(types) > 2:
+            _check_scale_like("layer_norm", "bias", x, types[2])
+        return [x]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        x = _f32(arrays[0])
+        axes = tuple(range(normalize_axis("layer_norm", attrs["axis"], x.ndim), x.ndim))
+        mean = np.mean(x, axis=axes, keepdims=True)
+        centered = x - mean
+        var = np.mean(centered * centered, axis=axes, keepdims=True)
+        y = centered / np.sqrt(var + np.float32(attrs["epsilon"])) * _f32(arrays[1])
+        if len(arrays) > 2:
+            y = y + _f32(arrays[2])
+        return [y.astype(arrays[0].dtype)]
+
+
+@op("rms_norm", operands=["x", "scale"], attrs=[Attr("axis", AttrKind.INT, -1), Attr("epsilon", AttrKind.FLOAT, 1e-5)])
+class RmsNorm:
+    """``x / sqrt(mean(x^2) + epsilon) * scale`` with the mean over the axes ``[axis, rank)``."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        x = types[0]
+        require_dtype("rms_norm", x, FLOAT_TYPES, "x operand")
+        normalize_axis("rms_norm", attrs["axis"], x.rank)
+        _check_scale_like("rms_norm", "scale", x, types[1])
+        return [x]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        x = _f32(arrays[0])
+        axes = tuple(range(normalize_axis("rms_norm", attrs["axis"], x.ndim), x.ndim))
+        mean_square = np.mean(x * x, axis=axes, keepdims=True)
+        y = x / np.sqrt(mean_square + np.float32(attrs["epsilon"])) * _f32(arrays[1])
+        return [y.astype(arrays[0].dtype)]
+
+
+@op(
+    "attention",
+    operands=["q", "k", "v", Operand("mask", optional=True)],
+    attrs=[
+        Attr("scale", AttrKind.FLOAT),
+        Attr("is_causal", AttrKind.BOOL, False),
+        Attr("softcap", AttrKind.FLOAT, 0.0),
+    ],
+)
+class Attention:
+    """Scaled dot-product attention, ``softmax(softcap(scale * q @ k^T) + bias) @ v``.
+
+    q ``[B, Hq, S, D]``, k ``[B, Hkv, L, D]``, v ``[B, Hkv, L, Dv]`` with ``Hq % Hkv == 0``: query
+    head ``h`` reads kv head ``h // (Hq / Hkv)`` (grouped-query attention). ``softcap > 0``
+    applies ``softcap * tanh(s / softcap)`` to the scores before masking. ``mask`` broadcasts to
+    ``[B, Hq, S, L]``: bool (True = attend) or float (added to the scores). ``is_causal`` lets
+    query ``i`` attend keys ``j <= i + (L - S)`` (aligned to the bottom right, as with a KV
+    cache). A query row with no attendable key yields zeros."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        q, k, v = types[:3]
+        dtype = require_same_dtype("attention", [q, k, v])
+        require_dtype("attention", q, FLOAT_TYPES, "q operand")
+        if not q.rank == k.rank == v.rank == 4:
+            raise ShapeError(f"op 'attention': q {q}, k {k}, v {v} must all be rank 4 [batch, heads, seq, head_dim]")
+        b, hq, s, d = q.shape
+        if k.shape[0] != b or v.shape[0] != b:
+            raise ShapeError(f"op 'attention': batch sizes of q {q}, k {k}, v {v} differ")
+        if k.shape[3] != d:
+            raise ShapeError(f"op 'attention': head sizes of q {q} and k {k} differ")
+        if k.shape[1:3] != v.shape[1:3]:
+            raise ShapeError(f"op 'attention': k {k} and v {v} differ in kv heads or kv length")
+        hkv, length = k.shape[1], k.shape[2]
+        if hkv == 0 or hq % hkv != 0:
+            raise ShapeError(f"op 'attention': {hq} query heads are not a multiple of {hkv} kv heads")
+        if len(types) > 3:
+            mask = types[3]
+            if mask.dtype != DType.BOOL and mask.dtype != dtype:
+                raise ShapeError(f"op 'attention': mask {mask} must be bool or {dtype}")
+            full = (b, hq, s, length)
+            if mask.rank > 4 or broadcast_shapes("attention", mask.shape, full) != full:
+                raise ShapeError(f"op 'attention': mask {mask} does not broadcast to {full}")
+        if attrs["softcap"] < 0:
+            raise ShapeError(f"op 'attention': softcap {attrs['softcap']} must be >= 0")
+        return [TensorType((b, hq, s, v.shape[3]), dtype)]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        q, k, v = (_f32(a) for a in arrays[:3])
+        s, length = q.shape[2], k.shape[2]
+        group = q.shape[1] // k.shape[1]
+        k = np.repeat(k, group, axis=1)
+        v = np.repeat(v, group, axis=1)
+        bias = np.zeros((s, length), dtype=np.float32)
+        if len(arrays) > 3:
+            mask = arrays[3]
+            if mask.dtype == np.bool_:
+                bias = bias + np.where(mask, np.float32(0), np.float32(-np.inf))
+            else:
+                bias = bias + _f32(mask)
+        if attrs["is_causal"]:
+            allowed = np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s)
+            bias = bias + np.where(allowed, np.float32(0), np.float32(-np.inf))
+        scores = np.matmul(q, np.swapaxes(k, -1, -2)) * np.float32(attrs["scale"])
+        cap = attrs["softcap"]
+        if cap > 0:
+            scores = np.float32(cap) * np.tanh(scores / np.float32(cap))
+        scores = scores + bias
+        row_max = np.max(scores, axis=-1, keepdims=True)
+        row_max = np.where(np.isneginf(row_max), np.float32(0), row_max)
+        weights = np.exp(scores - row_max)
+        total = np.sum(weights, axis=-1, keepdims=True)
+        weights = weights / np.where(total == 0, np.float32(1), total)
+        # Rows whose every key is masked attend to nothing: zeros, as ONNX Attention-23 says.
+        blocked = np.isneginf(np.max(np.broadcast_to(bias, scores.shape), axis=-1, keepdims=True))
+        weights = np.where(blocked, np.float32(0), weights)
+        out = np.matmul(weights.astype(arrays[0].dtype).astype(np.float32), v)
+        return [out.astype(arrays[0].dtype)]
+
+
+@op(
+    "rotary_embedding",
+    operands=["x", "cos", "sin"],
+    attrs=[Attr("interleaved", AttrKind.BOOL, False), Attr("rotary_dim", AttrKind.INT, 0)],
+)
+class RotaryEmbedding:
+    """Rotate pairs of the first ``rotary_dim`` features (0 = all) of x ``[B, H, S, D]`` by the
+    angles whose cos/sin are ``[B or 1, S, rotary_dim / 2]``. Pairs are the two halves
+    ``(i, i + rotary_dim/2)``, or adjacent ``(2i, 2i+1)`` when ``interleaved``."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        x, cos, sin = types
+        require_dtype("rotary_embedding", x, FLOAT_TYPES, "x operand")
+        require_same_dtype("rotary_embedding", [x, cos, sin])
+        if x.rank != 4:
+            raise ShapeError(f"op 'rotary_embedding': x {x} must be rank 4 [batch, heads, seq, head_dim]")
+        b, _, s, d = x.shape
+        rotary = attrs["rotary_dim"] or d
+        if rotary % 2 or not 0 < rotary <= d:
+            raise ShapeError(f"op 'rotary_embedding': rotary_dim {rotary} must be even and in (0, {d}]")
+        for name, t in (("cos", cos), ("sin", sin)):
+            if t.rank != 3 or t.shape[0] not in (1, b) or t.shape[1:] != (s, rotary // 2):
+                raise ShapeError(
+                    f"op 'rotary_embedding': {name} {t} must have shape [{b} or 1, {s}, {rotary // 2}] for x {x}"
+                )
+        return [x]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        x = _f32(arrays[0])
+        rotary = attrs["rotary_dim"] or x.shape[3]
+        half = rotary // 2
+        cos = _f32(arrays[1])[:, None, :, :]
+        sin = _f32(arrays[2])[:, None, :, :]
+        rotated, kept = x[..., :rotary], x[..., rotary:]
+        if attrs["interleaved"]:
+            x1, x2 = rotated[..., 0::2], rotated[..., 1::2]
+        else:
+            x1, x2 = rotated[..., :half], rotated[..., half:]
+        real = cos * x1 - sin * x2
+        imag = sin * x1 + cos * x2
+        if attrs["interleaved"]:
+            rotated = np.stack([real, imag], axis=-1).reshape(rotated.shape)
+        else:
+            rotated = np.concatenate([real, imag], axis=-1)
+        return [np.concatenate([rotated, kept], axis=-1).astype(arrays[0].dtype)]
+
+
+def _gated_mlp(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarray, activation: str) -> np.ndarray:
+    return (_activation(activation)(x @ w_gate) * (x @ w_up)) @ w_down
+
+
+@op(
+    "gated_mlp",
+    operands=["x", "w_gate", "w_up", "w_down"],
+    attrs=[Attr("activation", AttrKind.STR, "silu", choices=ACTIVATIONS)],
+)
+class GatedMlp:
+    """``(act(x @ w_gate) * (x @ w_up)) @ w_down`` with x ``[..., H]``, w_gate/w_up ``[H, F]``,
+    w_down ``[F, H']`` (the SwiGLU/GeGLU feed-forward block)."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        x, w_gate, w_up, w_down = types
+        require_dtype("gated_mlp", x, FLOAT_TYPES, "x operand")
+        require_same_dtype("gated_mlp", types)
+        if x.rank < 1 or w_gate.rank != 2 or w_up.shape != w_gate.shape or w_down.rank != 2:
+            raise ShapeError(f"op 'gated_mlp': x {x}, w_gate {w_gate}, w_up {w_up}, w_down {w_down} have bad ranks")
+        hidden, ffn = w_gate.shape
+        if x.shape[-1] != hidden or w_down.shape[0] != ffn:
+            raise ShapeError(
+                f"op 'gated_mlp': x {x} needs w_gate/w_up [{x.shape[-1]}, F] and w_down [F, H'], "
+                f"got {w_gate}, {w_up}, {w_down}"
+            )
+        return [x.with_shape(x.shape[:-1] + (w_down.shape[1],))]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        x, w_gate, w_up, w_down = (_f32(a) for a in arrays)
+        return [_gated_mlp(x, w_gate, w_up, w_down, attrs["activation"]).astype(arrays[0].dtype)]
+
+
+@op(
+    "moe",
+    operands=["x", "router_w", "w_gate", "w_up", "w_down"],
+    attrs=[
+        Attr("top_k", AttrKind.INT),
+        Attr("normalize", AttrKind.BOOL, True),
+        Attr("activation", AttrKind.STR, "silu", choices=ACTIVATIONS),
+    ],
+)
+class Moe:
+    """Mixture of experts: each token of x ``[T, H]`` is routed by ``softmax(x @ router_w)``
+    (router_w ``[H, E]``) to its ``top_k`` experts (ties: the lower expert index first), whose
+    gated MLPs (w_gate/w_up ``[E, H, F]``, w_down ``[E, F, H]``) are summed weighted by the
+    router probabilities, renormalised to sum to 1 over the chosen experts if ``normalize``."""
+
+    @staticmethod
+    def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
+        x, router, w_gate, w_up, w_down = types
+        require_dtype("moe", x, FLOAT_TYPES, "x operand")
+        require_same_dtype("moe", types)
+        if x.rank != 2 or router.rank != 2 or w_gate.rank != 3 or w_down.rank != 3:
+            raise ShapeError(f"op 'moe': x {x}, router_w {router}, w_gate {w_gate}, w_down {w_down} have bad ranks")
+        tokens, hidden = x.shape
+        experts = router.shape[1]
+        ffn = w_gate.shape[2]
+        if (
+            router.shape[0] != hidden
+            or w_gate.shape != (experts, hidden, ffn)
+            or w_up.shape != w_gate.shape
+            or w_down.shape != (experts, ffn, hidden)
+        ):
+            raise ShapeError(
+                f"op 'moe': for x {x} and router_w {router} the experts need w_gate/w_up "
+                f"[{experts}, {hidden}, F] and w_down [{experts}, F, {hidden}], got {w_gate}, {w_up}, {w_down}"
+            )
+        if not 1 <= attrs["top_k"] <= experts:
+            raise ShapeError(f"op 'moe': top_k {attrs['top_k']} must be in [1, {experts}]")
+        return [x]
+
+    @staticmethod
+    def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
+        x, router, w_gate, w_up, w_down = (_f32(a) for a in arrays)
+        logits = x @ router
+        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probs = probs / probs.sum(axis=-1, keepdims=True)
+        chosen = np.argsort(-probs, axis=-1, kind="stable")[:, : attrs["top_k"]]
+        weights = np.take_along_axis(probs, chosen, axis=-1)
+        if attrs["normalize"]:
+            weights = weights / weights.sum(axis=-1, keepdims=True)
+        out = np.zeros_like(x)
+        for expert in range(router.shape[1]):
+            token_ids, slot = np.nonzero(chosen == expert)
+            if token_ids.size == 0:
+                continue
+            y = _gated_mlp(x[token_ids], w_gate[expert], w_up[expert], w_down[expert], attrs["activation"])
+            out[token_ids] += weights[token_ids, slot][:, None] * y
+        return [out.astype(arrays[0].dtype)]
