@@ -26,7 +26,17 @@ from moecc.errors import (
 
 __version__ = "0.1.0"
 
+from moecc.artifact import load_artifact as load  # noqa: E402
+from moecc.compiled_model import CompiledModel  # noqa: E402
+from moecc.driver import compile  # noqa: E402,A004
+from moecc.targets import TARGETS, supported_onnx_ops  # noqa: E402
+
 __all__ = [
+    "TARGETS",
+    "CompiledModel",
+    "compile",
+    "load",
+    "supported_onnx_ops",
     "ArtifactError",
     "AssemblyError",
     "CheckFailed",

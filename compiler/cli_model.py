@@ -1,9 +1,306 @@
-"""Model sub-commands (compile, run, opt, ops, example, inspect)."""
+"""Model sub-commands of the ``moecc`` CLI: compile, run, opt, ops, example, inspect, demo.
+
+Each handler turns arguments into calls of the Python API (:func:`moecc.compile`,
+:func:`moecc.load`, the pass manager, the printer/parser) and writes files only through
+:func:`moecc.fileio.atomic_write`, so a failure leaves nothing half-written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moecc.errors import CheckFailed, InputError, IRParseError, MoeccError
+from moecc.fileio import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register the model sub-commands (none yet)."""
+    """Register the model sub-commands."""
+    p = subparsers.add_parser("compile", help="compile an ONNX model", description="Compile an ONNX model for a target.")
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--target", default="ref", help="compilation target (default: ref)")
+    p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
+    p.add_argument("--emit", choices=["graph"], help="print this stage's IR to stdout and stop")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
+                   help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
+    p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
+    p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS (stderr)")
+    p.add_argument("--time-passes", action="store_true", help="print the time of each stage (stderr)")
+    p.add_argument("--report", metavar="FILE", help="write the report as JSON to FILE ('-' prints a summary)")
+    p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
+    p.set_defaults(func=_cmd_compile)
+
+    p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
+    p.add_argument("artifact", help=".moe artifact")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable)")
+    p.add_argument("--output-dir", help="write each output as NAME.npy into this folder")
+    p.add_argument("--check", action="store_true", help="compare with the reference interpreter (exit 1 on mismatch)")
+    p.set_defaults(func=_cmd_run)
+
+    p = subparsers.add_parser("opt", help="run passes over textual graph IR", description="Parse graph IR text, run a pass pipeline, print the result.")
+    p.add_argument("file", help="IR text file (.mir), or - for stdin")
+    p.add_argument("-p", "--pipeline", default="", help="pass pipeline (default: none, just verify and print)")
+    p.add_argument("--print-ir-after-all", action="store_true")
+    p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS")
+    p.add_argument("--time-passes", action="store_true")
+    p.add_argument("--no-verify", action="store_true", help="do not verify the parsed IR before running passes")
+    p.add_argument("-o", "--output", help="write the IR to this file instead of stdout")
+    p.set_defaults(func=_cmd_opt)
+
+    p = subparsers.add_parser("ops", help="list the supported ONNX ops", description="List the ONNX op types a target supports, with opset ranges.")
+    p.add_argument("--target", default="ref")
+    p.set_defaults(func=_cmd_ops)
+
+    p = subparsers.add_parser("example", help="build a bundled example ONNX model", description="Write one of the bundled example models as ONNX.")
+    p.add_argument("name", nargs="?", help="example name (omit with --list)")
+    p.add_argument("-o", "--output", help="output .onnx file (default: NAME.onnx)")
+    p.add_argument("--list", action="store_true", help="list the examples")
+    p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE", help="override a size, e.g. seq=128 (repeatable)")
+    p.add_argument("--dynamic", action="store_true", help="make batch/sequence dims symbolic, as exporters do")
+    p.set_defaults(func=_cmd_example)
+
+    p = subparsers.add_parser("inspect", help="summarise a .moe artifact", description="Print a compiled artifact's manifest and contents.")
+    p.add_argument("artifact")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = subparsers.add_parser("demo", help="compile, run and check the bundled MoE transformer",
+                              description="Build the bundled MoE transformer, compile it, run it, check it against the reference and print the report.")
+    p.add_argument("--target", default=None, help="target (default: the most capable one available)")
+    p.add_argument("--example", default="moe-transformer")
+    p.set_defaults(func=_cmd_demo)
+
+
+# -- argument helpers ---------------------------------------------------------------------
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """``name:1x128`` → ``("name", (1, 128))``; the name may itself contain colons."""
+    name, sep, dims = text.rpartition(":")
+    try:
+        if not sep or not name:
+            raise ValueError
+        shape = tuple(int(d) for d in dims.lower().split("x")) if dims else ()
+        if any(d < 0 for d in shape):
+            raise ValueError
+    except ValueError:
+        raise InputError(f"bad --input-shape '{text}'", remedy="write it as NAME:DIMxDIM, e.g. input_ids:1x128") from None
+    return name, shape
+
+
+def _input_shapes(items: list[str]) -> dict[str, tuple[int, ...]] | None:
+    shapes = dict(parse_input_shape(t) for t in items)
+    return shapes or None
+
+
+def _load_npy(path: str, name: str) -> np.ndarray:
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"input file '{path}' for '{name}' does not exist or is not a file")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"input file '{path}' is not a readable .npy array ({exc})") from None
+
+
+def _print_report_summary(report: dict[str, Any], out: Any = sys.stdout) -> None:
+    print(f"target        {report['target']}", file=out)
+    print(f"ops           {report['op_count']} ({', '.join(f'{k} {v}' for k, v in report['ops'].items())})", file=out)
+    print(f"weights       {report['constants']} constants, {report['weight_bytes'] / 1024:.1f} KiB", file=out)
+    for spec in report["inputs"]:
+        print(f"input         {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}", file=out)
+    for spec in report["outputs"]:
+        print(f"output        {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}", file=out)
+    if report.get("pass_times"):
+        total = sum(report["pass_times"].values())
+        print(f"compile time  {total * 1000:.1f} ms", file=out)
+
+
+def _print_pass_times(times: dict[str, float]) -> None:
+    total = sum(times.values()) or 1e-12
+    print("===-------------------------------------------------------------------------===", file=sys.stderr)
+    print("  moecc stage timing", file=sys.stderr)
+    print("  wall (ms)   share   stage", file=sys.stderr)
+    for name, t in times.items():
+        print(f"  {t * 1000:9.2f}  {t / total * 100:5.1f}%   {name}", file=sys.stderr)
+    print(f"  {total * 1000:9.2f}  100.0%   total", file=sys.stderr)
+
+
+# -- commands -----------------------------------------------------------------------------
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    import moecc
+
+    compiled = moecc.compile(
+        args.model,
+        target=args.target,
+        input_shapes=_input_shapes(args.input_shape),
+        pipeline=args.pipeline,
+        print_ir_after_all=args.print_ir_after_all,
+        print_ir_after=args.print_ir_after,
+        time_passes=False,
+        ir_stream=sys.stderr,
+    )
+    if args.time_passes:
+        _print_pass_times(compiled.pass_times)
+    if args.emit:
+        sys.stdout.write(compiled.ir(args.emit, elide_constants=args.elide_constants == "yes"))
+        return 0
+    output = args.output or (Path(args.model).stem + ".moe")
+    report = compiled.report()
+    if args.report and args.report != "-":
+        atomic_write(args.report, json.dumps(report, indent=2) + "\n")
+    compiled.save(output)
+    if args.report == "-":
+        _print_report_summary(report)
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import moecc
+    from moecc.ir.interpreter import run_graph
+
+    compiled = moecc.load(args.artifact)
+    inputs: dict[str, np.ndarray] = {}
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"bad --input '{item}'", remedy="write it as NAME=FILE.npy")
+        inputs[name] = _load_npy(path, name)
+    outputs = compiled.run(inputs)
+    if args.output_dir:
+        folder = Path(args.output_dir)
+        if folder.exists() and not folder.is_dir():
+            raise MoeccError(f"--output-dir '{folder}' exists and is not a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in outputs.items():
+            import io
+
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            atomic_write(folder / (_file_safe(name) + ".npy"), buffer.getvalue())
+    for name, array in outputs.items():
+        stats = ""
+        if array.size and array.dtype.kind in "fiub":
+            as_float = array.astype(np.float64)
+            stats = f"  min {as_float.min():.6g}  max {as_float.max():.6g}  mean {as_float.mean():.6g}"
+        print(f"{name}: {'x'.join(map(str, array.shape)) or 'scalar'} {array.dtype}{stats}")
+    if args.check:
+        from moecc.compare import compare_outputs
+
+        reference = run_graph(compiled.graph, compiled.check_inputs(inputs))
+        problems = compare_outputs(outputs, reference)
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        print("check: outputs match the reference interpreter")
+    return 0
+
+
+def _cmd_opt(args: argparse.Namespace) -> int:
+    from moecc.ir.parser import parse_graph
+    from moecc.ir.printer import print_graph
+    from moecc.ir.verifier import verify_graph
+    from moecc.passes.manager import PassManager, parse_pipeline
+
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        file = Path(args.file)
+        if not file.is_file():
+            raise IRParseError(f"IR file '{args.file}' does not exist or is not a file")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IRParseError(f"cannot read '{args.file}' as UTF-8 text ({exc})") from None
+    graph = parse_graph(text)
+    if not args.no_verify:
+        verify_graph(graph)
+    manager = PassManager(
+        parse_pipeline(args.pipeline),
+        print_ir_after_all=args.print_ir_after_all,
+        print_ir_after=set(args.print_ir_after),
+        time_passes=args.time_passes,
+        out=sys.stderr,
+    )
+    manager.run(graph)
+    if args.time_passes:
+        _print_pass_times(manager.pass_times)
+    result = print_graph(graph, elide_constants=False)
+    if args.output:
+        atomic_write(args.output, result)
+    else:
+        sys.stdout.write(result)
+    return 0
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    import moecc
+
+    ops = moecc.supported_onnx_ops(args.target)
+    print(f"# {len(ops)} ONNX op types supported on target '{args.target}' (opset range)")
+    for name, versions in ops.items():
+        print(f"{name:24s} {versions}")
+    return 0
+
+
+def _parse_sizes(items: list[str]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            sizes[key] = int(value)
+        except ValueError:
+            raise InputError(f"bad --size '{item}'", remedy="write it as KEY=INTEGER, e.g. seq=128") from None
+    return sizes
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from moecc.examples import build_example, list_examples
+
+    if args.list or not args.name:
+        for name, description in list_examples():
+            print(f"{name:18s} {description}")
+        return 0 if args.list else 2
+    sizes = _parse_sizes(args.size)
+    if args.dynamic:
+        sizes["dynamic"] = True  # type: ignore[assignment]
+    model = build_example(args.name, **sizes)
+    output = args.output or f"{args.name}.onnx"
+    atomic_write(output, model.SerializeToString())
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from moecc.artifact import read_manifest
+
+    manifest, members = read_manifest(args.artifact)
+    print(f"artifact      {args.artifact}")
+    print(f"format        {manifest['format']} v{manifest['format_version']} (moecc {manifest.get('moecc_version', '?')})")
+    print(f"target        {manifest.get('target')}")
+    for spec in manifest.get("inputs", []):
+        print(f"input         {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}")
+    for spec in manifest.get("outputs", []):
+        print(f"output        {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}")
+    for name, data in sorted(members.items()):
+        print(f"member        {name}: {len(data)} bytes (sha256 ok)")
+    if manifest.get("options"):
+        print(f"options       {json.dumps(manifest['options'], sort_keys=True)}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from moecc.demo import run_demo
+
+    return run_demo(example=args.example, target=args.target)
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "output"

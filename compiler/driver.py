@@ -1,0 +1,63 @@
+"""The compilation driver: one straight function from a model to a :class:`CompiledModel`.
+
+Stages, in order: ONNX import (frontend) → graph passes (the pipeline, verified after each
+pass) → target lowering (``ref``: none; the graph runs on the reference interpreter).
+Reading :func:`compile` top to bottom tells what the compiler does.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from moecc.compiled_model import CompiledModel
+from moecc.frontend.onnx_importer import InputShapes, ModelSource, import_onnx, load_model, resolve_input_types
+from moecc.targets import check_target
+
+DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce"
+
+
+def compile(  # noqa: A001 - the public name DESIGN.md fixes
+    model: ModelSource,
+    target: str = "ref",
+    *,
+    input_shapes: InputShapes | None = None,
+    pipeline: str | None = None,
+    print_ir_after_all: bool = False,
+    print_ir_after: Iterable[str] = (),
+    time_passes: bool = False,
+    ir_stream: TextIO | None = None,
+) -> CompiledModel:
+    """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
+
+    ``input_shapes`` fixes dynamic dims (``{"input_ids": (1, 128)}``); ``pipeline`` replaces
+    the default graph pass pipeline (``"fold-constants,dce"``; ``""`` runs none).
+    """
+    from moecc.passes.manager import PassManager, parse_pipeline
+
+    check_target(target)
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    onnx_model, _ = load_model(model)  # once: external data is read into the proto here
+    graph = import_onnx(onnx_model, input_shapes)
+    times["import-onnx"] = time.perf_counter() - start
+    input_names = _onnx_input_names(onnx_model, input_shapes)
+
+    text = DEFAULT_PIPELINE if pipeline is None else pipeline
+    manager = PassManager(
+        parse_pipeline(text),
+        print_ir_after_all=print_ir_after_all,
+        print_ir_after=set(print_ir_after),
+        time_passes=time_passes,
+        out=ir_stream or sys.stderr,
+    )
+    manager.run(graph)
+    times.update(manager.pass_times)
+    options: dict[str, Any] = {"pipeline": text, "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}}
+    return CompiledModel.from_graph(graph, target, input_names, options, times)
+
+
+def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None) -> list[str]:
+    return list(resolve_input_types(model, input_shapes).keys())

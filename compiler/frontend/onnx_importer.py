@@ -1,0 +1,381 @@
+"""ONNX → graph IR: the first stage of the flow.
+
+:func:`import_onnx` loads a model (path, bytes or ``onnx.ModelProto``; external data
+included), checks it (opset range, op support — every unsupported op listed at once —, dtypes,
+dynamic dims resolved from ``input_shapes``), runs ONNX shape inference to validate it, and
+lowers node by node through the handler table of :mod:`moecc.frontend.onnx_context`. Handlers
+emit through a folding builder, so shape-computation subgraphs (Shape → Gather → Concat →
+Reshape chains) become static shapes while importing. The result is verified before it is
+returned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from moecc.errors import ModelLoadError, MoeccError, ShapeError, UnsupportedError, UnsupportedOpsError, VerificationError
+from moecc.frontend import onnx_context
+from moecc.frontend.onnx_context import ONNX_HANDLERS, NodeContext
+from moecc.ir.builder import GraphBuilder
+from moecc.ir.graph import Graph, Value
+from moecc.ir.types import DType, TensorType
+from moecc.ir.verifier import verify_graph
+
+#: Oldest default-domain opset moecc imports; older models must be converted first.
+MIN_OPSET = 13
+#: Newest opset: the one the installed onnx package knows.
+MAX_OPSET = onnx.defs.onnx_opset_version()
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+#: A single initializer above this size is refused before numpy tries to hold it.
+MAX_TENSOR_BYTES = 16 * 1024**3
+
+_HANDLER_MODULES = ("onnx_elementwise", "onnx_reduction", "onnx_linalg", "onnx_shape", "onnx_indexing", "onnx_composite")
+
+ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
+InputShapes = Mapping[str, Sequence[int]]
+
+
+def _load_handlers() -> None:
+    import importlib
+
+    for name in _HANDLER_MODULES:
+        importlib.import_module(f"moecc.frontend.{name}")
+
+
+def supported_onnx_ops() -> dict[str, str]:
+    """ONNX op types the frontend lowers, with their supported opset range (``"13+"``)."""
+    _load_handlers()
+    return {name: h.opset_range for name, h in sorted(onnx_context.ONNX_HANDLERS.items())}
+
+
+# -- loading ------------------------------------------------------------------------------
+
+def load_model(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
+    """Read a model and its external data; every failure is a :class:`ModelLoadError`."""
+    if isinstance(source, onnx.ModelProto):
+        return source, None
+    if isinstance(source, bytes):
+        return _parse_model_bytes(source, "<bytes>"), None
+    path = Path(source)
+    if not path.exists():
+        raise ModelLoadError(f"model file '{path}' does not exist", remedy="check the path")
+    if path.is_dir():
+        raise ModelLoadError(f"'{path}' is a directory, not an ONNX model file", remedy="give the .onnx file inside it")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read '{path}': {exc.strerror}") from None
+    model = _parse_model_bytes(data, str(path))
+    try:
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+    except (OSError, ValueError, onnx.checker.ValidationError) as exc:
+        raise ModelLoadError(
+            f"cannot load external data of '{path}': {exc}",
+            remedy="keep the model's .data files next to it, as exported",
+        ) from None
+    return model, path
+
+
+def _parse_model_bytes(data: bytes, where: str) -> onnx.ModelProto:
+    if not data:
+        raise ModelLoadError(f"'{where}' is empty", remedy="give a valid .onnx file")
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"'{where}' is not a valid ONNX model (protobuf decoding failed: {exc})",
+            remedy="the file is truncated or not ONNX; re-export it",
+        ) from None
+    if model.ir_version <= 0 or not model.HasField("graph") or not model.opset_import:
+        raise ModelLoadError(
+            f"'{where}' is not an ONNX model (no IR version, graph or opset import)",
+            remedy="give a file written by onnx.save or an ONNX exporter",
+        )
+    return model
+
+
+def model_opset(model: onnx.ModelProto) -> int:
+    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions:
+        raise UnsupportedError("the model imports no default-domain (ai.onnx) opset")
+    opset = versions[0]
+    if opset > MAX_OPSET:
+        raise UnsupportedError(
+            f"the model uses opset {opset}, newer than the newest moecc knows ({MAX_OPSET})",
+            remedy=f"export with opset_version between {MIN_OPSET} and {MAX_OPSET}",
+        )
+    if opset < MIN_OPSET:
+        raise UnsupportedError(
+            f"the model uses opset {opset}; moecc imports opsets {MIN_OPSET} to {MAX_OPSET}",
+            remedy=f"convert it: onnx.version_converter.convert_version(model, {MIN_OPSET})",
+        )
+    return opset
+
+
+# -- checks -------------------------------------------------------------------------------
+
+def check_supported_ops(model: onnx.ModelProto, opset: int) -> None:
+    """Raise one :class:`UnsupportedOpsError` listing every unsupported op type and its nodes."""
+    _load_handlers()
+    missing: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        handler = ONNX_HANDLERS.get(node.op_type) if node.domain in _DEFAULT_DOMAINS else None
+        label = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}::{node.op_type}"
+        if handler is None or not handler.supports(opset):
+            missing.setdefault(label, []).append(node.name or f"#{len(missing.get(label, []))}")
+    if not missing:
+        return
+    parts = []
+    for label, names in sorted(missing.items()):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        parts.append(f"{label} ({len(names)} node{'s' if len(names) != 1 else ''}: {shown})")
+    raise UnsupportedOpsError(
+        f"{len(missing)} unsupported op type{'s' if len(missing) != 1 else ''} at opset {opset}: " + "; ".join(parts),
+        remedy="see `moecc ops` for the supported ops",
+    )
+
+
+def resolve_input_types(model: onnx.ModelProto, input_shapes: InputShapes | None) -> dict[str, TensorType]:
+    """Static types of the graph inputs, dynamic dims filled in from ``input_shapes``."""
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    shapes = dict(input_shapes or {})
+    unknown = sorted(set(shapes) - {i.name for i in inputs})
+    if unknown:
+        raise ShapeError(
+            f"--input-shape names unknown input(s) {', '.join(unknown)}",
+            remedy=f"the model's inputs are {', '.join(i.name for i in inputs) or '(none)'}",
+        )
+    types: dict[str, TensorType] = {}
+    for inp in inputs:
+        if not inp.type.HasField("tensor_type"):
+            raise UnsupportedError(f"input '{inp.name}' is not a tensor (sequence/map/optional inputs are not supported)")
+        tt = inp.type.tensor_type
+        try:
+            dtype = DType.from_onnx(tt.elem_type)
+        except MoeccError as err:
+            raise err.add_context(location=f"input '{inp.name}'") from None
+        given = shapes.get(inp.name)
+        if not tt.HasField("shape"):
+            if given is None:
+                raise ShapeError(
+                    f"input '{inp.name}' has an unknown rank",
+                    remedy=f"give its shape: input_shapes={{'{inp.name}': (...)}} or --input-shape {inp.name}:1x128",
+                )
+            types[inp.name] = TensorType(tuple(int(d) for d in given), dtype)
+            continue
+        declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        labels = [d.dim_param if d.HasField("dim_param") else "?" for d in tt.shape.dim]
+        if given is not None:
+            given = [int(d) for d in given]
+            if len(given) != len(declared) or any(d is not None and d != g for d, g in zip(declared, given)):
+                shown = "x".join(str(d) if d is not None else lab for d, lab in zip(declared, labels))
+                raise ShapeError(
+                    f"input '{inp.name}' is declared {shown} but the given shape is {'x'.join(map(str, given))}",
+                    remedy="give a shape of the same rank that keeps the fixed dims",
+                )
+            if any(g < 0 for g in given):
+                raise ShapeError(f"input '{inp.name}': negative dim in given shape {given}")
+            types[inp.name] = TensorType(tuple(given), dtype)
+            continue
+        dynamic = [(i, lab) for i, (d, lab) in enumerate(zip(declared, labels)) if d is None]
+        if dynamic:
+            dims = ", ".join(f"dim {i} ('{lab}')" for i, lab in dynamic)
+            example = "x".join(str(d) if d is not None else "N" for d in declared)
+            raise ShapeError(
+                f"input '{inp.name}' has dynamic {dims}",
+                remedy=f"give its shape: input_shapes={{'{inp.name}': (...)}} or --input-shape {inp.name}:{example} with N chosen",
+            )
+        types[inp.name] = TensorType(tuple(int(d) for d in declared), dtype)
+    return types
+
+
+def _with_static_inputs(model: onnx.ModelProto, types: Mapping[str, TensorType]) -> onnx.ModelProto:
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for inp in fixed.graph.input:
+        if inp.name in types:
+            dims = inp.type.tensor_type.shape
+            dims.Clear()
+            for d in types[inp.name].shape:
+                dims.dim.add().dim_value = d
+    return fixed
+
+
+def _onnx_shape_inference(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+    """Run ONNX's own strict shape inference: it rejects inconsistent models early, naming the node."""
+    if model.ByteSize() > 1_500_000_000:
+        return {}  # inference needs the model in one protobuf; too big to be worth it
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "inference failed"
+        raise ShapeError(f"ONNX shape inference rejects the model: {first}", remedy="fix or re-export the model") from None
+    except (onnx.checker.ValidationError, RuntimeError, ValueError) as exc:
+        raise ShapeError(f"ONNX shape inference failed: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    return {vi.name: vi.type for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
+
+
+def _node_order(nodes: Sequence[onnx.NodeProto], available: set[str]) -> list[int]:
+    """Topological order of the nodes; dangling inputs and cycles are errors naming the nodes."""
+    producer: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        for out in node.output:
+            if out:
+                if out in producer or out in available:
+                    raise VerificationError(f"value '{out}' is produced twice", node=node.name, op_type=node.op_type)
+                producer[out] = i
+    dg = nx.DiGraph()
+    dg.add_nodes_from(range(len(nodes)))
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            if not name or name in available:
+                continue
+            if name not in producer:
+                raise VerificationError(
+                    f"input '{name}' is not produced by any node, initializer or graph input",
+                    node=node.name,
+                    op_type=node.op_type,
+                    remedy="the model is malformed (dangling input); re-export it",
+                )
+            dg.add_edge(producer[name], i)
+    try:
+        return list(nx.lexicographical_topological_sort(dg))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(dg)
+        names = " -> ".join(nodes[a].name or nodes[a].op_type for a, _ in cycle)
+        raise VerificationError(f"the model's graph has a cycle: {names}", remedy="re-export the model") from None
+
+
+def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
+    try:
+        dtype = DType.from_onnx(tensor.data_type)
+    except MoeccError as err:
+        raise err.add_context(location=f"initializer '{tensor.name}'") from None
+    numel = int(np.prod(tensor.dims, dtype=np.float64)) if tensor.dims else 1
+    if numel * dtype.itemsize > MAX_TENSOR_BYTES:
+        raise UnsupportedError(
+            f"initializer '{tensor.name}' has shape {tuple(tensor.dims)}, {numel * dtype.itemsize / 2**30:.1f} GiB",
+            remedy="the tensor is too large to hold; check the model is not corrupt",
+        )
+    if tensor.data_location == onnx.TensorProto.EXTERNAL and not tensor.raw_data:
+        raise ModelLoadError(
+            f"initializer '{tensor.name}' keeps its data in an external file that was not loaded",
+            remedy="pass the model by path so its external data can be found",
+        )
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError, MemoryError) as exc:
+        raise ModelLoadError(f"initializer '{tensor.name}' is corrupt: {exc}") from None
+    if array.shape != tuple(tensor.dims):
+        raise ModelLoadError(f"initializer '{tensor.name}' holds {array.size} elements, its dims {tuple(tensor.dims)} need {numel}")
+    return np.ascontiguousarray(array.astype(dtype.numpy, copy=False))
+
+
+# -- import -------------------------------------------------------------------------------
+
+def import_onnx(source: ModelSource, input_shapes: InputShapes | None = None) -> Graph:
+    """Import an ONNX model as a verified graph-IR :class:`Graph` with static shapes."""
+    model, _ = load_model(source)
+    opset = model_opset(model)
+    if model.functions:
+        try:
+            model = onnx.inliner.inline_local_functions(model)
+        except Exception as exc:  # the inliner raises plain C++ exceptions on bad functions
+            raise ModelLoadError(f"cannot inline the model's local functions: {exc}") from None
+    graph_proto = model.graph
+    check_supported_ops(model, opset)
+    input_types = resolve_input_types(model, input_shapes)
+    onnx_types = _onnx_shape_inference(_with_static_inputs(model, input_types))
+
+    graph = Graph(name=_graph_name(graph_proto.name))
+    builder = GraphBuilder(graph)
+    env: dict[str, Value] = {}
+    for tensor in graph_proto.initializer:
+        env[tensor.name] = builder.const(_initializer_array(tensor), tensor.name)
+    for inp in graph_proto.input:
+        if inp.name in input_types:
+            env[inp.name] = graph.add_input(inp.name, input_types[inp.name])
+    input_order = [graph.inputs.index(env[i.name]) for i in graph_proto.input if i.name in input_types]
+    graph.inputs = [graph.inputs[i] for i in input_order]
+
+    nodes = list(graph_proto.node)
+    for index in _node_order(nodes, set(env)):
+        node = nodes[index]
+        handler = ONNX_HANDLERS[node.op_type]
+        inputs = [env[name] if name else None for name in node.input]
+        ctx = NodeContext(node, opset, builder, inputs)
+        builder.source = node.name or node.op_type
+        try:
+            results = list(handler.fn(ctx))
+        except MoeccError as err:
+            raise err.add_context(node=ctx.name, op_type=node.op_type, opset=opset) from None
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
+            raise ShapeError(f"cannot lower this node: {type(exc).__name__}: {exc}", node=ctx.name, op_type=node.op_type, opset=opset) from None
+        for pos, name in enumerate(node.output):
+            if not name:
+                continue
+            if pos >= len(results) or results[pos] is None:
+                raise UnsupportedError(f"output {pos} ('{name}') is not supported", node=ctx.name, op_type=node.op_type, opset=opset)
+            value = results[pos]
+            _check_against_onnx(ctx, name, value, onnx_types.get(name))
+            env[name] = value
+    outputs = []
+    for out in graph_proto.output:
+        if out.name not in env:
+            raise VerificationError(f"graph output '{out.name}' is not produced by any node", remedy="the model is malformed; re-export it")
+        outputs.append(env[out.name])
+    graph.set_outputs(outputs, [o.name for o in graph_proto.output])
+    _check_declared_outputs(graph_proto, graph)
+    from moecc.passes.dce import DeadCodeElimination
+
+    DeadCodeElimination().apply(graph)
+    verify_graph(graph)
+    return graph
+
+
+def _check_against_onnx(ctx: NodeContext, name: str, value: Value, declared: onnx.TypeProto | None) -> None:
+    """moecc's inferred type must agree with ONNX's where ONNX knows it statically."""
+    if declared is None or not declared.HasField("tensor_type"):
+        return
+    tt = declared.tensor_type
+    if tt.elem_type:
+        try:
+            dtype = DType.from_onnx(tt.elem_type)
+        except MoeccError:
+            dtype = None
+        if dtype is not None and dtype != value.type.dtype:
+            raise VerificationError(
+                f"output '{name}' lowers to {value.type} but ONNX infers element type {dtype}",
+                node=ctx.name, op_type=ctx.op_type, opset=ctx.opset, remedy="this is a moecc bug; please report it",
+            )
+    if tt.HasField("shape"):
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if len(dims) != value.type.rank or any(d is not None and d != s for d, s in zip(dims, value.type.shape)):
+            raise ShapeError(
+                f"output '{name}' has shape {value.type.shape} in moecc but ONNX infers "
+                f"{tuple(d if d is not None else '?' for d in dims)}",
+                node=ctx.name, op_type=ctx.op_type, opset=ctx.opset,
+            )
+
+
+def _check_declared_outputs(graph_proto: onnx.GraphProto, graph: Graph) -> None:
+    for out, value in zip(graph_proto.output, graph.outputs):
+        if out.type.HasField("tensor_type") and out.type.tensor_type.elem_type:
+            declared = DType.from_onnx(out.type.tensor_type.elem_type)
+            if declared != value.type.dtype:
+                raise VerificationError(f"graph output '{out.name}' is declared {declared} but computes {value.type.dtype}")
+
+
+def _graph_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return cleaned or "main"

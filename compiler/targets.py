@@ -1,0 +1,33 @@
+"""Compilation targets moecc knows and what each claims to support.
+
+``ref`` runs the graph IR on the reference interpreter (the oracle every other target is
+checked against). ``asic`` and ``cpu`` are added by the ASIC and LLVM backends.
+"""
+
+from __future__ import annotations
+
+from moecc.errors import TargetError
+
+#: Targets implemented in this version, with a one-line description each.
+TARGETS: dict[str, str] = {
+    "ref": "reference interpreter (numpy semantics of the graph IR); the oracle for other targets",
+}
+
+
+def check_target(target: str) -> str:
+    if target not in TARGETS:
+        planned = {"asic": "the moe-asic backend", "cpu": "the LLVM CPU backend"}
+        hint = f" ({planned[target]} is not implemented yet)" if target in planned else ""
+        raise TargetError(
+            f"unknown target '{target}'{hint}",
+            remedy=f"choose one of: {', '.join(TARGETS)}",
+        )
+    return target
+
+
+def supported_onnx_ops(target: str = "ref") -> dict[str, str]:
+    """The ONNX op types ``target`` claims, each with its supported opset range (e.g. ``"13+"``)."""
+    from moecc.frontend.onnx_importer import supported_onnx_ops as frontend_ops
+
+    check_target(target)
+    return frontend_ops()

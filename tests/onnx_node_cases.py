@@ -1,0 +1,76 @@
+"""The ONNX project's own node tests, filtered to the op types moecc claims.
+
+Shared by the per-target node-test modules: :func:`claimed_cases` lists the cases whose every
+op is claimed for a target, :func:`run_case` compiles one and compares all its data sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx.backend.test.case.node import collect_testcases
+
+import moecc
+
+#: Tolerances of the node-test comparison (the foundation issue fixes these).
+NODE_TEST_RTOL = 1e-3
+NODE_TEST_ATOL = 1e-5
+
+
+@dataclass(frozen=True)
+class NodeCase:
+    name: str
+    model: onnx.ModelProto
+    data_sets: list
+
+
+def _op_types(graph: onnx.GraphProto) -> set[tuple[str, str]]:
+    found = set()
+    for node in graph.node:
+        found.add((node.domain, node.op_type))
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                found |= _op_types(attr.g)
+    return found
+
+
+def claimed_cases(target: str) -> list[NodeCase]:
+    claimed = set(moecc.supported_onnx_ops(target))
+    out = []
+    for case in collect_testcases():
+        if case.model is None or not case.data_sets:
+            continue
+        ops = _op_types(case.model.graph)
+        if ops and all(domain in ("", "ai.onnx") and op in claimed for domain, op in ops):
+            out.append(NodeCase(case.name, case.model, case.data_sets))
+    return sorted(out, key=lambda c: c.name)
+
+
+def compare_outputs(name: str, got: np.ndarray, expected: np.ndarray) -> None:
+    expected = np.asarray(expected)
+    got = np.asarray(got)
+    assert got.dtype == expected.dtype, f"{name}: dtype {got.dtype} != expected {expected.dtype}"
+    assert got.shape == expected.shape, f"{name}: shape {got.shape} != expected {expected.shape}"
+    if expected.dtype.kind in "fc":
+        np.testing.assert_allclose(
+            got.astype(np.float64), expected.astype(np.float64), rtol=NODE_TEST_RTOL, atol=NODE_TEST_ATOL, equal_nan=True, err_msg=name
+        )
+    else:
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def run_case(case: NodeCase, target: str) -> None:
+    """Compile the case's model and check every data set; MoeccError propagates (a refusal)."""
+    graph_inputs = [i.name for i in case.model.graph.input if i.name not in {t.name for t in case.model.graph.initializer}]
+    output_names = [o.name for o in case.model.graph.output]
+    compiled = None
+    for inputs, expected in case.data_sets:
+        feeds = dict(zip(graph_inputs, inputs))
+        if compiled is None:
+            shapes = {k: np.asarray(v).shape for k, v in feeds.items()}
+            compiled = moecc.compile(case.model, target=target, input_shapes=shapes)
+        outs = compiled.run(feeds)
+        for name, exp in zip(output_names, expected):
+            compare_outputs(f"{case.name}:{name}", outs[name], exp)
