@@ -1,1 +1,50 @@
-"""TODO"""
+"""Graph-IR passes and the pass manager.
+
+Passes sit between the ONNX frontend and the backends: the frontend builds a graph IR, a
+pipeline of passes cleans it up (``canonicalize``, ``fold-constants``, ``cse``, ``dce``) and
+later ones fuse, partition, tile and plan memory before the ASIC and LLVM backends lower it.
+Each pass is a frozen dataclass registered by name, so a pipeline is text
+(``"canonicalize,fold-constants{max_bytes=4096},cse,dce"``) that :func:`parse_pipeline`
+turns into pass objects and :class:`PassManager` runs, verifying the graph after each pass.
+"""
+
+from moecc.passes.manager import (
+    DEFAULT_GRAPH_PIPELINE,
+    PASS_REGISTRY,
+    FixedPoint,
+    Pass,
+    PassManager,
+    get_pass,
+    parse_pipeline,
+    pipeline_text,
+    register_pass,
+    registered_passes,
+    run_pipeline,
+)
+
+# Importing the pass modules registers them in PASS_REGISTRY.
+from moecc.passes.canonicalize import Canonicalize
+from moecc.passes.cse import CommonSubexpressionElimination, eliminate_common_subexpressions
+from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
+from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
+
+__all__ = [
+    "DEFAULT_GRAPH_PIPELINE",
+    "PASS_REGISTRY",
+    "Canonicalize",
+    "CommonSubexpressionElimination",
+    "DeadCodeElimination",
+    "FixedPoint",
+    "FoldConstants",
+    "Pass",
+    "PassManager",
+    "eliminate_common_subexpressions",
+    "fold_constant_ops",
+    "get_pass",
+    "parse_pipeline",
+    "pipeline_text",
+    "register_pass",
+    "registered_passes",
+    "remove_dead_ops",
+    "run_pipeline",
+]
