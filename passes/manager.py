@@ -368,7 +368,7 @@ class PassManager:
         unknown = sorted(self.print_ir_after - set(known))
         if unknown:
             raise PassError(
-                f"print_ir_after names unknown pass(es) {', '.join(unknown)}",
+                f"print_ir_after names unknown pass(es) {', '.join(repr(n) for n in unknown)}",
                 remedy=f"known passes: {', '.join(sorted(known))}",
             )
         self.print_ir_after_change = print_ir_after_change
