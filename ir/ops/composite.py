@@ -159,36 +159,40 @@ class Attention:
 
     @staticmethod
     def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
-        q, k, v = (_f32(a) for a in arrays[:3])
+        # Computed in the operands' own element type, step for step as the ONNX reference
+        # does (q and k each scaled by sqrt(scale)), so f16/bf16 results round identically.
+        q, k, v = arrays[:3]
+        dtype = q.dtype.type
         s, length = q.shape[2], k.shape[2]
         group = q.shape[1] // k.shape[1]
         k = np.repeat(k, group, axis=1)
         v = np.repeat(v, group, axis=1)
-        bias = np.zeros((s, length), dtype=np.float32)
+        bias = np.zeros((s, length), dtype=q.dtype)
         if len(arrays) > 3:
             mask = arrays[3]
             if mask.dtype == np.bool_:
-                bias = bias + np.where(mask, np.float32(0), np.float32(-np.inf))
+                bias = bias + np.where(mask, dtype(0), dtype(-np.inf))
             else:
-                bias = bias + _f32(mask)
+                bias = bias + mask
         if attrs["is_causal"]:
             allowed = np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s)
-            bias = bias + np.where(allowed, np.float32(0), np.float32(-np.inf))
-        scores = np.matmul(q, np.swapaxes(k, -1, -2)) * np.float32(attrs["scale"])
+            bias = bias + np.where(allowed, dtype(0), dtype(-np.inf))
+        root_scale = dtype(np.sqrt(attrs["scale"]))
+        # numpy promotes bf16 matmuls to f32; the reference rounds back right away.
+        scores = np.matmul(q * root_scale, np.swapaxes(k, -1, -2) * root_scale).astype(q.dtype)
         cap = attrs["softcap"]
         if cap > 0:
-            scores = np.float32(cap) * np.tanh(scores / np.float32(cap))
+            scores = np.tanh(scores / dtype(cap)) * dtype(cap)
         scores = scores + bias
         row_max = np.max(scores, axis=-1, keepdims=True)
-        row_max = np.where(np.isneginf(row_max), np.float32(0), row_max)
+        row_max = np.where(np.isneginf(row_max), dtype(0), row_max)
         weights = np.exp(scores - row_max)
         total = np.sum(weights, axis=-1, keepdims=True)
-        weights = weights / np.where(total == 0, np.float32(1), total)
+        weights = weights / np.where(total == dtype(0), dtype(1), total)
         # Rows whose every key is masked attend to nothing: zeros, as ONNX Attention-23 says.
-        blocked = np.isneginf(np.max(np.broadcast_to(bias, scores.shape), axis=-1, keepdims=True))
-        weights = np.where(blocked, np.float32(0), weights)
-        out = np.matmul(weights.astype(arrays[0].dtype).astype(np.float32), v)
-        return [out.astype(arrays[0].dtype)]
+        blocked = np.isneginf(np.max(bias, axis=-1, keepdims=True))
+        weights = np.where(blocked, dtype(0), weights)
+        return [np.matmul(weights.astype(q.dtype), v).astype(q.dtype)]
 
 
 @op(
