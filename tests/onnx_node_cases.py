@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 import onnx
+from onnx import numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 
 import moecc
@@ -48,12 +50,17 @@ def claimed_cases(target: str) -> list[NodeCase]:
     return sorted(out, key=lambda c: c.name)
 
 
+def as_array(data: object) -> np.ndarray:
+    """A data-set entry as numpy: some cases (bf16/f16/float8 casts) store TensorProtos."""
+    return numpy_helper.to_array(data) if isinstance(data, onnx.TensorProto) else np.asarray(data)
+
+
 def compare_outputs(name: str, got: np.ndarray, expected: np.ndarray) -> None:
-    expected = np.asarray(expected)
+    expected = as_array(expected)
     got = np.asarray(got)
     assert got.dtype == expected.dtype, f"{name}: dtype {got.dtype} != expected {expected.dtype}"
     assert got.shape == expected.shape, f"{name}: shape {got.shape} != expected {expected.shape}"
-    if expected.dtype.kind in "fc":
+    if expected.dtype.kind in "fc" or expected.dtype == ml_dtypes.bfloat16:
         np.testing.assert_allclose(
             got.astype(np.float64), expected.astype(np.float64), rtol=NODE_TEST_RTOL, atol=NODE_TEST_ATOL, equal_nan=True, err_msg=name
         )
@@ -67,7 +74,7 @@ def run_case(case: NodeCase, target: str) -> None:
     output_names = [o.name for o in case.model.graph.output]
     compiled = None
     for inputs, expected in case.data_sets:
-        feeds = dict(zip(graph_inputs, inputs))
+        feeds = dict(zip(graph_inputs, (as_array(i) for i in inputs)))
         if compiled is None:
             shapes = {k: np.asarray(v).shape for k, v in feeds.items()}
             compiled = moecc.compile(case.model, target=target, input_shapes=shapes)
