@@ -9,7 +9,7 @@ handlers registered below through :data:`moecc.frontend.onnx_context.ONNX_HANDLE
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -62,6 +62,15 @@ UNARY_OPS: dict[str, tuple[str, int]] = {
 def scalar_like(ctx: NodeContext, value: float, like: Value) -> Value:
     """A rank-0 constant of ``like``'s dtype (broadcasts against it)."""
     return ctx.const(np.asarray(value).astype(like.type.dtype.numpy))
+
+
+def in_float32(ctx: NodeContext, x: Value) -> tuple[Value, Callable[[Value], Value]]:
+    """``x`` widened to float32 when it is float16/bfloat16, and the function that rounds a
+    result back: a composed activation then rounds once, as the single ONNX op does."""
+    dtype = x.type.dtype
+    if dtype in (DType.F16, DType.BF16):
+        return ctx.emit("cast", [x], {"to": DType.F32}), lambda y: ctx.emit("cast", [y], {"to": dtype})
+    return x, lambda y: y
 
 
 def onnx_dtype(ctx: NodeContext, elem_type: int) -> DType:
@@ -257,31 +266,31 @@ def lower_dropout(ctx: NodeContext) -> Sequence[Value | None]:
 
 @onnx_op("Elu", since=6)
 def lower_elu(ctx: NodeContext) -> Sequence[Value]:
-    x = ctx.input(0)
+    x, restore = in_float32(ctx, ctx.input(0))
     alpha = float(ctx.attr("alpha", 1.0))
     expm1 = ctx.emit("sub", [ctx.emit("exp", [x]), scalar_like(ctx, 1, x)])
     negative = ctx.emit("mul", [scalar_like(ctx, alpha, x), expm1])
-    return [ctx.emit("where", [ctx.emit("less", [x, scalar_like(ctx, 0, x)]), negative, x])]
+    return [restore(ctx.emit("where", [ctx.emit("less", [x, scalar_like(ctx, 0, x)]), negative, x]))]
 
 
 @onnx_op("Selu", since=6)
 def lower_selu(ctx: NodeContext) -> Sequence[Value]:
-    x = ctx.input(0)
+    x, restore = in_float32(ctx, ctx.input(0))
     alpha = float(ctx.attr("alpha", 1.67326319217681884765625))
     gamma = float(ctx.attr("gamma", 1.05070102214813232421875))
     negative = ctx.emit("sub", [ctx.emit("mul", [scalar_like(ctx, alpha, x), ctx.emit("exp", [x])]), scalar_like(ctx, alpha, x)])
     chosen = ctx.emit("where", [ctx.emit("greater", [x, scalar_like(ctx, 0, x)]), x, negative])
-    return [ctx.emit("mul", [scalar_like(ctx, gamma, x), chosen])]
+    return [restore(ctx.emit("mul", [scalar_like(ctx, gamma, x), chosen]))]
 
 
 @onnx_op("Celu", since=12)
 def lower_celu(ctx: NodeContext) -> Sequence[Value]:
-    x = ctx.input(0)
+    x, restore = in_float32(ctx, ctx.input(0))
     alpha = float(ctx.attr("alpha", 1.0))
     zero = scalar_like(ctx, 0, x)
     scaled = ctx.emit("exp", [ctx.emit("div", [x, scalar_like(ctx, alpha, x)])])
     negative = ctx.emit("mul", [scalar_like(ctx, alpha, x), ctx.emit("sub", [scaled, scalar_like(ctx, 1, x)])])
-    return [ctx.emit("add", [ctx.emit("max", [x, zero]), ctx.emit("min", [negative, zero])])]
+    return [restore(ctx.emit("add", [ctx.emit("max", [x, zero]), ctx.emit("min", [negative, zero])]))]
 
 
 @onnx_op("ThresholdedRelu", since=10)
@@ -294,8 +303,8 @@ def lower_thresholded_relu(ctx: NodeContext) -> Sequence[Value]:
 
 @onnx_op("Softsign", since=1)
 def lower_softsign(ctx: NodeContext) -> Sequence[Value]:
-    x = ctx.input(0)
-    return [ctx.emit("div", [x, ctx.emit("add", [ctx.emit("abs", [x]), scalar_like(ctx, 1, x)])])]
+    x, restore = in_float32(ctx, ctx.input(0))
+    return [restore(ctx.emit("div", [x, ctx.emit("add", [ctx.emit("abs", [x]), scalar_like(ctx, 1, x)])]))]
 
 
 @onnx_op("PRelu", since=9)
@@ -313,7 +322,7 @@ def lower_prelu(ctx: NodeContext) -> Sequence[Value]:
 
 @onnx_op("Swish", since=24)
 def lower_swish(ctx: NodeContext) -> Sequence[Value]:
-    x = ctx.input(0)
+    x, restore = in_float32(ctx, ctx.input(0))
     alpha = float(ctx.attr("alpha", 1.0))
     scaled = x if alpha == 1.0 else ctx.emit("mul", [x, scalar_like(ctx, alpha, x)])
-    return [ctx.emit("mul", [x, ctx.emit("sigmoid", [scaled])])]
+    return [restore(ctx.emit("mul", [x, ctx.emit("sigmoid", [scaled])]))]
