@@ -278,7 +278,7 @@ def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
         raise ModelLoadError(f"initializer '{tensor.name}' is corrupt: {exc}") from None
     if array.shape != tuple(tensor.dims):
         raise ModelLoadError(f"initializer '{tensor.name}' holds {array.size} elements, its dims {tuple(tensor.dims)} need {numel}")
-    return np.ascontiguousarray(array.astype(dtype.numpy, copy=False))
+    return np.asarray(array.astype(dtype.numpy, copy=False), order="C")  # ascontiguousarray would make scalars 1-D
 
 
 # -- import -------------------------------------------------------------------------------
