@@ -12,8 +12,8 @@ A ``.mir`` file holds cases separated by ``// -----`` lines. A case is::
 or, for a pipeline that must fail, ``// EXPECT-ERROR: <text the one-line message contains>``
 instead of the ``EXPECT`` block. Besides the exact comparison, every case checks that the
 expected text is what the printer prints for it (parse → print gives it back) and, when the
-input's constants are all present, that the reference interpreter gives bit-identical outputs
-before and after the pipeline on random inputs.
+input's constants are all present, that the reference interpreter gives the same outputs
+before and after the pipeline on random inputs (floats to within FLOAT_RTOL).
 
 Expected blocks are refreshed only on request: ``MOECC_UPDATE_IR_TESTS=1 pytest
 tests/test_ir_filecheck.py`` rewrites them from the current output (review the diff).
@@ -36,6 +36,24 @@ from moecc.passes import PassManager
 
 printer = pytest.importorskip("moecc.ir.printer")
 parser = pytest.importorskip("moecc.ir.parser")
+
+#: Rewrites that move data are exact, but BLAS picks a different kernel (FMA or not, other
+#: summation order) for a transposed view than for a contiguous copy, so a gemm with
+#: ``trans_b`` and the matmul it becomes can differ in the last bit. Far below any real bug.
+FLOAT_RTOL = 1e-6
+FLOAT_ATOL = 1e-6
+
+
+def assert_same_numbers(actual: np.ndarray, expected: np.ndarray, err_msg: str = "") -> None:
+    """Bit-identical for integers and bools; within last-bit tolerances for floats."""
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, err_msg
+    if actual.dtype.kind in "biu":
+        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(
+            actual.astype(np.float64), expected.astype(np.float64), rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True, err_msg=err_msg
+        )
+
 
 CASES_DIR = Path(__file__).parent / "ir_tests"
 UPDATE_SWITCH = "MOECC_UPDATE_IR_TESTS"
@@ -164,7 +182,7 @@ def test_ir_case(case: IRCase) -> None:
             got = run_graph(after, inputs)
             assert expected.keys() == got.keys()
             for name in expected:
-                np.testing.assert_array_equal(got[name], expected[name], err_msg=f"{case.id}: output {name}")
+                assert_same_numbers(got[name], expected[name], err_msg=f"{case.id}: output {name}")
 
 
 def _update_expected(case: IRCase, actual: str) -> None:
