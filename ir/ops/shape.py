@@ -57,7 +57,7 @@ class Transpose:
 
     @staticmethod
     def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
-        return [np.ascontiguousarray(np.transpose(arrays[0], attrs["perm"]))]
+        return [np.transpose(arrays[0], attrs["perm"]).copy()]
 
 
 @op("concat", operands=[Operand("inputs", variadic=True)], attrs=[Attr("axis", AttrKind.INT)])
@@ -147,7 +147,7 @@ class Slice:
         for axis, start, end, step in zip(attrs["axes"], attrs["starts"], attrs["ends"], attrs["steps"]):
             # A negative end is "before index 0", which python slicing can only say with None.
             index[axis] = slice(start if start >= 0 else None, end if end >= 0 else None, step)
-        return [np.ascontiguousarray(x[tuple(index)])]
+        return [x[tuple(index)].copy()]
 
 
 @op("expand", operands=["x"], attrs=[Attr("shape", AttrKind.INTS)])
@@ -166,7 +166,7 @@ class Expand:
 
     @staticmethod
     def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
-        return [np.ascontiguousarray(np.broadcast_to(arrays[0], attrs["shape"]))]
+        return [np.broadcast_to(arrays[0], attrs["shape"]).copy()]
 
 
 @op("tile", operands=["x"], attrs=[Attr("repeats", AttrKind.INTS)])
