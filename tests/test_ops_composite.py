@@ -200,11 +200,15 @@ def test_attention_onnx_nonpad_kv_seqlen_and_window() -> None:
     check_node("Attention", inputs, opset=25, left_window_size=1)
 
 
-def test_attention_onnx_other_qk_output_modes_are_refused() -> None:
-    inputs = _attention_inputs(4, 3, 3, 0)
-    model = single_node_model("Attention", inputs, ["y", "", "", "qk"], qk_matmul_output_mode=2)
-    with pytest.raises(UnsupportedError, match="qk_matmul_output_mode"):
-        import_onnx(model)
+@pytest.mark.parametrize("mode", [1, 2, 3])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_attention_onnx_qk_matmul_output_modes(mode: int, causal: int) -> None:
+    inputs = _attention_inputs(4, 3, 3, 2)
+    mask = RNG.random((3, 5)) > 0.3
+    mask[1] = False
+    inputs["mask"] = mask
+    outputs = ["y", "present_key", "present_value", "qk"]
+    check_node("Attention", inputs, outputs, is_causal=causal, softcap=2.0, qk_matmul_output_mode=mode)
 
 
 @pytest.mark.parametrize("rank", [3, 4])

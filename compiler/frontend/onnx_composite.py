@@ -217,13 +217,44 @@ def attention(ctx: NodeContext) -> list[Value | None]:
 
     qk_output: Value | None = None
     if ctx.output_used(3):
-        mode = int(ctx.attr("qk_matmul_output_mode", 0))
-        if mode != 0:
-            raise ctx.error(f"qk_matmul_output_mode {mode} is not supported", remedy="use mode 0 or leave output 3 unused")
-        group = q.type.shape[1] // max(k.type.shape[1], 1)
-        keys_t = ctx.emit("transpose", [_repeat_kv(ctx, k, group)], {"perm": (0, 1, 3, 2)})
-        qk_output = ctx.emit("mul", [ctx.emit("matmul", [q, keys_t]), _scalar(ctx, scale, q.type.dtype)])
+        full_mask = mask if not ir_causal else _combine_masks(
+            ctx, user_mask, _structural_mask(ctx, s, length, offset, True, window, nonpad), q.type.dtype
+        )
+        qk_output = _qk_matmul_output(ctx, q, k, scale, softcap, full_mask)
     return [y, present_key, present_value, qk_output]
+
+
+def _qk_matmul_output(ctx: NodeContext, q: Value, k: Value, scale: float, softcap: float, mask: Value | None) -> Value:
+    """Attention's optional 4th output, spelled out with graph-IR ops as ONNX computes it:
+    mode 0 the scaled QK^T, 1 after softcap, 2 plus the mask bias, 3 the softmax probabilities
+    (fully masked rows zero)."""
+    mode = int(ctx.attr("qk_matmul_output_mode", 0))
+    if mode not in (0, 1, 2, 3):
+        raise ctx.error(f"qk_matmul_output_mode {mode} is not defined", remedy="use 0, 1, 2 or 3")
+    dtype = q.type.dtype
+    root_scale = _scalar(ctx, math.sqrt(scale), dtype)
+    group = q.type.shape[1] // max(k.type.shape[1], 1)
+    keys_t = ctx.emit("transpose", [_repeat_kv(ctx, k, group)], {"perm": (0, 1, 3, 2)})
+    scores = ctx.emit("matmul", [ctx.emit("mul", [q, root_scale]), ctx.emit("mul", [keys_t, root_scale])])
+    # The spec calls mode 0 the raw product, but the ONNX reference (and so every node test)
+    # returns it after softcap, like mode 1; follow the reference.
+    if softcap > 0:
+        cap = _scalar(ctx, softcap, dtype)
+        scores = ctx.emit("mul", [ctx.emit("tanh", [ctx.emit("div", [scores, cap])]), cap])
+    if mode in (0, 1) or mask is None and mode == 2:
+        return scores
+    if mask is None:
+        return ctx.emit("softmax", [scores], {"axis": -1})
+    bias = mask
+    if mask.type.dtype == DType.BOOL:
+        bias = ctx.emit("where", [mask, _scalar(ctx, 0.0, dtype), _scalar(ctx, -np.inf, dtype)])
+    biased = ctx.emit("add", [scores, bias])
+    if mode == 2:
+        return biased
+    probs = ctx.emit("softmax", [biased], {"axis": -1})
+    row_max = ctx.emit("reduce_max", [bias], {"axes": [bias.type.rank - 1], "keepdims": True})
+    blocked = ctx.emit("is_inf", [row_max], {"detect_positive": False})
+    return ctx.emit("where", [blocked, _scalar(ctx, 0.0, dtype), probs])
 
 
 # -- rotary embedding -------------------------------------------------------------------------
