@@ -351,17 +351,18 @@ class Canonicalize(Pass):
 
     Before (``-p canonicalize``)::
 
-        %t = gemm(%x, %w, %b) {alpha = 1.0, beta = 1.0, trans_a = false, trans_b = true}
-            : tensor<2x8xf32>
+        %w = const dense<0.5> : tensor<8x4xf32>
+        %t = gemm(%x, %w, %b) {trans_b = true} : tensor<2x8xf32>
         %r = reshape(%t) {shape = [16]} : tensor<16xf32>
         %y = reshape(%r) {shape = [2, 8]} : tensor<2x8xf32>
+        return %y
 
-    After (``%w`` is a constant, so its transpose folds)::
+    After (``%w`` is a constant, so its transpose folds; the reshapes cancel)::
 
-        %cst = const dense<...> : tensor<4x8xf32>
-        %matmul = matmul(%x, %cst) : tensor<2x8xf32>
+        %transpose = const dense<elided "ad91dd438b725340"> : tensor<4x8xf32>
+        %matmul = matmul(%x, %transpose) : tensor<2x8xf32>
         %t = add(%matmul, %b) : tensor<2x8xf32>
-        return %t
+        return %t as "y"
     """
 
     name: ClassVar[str] = "canonicalize"

@@ -340,7 +340,8 @@ class PassManager:
     ``passes`` is a list of passes or pipeline text. After each pass (nested ones included)
     the graph is verified when ``verify_each`` (a broken graph is a :class:`PassError` naming
     the pass), and printed to ``out`` when ``print_ir_after_all`` or the pass name is in
-    ``print_ir_after`` (with ``print_ir_after_change``, only if the pass changed something).
+    ``print_ir_after`` (with ``print_ir_after_change``, only if the pass changed something;
+    ``"fixed-point"`` in ``print_ir_after`` prints once each group has converged).
     Wall time per pass name accumulates in :attr:`pass_times` across runs; with
     ``time_passes`` a timing report is written to ``out`` after each run.
     """
@@ -400,7 +401,11 @@ class PassManager:
 
     def _run_pass(self, p: Pass, graph: Graph) -> bool:
         if isinstance(p, FixedPoint):
-            return _run_fixed_point(p, graph, self._run_pass)
+            changed = _run_fixed_point(p, graph, self._run_pass)
+            # Only on explicit request: after-all already printed the group's last pass.
+            if p.name in self.print_ir_after:
+                self._maybe_print(p.name, changed, graph)
+            return changed
         start = time.perf_counter()
         try:
             changed = bool(p.apply(graph))
@@ -427,18 +432,18 @@ class PassManager:
                     pass_name=p.name,
                     remedy="this is a moecc bug; rerun with verification on and --print-ir-after-all to see the IR",
                 ) from err
-        if self._should_print(p.name, changed):
-            self.out.write(f"// -----// IR Dump After {p.name} //----- //\n")
-            text = self.ir_printer(graph)
-            self.out.write(text if text.endswith("\n") else text + "\n")
-            self.out.write("\n")
-            self.out.flush()
+        self._maybe_print(p.name, changed, graph)
         return changed
 
-    def _should_print(self, name: str, changed: bool) -> bool:
-        if not (self.print_ir_after_all or name in self.print_ir_after):
-            return False
-        return changed or not self.print_ir_after_change
+    def _maybe_print(self, name: str, changed: bool, graph: Graph) -> None:
+        wanted = self.print_ir_after_all or name in self.print_ir_after
+        if not wanted or (self.print_ir_after_change and not changed):
+            return
+        self.out.write(f"// -----// IR Dump After {name} //----- //\n")
+        text = self.ir_printer(graph)
+        self.out.write(text if text.endswith("\n") else text + "\n")
+        self.out.write("\n")
+        self.out.flush()
 
     def timing_report(self) -> str:
         """Wall time per pass (accumulated over runs), slowest first, with a total line."""

@@ -407,6 +407,13 @@ def test_fixed_point_group_runs_until_nothing_changes() -> None:
     assert manager.pass_changes == {"test-countdown": 3}
     assert out.getvalue().count("IR Dump After test-countdown") == 4
 
+    _countdown["g"] = 1
+    out = io.StringIO()
+    PassManager("fixed-point(test-countdown{key=g})", print_ir_after={"fixed-point"}, ir_printer=stub_printer, out=out).run(
+        small_graph()
+    )
+    assert out.getvalue() == "// -----// IR Dump After fixed-point //----- //\ngraph: neg exp\n\n"
+
 
 def test_fixed_point_group_is_bounded() -> None:
     _countdown["h"] = 100
