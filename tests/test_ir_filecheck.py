@@ -1,21 +1,27 @@
 """Textual IR tests: each case in ``tests/ir_tests/*.mir`` is input IR, a pipeline and the
 exact IR expected after it (what ``moecc opt file.mir -p PIPELINE`` prints).
 
-A ``.mir`` file holds cases separated by ``// -----`` lines. A case is::
+A ``.mir`` file holds cases separated by ``// -----`` lines (MLIR's split-input-file marker).
+Everything the runner reads besides the input graph is a comment, so each case is itself
+valid input for ``moecc opt``::
 
     // PIPELINE: canonicalize,dce
     // Free comment lines say what the case is about.
     graph @main(%x: tensor<2x3xf32>) { ... }
-    // EXPECT:
-    graph @main(%x: tensor<2x3xf32>) { ... }
+    // EXPECT: graph @main(%x: tensor<2x3xf32>) {
+    // EXPECT:   %y = exp(%x) : tensor<2x3xf32>
+    // EXPECT:   return %y
+    // EXPECT: }
 
-or, for a pipeline that must fail, ``// EXPECT-ERROR: <text the one-line message contains>``
-instead of the ``EXPECT`` block. Besides the exact comparison, every case checks that the
-expected text is what the printer prints for it (parse → print gives it back) and, when the
-input's constants are all present, that the reference interpreter gives the same outputs
-before and after the pipeline on random inputs (floats to within FLOAT_RTOL).
+``// EXPECT: `` lines (one space after the colon, then the line) form the whole expected
+output, compared exactly. A pipeline that must fail has one ``// EXPECT-ERROR: <text>``
+line instead, naming text the one-line message contains. Besides the exact comparison,
+every case checks that the expected text is what the printer prints for it (parse → print
+gives it back) and, when the input's constants are all present, that the reference
+interpreter gives the same outputs before and after the pipeline on random inputs (floats
+to within FLOAT_RTOL).
 
-Expected blocks are refreshed only on request: ``MOECC_UPDATE_IR_TESTS=1 pytest
+Expected lines are refreshed only on request: ``MOECC_UPDATE_IR_TESTS=1 pytest
 tests/test_ir_filecheck.py`` rewrites them from the current output (review the diff).
 """
 
@@ -60,14 +66,14 @@ UPDATE_SWITCH = "MOECC_UPDATE_IR_TESTS"
 
 _SEPARATOR = re.compile(r"^//\s*-----\s*$")
 _PIPELINE = re.compile(r"^//\s*PIPELINE:(.*)$")
-_EXPECT = re.compile(r"^//\s*EXPECT:\s*$")
+_EXPECT_LINE = re.compile(r"^//\s*EXPECT:(?: (.*))?$")
 _EXPECT_ERROR = re.compile(r"^//\s*EXPECT-ERROR:(.*)$")
 
 
 @dataclass(frozen=True, slots=True)
 class IRCase:
-    """One case of a ``.mir`` file; line numbers are 1-based, ``expected_span`` is the
-    half-open range of file lines (0-based) holding the expected IR."""
+    """One case of a ``.mir`` file; ``line`` is 1-based, ``expected_span`` the half-open
+    range of 0-based file lines holding the ``// EXPECT:`` lines."""
 
     path: Path
     line: int
@@ -77,6 +83,7 @@ class IRCase:
     expected_error: str | None
     expected_span: tuple[int, int] | None
     ordinal: int = 0
+    raw_text: str = ""
 
     @property
     def id(self) -> str:
@@ -99,28 +106,30 @@ def read_cases(path: Path) -> list[IRCase]:
 def _read_case(path: Path, lines: list[str], start: int, stop: int) -> IRCase:
     pipeline: str | None = None
     expected_error: str | None = None
-    expect_at: int | None = None
+    expect_lines: list[int] = []
     for index in range(start, stop):
         if m := _PIPELINE.match(lines[index]):
             pipeline = m.group(1).strip()
         elif m := _EXPECT_ERROR.match(lines[index]):
             expected_error = m.group(1).strip()
-        elif _EXPECT.match(lines[index]):
-            expect_at = index
+        elif _EXPECT_LINE.match(lines[index]):
+            expect_lines.append(index)
     where = f"{path.name}:{start + 1}"
     if pipeline is None:
         raise ValueError(f"{where}: case has no '// PIPELINE:' line")
-    if (expect_at is None) == (expected_error is None):
-        raise ValueError(f"{where}: case needs exactly one of '// EXPECT:' and '// EXPECT-ERROR:'")
-    input_stop = expect_at if expect_at is not None else stop
-    input_text = "\n".join(line for line in lines[start:input_stop] if not line.lstrip().startswith("//"))
+    if bool(expect_lines) == (expected_error is not None):
+        raise ValueError(f"{where}: case needs either '// EXPECT:' lines or one '// EXPECT-ERROR:' line")
+    if expect_lines and expect_lines != list(range(expect_lines[0], expect_lines[-1] + 1)):
+        raise ValueError(f"{where}: the '// EXPECT:' lines must be one contiguous block")
+    input_text = "\n".join(line for line in lines[start:stop] if not line.lstrip().startswith("//"))
     expected_text = None
     span = None
-    if expect_at is not None:
-        body = [line for line in lines[expect_at + 1 : stop] if not line.lstrip().startswith("//")]
+    if expect_lines:
+        body = [_EXPECT_LINE.match(lines[i]).group(1) or "" for i in expect_lines]  # type: ignore[union-attr]
         expected_text = "\n".join(body).strip()
-        span = (expect_at + 1, stop)
-    return IRCase(path, start + 1, pipeline, input_text.strip(), expected_text, expected_error, span)
+        span = (expect_lines[0], expect_lines[-1] + 1)
+    raw_text = "\n".join(lines[start:stop])
+    return IRCase(path, start + 1, pipeline, input_text.strip(), expected_text, expected_error, span, raw_text=raw_text)
 
 
 def all_cases() -> list[IRCase]:
@@ -161,6 +170,8 @@ def test_case_files_exist() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_ir_case(case: IRCase) -> None:
+    # The case as written, comments and all, is what `moecc opt` would read.
+    assert parser.parse_graph(case.raw_text).structurally_equal(parser.parse_graph(case.input_text))
     if case.expected_error is not None:
         with pytest.raises(MoeccError) as info:
             run_opt(case.input_text, case.pipeline)
@@ -191,19 +202,30 @@ def _update_expected(case: IRCase, actual: str) -> None:
     assert current.expected_span is not None
     lines = case.path.read_text().splitlines()
     begin, end = current.expected_span
-    # Keep the blank line(s) that separate this case from the next one.
-    trailing = 0
-    while end - trailing - 1 >= begin and not lines[end - trailing - 1].strip():
-        trailing += 1
-    lines[begin : end - trailing] = actual.splitlines()
+    lines[begin:end] = [f"// EXPECT: {line}".rstrip() for line in actual.splitlines()]
     case.path.write_text("\n".join(lines) + "\n")
 
 
 def test_reader_rejects_malformed_cases(tmp_path: Path) -> None:
     bad = tmp_path / "bad.mir"
-    bad.write_text("graph @main() {\n  return\n}\n// EXPECT:\ngraph @main() {\n  return\n}\n")
+    bad.write_text("graph @main() {\n  return\n}\n// EXPECT: graph @main() {\n// EXPECT: }\n")
     with pytest.raises(ValueError, match="no '// PIPELINE:' line"):
         read_cases(bad)
     bad.write_text("// PIPELINE: dce\ngraph @main() {\n  return\n}\n")
-    with pytest.raises(ValueError, match="exactly one of"):
+    with pytest.raises(ValueError, match="either '// EXPECT:' lines"):
         read_cases(bad)
+    bad.write_text("// PIPELINE: dce\n// EXPECT: a\ngraph @main() {\n  return\n}\n// EXPECT: b\n")
+    with pytest.raises(ValueError, match="contiguous"):
+        read_cases(bad)
+
+
+def test_reader_splits_cases_and_strips_prefixes(tmp_path: Path) -> None:
+    path = tmp_path / "two.mir"
+    path.write_text(
+        "// PIPELINE: dce\n// about\ngraph @main() {\n  return\n}\n// EXPECT: graph @main() {\n// EXPECT:   return\n"
+        "// EXPECT: }\n\n// -----\n// PIPELINE: cse\ngraph @main() {\n  return\n}\n// EXPECT-ERROR: boom\n"
+    )
+    first, second = read_cases(path)
+    assert first.pipeline == "dce" and first.input_text == "graph @main() {\n  return\n}"
+    assert first.expected_text == "graph @main() {\n  return\n}" and first.expected_span == (5, 8)
+    assert second.line == 11 and second.expected_error == "boom" and second.expected_text is None

@@ -8,24 +8,22 @@ must agree (bitwise for integers, to the last bit or so for floats: see FLOAT_RT
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moecc.errors import MoeccError, PassError, ShapeError, VerificationError
+from moecc.errors import PassError, ShapeError, VerificationError
 from moecc.ir import DType, ElidedTensor, Graph, GraphBuilder, TensorType, Value, run_graph, verify_graph
-from moecc.ir.graph import Op
 from moecc.passes import (
     DEFAULT_GRAPH_PIPELINE,
     PASS_REGISTRY,
     Canonicalize,
     FixedPoint,
-    FoldConstants,
     Pass,
     PassManager,
     get_pass,
