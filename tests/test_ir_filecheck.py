@@ -15,9 +15,11 @@ valid input for ``moecc opt``::
 
 ``// EXPECT: `` lines (one space after the colon, then the line) form the whole expected
 output, compared exactly. A pipeline that must fail has one ``// EXPECT-ERROR: <text>``
-line instead, naming text the one-line message contains. Besides the exact comparison,
-every case checks that the expected text is what the printer prints for it (parse → print
-gives it back) and, when the input's constants are all present, that the reference
+line instead, naming text the one-line message contains. Each case runs twice: through
+the pass manager directly and through ``moecc opt`` (in-process; same output, or exit code 2
+and the message on stderr). Besides the exact comparison, every case checks that the
+expected text is what the printer prints for it (parse → print gives it back) and, when
+the input's constants are all present, that the reference
 interpreter gives the same outputs before and after the pipeline on random inputs (floats
 to within FLOAT_RTOL).
 
@@ -140,7 +142,7 @@ def run_opt(text: str, pipeline: str) -> str:
     """What ``moecc opt`` does: parse, run the pipeline (verifying after each pass), print."""
     graph = parser.parse_graph(text)
     PassManager(pipeline).run(graph)
-    return printer.print_graph(graph).strip()
+    return printer.print_graph(graph, elide_constants=False).strip()
 
 
 def _has_all_constant_data(graph: Graph) -> bool:
@@ -169,20 +171,27 @@ def test_case_files_exist() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_ir_case(case: IRCase) -> None:
-    # The case as written, comments and all, is what `moecc opt` would read.
+def test_ir_case(case: IRCase, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The case as written, comments and all, is what `moecc opt` reads.
     assert parser.parse_graph(case.raw_text).structurally_equal(parser.parse_graph(case.input_text))
     if case.expected_error is not None:
         with pytest.raises(MoeccError) as info:
             run_opt(case.input_text, case.pipeline)
         assert case.expected_error in str(info.value)
+        code, _, err = _run_cli_opt(case, tmp_path, capsys)
+        assert code == 2 and case.expected_error in err
         return
     actual = run_opt(case.input_text, case.pipeline)
     if os.environ.get(UPDATE_SWITCH) == "1":
         _update_expected(case, actual)
         return
     assert actual == case.expected_text, f"{case.id}: output differs:\n{actual}"
-    assert printer.print_graph(parser.parse_graph(actual)).strip() == actual, "expected IR is not canonical printer text"
+    assert printer.print_graph(parser.parse_graph(actual), elide_constants=False).strip() == actual, (
+        "expected IR is not canonical printer text"
+    )
+    code, out, err = _run_cli_opt(case, tmp_path, capsys)
+    assert code == 0, err
+    assert out.strip() == case.expected_text, "`moecc opt` prints something else than the pass manager run"
 
     before = parser.parse_graph(case.input_text)
     after = parser.parse_graph(actual)
@@ -194,6 +203,18 @@ def test_ir_case(case: IRCase) -> None:
             assert expected.keys() == got.keys()
             for name in expected:
                 assert_same_numbers(got[name], expected[name], err_msg=f"{case.id}: output {name}")
+
+
+def _run_cli_opt(case: IRCase, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``moecc opt <case file> -p <pipeline>`` in-process: (exit code, stdout, stderr)."""
+    from moecc.cli import main
+
+    source = tmp_path / "case.mir"
+    source.write_text(case.raw_text + "\n")
+    capsys.readouterr()
+    code = main(["opt", str(source), "-p", case.pipeline])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def _update_expected(case: IRCase, actual: str) -> None:
