@@ -153,6 +153,8 @@ def get_pass(name: str, **options: Any) -> Pass:
                 f"option '{key}' must be {_type_label(types[key])}, got {value!r}",
                 pass_name=name,
             )
+        if types[key] is float:
+            options[key] = float(value)
     try:
         return cls(**options)
     except MoeccError as err:
@@ -215,10 +217,12 @@ def _convert_option(pass_name: str, key: str, text: str, t: Any) -> Any:
             return False
         raise bad()
     if t is int:
-        try:
-            return int(text, 0)
-        except ValueError:
-            raise bad() from None
+        for base in (0, 10):  # 0x10 and 1_000 as python reads them; 010 as plain decimal
+            try:
+                return int(text, base)
+            except ValueError:
+                continue
+        raise bad()
     if t is float:
         try:
             return float(text)

@@ -195,6 +195,9 @@ def test_parse_pipeline_builds_passes_with_typed_options() -> None:
     (probe,) = parse_pipeline("test-options-probe{ratio=2,enabled=0,label=hello}")
     assert probe == _OptionsProbe(ratio=2.0, enabled=False, label="hello")
     assert isinstance(probe.ratio, float)
+    (probe,) = parse_pipeline("test-options-probe{count=010}")
+    assert probe.count == 10
+    assert isinstance(get_pass("test-options-probe", ratio=3).ratio, float)
 
 
 def test_empty_pipeline_is_no_passes() -> None:
