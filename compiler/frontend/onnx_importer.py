@@ -18,6 +18,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import onnx
+import onnx.inliner  # a submodule `import onnx` does not load
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
@@ -283,8 +284,17 @@ def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
 
 # -- import -------------------------------------------------------------------------------
 
-def import_onnx(source: ModelSource, input_shapes: InputShapes | None = None) -> Graph:
-    """Import an ONNX model as a verified graph-IR :class:`Graph` with static shapes."""
+def import_onnx(
+    source: ModelSource,
+    input_shapes: InputShapes | None = None,
+    constant_inputs: Mapping[str, np.ndarray] | None = None,
+) -> Graph:
+    """Import an ONNX model as a verified graph-IR :class:`Graph` with static shapes.
+
+    ``constant_inputs`` binds graph inputs to fixed values (they become constants and leave
+    the signature), for inputs that determine shapes (axes, K, target shapes) but that the
+    model takes at run time.
+    """
     model, _ = load_model(source)
     opset = model_opset(model)
     if model.functions:
@@ -294,7 +304,12 @@ def import_onnx(source: ModelSource, input_shapes: InputShapes | None = None) ->
             raise ModelLoadError(f"cannot inline the model's local functions: {exc}") from None
     graph_proto = model.graph
     check_supported_ops(model, opset)
-    input_types = resolve_input_types(model, input_shapes)
+    frozen = dict(constant_inputs or {})
+    input_types = resolve_input_types(model, {**{k: np.shape(v) for k, v in frozen.items()}, **(input_shapes or {})})
+    for name, data in frozen.items():
+        array = np.asarray(data)
+        if TensorType.of(array) != input_types[name]:
+            raise ShapeError(f"constant input '{name}' is {TensorType.of(array)}, the model takes {input_types[name]}")
     onnx_types = _onnx_shape_inference(_with_static_inputs(model, input_types))
 
     graph = Graph(name=_graph_name(graph_proto.name))
@@ -303,10 +318,10 @@ def import_onnx(source: ModelSource, input_shapes: InputShapes | None = None) ->
     for tensor in graph_proto.initializer:
         env[tensor.name] = builder.const(_initializer_array(tensor), tensor.name)
     for inp in graph_proto.input:
-        if inp.name in input_types:
+        if inp.name in frozen:
+            env[inp.name] = builder.const(np.asarray(frozen[inp.name]), inp.name)
+        elif inp.name in input_types:
             env[inp.name] = graph.add_input(inp.name, input_types[inp.name])
-    input_order = [graph.inputs.index(env[i.name]) for i in graph_proto.input if i.name in input_types]
-    graph.inputs = [graph.inputs[i] for i in input_order]
 
     nodes = list(graph_proto.node)
     for index in _node_order(nodes, set(env)):
