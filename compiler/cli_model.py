@@ -228,8 +228,6 @@ def _cmd_opt(args: argparse.Namespace) -> int:
         out=sys.stderr,
     )
     manager.run(graph)
-    if args.time_passes:
-        _print_pass_times(manager.pass_times)
     result = print_graph(graph, elide_constants=False)
     if args.output:
         atomic_write(args.output, result)

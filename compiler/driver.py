@@ -16,7 +16,6 @@ from moecc.compiled_model import CompiledModel
 from moecc.frontend.onnx_importer import InputShapes, ModelSource, import_onnx, load_model, resolve_input_types
 from moecc.targets import check_target
 
-DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce"
 
 
 def compile(  # noqa: A001 - the public name DESIGN.md fixes
@@ -24,6 +23,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     target: str = "ref",
     *,
     input_shapes: InputShapes | None = None,
+    constant_inputs: Mapping[str, Any] | None = None,
     pipeline: str | None = None,
     print_ir_after_all: bool = False,
     print_ir_after: Iterable[str] = (),
@@ -32,20 +32,22 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
-    ``input_shapes`` fixes dynamic dims (``{"input_ids": (1, 128)}``); ``pipeline`` replaces
+    ``input_shapes`` fixes dynamic dims (``{"input_ids": (1, 128)}``); ``constant_inputs``
+    binds inputs to fixed values (they become constants, e.g. run-time axes or K); ``pipeline`` replaces
     the default graph pass pipeline (``"fold-constants,dce"``; ``""`` runs none).
     """
-    from moecc.passes.manager import PassManager, parse_pipeline
+    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager, parse_pipeline
 
     check_target(target)
     times: dict[str, float] = {}
     start = time.perf_counter()
     onnx_model, _ = load_model(model)  # once: external data is read into the proto here
-    graph = import_onnx(onnx_model, input_shapes)
+    graph = import_onnx(onnx_model, input_shapes, constant_inputs)
     times["import-onnx"] = time.perf_counter() - start
-    input_names = _onnx_input_names(onnx_model, input_shapes)
+    frozen = set(constant_inputs or {})
+    input_names = [n for n in _onnx_input_names(onnx_model, input_shapes, constant_inputs) if n not in frozen]
 
-    text = DEFAULT_PIPELINE if pipeline is None else pipeline
+    text = DEFAULT_GRAPH_PIPELINE if pipeline is None else pipeline
     manager = PassManager(
         parse_pipeline(text),
         print_ir_after_all=print_ir_after_all,
@@ -59,5 +61,8 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     return CompiledModel.from_graph(graph, target, input_names, options, times)
 
 
-def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None) -> list[str]:
-    return list(resolve_input_types(model, input_shapes).keys())
+def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None, constant_inputs: Mapping[str, Any] | None) -> list[str]:
+    import numpy as np
+
+    shapes = {**{k: np.shape(v) for k, v in (constant_inputs or {}).items()}, **(input_shapes or {})}
+    return list(resolve_input_types(model, shapes).keys())
