@@ -86,7 +86,7 @@ def run_case(case: NodeCase, target: str) -> str:
 
     moecc compiles for static shapes, so an input that determines a shape (axes, K, a target
     shape) must be a constant. Node tests feed those as run-time inputs; such a case is run
-    again with its integer inputs bound as constants (``constant_inputs``), once per data set.
+    again with its integer and scalar inputs bound as constants (``constant_inputs``), once per data set.
     Returns ``"run"`` or ``"run with constant shape inputs"``.
     """
     try:
@@ -105,7 +105,7 @@ def _run_case(case: NodeCase, target: str, freeze_integer_inputs: bool) -> None:
     compiled = None
     for inputs, expected in case.data_sets:
         feeds = dict(zip(graph_inputs, (as_array(i) for i in inputs)))
-        frozen = {k: v for k, v in feeds.items() if freeze_integer_inputs and v.dtype.kind in "iu"}
+        frozen = {k: v for k, v in feeds.items() if freeze_integer_inputs and (v.dtype.kind in "iu" or v.ndim == 0)}
         feeds = {k: v for k, v in feeds.items() if k not in frozen}
         if compiled is None or frozen:
             shapes = {k: v.shape for k, v in feeds.items()}
