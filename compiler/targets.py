@@ -26,7 +26,7 @@ def check_target(target: str) -> str:
 
 
 def supported_onnx_ops(target: str = "ref") -> dict[str, str]:
-    """The ONNX op types ``target`` claims, each with its supported opset range (e.g. ``"13+"``)."""
+    """The ONNX op types ``target`` claims, each with its supported opset range (e.g. ``"13-28"``)."""
     from moecc.frontend.onnx_importer import supported_onnx_ops as frontend_ops
 
     check_target(target)

@@ -52,9 +52,13 @@ def _load_handlers() -> None:
 
 
 def supported_onnx_ops() -> dict[str, str]:
-    """ONNX op types the frontend lowers, with their supported opset range (``"13+"``)."""
+    """ONNX op types the frontend lowers, each with the opset range it imports (``"13-28"``):
+    the handler's own range clipped to the importer's."""
     _load_handlers()
-    return {name: h.opset_range for name, h in sorted(onnx_context.ONNX_HANDLERS.items())}
+    return {
+        name: f"{max(h.since, MIN_OPSET)}-{min(h.until or MAX_OPSET, MAX_OPSET)}"
+        for name, h in sorted(onnx_context.ONNX_HANDLERS.items())
+    }
 
 
 # -- loading ------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""Model CLI commands: version, ops, example, compile flags (emit, pipelines, IR printing, timing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import moecc
+from moecc.cli import main
+
+
+@pytest.fixture(scope="module")
+def llama_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("m") / "llama.onnx"
+    assert main(["example", "llama-block", "-o", str(path)]) == 0
+    return path
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert moecc.__version__ in capsys.readouterr().out
+
+
+def test_ops_lists_claimed_ops_with_opset_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ops"]) == 0
+    out = capsys.readouterr().out
+    assert "MatMul" in out and "RotaryEmbedding" in out and "23-" in out
+    assert main(["ops", "--target", "nope"]) == 2
+
+
+def test_example_list_and_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["example", "--list"]) == 0
+    assert "moe-transformer" in capsys.readouterr().out
+    assert main(["example", "no-such-model", "-o", str(tmp_path / "x.onnx")]) == 2
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_emit_graph_and_full_constants(llama_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(llama_onnx), "--emit", "graph"]) == 0
+    elided = capsys.readouterr().out
+    assert "elided" in elided and "rms" not in elided.split("{")[0]
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "--elide-constants", "no"]) == 0
+    assert "elided" not in capsys.readouterr().out
+
+
+def test_print_ir_after_and_time_passes(llama_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "-p", "canonicalize,dce", "--print-ir-after", "dce", "--time-passes"]) == 0
+    err = capsys.readouterr().err
+    assert "IR Dump After dce" in err and "IR Dump After canonicalize" not in err
+    assert "import-onnx" in err and "total" in err
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "-p", "canonicalize,dce", "--print-ir-after-all"]) == 0
+    err = capsys.readouterr().err
+    assert "IR Dump After canonicalize" in err and "IR Dump After dce" in err
+
+
+def test_bad_pipeline_is_exit_2(llama_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "-p", "no-such-pass"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-pass" in err[0]
+
+
+def test_opt_round_trips_compiled_ir(llama_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "--elide-constants", "no"]) == 0
+    text = capsys.readouterr().out
+    mir = tmp_path / "llama.mir"
+    mir.write_text(text)
+    assert main(["opt", str(mir)]) == 0
+    assert capsys.readouterr().out == text
+    assert main(["opt", str(tmp_path / "missing.mir")]) == 2
