@@ -11,25 +11,12 @@ from onnx.reference import ReferenceEvaluator
 
 import moecc
 from moecc.errors import ShapeError, UnsupportedError
-from moecc.ir.builder import GraphBuilder
-from moecc.ir.graph import Graph
-from moecc.ir.interpreter import run_graph
 from moecc.ir.ops.linalg import parse_einsum
-from moecc.ir.types import TensorType
-from moecc.ir.verifier import verify_graph
+from tests.single_op import run_op
 
 RNG = np.random.default_rng(99)
 
 
-def run_op(kind: str, *arrays: np.ndarray, **attrs: object) -> list[np.ndarray]:
-    """Build a one-op graph (no folding), verify it and run it on ``arrays``."""
-    graph = Graph()
-    inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
-    results = GraphBuilder(graph, fold=False).emit(kind, inputs, attrs)
-    graph.set_outputs(results, [f"y{i}" for i in range(len(results))])
-    verify_graph(graph)
-    out = run_graph(graph, {v.name: np.asarray(a) for v, a in zip(inputs, arrays)})
-    return [out[f"y{i}"] for i in range(len(results))]
 
 
 def randn(*shape: int) -> np.ndarray:

@@ -14,25 +14,12 @@ from onnx.backend.test.case.node import collect_testcases
 
 import moecc
 from moecc.errors import ShapeError, UnsupportedError
-from moecc.ir.builder import GraphBuilder
-from moecc.ir.graph import Graph
-from moecc.ir.interpreter import run_graph
-from moecc.ir.types import TensorType
-from moecc.ir.verifier import verify_graph
+from tests.single_op import run_op
 from tests.onnx_node_cases import as_array, compare_outputs
 
 RNG = np.random.default_rng(7)
 
 
-def run_op(kind: str, *arrays: np.ndarray, **attrs: object) -> list[np.ndarray]:
-    """Build a one-op graph (no folding), verify it and run it on ``arrays``."""
-    graph = Graph()
-    inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
-    results = GraphBuilder(graph, fold=False).emit(kind, inputs, attrs)
-    graph.set_outputs(results, [f"y{i}" for i in range(len(results))])
-    verify_graph(graph)
-    out = run_graph(graph, {v.name: np.asarray(a) for v, a in zip(inputs, arrays)})
-    return [out[f"y{i}"] for i in range(len(results))]
 
 
 # -- reduce_* --------------------------------------------------------------------------------
