@@ -129,6 +129,10 @@ class Graph:
                 self._names.add(candidate)
                 return candidate
 
+    def release_name(self, name: str) -> None:
+        """Make ``name`` available to :meth:`fresh_name` again (its value is being replaced)."""
+        self._names.discard(name)
+
     def reserve_name(self, name: str) -> None:
         if name in self._names:
             raise VerificationError(f"value name '%{name}' is defined twice")

@@ -294,7 +294,7 @@ def _sweep(graph: Graph, aggressive: bool, applied: dict[str, int]) -> int:
             builder.source = op.source
             # Release the op's result names so the value replacing it can keep the name.
             for r in op.results:
-                graph._names.discard(r.name)
+                graph.release_name(r.name)
             for pattern in patterns:
                 new_values = pattern.rewrite(op, rewriter)
                 if new_values is not None:
@@ -303,7 +303,7 @@ def _sweep(graph: Graph, aggressive: bool, applied: dict[str, int]) -> int:
                     break
             if new_values is None:
                 for r in op.results:
-                    graph._names.add(r.name)
+                    graph.reserve_name(r.name)
         if new_values is None:
             graph.ops.append(op)
             continue
