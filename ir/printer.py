@@ -271,10 +271,16 @@ def _float_literals(flat: np.ndarray, dtype: DType) -> list[str]:
             out[i] = f"0x{int(bits[i]):0{2 * dtype.itemsize}x}"
     pending = np.flatnonzero(finite)
     with np.errstate(over="ignore"):  # a too-short decimal may round past the dtype's max
-        for digits in range(1, 18):
+        # numpy's own shortest repr of f32/f16 scalars gets almost every element in one pass
+        # (bf16 scalars print 6 digits, not the shortest); the %g ladder catches the rest
+        first_try = dtype in (DType.F32, DType.F16)
+        for digits in range(0 if first_try else 1, 18):
             if pending.size == 0:
                 break
-            text = np.char.mod(f"%.{digits}g", wide[pending])
+            if digits == 0:
+                text = np.array([str(x) for x in flat[pending]])
+            else:
+                text = np.char.mod(f"%.{digits}g", wide[pending])
             decoded = text.astype(np.float64)
             hit = decoded.astype(dtype.numpy).view(bits_type) == bits[pending]
             # repr of the decoded double is as short and reads back to that same double, but
