@@ -103,8 +103,7 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str) -> IRParseErr
         line, column = len(lines), len(lines[-1]) + 1
         message = "unexpected end of text"
         expected = set(err.expected)
-    else:
-        assert isinstance(err, lark.exceptions.UnexpectedToken)
+    elif isinstance(err, lark.exceptions.UnexpectedToken):
         token = err.token
         if token.type == "$END":
             lines = text.rstrip("\n").split("\n")
@@ -113,6 +112,8 @@ def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str) -> IRParseErr
         else:
             message = f"unexpected {token.value!r}"
         expected = err.accepts or err.expected
+    else:
+        message, expected = "syntax error", set()
     return IRParseError(
         f"{message}, expected {_describe_terminals(expected)}",
         location=f"line {line}:{column}",
@@ -159,7 +160,8 @@ class _GraphReader:
             outputs.append(value)
             names.append(value.name if name_token is None else self.string(name_token))
         graph.set_outputs(outputs, names)
-        graph._names = set(self.values)
+        for name in self.values:
+            graph.reserve_name(name)  # so passes' fresh names cannot collide with parsed ones
         return graph
 
     def define(self, token: lark.Token) -> str:

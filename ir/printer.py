@@ -218,7 +218,9 @@ class _GraphPrinter:
     @staticmethod
     def _format_return(outputs: Sequence[Value], names: Sequence[str]) -> str:
         parts: list[str] = []
-        for value, name in zip(outputs, names, strict=True):
+        # a broken graph (a pass's bug) still prints; the verifier reports the mismatch
+        names = list(names) + [v.name for v in outputs[len(names) :]]
+        for value, name in zip(outputs, names):
             part = format_value_name(value.name)
             if name != value.name:
                 part += f" as {quote_string(name)}"
@@ -258,7 +260,8 @@ def _float_literals(flat: np.ndarray, dtype: DType) -> list[str]:
     the parser does) to the same bits; hex bit patterns for NaNs other than the quiet one."""
     bits_type = FLOAT_BITS[dtype]
     bits = flat.view(bits_type)
-    wide = flat.astype(np.float64)  # exact: every f32/f16/bf16 value is a double
+    with np.errstate(invalid="ignore"):  # signalling NaNs warn; they print as bit patterns anyway
+        wide = flat.astype(np.float64)  # exact: every f32/f16/bf16 value is a double
     out = np.empty(flat.size, dtype=object)
     finite = np.isfinite(wide)
     canonical_nan = np.array([np.nan]).astype(dtype.numpy).view(bits_type)[0]
