@@ -17,7 +17,7 @@ from onnx.reference import ReferenceEvaluator
 
 from moecc.errors import ShapeError, UnsupportedError, VerificationError
 from moecc.ir.types import DType
-from tests.single_op import run_op
+from tests.ir_test_helpers import run_op
 
 RNG = np.random.default_rng(1234)
 

@@ -12,7 +12,7 @@ from onnx.reference import ReferenceEvaluator
 import moecc
 from moecc.errors import ShapeError, UnsupportedError
 from moecc.ir.ops.linalg import parse_einsum
-from tests.single_op import run_op
+from tests.ir_test_helpers import run_op
 
 RNG = np.random.default_rng(99)
 

@@ -14,7 +14,7 @@ from onnx.backend.test.case.node import collect_testcases
 
 import moecc
 from moecc.errors import ShapeError, UnsupportedError
-from tests.single_op import run_op
+from tests.ir_test_helpers import run_op
 from tests.onnx_node_cases import as_array, compare_outputs
 
 RNG = np.random.default_rng(7)

@@ -34,26 +34,11 @@ from moecc.passes import (
     run_pipeline,
 )
 from moecc.passes.canonicalize import PATTERNS
+from tests.ir_test_helpers import assert_same_numbers
 
 F32 = DType.F32
 
 
-#: Rewrites that move data are exact, but BLAS picks a different kernel (FMA or not, other
-#: summation order) for a transposed view than for a contiguous copy, so a gemm with
-#: ``trans_b`` and the matmul it becomes can differ in the last bit. Far below any real bug.
-FLOAT_RTOL = 1e-6
-FLOAT_ATOL = 1e-6
-
-
-def assert_same_numbers(actual: np.ndarray, expected: np.ndarray, err_msg: str = "") -> None:
-    """Bit-identical for integers and bools; within last-bit tolerances for floats."""
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape, err_msg
-    if actual.dtype.kind in "biu":
-        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
-    else:
-        np.testing.assert_allclose(
-            actual.astype(np.float64), expected.astype(np.float64), rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True, err_msg=err_msg
-        )
 
 
 # -- helpers -------------------------------------------------------------------------------
