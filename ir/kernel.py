@@ -1,0 +1,414 @@
+"""Kernel IR: tiled loop nests over explicit buffers, between the graph passes and the backends.
+
+After partitioning, every graph op the ASIC runs becomes a :class:`Kernel`: a loop nest
+(:class:`For`, static trip counts) of tile statements over buffers in memory spaces
+(``hbm``, ``sram``, ``acc``). Ops the ASIC cannot run become :class:`CpuCall` steps that
+the host executes between kernels. Memory planning fills in every buffer's byte ``offset``;
+instruction selection (:mod:`moecc.backend.asic.isel`) then maps each statement onto
+moe-asic instructions, so tiling, fusion and layout decisions are made once, here.
+
+Addressing: every offset is an :class:`Affine` expression of the enclosing loop variables,
+in *elements* of the buffer's dtype.
+
+- An :class:`HbmRef` is a 2-D strided window of an HBM buffer seen as a flat array:
+  element ``(r, c)`` of the window is ``flat[offset + r * pitch + c]``.
+- A :class:`LocalRef` is a contiguous ``rows x cols`` tile in an SRAM or accumulator buffer,
+  starting at element ``offset`` of slot ``slot`` (buffers with ``slots > 1`` are multi-
+  buffered: slot ``i % 2`` is the double-buffering idiom).
+
+Statements (each maps to one instruction kind; see :data:`VECTOR_OPS`):
+``Load`` (HBM → SRAM, 2-D strided), ``Store`` (SRAM → HBM), ``Gather`` (rows of an HBM
+table by an int32 index list in SRAM), ``MatMul`` (acc ← [acc +] a @ w), ``Vector`` (one
+VPU op), ``For`` (loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from moecc.errors import VerificationError
+from moecc.ir.types import DType
+
+Space = Literal["hbm", "sram", "acc"]
+SPACES: tuple[str, ...] = ("hbm", "sram", "acc")
+#: Element types the ASIC's memories and units work in.
+KERNEL_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16, DType.I32)
+#: HBM buffer roles: program inputs/outputs, constant weights, intermediates.
+HBM_ROLES: tuple[str, ...] = ("input", "output", "weight", "temp")
+
+#: VPU operations a :class:`Vector` statement may name, with their operand pattern:
+#: ``"binary"`` (dst, a, b with bcast), ``"unary"`` (dst, a with bcast), ``"scalar"`` (dst, a, imm),
+#: ``"fill"`` (dst, imm), ``"reduce"`` (dst rows x 1, a), ``"convert"`` (dst in ``odt``, a),
+#: ``"topk"`` (dst values rows x k, b indices rows x k int32, a input), ``"nonzero"``.
+VECTOR_OPS: dict[str, str] = {
+    **{op: "binary" for op in ("add", "sub", "mul", "div", "max", "min", "cmpgt", "cmpge", "cmpeq", "sel")},
+    **{op: "unary" for op in ("mov", "neg", "abs", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt")},
+    **{op: "scalar" for op in ("adds", "muls", "maxs", "mins")},
+    "fill": "fill",
+    "rsum": "reduce",
+    "rmax": "reduce",
+    "cvt": "convert",
+    "topk": "topk",
+    "nonzero": "nonzero",
+}
+BCAST_MODES: tuple[str, ...] = ("none", "row", "col", "scalar")
+
+
+@dataclass(frozen=True, slots=True)
+class Affine:
+    """``const + sum(coef * var)`` over loop variables; the offsets of tiles."""
+
+    const: int = 0
+    terms: tuple[tuple[str, int], ...] = ()
+
+    @staticmethod
+    def of(value: int | str | Affine) -> Affine:
+        if isinstance(value, Affine):
+            return value
+        if isinstance(value, str):
+            return Affine(0, ((value, 1),))
+        return Affine(int(value))
+
+    def __add__(self, other: int | str | Affine) -> Affine:
+        o = Affine.of(other)
+        coefs: dict[str, int] = dict(self.terms)
+        for var, coef in o.terms:
+            coefs[var] = coefs.get(var, 0) + coef
+        return Affine(self.const + o.const, tuple((v, c) for v, c in coefs.items() if c != 0))
+
+    def __mul__(self, factor: int) -> Affine:
+        return Affine(self.const * factor, tuple((v, c * factor) for v, c in self.terms if c * factor != 0))
+
+    def eval(self, env: Mapping[str, int]) -> int:
+        try:
+            return self.const + sum(coef * env[var] for var, coef in self.terms)
+        except KeyError as exc:
+            raise VerificationError(f"offset {self} uses loop variable {exc.args[0]} outside its loop") from None
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self.terms)
+
+    def bounds(self, ranges: Mapping[str, int]) -> tuple[int, int]:
+        """(min, max) of the expression over loop variables ``v in range(ranges[v])``."""
+        lo = hi = self.const
+        for var, coef in self.terms:
+            top = coef * (ranges[var] - 1)
+            lo += min(0, top)
+            hi += max(0, top)
+        return lo, hi
+
+    def __str__(self) -> str:
+        parts = [(f"{c}*{v}" if c != 1 else v) for v, c in self.terms]
+        if self.const or not parts:
+            parts.append(str(self.const))
+        return " + ".join(parts).replace("+ -", "- ")
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """A buffer in one memory space. ``shape`` is the logical shape (HBM: the graph value's
+    shape; SRAM/acc: ``(rows, cols)`` of one slot); ``offset`` is its byte address, set by
+    memory planning."""
+
+    name: str
+    space: str
+    dtype: DType
+    shape: tuple[int, ...]
+    slots: int = 1
+    offset: int | None = None
+    role: str = "temp"
+
+    @property
+    def elements(self) -> int:
+        count = 1
+        for d in self.shape:
+            count *= d
+        return count
+
+    @property
+    def slot_bytes(self) -> int:
+        return self.elements * self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.slot_bytes * self.slots
+
+    def placed(self, offset: int) -> Buffer:
+        return Buffer(self.name, self.space, self.dtype, self.shape, self.slots, offset, self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class HbmRef:
+    """A 2-D strided window of an HBM buffer viewed flat: ``flat[offset + r*pitch + c]``."""
+
+    buffer: str
+    offset: Affine
+    rows: int
+    cols: int
+    pitch: int
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRef:
+    """A contiguous ``rows x cols`` tile of an SRAM/acc buffer at element ``offset`` of ``slot``."""
+
+    buffer: str
+    rows: int
+    cols: int
+    offset: Affine = Affine()
+    slot: Affine = Affine()
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """``dst (sram) <- src (hbm)``, one 2-D strided DMA."""
+
+    dst: LocalRef
+    src: HbmRef
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """``dst (hbm) <- src (sram)``, one 2-D strided DMA."""
+
+    dst: HbmRef
+    src: LocalRef
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """``dst row i <- table row indices[i]`` (``dst``: n x cols in SRAM; ``indices``: n x 1 int32
+    in SRAM; ``table``: HBM window whose ``pitch`` is the row stride and ``cols`` the row width)."""
+
+    dst: LocalRef
+    table: HbmRef
+    indices: LocalRef
+
+
+@dataclass(frozen=True, slots=True)
+class MatMul:
+    """``dst (acc, m x n, f32) <- [dst +] a (sram, m x k) @ w (sram, k x n)`` on the MXU."""
+
+    dst: LocalRef
+    a: LocalRef
+    w: LocalRef
+    accumulate: bool = False
+    dtype: DType = DType.F32
+
+
+@dataclass(frozen=True, slots=True)
+class Vector:
+    """One VPU operation (``op`` from :data:`VECTOR_OPS`) on tiles in SRAM or acc."""
+
+    op: str
+    dst: LocalRef
+    a: LocalRef | None = None
+    b: LocalRef | None = None
+    bcast: str = "none"
+    imm: float = 0.0
+    k: int = 0
+    dtype: DType = DType.F32
+    odt: DType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class For:
+    """``for var in range(count): body``."""
+
+    var: str
+    count: int
+    body: tuple[Stmt, ...]
+
+
+Stmt = Union[Load, Store, Gather, MatMul, Vector, For]
+
+
+@dataclass(frozen=True, slots=True)
+class Kernel:
+    """One ASIC kernel: local buffers and a statement list; ``sources`` name the graph ops."""
+
+    name: str
+    buffers: tuple[Buffer, ...]
+    body: tuple[Stmt, ...]
+    sources: tuple[str, ...] = ()
+
+    def buffer(self, name: str) -> Buffer:
+        for b in self.buffers:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class CpuCall:
+    """A host step: run the graph ops producing ``outputs`` from ``inputs`` (HBM buffer names,
+    which are also the graph value names) on the CPU."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    ops: tuple[str, ...] = ()
+
+
+Step = Union[Kernel, CpuCall]
+
+
+@dataclass(slots=True)
+class KernelModule:
+    """The kernel-IR program: HBM buffers (one per graph value that crosses a kernel) and steps."""
+
+    hbm: list[Buffer] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    def hbm_buffer(self, name: str) -> Buffer:
+        for b in self.hbm:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        return [s for s in self.steps if isinstance(s, Kernel)]
+
+
+def walk(body: Sequence[Stmt], ranges: dict[str, int] | None = None) -> Iterator[tuple[Stmt, dict[str, int]]]:
+    """Every non-loop statement with the trip counts of its enclosing loops."""
+    ranges = dict(ranges or {})
+    for stmt in body:
+        if isinstance(stmt, For):
+            inner = dict(ranges)
+            inner[stmt.var] = stmt.count
+            yield from walk(stmt.body, inner)
+        else:
+            yield stmt, ranges
+
+
+def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
+    """The (role, ref) pairs of a statement's SRAM/acc operands; role is 'read' or 'write'."""
+    if isinstance(stmt, Load):
+        return [("write", stmt.dst)]
+    if isinstance(stmt, Store):
+        return [("read", stmt.src)]
+    if isinstance(stmt, Gather):
+        return [("write", stmt.dst), ("read", stmt.indices)]
+    if isinstance(stmt, MatMul):
+        refs = [("read", stmt.a), ("read", stmt.w), ("write", stmt.dst)]
+        return refs + ([("read", stmt.dst)] if stmt.accumulate else [])
+    if isinstance(stmt, Vector):
+        refs: list[tuple[str, LocalRef]] = [("write", stmt.dst)]
+        if stmt.op == "sel":
+            refs.append(("read", stmt.dst))
+        if stmt.a is not None:
+            refs.append(("read", stmt.a))
+        if stmt.b is not None:
+            refs.append(("write" if stmt.op in ("topk", "nonzero") else "read", stmt.b))
+        return refs
+    return []
+
+
+def hbm_refs(stmt: Stmt) -> list[tuple[str, HbmRef]]:
+    if isinstance(stmt, Load):
+        return [("read", stmt.src)]
+    if isinstance(stmt, Store):
+        return [("write", stmt.dst)]
+    if isinstance(stmt, Gather):
+        return [("read", stmt.table)]
+    return []
+
+
+def verify_kernel_module(module: KernelModule) -> None:
+    """Check buffers exist, spaces/dtypes fit each statement, and every tile stays inside its
+    buffer for all loop iterations. Raises :class:`VerificationError` naming kernel and statement."""
+    hbm = {b.name: b for b in module.hbm}
+    if len(hbm) != len(module.hbm):
+        raise VerificationError("kernel module: duplicate HBM buffer names")
+    for b in module.hbm:
+        if b.space != "hbm" or b.role not in HBM_ROLES:
+            raise VerificationError(f"HBM buffer {b.name}: space {b.space}, role {b.role}")
+    for name in module.inputs + module.outputs:
+        if name not in hbm:
+            raise VerificationError(f"kernel module input/output '{name}' has no HBM buffer")
+    for step in module.steps:
+        if isinstance(step, CpuCall):
+            for name in step.inputs + step.outputs:
+                if name not in hbm:
+                    raise VerificationError(f"cpu step {step.name}: unknown HBM buffer '{name}'")
+            continue
+        local = {b.name: b for b in step.buffers}
+        for b in step.buffers:
+            if b.space not in ("sram", "acc") or len(b.shape) != 2 or b.slots < 1:
+                raise VerificationError(f"kernel {step.name}: local buffer {b.name} must be a 2-D sram/acc buffer")
+            if b.space == "acc" and b.dtype != DType.F32:
+                raise VerificationError(f"kernel {step.name}: accumulator buffer {b.name} must be f32")
+        for index, (stmt, ranges) in enumerate(walk(step.body)):
+            where = f"kernel {step.name}, statement {index} ({type(stmt).__name__})"
+            for _, ref in local_refs(stmt):
+                _check_local(ref, local, ranges, where)
+            for _, href in hbm_refs(stmt):
+                _check_hbm(href, hbm, ranges, where)
+            _check_statement(stmt, local, where)
+
+
+def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
+    buf = local.get(ref.buffer)
+    if buf is None:
+        raise VerificationError(f"{where}: unknown local buffer '{ref.buffer}'")
+    lo, hi = ref.offset.bounds(ranges)
+    slo, shi = ref.slot.bounds(ranges)
+    if lo < 0 or hi + ref.rows * ref.cols > buf.elements or slo < 0 or shi >= buf.slots or ref.rows <= 0 or ref.cols <= 0:
+        raise VerificationError(
+            f"{where}: tile {ref.rows}x{ref.cols} at element {ref.offset} slot {ref.slot} does not fit "
+            f"buffer {buf.name} ({buf.shape[0]}x{buf.shape[1]} x {buf.slots} slots)"
+        )
+
+
+def _check_hbm(ref: HbmRef, hbm: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
+    buf = hbm.get(ref.buffer)
+    if buf is None:
+        raise VerificationError(f"{where}: unknown HBM buffer '{ref.buffer}'")
+    lo, hi = ref.offset.bounds(ranges)
+    last = hi + (ref.rows - 1) * ref.pitch + ref.cols
+    if lo < 0 or last > buf.elements or ref.rows <= 0 or ref.cols <= 0 or ref.pitch < 0:
+        raise VerificationError(
+            f"{where}: HBM window {ref.rows}x{ref.cols} (pitch {ref.pitch}) at element {ref.offset} "
+            f"leaves buffer {buf.name} ({buf.elements} elements)"
+        )
+
+
+def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> None:
+    def space(ref: LocalRef) -> str:
+        return local[ref.buffer].space
+
+    if isinstance(stmt, (Load, Store, Gather)):
+        ref = stmt.dst if isinstance(stmt, (Load, Gather)) else stmt.src
+        other = stmt.src if isinstance(stmt, Load) else stmt.dst if isinstance(stmt, Store) else stmt.table
+        if space(ref) != "sram":
+            raise VerificationError(f"{where}: DMA reaches only SRAM, not {space(ref)}")
+        if (ref.rows, ref.cols) != (other.rows, other.cols) and not isinstance(stmt, Gather):
+            raise VerificationError(f"{where}: DMA tile {ref.rows}x{ref.cols} vs HBM window {other.rows}x{other.cols}")
+    if isinstance(stmt, MatMul):
+        if space(stmt.dst) != "acc" or space(stmt.a) != "sram" or space(stmt.w) != "sram":
+            raise VerificationError(f"{where}: matmul needs acc <- sram @ sram")
+        if stmt.a.cols != stmt.w.rows or stmt.dst.rows != stmt.a.rows or stmt.dst.cols != stmt.w.cols:
+            raise VerificationError(
+                f"{where}: matmul shapes {stmt.dst.rows}x{stmt.dst.cols} <- {stmt.a.rows}x{stmt.a.cols} @ {stmt.w.rows}x{stmt.w.cols}"
+            )
+        if stmt.dtype not in (DType.F32, DType.BF16):
+            raise VerificationError(f"{where}: matmul dtype {stmt.dtype}")
+    if isinstance(stmt, Vector):
+        kind = VECTOR_OPS.get(stmt.op)
+        if kind is None:
+            raise VerificationError(f"{where}: unknown vector op '{stmt.op}'")
+        if stmt.bcast not in BCAST_MODES:
+            raise VerificationError(f"{where}: bcast '{stmt.bcast}'")
+        if kind in ("binary", "unary", "scalar", "reduce", "convert", "topk", "nonzero") and stmt.a is None:
+            raise VerificationError(f"{where}: vector op '{stmt.op}' needs operand a")
+        if kind in ("binary", "topk", "nonzero") and stmt.b is None:
+            raise VerificationError(f"{where}: vector op '{stmt.op}' needs operand b")
+        if kind == "convert" and stmt.odt is None:
+            raise VerificationError(f"{where}: cvt needs odt")
