@@ -1,0 +1,358 @@
+"""Graph IR → kernel IR for the moe-asic: partitioning, then one kernel per ASIC op.
+
+Position in the flow: after the graph passes, before memory planning and instruction
+selection. Each graph op kind the ASIC can run has an :class:`AsicLowering` in
+:data:`ASIC_LOWERINGS` (registered by the ``tiling_*`` modules beside this one): ``supports``
+says whether this particular op (shapes, dtypes, attributes) fits the target, and ``lower``
+emits its tiled kernel(s) through a :class:`LoweringContext`. Ops without a lowering, or whose
+lowering declines, run on the host as :class:`~moecc.ir.kernel.CpuCall` steps; consecutive
+CPU ops share one step. The partition is recorded so reports can say what ran where and why.
+
+Graph values become HBM buffers (one per value; a reshape aliases its operand's buffer).
+Constants become ``weight`` buffers whose data the context collects in ``weights``, in the
+layout and dtype the kernels read (e.g. bf16 copies of matmul weights at ``precision="bf16"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from moecc.errors import MoeccError, UnsupportedError
+from moecc.ir.builder import const_value
+from moecc.ir.graph import Graph, Op, Value
+from moecc.ir.kernel import Buffer, CpuCall, For, Kernel, KernelModule, Stmt
+from moecc.ir.types import DType
+from moecc.isa_spec.target import Target
+
+#: Graph dtype → the dtype its HBM buffer holds. The runtime converts at the host boundary
+#: (i64 indices must fit in int32; bool is stored as 0/1 f32 since VPU compares produce that).
+HBM_DTYPES: dict[DType, DType] = {
+    DType.F32: DType.F32,
+    DType.BF16: DType.BF16,
+    DType.F16: DType.F32,
+    DType.I64: DType.I32,
+    DType.I32: DType.I32,
+    DType.I8: DType.I32,
+    DType.U8: DType.I32,
+    DType.BOOL: DType.F32,
+}
+
+PRECISIONS: tuple[str, ...] = ("f32", "bf16")
+
+
+@dataclass(frozen=True, slots=True)
+class AsicLowering:
+    """How one graph op kind runs on the ASIC.
+
+    ``supports(op, ctx)`` returns ``None`` when the op can run on the ASIC, or the reason it
+    cannot (it then runs on the CPU); ``lower(op, ctx)`` emits its kernels.
+    """
+
+    kind: str
+    supports: Callable[[Op, LoweringContext], str | None]
+    lower: Callable[[Op, LoweringContext], None]
+
+
+ASIC_LOWERINGS: dict[str, AsicLowering] = {}
+
+
+def asic_lowering(*kinds: str, supports: Callable[[Op, LoweringContext], str | None]) -> Callable[[Callable[[Op, LoweringContext], None]], Callable[[Op, LoweringContext], None]]:
+    """Register ``lower`` for graph op kinds, with its ``supports`` predicate."""
+
+    def wrap(lower: Callable[[Op, LoweringContext], None]) -> Callable[[Op, LoweringContext], None]:
+        for kind in kinds:
+            if kind in ASIC_LOWERINGS:
+                raise ValueError(f"two ASIC lowerings for '{kind}'")
+            ASIC_LOWERINGS[kind] = AsicLowering(kind, supports, lower)
+        return lower
+
+    return wrap
+
+
+def _load_rules() -> None:
+    import importlib
+
+    for name in ("tiling_matmul", "tiling_vector", "tiling_data"):
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"moecc.passes.{name}")
+
+
+class KernelBuilder:
+    """Collects one kernel's local buffers and statements; loops via :meth:`loop`."""
+
+    def __init__(self, name: str, sources: tuple[str, ...]) -> None:
+        self.name = name
+        self.sources = sources
+        self.buffers: list[Buffer] = []
+        self._bodies: list[list[Stmt]] = [[]]
+        self._names = itertools.count()
+
+    def local(self, space: str, rows: int, cols: int, dtype: DType = DType.F32, slots: int = 1, hint: str = "t") -> str:
+        """Declare an SRAM/acc buffer of ``slots`` x (rows x cols); returns its name."""
+        name = f"{hint}{next(self._names)}"
+        self.buffers.append(Buffer(name, space, dtype, (int(rows), int(cols)), slots=slots, role="temp"))
+        return name
+
+    def sram(self, rows: int, cols: int, dtype: DType = DType.F32, slots: int = 1, hint: str = "s") -> str:
+        return self.local("sram", rows, cols, dtype, slots, hint)
+
+    def acc(self, rows: int, cols: int, slots: int = 1, hint: str = "a") -> str:
+        return self.local("acc", rows, cols, DType.F32, slots, hint)
+
+    def emit(self, stmt: Stmt) -> None:
+        self._bodies[-1].append(stmt)
+
+    @contextlib.contextmanager
+    def loop(self, count: int, hint: str = "i") -> Iterator[str]:
+        """``with kb.loop(n) as i:`` — statements emitted inside form the loop body."""
+        var = f"{hint}{next(self._names)}"
+        self._bodies.append([])
+        yield var
+        body = self._bodies.pop()
+        if count > 0 and body:
+            self._bodies[-1].append(For(var, int(count), tuple(body)))
+
+    def local_bytes(self) -> dict[str, int]:
+        out = {"sram": 0, "acc": 0}
+        for b in self.buffers:
+            out[b.space] += b.nbytes
+        return out
+
+    def build(self) -> Kernel:
+        if len(self._bodies) != 1:
+            raise RuntimeError("kernel built inside an open loop")
+        return Kernel(self.name, tuple(self.buffers), tuple(self._bodies[0]), self.sources)
+
+
+@dataclass(slots=True)
+class LoweringContext:
+    """What a lowering rule sees: the target, the precision, HBM buffers of graph values."""
+
+    graph: Graph
+    target: Target
+    precision: str = "f32"
+    module: KernelModule = field(default_factory=KernelModule)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    value_buffers: dict[int, str] = field(default_factory=dict)
+    _kernel_ids: Iterator[int] = field(default_factory=itertools.count)
+    _buffer_names: set[str] = field(default_factory=set)
+    _weight_cache: dict[tuple[str, DType], str] = field(default_factory=dict)
+
+    # -- HBM buffers of graph values --------------------------------------------------
+    def hbm(self, value: Value) -> str:
+        """The HBM buffer holding ``value`` (created on first use; constants become weights)."""
+        name = self.value_buffers.get(id(value))
+        if name is not None:
+            return name
+        data = const_value(value)
+        if data is not None:
+            name = self.weight(value.name, np.asarray(data), HBM_DTYPES[value.type.dtype])
+            self.value_buffers[id(value)] = name
+            return name
+        role = "input" if value in self.graph.inputs else "temp"
+        name = self._new_hbm(value.name, HBM_DTYPES[value.type.dtype], value.type.shape, role)
+        self.value_buffers[id(value)] = name
+        return name
+
+    def weight(self, hint: str, data: np.ndarray, dtype: DType) -> str:
+        """A weight buffer holding ``data`` converted to ``dtype`` (packed once into HBM;
+        asking again for the same constant and dtype returns the same buffer)."""
+        key = (hint, dtype)
+        if key in self._weight_cache:
+            return self._weight_cache[key]
+        natural = HBM_DTYPES.get(DType.from_numpy(data.dtype)) if data.dtype != np.float64 else None
+        name = self._new_hbm(hint if dtype == natural else f"{hint}.{dtype}", dtype, tuple(data.shape), "weight")
+        self.weights[name] = np.ascontiguousarray(data.astype(dtype.numpy))
+        self._weight_cache[key] = name
+        return name
+
+    def alias(self, result: Value, operand: Value) -> None:
+        """``result`` lives in ``operand``'s HBM buffer (a reshape: same bytes, new shape)."""
+        self.value_buffers[id(result)] = self.hbm(operand)
+
+    def _new_hbm(self, hint: str, dtype: DType, shape: tuple[int, ...], role: str) -> str:
+        name = hint
+        counter = itertools.count(1)
+        while name in self._buffer_names:
+            name = f"{hint}#{next(counter)}"
+        self._buffer_names.add(name)
+        self.module.hbm.append(Buffer(name, "hbm", dtype, tuple(shape) or (1,), role=role))
+        return name
+
+    def hbm_dtype(self, value: Value) -> DType:
+        return self.module.hbm_buffer(self.hbm(value)).dtype
+
+    # -- kernels ----------------------------------------------------------------------
+    def kernel(self, op: Op, label: str | None = None) -> KernelBuilder:
+        """A builder for a kernel implementing ``op`` (add it with :meth:`add_kernel`)."""
+        index = next(self._kernel_ids)
+        source = op.source or op.kind
+        return KernelBuilder(f"k{index}_{label or op.kind}", (f"{op.kind} %{op.results[0].name} ({source})",))
+
+    def add_kernel(self, kb: KernelBuilder) -> None:
+        self.module.steps.append(kb.build())
+
+    @property
+    def mxu_dtype(self) -> DType:
+        return DType.BF16 if self.precision == "bf16" else DType.F32
+
+    @property
+    def sram_budget_bytes(self) -> int:
+        """SRAM a single kernel may plan for (all of it: kernels run one at a time)."""
+        return self.target.sram_capacity_bytes
+
+    @property
+    def acc_budget_bytes(self) -> int:
+        return self.target.acc_capacity_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Where each graph op runs: ``placement[op index] = "asic" | "cpu"``, with CPU reasons."""
+
+    placement: dict[int, str]
+    reasons: dict[int, str]
+
+    def counts(self, graph: Graph) -> dict[str, int]:
+        out = {"asic": 0, "cpu": 0}
+        for i, op in enumerate(graph.ops):
+            if not op.is_const:
+                out[self.placement[i]] += 1
+        return out
+
+
+def partition_graph(graph: Graph, ctx: LoweringContext) -> Partition:
+    """Mark every op ASIC or CPU by asking its lowering rule (none → CPU)."""
+    _load_rules()
+    placement: dict[int, str] = {}
+    reasons: dict[int, str] = {}
+    for i, op in enumerate(graph.ops):
+        if op.is_const:
+            placement[i] = "const"
+            continue
+        rule = ASIC_LOWERINGS.get(op.kind)
+        reason = f"no ASIC lowering for '{op.kind}'" if rule is None else rule.supports(op, ctx)
+        if reason is None:
+            placement[i] = "asic"
+        else:
+            placement[i] = "cpu"
+            reasons[i] = reason
+    return Partition(placement, reasons)
+
+
+def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
+    """Lower a graph to kernel IR. Returns the module, weight data by HBM buffer name, the
+    partition, and the map graph value name → HBM buffer name."""
+    if precision not in PRECISIONS:
+        raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
+    ctx = LoweringContext(graph, target, precision)
+    partition = partition_graph(graph, ctx)
+    for v in graph.inputs:
+        ctx.hbm(v)
+    uses = graph.uses()
+    pending_cpu: list[Op] = []
+
+    def flush_cpu() -> None:
+        if not pending_cpu:
+            return
+        inside = {id(r) for op in pending_cpu for r in op.results}
+        inputs: list[str] = []
+        for op in pending_cpu:
+            for v in op.operands:
+                if id(v) not in inside and (v.producer is None or not v.producer.is_const):
+                    name = ctx.hbm(v)
+                    if name not in inputs:
+                        inputs.append(name)
+        outputs: list[str] = []
+        for op in pending_cpu:
+            for r in op.results:
+                if any(user is None or id(user) not in {id(o) for o in pending_cpu} for user in uses.get(r, [])):
+                    outputs.append(ctx.hbm(r))
+        index = next(ctx._kernel_ids)
+        ctx.module.steps.append(CpuCall(f"cpu{index}", tuple(inputs), tuple(outputs), tuple(op.results[0].name for op in pending_cpu)))
+        pending_cpu.clear()
+
+    for i, op in enumerate(graph.ops):
+        where = placement_of(partition, i)
+        if where == "const":
+            continue
+        if where == "cpu":
+            pending_cpu.append(op)
+            continue
+        flush_cpu()
+        try:
+            ASIC_LOWERINGS[op.kind].lower(op, ctx)
+        except MoeccError as err:
+            raise err.add_context(node=op.source, location=f"lowering {op.describe()} for the ASIC") from None
+    flush_cpu()
+    module = ctx.module
+    module.inputs = [ctx.hbm(v) for v in graph.inputs]
+    module.outputs = [ctx.hbm(v) for v in graph.outputs]
+    _mark_outputs(module)
+    value_buffers = {v.name: ctx.value_buffers[id(v)] for v in graph.values() if id(v) in ctx.value_buffers}
+    return module, ctx.weights, partition, value_buffers
+
+
+def placement_of(partition: Partition, index: int) -> str:
+    return partition.placement[index]
+
+
+def _mark_outputs(module: KernelModule) -> None:
+    outputs = set(module.outputs)
+    module.hbm = [
+        Buffer(b.name, b.space, b.dtype, b.shape, b.slots, b.offset, "output") if b.name in outputs and b.role == "temp" else b
+        for b in module.hbm
+    ]
+
+
+def graph_flops(graph: Graph, placement: Mapping[int, str] | None = None) -> dict[str, int]:
+    """Multiply-accumulate FLOPs (2 per MAC) of matmul-like ops, split by placement."""
+    out = {"asic": 0, "cpu": 0, "total": 0}
+    for i, op in enumerate(graph.ops):
+        flops = op_flops(op)
+        if not flops:
+            continue
+        where = placement.get(i, "cpu") if placement is not None else "cpu"
+        out["total"] += flops
+        out[where if where in out else "cpu"] += flops
+    return out
+
+
+def op_flops(op: Op) -> int:
+    """FLOPs of one op: 2*M*N*K for matmuls (batched), elements for element-wise ops."""
+    if op.kind == "matmul":
+        a, b = op.operands[0].type.shape, op.operands[1].type.shape
+        k = a[-1]
+        out = op.result.type.numel
+        return 2 * out * k
+    if op.kind in ("gemm", "einsum"):
+        return 2 * op.result.type.numel * op.operands[0].type.shape[-1]
+    if op.is_const or op.kind in ("reshape", "transpose", "concat", "slice", "expand", "gather", "gather_nd",
+                                   "gather_elements", "scatter_elements", "scatter_nd", "tile", "cast"):
+        return 0
+    return sum(r.type.numel for r in op.results)
+
+
+def describe_kernel_sources(kernel: Kernel) -> str:
+    return ", ".join(kernel.sources)
+
+
+__all__: list[Any] = [
+    "ASIC_LOWERINGS",
+    "AsicLowering",
+    "HBM_DTYPES",
+    "KernelBuilder",
+    "LoweringContext",
+    "Partition",
+    "asic_lowering",
+    "graph_flops",
+    "lower_to_kernels",
+    "op_flops",
+    "partition_graph",
+]
