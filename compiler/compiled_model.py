@@ -21,7 +21,7 @@ from moecc.ir.interpreter import run_graph
 from moecc.ir.types import DType, TensorType
 
 #: Stages whose text ``CompiledModel.ir`` can print, per target.
-IR_STAGES: dict[str, tuple[str, ...]] = {"ref": ("graph",)}
+IR_STAGES: dict[str, tuple[str, ...]] = {"ref": ("graph",), "asic": ("graph", "kernel", "asm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,11 @@ class CompiledModel:
     outputs: list[TensorSpec]
     options: dict[str, Any] = field(default_factory=dict)
     pass_times: dict[str, float] = field(default_factory=dict)
+    asic: Any = None  # AsicExecutable on target "asic"
+    partition: dict[str, Any] = field(default_factory=dict)  # ops/FLOPs per placement, CPU reasons
+    memory: dict[str, int] = field(default_factory=dict)  # memory plan figures
+    last_stats: Any = None  # AsicRunStats of the last run()
+    last_stats_source: str = ""
 
     @staticmethod
     def from_graph(graph: Graph, target: str, input_names: list[str], options: Mapping[str, Any] | None = None,
@@ -94,7 +99,22 @@ class CompiledModel:
         feeds = self.check_inputs(inputs)
         if self.target == "ref":
             return run_graph(self.graph, feeds)
+        if self.target == "asic":
+            outputs, stats = self.asic.run(feeds, trace=bool(self.options.get("trace")))
+            self.last_stats, self.last_stats_source = stats, "last run()"
+            return outputs
         raise UnsupportedError(f"target '{self.target}' has no runtime in this version")
+
+    def trace(self) -> dict[str, Any]:
+        """Chrome/Perfetto trace of the last simulated run (runs once on seeded inputs if needed)."""
+        if self.target != "asic":
+            raise UnsupportedError(f"target '{self.target}' has no trace", remedy="compile with target='asic'")
+        if self.last_stats is None or not self.last_stats.trace_events:
+            from moecc.asic_runtime import random_inputs
+
+            _, stats = self.asic.run(random_inputs(self.graph), trace=True)
+            self.last_stats, self.last_stats_source = stats, "seeded random inputs (no run() yet)"
+        return {"traceEvents": self.last_stats.trace_events, "displayTimeUnit": "ns"}
 
     # -- inspecting ---------------------------------------------------------------------
     def ir(self, stage: str = "graph", *, elide_constants: bool = True) -> str:
@@ -105,6 +125,12 @@ class CompiledModel:
                 f"stage '{stage}' is not available for target '{self.target}'",
                 remedy=f"available: {', '.join(stages)}",
             )
+        if stage == "kernel":
+            from moecc.ir.kernel_printer import print_kernel_module
+
+            return print_kernel_module(self.asic.module)
+        if stage == "asm":
+            return "".join(segment.listing for segment in self.asic.segments)
         from moecc.ir.printer import print_graph
 
         return print_graph(self.graph, elide_constants=elide_constants)
@@ -115,7 +141,12 @@ class CompiledModel:
         return f"({ins}) -> ({outs})"
 
     def report(self) -> dict[str, Any]:
-        """A JSON-serialisable summary of the compiled model."""
+        """A JSON-serialisable summary of the compiled model (on ``asic``: cycles, bytes,
+        utilisation, roofline, partition and memory plan of the last run)."""
+        if self.target == "asic":
+            from moecc.asic_report import asic_report
+
+            return asic_report(self)
         op_counts: dict[str, int] = {}
         for op in self.graph.ops:
             if not op.is_const:

@@ -29,12 +29,18 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     print_ir_after: Iterable[str] = (),
     time_passes: bool = False,
     ir_stream: TextIO | None = None,
+    asic_target: str = "moe-asic-v1",
+    precision: str = "f32",
+    trace: bool = False,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
     ``input_shapes`` fixes dynamic dims (``{"input_ids": (1, 128)}``); ``constant_inputs``
     binds inputs to fixed values (they become constants, e.g. run-time axes or K); ``pipeline`` replaces
     the default graph pass pipeline (``"fold-constants,dce"``; ``""`` runs none).
+    On ``target="asic"``: ``asic_target`` names the part (a target description in
+    ``moecc.isa_spec``, e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"``
+    or ``"bf16"`` (the MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs.
     """
     from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager, parse_pipeline
 
@@ -58,7 +64,52 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     manager.run(graph)
     times.update(manager.pass_times)
     options: dict[str, Any] = {"pipeline": text, "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}}
-    return CompiledModel.from_graph(graph, target, input_names, options, times)
+    compiled = CompiledModel.from_graph(graph, target, input_names, options, times)
+    if target == "asic":
+        _compile_for_asic(compiled, asic_target, precision, trace, times)
+    return compiled
+
+
+def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str, trace: bool, times: dict[str, float]) -> None:
+    """Partition and lower to kernel IR, plan memory, generate programs (the ASIC back half)."""
+    from moecc.asic_runtime import AsicExecutable
+    from moecc.backend.asic.codegen import generate_programs
+    from moecc.ir.kernel import verify_kernel_module
+    from moecc.isa_spec.target import load_target
+    from moecc.passes.kernel_lowering import graph_flops, lower_to_kernels
+    from moecc.passes.memory_plan import plan_memory
+
+    target = load_target(asic_target)
+    graph = compiled.graph
+    start = time.perf_counter()
+    module, weights, partition, value_buffers = lower_to_kernels(graph, target, precision)
+    verify_kernel_module(module)
+    times["lower-to-kernels"] = time.perf_counter() - start
+    start = time.perf_counter()
+    module, plan = plan_memory(module, target)
+    times["plan-memory"] = time.perf_counter() - start
+    start = time.perf_counter()
+    segments = generate_programs(module, target)
+    times["codegen-asic"] = time.perf_counter() - start
+    compiled.asic = AsicExecutable(graph, target, module, weights, segments, value_buffers, plan.hbm_bytes_planned)
+    cpu_ops: dict[str, int] = {}
+    for index, reason in partition.reasons.items():
+        key = graph.ops[index].kind
+        cpu_ops[key] = cpu_ops.get(key, 0) + 1
+    compiled.partition = {
+        "ops": partition.counts(graph),
+        "cpu_ops": cpu_ops,
+        "cpu_reasons": {graph.ops[i].describe(): r for i, r in partition.reasons.items()},
+        "flops": graph_flops(graph, partition.placement),
+    }
+    compiled.memory = {
+        "sram_peak_bytes": plan.sram_peak_bytes,
+        "sram_capacity_bytes": target.sram_capacity_bytes,
+        "acc_peak_bytes": plan.acc_peak_bytes,
+        "acc_capacity_bytes": target.acc_capacity_bytes,
+        "hbm_bytes_planned": plan.hbm_bytes_planned,
+    }
+    compiled.options.update({"asic_target": target.name, "precision": precision, "trace": trace})
 
 
 def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None, constant_inputs: Mapping[str, Any] | None) -> list[str]:

@@ -1,0 +1,94 @@
+"""The ``asic`` target's report: what an architect reads after compiling a model.
+
+Built from the last simulated run of a :class:`~moecc.compiled_model.CompiledModel` (or, if
+it has not run yet, from one run on seeded random inputs, and the report says so): cycles and
+the roofline bound of the same work, HBM traffic against the compulsory bytes, per-unit
+busy cycles, what ran on the ASIC versus the CPU, the memory plan and the compile stage times.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moecc.ir.kernel import CpuCall, Kernel
+
+
+def asic_report(model: Any) -> dict[str, Any]:
+    from moecc.asic_runtime import random_inputs
+
+    exe = model.asic
+    if model.last_stats is None:
+        _, stats = exe.run(random_inputs(model.graph, seed=0), trace=False)
+        model.last_stats, model.last_stats_source = stats, "seeded random inputs (no run() yet)"
+    stats = model.last_stats
+    target = exe.target
+    mxu_dtype = "bf16" if model.options.get("precision") == "bf16" else "f32"
+    buffers = {b.name: b for b in exe.module.hbm}
+    weight_bytes = sum(b.elements * b.dtype.itemsize for b in exe.module.hbm if b.role == "weight")
+    io_bytes = sum(buffers[n].elements * buffers[n].dtype.itemsize for n in set(exe.module.inputs) | set(exe.module.outputs))
+    compulsory = weight_bytes + io_bytes
+    flops = model.partition.get("flops", {"total": 0, "asic": 0, "cpu": 0})
+    compute_cycles = stats.mxu_flops / target.peak_flops_per_cycle(mxu_dtype) if stats.mxu_flops else 0.0
+    memory_cycles = compulsory / target.hbm_bytes_per_cycle
+    roofline = max(compute_cycles, memory_cycles, 1.0)
+    cycles = max(stats.cycles, 1)
+    kernels = [s for s in exe.module.steps if isinstance(s, Kernel)]
+    return {
+        "target": "asic",
+        "asic_target": target.name,
+        "precision": mxu_dtype,
+        "figures_from": model.last_stats_source,
+        "cycles": stats.cycles,
+        "seconds": stats.cycles / target.clock_hz,
+        "roofline_cycles": round(roofline, 1),
+        "roofline_bound": "compute" if compute_cycles >= memory_cycles else "memory",
+        "ratio_to_roofline": round(cycles / roofline, 3),
+        "flops": flops["total"],
+        "mxu_flops": stats.mxu_flops,
+        "flops_on_asic_fraction": round(flops["asic"] / flops["total"], 4) if flops["total"] else 1.0,
+        "hbm_bytes": {"read": stats.hbm_read, "written": stats.hbm_written},
+        "compulsory_hbm_bytes": compulsory,
+        "units": {
+            unit: {
+                "busy_cycles": busy,
+                "utilization": round(busy / cycles, 4),
+                "instructions": stats.unit_instructions.get(unit, 0),
+            }
+            for unit, busy in sorted(stats.unit_busy.items())
+        },
+        "ops": dict(model.partition.get("ops", {})),
+        "cpu_ops": dict(model.partition.get("cpu_ops", {})),
+        "kernels": {
+            "count": len(kernels),
+            "cpu_steps": sum(1 for s in exe.module.steps if isinstance(s, CpuCall)),
+            "program_segments": len(exe.segments),
+            "instructions": sum(len(seg.program.instructions) for seg in exe.segments),
+        },
+        "memory": dict(model.memory),
+        "pass_times": {k: round(v, 6) for k, v in model.pass_times.items()},
+    }
+
+
+def format_asic_summary(report: dict[str, Any]) -> str:
+    """A short human table of an ASIC report (the demo and ``--report -``)."""
+    units = report["units"]
+    lines = [
+        f"target      {report['asic_target']} ({report['precision']} MXU), figures from {report['figures_from']}",
+        f"cycles      {report['cycles']:,} ({report['seconds'] * 1e6:.1f} us); roofline {report['roofline_cycles']:,.0f} "
+        f"({report['roofline_bound']}-bound), ratio {report['ratio_to_roofline']:.2f}x",
+        f"FLOPs       {report['flops']:,} in the model, {report['flops_on_asic_fraction'] * 100:.1f}% on the ASIC",
+        f"HBM         read {report['hbm_bytes']['read']:,} B, written {report['hbm_bytes']['written']:,} B, "
+        f"compulsory {report['compulsory_hbm_bytes']:,} B",
+        f"ops         {report['ops'].get('asic', 0)} on the ASIC, {report['ops'].get('cpu', 0)} on the CPU"
+        + (f" ({', '.join(f'{k} {v}' for k, v in sorted(report['cpu_ops'].items()))})" if report["cpu_ops"] else ""),
+        f"kernels     {report['kernels']['count']} kernels, {report['kernels']['cpu_steps']} CPU steps, "
+        f"{report['kernels']['instructions']:,} instructions",
+        f"memory      SRAM peak {report['memory'].get('sram_peak_bytes', 0):,} of {report['memory'].get('sram_capacity_bytes', 0):,} B, "
+        f"HBM planned {report['memory'].get('hbm_bytes_planned', 0):,} B",
+        "unit        busy cycles   utilisation",
+    ]
+    for unit, data in units.items():
+        lines.append(f"  {unit:8s}  {data['busy_cycles']:>11,}   {data['utilization'] * 100:6.1f}%")
+    total = sum(report["pass_times"].values())
+    lines.append(f"compile     {total * 1000:.0f} ms")
+    return "\n".join(lines) + "\n"
