@@ -56,6 +56,7 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         _GRAPH: print_graph(model.graph, elide_constants=True, elide_threshold=0).encode("utf-8"),
         _WEIGHTS: _weights_blob(model),
     }
+    asic_manifest = _asic_members(model, members) if model.target == "asic" else None
     manifest: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "format_version": ARTIFACT_VERSION,
@@ -67,6 +68,8 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         "pass_times": model.pass_times,
         "checksums": {name: _sha256(data) for name, data in members.items()},
     }
+    if asic_manifest is not None:
+        manifest["asic"] = asic_manifest
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
@@ -137,7 +140,75 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
         raise ArtifactError(f"'{path}' is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
     if [s.type for s in inputs] != [v.type for v in graph.inputs] or [s.type for s in outputs] != [v.type for v in graph.outputs]:
         raise ArtifactError(f"'{path}': manifest signature does not match the IR")
-    return CompiledModel(graph, str(manifest["target"]), inputs, outputs, dict(manifest.get("options", {})), dict(manifest.get("pass_times", {})))
+    model = CompiledModel(graph, str(manifest["target"]), inputs, outputs, dict(manifest.get("options", {})), dict(manifest.get("pass_times", {})))
+    if model.target == "asic":
+        _load_asic(model, manifest, members, path)
+    return model
+
+
+# -- the asic target's members ---------------------------------------------------------------
+_KERNELS = "kernels.kir"
+
+
+def _asic_members(model: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
+    """Add the ASIC parts (kernel IR, program binaries and listings, the HBM image with the
+    weights placed, the report) to ``members``; return their manifest entry."""
+    import dataclasses
+
+    from moecc.ir.kernel_printer import print_kernel_module
+    from moecc.isa_spec import encode_program
+
+    exe = model.asic
+    members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
+    image = exe.initial_image({v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in exe.graph.inputs})
+    members["hbm_image.bin"] = image.tobytes()
+    segments = []
+    for index, segment in enumerate(exe.segments):
+        members[f"program{index}.bin"] = encode_program(segment.program)
+        members[f"program{index}.s"] = segment.listing.encode("utf-8")
+        meta = {f.name: getattr(segment, f.name) for f in dataclasses.fields(segment) if f.name != "program"}
+        segments.append(meta)
+    members["report.json"] = json.dumps(model.report(), indent=2, sort_keys=True).encode("utf-8")
+    return {
+        "asic_target": exe.target.name,
+        "hbm_bytes": exe.hbm_bytes,
+        "value_buffers": exe.value_buffers,
+        "segments": segments,
+        "partition": {k: v for k, v in model.partition.items() if k != "cpu_reasons"},
+        "memory": model.memory,
+    }
+
+
+def _load_asic(model: CompiledModel, manifest: dict[str, Any], members: dict[str, bytes], path: Any) -> None:
+    from moecc.asic_runtime import AsicExecutable
+    from moecc.backend.asic.codegen import ProgramSegment
+    from moecc.ir.kernel import verify_kernel_module
+    from moecc.ir.kernel_parser import parse_kernel_module
+    from moecc.isa_spec import decode_program
+    from moecc.isa_spec.target import load_target
+
+    try:
+        info = manifest["asic"]
+        module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
+        verify_kernel_module(module)
+        image = np.frombuffer(members["hbm_image.bin"], dtype=np.uint8)
+        weights = {}
+        for buffer in module.hbm:
+            if buffer.role == "weight":
+                size = buffer.elements * buffer.dtype.itemsize
+                weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
+        segments = []
+        for index, meta in enumerate(info["segments"]):
+            program = decode_program(members[f"program{index}.bin"])
+            segments.append(ProgramSegment(program=program, **meta))
+        target = load_target(info["asic_target"])
+    except MoeccError as err:
+        raise ArtifactError(f"'{path}' holds an invalid ASIC program: {err}", remedy="recompile the model") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"'{path}': ASIC part is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
+    model.asic = AsicExecutable(model.graph, target, module, weights, segments, dict(info["value_buffers"]), int(info["hbm_bytes"]))
+    model.partition = dict(info.get("partition", {}))
+    model.memory = dict(info.get("memory", {}))
 
 
 def _restore_bf16(graph: Any, weights: dict[str, np.ndarray]) -> None:

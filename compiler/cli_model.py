@@ -23,9 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Register the model sub-commands."""
     p = subparsers.add_parser("compile", help="compile an ONNX model", description="Compile an ONNX model for a target.")
     p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", default="ref", help="compilation target (default: ref)")
+    p.add_argument("--target", default="ref", help="compilation target: ref or asic (default: ref)")
+    p.add_argument("--asic-target", default="moe-asic-v1", metavar="PART",
+                   help="moe-asic part for --target asic: a name from `moecc isa --targets` or a target .toml (default: moe-asic-v1)")
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="MXU precision on the ASIC (bf16: f32 accumulation)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
-    p.add_argument("--emit", choices=["graph"], help="print this stage's IR to stdout and stop")
+    p.add_argument("--emit", choices=["graph", "kernel", "asm"], help="print this stage's IR to stdout and stop")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
                    help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
     p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
@@ -33,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS (stderr)")
     p.add_argument("--time-passes", action="store_true", help="print the time of each stage (stderr)")
     p.add_argument("--report", metavar="FILE", help="write the report as JSON to FILE ('-' prints a summary)")
+    p.add_argument("--trace", metavar="FILE", help="write the Chrome/Perfetto trace of a simulated run (--target asic)")
     p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
     p.set_defaults(func=_cmd_compile)
 
@@ -108,6 +112,11 @@ def _load_npy(path: str, name: str) -> np.ndarray:
 
 
 def _print_report_summary(report: dict[str, Any], out: Any = sys.stdout) -> None:
+    if report.get("target") == "asic":
+        from moecc.asic_report import format_asic_summary
+
+        out.write(format_asic_summary(report))
+        return
     print(f"target        {report['target']}", file=out)
     print(f"ops           {report['op_count']} ({', '.join(f'{k} {v}' for k, v in report['ops'].items())})", file=out)
     print(f"weights       {report['constants']} constants, {report['weight_bytes'] / 1024:.1f} KiB", file=out)
@@ -135,6 +144,9 @@ def _print_pass_times(times: dict[str, float]) -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     import moecc
 
+    if args.target != "asic" and (args.trace or args.emit in ("kernel", "asm")):
+        raise InputError(f"--trace and --emit kernel/asm need --target asic (got --target {args.target})")
+    asic_options = {"asic_target": args.asic_target, "precision": args.precision, "trace": bool(args.trace)} if args.target == "asic" else {}
     compiled = moecc.compile(
         args.model,
         target=args.target,
@@ -144,6 +156,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         print_ir_after=args.print_ir_after,
         time_passes=False,
         ir_stream=sys.stderr,
+        **asic_options,
     )
     if args.time_passes:
         _print_pass_times(compiled.pass_times)
@@ -151,7 +164,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         sys.stdout.write(compiled.ir(args.emit, elide_constants=args.elide_constants == "yes"))
         return 0
     output = args.output or (Path(args.model).stem + ".moe")
-    report = compiled.report()
+    report = compiled.report() if (args.report or args.trace or args.target == "asic") else None
+    if args.trace:
+        atomic_write(args.trace, json.dumps(compiled.trace()) + "\n")
     if args.report and args.report != "-":
         atomic_write(args.report, json.dumps(report, indent=2) + "\n")
     compiled.save(output)
@@ -191,10 +206,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             stats = f"  min {as_float.min():.6g}  max {as_float.max():.6g}  mean {as_float.mean():.6g}"
         print(f"{name}: {'x'.join(map(str, array.shape)) or 'scalar'} {array.dtype}{stats}")
     if args.check:
-        from moecc.compare import compare_outputs
+        from moecc.compare import compare_outputs, tolerances
 
         reference = run_graph(compiled.graph, compiled.check_inputs(inputs))
-        problems = compare_outputs(outputs, reference)
+        rtol, atol = tolerances(str(compiled.options.get("precision", "f32")))
+        problems = compare_outputs(outputs, reference, rtol=rtol, atol=atol)
         if problems:
             raise CheckFailed("; ".join(problems))
         print("check: outputs match the reference interpreter")
@@ -291,6 +307,16 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"member        {name}: {len(data)} bytes (sha256 ok)")
     if manifest.get("options"):
         print(f"options       {json.dumps(manifest['options'], sort_keys=True)}")
+    asic = manifest.get("asic")
+    if asic:
+        print(f"asic part     {asic['asic_target']}, HBM image {asic['hbm_bytes']:,} B")
+        ops = asic.get("partition", {}).get("ops", {})
+        print(f"partition     {ops.get('asic', 0)} ops on the ASIC, {ops.get('cpu', 0)} on the CPU")
+        print(f"programs      {len(asic['segments'])} segment(s)")
+        if "report.json" in members:
+            from moecc.asic_report import format_asic_summary
+
+            sys.stdout.write(format_asic_summary(json.loads(members["report.json"])))
     return 0
 
 
