@@ -77,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                               description="Build the bundled MoE transformer, compile it, run it, check it against the reference and print the report.")
     p.add_argument("--target", default=None, help="target (default: the most capable one available)")
     p.add_argument("--example", default="moe-transformer")
+    p.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     p.set_defaults(func=_cmd_demo)
 
 
@@ -323,7 +324,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from moecc.demo import run_demo
 
-    return run_demo(example=args.example, target=args.target)
+    return run_demo(example=args.example, target=args.target, precision=args.precision)
 
 
 def _file_safe(name: str) -> str:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import sys
 import time
 
-from moecc.compare import F32_ATOL, F32_RTOL, compare_outputs
+from moecc.compare import compare_outputs, tolerances
 from moecc.targets import TARGETS
 
 #: Preference order of targets for the demo: the first one implemented is used.
 DEMO_TARGET_ORDER = ("asic", "cpu", "ref")
 
 
-def run_demo(example: str = "moe-transformer", target: str | None = None) -> int:
+def run_demo(example: str = "moe-transformer", target: str | None = None, precision: str = "f32") -> int:
     import moecc
     from moecc.cli_model import _print_report_summary
     from moecc.examples import build_example, example_inputs
@@ -27,11 +27,15 @@ def run_demo(example: str = "moe-transformer", target: str | None = None) -> int
     inputs = example_inputs(example, model, seed=0)
     print(f"moecc demo: example '{example}' ({len(model.graph.node)} ONNX nodes), target '{chosen}'")
     start = time.perf_counter()
-    compiled = moecc.compile(model, target=chosen)
+    options = {"precision": precision} if chosen == "asic" else {}
+    compiled = moecc.compile(model, target=chosen, **options)
     print(f"compiled in {(time.perf_counter() - start) * 1000:.0f} ms")
+    start = time.perf_counter()
     outputs = compiled.run(inputs)
+    print(f"ran in {(time.perf_counter() - start) * 1000:.0f} ms" + (" (simulated)" if chosen == "asic" else ""))
     reference_name, reference = _reference_outputs(model, inputs, compiled)
-    problems = compare_outputs(outputs, reference, rtol=F32_RTOL, atol=F32_ATOL)
+    rtol, atol = tolerances(precision)
+    problems = compare_outputs(outputs, reference, rtol=rtol, atol=atol)
     _print_report_summary(compiled.report())
     if problems:
         print(f"check against {reference_name}: FAILED", file=sys.stderr)
@@ -39,7 +43,7 @@ def run_demo(example: str = "moe-transformer", target: str | None = None) -> int
             print(f"  {line}", file=sys.stderr)
         return 1
     worst = max(float(abs(outputs[k].astype("float64") - reference[k].astype("float64")).max()) for k in reference)
-    print(f"check against {reference_name}: OK (max abs diff {worst:.2e}, rtol {F32_RTOL}, atol {F32_ATOL})")
+    print(f"check against {reference_name}: OK (max abs diff {worst:.2e}, rtol {rtol}, atol {atol})")
     return 0
 
 
