@@ -1,0 +1,328 @@
+"""The kernel IR's text form, parsing side: text (``docs/kernel_ir.md``) back to a
+:class:`~moecc.ir.kernel.KernelModule`.
+
+Kernel-IR tests and tools read hand-written or dumped kernel IR with
+:func:`parse_kernel_module`; it inverts :func:`moecc.ir.kernel_printer.print_kernel_module`
+exactly. The parser builds what the text says and checks only what the text alone decides:
+syntax, dtype names, vector op and broadcast names, loops starting at 0. Whether buffers
+exist and tiles fit them is :func:`moecc.ir.kernel.verify_kernel_module`'s job, so IR a pass
+got wrong still parses and can be inspected. Every failure is an :class:`IRParseError`
+naming ``line:column``.
+
+The grammar is ``kernel_grammar.lark`` (LALR, contextual lexer).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import NoReturn
+
+import lark
+
+from moecc.errors import IRParseError
+from moecc.ir.kernel import (
+    BCAST_MODES,
+    KERNEL_DTYPES,
+    VECTOR_OPS,
+    Affine,
+    Buffer,
+    CpuCall,
+    For,
+    Gather,
+    HbmRef,
+    Kernel,
+    KernelModule,
+    Load,
+    LocalRef,
+    MatMul,
+    Stmt,
+    Store,
+    Vector,
+)
+from moecc.ir.types import DType
+
+#: Readable names of the grammar's terminals, for "expected ..." in syntax errors.
+_TERMINAL_NAMES = {
+    "NAME": "a name (%name)",
+    "SYMBOL": "a kernel or step name (@name)",
+    "STRING": "a string",
+    "INT": "an integer",
+    "SIGNED_INT": "an integer",
+    "FLOAT": "a number",
+    "WORD": "a name",
+    "TILE": "a tile shape (ROWSxCOLS)",
+    "SPACE": "a memory space (hbm, sram, acc)",
+    "ROLE": "a buffer role",
+    "SLOTS": "a slot count (x2)",
+    "ADDRESS": "a byte offset (@0x...)",
+    "VPU_OP": "a vector op (vpu.<op>)",
+    "HOLE": "'_'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "AT": "'@'",
+}
+
+
+@functools.cache
+def _lark_parser() -> lark.Lark:
+    grammar = resources.files("moecc.ir").joinpath("kernel_grammar.lark").read_text(encoding="utf-8")
+    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse_kernel_module(text: str) -> KernelModule:
+    """Parse kernel-IR text into a :class:`KernelModule` (not verified).
+
+    Raises :class:`IRParseError` with ``line:column`` for anything malformed.
+    """
+    try:
+        tree = _lark_parser().parse(text)
+    except lark.exceptions.UnexpectedInput as err:
+        raise _syntax_error(err, text) from None
+    return _ModuleReader().module(tree)
+
+
+# -- syntax errors -------------------------------------------------------------------------
+
+def _describe_terminals(names: set[str] | frozenset[str]) -> str:
+    readable = sorted({_terminal_description(n) for n in names if not n.startswith("$")})
+    if not readable:
+        return "the end of the text"
+    return readable[0] if len(readable) == 1 else "one of " + ", ".join(readable)
+
+
+def _terminal_description(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    try:
+        pattern = _lark_parser().get_terminal(name).pattern
+    except KeyError:
+        return name
+    # Keywords and punctuation are string patterns: show them as written (`'<-'`, `'load'`).
+    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else name
+
+
+def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str) -> IRParseError:
+    line, column = err.line, err.column
+    if isinstance(err, lark.exceptions.UnexpectedCharacters):
+        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        message = f"unexpected character {char!r}"
+        expected = err.allowed or set()
+    elif isinstance(err, lark.exceptions.UnexpectedToken) and err.token.type != "$END":
+        message = f"unexpected {err.token.value!r}"
+        expected = err.accepts or err.expected
+    else:  # end of input: point just past the last non-blank line
+        lines = text.rstrip().split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+        message = "unexpected end of text"
+        expected = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
+    return IRParseError(
+        f"{message}, expected {_describe_terminals(expected)}",
+        location=f"line {line}:{column}",
+        remedy="see docs/kernel_ir.md for the kernel IR text form",
+    )
+
+
+# -- tree to module --------------------------------------------------------------------------
+
+def _fail(message: str, at: lark.Token, *, remedy: str | None = None) -> NoReturn:
+    raise IRParseError(message, location=f"line {at.line}:{at.column}", remedy=remedy)
+
+
+def _name(token: lark.Token) -> str:
+    """The name in a ``%name`` / ``@name`` token; quoted names use string escapes."""
+    body = str(token)[1:]
+    return _string(token, body) if body.startswith('"') else body
+
+
+def _string(token: lark.Token, body: str | None = None) -> str:
+    try:
+        return json.loads(str(token) if body is None else body)
+    except json.JSONDecodeError as err:
+        _fail(f"bad string literal {token}: {err.msg}", token)
+
+
+def _int(token: lark.Token) -> int:
+    return int(str(token))
+
+
+def _names(tree: lark.Tree | None) -> list[str]:
+    return [] if tree is None else [_name(t) for t in tree.children]
+
+
+def _strings(tree: lark.Tree | None) -> tuple[str, ...]:
+    if tree is None or tree.children[0] is None:
+        return ()
+    return tuple(_string(t) for t in tree.children[0].children)
+
+
+def _dtype(token: lark.Token, *, allowed: tuple[DType, ...] | None = None) -> DType:
+    try:
+        dtype = DType(str(token))
+    except ValueError:
+        _fail(f"unknown element type '{token}'", token, remedy=f"use one of {', '.join(d.value for d in DType)}")
+    if allowed is not None and dtype not in allowed:
+        _fail(f"element type {dtype} is not a kernel element type", token,
+              remedy=f"kernel statements work in {', '.join(d.value for d in allowed)}")
+    return dtype
+
+
+class _ModuleReader:
+    """Turns the Lark tree into kernel-IR dataclasses, top-down."""
+
+    def module(self, tree: lark.Tree) -> KernelModule:
+        inputs, *items, ret = tree.children
+        module = KernelModule(inputs=_names(inputs), outputs=_names(ret.children[0]))
+        for item in items:
+            if item.data == "buffer":
+                module.hbm.append(self.buffer(item))
+            elif item.data == "kernel":
+                module.steps.append(self.kernel(item))
+            else:
+                module.steps.append(self.cpu_call(item))
+        return module
+
+    def buffer(self, tree: lark.Tree) -> Buffer:
+        space, name, dtype, *rest = tree.children
+        *dims, role, slots, address = rest
+        shape = tuple(_int(d) for d in dims if d is not None)
+        return Buffer(
+            name=_name(name),
+            space=str(space),
+            dtype=_dtype(dtype),
+            shape=shape,
+            slots=1 if slots is None else int(str(slots)[1:]),
+            offset=None if address is None else _int_address(address),
+            role="temp" if role is None else str(role),
+        )
+
+    def kernel(self, tree: lark.Tree) -> Kernel:
+        name, sources, *items = tree.children
+        buffers = tuple(self.buffer(i) for i in items if i.data == "buffer")
+        body = tuple(self.statement(i) for i in items if i.data != "buffer")
+        return Kernel(_name(name), buffers, body, _strings(sources))
+
+    def cpu_call(self, tree: lark.Tree) -> CpuCall:
+        name, inputs, outputs, ops = tree.children
+        return CpuCall(_name(name), tuple(_names(inputs)), tuple(_names(outputs)), _strings(ops))
+
+    # -- statements
+
+    def statement(self, tree: lark.Tree) -> Stmt:
+        c = tree.children
+        if tree.data == "load":
+            return Load(self.local(c[0]), self.hbm(c[1]))
+        if tree.data == "store":
+            return Store(self.hbm(c[0]), self.local(c[1]))
+        if tree.data == "gather":
+            return Gather(self.local(c[0]), self.hbm(c[1]), self.local(c[2]))
+        if tree.data == "matmul":
+            dst, mode, a, w, dtype = c
+            return MatMul(self.local(dst), self.local(a), self.local(w), mode.data == "mm_accumulate",
+                          _dtype(dtype, allowed=KERNEL_DTYPES))
+        if tree.data == "vector":
+            return self.vector(tree)
+        if tree.data == "for_loop":
+            var, start, count, *body = c
+            if _int(start) != 0:
+                _fail(f"loops start at 0, not {start}", start, remedy="write 'for %i = 0 to COUNT' and offset the index")
+            return For(_name(var), _int(count), tuple(self.statement(s) for s in body))
+        raise AssertionError(f"unhandled statement rule {tree.data}")  # grammar and reader disagree
+
+    def vector(self, tree: lark.Tree) -> Vector:
+        op_token, dst, operands, attrs, dtype, odt = tree.children
+        op_text = str(op_token)[len("vpu."):]
+        op = _string(op_token, op_text) if op_text.startswith('"') else op_text
+        if op not in VECTOR_OPS:
+            _fail(f"unknown vector op '{op}'", op_token, remedy=f"vector ops are {', '.join(sorted(VECTOR_OPS))}")
+        a = b = None
+        if operands is not None:
+            first, second = operands.children
+            a = None if isinstance(first, lark.Token) else self.local(first)
+            b = None if second is None else self.local(second)
+        fields: dict[str, object] = {}
+        for attr in attrs.children if attrs is not None else ():
+            key = {"bcast_attr": "bcast", "imm_attr": "imm", "k_attr": "k"}[attr.data]
+            (value,) = attr.children
+            if key in fields:
+                _fail(f"attribute '{key}' given twice", value)
+            fields[key] = self.vector_attr(key, value)
+        return Vector(
+            op=op,
+            dst=self.local(dst),
+            a=a,
+            b=b,
+            dtype=_dtype(dtype, allowed=KERNEL_DTYPES),
+            odt=None if odt is None else _dtype(odt, allowed=KERNEL_DTYPES),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def vector_attr(key: str, value: lark.Token) -> object:
+        if key == "bcast":
+            mode = _string(value) if value.type == "STRING" else str(value)
+            if mode not in BCAST_MODES:
+                _fail(f"unknown broadcast '{mode}'", value, remedy=f"bcast is one of {', '.join(BCAST_MODES)}")
+            return mode
+        if key == "imm":
+            return float(str(value))
+        return _int(value)
+
+    # -- operands
+
+    def local(self, tree: lark.Tree) -> LocalRef:
+        name, tile, offset, slot = tree.children
+        rows, cols = _tile(tile)
+        return LocalRef(_name(name), rows, cols, self.affine(offset), self.affine(slot))
+
+    def hbm(self, tree: lark.Tree) -> HbmRef:
+        name, tile, offset, pitch = tree.children
+        rows, cols = _tile(tile)
+        return HbmRef(_name(name), self.affine(offset), rows, cols, _int(pitch))
+
+    @staticmethod
+    def affine(tree: lark.Tree | None) -> Affine:
+        if tree is None:
+            return Affine()
+        const = 0
+        terms: list[tuple[str, int]] = []
+        for part in tree.children:
+            sign = -1 if part.data in ("affine_negated", "affine_minus") else 1
+            term = part.children[0]
+            kind, tokens = term.data, term.children
+            if kind == "affine_const":
+                const += sign * _int(tokens[0])
+            elif kind == "affine_var":
+                terms.append((_name(tokens[0]), sign))
+            elif kind == "affine_scaled":
+                terms.append((_name(tokens[1]), sign * _int(tokens[0])))
+            else:
+                terms.append((_name(tokens[0]), sign * _int(tokens[1])))
+        return Affine(const, tuple(terms))
+
+
+def _tile(token: lark.Token) -> tuple[int, int]:
+    rows, _, cols = str(token).partition("x")
+    return int(rows), int(cols)
+
+
+def _int_address(token: lark.Token) -> int:
+    text = str(token)[1:]
+    negative = text.startswith("-")
+    digits = text.lstrip("-")
+    value = int(digits, 16) if digits[:2].lower() == "0x" else int(digits)
+    return -value if negative else value
+
+
+__all__ = ["parse_kernel_module"]
