@@ -1,0 +1,450 @@
+"""Instruction selection: planned kernel IR -> a flat stream of moe-asic instructions.
+
+Where it sits: after memory planning (:mod:`moecc.passes.memory_plan`, every buffer has a
+byte offset) and before token scheduling (:mod:`moecc.backend.asic.schedule`), which adds
+the waits and signals; :mod:`moecc.backend.asic.codegen` strings the stages together.
+
+Selection is a table: :data:`STATEMENT_EMITTERS` maps each statement type to an emitter and
+:data:`VECTOR_EMITTERS` maps each VPU op to one. Loops are unrolled (static trip counts):
+the loop variable is bound and every :class:`~moecc.ir.kernel.Affine` offset evaluated, so
+the output is straight-line code. Hardware loops are a later optimisation.
+
+Addresses are ``mem[rB + off]``. An address that fits the format's offset field uses ``r0``;
+a larger one is split into a base register (set with ``li``, cached so neighbouring tiles
+reuse it) plus an offset. Statements whose sizes exceed the fields (rows/m > 4095,
+row_bytes > 65535, strides >= 2^18) are split into several instructions, or raise
+:class:`~moecc.errors.TargetError` when no split preserves the semantics.
+
+Every selected instruction records its unit and the byte ranges it reads and writes per
+memory space: the scheduler derives the dependency tokens from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from moecc.errors import TargetError, VerificationError
+from moecc.ir.kernel import (
+    VECTOR_OPS,
+    Buffer,
+    For,
+    Gather,
+    HbmRef,
+    Kernel,
+    KernelModule,
+    Load,
+    LocalRef,
+    MatMul,
+    Stmt,
+    Store,
+    Vector,
+)
+from moecc.isa_spec.program import Addr
+from moecc.isa_spec.spec import IsaSpec, load_isa
+from moecc.isa_spec.target import Target
+
+#: Scalar registers instruction selection may use as address bases (r0 is zero).
+BASE_REGISTERS: tuple[int, ...] = tuple(range(1, 32))
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """``[start, end)`` bytes of one memory space (``hbm``, ``sram`` or ``acc``)."""
+
+    space: str
+    start: int
+    end: int
+
+    def overlaps(self, other: ByteRange) -> bool:
+        return self.space == other.space and self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedInstruction:
+    """One instruction before scheduling: ``ProgramBuilder.emit`` operands plus what it touches."""
+
+    mnemonic: str
+    operands: Mapping[str, Any]
+    unit: str
+    reads: tuple[ByteRange, ...] = ()
+    writes: tuple[ByteRange, ...] = ()
+    comment: str = ""
+    kernel: str = ""
+
+
+class Selector:
+    """Selects the instructions of the kernels of one program (one register state)."""
+
+    def __init__(self, module: KernelModule, target: Target, isa: IsaSpec | None = None) -> None:
+        self.isa = isa or load_isa()
+        self.target = target
+        self.hbm = {b.name: b for b in module.hbm}
+        for buf in module.hbm:
+            _require_placed(buf, "module")
+        self.out: list[SelectedInstruction] = []
+        self.registers: dict[int, int] = {}  # register -> value, least recently used first
+        self.kernel: Kernel | None = None
+        self.local: dict[str, Buffer] = {}
+        self.comment = ""
+
+    # -- limits from the instruction table -----------------------------------------------------
+
+    def field_max(self, mnemonic: str, field: str) -> int:
+        spec = self.isa.by_mnemonic(mnemonic)
+        assert spec is not None, mnemonic
+        for f in spec.format.fields:
+            if f.name == field:
+                return f.max_value
+        raise KeyError(f"{mnemonic}.{field}")
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def select_kernel(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.local = {b.name: b for b in kernel.buffers}
+        for buf in kernel.buffers:
+            _require_placed(buf, f"kernel {kernel.name}")
+        self.select_body(kernel.body, {})
+
+    def select_body(self, body: Sequence[Stmt], env: dict[str, int]) -> None:
+        for stmt in body:
+            emitter = STATEMENT_EMITTERS.get(type(stmt))
+            if emitter is None:
+                raise TargetError(f"kernel {self.kernel_name}: no instruction selection for {type(stmt).__name__}")
+            emitter(self, stmt, env)
+
+    @property
+    def kernel_name(self) -> str:
+        return self.kernel.name if self.kernel else "?"
+
+    def describe(self, stmt: Stmt, env: Mapping[str, int], what: str) -> None:
+        loops = " ".join(f"{k}={v}" for k, v in env.items())
+        sources = f" ({', '.join(self.kernel.sources)})" if self.kernel and self.kernel.sources else ""
+        self.comment = f"{self.kernel_name}{sources}: {what}" + (f" [{loops}]" if loops else "")
+
+    # -- emission ------------------------------------------------------------------------------
+
+    def emit(self, mnemonic: str, reads: Sequence[ByteRange] = (), writes: Sequence[ByteRange] = (),
+             **operands: Any) -> None:
+        spec = self.isa.by_mnemonic(mnemonic)
+        assert spec is not None, mnemonic
+        self.out.append(SelectedInstruction(mnemonic, operands, spec.unit, tuple(reads), tuple(writes),
+                                            self.comment, self.kernel_name))
+
+    def register_holding(self, value: int) -> int:
+        """A register holding exactly ``value`` (``li`` unless cached)."""
+        if value == 0:
+            return 0
+        for reg, held in self.registers.items():
+            if held == value:
+                self.registers[reg] = self.registers.pop(reg)  # most recently used
+                return reg
+        free = [r for r in BASE_REGISTERS if r not in self.registers]
+        reg = free[0] if free else next(iter(self.registers))
+        self.registers.pop(reg, None)
+        self.registers[reg] = value
+        self.emit("li", rd=reg, imm=value)
+        return reg
+
+    def address(self, mnemonic: str, operand: str, byte_address: int, space: str | None = None) -> Addr:
+        """``Addr`` for ``byte_address`` fitting ``operand``'s offset field of ``mnemonic``."""
+        limit = self.field_max(mnemonic, f"{operand}.off")
+        if byte_address <= limit:
+            return Addr(0, byte_address, space)
+        for reg, held in self.registers.items():
+            if 0 <= byte_address - held <= limit:
+                self.registers[reg] = self.registers.pop(reg)
+                return Addr(reg, byte_address - held, space)
+        # Round the base down so that the tiles after this one reuse the register.
+        granule = (limit + 1) // 2
+        base = byte_address - byte_address % granule
+        return Addr(self.register_holding(base), byte_address - base, space)
+
+    # -- operands ------------------------------------------------------------------------------
+
+    def local_buffer(self, ref: LocalRef) -> Buffer:
+        try:
+            return self.local[ref.buffer]
+        except KeyError:
+            raise VerificationError(f"kernel {self.kernel_name}: unknown local buffer '{ref.buffer}'") from None
+
+    def local_address(self, ref: LocalRef, env: Mapping[str, int]) -> tuple[Buffer, int]:
+        buf = self.local_buffer(ref)
+        assert buf.offset is not None
+        return buf, buf.offset + ref.slot.eval(env) * buf.slot_bytes + ref.offset.eval(env) * buf.dtype.itemsize
+
+    def hbm_address(self, ref: HbmRef, env: Mapping[str, int]) -> tuple[Buffer, int]:
+        try:
+            buf = self.hbm[ref.buffer]
+        except KeyError:
+            raise VerificationError(f"kernel {self.kernel_name}: unknown HBM buffer '{ref.buffer}'") from None
+        assert buf.offset is not None
+        return buf, buf.offset + ref.offset.eval(env) * buf.dtype.itemsize
+
+
+def _require_placed(buf: Buffer, where: str) -> None:
+    if buf.offset is None:
+        raise TargetError(f"{where}: buffer {buf.name} has no offset",
+                          remedy="run memory planning (moecc.passes.memory_plan.plan_memory) first")
+
+
+def _chunks(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, length) pieces of ``range(total)`` of at most ``size``."""
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
+# -- DMA ---------------------------------------------------------------------------------------
+
+
+def _dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: int, row_bytes: int,
+            hbm_stride: int, sram_stride: int) -> None:
+    """One strided copy, split into as many dma.ld/dma.st as the field widths need."""
+    max_rows = sel.field_max(mnemonic, "rows")
+    max_row_bytes = sel.field_max(mnemonic, "row_bytes")
+    max_stride = min(sel.field_max(mnemonic, "sstride"), sel.field_max(mnemonic, "dstride"))
+    loading = mnemonic == "dma.ld"
+    # Column pieces stay multiples of 64 bytes, so element alignment is kept for every dtype.
+    piece = max_row_bytes - max_row_bytes % 64
+    for col_start, col_bytes in _chunks(row_bytes, piece):
+        strided_ok = rows == 1 or (hbm_stride <= max_stride and sram_stride <= max_stride)
+        for row_start, count in _chunks(rows, max_rows if strided_ok else 1):
+            h = hbm_base + row_start * hbm_stride + col_start
+            s = sram_base + row_start * sram_stride + col_start
+            hs, ss = (hbm_stride, sram_stride) if count > 1 else (0, 0)
+            hbm_range = ByteRange("hbm", h, h + (count - 1) * hbm_stride + col_bytes)
+            sram_range = ByteRange("sram", s, s + (count - 1) * sram_stride + col_bytes)
+            if loading:
+                sel.emit(mnemonic, reads=[hbm_range], writes=[sram_range],
+                         dst=sel.address(mnemonic, "dst", s), src=sel.address(mnemonic, "src", h),
+                         rows=count, row_bytes=col_bytes, sstride=hs, dstride=ss)
+            else:
+                sel.emit(mnemonic, reads=[sram_range], writes=[hbm_range],
+                         dst=sel.address(mnemonic, "dst", h), src=sel.address(mnemonic, "src", s),
+                         rows=count, row_bytes=col_bytes, sstride=ss, dstride=hs)
+
+
+def _check_same_itemsize(sel: Selector, local: Buffer, hbm: Buffer, what: str) -> int:
+    if local.dtype.itemsize != hbm.dtype.itemsize:
+        raise VerificationError(
+            f"kernel {sel.kernel_name}: {what} copies {hbm.name} ({hbm.dtype}) to/from {local.name} "
+            f"({local.dtype}); a DMA moves bytes and cannot convert",
+            remedy="convert on the VPU (vpu.cvt) after the load or before the store")
+    return local.dtype.itemsize
+
+
+def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
+    sel.describe(stmt, env, f"load {stmt.src.buffer} -> {stmt.dst.buffer}")
+    local, s = sel.local_address(stmt.dst, env)
+    hbm, h = sel.hbm_address(stmt.src, env)
+    size = _check_same_itemsize(sel, local, hbm, "load")
+    row_bytes = stmt.dst.cols * size
+    _dma_2d(sel, "dma.ld", h, s, stmt.src.rows, row_bytes, stmt.src.pitch * size, row_bytes)
+
+
+def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
+    sel.describe(stmt, env, f"store {stmt.src.buffer} -> {stmt.dst.buffer}")
+    local, s = sel.local_address(stmt.src, env)
+    hbm, h = sel.hbm_address(stmt.dst, env)
+    size = _check_same_itemsize(sel, local, hbm, "store")
+    row_bytes = stmt.src.cols * size
+    _dma_2d(sel, "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size, row_bytes)
+
+
+def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:
+    sel.describe(stmt, env, f"gather {stmt.table.buffer} rows by {stmt.indices.buffer} -> {stmt.dst.buffer}")
+    local, s = sel.local_address(stmt.dst, env)
+    table, h = sel.hbm_address(stmt.table, env)
+    index_buf, i = sel.local_address(stmt.indices, env)
+    size = _check_same_itemsize(sel, local, table, "gather")
+    row_bytes, stride = stmt.table.cols * size, stmt.table.pitch * size
+    if row_bytes > sel.field_max("dma.gather", "row_bytes") or stride > sel.field_max("dma.gather", "stride"):
+        raise TargetError(
+            f"kernel {sel.kernel_name}: gather of {row_bytes}-byte rows with stride {stride} exceeds "
+            f"dma.gather's row_bytes/stride fields",
+            remedy="gather narrower column blocks of the table (one Gather per block)")
+    count = stmt.dst.rows
+    table_end = h + ((stmt.table.rows - 1) * stmt.table.pitch + stmt.table.cols) * size
+    reads = [ByteRange("hbm", h, table_end),
+             ByteRange("sram", i, i + stmt.indices.rows * stmt.indices.cols * index_buf.dtype.itemsize)]
+    n_reg = sel.register_holding(count)
+    sel.emit("dma.gather", reads=reads, writes=[ByteRange("sram", s, s + count * row_bytes)],
+             dst=sel.address("dma.gather", "dst", s), src=sel.address("dma.gather", "src", h),
+             idx=sel.address("dma.gather", "idx", i), n=n_reg, row_bytes=row_bytes, stride=stride)
+
+
+# -- MXU ---------------------------------------------------------------------------------------
+
+
+def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
+    sel.describe(stmt, env, f"matmul {stmt.dst.buffer} {'+=' if stmt.accumulate else '='} "
+                            f"{stmt.a.buffer} @ {stmt.w.buffer}")
+    dtype = stmt.dtype.value
+    if dtype not in sel.target.mxu_dtypes:
+        raise TargetError(f"kernel {sel.kernel_name}: the MXU of {sel.target.name} does not multiply {dtype}",
+                          remedy=f"lower the matmul in one of {', '.join(sel.target.mxu_dtypes)}")
+    a_buf, a = sel.local_address(stmt.a, env)
+    w_buf, w = sel.local_address(stmt.w, env)
+    d_buf, d = sel.local_address(stmt.dst, env)
+    m, k, n = stmt.a.rows, stmt.a.cols, stmt.w.cols
+    max_dim = sel.field_max("mxu.mm", "k")
+    if k > max_dim or n > max_dim:
+        raise TargetError(f"kernel {sel.kernel_name}: matmul k={k}, n={n} exceed mxu.mm's {max_dim} limit",
+                          remedy=f"tile k and n to at most {max_dim}")
+    a_size, d_size = a_buf.dtype.itemsize, d_buf.dtype.itemsize
+    w_range = ByteRange("sram", w, w + k * n * w_buf.dtype.itemsize)
+    for row, count in _chunks(m, sel.field_max("mxu.mm", "m")):
+        a_at, d_at = a + row * k * a_size, d + row * n * d_size
+        dst_range = ByteRange("acc", d_at, d_at + count * n * d_size)
+        reads = [ByteRange("sram", a_at, a_at + count * k * a_size), w_range]
+        sel.emit("mxu.mm", reads=reads + ([dst_range] if stmt.accumulate else []), writes=[dst_range],
+                 dst=sel.address("mxu.mm", "dst", d_at), a=sel.address("mxu.mm", "a", a_at),
+                 w=sel.address("mxu.mm", "w", w), m=count, k=k, n=n, dtype=dtype, acc=int(stmt.accumulate))
+
+
+# -- VPU ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _VpuOperand:
+    name: str
+    ref: LocalRef
+    write: bool
+    also_read: bool = False
+
+
+def _vpu(sel: Selector, stmt: Vector, env: Mapping[str, int], operands: Sequence[_VpuOperand],
+         rows: int, cols: int, splittable: bool = True, **fields: Any) -> None:
+    """One VPU op, split into row blocks when ``rows`` exceeds the field (row-independent ops)."""
+    mnemonic = f"vpu.{stmt.op}"
+    max_rows, max_cols = sel.field_max(mnemonic, "rows"), sel.field_max(mnemonic, "cols")
+    if cols > max_cols or (rows > max_rows and not splittable):
+        raise TargetError(f"kernel {sel.kernel_name}: {mnemonic} on a {rows}x{cols} tile exceeds the "
+                          f"{max_rows}x{max_cols} rows/cols fields", remedy=f"tile to at most {max_cols} columns")
+    placed = [(op, *sel.local_address(op.ref, env)) for op in operands]
+    for row, count in _chunks(rows, max_rows):
+        reads: list[ByteRange] = []
+        writes: list[ByteRange] = []
+        addrs: dict[str, Addr] = {}
+        for op, buf, base in placed:
+            size = buf.dtype.itemsize
+            per_row = op.ref.cols * size
+            # Operands with one row (row/scalar broadcasts) are shared by every row block.
+            if op.ref.rows == rows and rows > 1:
+                at, nbytes = base + row * per_row, count * per_row
+            else:
+                at, nbytes = base, op.ref.rows * per_row
+            touched = ByteRange(buf.space, at, at + nbytes)
+            (writes if op.write else reads).append(touched)
+            if op.also_read:
+                reads.append(touched)
+            addrs[op.name] = sel.address(mnemonic, op.name, at, buf.space)
+        sel.emit(mnemonic, reads=reads, writes=writes, rows=count, cols=cols, **addrs, **fields)
+
+
+def _operand(stmt: Vector, name: str) -> LocalRef:
+    ref = getattr(stmt, name)
+    if ref is None:
+        raise VerificationError(f"vector op '{stmt.op}' needs operand {name}")
+    return ref
+
+
+def _emit_binary(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    ops = [_VpuOperand("dst", stmt.dst, True, also_read=stmt.op == "sel"),
+           _VpuOperand("a", _operand(stmt, "a"), False), _VpuOperand("b", _operand(stmt, "b"), False)]
+    _vpu(sel, stmt, env, ops, stmt.dst.rows, stmt.dst.cols, dtype=stmt.dtype.value, bcast=stmt.bcast)
+
+
+def _emit_unary(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", _operand(stmt, "a"), False)]
+    _vpu(sel, stmt, env, ops, stmt.dst.rows, stmt.dst.cols, dtype=stmt.dtype.value, bcast=stmt.bcast)
+
+
+def _emit_scalar(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", _operand(stmt, "a"), False)]
+    _vpu(sel, stmt, env, ops, stmt.dst.rows, stmt.dst.cols, dtype=stmt.dtype.value, imm=float(stmt.imm))
+
+
+def _emit_fill(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    _vpu(sel, stmt, env, [_VpuOperand("dst", stmt.dst, True)], stmt.dst.rows, stmt.dst.cols,
+         dtype=stmt.dtype.value, imm=float(stmt.imm))
+
+
+def _emit_reduce(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    a = _operand(stmt, "a")
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", a, False)]
+    _vpu(sel, stmt, env, ops, a.rows, a.cols, dtype=stmt.dtype.value)
+
+
+def _emit_convert(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    if stmt.odt is None:
+        raise VerificationError(f"kernel {sel.kernel_name}: cvt needs odt")
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", _operand(stmt, "a"), False)]
+    _vpu(sel, stmt, env, ops, stmt.dst.rows, stmt.dst.cols, dtype=stmt.dtype.value, odt=stmt.odt.value,
+         bcast=stmt.bcast)
+
+
+def _emit_topk(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    a = _operand(stmt, "a")
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", a, False),
+           _VpuOperand("b", _operand(stmt, "b"), True)]
+    _vpu(sel, stmt, env, ops, a.rows, a.cols, dtype=stmt.dtype.value, k=stmt.k)
+
+
+def _emit_nonzero(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    a = _operand(stmt, "a")
+    ops = [_VpuOperand("dst", stmt.dst, True), _VpuOperand("a", a, False),
+           _VpuOperand("b", _operand(stmt, "b"), True)]
+    # Indices are flat over the whole tile, so the op cannot be split into row blocks.
+    _vpu(sel, stmt, env, ops, a.rows, a.cols, splittable=False, dtype=stmt.dtype.value)
+
+
+_VECTOR_KIND_EMITTERS: dict[str, Callable[[Selector, Vector, Mapping[str, int]], None]] = {
+    "binary": _emit_binary,
+    "unary": _emit_unary,
+    "scalar": _emit_scalar,
+    "fill": _emit_fill,
+    "reduce": _emit_reduce,
+    "convert": _emit_convert,
+    "topk": _emit_topk,
+    "nonzero": _emit_nonzero,
+}
+#: VPU op name -> emitter (every op of :data:`moecc.ir.kernel.VECTOR_OPS`).
+VECTOR_EMITTERS: dict[str, Callable[[Selector, Vector, Mapping[str, int]], None]] = {
+    op: _VECTOR_KIND_EMITTERS[kind] for op, kind in VECTOR_OPS.items()
+}
+
+
+def emit_vector(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
+    emitter = VECTOR_EMITTERS.get(stmt.op)
+    if emitter is None:
+        raise TargetError(f"kernel {sel.kernel_name}: no VPU instruction for vector op '{stmt.op}'",
+                          remedy=f"use one of {', '.join(VECTOR_EMITTERS)}")
+    sel.describe(stmt, env, f"{stmt.op} -> {stmt.dst.buffer}")
+    emitter(sel, stmt, env)
+
+
+def emit_for(sel: Selector, stmt: For, env: Mapping[str, int]) -> None:
+    for value in range(stmt.count):
+        sel.select_body(stmt.body, {**env, stmt.var: value})
+
+
+#: Statement type -> emitter. Loops unroll here; each other statement becomes 1+ instructions.
+STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None]] = {
+    Load: emit_load,
+    Store: emit_store,
+    Gather: emit_gather,
+    MatMul: emit_matmul,
+    Vector: emit_vector,
+    For: emit_for,
+}
+
+
+def select_instructions(module: KernelModule, kernels: Sequence[Kernel], target: Target,
+                        isa: IsaSpec | None = None) -> list[SelectedInstruction]:
+    """The unscheduled instruction stream of ``kernels`` (one program) of a planned module."""
+    selector = Selector(module, target, isa)
+    for kernel in kernels:
+        selector.select_kernel(kernel)
+    return selector.out

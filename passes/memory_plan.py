@@ -1,0 +1,175 @@
+"""Memory planning for the ASIC: byte offsets for every kernel-IR buffer.
+
+Where it sits: after the lowering has produced a :class:`~moecc.ir.kernel.KernelModule`
+(tiled kernels over unplaced buffers) and before instruction selection
+(:mod:`moecc.backend.asic.isel`), which needs byte addresses.
+
+- HBM: program inputs, outputs and weights each get their own region (the host writes and
+  reads them by name), laid out in that order; temporaries follow and may share bytes when
+  their live ranges over the step order do not overlap (first-fit over live intervals).
+- SRAM and accumulator: all of a kernel's local buffers live for the whole kernel, so each
+  kernel bump-allocates from address 0. A kernel that does not fit raises
+  :class:`~moecc.errors.TargetError`; the lowering chooses tiles with :func:`kernel_fits`.
+
+Every offset is aligned to :data:`ALIGNMENT` bytes (a DMA burst, and more than any element).
+
+    planned, plan = plan_memory(module, load_target("moe-asic-v1"))
+    planned.hbm_buffer("x").offset, plan.hbm_bytes_planned
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from moecc.errors import TargetError
+from moecc.ir.kernel import Buffer, CpuCall, Kernel, KernelModule, Step, hbm_refs, walk
+from moecc.isa_spec.target import Target
+
+ALIGNMENT = 64
+#: Local memory spaces of a kernel, with the Target attribute holding each capacity.
+LOCAL_CAPACITY_ATTR: dict[str, str] = {"sram": "sram_capacity_bytes", "acc": "acc_capacity_bytes"}
+#: Roles that get a region of their own, in layout order.
+FIXED_ROLES: tuple[str, ...] = ("input", "output", "weight")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPlan:
+    """What memory planning decided, for reports and the artifact."""
+
+    hbm_bytes_planned: int
+    sram_peak_bytes: int
+    acc_peak_bytes: int
+    sram_capacity_bytes: int
+    acc_capacity_bytes: int
+    hbm_offsets: Mapping[str, int] = field(default_factory=dict)
+    #: kernel name -> {"sram": bytes, "acc": bytes}
+    kernel_local_bytes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: bytes the temporaries would need without sharing (to show what liveness saved)
+    hbm_temp_bytes_unshared: int = 0
+    hbm_temp_bytes_shared: int = 0
+
+
+def align(value: int, alignment: int = ALIGNMENT) -> int:
+    return -(-value // alignment) * alignment
+
+
+def kernel_local_bytes(kernel: Kernel) -> dict[str, int]:
+    """Bytes of SRAM and accumulator a kernel's local buffers take, alignment included."""
+    totals = {space: 0 for space in LOCAL_CAPACITY_ATTR}
+    for buf in kernel.buffers:
+        totals[buf.space] = totals.get(buf.space, 0) + align(buf.nbytes)
+    return totals
+
+
+def kernel_fits(kernel: Kernel, target: Target) -> bool:
+    """Whether the kernel's local buffers fit the target's SRAM and accumulator."""
+    used = kernel_local_bytes(kernel)
+    return all(used.get(space, 0) <= getattr(target, attr) for space, attr in LOCAL_CAPACITY_ATTR.items())
+
+
+def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, MemoryPlan]:
+    """A copy of ``module`` with every buffer's byte ``offset`` set, and the plan's summary."""
+    hbm_offsets, temp_unshared, temp_shared, hbm_end = _plan_hbm(module)
+    if hbm_end > target.hbm_capacity_bytes:
+        raise TargetError(
+            f"memory plan: the model needs {hbm_end} bytes of HBM, {target.name} has {target.hbm_capacity_bytes}",
+            remedy="use a target with more HBM or a smaller model / batch",
+        )
+    steps: list[Step] = []
+    local_bytes: dict[str, dict[str, int]] = {}
+    for step in module.steps:
+        if isinstance(step, Kernel):
+            placed = _plan_kernel(step, target)
+            local_bytes[step.name] = kernel_local_bytes(step)
+            steps.append(placed)
+        else:
+            steps.append(step)
+    planned = KernelModule(
+        hbm=[b.placed(hbm_offsets[b.name]) for b in module.hbm],
+        steps=steps,
+        inputs=list(module.inputs),
+        outputs=list(module.outputs),
+    )
+    plan = MemoryPlan(
+        hbm_bytes_planned=hbm_end,
+        sram_peak_bytes=max((b["sram"] for b in local_bytes.values()), default=0),
+        acc_peak_bytes=max((b["acc"] for b in local_bytes.values()), default=0),
+        sram_capacity_bytes=target.sram_capacity_bytes,
+        acc_capacity_bytes=target.acc_capacity_bytes,
+        hbm_offsets=hbm_offsets,
+        kernel_local_bytes=local_bytes,
+        hbm_temp_bytes_unshared=temp_unshared,
+        hbm_temp_bytes_shared=temp_shared,
+    )
+    return planned, plan
+
+
+def _plan_kernel(kernel: Kernel, target: Target) -> Kernel:
+    used = kernel_local_bytes(kernel)
+    for space, attr in LOCAL_CAPACITY_ATTR.items():
+        capacity = getattr(target, attr)
+        if used.get(space, 0) > capacity:
+            sizes = ", ".join(f"{b.name} {b.nbytes} B" for b in kernel.buffers if b.space == space)
+            raise TargetError(
+                f"kernel {kernel.name}: local {space} buffers need {used[space]} bytes ({sizes}), "
+                f"{target.name} has {capacity}",
+                remedy=f"re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
+            )
+    cursor = {space: 0 for space in LOCAL_CAPACITY_ATTR}
+    placed: list[Buffer] = []
+    for buf in kernel.buffers:
+        placed.append(buf.placed(cursor[buf.space]))
+        cursor[buf.space] += align(buf.nbytes)
+    return Kernel(kernel.name, tuple(placed), kernel.body, kernel.sources)
+
+
+def _live_ranges(module: KernelModule) -> dict[str, tuple[int, int]]:
+    """First and last step index touching each HBM buffer."""
+    ranges: dict[str, tuple[int, int]] = {}
+
+    def touch(name: str, index: int) -> None:
+        lo, hi = ranges.get(name, (index, index))
+        ranges[name] = (min(lo, index), max(hi, index))
+
+    for index, step in enumerate(module.steps):
+        if isinstance(step, CpuCall):
+            for name in step.inputs + step.outputs:
+                touch(name, index)
+            continue
+        for stmt, _ in walk(step.body):
+            for _, ref in hbm_refs(stmt):
+                touch(ref.buffer, index)
+    return ranges
+
+
+def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], int, int, int]:
+    """Offsets of every HBM buffer; (offsets, temp bytes unshared, temp bytes shared, end)."""
+    offsets: dict[str, int] = {}
+    cursor = 0
+    for role in FIXED_ROLES:
+        for buf in module.hbm:
+            if buf.role == role:
+                offsets[buf.name] = cursor
+                cursor = align(cursor + buf.nbytes)
+    temps_base = cursor
+    live = _live_ranges(module)
+    temps = [b for b in module.hbm if b.role == "temp"]
+    # Largest first packs better; ties in step order keep the layout stable.
+    temps.sort(key=lambda b: (-align(b.nbytes), live.get(b.name, (0, 0))[0], b.name))
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first step, last step)
+    temp_end = 0
+    for buf in temps:
+        first, last = live.get(buf.name, (-1, -1))  # never touched: share with nothing live
+        size = align(max(buf.nbytes, 1))
+        busy = sorted((o, e) for o, e, born, dies in placed if not (dies < first or last < born))
+        offset = 0
+        for o, e in busy:
+            if offset + size <= o:
+                break
+            offset = max(offset, e)
+        placed.append((offset, offset + size, first, last))
+        offsets[buf.name] = temps_base + offset
+        temp_end = max(temp_end, offset + size)
+    unshared = sum(align(max(b.nbytes, 1)) for b in temps)
+    return offsets, unshared, temp_end, temps_base + temp_end

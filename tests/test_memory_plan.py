@@ -1,0 +1,69 @@
+"""Memory planning: HBM regions by role, temporaries sharing space by liveness, local buffers
+bump-allocated per kernel, and capacity errors that say to re-tile."""
+
+from __future__ import annotations
+
+import pytest
+
+from moecc.errors import TargetError
+from moecc.ir.kernel import Affine, Buffer, CpuCall, HbmRef, Kernel, KernelModule, Load, LocalRef, Store
+from moecc.ir.types import DType
+from moecc.isa_spec import load_target
+from moecc.passes.memory_plan import ALIGNMENT, kernel_fits, kernel_local_bytes, plan_memory
+
+F32 = DType.F32
+V1 = load_target("moe-asic-v1")
+EDGE = load_target("moe-asic-edge")
+
+
+def _copy(name: str, src: str, dst: str, rows: int = 4, cols: int = 10) -> Kernel:
+    t = LocalRef("t", rows, cols)
+    return Kernel(name, (Buffer("t", "sram", F32, (rows, cols)), Buffer("acc", "acc", F32, (rows, cols), slots=2)),
+                  (Load(t, HbmRef(src, Affine(), rows, cols, cols)), Store(HbmRef(dst, Affine(), rows, cols, cols), t)))
+
+
+def _chain() -> KernelModule:
+    # x -> a -> b -> c -> y: a and c are never live together, so they may share bytes.
+    hbm = [Buffer("x", "hbm", F32, (4, 10), role="input"), Buffer("y", "hbm", F32, (4, 10), role="output"),
+           Buffer("w", "hbm", F32, (3,), role="weight")]
+    hbm += [Buffer(n, "hbm", F32, (4, 10)) for n in ("a", "b", "c")]
+    steps = [_copy("k0", "x", "a"), _copy("k1", "a", "b"), _copy("k2", "b", "c"), _copy("k3", "c", "y")]
+    return KernelModule(hbm, steps, ["x"], ["y"])
+
+
+def test_fixed_regions_are_disjoint_aligned_and_temps_share_by_liveness() -> None:
+    planned, plan = plan_memory(_chain(), V1)
+    offsets = plan.hbm_offsets
+    assert all(off % ALIGNMENT == 0 for off in offsets.values())
+    assert offsets["x"] < offsets["y"] < offsets["w"] < min(offsets[t] for t in "abc")
+    assert offsets["a"] == offsets["c"] != offsets["b"]
+    assert plan.hbm_temp_bytes_shared == 2 * 192 < plan.hbm_temp_bytes_unshared == 3 * 192
+    assert plan.hbm_bytes_planned == offsets["w"] + 64 + 2 * 192
+    assert planned.hbm_buffer("b").offset == offsets["b"]
+
+
+def test_cpu_steps_extend_liveness() -> None:
+    module = _chain()
+    module.steps.insert(3, CpuCall("host", ("a",), ("c",)))  # a is now live until c is written
+    _, plan = plan_memory(module, V1)
+    assert len({plan.hbm_offsets[t] for t in "abc"}) == 3
+
+
+def test_local_buffers_are_bump_allocated_per_kernel() -> None:
+    planned, plan = plan_memory(_chain(), V1)
+    kernel = planned.kernels[0]
+    assert kernel.buffer("t").offset == 0 and kernel.buffer("acc").offset == 0
+    assert kernel_local_bytes(kernel) == {"sram": 192, "acc": 320}  # 2 slots of 160 B, then aligned
+    assert plan.sram_peak_bytes == 192 and plan.acc_peak_bytes == 320
+    assert plan.sram_capacity_bytes == V1.sram_capacity_bytes
+
+
+def test_kernel_too_big_for_edge_sram_raises_with_retile_remedy() -> None:
+    copy = _copy("huge", "x", "y", rows=1024, cols=1024)
+    big = Kernel("huge", copy.buffers[:1], copy.body)  # 4 MiB of f32 SRAM > the edge part's 2 MiB
+    module = KernelModule([Buffer("x", "hbm", F32, (1024, 1024), role="input"),
+                           Buffer("y", "hbm", F32, (1024, 1024), role="output")], [big], ["x"], ["y"])
+    assert not kernel_fits(big, EDGE) and kernel_fits(big, V1)
+    with pytest.raises(TargetError, match=r"kernel huge: local sram buffers need 4194304 bytes.*re-tile"):
+        plan_memory(module, EDGE)
+    plan_memory(module, V1)
