@@ -1,0 +1,397 @@
+"""Tests for passes/tiling_data.py: data-movement ops lowered to DMA kernels.
+
+Each case builds a one-op graph, lowers it for both targets, verifies the kernel module and
+runs it against the graph reference interpreter. The kernel-IR interpreter is used when it
+is importable; until then a small executor below runs the statements these rules emit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pytest
+
+from moecc.errors import MoeccError
+from moecc.ir.builder import GraphBuilder
+from moecc.ir.graph import Graph
+from moecc.ir.interpreter import run_graph
+from moecc.ir.kernel import (
+    Affine,
+    CpuCall,
+    For,
+    Gather,
+    HbmRef,
+    Kernel,
+    KernelModule,
+    Load,
+    LocalRef,
+    Stmt,
+    Store,
+    Vector,
+    verify_kernel_module,
+    walk,
+)
+from moecc.ir.types import TensorType
+from moecc.isa_spec.target import Target, load_target
+from moecc.passes.kernel_lowering import HBM_DTYPES, lower_to_kernels
+from moecc.passes.tiling_data import (
+    MAX_STRIDE_BYTES,
+    MAX_TILE_DIM,
+    CopyView,
+    balanced_chunk,
+    merge_axes,
+    plan_copy,
+    row_major_strides,
+)
+
+TARGETS = [load_target("moe-asic-v1"), load_target("moe-asic-edge")]
+TARGET_IDS = ["v1", "edge"]
+
+
+# -- a small kernel-IR executor (fallback until moecc.ir.kernel_interpreter lands) ------------
+
+
+def _local_view(memory: Mapping[str, np.ndarray], ref: LocalRef, env: Mapping[str, int]) -> np.ndarray:
+    start = ref.offset.eval(env)
+    return memory[ref.buffer][ref.slot.eval(env), start : start + ref.rows * ref.cols].reshape(ref.rows, ref.cols)
+
+
+def _hbm_index(ref: HbmRef, env: Mapping[str, int]) -> np.ndarray:
+    base = ref.offset.eval(env)
+    return base + np.arange(ref.rows)[:, None] * ref.pitch + np.arange(ref.cols)[None, :]
+
+
+def _bcast(ref_view: np.ndarray, mode: str, rows: int, cols: int) -> np.ndarray:
+    return np.broadcast_to(ref_view, (rows, cols))
+
+
+def _run_statements(body: Sequence[Stmt], kernel: Kernel, hbm: dict[str, np.ndarray], local: dict[str, np.ndarray], env: dict[str, int]) -> None:
+    for stmt in body:
+        if isinstance(stmt, For):
+            for i in range(stmt.count):
+                _run_statements(stmt.body, kernel, hbm, local, {**env, stmt.var: i})
+        elif isinstance(stmt, Load):
+            _local_view(local, stmt.dst, env)[...] = hbm[stmt.src.buffer][_hbm_index(stmt.src, env)]
+        elif isinstance(stmt, Store):
+            hbm[stmt.dst.buffer][_hbm_index(stmt.dst, env)] = _local_view(local, stmt.src, env)
+        elif isinstance(stmt, Gather):
+            rows = _local_view(local, stmt.indices, env).reshape(-1).astype(np.int64)
+            table = hbm[stmt.table.buffer]
+            n_rows = table.size // stmt.table.pitch if stmt.table.pitch else 1
+            if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
+                raise MoeccError("gather index out of range")
+            at = stmt.table.offset.eval(env) + rows[:, None] * stmt.table.pitch + np.arange(stmt.table.cols)[None, :]
+            _local_view(local, stmt.dst, env)[...] = table[at]
+        elif isinstance(stmt, Vector):
+            dst = _local_view(local, stmt.dst, env)
+            a = _local_view(local, stmt.a, env) if stmt.a is not None else None
+            if stmt.op == "fill":
+                dst[...] = stmt.imm
+            elif stmt.op == "mov":
+                dst[...] = _bcast(a, stmt.bcast, dst.shape[0], dst.shape[1])
+            elif stmt.op == "adds":
+                dst[...] = a.astype(np.int64) + int(stmt.imm) if dst.dtype.kind == "i" else a + np.float32(stmt.imm)
+            elif stmt.op in ("cmpge", "sel"):
+                b = _bcast(_local_view(local, stmt.b, env), stmt.bcast, dst.shape[0], dst.shape[1])
+                dst[...] = (a >= b) if stmt.op == "cmpge" else np.where(a != 0, b, dst)
+            else:
+                raise NotImplementedError(stmt.op)
+        else:
+            raise NotImplementedError(type(stmt).__name__)
+
+
+def _run_module_locally(module: KernelModule, hbm: dict[str, np.ndarray]) -> None:
+    for step in module.steps:
+        assert isinstance(step, Kernel), "one-op graphs the rules support need no CPU steps"
+        local = {b.name: np.zeros((b.slots, b.elements), b.dtype.numpy) for b in step.buffers}
+        _run_statements(step.body, step, hbm, local, {})
+
+
+def run_module(module: KernelModule, hbm: dict[str, np.ndarray]) -> None:
+    try:
+        from moecc.ir.kernel_interpreter import run_kernel_module
+    except ImportError:
+        _run_module_locally(module, hbm)
+        return
+    hbm.update(run_kernel_module(module, hbm) or {})
+
+
+# -- harness ----------------------------------------------------------------------------------
+
+
+def one_op_graph(kind: str, inputs: Sequence[np.ndarray], attrs: Mapping[str, object], consts: Mapping[int, np.ndarray] | None = None) -> Graph:
+    """``kind`` over graph inputs, except operands listed in ``consts`` (constants)."""
+    graph = Graph()
+    builder = GraphBuilder(graph, fold=False)
+    operands = []
+    for i, array in enumerate(inputs):
+        if consts and i in consts:
+            operands.append(builder.const(consts[i], name=f"c{i}"))
+        else:
+            operands.append(graph.add_input(f"x{i}", TensorType.of(np.asarray(array))))
+    result = builder.emit1(kind, operands, dict(attrs))
+    graph.set_outputs([result], ["y"])
+    return graph
+
+
+def lower_and_run(graph: Graph, feeds: Mapping[str, np.ndarray], target: Target) -> tuple[np.ndarray, KernelModule]:
+    module, weights, partition, value_buffers = lower_to_kernels(graph, target)
+    verify_kernel_module(module)
+    assert not [s for s in module.steps if isinstance(s, CpuCall)], partition.reasons
+    hbm: dict[str, np.ndarray] = {b.name: np.zeros(b.elements, b.dtype.numpy) for b in module.hbm}
+    for name, data in weights.items():
+        hbm[name] = np.ascontiguousarray(data).reshape(-1).copy()
+    for value in graph.inputs:
+        buffer = value_buffers[value.name]
+        hbm[buffer] = np.asarray(feeds[value.name]).astype(hbm[buffer].dtype).reshape(-1).copy()
+    _check_budgets(module, target)
+    run_module(module, hbm)
+    out = graph.outputs[0]
+    return hbm[module.outputs[0]].reshape(out.type.shape), module
+
+
+def _check_budgets(module: KernelModule, target: Target) -> None:
+    for kernel in module.kernels:
+        sram = sum(b.nbytes for b in kernel.buffers if b.space == "sram")
+        assert sram <= target.sram_capacity_bytes, kernel.name
+        for stmt, _ in walk(kernel.body):
+            refs = [getattr(stmt, f) for f in ("dst", "src", "a", "b", "indices") if isinstance(getattr(stmt, f, None), LocalRef)]
+            assert all(r.rows <= MAX_TILE_DIM for r in refs if not isinstance(stmt, (Load, Store))), stmt
+            for f in ("src", "dst", "table"):
+                ref = getattr(stmt, f, None)
+                if isinstance(ref, HbmRef):
+                    itemsize = module.hbm_buffer(ref.buffer).dtype.itemsize
+                    assert ref.rows == 1 or ref.pitch * itemsize <= MAX_STRIDE_BYTES, stmt
+                    assert ref.cols * itemsize <= 65535, stmt
+
+
+def check(kind: str, inputs: Sequence[np.ndarray], attrs: Mapping[str, object], target: Target,
+          consts: Mapping[int, np.ndarray] | None = None) -> KernelModule:
+    graph = one_op_graph(kind, inputs, attrs, consts)
+    feeds = {v.name: np.asarray(a) for v, a in zip(graph.inputs, [a for i, a in enumerate(inputs) if not consts or i not in consts])}
+    expected = run_graph(graph, feeds)["y"]
+    actual, module = lower_and_run(graph, feeds, target)
+    hbm_dtype = HBM_DTYPES[graph.outputs[0].type.dtype].numpy
+    np.testing.assert_array_equal(actual, expected.astype(hbm_dtype))
+    return module
+
+
+def rand(*shape: int, dtype: type = np.float32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed + math.prod(shape))
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def dma_count(module: KernelModule) -> int:
+    """DMAs the module issues at run time (loops multiplied out)."""
+
+    def count(body: Sequence[Stmt]) -> int:
+        total = 0
+        for stmt in body:
+            if isinstance(stmt, For):
+                total += stmt.count * count(stmt.body)
+            elif isinstance(stmt, (Load, Store, Gather)):
+                total += 1
+        return total
+
+    return sum(count(k.body) for k in module.kernels)
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def test_merge_axes_fuses_contiguous_neighbours_and_drops_unit_axes() -> None:
+    shape, src, dst = merge_axes((2, 1, 3, 4), row_major_strides((2, 1, 3, 4)), row_major_strides((2, 1, 3, 4)))
+    assert shape == (24,) and src == (1,) and dst == (1,)
+    # [A,B,C] -> [C,A,B] is a 2-D transpose once A and B fuse.
+    shape, src, dst = merge_axes((4, 2, 3), (1, 12, 4), (6, 3, 1))
+    assert shape == (4, 6) and src == (1, 4) and dst == (6, 1)
+
+
+def test_balanced_chunk_splits_evenly() -> None:
+    assert balanced_chunk(4096, 4095) == 2048
+    assert balanced_chunk(100, 4095) == 100
+    assert balanced_chunk(10, 3) == 3
+
+
+def test_plan_of_key_transpose_uses_element_windows_on_the_shorter_axis() -> None:
+    s, d = 128, 64  # [S, D] -> [D, S]
+    plan = plan_copy((d, s), CopyView(0, (1, d)), CopyView(0, (s, 1)), 4, 1 << 20)
+    assert not isinstance(plan, str)
+    # Columns along S (the longer axis): one element window per D row, one store per tile.
+    assert plan.shape[plan.c_axis] == s and plan.dmas == d + 1
+
+
+def test_plan_declines_reversal_of_the_only_axis() -> None:
+    assert isinstance(plan_copy((8,), CopyView(7, (-1,)), CopyView(0, (1,)), 4, 1 << 20), str)
+
+
+# -- reshape ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+def test_reshape_aliases_without_a_kernel(target: Target) -> None:
+    module = check("reshape", [rand(2, 3, 4)], {"shape": [6, 4]}, target)
+    assert module.kernels == []
+
+
+# -- transpose --------------------------------------------------------------------------------
+
+TRANSPOSES = [
+    ((7, 5), [1, 0]),
+    ((2, 3, 4, 5), [0, 2, 1, 3]),  # head split/merge [B,S,H,D] <-> [B,H,S,D]
+    ((1, 2, 33, 16), [0, 1, 3, 2]),  # attention K^T [B,H,S,D] -> [B,H,D,S]
+    ((3, 4, 5), [2, 0, 1]),
+    ((3, 4, 5), [1, 2, 0]),
+    ((2, 3, 4, 5), [3, 1, 0, 2]),
+    ((1, 5, 1), [2, 1, 0]),
+    ((6,), [0]),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("shape,perm", TRANSPOSES)
+def test_transpose(shape: tuple[int, ...], perm: list[int], target: Target) -> None:
+    check("transpose", [rand(*shape)], {"perm": perm}, target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+def test_transpose_int_and_large_edge_tiles(target: Target) -> None:
+    x = np.arange(300 * 70, dtype=np.int64).reshape(300, 70)
+    check("transpose", [x], {"perm": [1, 0]}, target)
+    # Rows beyond one tile (edge: 2 MiB SRAM, 512 KiB tiles) with a peeled remainder.
+    check("transpose", [rand(2, 2100, 3, 64)], {"perm": [0, 2, 1, 3]}, target)
+
+
+def test_key_transpose_dma_count_is_one_window_per_head_row() -> None:
+    b, h, s, d = 1, 4, 128, 32
+    module = check("transpose", [rand(b, h, s, d)], {"perm": [0, 1, 3, 2]}, TARGETS[0])
+    assert dma_count(module) == b * h * (d + 1)
+
+
+def test_head_split_moves_whole_rows() -> None:
+    module = check("transpose", [rand(2, 16, 4, 8)], {"perm": [0, 2, 1, 3]}, TARGETS[0])
+    assert dma_count(module) == 2 * 4 * 2  # one load + one store of a 16 x 8 tile per (b, h)
+
+
+# -- slice ------------------------------------------------------------------------------------
+
+SLICES = [
+    ((10, 12), dict(starts=[2], ends=[9], axes=[0], steps=[1])),
+    ((10, 12), dict(starts=[1, 3], ends=[10, 11], axes=[0, 1], steps=[3, 1])),
+    ((10, 12), dict(starts=[0], ends=[12], axes=[1], steps=[2])),  # step on the last axis
+    ((10, 12), dict(starts=[9], ends=[-1], axes=[0], steps=[-2])),  # reversed rows
+    ((4, 6, 8), dict(starts=[7, 1], ends=[-1, 6], axes=[2, 1], steps=[-1, 2])),  # reversed last axis
+    ((2, 5, 64), dict(starts=[32], ends=[64], axes=[2], steps=[1])),  # rotary half
+]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("shape,attrs", SLICES)
+def test_slice(shape: tuple[int, ...], attrs: dict[str, list[int]], target: Target) -> None:
+    check("slice", [rand(*shape)], attrs, target)
+
+
+def test_slice_reversing_a_vector_runs_on_the_cpu() -> None:
+    graph = one_op_graph("slice", [rand(8)], dict(starts=[7], ends=[-1], axes=[0], steps=[-1]))
+    module, _, partition, _ = lower_to_kernels(graph, TARGETS[0])
+    assert isinstance(module.steps[0], CpuCall)
+    assert "reversal" in next(iter(partition.reasons.values()))
+
+
+# -- concat -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_concat(axis: int, target: Target) -> None:
+    shapes = [[3, 4, 5], [3, 4, 5], [3, 4, 5]]
+    norm = axis % 3
+    for i, s in enumerate(shapes):
+        s[norm] = i + 1
+    check("concat", [rand(*s, seed=i) for i, s in enumerate(shapes)], {"axis": axis}, target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+def test_concat_with_a_constant_and_an_empty_operand(target: Target) -> None:
+    inputs = [rand(2, 3), np.zeros((2, 0), np.float32), rand(2, 4, seed=1)]
+    check("concat", inputs, {"axis": 1}, target, consts={2: inputs[2]})
+
+
+# -- expand / tile ----------------------------------------------------------------------------
+
+EXPANDS = [
+    ((1, 8), (6, 8)),  # row broadcast: VPU mov bcast=row
+    ((6, 1), (6, 8)),  # column broadcast: VPU mov bcast=col
+    ((1, 1), (5, 7)),  # scalar broadcast
+    ((3,), (2, 4, 3)),  # new leading axes: load once, store every position
+    ((2, 1, 3), (2, 5, 3)),
+    ((1, 4, 1), (3, 4, 6)),
+    ((), (3, 2)),
+]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("shape,out", EXPANDS)
+def test_expand(shape: tuple[int, ...], out: tuple[int, ...], target: Target) -> None:
+    check("expand", [rand(*shape) if shape else np.float32(1.5)], {"shape": list(out)}, target)
+
+
+def test_expand_loads_once_and_stores_each_broadcast_position() -> None:
+    module = check("expand", [rand(1, 64)], {"shape": [4, 64, 64]}, TARGETS[0])
+    loads = sum(1 for k in module.kernels for s, _ in walk(k.body) if isinstance(s, Load))
+    assert loads == 1
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("shape,repeats", [((2, 3), [2, 3]), ((4,), [3]), ((2, 1, 3), [1, 4, 2])])
+def test_tile(shape: tuple[int, ...], repeats: list[int], target: Target) -> None:
+    check("tile", [rand(*shape)], {"repeats": repeats}, target)
+
+
+# -- gather -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+@pytest.mark.parametrize("vocab,hidden,index_shape", [(50, 16, (2, 7)), (11, 4100, (3,)), (64, 8, ())])
+def test_gather_runtime_indices_wrap_negatives(vocab: int, hidden: int, index_shape: tuple[int, ...], target: Target) -> None:
+    rng = np.random.default_rng(vocab)
+    ids = rng.integers(-vocab, vocab, size=index_shape).astype(np.int64)
+    check("gather", [rand(vocab, hidden), ids], {"axis": 0}, target, consts={0: rand(vocab, hidden)})
+    check("gather", [rand(vocab, hidden), ids], {"axis": 0}, target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+def test_gather_many_rows_double_buffered(target: Target) -> None:
+    vocab, hidden = 100, 512
+    ids = np.random.default_rng(1).integers(0, vocab, size=(5000,)).astype(np.int64)
+    module = check("gather", [rand(vocab, hidden), ids], {"axis": 0}, target)
+    assert any(b.slots == 2 for k in module.kernels for b in k.buffers)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
+def test_gather_constant_indices_are_wrapped_at_compile_time(target: Target) -> None:
+    ids = np.array([[0, -1, 3], [-4, 2, 2]], dtype=np.int64)
+    module = check("gather", [rand(4, 3, 2), ids], {"axis": 0}, target, consts={1: ids})
+    vectors = [s for k in module.kernels for s, _ in walk(k.body) if isinstance(s, Vector)]
+    assert vectors == []
+
+
+def test_gather_on_axis_one_declines() -> None:
+    graph = one_op_graph("gather", [rand(4, 5), np.array([1, 2], np.int64)], {"axis": 1})
+    _, _, partition, _ = lower_to_kernels(graph, TARGETS[0])
+    assert "axis" in next(iter(partition.reasons.values()))
+
+
+def test_gather_out_of_range_index_is_an_error() -> None:
+    graph = one_op_graph("gather", [rand(4, 2), np.array([1, 9], np.int64)], {"axis": 0})
+    feeds = {"x0": rand(4, 2), "x1": np.array([1, 9], np.int64)}
+    with pytest.raises(MoeccError):
+        lower_and_run(graph, feeds, TARGETS[0])
+
+
+def test_loop_offsets_are_affine_in_loop_variables() -> None:
+    module = check("transpose", [rand(3, 40, 5, 8)], {"perm": [0, 2, 1, 3]}, TARGETS[1])
+    loops = [s for k in module.kernels for s in k.body if isinstance(s, For)]
+    assert loops and all(isinstance(s.dst.offset, Affine) for k in module.kernels for s, _ in walk(k.body) if isinstance(s, Store))
