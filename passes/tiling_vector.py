@@ -1,0 +1,678 @@
+"""ASIC lowering rules for the VPU: element-wise ops, row reductions, softmax, norms, top-k.
+
+Position in the flow: registered into :data:`~moecc.passes.kernel_lowering.ASIC_LOWERINGS`
+and called by :func:`~moecc.passes.kernel_lowering.lower_to_kernels`; each rule turns one graph
+op into one kernel of the kernel IR (:mod:`moecc.ir.kernel`) that reads its operands from HBM,
+computes on SRAM tiles with VPU statements and writes the whole result back to HBM.
+
+Two kernel shapes cover everything here:
+
+- **Element-wise streams** (unary, binary with broadcasting, ``where``, ``clip``, ``pow`` by a
+  constant, ``cast`` and activation compositions). The output is seen as
+  ``outer x rows x cols`` after merging dimensions that broadcast alike; each operand is then
+  a full tile, a row (``bcast=row``), a column (``bcast=col``) or a scalar of the tile. A
+  same-shape stream is refolded into ``rows x cols`` with ``cols <= 4095`` (plus a one-row
+  tail). Tiles of ``R x C`` stream through two SRAM slots (the row loop is unrolled by two)
+  so loads of tile ``i+1`` overlap compute and the store of tile ``i``.
+- **Row kernels** over the last axis (``reduce_*``, ``softmax``, ``log_softmax``,
+  ``layer_norm``, ``rms_norm``, ``top_k``, ``arg_max``/``arg_min``): ``R`` whole rows per
+  tile, row statistics as ``R x 1`` columns applied with ``bcast=col``.
+
+Before/after, ``%y = add(%x: f32[64, 256], %b: f32[256])`` on moe-asic-v1 becomes::
+
+    kernel k0_add {  sram s0: f32[64x256] x2 (x), s1: f32[1x256] (b), s2: f32[64x256] x2 (y)
+      load s1 <- b[0: 1x256]
+      load s0[slot 0] <- x[0: 64x256 pitch 256] ; vadd s2[slot 0] <- s0, s1 (row) ; store y <- s2
+    }
+
+Anything a rule cannot do exactly (other dtypes, axes, broadcasting patterns, too-long rows)
+is declined through ``supports`` with the reason, and the op runs on the host instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moecc.ir.builder import const_value
+from moecc.ir.graph import Op, Value
+from moecc.ir.kernel import Affine, HbmRef, Load, LocalRef, Store, Vector
+from moecc.ir.types import DType
+from moecc.passes.kernel_lowering import HBM_DTYPES, KernelBuilder, LoweringContext, asic_lowering
+
+#: VPU ``rows``/``cols`` and DMA ``rows`` fields are 12 bits wide.
+MAX_TILE_DIM = 4095
+#: ``vpu.topk``'s ``k`` field is 6 bits wide.
+MAX_TOPK = 63
+#: DMA stride fields are 18 bits of bytes.
+MAX_PITCH_BYTES = (1 << 18) - 1
+#: Largest tile (elements) a stream uses even when SRAM would allow more: bigger tiles only
+#: lengthen the unoverlapped first load and last store.
+MAX_TILE_ELEMENTS = 64 * 1024
+#: Loop nests deeper than this would exceed the smallest target's hardware loop stack once
+#: instruction selection adds its own loops.
+MAX_OUTER_DIMS = 1
+
+F32 = DType.F32
+I32 = DType.I32
+
+
+# -- tiling helpers ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """Where one tile sits in a kernel's ``outer x rows x cols`` view (static sizes)."""
+
+    outer: tuple[Affine, ...]
+    row: Affine
+    col: Affine
+    rows: int
+    cols: int
+    slot: int
+
+
+def emit_tiles(
+    kb: KernelBuilder,
+    outer: Sequence[int],
+    row_start: int,
+    rows: int,
+    col_start: int,
+    cols: int,
+    tile_rows: int,
+    tile_cols: int,
+    body: Callable[[Tile], None],
+) -> None:
+    """Call ``body`` once per statically shaped tile covering ``rows x cols`` for every outer
+    index: full tiles in loops, remainders peeled, the row loop unrolled by two so even tiles
+    use SRAM slot 0 and odd tiles slot 1 (Affine offsets have no modulo)."""
+
+    def over_outer(depth: int, pos: tuple[Affine, ...]) -> None:
+        if depth == len(outer):
+            over_cols(pos)
+            return
+        with kb.loop(outer[depth], hint="o") as var:
+            over_outer(depth + 1, pos + (Affine.of(var),))
+
+    def over_cols(pos: tuple[Affine, ...]) -> None:
+        full, rem = divmod(cols, tile_cols)
+        if full > 1:
+            with kb.loop(full, hint="c") as var:
+                over_rows(pos, Affine.of(var) * tile_cols + col_start, tile_cols)
+        elif full == 1:
+            over_rows(pos, Affine(col_start), tile_cols)
+        if rem:
+            over_rows(pos, Affine(col_start + full * tile_cols), rem)
+
+    def over_rows(pos: tuple[Affine, ...], col: Affine, ncols: int) -> None:
+        full, rem = divmod(rows, tile_rows)
+        pairs = full // 2
+        if pairs > 1:
+            with kb.loop(pairs, hint="r") as var:
+                base = Affine.of(var) * (2 * tile_rows) + row_start
+                body(Tile(pos, base, col, tile_rows, ncols, 0))
+                body(Tile(pos, base + tile_rows, col, tile_rows, ncols, 1))
+        elif pairs == 1:
+            body(Tile(pos, Affine(row_start), col, tile_rows, ncols, 0))
+            body(Tile(pos, Affine(row_start + tile_rows), col, tile_rows, ncols, 1))
+        if full % 2:
+            body(Tile(pos, Affine(row_start + (full - 1) * tile_rows), col, tile_rows, ncols, 0))
+        if rem:
+            body(Tile(pos, Affine(row_start + full * tile_rows), col, rem, ncols, full % 2))
+
+    over_outer(0, ())
+
+
+def broadcast_view(out_shape: tuple[int, ...], shapes: Sequence[tuple[int, ...]]) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """Merge the output's dimensions that every operand broadcasts alike.
+
+    Returns the merged extents and, per operand, its element stride along each (0 where it
+    broadcasts). Size-1 output dimensions are dropped; a scalar output gives ``(1,)``.
+    """
+    rank = len(out_shape)
+    strides: list[list[int]] = []
+    for shape in shapes:
+        padded = (1,) * (rank - len(shape)) + tuple(shape)
+        own = [0] * rank
+        step = 1
+        for d in range(rank - 1, -1, -1):
+            own[d] = step if padded[d] != 1 else 0
+            step *= padded[d]
+        strides.append(own)
+    dims = [d for d in range(rank) if out_shape[d] != 1]
+    extents: list[int] = []
+    merged: list[list[int]] = [[] for _ in shapes]
+    for d in dims:
+        if extents and all(merged[i][-1] == strides[i][d] * out_shape[d] for i in range(len(shapes))):
+            extents[-1] *= out_shape[d]
+            for i in range(len(shapes)):
+                merged[i][-1] = strides[i][d]
+            continue
+        extents.append(out_shape[d])
+        for i in range(len(shapes)):
+            merged[i].append(strides[i][d])
+    if not extents:
+        return (1,), [(0,) for _ in shapes]
+    return tuple(extents), [tuple(m) for m in merged]
+
+
+def flat_width(n: int) -> int:
+    """Row width for refolding a contiguous stream of ``n`` elements: ``n`` itself when it fits
+    a tile, else the largest divisor in [512, 4095] (no tail), else 2048 (with a tail row)."""
+    if n <= MAX_TILE_DIM:
+        return n
+    for width in range(MAX_TILE_DIM, 511, -1):
+        if n % width == 0:
+            return width
+    return 2048
+
+
+# -- element-wise streams ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One operand as a compute step sees it: its tile and how the VPU broadcasts it."""
+
+    ref: LocalRef
+    bcast: str
+
+
+@dataclass(slots=True)
+class TileCompute:
+    """Emits a tile's VPU statements: ``dst``-shaped temporaries and dense copies of broadcasts."""
+
+    kb: KernelBuilder
+    dtype: DType
+    dst: LocalRef
+    temps: list[LocalRef]
+    zero: LocalRef | None = None
+
+    def vec(self, op: str, dst: LocalRef, a: LocalRef | None = None, b: LocalRef | None = None, *,
+            bcast: str = "none", imm: float = 0.0, dtype: DType | None = None, odt: DType | None = None) -> None:
+        self.kb.emit(Vector(op, dst, a, b, bcast=bcast, imm=float(imm), dtype=dtype or self.dtype, odt=odt))
+
+    def dense(self, arg: Arg, into: LocalRef) -> LocalRef:
+        """``arg`` as a full tile: itself, or broadcast into ``into`` with ``vpu.mov``."""
+        if arg.bcast == "none":
+            return arg.ref
+        self.vec("mov", into, arg.ref, bcast=arg.bcast)
+        return into
+
+    def binary(self, op: str, dst: LocalRef, a: Arg, b: Arg, commutative: bool) -> None:
+        """``dst = a op b``; the VPU broadcasts only its second operand, so a broadcast first
+        operand is swapped (commutative ops) or spread into ``dst`` first."""
+        if a.bcast != "none" and b.bcast == "none" and commutative:
+            a, b = b, a
+        first = self.dense(a, dst)
+        self.vec(op, dst, first, b.ref, bcast=b.bcast)
+
+
+#: A compute step: writes the result tile ``c.dst`` from the operand tiles.
+ComputeFn = Callable[[TileCompute, list[Arg], Op], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOperand:
+    """An operand read by an element-wise stream: HBM buffer, dtype, strides over the view."""
+
+    buffer: str
+    dtype: DType
+    strides: tuple[int, ...]
+
+    def kind(self) -> str:
+        row, col = self.strides[-2], self.strides[-1]
+        if row and col:
+            return "none"
+        if col:
+            return "row"
+        if row:
+            return "col"
+        return "scalar"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlan:
+    """The ``outer x rows x cols`` view of an element-wise stream and its regions to tile."""
+
+    outer: tuple[int, ...]
+    rows: int
+    cols: int
+    operands: tuple[StreamOperand, ...]
+    out_strides: tuple[int, ...]
+    #: (row_start, rows, col_start, cols) blocks covering the view (a refolded stream has a tail).
+    regions: tuple[tuple[int, int, int, int], ...] = field(default=())
+
+
+def plan_stream(out_shape: tuple[int, ...], operands: Sequence[tuple[str, DType, tuple[int, ...]]]) -> StreamPlan | str:
+    """View the output and operands as tiles; a reason string when the pattern is not one the
+    VPU's broadcast modes express within the ISA's field limits."""
+    extents, strides = broadcast_view(out_shape, [shape for _, _, shape in operands])
+    out_strides = tuple(math.prod(extents[d + 1:]) for d in range(len(extents)))
+    if len(extents) == 1:
+        n = extents[0]
+        width = flat_width(n)
+        full_rows, tail = divmod(n, width)
+        regions = [(0, full_rows, 0, width)] if full_rows else []
+        if tail:
+            regions.append((full_rows, 1, 0, tail))
+        ops = tuple(StreamOperand(name, dt, (width, 1) if s[0] else (0, 0)) for (name, dt, _), s in zip(operands, strides))
+        return StreamPlan((), full_rows + (1 if tail else 0), width, ops, (width, 1), tuple(regions))
+    if len(extents) - 2 > MAX_OUTER_DIMS:
+        return f"broadcasting pattern of {len(extents)} distinct dimension groups (at most {MAX_OUTER_DIMS + 2})"
+    rows, cols = extents[-2], extents[-1]
+    ops = tuple(StreamOperand(name, dt, s) for (name, dt, _), s in zip(operands, strides))
+    for op in ops + (StreamOperand("", F32, out_strides),):
+        if op.strides[-2] * op.dtype.itemsize > MAX_PITCH_BYTES and cols > MAX_TILE_DIM:
+            return f"row pitch of {op.strides[-2]} elements exceeds the DMA stride field"
+    return StreamPlan(tuple(extents[:-2]), rows, cols, ops, out_strides, ((0, rows, 0, cols),))
+
+
+def _window(buffer: str, strides: tuple[int, ...], tile: Tile, rows: int, cols: int) -> HbmRef:
+    offset = Affine()
+    for pos, stride in zip(tile.outer, strides[:-2]):
+        offset = offset + pos * stride
+    offset = offset + tile.row * strides[-2] + tile.col * strides[-1]
+    pitch = strides[-2] if rows > 1 else cols
+    return HbmRef(buffer, offset, rows, cols, pitch)
+
+
+def lower_stream(op: Op, ctx: LoweringContext, inputs: Sequence[Value], compute: ComputeFn, *,
+                 dtype: DType, temps: int = 0, zero: bool = False, out: Value | None = None) -> None:
+    """Emit one kernel streaming ``inputs`` (broadcast to the result's shape) through ``compute``
+    into the op's result; ``dtype`` is the VPU working dtype, ``temps`` extra tiles per slot."""
+    result = out or op.results[0]
+    out_dtype = ctx.hbm_dtype(result)
+    plan = plan_stream(result.type.shape, [(ctx.hbm(v), ctx.hbm_dtype(v), v.type.shape) for v in inputs])
+    if isinstance(plan, str):  # supports() checked this already
+        raise AssertionError(plan)
+    out_name = ctx.hbm(result)
+    kb = ctx.kernel(op)
+    tile_cols = min(plan.cols, MAX_TILE_DIM)
+    # Bytes per tile element over every double-buffered tile (full operands, result, temps);
+    # row/column/scalar operands are small and counted generously as one extra row.
+    per_element = 2 * (out_dtype.itemsize + temps * dtype.itemsize)
+    per_element += sum(2 * o.dtype.itemsize for o in plan.operands if o.kind() == "none")
+    small = sum(2 * o.dtype.itemsize * (tile_cols + MAX_TILE_DIM) for o in plan.operands if o.kind() != "none") + 64
+    budget = max(ctx.sram_budget_bytes - small, per_element * tile_cols)
+    tile_rows = max(1, min(plan.rows, MAX_TILE_DIM, MAX_TILE_ELEMENTS // tile_cols, budget // (per_element * tile_cols)))
+
+    single_col_tile = plan.cols <= tile_cols
+    buffers: list[tuple[str, bool]] = []  # (sram buffer, hoisted) per operand
+    hoisted_loads: list[Load] = []
+    for operand in plan.operands:
+        kind = operand.kind()
+        shape = {"none": (tile_rows, tile_cols), "row": (1, tile_cols), "col": (tile_rows, 1), "scalar": (1, 1)}[kind]
+        invariant = kind == "scalar" and not any(operand.strides[:-2]) or (
+            kind == "row" and single_col_tile and not any(operand.strides[:-2]))
+        name = kb.sram(shape[0], shape[1], operand.dtype, slots=1 if invariant else 2, hint="in")
+        buffers.append((name, invariant))
+        if invariant:
+            first = Tile(tuple(Affine() for _ in plan.outer), Affine(), Affine(), 1, 1, 0)
+            ncols = 1 if kind == "scalar" else plan.cols
+            hoisted_loads.append(Load(LocalRef(name, 1, ncols), _window(operand.buffer, operand.strides, first, 1, ncols)))
+    out_buf = kb.sram(tile_rows, tile_cols, out_dtype, slots=2, hint="out")
+    temp_bufs = [kb.sram(tile_rows, tile_cols, dtype, slots=2, hint="tmp") for _ in range(temps)]
+    zero_ref = None
+    if zero:
+        zero_ref = LocalRef(kb.sram(1, 1, dtype, hint="zero"), 1, 1)
+        kb.emit(Vector("fill", zero_ref, imm=0.0, dtype=dtype))
+    for load in hoisted_loads:
+        kb.emit(load)
+
+    def body(tile: Tile) -> None:
+        args: list[Arg] = []
+        for operand, (name, invariant) in zip(plan.operands, buffers):
+            kind = operand.kind()
+            slot = Affine(0 if invariant else tile.slot)
+            if kind == "none":
+                ref = LocalRef(name, tile.rows, tile.cols, slot=slot)
+                kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, tile.rows, tile.cols)))
+            elif kind == "row":
+                ref = LocalRef(name, 1, tile.cols, slot=slot)
+                if not invariant:
+                    kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, 1, tile.cols)))
+            elif kind == "col":
+                # A column of the tile is contiguous in HBM (stride 1): load it as one row.
+                ref = LocalRef(name, tile.rows, 1, slot=slot)
+                window = _window(operand.buffer, operand.strides, tile, 1, tile.rows)
+                kb.emit(Load(LocalRef(name, 1, tile.rows, slot=slot), window))
+            else:
+                ref = LocalRef(name, 1, 1, slot=slot)
+                if not invariant:
+                    kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, 1, 1)))
+            args.append(Arg(ref, kind))
+        dst = LocalRef(out_buf, tile.rows, tile.cols, slot=Affine(tile.slot))
+        tmp = [LocalRef(t, tile.rows, tile.cols, slot=Affine(tile.slot)) for t in temp_bufs]
+        compute(TileCompute(kb, dtype, dst, tmp, zero_ref), args, op)
+        kb.emit(Store(_window(out_name, plan.out_strides, tile, tile.rows, tile.cols), dst))
+
+    for row_start, rows, col_start, cols in plan.regions:
+        emit_tiles(kb, plan.outer, row_start, rows, col_start, cols, tile_rows, tile_cols, body)
+    ctx.add_kernel(kb)
+
+
+def _stream_reason(op: Op, inputs: Sequence[Value], dtypes: Sequence[DType]) -> str | None:
+    """Why an element-wise stream over ``inputs`` cannot run on the VPU (``None``: it can)."""
+    result = op.results[0]
+    if result.type.numel == 0:
+        return "empty tensor"
+    for value in inputs:
+        if value.type.dtype not in dtypes:
+            return f"{value.type.dtype} operand (VPU lowering takes {', '.join(map(str, dtypes))})"
+    plan = plan_stream(result.type.shape, [(v.name, HBM_DTYPES[v.type.dtype], v.type.shape) for v in inputs])
+    return plan if isinstance(plan, str) else None
+
+
+def _working_dtype(value: Value) -> DType:
+    return HBM_DTYPES[value.type.dtype]
+
+
+# -- unary ops and activations ------------------------------------------------------------------------
+
+#: Graph unary kinds that are one VPU operation (so bf16 rounds once, as the reference does).
+UNARY_VPU_OPS: dict[str, str] = {
+    "neg": "neg", "abs": "abs", "exp": "exp", "log": "log", "sqrt": "sqrt", "reciprocal": "rcp",
+    "tanh": "tanh", "erf": "erf", "sigmoid": "sigmoid",
+}
+
+
+def _unary_direct(vop: str) -> ComputeFn:
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        c.vec(vop, c.dst, c.dense(args[0], c.dst))
+    return compute
+
+
+def _relu(c: TileCompute, args: list[Arg], op: Op) -> None:
+    c.vec("maxs", c.dst, c.dense(args[0], c.dst), imm=0.0)
+
+
+def _gelu(c: TileCompute, args: list[Arg], op: Op) -> None:
+    x, y = c.dense(args[0], c.dst), c.dst
+    if op.attrs.get("approximate", "none") == "tanh":
+        # 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))
+        c.vec("mul", y, x, x)
+        c.vec("muls", y, y, imm=0.044715)
+        c.vec("mul", y, y, x)
+        c.vec("add", y, y, x)
+        c.vec("muls", y, y, imm=math.sqrt(2.0 / math.pi))
+        c.vec("tanh", y, y)
+    else:
+        # 0.5 * x * (1 + erf(x / sqrt(2)))
+        c.vec("muls", y, x, imm=1.0 / math.sqrt(2.0))
+        c.vec("erf", y, y)
+    c.vec("adds", y, y, imm=1.0)
+    c.vec("mul", y, y, x)
+    c.vec("muls", y, y, imm=0.5)
+
+
+def _softplus_into(c: TileCompute, out: LocalRef, x: LocalRef, relu: LocalRef) -> None:
+    # max(x, 0) + log(1 + exp(-|x|)): no overflow for large x, unlike log(1 + exp(x)).
+    c.vec("abs", out, x)
+    c.vec("neg", out, out)
+    c.vec("exp", out, out)
+    c.vec("adds", out, out, imm=1.0)
+    c.vec("log", out, out)
+    c.vec("maxs", relu, x, imm=0.0)
+    c.vec("add", out, out, relu)
+
+
+def _softplus(c: TileCompute, args: list[Arg], op: Op) -> None:
+    _softplus_into(c, c.dst, c.dense(args[0], c.temps[0]), c.temps[1])
+
+
+def _mish(c: TileCompute, args: list[Arg], op: Op) -> None:
+    x = c.dense(args[0], c.temps[1])
+    _softplus_into(c, c.temps[0], x, c.dst)
+    c.vec("tanh", c.temps[0], c.temps[0])
+    c.vec("mul", c.dst, x, c.temps[0])
+
+
+def _hard_sigmoid_into(c: TileCompute, out: LocalRef, x: LocalRef, alpha: float, beta: float) -> None:
+    c.vec("muls", out, x, imm=alpha)
+    c.vec("adds", out, out, imm=beta)
+    c.vec("maxs", out, out, imm=0.0)
+    c.vec("mins", out, out, imm=1.0)
+
+
+def _hard_sigmoid(c: TileCompute, args: list[Arg], op: Op) -> None:
+    _hard_sigmoid_into(c, c.dst, c.dense(args[0], c.dst), op.attrs.get("alpha", 0.2), op.attrs.get("beta", 0.5))
+
+
+def _hard_swish(c: TileCompute, args: list[Arg], op: Op) -> None:
+    x = c.dense(args[0], c.temps[0])
+    _hard_sigmoid_into(c, c.dst, x, 1.0 / 6.0, 0.5)
+    c.vec("mul", c.dst, c.dst, x)
+
+
+def _leaky_relu(c: TileCompute, args: list[Arg], op: Op) -> None:
+    # max(x, 0) + alpha * min(x, 0) equals the reference's where(x < 0, alpha * x, x) exactly.
+    x = c.dense(args[0], c.dst)
+    t = c.temps[0]
+    c.vec("mins", t, x, imm=0.0)
+    c.vec("muls", t, t, imm=op.attrs.get("alpha", 0.01))
+    c.vec("maxs", c.dst, x, imm=0.0)
+    c.vec("add", c.dst, c.dst, t)
+
+
+def _clip(c: TileCompute, args: list[Arg], op: Op) -> None:
+    x = c.dense(args[0], c.dst)
+    lo, hi = op.attrs.get("min"), op.attrs.get("max")
+    if lo is None and hi is None:
+        c.vec("mov", c.dst, x)
+    if lo is not None:
+        c.vec("maxs", c.dst, x, imm=lo)
+        x = c.dst
+    if hi is not None:
+        c.vec("mins", c.dst, x, imm=hi)
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryRule:
+    """How one unary kind runs: its compute step, temporaries, and whether bf16 is exact
+    (one VPU rounding, as the reference's compute-in-f32-round-once)."""
+
+    compute: ComputeFn
+    temps: int = 0
+    bf16_exact: bool = False
+
+
+UNARY_RULES: dict[str, UnaryRule] = {
+    **{kind: UnaryRule(_unary_direct(vop), bf16_exact=True) for kind, vop in UNARY_VPU_OPS.items()},
+    "relu": UnaryRule(_relu, bf16_exact=True),
+    "clip": UnaryRule(_clip, bf16_exact=True),
+    "gelu": UnaryRule(_gelu),
+    "softplus": UnaryRule(_softplus, temps=2),
+    "mish": UnaryRule(_mish, temps=2),
+    "hard_sigmoid": UnaryRule(_hard_sigmoid),
+    "hard_swish": UnaryRule(_hard_swish, temps=1),
+    "leaky_relu": UnaryRule(_leaky_relu, temps=1),
+}
+
+
+def _supports_unary(op: Op, ctx: LoweringContext) -> str | None:
+    rule = UNARY_RULES[op.kind]
+    dtypes = (F32, DType.BF16) if rule.bf16_exact else (F32,)
+    if op.kind == "clip" and any(isinstance(op.attrs.get(k), float) and math.isnan(op.attrs[k]) for k in ("min", "max")):
+        return "NaN clip bound"
+    return _stream_reason(op, op.operands[:1], dtypes)
+
+
+@asic_lowering(*UNARY_RULES, supports=_supports_unary)
+def lower_unary(op: Op, ctx: LoweringContext) -> None:
+    rule = UNARY_RULES[op.kind]
+    lower_stream(op, ctx, op.operands[:1], rule.compute, dtype=_working_dtype(op.operands[0]), temps=rule.temps)
+
+
+# -- binary arithmetic, comparisons, where -------------------------------------------------------------
+
+#: Graph binary kind -> (VPU op, commutative, operand dtypes).
+BINARY_RULES: dict[str, tuple[str, bool, tuple[DType, ...]]] = {
+    "add": ("add", True, (F32, DType.BF16, I32)),
+    "sub": ("sub", False, (F32, DType.BF16, I32)),
+    "mul": ("mul", True, (F32, DType.BF16, I32)),
+    "div": ("div", False, (F32, DType.BF16)),  # the VPU's integer division floors; ONNX truncates
+    "max": ("max", True, (F32, DType.BF16, I32)),
+    "min": ("min", True, (F32, DType.BF16, I32)),
+}
+
+#: Comparison kind -> (VPU compare, operands swapped, commutative). Results are 0/1 in f32,
+#: which is how bool values live in HBM.
+COMPARE_RULES: dict[str, tuple[str, bool, bool]] = {
+    "greater": ("cmpgt", False, False),
+    "less": ("cmpgt", True, False),
+    "greater_equal": ("cmpge", False, False),
+    "less_equal": ("cmpge", True, False),
+    "equal": ("cmpeq", False, True),
+}
+
+
+def _supports_binary(op: Op, ctx: LoweringContext) -> str | None:
+    _, _, dtypes = BINARY_RULES[op.kind]
+    return _stream_reason(op, op.operands, dtypes)
+
+
+@asic_lowering(*BINARY_RULES, supports=_supports_binary)
+def lower_binary(op: Op, ctx: LoweringContext) -> None:
+    vop, commutative, _ = BINARY_RULES[op.kind]
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        c.binary(vop, c.dst, args[0], args[1], commutative)
+
+    lower_stream(op, ctx, op.operands, compute, dtype=_working_dtype(op.operands[0]))
+
+
+def _supports_compare(op: Op, ctx: LoweringContext) -> str | None:
+    return _stream_reason(op, op.operands, (F32,))
+
+
+@asic_lowering(*COMPARE_RULES, supports=_supports_compare)
+def lower_compare(op: Op, ctx: LoweringContext) -> None:
+    vop, swapped, commutative = COMPARE_RULES[op.kind]
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        a, b = (args[1], args[0]) if swapped else (args[0], args[1])
+        c.binary(vop, c.dst, a, b, commutative)
+
+    lower_stream(op, ctx, op.operands, compute, dtype=F32)
+
+
+def _supports_where(op: Op, ctx: LoweringContext) -> str | None:
+    if op.operands[1].type.dtype != F32:
+        return f"{op.operands[1].type.dtype} values (where lowers f32 only)"
+    return _stream_reason(op, op.operands, (DType.BOOL, F32))
+
+
+@asic_lowering("where", supports=_supports_where)
+def lower_where(op: Op, ctx: LoweringContext) -> None:
+    cond_is_full = op.operands[0].type.shape == op.result.type.shape
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        cond, if_true, if_false = args
+        # sel: dst <- cond != 0 ? bcast(if_true) : dst, so dst starts as the 'false' values.
+        c.vec("mov", c.dst, if_false.ref, bcast=if_false.bcast)
+        mask = cond.ref if cond.bcast == "none" else c.dense(cond, c.temps[0])
+        c.vec("sel", c.dst, mask, if_true.ref, bcast=if_true.bcast)
+
+    lower_stream(op, ctx, op.operands, compute, dtype=F32, temps=0 if cond_is_full else 1)
+
+
+# -- pow by a constant exponent ------------------------------------------------------------------------
+
+#: Largest |n| of an integer exponent lowered as repeated multiplication.
+MAX_INT_EXPONENT = 8
+
+
+def constant_exponent(op: Op) -> float | None:
+    data = const_value(op.operands[1])
+    if data is None or data.size == 0:
+        return None
+    flat = np.asarray(data, dtype=np.float64).reshape(-1)
+    if not np.all(flat == flat[0]):
+        return None
+    e = float(flat[0])
+    if e in (0.5, -0.5) or (e.is_integer() and abs(e) <= MAX_INT_EXPONENT):
+        return e
+    return None
+
+
+def _supports_pow(op: Op, ctx: LoweringContext) -> str | None:
+    if constant_exponent(op) is None:
+        return "exponent is not a constant 0.5, -0.5 or an integer in [-8, 8]"
+    return _stream_reason(op, op.operands[:1], (F32,))
+
+
+@asic_lowering("pow", supports=_supports_pow)
+def lower_pow(op: Op, ctx: LoweringContext) -> None:
+    e = constant_exponent(op)
+    assert e is not None
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        x = c.dense(args[0], c.temps[0])
+        if e == 0.5:
+            c.vec("sqrt", c.dst, x)
+        elif e == -0.5:
+            c.vec("rsqrt", c.dst, x)
+        elif e == 0:
+            c.vec("fill", c.dst, imm=1.0)  # x**0 is 1 even for NaN
+        else:
+            c.vec("mov", c.dst, x)
+            for _ in range(int(abs(e)) - 1):
+                c.vec("mul", c.dst, c.dst, x)
+            if e < 0:
+                c.vec("rcp", c.dst, c.dst)
+
+    lower_stream(op, ctx, op.operands[:1], compute, dtype=F32, temps=1)
+
+
+# -- cast -------------------------------------------------------------------------------------------
+
+def cast_steps(src: DType, dst: DType) -> str | None:
+    """How ``cast`` from graph dtype ``src`` to ``dst`` runs on HBM representations:
+    ``"mov"`` (same bytes), ``"cvt"`` (one VPU conversion), ``"to_bool"`` (x != 0 as 0/1 f32),
+    or ``None`` when the VPU cannot do it exactly."""
+    stored_src, stored_dst = HBM_DTYPES[src], HBM_DTYPES[dst]
+    if DType.F16 in (src, dst) or src in (DType.I8, DType.U8) or dst in (DType.I8, DType.U8):
+        return None  # f16 lives widened to f32 and 8-bit ints widened to i32: no exact rounding/wrap here
+    if dst is DType.BOOL:
+        return "mov" if src is DType.BOOL else "to_bool"
+    if stored_src == stored_dst:
+        return "mov"
+    if stored_src is I32 and stored_dst is DType.BF16:
+        return None  # int -> bf16 would round twice through f32
+    return "cvt"
+
+
+def _supports_cast(op: Op, ctx: LoweringContext) -> str | None:
+    src, dst = op.operands[0].type.dtype, op.attrs["to"]
+    if cast_steps(src, dst) is None:
+        return f"cast {src} -> {dst} has no exact VPU form"
+    return _stream_reason(op, op.operands[:1], (src,))
+
+
+@asic_lowering("cast", supports=_supports_cast)
+def lower_cast(op: Op, ctx: LoweringContext) -> None:
+    src_value = op.operands[0]
+    steps = cast_steps(src_value.type.dtype, op.attrs["to"])
+    stored_src, stored_dst = _working_dtype(src_value), HBM_DTYPES[op.attrs["to"]]
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        x = args[0]
+        if steps == "mov":
+            c.vec("mov", c.dst, x.ref, bcast=x.bcast, dtype=stored_src)
+        elif steps == "cvt":
+            c.vec("cvt", c.dst, x.ref, bcast=x.bcast, dtype=stored_src, odt=stored_dst)
+        else:  # x != 0 as 1 - (x == 0), in f32
+            value = c.temps[0]
+            if stored_src is F32:
+                c.vec("mov", value, x.ref, bcast=x.bcast)
+            else:
+                c.vec("cvt", value, x.ref, bcast=x.bcast, dtype=stored_src, odt=F32)
+            assert c.zero is not None
+            c.vec("cmpeq", c.dst, value, c.zero, bcast="scalar")
+            c.vec("muls", c.dst, c.dst, imm=-1.0)
+            c.vec("adds", c.dst, c.dst, imm=1.0)
+
+    to_bool = steps == "to_bool"
+    lower_stream(op, ctx, op.operands[:1], compute, dtype=F32, temps=1 if to_bool else 0, zero=to_bool)
