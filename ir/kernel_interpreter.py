@@ -1,0 +1,430 @@
+"""The kernel IR's reference interpreter: runs a :class:`~moecc.ir.kernel.KernelModule` on numpy.
+
+It is the oracle between tiling and the ASIC backend: tiling is checked by comparing this
+interpreter with the graph interpreter, and instruction selection by comparing the simulator
+(:mod:`moecc.backend.asic.sim`) with this interpreter. So every statement computes exactly
+what its moe-asic instruction computes in the simulator (same working precision, same
+rounding, same tie-breaking), but over *named* buffers instead of byte addresses:
+
+- HBM is a dict of flat numpy arrays, one per HBM buffer, in the buffer's dtype
+  (f32 -> float32, bf16 -> ml_dtypes.bfloat16, i32 -> int32).
+- Each kernel run gets fresh zero-filled local buffers, one ``(slots, rows*cols)`` array per
+  SRAM/acc buffer. Byte offsets and aliasing between buffers are deliberately not modelled:
+  that is memory planning's contract, checked by the simulator.
+- Loops run in Python with their variables bound; each statement is whole-tile numpy.
+
+Beyond :func:`~moecc.ir.kernel.verify_kernel_module` the interpreter checks what only makes
+sense per statement: operand tile shapes against the op's broadcast mode, operand dtypes
+against the statement's dtype (the hardware reinterprets bytes, so a mismatch is a bug in
+the IR, reported as :class:`VerificationError`), and run-time data faults (gather indices
+outside the table, ``nonzero`` overflowing its list) as :class:`SimulationError`.
+
+    hbm = run_kernel_module(module, {"x": x, "w": w}, cpu_step=run_on_host)
+    y = hbm["y"].reshape(module.hbm_buffer("y").shape)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+
+import numpy as np
+
+from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
+from moecc.ir.kernel import (
+    VECTOR_OPS,
+    Buffer,
+    CpuCall,
+    For,
+    Gather,
+    HbmRef,
+    Kernel,
+    KernelModule,
+    Load,
+    LocalRef,
+    MatMul,
+    Stmt,
+    Store,
+    Vector,
+    verify_kernel_module,
+    walk,
+)
+from moecc.ir.kernel_printer import format_statement
+from moecc.ir.types import DType
+
+#: A host step: runs ``call`` by reading and replacing arrays of the HBM dict in place.
+CpuStep = Callable[[CpuCall, dict[str, np.ndarray]], None]
+
+_BCAST_SHAPES: dict[str, Callable[[int, int], tuple[int, int]]] = {
+    "none": lambda r, c: (r, c),
+    "row": lambda r, c: (1, c),
+    "col": lambda r, c: (r, 1),
+    "scalar": lambda r, c: (1, 1),
+}
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # Abramowitz & Stegun 7.1.26 in float64 (|error| < 1.5e-7, below f32 resolution near 1):
+    # the approximation the simulator's VPU uses, so both agree to the last bit.
+    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
+
+
+_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "max": np.maximum,
+    "min": np.minimum,
+    "cmpgt": lambda a, b: (a > b).astype(a.dtype),
+    "cmpge": lambda a, b: (a >= b).astype(a.dtype),
+    "cmpeq": lambda a, b: (a == b).astype(a.dtype),
+}
+_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mov": lambda a: a,
+    "cvt": lambda a: a,
+    "neg": np.negative,
+    "abs": np.abs,
+    "exp": np.exp,
+    "log": np.log,
+    "rsqrt": lambda a: 1.0 / np.sqrt(a),
+    "rcp": lambda a: 1.0 / a,
+    "tanh": np.tanh,
+    "erf": lambda a: _erf(a.astype(np.float64)),
+    "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)),
+    "sqrt": np.sqrt,
+    "rsum": lambda a: a.sum(axis=1, keepdims=True, dtype=a.dtype),
+    "rmax": lambda a: a.max(axis=1, keepdims=True),
+}
+_SCALAR: dict[str, Callable[[np.ndarray, object], np.ndarray]] = {
+    "adds": lambda a, s: a + s,
+    "muls": lambda a, s: a * s,
+    "maxs": lambda a, s: np.maximum(a, s),
+    "mins": lambda a, s: np.minimum(a, s),
+    "fill": lambda a, s: np.full_like(a, s),
+}
+_FLOAT_ONLY = frozenset({"div", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt"})
+
+
+def run_kernel_module(
+    module: KernelModule,
+    hbm: Mapping[str, np.ndarray],
+    cpu_step: CpuStep | None = None,
+) -> dict[str, np.ndarray]:
+    """Run every step of ``module`` in order and return the final HBM contents.
+
+    ``hbm`` gives the contents of (at least) every ``input`` and ``weight`` buffer, any shape
+    with the buffer's element count; values are converted to the buffer's dtype and copied, so
+    the caller's arrays are never written. Other buffers start zero-filled. ``cpu_step`` runs
+    each :class:`CpuCall` by updating the HBM dict in place. The result maps every HBM buffer
+    name to a flat array in the buffer's dtype (reshape with ``module.hbm_buffer(n).shape``).
+    """
+    verify_kernel_module(module)
+    memory = _initial_hbm(module, hbm)
+    for step in module.steps:
+        if isinstance(step, Kernel):
+            execute_kernel(step, memory)
+            continue
+        if cpu_step is None:
+            raise UnsupportedError(
+                f"cpu step @{step.name} ({', '.join(step.ops) or 'no ops'}) needs a host executor",
+                remedy="pass cpu_step=... to run_kernel_module (for example one that runs the graph ops)",
+            )
+        cpu_step(step, memory)
+        _normalise_cpu_outputs(module, step, memory)
+    return memory
+
+
+def execute_kernel(kernel: Kernel, hbm: MutableMapping[str, np.ndarray]) -> None:
+    """Run one kernel over ``hbm`` (name -> flat array, updated in place) with fresh,
+    zero-filled local buffers."""
+    _KernelRun(kernel, hbm).run()
+
+
+# -- HBM set-up -------------------------------------------------------------------------------
+
+def _initial_hbm(module: KernelModule, given: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    buffers = {b.name: b for b in module.hbm}
+    unknown = sorted(set(given) - set(buffers))
+    if unknown:
+        raise InputError(f"HBM data for unknown buffer(s) {', '.join(unknown)}",
+                         remedy=f"the module's HBM buffers are {', '.join(buffers) or 'none'}")
+    memory: dict[str, np.ndarray] = {}
+    for buf in module.hbm:
+        if buf.name not in given:
+            if buf.role in ("input", "weight"):
+                raise InputError(f"no data for {buf.role} buffer '{buf.name}' ({buf.dtype}{list(buf.shape)})",
+                                 remedy="pass every input and weight in the hbm dict")
+            memory[buf.name] = np.zeros(buf.elements, dtype=buf.dtype.numpy)
+            continue
+        value = np.asarray(given[buf.name])
+        if value.size != buf.elements:
+            raise InputError(f"HBM buffer '{buf.name}' is {buf.dtype}{list(buf.shape)} ({buf.elements} elements), "
+                             f"data has shape {list(value.shape)}")
+        memory[buf.name] = value.astype(buf.dtype.numpy).reshape(-1)  # astype copies
+    return memory
+
+
+def _normalise_cpu_outputs(module: KernelModule, call: CpuCall, memory: dict[str, np.ndarray]) -> None:
+    for name in call.outputs:
+        buf = module.hbm_buffer(name)
+        value = memory.get(name)
+        if value is None or np.asarray(value).size != buf.elements:
+            got = "nothing" if value is None else f"shape {list(np.asarray(value).shape)}"
+            raise MoeccError(f"cpu step @{call.name} left {got} in output '{name}' ({buf.dtype}{list(buf.shape)})",
+                             remedy="the cpu_step callback must store every output of the call in the hbm dict")
+        memory[name] = np.asarray(value).astype(buf.dtype.numpy, copy=False).reshape(-1)
+
+
+# -- one kernel -------------------------------------------------------------------------------
+
+class _KernelRun:
+    """The state of one kernel execution: loop environment and fresh local buffers."""
+
+    def __init__(self, kernel: Kernel, hbm: MutableMapping[str, np.ndarray]) -> None:
+        self.kernel = kernel
+        self.hbm = hbm
+        self.buffers: dict[str, Buffer] = {b.name: b for b in kernel.buffers}
+        self.local = {b.name: np.zeros((b.slots, b.elements), dtype=b.dtype.numpy) for b in kernel.buffers}
+        self.env: dict[str, int] = {}
+        # Statement numbers as verify_kernel_module counts them, so messages from both agree.
+        self.index = {id(stmt): i for i, (stmt, _) in enumerate(walk(kernel.body))}
+        self.stmt: Stmt | None = None
+
+    def run(self) -> None:
+        self.block(self.kernel.body)
+
+    def block(self, body: Sequence[Stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, For):
+                outer = self.env.get(stmt.var)
+                for value in range(stmt.count):
+                    self.env[stmt.var] = value
+                    self.block(stmt.body)
+                if outer is None:
+                    self.env.pop(stmt.var, None)
+                else:
+                    self.env[stmt.var] = outer
+                continue
+            self.stmt = stmt
+            if isinstance(stmt, Load):
+                self.load(stmt)
+            elif isinstance(stmt, Store):
+                self.store(stmt)
+            elif isinstance(stmt, Gather):
+                self.gather(stmt)
+            elif isinstance(stmt, MatMul):
+                self.matmul(stmt)
+            elif isinstance(stmt, Vector):
+                self.vector(stmt)
+            else:
+                raise self.invalid(f"not a kernel statement: {type(stmt).__name__}")
+
+    # -- errors
+
+    def where(self) -> str:
+        stmt = self.stmt
+        index = self.index.get(id(stmt), "?")
+        loops = ", ".join(f"{var}={value}" for var, value in self.env.items())
+        text = format_statement(stmt) if stmt is not None else ""
+        return f"kernel {self.kernel.name}, statement {index} `{text}`" + (f" at {loops}" if loops else "")
+
+    def invalid(self, message: str) -> VerificationError:
+        return VerificationError(message, location=self.where(), remedy="fix the kernel IR (tiling or lowering)")
+
+    def fault(self, message: str) -> SimulationError:
+        return SimulationError(message, location=self.where())
+
+    # -- operands
+
+    def tile(self, ref: LocalRef, dtype: DType | None = None) -> np.ndarray:
+        """A writable (rows, cols) view of a local tile, optionally checking its dtype."""
+        buf = self.buffers.get(ref.buffer)
+        if buf is None:
+            raise self.invalid(f"unknown local buffer '{ref.buffer}'")
+        if dtype is not None and buf.dtype != dtype:
+            raise self.invalid(f"operand {ref.buffer} is {buf.dtype}, the statement works in {dtype}")
+        offset = ref.offset.eval(self.env)
+        slot = ref.slot.eval(self.env)
+        count = ref.rows * ref.cols
+        if ref.rows <= 0 or ref.cols <= 0 or not 0 <= slot < buf.slots or offset < 0 or offset + count > buf.elements:
+            raise self.invalid(f"tile {ref.rows}x{ref.cols} at element {offset} of slot {slot} leaves buffer "
+                               f"{buf.name} ({'x'.join(map(str, buf.shape))}, {buf.slots} slot(s))")
+        return self.local[ref.buffer][slot, offset:offset + count].reshape(ref.rows, ref.cols)
+
+    def hbm_array(self, ref: HbmRef, dtype: np.dtype) -> np.ndarray:
+        flat = self.hbm.get(ref.buffer)
+        if flat is None:
+            raise self.invalid(f"unknown HBM buffer '{ref.buffer}'")
+        if flat.dtype != dtype:
+            raise self.invalid(f"DMA between HBM buffer {ref.buffer} ({flat.dtype}) and an SRAM tile of {dtype}: "
+                               "DMA copies bytes and cannot convert")
+        return flat
+
+    def window(self, ref: HbmRef, size: int, row_starts: np.ndarray | None = None) -> np.ndarray:
+        """Flat element indices of a window (``row_starts``: explicit row numbers, for gathers)."""
+        rows = np.arange(ref.rows) if row_starts is None else row_starts
+        index = ref.offset.eval(self.env) + rows[:, None] * ref.pitch + np.arange(ref.cols)[None, :]
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise self.invalid(f"HBM window {ref.rows}x{ref.cols} (pitch {ref.pitch}) at element "
+                               f"{ref.offset.eval(self.env)} leaves buffer {ref.buffer} ({size} elements)")
+        return index
+
+    def expect_shape(self, ref: LocalRef, shape: tuple[int, int], what: str) -> None:
+        if (ref.rows, ref.cols) != shape:
+            raise self.invalid(f"{what} %{ref.buffer}[{ref.rows}x{ref.cols}] should be {shape[0]}x{shape[1]}")
+
+    # -- DMA
+
+    def load(self, stmt: Load) -> None:
+        dst = self.tile(stmt.dst)
+        flat = self.hbm_array(stmt.src, dst.dtype)
+        self.expect_shape(stmt.dst, (stmt.src.rows, stmt.src.cols), "load destination")
+        dst[...] = flat[self.window(stmt.src, flat.size)]
+
+    def store(self, stmt: Store) -> None:
+        src = self.tile(stmt.src)
+        flat = self.hbm_array(stmt.dst, src.dtype)
+        self.expect_shape(stmt.src, (stmt.dst.rows, stmt.dst.cols), "store source")
+        flat[self.window(stmt.dst, flat.size)] = src
+
+    def gather(self, stmt: Gather) -> None:
+        dst = self.tile(stmt.dst)
+        count = stmt.dst.rows
+        indices = self.tile(stmt.indices, DType.I32).reshape(-1)
+        if indices.size != count:
+            raise self.invalid(f"gather of {count} rows has {indices.size} indices")
+        if stmt.dst.cols != stmt.table.cols:
+            raise self.invalid(f"gather rows of {stmt.table.cols} elements into a tile of {stmt.dst.cols} columns")
+        flat = self.hbm_array(stmt.table, dst.dtype)
+        rows = indices.astype(np.int64)
+        bad = (rows < 0) | (rows >= stmt.table.rows)
+        if bad.any():
+            raise self.fault(f"gather index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
+        dst[...] = flat[self.window(stmt.table, flat.size, rows)]
+
+    # -- MXU
+
+    def matmul(self, stmt: MatMul) -> None:
+        a = self.tile(stmt.a, stmt.dtype).astype(np.float32)
+        w = self.tile(stmt.w, stmt.dtype).astype(np.float32)
+        dst = self.tile(stmt.dst, DType.F32)
+        if a.shape[1] != w.shape[0] or dst.shape != (a.shape[0], w.shape[1]):
+            raise self.invalid(f"matmul {dst.shape[0]}x{dst.shape[1]} <- {a.shape[0]}x{a.shape[1]} @ "
+                               f"{w.shape[0]}x{w.shape[1]}")
+        product = a @ w
+        if stmt.accumulate:
+            dst += product
+        else:
+            dst[...] = product
+
+    # -- VPU
+
+    def vector(self, stmt: Vector) -> None:
+        kind = VECTOR_OPS.get(stmt.op)
+        if kind is None:
+            raise self.invalid(f"unknown vector op '{stmt.op}'")
+        if stmt.bcast not in _BCAST_SHAPES:
+            raise self.invalid(f"unknown broadcast '{stmt.bcast}'")
+        is_int = stmt.dtype == DType.I32
+        if is_int and stmt.op in _FLOAT_ONLY:
+            raise self.invalid(f"vpu.{stmt.op} needs a float dtype, not i32")
+        work = np.dtype(np.int64) if is_int else np.dtype(np.float32)
+        with np.errstate(all="ignore"):
+            {
+                "binary": self.binary,
+                "unary": self.unary,
+                "convert": self.unary,
+                "reduce": self.unary,
+                "scalar": self.scalar,
+                "fill": self.scalar,
+                "topk": self.topk,
+                "nonzero": self.nonzero,
+            }[kind](stmt, work)
+
+    def operand(self, stmt: Vector, name: str) -> LocalRef:
+        ref = getattr(stmt, name)
+        if ref is None:
+            raise self.invalid(f"vpu.{stmt.op} needs operand {name}")
+        return ref
+
+    def binary(self, stmt: Vector, work: np.dtype) -> None:
+        a_ref, b_ref = self.operand(stmt, "a"), self.operand(stmt, "b")
+        shape = (stmt.dst.rows, stmt.dst.cols)
+        self.expect_shape(a_ref, shape, "operand a")
+        self.expect_shape(b_ref, _BCAST_SHAPES[stmt.bcast](*shape), f"operand b (bcast {stmt.bcast})")
+        lhs = self.tile(a_ref, stmt.dtype).astype(work)
+        rhs = self.tile(b_ref, stmt.dtype).astype(work)
+        dst = self.tile(stmt.dst, stmt.dtype)
+        if stmt.op == "sel":
+            result = np.where(lhs != 0, rhs, dst.astype(work))  # dst is the 'false' input
+        else:
+            result = _BINARY[stmt.op](lhs, rhs)
+        dst[...] = np.broadcast_to(result, shape).astype(dst.dtype)
+
+    def unary(self, stmt: Vector, work: np.dtype) -> None:
+        a_ref = self.operand(stmt, "a")
+        reduce = VECTOR_OPS[stmt.op] == "reduce"
+        # The instruction's rows x cols: the destination's, except a reduction's columns are a's.
+        shape = (stmt.dst.rows, a_ref.cols if reduce else stmt.dst.cols)
+        self.expect_shape(a_ref, _BCAST_SHAPES[stmt.bcast](*shape), f"operand a (bcast {stmt.bcast})")
+        out_shape = (shape[0], 1) if reduce else shape
+        self.expect_shape(stmt.dst, out_shape, "destination")
+        out_dtype = stmt.dtype
+        if stmt.op == "cvt":
+            if stmt.odt is None:
+                raise self.invalid("vpu.cvt needs odt")
+            out_dtype = stmt.odt
+        src = self.tile(a_ref, stmt.dtype).astype(work)
+        dst = self.tile(stmt.dst, out_dtype)
+        result = _UNARY[stmt.op](src)
+        if dst.dtype == np.int32 and work.kind == "f":
+            result = np.trunc(np.nan_to_num(result))  # float -> int truncates toward zero
+        dst[...] = np.broadcast_to(result, out_shape).astype(dst.dtype)
+
+    def scalar(self, stmt: Vector, work: np.dtype) -> None:
+        shape = (stmt.dst.rows, stmt.dst.cols)
+        imm = float(np.float32(stmt.imm))  # the instruction carries an f32 immediate
+        if work.kind == "i":
+            if not np.isfinite(imm):
+                raise self.invalid(f"i32 vpu.{stmt.op} with immediate {stmt.imm!r}")
+            value: object = int(imm)
+        else:
+            value = np.float32(imm)
+        dst = self.tile(stmt.dst, stmt.dtype)
+        if stmt.op == "fill":
+            src = dst.astype(work)
+        else:
+            a_ref = self.operand(stmt, "a")
+            self.expect_shape(a_ref, shape, "operand a")
+            src = self.tile(a_ref, stmt.dtype).astype(work)
+        dst[...] = _SCALAR[stmt.op](src, value).astype(dst.dtype)
+
+    def topk(self, stmt: Vector, work: np.dtype) -> None:
+        a_ref, b_ref = self.operand(stmt, "a"), self.operand(stmt, "b")
+        rows, cols, k = a_ref.rows, a_ref.cols, stmt.k
+        if not 1 <= k <= cols:
+            raise self.invalid(f"top-k with k={k} over rows of {cols}")
+        self.expect_shape(stmt.dst, (rows, k), "values")
+        self.expect_shape(b_ref, (rows, k), "indices")
+        src = self.tile(a_ref, stmt.dtype).astype(work)
+        values = self.tile(stmt.dst, stmt.dtype)
+        indices = self.tile(b_ref, DType.I32)
+        order = np.argsort(-src, axis=1, kind="stable")[:, :k]  # stable: ties keep the lower index first
+        values[...] = np.take_along_axis(src, order, axis=1).astype(values.dtype)
+        indices[...] = order
+
+    def nonzero(self, stmt: Vector, work: np.dtype) -> None:
+        a_ref, b_ref = self.operand(stmt, "a"), self.operand(stmt, "b")
+        self.expect_shape(b_ref, (1, 1), "count")
+        src = self.tile(a_ref, stmt.dtype)
+        found = np.flatnonzero(src.reshape(-1) != 0).astype(np.int32)
+        listing = self.tile(stmt.dst, DType.I32).reshape(-1)
+        if found.size > listing.size:
+            raise self.fault(f"nonzero found {found.size} elements, its list {stmt.dst.buffer} holds {listing.size}")
+        listing[:found.size] = found
+        self.tile(b_ref, DType.I32)[0, 0] = found.size
+
+
+__all__ = ["CpuStep", "execute_kernel", "run_kernel_module"]
