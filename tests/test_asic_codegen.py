@@ -329,7 +329,7 @@ def _random_kernels(draw: st.DrawFn) -> KernelModule:
                         [Kernel("random", buffers, tuple(statements))], ["x"], ["y"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_random_kernels())
 def test_token_schedule_matches_fully_serialised_execution(module: KernelModule) -> None:
     verify_kernel_module(module)
