@@ -58,7 +58,7 @@ MXU_GRAPH_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16)
 #: hide the next fold's weight load (``rows`` cycles) behind ``m x passes`` cycles.
 DEFAULT_TILE_M = 256
 #: Weight folds (array heights) per K tile: one MXU instruction covers this many folds.
-DEFAULT_K_FOLDS = 4
+DEFAULT_K_FOLDS = 2
 
 
 # -- the problem: batch loops around one 2-D product --------------------------------------
@@ -171,12 +171,18 @@ class MatmulFormats:
     bias: tuple[DType, str] | None = None
 
 
+def resident_b_slots(problem: MatmulProblem) -> int:
+    """A resident B that changes with the batch index gets two slots, so the next batch's
+    B loads while the current one computes."""
+    return 2 if any(d.b_stride for d in problem.batch) else 1
+
+
 def local_bytes(problem: MatmulProblem, tiling: MatmulTiling, formats: MatmulFormats) -> dict[str, int]:
     """SRAM and accumulator bytes of every local buffer (all slots) of the kernel."""
     tm, tk, tn = tiling.tm, tiling.tk, tiling.tn
     mxu = formats.mxu.itemsize
     sram = 2 * tm * (problem.k if tiling.a_panel else tk) * mxu
-    sram += problem.k * problem.n * mxu if tiling.b_resident else 2 * tk * tn * mxu
+    sram += problem.k * problem.n * mxu * resident_b_slots(problem) if tiling.b_resident else 2 * tk * tn * mxu
     if formats.a.convert:
         sram += 2 * tm * tk * formats.a.hbm_dtype.itemsize
     if formats.b.convert:
@@ -199,14 +205,34 @@ def hbm_traffic_bytes(problem: MatmulProblem, tiling: MatmulTiling, formats: Mat
     return problem.batch_count * per_batch
 
 
+#: Folds per tile when the product is too short in M to be compute-bound: B then streams
+#: through in fewer, larger DMAs, so descriptor setup and MXU latency hide behind the bytes.
+SHORT_M_K_FOLDS = 4
+SHORT_M_N_FOLDS = 4
+
+
+def initial_tiles(problem: MatmulProblem, ctx: LoweringContext) -> tuple[int, int, int]:
+    """Starting ``(tm, tk, tn)`` before budgets shrink them, as multiples of the array.
+
+    A K tile of a few folds keeps the first MXU instruction close behind the first loads;
+    an N tile of one array width lets each accumulator tile drain and store while the next
+    one computes. When M is shorter than the array height (decode, GEMV), every weight fold
+    streams only a few rows: the kernel is bound by B's bytes, so B tiles grow instead.
+    """
+    rows, cols = ctx.target.mxu_rows, ctx.target.mxu_cols
+    short = problem.m < rows
+    tm = min(problem.m, DEFAULT_TILE_M, MAX_TILE_DIM)
+    tk = min(problem.k, (SHORT_M_K_FOLDS if short else DEFAULT_K_FOLDS) * rows, MAX_TILE_DIM)
+    tn = min(problem.n, (SHORT_M_N_FOLDS if short else 1) * cols, MAX_TILE_DIM)
+    return tm, tk, tn
+
+
 def choose_tiling(problem: MatmulProblem, ctx: LoweringContext, formats: MatmulFormats) -> MatmulTiling | str:
     """The tiling with the least HBM traffic whose buffers fit the target's SRAM and
     accumulator budgets; tiles start at MXU-sized multiples and halve until something fits.
     Returns a reason string when nothing fits."""
     target = ctx.target
-    tm = min(problem.m, DEFAULT_TILE_M, MAX_TILE_DIM)
-    tk = min(problem.k, DEFAULT_K_FOLDS * target.mxu_rows, MAX_TILE_DIM)
-    tn = min(problem.n, target.mxu_cols, MAX_TILE_DIM)
+    tm, tk, tn = initial_tiles(problem, ctx)
     while True:
         candidates = []
         for a_panel in (True, False):
@@ -339,7 +365,7 @@ class _MatmulKernel:
         self.alpha, self.bias = alpha, bias
         p, t, f = self.p, self.t, self.f
         self.a_buf = kb.sram(t.tm, p.k if t.a_panel else t.tk, f.mxu, slots=2, hint="a")
-        self.b_buf = kb.sram(p.k, p.n, f.mxu, slots=1, hint="bres") if t.b_resident else kb.sram(t.tk, t.tn, f.mxu, slots=2, hint="b")
+        self.b_buf = kb.sram(p.k, p.n, f.mxu, slots=resident_b_slots(p), hint="bres") if t.b_resident else kb.sram(t.tk, t.tn, f.mxu, slots=2, hint="b")
         self.a_stage = kb.sram(t.tm, t.tk, f.a.hbm_dtype, slots=2, hint="a32") if f.a.convert else None
         self.b_stage = kb.sram(t.tk, t.tn, f.b.hbm_dtype, slots=2, hint="b32") if f.b.convert else None
         self.acc = kb.acc(t.tm, t.tn, slots=2, hint="acc")
@@ -353,27 +379,39 @@ class _MatmulKernel:
     def emit(self) -> None:
         self._batch(0, Affine(0), Affine(0), Affine(0))
 
-    def _batch(self, level: int, a_off: Affine, b_off: Affine, o_off: Affine) -> None:
+    def _batch(self, level: int, a_off: Affine, b_off: Affine, o_off: Affine, flip: int = 0) -> None:
         if level == len(self.p.batch):
-            _tiles(self.kb, self.p.m, self.t.tm, lambda mt: self._m_tile(mt, a_off, b_off, o_off))
+            _tiles(self.kb, self.p.m, self.t.tm, lambda mt: self._m_tile(mt, a_off, b_off, o_off, flip))
             return
         dim = self.p.batch[level]
+        if level == len(self.p.batch) - 1:
+            # Consecutive products of the innermost batch loop use opposite slots, so small
+            # batched products (attention heads) overlap instead of waiting on each other.
+            def one(bt: _Tile) -> None:
+                i = bt.offset
+                self._batch(level + 1, a_off + i * dim.a_stride, b_off + i * dim.b_stride, o_off + i * dim.out_stride,
+                            bt.parity)
+
+            _tiles(self.kb, dim.size, 1, one)
+            return
         with _loop(self.kb, dim.size) as i:
             self._batch(level + 1, a_off + i * dim.a_stride, b_off + i * dim.b_stride, o_off + i * dim.out_stride)
 
-    def _m_tile(self, mt: _Tile, a_off: Affine, b_off: Affine, o_off: Affine) -> None:
+    def _m_tile(self, mt: _Tile, a_off: Affine, b_off: Affine, o_off: Affine, flip: int) -> None:
+        mt = replace(mt, parity=mt.parity ^ flip)
         if self.t.a_panel:
             _tiles(self.kb, self.p.k, self.t.tk, lambda kt: self._load_a(mt, kt, a_off, mt.parity))
-        _tiles(self.kb, self.p.n, self.t.tn, lambda nt: self._n_tile(mt, nt, a_off, b_off, o_off))
+        _tiles(self.kb, self.p.n, self.t.tn,
+               lambda nt: self._n_tile(mt, replace(nt, parity=nt.parity ^ flip), a_off, b_off, o_off, flip))
 
-    def _n_tile(self, mt: _Tile, nt: _Tile, a_off: Affine, b_off: Affine, o_off: Affine) -> None:
+    def _n_tile(self, mt: _Tile, nt: _Tile, a_off: Affine, b_off: Affine, o_off: Affine, flip: int) -> None:
         p, kb = self.p, self.kb
         acc = LocalRef(self.acc, mt.size, nt.size, slot=Affine(nt.parity))
 
         def k_step(kt: _Tile) -> None:
             slot = kt.parity ^ (nt.parity if self.stream_by_n else 0)
             a_ref = self._a_tile(mt, kt, a_off, slot)
-            b_ref = self._b_tile(mt, nt, kt, b_off, slot)
+            b_ref = self._b_tile(mt, nt, kt, b_off, slot, flip)
             kb.emit(MatMul(LocalRef(acc.buffer, mt.size, nt.size, slot=acc.slot), a_ref, b_ref,
                            accumulate=not kt.first, dtype=self.f.mxu))
 
@@ -394,11 +432,12 @@ class _MatmulKernel:
             return LocalRef(self.a_buf, mt.size, kt.size, kt.offset * mt.size, Affine(mt.parity))
         return self._load_a(mt, kt, a_off, slot)
 
-    def _b_tile(self, mt: _Tile, nt: _Tile, kt: _Tile, b_off: Affine, slot: int) -> LocalRef:
+    def _b_tile(self, mt: _Tile, nt: _Tile, kt: _Tile, b_off: Affine, slot: int, flip: int) -> LocalRef:
         src = HbmRef(self.b_hbm, b_off + kt.offset * self.p.n + nt.offset, kt.size, nt.size, self.p.n)
         if self.t.b_resident:
             # Block (k0, n0) of a K-row panel sits at k0*N + n0*ks: contiguous ks x ns.
-            dst = LocalRef(self.b_buf, kt.size, nt.size, kt.offset * self.p.n + nt.offset * kt.size)
+            resident_slot = Affine(flip if resident_b_slots(self.p) == 2 else 0)
+            dst = LocalRef(self.b_buf, kt.size, nt.size, kt.offset * self.p.n + nt.offset * kt.size, resident_slot)
             if mt.first:  # loaded by the first M tile, just before its first use
                 self._load(dst, src, self.b_stage, slot)
             return dst
