@@ -250,3 +250,28 @@ def test_generated_modules_round_trip(module: KernelModule) -> None:
     again = parse_kernel_module(text)
     assert again == module
     assert print_kernel_module(again) == text
+
+
+def test_docs_example_prints_back_verifies_and_runs() -> None:
+    from pathlib import Path
+
+    import numpy as np
+
+    from moecc.ir.kernel import verify_kernel_module
+    from moecc.ir.kernel_interpreter import run_kernel_module
+
+    doc = (Path(__file__).parent.parent / "docs" / "kernel_ir.md").read_text(encoding="utf-8")
+    example = doc.split("## Example", 1)[1].split("```mlir\n", 1)[1].split("```", 1)[0]
+    module = parse_kernel_module(example)
+    assert print_kernel_module(module) == example
+    verify_kernel_module(module)
+
+    def top2(call: CpuCall, memory: dict[str, np.ndarray]) -> None:
+        memory["top"] = -np.sort(-memory["y"].reshape(64, 32), axis=1)[:, :2]
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((64, 64), np.float32), rng.standard_normal((64, 32), np.float32)
+    out = run_kernel_module(module, {"x": x, "w": w}, cpu_step=top2)
+    expected = np.maximum(x @ w, 0)
+    np.testing.assert_allclose(out["y"].reshape(64, 32), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(out["top"].reshape(64, 2), -np.sort(-expected, axis=1)[:, :2], rtol=1e-5, atol=1e-4)
