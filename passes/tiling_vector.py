@@ -676,3 +676,288 @@ def lower_cast(op: Op, ctx: LoweringContext) -> None:
 
     to_bool = steps == "to_bool"
     lower_stream(op, ctx, op.operands[:1], compute, dtype=F32, temps=1 if to_bool else 0, zero=to_bool)
+
+
+# -- row kernels: reductions, softmax, norms, top-k over the last axis -----------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RowOutput:
+    """One result of a row kernel: the graph value, its width per row and its tile dtype."""
+
+    value: Value
+    cols: int
+    dtype: DType = F32
+
+
+@dataclass(slots=True)
+class RowCompute:
+    """What a row kernel's compute step sees for one tile of ``rows`` whole rows."""
+
+    kb: KernelBuilder
+    x: LocalRef
+    outs: list[LocalRef]
+    stats: list[LocalRef]  # rows x 1 columns
+    temps: list[LocalRef]  # rows x cols tiles
+    params: list[Arg]  # row-broadcast operands (scale, bias)
+    count: LocalRef  # 1 x 1 holding the row length (for exact means)
+
+    def vec(self, op: str, dst: LocalRef, a: LocalRef | None = None, b: LocalRef | None = None, *,
+            bcast: str = "none", imm: float = 0.0, k: int = 0) -> None:
+        self.kb.emit(Vector(op, dst, a, b, bcast=bcast, imm=float(imm), k=k, dtype=F32))
+
+    def mean(self, dst: LocalRef, x: LocalRef) -> None:
+        """Row means as the reference computes them: sum, then divide by the count."""
+        self.vec("rsum", dst, x)
+        self.vec("div", dst, dst, self.count, bcast="scalar")
+
+
+RowComputeFn = Callable[[RowCompute, Op], None]
+
+
+def trailing_rows_cols(shape: tuple[int, ...], first_axis: int) -> tuple[int, int]:
+    """``shape`` as rows x cols with cols covering the axes ``[first_axis, rank)``."""
+    return math.prod(shape[:first_axis]), math.prod(shape[first_axis:])
+
+
+def _row_param_reason(x: Value, param: Value, axis: int) -> str | None:
+    """A scale/bias must be one row over the normalised axes (or one scalar)."""
+    if param.type.numel == 1:
+        return None
+    shape = param.type.shape
+    padded = (1,) * (x.type.rank - len(shape)) + tuple(shape)
+    if all(d == 1 for d in padded[:axis]) and padded[axis:] == x.type.shape[axis:]:
+        return None
+    return f"{param.name} {param.type.shape} is not one row over axes [{axis}, {x.type.rank}) of {x.type.shape}"
+
+
+def _row_reason(x: Value, cols: int, extra: Sequence[Value] = ()) -> str | None:
+    if x.type.dtype is not F32 or any(v.type.dtype is not F32 for v in extra):
+        return f"{x.type.dtype} input (row kernels lower f32 only)"
+    if x.type.numel == 0:
+        return "empty tensor"
+    if cols > MAX_TILE_DIM:
+        return f"rows of {cols} elements exceed the VPU's {MAX_TILE_DIM}-column tiles"
+    return None
+
+
+def lower_rows(op: Op, ctx: LoweringContext, x: Value, first_axis: int, outputs: Sequence[RowOutput],
+               compute: RowComputeFn, *, stats: int = 0, temps: int = 0, params: Sequence[Value] = ()) -> None:
+    """Emit one kernel that streams ``R`` whole rows of ``x`` (axes ``[first_axis, rank)`` form a
+    row) through ``compute`` and stores each output's ``R x cols`` block."""
+    rows, cols = trailing_rows_cols(x.type.shape, first_axis)
+    kb = ctx.kernel(op)
+    per_row = 4 * (2 * cols + 2 * temps * cols + 2 * stats) + sum(2 * o.cols * o.dtype.itemsize for o in outputs)
+    fixed = sum(4 * cols for _ in params) + 64
+    tile_rows = max(1, min(rows, MAX_TILE_DIM, max(1, MAX_TILE_ELEMENTS // cols), (ctx.sram_budget_bytes - fixed) // per_row))
+    x_name = ctx.hbm(x)
+    x_buf = kb.sram(tile_rows, cols, F32, slots=2, hint="x")
+    out_bufs = [kb.sram(tile_rows, o.cols, o.dtype, slots=2, hint="out") for o in outputs]
+    stat_bufs = [kb.sram(tile_rows, 1, F32, slots=2, hint="stat") for _ in range(stats)]
+    temp_bufs = [kb.sram(tile_rows, cols, F32, slots=2, hint="tmp") for _ in range(temps)]
+    count = LocalRef(kb.sram(1, 1, F32, hint="count"), 1, 1)
+    kb.emit(Vector("fill", count, imm=float(cols), dtype=F32))
+    param_args: list[Arg] = []
+    for value in params:
+        width = 1 if value.type.numel == 1 else cols
+        ref = LocalRef(kb.sram(1, width, F32, hint="param"), 1, width)
+        kb.emit(Load(ref, HbmRef(ctx.hbm(value), Affine(), 1, width, width)))
+        param_args.append(Arg(ref, "scalar" if width == 1 else "row"))
+    out_names = [ctx.hbm(o.value) for o in outputs]
+
+    def body(tile: Tile) -> None:
+        slot = Affine(tile.slot)
+        n = tile.rows
+        x_ref = LocalRef(x_buf, n, cols, slot=slot)
+        kb.emit(Load(x_ref, HbmRef(x_name, tile.row * cols, n, cols, cols)))
+        outs = [LocalRef(b, n, o.cols, slot=slot) for b, o in zip(out_bufs, outputs)]
+        compute(RowCompute(kb, x_ref, outs, [LocalRef(b, n, 1, slot=slot) for b in stat_bufs],
+                           [LocalRef(b, n, cols, slot=slot) for b in temp_bufs], param_args, count), op)
+        for name, ref, o in zip(out_names, outs, outputs):
+            if o.cols == 1:  # a column of row statistics is contiguous: store it as one DMA row
+                kb.emit(Store(HbmRef(name, tile.row, 1, n, n), LocalRef(ref.buffer, 1, n, slot=slot)))
+            else:
+                kb.emit(Store(HbmRef(name, tile.row * o.cols, n, o.cols, o.cols), ref))
+
+    emit_tiles(kb, (), 0, rows, 0, cols, tile_rows, cols, body)
+    ctx.add_kernel(kb)
+
+
+# reduce_* ---------------------------------------------------------------------------------------------
+
+REDUCE_KINDS: tuple[str, ...] = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
+
+
+def reduce_first_axis(op: Op) -> int | None:
+    """The first reduced axis when the reduced axes are exactly the trailing ones, else None."""
+    rank = op.operands[0].type.rank
+    axes = op.attrs.get("axes") or tuple(range(rank))
+    axes = sorted(a % rank for a in axes) if rank else []
+    if not axes:
+        return rank
+    first = axes[0]
+    return first if axes == list(range(first, rank)) else None
+
+
+def _supports_reduce(op: Op, ctx: LoweringContext) -> str | None:
+    x = op.operands[0]
+    first = reduce_first_axis(op)
+    if first is None:
+        return f"reduces axes {op.attrs.get('axes')} that are not the trailing axes"
+    _, cols = trailing_rows_cols(x.type.shape, first)
+    if cols == 0:
+        return "reduction over an empty axis"
+    return _row_reason(x, cols)
+
+
+@asic_lowering(*REDUCE_KINDS, supports=_supports_reduce)
+def lower_reduce(op: Op, ctx: LoweringContext) -> None:
+    def compute(c: RowCompute, op: Op) -> None:
+        (out,) = c.outs
+        if op.kind == "reduce_sum":
+            c.vec("rsum", out, c.x)
+        elif op.kind == "reduce_mean":
+            c.mean(out, c.x)
+        elif op.kind == "reduce_max":
+            c.vec("rmax", out, c.x)
+        else:  # min(x) = -max(-x), exactly
+            c.vec("neg", c.x, c.x)
+            c.vec("rmax", out, c.x)
+            c.vec("neg", out, out)
+
+    first = reduce_first_axis(op)
+    assert first is not None
+    lower_rows(op, ctx, op.operands[0], first, [RowOutput(op.result, 1)], compute)
+
+
+# softmax / log_softmax --------------------------------------------------------------------------------
+
+def last_axis(op: Op, axis: int) -> int | None:
+    """``axis`` normalised when the elements along it are contiguous (it is the last axis, or
+    only size-1 axes follow), else None."""
+    shape = op.operands[0].type.shape
+    if not shape:
+        return None
+    axis %= len(shape)
+    return axis if math.prod(shape[axis + 1:]) == 1 else None
+
+
+def _supports_softmax(op: Op, ctx: LoweringContext) -> str | None:
+    x = op.operands[0]
+    axis = last_axis(op, op.attrs.get("axis", -1))
+    if axis is None:
+        return f"axis {op.attrs.get('axis')} is not the last axis"
+    return _row_reason(x, x.type.shape[axis])
+
+
+@asic_lowering("softmax", "log_softmax", supports=_supports_softmax)
+def lower_softmax(op: Op, ctx: LoweringContext) -> None:
+    def compute(c: RowCompute, op: Op) -> None:
+        (y,), (stat,) = c.outs, c.stats
+        c.vec("rmax", stat, c.x)
+        c.vec("sub", c.x, c.x, stat, bcast="col")
+        if op.kind == "softmax":
+            c.vec("exp", y, c.x)
+            c.vec("rsum", stat, y)
+            c.vec("rcp", stat, stat)
+            c.vec("mul", y, y, stat, bcast="col")
+        else:  # (x - max) - log(sum(exp(x - max)))
+            c.vec("exp", y, c.x)
+            c.vec("rsum", stat, y)
+            c.vec("log", stat, stat)
+            c.vec("sub", y, c.x, stat, bcast="col")
+
+    x = op.operands[0]
+    axis = last_axis(op, op.attrs.get("axis", -1))
+    assert axis is not None
+    lower_rows(op, ctx, x, axis, [RowOutput(op.result, x.type.shape[axis])], compute, stats=1)
+
+
+# layer_norm / rms_norm ---------------------------------------------------------------------------------
+
+def _supports_norm(op: Op, ctx: LoweringContext) -> str | None:
+    x = op.operands[0]
+    axis = op.attrs.get("axis", -1) % max(x.type.rank, 1)
+    for param in op.operands[1:]:
+        reason = _row_param_reason(x, param, axis)
+        if reason:
+            return reason
+    return _row_reason(x, trailing_rows_cols(x.type.shape, axis)[1], op.operands[1:])
+
+
+@asic_lowering("layer_norm", "rms_norm", supports=_supports_norm)
+def lower_norm(op: Op, ctx: LoweringContext) -> None:
+    eps = float(op.attrs.get("epsilon", 1e-5))
+
+    def compute(c: RowCompute, op: Op) -> None:
+        (y,), (stat,), (t,) = c.outs, c.stats, c.temps
+        if op.kind == "layer_norm":
+            c.mean(stat, c.x)
+            c.vec("sub", c.x, c.x, stat, bcast="col")  # centred
+        c.vec("mul", t, c.x, c.x)
+        c.mean(stat, t)  # variance, or mean square
+        c.vec("adds", stat, stat, imm=eps)
+        c.vec("rsqrt", stat, stat)
+        c.vec("mul", y, c.x, stat, bcast="col")
+        c.vec("mul", y, y, c.params[0].ref, bcast=c.params[0].bcast)
+        if len(c.params) > 1:
+            c.vec("add", y, y, c.params[1].ref, bcast=c.params[1].bcast)
+
+    x = op.operands[0]
+    axis = op.attrs.get("axis", -1) % x.type.rank
+    cols = trailing_rows_cols(x.type.shape, axis)[1]
+    lower_rows(op, ctx, x, axis, [RowOutput(op.result, cols)], compute, stats=1, temps=1, params=op.operands[1:])
+
+
+# top_k / arg_max / arg_min ------------------------------------------------------------------------------
+
+def _supports_top_k(op: Op, ctx: LoweringContext) -> str | None:
+    x = op.operands[0]
+    axis = last_axis(op, op.attrs.get("axis", -1))
+    if axis is None:
+        return f"axis {op.attrs.get('axis')} is not the last axis"
+    if not op.attrs.get("largest", True):
+        return "largest=False (vpu.topk selects the largest)"
+    k = op.attrs["k"]
+    if not 1 <= k <= MAX_TOPK:
+        return f"k={k} outside vpu.topk's 1..{MAX_TOPK}"
+    return _row_reason(x, x.type.shape[axis])
+
+
+@asic_lowering("top_k", supports=_supports_top_k)
+def lower_top_k(op: Op, ctx: LoweringContext) -> None:
+    k = op.attrs["k"]
+
+    def compute(c: RowCompute, op: Op) -> None:
+        values, indices = c.outs
+        c.vec("topk", values, c.x, indices, k=k)
+
+    x = op.operands[0]
+    axis = last_axis(op, op.attrs.get("axis", -1))
+    assert axis is not None
+    lower_rows(op, ctx, x, axis, [RowOutput(op.results[0], k), RowOutput(op.results[1], k, I32)], compute)
+
+
+def _supports_arg(op: Op, ctx: LoweringContext) -> str | None:
+    x = op.operands[0]
+    if x.type.rank == 0:
+        return "0-d input"
+    axis = last_axis(op, op.attrs["axis"])
+    if axis is None:
+        return f"axis {op.attrs['axis']} is not the last axis"
+    if op.attrs.get("select_last_index", False):
+        return "select_last_index=True (vpu.topk breaks ties toward the lower index)"
+    return _row_reason(x, x.type.shape[axis])
+
+
+@asic_lowering("arg_max", "arg_min", supports=_supports_arg)
+def lower_arg(op: Op, ctx: LoweringContext) -> None:
+    def compute(c: RowCompute, op: Op) -> None:
+        (indices,), (best,) = c.outs, c.stats
+        if op.kind == "arg_min":  # the lowest index of the minimum is the lowest index of -x's maximum
+            c.vec("neg", c.x, c.x)
+        c.vec("topk", best, c.x, indices, k=1)
+
+    x = op.operands[0]
+    axis = last_axis(op, op.attrs["axis"])
+    assert axis is not None
+    lower_rows(op, ctx, x, axis, [RowOutput(op.result, 1, I32)], compute, stats=1)

@@ -3,8 +3,6 @@ verified, executed on the kernel IR and compared with the graph reference interp
 
 from __future__ import annotations
 
-import math
-
 import ml_dtypes
 import numpy as np
 import pytest
@@ -12,115 +10,14 @@ import pytest
 from moecc.ir.builder import GraphBuilder
 from moecc.ir.graph import Graph
 from moecc.ir.interpreter import run_graph
-from moecc.ir.kernel import For, HbmRef, KernelModule, Load, LocalRef, Store, Vector, verify_kernel_module, walk
+from moecc.ir.kernel import For, KernelModule, verify_kernel_module, walk
+from moecc.ir.kernel_interpreter import run_kernel_module
 from moecc.ir.types import DType, TensorType
 from moecc.isa_spec.target import load_target
 from moecc.passes.kernel_lowering import HBM_DTYPES, lower_to_kernels
 
 TARGETS = [load_target("moe-asic-v1"), load_target("moe-asic-edge")]
 RTOL, ATOL = 1e-4, 1e-5
-
-
-# -- a small kernel-IR executor (the simulator's VPU semantics, on whole tiles) ---------------------
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
-
-
-_UNARY = {
-    "mov": lambda a: a, "cvt": lambda a: a, "neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log,
-    "rsqrt": lambda a: 1.0 / np.sqrt(a), "rcp": lambda a: 1.0 / a, "tanh": np.tanh,
-    "erf": lambda a: _erf(a.astype(np.float64)), "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)), "sqrt": np.sqrt,
-}
-_BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "max": np.maximum, "min": np.minimum,
-    "cmpgt": lambda a, b: (a > b).astype(a.dtype), "cmpge": lambda a, b: (a >= b).astype(a.dtype),
-    "cmpeq": lambda a, b: (a == b).astype(a.dtype),
-}
-_SCALAR = {"adds": np.add, "muls": np.multiply, "maxs": np.maximum, "mins": np.minimum}
-_BCAST = {"none": lambda r, c: (r, c), "row": lambda r, c: (1, c), "col": lambda r, c: (r, 1), "scalar": lambda r, c: (1, 1)}
-
-
-def _execute(module: KernelModule, hbm: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    try:
-        from moecc.ir.kernel_interpreter import run_kernel_module
-    except ImportError:
-        run_kernel_module = None
-    if run_kernel_module is not None:
-        return run_kernel_module(module, hbm)
-    hbm = {k: v.copy() for k, v in hbm.items()}
-    for b in module.hbm:
-        hbm.setdefault(b.name, np.zeros(b.elements, b.dtype.numpy))
-    for kernel in module.kernels:
-        local = {b.name: (b, np.zeros((b.slots, b.elements), b.dtype.numpy)) for b in kernel.buffers}
-
-        def tile(ref: LocalRef, env: dict[str, int], shape: tuple[int, int] | None = None, dtype=None) -> np.ndarray:
-            buf, data = local[ref.buffer]
-            rows, cols = shape or (ref.rows, ref.cols)
-            flat = data[ref.slot.eval(env)]
-            if dtype is not None and np.dtype(dtype) != flat.dtype:
-                flat = flat.view(dtype)
-            start = ref.offset.eval(env)
-            return flat[start:start + rows * cols].reshape(rows, cols)
-
-        def window(ref: HbmRef, env: dict[str, int]) -> np.ndarray:
-            start = ref.offset.eval(env)
-            idx = start + np.arange(ref.rows)[:, None] * ref.pitch + np.arange(ref.cols)[None, :]
-            return idx
-
-        def run(body, env):
-            for stmt in body:
-                if isinstance(stmt, For):
-                    for i in range(stmt.count):
-                        run(stmt.body, {**env, stmt.var: i})
-                elif isinstance(stmt, Load):
-                    tile(stmt.dst, env)[...] = hbm[stmt.src.buffer][window(stmt.src, env)]
-                elif isinstance(stmt, Store):
-                    hbm[stmt.dst.buffer][window(stmt.dst, env)] = tile(stmt.src, env)
-                elif isinstance(stmt, Vector):
-                    vector(stmt, env)
-                else:
-                    raise NotImplementedError(type(stmt))
-
-        def vector(v: Vector, env: dict[str, int]) -> None:
-            rows, cols = v.dst.rows, v.dst.cols
-            work = np.int64 if v.dtype == DType.I32 else np.float32
-            dt = v.dtype.numpy
-            with np.errstate(all="ignore"):
-                if v.op in _BINARY or v.op == "sel":
-                    a = tile(v.a, env, (rows, cols), dt).astype(work)
-                    b = tile(v.b, env, _BCAST[v.bcast](rows, cols), dt).astype(work)
-                    dst = tile(v.dst, env, (rows, cols), dt)
-                    res = np.where(a != 0, b, dst.astype(work)) if v.op == "sel" else _BINARY[v.op](a, b)
-                    dst[...] = np.broadcast_to(res, (rows, cols)).astype(dst.dtype)
-                elif v.op in _UNARY:
-                    a = tile(v.a, env, _BCAST[v.bcast](rows, cols), dt).astype(work)
-                    res = _UNARY[v.op](a)
-                    dst = tile(v.dst, env, (rows, cols), (v.odt or v.dtype).numpy)
-                    if dst.dtype == np.int32 and work is np.float32:
-                        res = np.trunc(np.nan_to_num(res))
-                    dst[...] = np.broadcast_to(res, (rows, cols)).astype(dst.dtype)
-                elif v.op in ("rsum", "rmax"):
-                    a = tile(v.a, env, (v.a.rows, v.a.cols), dt).astype(work)
-                    res = a.sum(axis=1, keepdims=True, dtype=a.dtype) if v.op == "rsum" else a.max(axis=1, keepdims=True)
-                    tile(v.dst, env, (v.a.rows, 1), dt)[...] = res
-                elif v.op in _SCALAR:
-                    a = tile(v.a, env, (rows, cols), dt).astype(work)
-                    tile(v.dst, env, (rows, cols), dt)[...] = _SCALAR[v.op](a, np.float32(v.imm)).astype(dt)
-                elif v.op == "fill":
-                    tile(v.dst, env, (rows, cols), dt)[...] = np.float32(v.imm)
-                elif v.op == "topk":
-                    a = tile(v.a, env, (v.a.rows, v.a.cols), dt).astype(work)
-                    order = np.argsort(-a, axis=1, kind="stable")[:, : v.k]
-                    tile(v.dst, env, (v.a.rows, v.k), dt)[...] = np.take_along_axis(a, order, axis=1)
-                    tile(v.b, env, (v.a.rows, v.k), np.int32)[...] = order
-                else:
-                    raise NotImplementedError(v.op)
-
-        run(kernel.body, {})
-    return hbm
 
 
 # -- harness ---------------------------------------------------------------------------------------
@@ -162,7 +59,7 @@ def check_op(kind: str, arrays: list[np.ndarray], attrs: dict | None = None, *, 
                     assert ref.rows <= 4095 and ref.cols <= 4095
     hbm = {module.hbm_buffer(names[v.name]).name: _stored(feeds[v.name], v.type.dtype) for v in graph.inputs}
     hbm.update(weights)
-    out = _execute(module, hbm)
+    out = run_kernel_module(module, hbm)
     for i, r in enumerate(results):
         buf = module.hbm_buffer(names[r.name])
         got = out[buf.name].reshape(r.type.shape)
@@ -315,3 +212,74 @@ def test_bf16_single_rounding_ops():
     b = _rand(64, seed=3).astype(ml_dtypes.bfloat16)
     check_op("add", [a, b], rtol=1e-2, atol=1e-2)
     check_op("exp", [a], rtol=1e-2, atol=1e-2)
+
+
+# -- row kernels ----------------------------------------------------------------------------------------
+
+ROW_SHAPES = [(4, 16), (3, 70, 33), (5000, 24), (7, 4095), (1, 1)]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("kind", ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"])
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=str)
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_reduce_last_axis(kind, shape, keepdims, target):
+    check_op(kind, [_rand(*shape)], {"axes": (-1,), "keepdims": keepdims}, target=target)
+
+
+def test_reduce_trailing_axes_and_all():
+    check_op("reduce_sum", [_rand(4, 6, 8)], {"axes": (1, 2), "keepdims": False})
+    check_op("reduce_mean", [_rand(6, 8)], {"axes": (), "keepdims": True})
+
+
+def test_reduce_leading_axis_declines():
+    graph = Graph()
+    x = graph.add_input("x", TensorType((4, 6), DType.F32))
+    y = GraphBuilder(graph, fold=False).emit("reduce_sum", [x], {"axes": (0,), "keepdims": True})
+    graph.set_outputs(y, ["y"])
+    _, _, partition, _ = lower_to_kernels(graph, TARGETS[0])
+    assert "trailing" in next(iter(partition.reasons.values()))
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("kind", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=str)
+def test_softmax(kind, shape, target):
+    check_op(kind, [_rand(*shape) * 4], {"axis": -1}, target=target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("shape", [(4, 16), (3, 70, 33), (600, 768)], ids=str)
+def test_layer_norm(shape, target):
+    x = _rand(*shape) * 2 + 1
+    scale, bias = _rand(shape[-1], seed=3), _rand(shape[-1], seed=4)
+    check_op("layer_norm", [x, scale, bias], {"axis": -1, "epsilon": 1e-5}, consts={1: scale, 2: bias}, target=target)
+    check_op("layer_norm", [x, scale], {"axis": -1, "epsilon": 1e-3}, target=target)
+
+
+def test_layer_norm_over_two_axes():
+    x = _rand(5, 6, 7)
+    check_op("layer_norm", [x, _rand(6, 7, seed=1), _rand(1, 6, 7, seed=2)], {"axis": 1})
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("shape", [(4, 16), (3, 70, 33), (600, 768)], ids=str)
+def test_rms_norm(shape, target):
+    x = _rand(*shape) * 2 + 1
+    scale = _rand(shape[-1], seed=3)
+    check_op("rms_norm", [x, scale], {"axis": -1, "epsilon": 1e-6}, consts={1: scale}, target=target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("shape,k", [((4, 16), 2), ((3, 70, 33), 8), ((300, 64), 63), ((9, 5), 5)], ids=str)
+def test_top_k(shape, k, target):
+    x = np.round(_rand(*shape) * 3)  # many ties: lower index first
+    check_op("top_k", [x], {"k": k, "axis": -1, "largest": True, "sorted": True}, target=target)
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("kind", ["arg_max", "arg_min"])
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_arg_max_min(kind, keepdims, target):
+    x = np.round(_rand(37, 3, 20) * 2)
+    check_op(kind, [x], {"axis": -1, "keepdims": keepdims, "select_last_index": False}, target=target)
