@@ -519,6 +519,36 @@ class GatherPlan:
     constant_indices: np.ndarray | None  # already wrapped, int32
 
 
+@dataclass(frozen=True, slots=True)
+class _IndexChecks:
+    """SRAM buffers for checking run-time indices: ``constants`` holds 0, V and -1."""
+
+    constants: str
+    mask: str
+    wrapped: str
+    table_rows: int
+
+    def constant(self, at: int) -> LocalRef:
+        return LocalRef(self.constants, 1, 1, Affine(at))
+
+
+def _emit_index_checks(kb: KernelBuilder, checks: _IndexChecks, raw: LocalRef, slot: int) -> None:
+    """``wrapped = raw < 0 ? raw + V : raw``, then ``-1`` where ``wrapped >= V``.
+
+    ONNX wraps indices in ``[-V, 0)``. Anything still out of range ends up negative, and the
+    DMA faults on a negative row index, so a bad index is a run-time error rather than a
+    silent read of whatever follows the table in HBM."""
+    count = raw.cols
+    mask = LocalRef(checks.mask, 1, count, Affine(), Affine(slot))
+    wrapped = LocalRef(checks.wrapped, 1, count, Affine(), Affine(slot))
+    zero, rows, minus_one = checks.constant(0), checks.constant(1), checks.constant(2)
+    kb.emit(Vector("cmpge", mask, a=raw, b=zero, bcast="scalar", dtype=DType.I32))
+    kb.emit(Vector("adds", wrapped, a=raw, imm=float(checks.table_rows), dtype=DType.I32))
+    kb.emit(Vector("sel", wrapped, a=mask, b=raw, dtype=DType.I32))
+    kb.emit(Vector("cmpge", mask, a=wrapped, b=rows, bcast="scalar", dtype=DType.I32))
+    kb.emit(Vector("sel", wrapped, a=mask, b=minus_one, bcast="scalar", dtype=DType.I32))
+
+
 def plan_gather(op: Op, ctx: LoweringContext) -> GatherPlan | str:
     data, indices = op.operands[0].type, op.operands[1].type
     if normalize_axis("gather", op.attrs["axis"], data.rank) != 0:
@@ -570,24 +600,24 @@ def lower_gather(op: Op, ctx: LoweringContext) -> None:
     slots = 2 if full >= 2 else 1
     idx = kb.sram(1, plan.rows, DType.I32, slots, hint="idx")
     gathered = kb.sram(plan.rows, plan.cols, dtype, slots, hint="rows")
-    wrap_bufs: tuple[str, str, str] | None = None
+    checks: _IndexChecks | None = None
     if plan.wrap:
-        zero = kb.sram(1, 1, DType.I32, hint="zero")
-        wrap_bufs = (zero, kb.sram(1, plan.rows, DType.I32, slots, hint="nonneg"), kb.sram(1, plan.rows, DType.I32, slots, hint="widx"))
-        kb.emit(Vector("fill", LocalRef(zero, 1, 1), imm=0.0, dtype=DType.I32))
+        checks = _IndexChecks(
+            constants=kb.sram(1, 3, DType.I32, hint="limits"),
+            mask=kb.sram(1, plan.rows, DType.I32, slots, hint="mask"),
+            wrapped=kb.sram(1, plan.rows, DType.I32, slots, hint="widx"),
+            table_rows=plan.table_rows,
+        )
+        for at, value in enumerate((0, plan.table_rows, -1)):
+            kb.emit(Vector("fill", checks.constant(at), imm=float(value), dtype=DType.I32))
 
     def chunk(first: Affine, count: int, slot: int) -> None:
         raw = LocalRef(idx, 1, count, Affine(), Affine(slot))
         kb.emit(Load(raw, HbmRef(indices, first, 1, count, count)))
         index_ref = LocalRef(idx, count, 1, Affine(), Affine(slot))
-        if wrap_bufs is not None:
-            zero, nonneg, widx = wrap_bufs
-            mask = LocalRef(nonneg, 1, count, Affine(), Affine(slot))
-            wrapped = LocalRef(widx, 1, count, Affine(), Affine(slot))
-            kb.emit(Vector("cmpge", mask, a=raw, b=LocalRef(zero, 1, 1), bcast="scalar", dtype=DType.I32))
-            kb.emit(Vector("adds", wrapped, a=raw, imm=float(plan.table_rows), dtype=DType.I32))
-            kb.emit(Vector("sel", wrapped, a=mask, b=raw, dtype=DType.I32))
-            index_ref = LocalRef(widx, count, 1, Affine(), Affine(slot))
+        if checks is not None:
+            _emit_index_checks(kb, checks, raw, slot)
+            index_ref = LocalRef(checks.wrapped, count, 1, Affine(), Affine(slot))
         col_full, col_rest = divmod(plan.width, plan.cols)
 
         def columns(col: Affine, width: int) -> None:
