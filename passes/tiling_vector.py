@@ -49,9 +49,18 @@ MAX_TILE_DIM = 4095
 MAX_TOPK = 63
 #: DMA stride fields are 18 bits of bytes.
 MAX_PITCH_BYTES = (1 << 18) - 1
-#: Largest tile (elements) a stream uses even when SRAM would allow more: bigger tiles only
-#: lengthen the unoverlapped first load and last store.
-MAX_TILE_ELEMENTS = 64 * 1024
+#: Smallest cap on a tile's elements; see :func:`tile_element_cap`.
+MIN_TILE_CAP = 64 * 1024
+
+
+def tile_element_cap(ctx: LoweringContext, total_elements: int) -> int:
+    """The most elements a tile holds even when SRAM would allow more. A tile's DMA should
+    move several times the bytes the bus carries during one DMA setup (so setup latency
+    hides behind transfer), but a stream should still have enough tiles (8) to overlap:
+    bigger tiles only lengthen the unoverlapped first load and last store."""
+    target = ctx.target
+    setup_hiding = int(4 * target.dma_setup_cycles * target.hbm_bytes_per_cycle) // 4
+    return max(MIN_TILE_CAP, min(setup_hiding, total_elements // 8))
 #: Loop nests deeper than this would exceed the smallest target's hardware loop stack once
 #: instruction selection adds its own loops.
 MAX_OUTER_DIMS = 1
@@ -296,7 +305,8 @@ def lower_stream(op: Op, ctx: LoweringContext, inputs: Sequence[Value], compute:
     per_element += sum(2 * o.dtype.itemsize for o in plan.operands if o.kind() == "none")
     small = sum(2 * o.dtype.itemsize * (tile_cols + MAX_TILE_DIM) for o in plan.operands if o.kind() != "none") + 64
     budget = max(ctx.sram_budget_bytes - small, per_element * tile_cols)
-    tile_rows = max(1, min(plan.rows, MAX_TILE_DIM, MAX_TILE_ELEMENTS // tile_cols, budget // (per_element * tile_cols)))
+    cap = tile_element_cap(ctx, result.type.numel)
+    tile_rows = max(1, min(plan.rows, MAX_TILE_DIM, cap // tile_cols, budget // (per_element * tile_cols)))
 
     single_col_tile = plan.cols <= tile_cols
     buffers: list[tuple[str, bool]] = []  # (sram buffer, hoisted) per operand
@@ -748,7 +758,8 @@ def lower_rows(op: Op, ctx: LoweringContext, x: Value, first_axis: int, outputs:
     kb = ctx.kernel(op)
     per_row = 4 * (2 * cols + 2 * temps * cols + 2 * stats) + sum(2 * o.cols * o.dtype.itemsize for o in outputs)
     fixed = sum(4 * cols for _ in params) + 64
-    tile_rows = max(1, min(rows, MAX_TILE_DIM, max(1, MAX_TILE_ELEMENTS // cols), (ctx.sram_budget_bytes - fixed) // per_row))
+    cap = tile_element_cap(ctx, x.type.numel)
+    tile_rows = max(1, min(rows, MAX_TILE_DIM, max(1, cap // cols), (ctx.sram_budget_bytes - fixed) // per_row))
     x_name = ctx.hbm(x)
     x_buf = kb.sram(tile_rows, cols, F32, slots=2, hint="x")
     out_bufs = [kb.sram(tile_rows, o.cols, o.dtype, slots=2, hint="out") for o in outputs]
