@@ -1,8 +1,8 @@
 """Tests for passes/tiling_data.py: data-movement ops lowered to DMA kernels.
 
 Each case builds a one-op graph, lowers it for both targets, verifies the kernel module and
-runs it against the graph reference interpreter. The kernel-IR interpreter is used when it
-is importable; until then a small executor below runs the statements these rules emit.
+runs it with the kernel-IR interpreter against the graph reference interpreter; a few cases
+also go through memory planning, code generation and the simulator.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from moecc.ir.kernel import (
     For,
     Gather,
     HbmRef,
-    Kernel,
     KernelModule,
     Load,
     LocalRef,
@@ -33,6 +32,7 @@ from moecc.ir.kernel import (
     verify_kernel_module,
     walk,
 )
+from moecc.ir.kernel_interpreter import run_kernel_module
 from moecc.ir.types import TensorType
 from moecc.isa_spec.target import Target, load_target
 from moecc.passes.kernel_lowering import HBM_DTYPES, lower_to_kernels
@@ -48,73 +48,6 @@ from moecc.passes.tiling_data import (
 
 TARGETS = [load_target("moe-asic-v1"), load_target("moe-asic-edge")]
 TARGET_IDS = ["v1", "edge"]
-
-
-# -- a small kernel-IR executor (fallback until moecc.ir.kernel_interpreter lands) ------------
-
-
-def _local_view(memory: Mapping[str, np.ndarray], ref: LocalRef, env: Mapping[str, int]) -> np.ndarray:
-    start = ref.offset.eval(env)
-    return memory[ref.buffer][ref.slot.eval(env), start : start + ref.rows * ref.cols].reshape(ref.rows, ref.cols)
-
-
-def _hbm_index(ref: HbmRef, env: Mapping[str, int]) -> np.ndarray:
-    base = ref.offset.eval(env)
-    return base + np.arange(ref.rows)[:, None] * ref.pitch + np.arange(ref.cols)[None, :]
-
-
-def _bcast(ref_view: np.ndarray, mode: str, rows: int, cols: int) -> np.ndarray:
-    return np.broadcast_to(ref_view, (rows, cols))
-
-
-def _run_statements(body: Sequence[Stmt], kernel: Kernel, hbm: dict[str, np.ndarray], local: dict[str, np.ndarray], env: dict[str, int]) -> None:
-    for stmt in body:
-        if isinstance(stmt, For):
-            for i in range(stmt.count):
-                _run_statements(stmt.body, kernel, hbm, local, {**env, stmt.var: i})
-        elif isinstance(stmt, Load):
-            _local_view(local, stmt.dst, env)[...] = hbm[stmt.src.buffer][_hbm_index(stmt.src, env)]
-        elif isinstance(stmt, Store):
-            hbm[stmt.dst.buffer][_hbm_index(stmt.dst, env)] = _local_view(local, stmt.src, env)
-        elif isinstance(stmt, Gather):
-            rows = _local_view(local, stmt.indices, env).reshape(-1).astype(np.int64)
-            table = hbm[stmt.table.buffer]
-            if rows.size and rows.min() < 0:
-                raise MoeccError("gather index out of range")
-            at = stmt.table.offset.eval(env) + rows[:, None] * stmt.table.pitch + np.arange(stmt.table.cols)[None, :]
-            _local_view(local, stmt.dst, env)[...] = table[at]
-        elif isinstance(stmt, Vector):
-            dst = _local_view(local, stmt.dst, env)
-            a = _local_view(local, stmt.a, env) if stmt.a is not None else None
-            if stmt.op == "fill":
-                dst[...] = stmt.imm
-            elif stmt.op == "mov":
-                dst[...] = _bcast(a, stmt.bcast, dst.shape[0], dst.shape[1])
-            elif stmt.op == "adds":
-                dst[...] = a.astype(np.int64) + int(stmt.imm) if dst.dtype.kind == "i" else a + np.float32(stmt.imm)
-            elif stmt.op in ("cmpge", "sel"):
-                b = _bcast(_local_view(local, stmt.b, env), stmt.bcast, dst.shape[0], dst.shape[1])
-                dst[...] = (a >= b) if stmt.op == "cmpge" else np.where(a != 0, b, dst)
-            else:
-                raise NotImplementedError(stmt.op)
-        else:
-            raise NotImplementedError(type(stmt).__name__)
-
-
-def _run_module_locally(module: KernelModule, hbm: dict[str, np.ndarray]) -> None:
-    for step in module.steps:
-        assert isinstance(step, Kernel), "one-op graphs the rules support need no CPU steps"
-        local = {b.name: np.zeros((b.slots, b.elements), b.dtype.numpy) for b in step.buffers}
-        _run_statements(step.body, step, hbm, local, {})
-
-
-def run_module(module: KernelModule, hbm: dict[str, np.ndarray]) -> None:
-    try:
-        from moecc.ir.kernel_interpreter import run_kernel_module
-    except ImportError:
-        _run_module_locally(module, hbm)
-        return
-    hbm.update(run_kernel_module(module, hbm) or {})
 
 
 # -- harness ----------------------------------------------------------------------------------
@@ -146,9 +79,9 @@ def lower_and_run(graph: Graph, feeds: Mapping[str, np.ndarray], target: Target)
         buffer = value_buffers[value.name]
         hbm[buffer] = np.asarray(feeds[value.name]).astype(hbm[buffer].dtype).reshape(-1).copy()
     _check_budgets(module, target)
-    run_module(module, hbm)
+    final = run_kernel_module(module, hbm)
     out = graph.outputs[0]
-    return hbm[module.outputs[0]].reshape(out.type.shape), module
+    return final[module.outputs[0]].reshape(out.type.shape), module
 
 
 def _check_budgets(module: KernelModule, target: Target) -> None:
