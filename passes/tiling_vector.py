@@ -798,30 +798,43 @@ def lower_rows(op: Op, ctx: LoweringContext, x: Value, first_axis: int, outputs:
 REDUCE_KINDS: tuple[str, ...] = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
 
 
-def reduce_first_axis(op: Op) -> int | None:
-    """The first reduced axis when the reduced axes are exactly the trailing ones, else None."""
-    rank = op.operands[0].type.rank
-    axes = op.attrs.get("axes") or tuple(range(rank))
-    axes = sorted(a % rank for a in axes) if rank else []
+def reduced_block(op: Op) -> tuple[int, int, int] | None:
+    """``x`` as ``(outer, reduced, inner)`` when the reduced axes are one contiguous block
+    (``inner`` is 1 for trailing axes), else None."""
+    shape = op.operands[0].type.shape
+    rank = len(shape)
+    axes = sorted({a % rank for a in (op.attrs.get("axes") or range(rank))}) if rank else []
     if not axes:
-        return rank
-    first = axes[0]
-    return first if axes == list(range(first, rank)) else None
+        return (1, 1, 1)
+    first, last = axes[0], axes[-1] + 1
+    if axes != list(range(first, last)):
+        return None
+    return math.prod(shape[:first]), math.prod(shape[first:last]), math.prod(shape[last:])
 
 
 def _supports_reduce(op: Op, ctx: LoweringContext) -> str | None:
     x = op.operands[0]
-    first = reduce_first_axis(op)
-    if first is None:
-        return f"reduces axes {op.attrs.get('axes')} that are not the trailing axes"
-    _, cols = trailing_rows_cols(x.type.shape, first)
-    if cols == 0:
+    block = reduced_block(op)
+    if block is None:
+        return f"reduces axes {op.attrs.get('axes')} that are not one contiguous block"
+    _, reduced, inner = block
+    if reduced == 0:
         return "reduction over an empty axis"
-    return _row_reason(x, cols)
+    if inner > 1:  # accumulate whole (outer x inner) planes element-wise
+        if x.type.dtype is not F32:
+            return f"{x.type.dtype} input (reductions lower f32 only)"
+        return None
+    return _row_reason(x, reduced)
 
 
 @asic_lowering(*REDUCE_KINDS, supports=_supports_reduce)
 def lower_reduce(op: Op, ctx: LoweringContext) -> None:
+    block = reduced_block(op)
+    assert block is not None
+    if block[2] > 1:
+        lower_reduce_planes(op, ctx, *block)
+        return
+
     def compute(c: RowCompute, op: Op) -> None:
         (out,) = c.outs
         if op.kind == "reduce_sum":
@@ -835,9 +848,67 @@ def lower_reduce(op: Op, ctx: LoweringContext) -> None:
             c.vec("rmax", out, c.x)
             c.vec("neg", out, out)
 
-    first = reduce_first_axis(op)
-    assert first is not None
-    lower_rows(op, ctx, op.operands[0], first, [RowOutput(op.result, 1)], compute)
+    x = op.operands[0]
+    rank = x.type.rank
+    first = min((a % rank for a in (op.attrs.get("axes") or range(rank))), default=0) if rank else 0
+    lower_rows(op, ctx, x, first, [RowOutput(op.result, 1)], compute)
+
+
+#: Element-wise combine of two planes for each reduction kind.
+PLANE_COMBINE: dict[str, str] = {"reduce_sum": "add", "reduce_mean": "add", "reduce_max": "max", "reduce_min": "min"}
+
+
+def lower_reduce_planes(op: Op, ctx: LoweringContext, outer: int, reduced: int, inner: int) -> None:
+    """Reduce a middle block of axes: ``x`` is ``outer x reduced x inner`` and the result is the
+    ``outer x inner`` plane combining the ``reduced`` planes element-wise (a loop over them,
+    unrolled by two so plane loads alternate SRAM slots)."""
+    x = op.operands[0]
+    combine = PLANE_COMBINE[op.kind]
+    x_name, out_name = ctx.hbm(x), ctx.hbm(op.result)
+    kb = ctx.kernel(op)
+    tile_cols = min(inner, MAX_TILE_DIM)
+    pitch = reduced * inner
+    cap = tile_element_cap(ctx, outer * inner)
+    # A tile row steps over a whole (reduced x inner) block; past the DMA stride field, one row at a time.
+    row_limit = MAX_TILE_DIM if max(pitch, inner) * 4 <= MAX_PITCH_BYTES else 1
+    tile_rows = max(1, min(outer, row_limit, cap // tile_cols, ctx.sram_budget_bytes // (16 * tile_cols + 64)))
+    acc = kb.sram(tile_rows, tile_cols, F32, slots=2, hint="acc")
+    plane = kb.sram(tile_rows, tile_cols, F32, slots=2, hint="plane")
+    count = None
+    if op.kind == "reduce_mean":
+        count = LocalRef(kb.sram(1, 1, F32, hint="count"), 1, 1)
+        kb.emit(Vector("fill", count, imm=float(reduced), dtype=F32))
+
+    def body(tile: Tile) -> None:
+        n, w = tile.rows, tile.cols
+        total = LocalRef(acc, n, w, slot=Affine(tile.slot))
+
+        def window(m: Affine) -> HbmRef:
+            return HbmRef(x_name, tile.row * pitch + m * inner + tile.col, n, w, pitch if n > 1 else w)
+
+        def add_plane(m: Affine, slot: int) -> None:
+            part = LocalRef(plane, n, w, slot=Affine(slot))
+            kb.emit(Load(part, window(m)))
+            kb.emit(Vector(combine, total, total, part, dtype=F32))
+
+        kb.emit(Load(total, window(Affine())))
+        rest = reduced - 1
+        if rest >= 4:
+            with kb.loop(rest // 2, hint="m") as var:
+                m = Affine.of(var) * 2 + 1
+                add_plane(m, 0)
+                add_plane(m + 1, 1)
+        else:
+            for i in range(rest // 2 * 2):
+                add_plane(Affine(1 + i), i % 2)
+        if rest % 2:
+            add_plane(Affine(reduced - 1), 0)
+        if count is not None:
+            kb.emit(Vector("div", total, total, count, bcast="scalar", dtype=F32))
+        kb.emit(Store(HbmRef(out_name, tile.row * inner + tile.col, n, w, inner if n > 1 else w), total))
+
+    emit_tiles(kb, (), 0, outer, 0, inner, tile_rows, tile_cols, body)
+    ctx.add_kernel(kb)
 
 
 # softmax / log_softmax --------------------------------------------------------------------------------

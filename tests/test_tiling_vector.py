@@ -232,13 +232,21 @@ def test_reduce_trailing_axes_and_all():
     check_op("reduce_mean", [_rand(6, 8)], {"axes": (), "keepdims": True})
 
 
-def test_reduce_leading_axis_declines():
+@pytest.mark.parametrize("target", TARGETS, ids=_ids)
+@pytest.mark.parametrize("kind", ["reduce_sum", "reduce_mean", "reduce_max", "reduce_min"])
+@pytest.mark.parametrize("shape,axes", [((4, 6), (0,)), ((3, 9, 40), (1,)), ((2, 5, 3, 4500), (1, 2)), ((5000, 3, 8), (1,)),
+                                        ((4, 6, 1), (1,)), ((7, 2, 64), (0, 1))], ids=str)
+def test_reduce_middle_axes(kind, shape, axes, target):
+    check_op(kind, [_rand(*shape)], {"axes": axes, "keepdims": False}, target=target)
+
+
+def test_reduce_scattered_axes_decline():
     graph = Graph()
-    x = graph.add_input("x", TensorType((4, 6), DType.F32))
-    y = GraphBuilder(graph, fold=False).emit("reduce_sum", [x], {"axes": (0,), "keepdims": True})
+    x = graph.add_input("x", TensorType((4, 6, 5), DType.F32))
+    y = GraphBuilder(graph, fold=False).emit("reduce_sum", [x], {"axes": (0, 2), "keepdims": True})
     graph.set_outputs(y, ["y"])
     _, _, partition, _ = lower_to_kernels(graph, TARGETS[0])
-    assert "trailing" in next(iter(partition.reasons.values()))
+    assert "contiguous" in next(iter(partition.reasons.values()))
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=_ids)
@@ -311,6 +319,7 @@ SIM_CASES = [
     ("layer_norm", [(130, 64), (64,), (64,)], {"axis": -1, "epsilon": 1e-5}, {1: 1, 2: 2}),
     ("top_k", [(70, 40)], {"k": 4, "axis": -1, "largest": True, "sorted": True}, {}),
     ("reduce_mean", [(90, 50)], {"axes": (-1,), "keepdims": False}, {}),
+    ("reduce_sum", [(50, 4, 96)], {"axes": (1,), "keepdims": False}, {}),  # MoE combine over top-k
 ]
 
 
