@@ -21,7 +21,8 @@ Among the candidate ``c`` axes the plan with the fewest DMAs wins. The other axe
 loop nest; operand axes with stride 0 (broadcasts) loop *inside* the load, so the tile is
 loaded once and stored to every broadcast position, and a broadcast within the tile is a
 VPU ``mov`` with ``bcast=row/col/scalar``. The innermost loop with two or more tiles is
-unrolled by two over a 2-slot tile so loads of one tile overlap the store of the previous.
+unrolled over 2-4 tile slots (one per DMA engine) so loads of the next tiles overlap the
+store of the previous.
 
 ``gather`` on axis 0 (embedding lookup) loads the indices as an int32 row, wraps negative
 indices on the VPU (``idx < 0 ? idx + V : idx``), and fetches table rows with ``Gather``.
@@ -30,9 +31,8 @@ indices on the VPU (``idx < 0 ? idx + V : idx``), and fetches table rows with ``
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,8 +55,11 @@ MAX_WRAP_TABLE_ROWS = 1 << 24
 #: transpose of the innermost axis of a huge tensor, or a reversal).
 MAX_ELEMENT_WINDOW_DMAS = 1 << 16
 #: Upper bound on one SRAM tile slot: big enough to amortise DMA setup, small enough that
-#: two slots overlap well.
+#: several slots overlap well.
 MAX_TILE_BYTES = 1 << 20
+#: Most tile slots a stream rotates through: one load in flight per DMA engine of the
+#: target (``Target.dma_engines``), at least double buffering.
+MAX_STREAM_SLOTS = 4
 
 
 # -- strided copies -------------------------------------------------------------------------
@@ -222,10 +225,21 @@ class CopyBuffers:
     slots: int
 
 
-def copy_buffers(kb: KernelBuilder, plans: Sequence[CopyPlan], dtype: DType) -> CopyBuffers:
-    """Declare tile buffers big enough for every plan (they run one after another)."""
+def stream_slots(ctx: LoweringContext) -> int:
+    """Tile slots a streamed copy rotates through on this target."""
+    return max(2, min(MAX_STREAM_SLOTS, ctx.target.dma_engines))
+
+
+def copy_buffers(kb: KernelBuilder, plans: Sequence[CopyPlan], dtype: DType, max_slots: int) -> CopyBuffers:
+    """Declare tile buffers big enough for every plan (they run one after another), with as
+    many slots as the longest streamed loop can use, up to ``max_slots``."""
     largest = max(plans, key=lambda p: p.tile_elements)
-    slots = 2 if any(_double_buffer_level(_levels(p)[0]) is not None for p in plans) else 1
+    slots = 1
+    for plan in plans:
+        levels = _levels(plan)[0]
+        index = _double_buffer_level(levels)
+        if index is not None:
+            slots = max(slots, min(max_slots, levels[index].extent // levels[index].chunk))
     tile = kb.sram(largest.rows, largest.cols, dtype, slots, hint="tile")
     broadcasting = [p for p in plans if _broadcasts_in_tile(p)]
     bcast = None
@@ -258,7 +272,7 @@ def _levels(plan: CopyPlan) -> tuple[list[_Level], list[_Level]]:
 
 
 def _double_buffer_level(levels: Sequence[_Level]) -> int | None:
-    """The innermost level with at least two full chunks: its loop alternates tile slots."""
+    """The innermost level with at least two full chunks: its loop rotates tile slots."""
     for index in range(len(levels) - 1, -1, -1):
         if levels[index].extent // levels[index].chunk >= 2:
             return index
@@ -302,28 +316,29 @@ def emit_copy(kb: KernelBuilder, plan: CopyPlan, bufs: CopyBuffers, src_buffer: 
         if full == 1:
             inner(Affine(0), level.chunk, slot)
         elif full > 1 and index == db_level:
-            with _pairs(kb, full // 2) as pair:
-                for phase in (0, 1):
-                    inner(pair * (2 * level.chunk) + phase * level.chunk, level.chunk, phase)
-            if full % 2:
-                inner(Affine((full - 1) * level.chunk), level.chunk, 0)
+            rotate(full, lambda at, phase: inner(at * level.chunk, level.chunk, phase), bufs.slots, kb)
         elif full > 1:
             with kb.loop(full) as var:
                 inner(Affine.of(var) * level.chunk, level.chunk, slot)
         if rest:
-            inner(Affine(full * level.chunk), rest, full % 2 if index == db_level else slot)
+            inner(Affine(full * level.chunk), rest, full % bufs.slots if index == db_level else slot)
 
     nest(0, Affine(plan.src.offset), Affine(plan.dst.offset), 1, 1, 0)
 
 
-@contextlib.contextmanager
-def _pairs(kb: KernelBuilder, count: int) -> Iterator[Affine]:
-    """The loop over slot pairs of a double-buffered loop; no loop at all for one pair."""
-    if count == 1:
-        yield Affine()
-        return
-    with kb.loop(count, hint="p") as var:
-        yield Affine.of(var)
+def rotate(count: int, body: Callable[[Affine, int], None], slots: int, kb: KernelBuilder) -> None:
+    """``for i in range(count): body(i, i % slots)`` without a modulo (Affine has none): the
+    loop is unrolled by ``slots`` and the leftover iterations are peeled."""
+    groups, tail = divmod(count, slots)
+    if groups == 1:
+        for phase in range(slots):
+            body(Affine(phase), phase)
+    elif groups > 1:
+        with kb.loop(groups, hint="p") as var:
+            for phase in range(slots):
+                body(Affine.of(var) * slots + phase, phase)
+    for phase in range(tail):
+        body(Affine(groups * slots + phase), phase)
 
 
 def _emit_tile_load(kb: KernelBuilder, tile: LocalRef, bufs: CopyBuffers, src: str, off: Affine, s_q: int, s_c: int, dtype: DType, slot: int) -> None:
@@ -451,8 +466,8 @@ def _hbm_itemsize(t: TensorType) -> int | None:
 
 
 def _tile_budget(ctx: LoweringContext) -> int:
-    # Two tile slots plus the small broadcast buffer must fit with room to spare.
-    return max(1, min(MAX_TILE_BYTES, ctx.sram_budget_bytes // 4))
+    # Every tile slot plus the small broadcast buffers must fit with room to spare.
+    return max(1, min(MAX_TILE_BYTES, ctx.sram_budget_bytes // (2 * stream_slots(ctx))))
 
 
 def _copy_plans(op: Op, ctx: LoweringContext) -> list[tuple[CopySpec, CopyPlan]] | str:
@@ -485,7 +500,7 @@ def lower_copy(op: Op, ctx: LoweringContext) -> None:
     dst = ctx.hbm(op.result)
     dtype = ctx.hbm_dtype(op.result)
     kb = ctx.kernel(op)
-    bufs = copy_buffers(kb, [plan for _, plan in plans], dtype)
+    bufs = copy_buffers(kb, [plan for _, plan in plans], dtype, stream_slots(ctx))
     for spec, plan in plans:
         emit_copy(kb, plan, bufs, ctx.hbm(op.operands[spec.operand]), dst, dtype)
     ctx.add_kernel(kb)
@@ -597,7 +612,7 @@ def lower_gather(op: Op, ctx: LoweringContext) -> None:
     dtype = ctx.hbm_dtype(op.result)
     kb = ctx.kernel(op)
     full, rest = divmod(plan.count, plan.rows)
-    slots = 2 if full >= 2 else 1
+    slots = max(1, min(stream_slots(ctx), full))
     idx = kb.sram(1, plan.rows, DType.I32, slots, hint="idx")
     gathered = kb.sram(plan.rows, plan.cols, dtype, slots, hint="rows")
     checks: _IndexChecks | None = None
@@ -636,13 +651,9 @@ def lower_gather(op: Op, ctx: LoweringContext) -> None:
     if full == 1:
         chunk(Affine(), plan.rows, 0)
     elif full > 1:
-        with _pairs(kb, full // 2) as pair:
-            for phase in (0, 1):
-                chunk(pair * (2 * plan.rows) + phase * plan.rows, plan.rows, phase)
-        if full % 2:
-            chunk(Affine((full - 1) * plan.rows), plan.rows, 0)
+        rotate(full, lambda at, phase: chunk(at * plan.rows, plan.rows, phase), slots, kb)
     if rest:
-        chunk(Affine(full * plan.rows), rest, full % 2 if slots > 1 else 0)
+        chunk(Affine(full * plan.rows), rest, full % slots)
     ctx.add_kernel(kb)
 
 
