@@ -18,11 +18,17 @@ Two kernel shapes cover everything here:
   ``layer_norm``, ``rms_norm``, ``top_k``, ``arg_max``/``arg_min``): ``R`` whole rows per
   tile, row statistics as ``R x 1`` columns applied with ``bcast=col``.
 
-Before/after, ``%y = add(%x: f32[64, 256], %b: f32[256])`` on moe-asic-v1 becomes::
+Before/after, ``%add = add(%x0: f32[64, 256], %x1: f32[256])`` on moe-asic-v1 (one tile, so
+no loop; the row operand is loaded once, before the tiles)::
 
-    kernel k0_add {  sram s0: f32[64x256] x2 (x), s1: f32[1x256] (b), s2: f32[64x256] x2 (y)
-      load s1 <- b[0: 1x256]
-      load s0[slot 0] <- x[0: 64x256 pitch 256] ; vadd s2[slot 0] <- s0, s1 (row) ; store y <- s2
+    kernel @k0_add sources("add %add (add)") {
+      sram %in0 : f32[64, 256] x2
+      sram %in1 : f32[1, 256]
+      sram %out2 : f32[64, 256] x2
+      load %in1[1x256] <- %x1[1x256 at 0 pitch 256]
+      load %in0[64x256] <- %x0[64x256 at 0 pitch 256]
+      vpu.add %out2[64x256] <- %in0[64x256], %in1[1x256] {bcast = row} : f32
+      store %add[64x256 at 0 pitch 256] <- %out2[64x256]
     }
 
 Anything a rule cannot do exactly (other dtypes, axes, broadcasting patterns, too-long rows)
