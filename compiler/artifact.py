@@ -153,8 +153,6 @@ _KERNELS = "kernels.kir"
 def _asic_members(model: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
     """Add the ASIC parts (kernel IR, program binaries and listings, the HBM image with the
     weights placed, the report) to ``members``; return their manifest entry."""
-    import dataclasses
-
     from moecc.ir.kernel_printer import print_kernel_module
     from moecc.isa_spec import encode_program
 
@@ -166,8 +164,8 @@ def _asic_members(model: CompiledModel, members: dict[str, bytes]) -> dict[str, 
     for index, segment in enumerate(exe.segments):
         members[f"program{index}.bin"] = encode_program(segment.program)
         members[f"program{index}.s"] = segment.listing.encode("utf-8")
-        meta = {f.name: getattr(segment, f.name) for f in dataclasses.fields(segment) if f.name != "program"}
-        segments.append(meta)
+        segments.append({"listing": segment.listing, "kernels": list(segment.kernels), "steps": list(segment.steps),
+                         "unit_counts": dict(segment.unit_counts)})
     members["report.json"] = json.dumps(model.report(), indent=2, sort_keys=True).encode("utf-8")
     return {
         "asic_target": exe.target.name,
@@ -200,7 +198,8 @@ def _load_asic(model: CompiledModel, manifest: dict[str, Any], members: dict[str
         segments = []
         for index, meta in enumerate(info["segments"]):
             program = decode_program(members[f"program{index}.bin"])
-            segments.append(ProgramSegment(program=program, **meta))
+            segments.append(ProgramSegment(program=program, listing=meta["listing"], kernels=tuple(meta["kernels"]),
+                                           steps=(int(meta["steps"][0]), int(meta["steps"][1])), unit_counts=dict(meta["unit_counts"])))
         target = load_target(info["asic_target"])
     except MoeccError as err:
         raise ArtifactError(f"'{path}' holds an invalid ASIC program: {err}", remedy="recompile the model") from None

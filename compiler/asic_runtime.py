@@ -112,7 +112,7 @@ class AsicExecutable:
 
         image = self.initial_image(feeds)
         stats = AsicRunStats()
-        segment_at = {seg.first_step: seg for seg in self.segments}
+        segment_at = {seg.steps[0]: seg for seg in self.segments}
         ops_by_name = {op.results[0].name: op for op in self.graph.ops}
         step = 0
         while step < len(self.module.steps):
@@ -126,7 +126,7 @@ class AsicExecutable:
             result = Simulator(segment.program, self.target, trace=trace).run(image)
             image = result.hbm
             stats.add(result.report, result.trace_events if trace else [])
-            step = segment.last_step + 1
+            step = segment.steps[1]
         buffers = self._buffers()
         outputs: dict[str, np.ndarray] = {}
         for name, value in zip(self.graph.output_names, self.graph.outputs):

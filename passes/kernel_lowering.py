@@ -143,6 +143,7 @@ class LoweringContext:
     _kernel_ids: Iterator[int] = field(default_factory=itertools.count)
     _buffer_names: set[str] = field(default_factory=set)
     _weight_cache: dict[tuple[str, DType], str] = field(default_factory=dict)
+    f32_ops: set[int] = field(default_factory=set)  # ids of matmuls kept in f32 at precision bf16
 
     # -- HBM buffers of graph values --------------------------------------------------
     def hbm(self, value: Value) -> str:
@@ -202,6 +203,12 @@ class LoweringContext:
     def mxu_dtype(self) -> DType:
         return DType.BF16 if self.precision == "bf16" else DType.F32
 
+    def mxu_dtype_for(self, op: Op | None) -> DType:
+        """The MXU dtype for one matmul: the precision's, except routing matmuls stay f32."""
+        if op is not None and id(op) in self.f32_ops:
+            return DType.F32
+        return self.mxu_dtype
+
     @property
     def sram_budget_bytes(self) -> int:
         """SRAM a single kernel may plan for (all of it: kernels run one at a time)."""
@@ -252,6 +259,8 @@ def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tu
     if precision not in PRECISIONS:
         raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
     ctx = LoweringContext(graph, target, precision)
+    if precision == "bf16":
+        ctx.f32_ops = {id(op) for op in routing_matmuls(graph)}
     partition = partition_graph(graph, ctx)
     for v in graph.inputs:
         ctx.hbm(v)
@@ -297,6 +306,36 @@ def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tu
     _mark_outputs(module)
     value_buffers = {v.name: ctx.value_buffers[id(v)] for v in graph.values() if id(v) in ctx.value_buffers}
     return module, ctx.weights, partition, value_buffers
+
+
+#: Ops a routing score passes through between the router matmul and the top-k.
+_ROUTING_PATH_KINDS = frozenset({"softmax", "log_softmax", "sigmoid", "reshape", "transpose", "add", "sub", "mul",
+                                 "div", "cast", "exp", "slice", "expand", "squeeze"})
+
+
+def routing_matmuls(graph: Graph, max_depth: int = 8) -> list[Op]:
+    """Matmuls whose result reaches a ``top_k``/``arg_max`` through element-wise/shape ops.
+
+    At ``precision="bf16"`` these stay f32: a bf16 router flips near-tied expert choices,
+    a discrete error of the whole expert's output rather than a rounding error (MoE models
+    keep the router in f32 for the same reason)."""
+    found: list[Op] = []
+    seen: set[int] = set()
+    for op in graph.ops:
+        if op.kind not in ("top_k", "arg_max", "arg_min"):
+            continue
+        frontier = [(op.operands[0], 0)]
+        while frontier:
+            value, depth = frontier.pop()
+            producer = value.producer
+            if producer is None or id(producer) in seen or depth > max_depth:
+                continue
+            seen.add(id(producer))
+            if producer.kind in ("matmul", "gemm"):
+                found.append(producer)
+            elif producer.kind in _ROUTING_PATH_KINDS:
+                frontier.extend((v, depth + 1) for v in producer.operands if v.producer is not None and not v.producer.is_const)
+    return found
 
 
 def placement_of(partition: Partition, index: int) -> str:

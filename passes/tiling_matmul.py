@@ -281,7 +281,7 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
         return f"the MXU path computes f32/bf16 matmuls, not {dtype}"
     if 0 in a.type.shape or 0 in b.type.shape:
         return "empty matmul operand"
-    mxu = DType.BF16 if dtype == DType.BF16 else ctx.mxu_dtype
+    mxu = DType.BF16 if dtype == DType.BF16 else ctx.mxu_dtype_for(result.producer)
     a_shape, b_shape = (v.type.shape[::-1] if t else v.type.shape for v, t in zip((a, b), transposed))
     problem = matmul_problem(a_shape, b_shape)
     formats = MatmulFormats(mxu, _operand_format(a, mxu), _operand_format(b, mxu), HBM_DTYPES[dtype], bias)
