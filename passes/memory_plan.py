@@ -78,9 +78,10 @@ def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, Mem
         )
     steps: list[Step] = []
     local_bytes: dict[str, dict[str, int]] = {}
+    ring = {space: 0 for space in LOCAL_CAPACITY_ATTR}
     for step in module.steps:
         if isinstance(step, Kernel):
-            placed = _plan_kernel(step, target)
+            placed = _plan_kernel(step, target, ring)
             local_bytes[step.name] = kernel_local_bytes(step)
             steps.append(placed)
         else:
@@ -105,7 +106,14 @@ def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, Mem
     return planned, plan
 
 
-def _plan_kernel(kernel: Kernel, target: Target) -> Kernel:
+def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int]) -> Kernel:
+    """Place a kernel's local buffers contiguously at the ring cursor of each space.
+
+    Kernels follow each other around SRAM (and acc) like a ring buffer instead of all
+    starting at 0: consecutive kernels then touch disjoint bytes, so the scheduler sees no
+    false dependency between them and the next kernel's independent loads (its weights)
+    overlap the current kernel's compute. A kernel that does not fit before the end wraps
+    to 0. ``ring`` is updated in place."""
     used = kernel_local_bytes(kernel)
     for space, attr in LOCAL_CAPACITY_ATTR.items():
         capacity = getattr(target, attr)
@@ -116,11 +124,17 @@ def _plan_kernel(kernel: Kernel, target: Target) -> Kernel:
                 f"{target.name} has {capacity}",
                 remedy=f"re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
             )
-    cursor = {space: 0 for space in LOCAL_CAPACITY_ATTR}
+    cursor: dict[str, int] = {}
+    for space, attr in LOCAL_CAPACITY_ATTR.items():
+        start = ring[space]
+        if start + used.get(space, 0) > getattr(target, attr):
+            start = 0
+        cursor[space] = start
     placed: list[Buffer] = []
     for buf in kernel.buffers:
         placed.append(buf.placed(cursor[buf.space]))
         cursor[buf.space] += align(buf.nbytes)
+    ring.update(cursor)
     return Kernel(kernel.name, tuple(placed), kernel.body, kernel.sources)
 
 
