@@ -64,7 +64,7 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         "target": model.target,
         "inputs": [s.to_dict() for s in model.inputs],
         "outputs": [s.to_dict() for s in model.outputs],
-        "options": model.report()["options"],
+        "options": model.json_options(),
         "pass_times": model.pass_times,
         "checksums": {name: _sha256(data) for name, data in members.items()},
     }

@@ -160,8 +160,12 @@ class CompiledModel:
             "constants": sum(1 for _ in self.graph.const_ops()),
             "weight_bytes": self.graph.weight_bytes(),
             "pass_times": dict(self.pass_times),
-            "options": {k: v for k, v in self.options.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))},
+            "options": self.json_options(),
         }
+
+    def json_options(self) -> dict[str, Any]:
+        """The compile options that are plain JSON values (for reports and the manifest)."""
+        return {k: v for k, v in self.options.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))}
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a ``.moe`` artifact (whole or not at all)."""
