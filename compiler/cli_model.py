@@ -112,7 +112,8 @@ def _load_npy(path: str, name: str) -> np.ndarray:
         raise InputError(f"input file '{path}' is not a readable .npy array ({exc})") from None
 
 
-def _print_report_summary(report: dict[str, Any], out: Any = sys.stdout) -> None:
+def _print_report_summary(report: dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stdout
     if report.get("target") == "asic":
         from moecc.asic_report import format_asic_summary
 
