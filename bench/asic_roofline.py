@@ -1,0 +1,81 @@
+"""Simulated ASIC cycles of every example at realistic sizes, against the roofline bound.
+
+For each example (sequence >= 128): compile for ``asic`` (compile time measured), run once on
+the simulator, and print cycles, the roofline bound of the same work (max of MXU FLOPs / peak
+and compulsory HBM bytes / bandwidth) and their ratio, with the share of FLOPs on the ASIC.
+The roofline is computed in the same process from the same run, so the ratio is the figure of
+merit (1.0 = at the bound).
+
+    python bench/asic_roofline.py [--target moe-asic-v1] [--precision f32] [--examples a,b] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import moecc
+from moecc.examples import EXAMPLES, build_example, example_inputs, realistic_sizes
+
+#: Examples whose realistic size needs more than this machine's patience are shrunk here:
+#: the Mixtral-style block gathers per-token expert weights ([tokens, k, inter, hidden]),
+#: so its realistic sizes keep seq 128 but use fewer experts' worth of intermediate width.
+SIZE_OVERRIDES: dict[str, dict[str, int]] = {
+    "mixtral-block": {"intermediate": 256},
+    "moe-transformer": {"intermediate": 256},
+}
+
+
+def measure(name: str, asic_target: str, precision: str) -> dict[str, object]:
+    sizes = {**realistic_sizes(name), "batch": 1, **SIZE_OVERRIDES.get(name, {})}
+    model = build_example(name, **sizes)
+    inputs = example_inputs(name, model, seed=0)
+    start = time.perf_counter()
+    compiled = moecc.compile(model, target="asic", asic_target=asic_target, precision=precision)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    compiled.run(inputs)
+    simulate_s = time.perf_counter() - start
+    report = compiled.report()
+    return {
+        "example": name,
+        "sizes": ", ".join(f"{k}={v}" for k, v in sizes.items() if k in ("seq", "hidden", "heads", "kv_heads", "intermediate", "n_experts", "n_layers")),
+        "cycles": report["cycles"],
+        "roofline": report["roofline_cycles"],
+        "bound": report["roofline_bound"],
+        "ratio": report["ratio_to_roofline"],
+        "asic_flops": report["flops_on_asic_fraction"],
+        "kernels": report["kernels"]["count"],
+        "compile_s": compile_s,
+        "simulate_s": simulate_s,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="moe-asic-v1")
+    parser.add_argument("--precision", default="f32", choices=["f32", "bf16"])
+    parser.add_argument("--examples", default=",".join(sorted(EXAMPLES)))
+    parser.add_argument("--write", help="append the table to this Markdown file")
+    args = parser.parse_args()
+    rows = [measure(name, args.target, args.precision) for name in args.examples.split(",")]
+    header = "| example | sizes | cycles | roofline | bound | ratio | FLOPs on ASIC | kernels | compile s | simulate s |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['example']} | {r['sizes']} | {r['cycles']:,} | {r['roofline']:,.0f} | {r['bound']} | {r['ratio']:.2f} | "
+            f"{float(r['asic_flops']) * 100:.2f}% | {r['kernels']} | {r['compile_s']:.2f} | {r['simulate_s']:.2f} |"
+        )
+    title = f"### ASIC roofline: {args.target}, precision {args.precision}"
+    command = f"`python bench/asic_roofline.py --target {args.target} --precision {args.precision}`"
+    text = "\n".join([title, "", command, "", *lines, ""])
+    print(text)
+    if args.write:
+        with open(args.write, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
