@@ -1,0 +1,461 @@
+"""Single-precision GEMM for the LLVM CPU backend, built with llvmlite's IR builder.
+
+The kernel IR's ``MatMul`` statements (and the CPU fallback for big matmuls) call
+``moecc_sgemm``::
+
+    void moecc_sgemm(float *C, const float *A, const float *B,
+                     i64 M, i64 N, i64 K, i64 lda, i64 ldb, i64 ldc, i32 accumulate)
+
+computing ``C[M x N] (= or +=) A[M x K] @ B[K x N]``, all row-major with leading dimensions
+in elements. The structure is the classic blocked GEMM (Goto / BLIS), blocked by a
+:class:`~moecc.backend.llvm.cpu_target.CpuTarget`::
+
+    for jc in N by NC:                       B panel KC x NC (L3)
+      for pc in K by KC:    pack B[pc:, jc:] into NR-column slivers, k-major
+        for ic in M by MC:  pack A[ic:, pc:] into MR-row slivers, k-major   (L2)
+          for jr in NC by NR:                                            B sliver (L1)
+            for ir in MC by MR:
+              micro-kernel: C[ir:ir+MR, jr:jr+NR] (+)= Ap sliver @ Bp sliver
+
+The micro-kernel keeps the ``MR x NR`` tile of C in ``MR * NR / VW`` vector registers (``<VW x
+float>`` SSA values carried around the K loop), and per k loads ``NR / VW`` vectors of packed B,
+broadcasts ``MR`` elements of packed A and issues ``MR * NR / VW`` ``llvm.fma`` calls. Packing
+zero-pads partial slivers, so the micro-kernel's K loop never branches; only its write-back
+distinguishes full tiles (vector stores) from edge tiles (through a stack tile, element-wise).
+
+The packed panels are module globals, so one compiled GEMM must not run on two threads at
+once; :func:`sgemm` serialises calls with a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import threading
+from collections.abc import Iterator
+
+import llvmlite.ir as ir
+import numpy as np
+
+from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
+from moecc.backend.llvm.jit import JitModule, compile_module
+from moecc.errors import MoeccError, UnsupportedError
+
+SGEMM_SYMBOL = "moecc_sgemm"
+#: Alignment of the packed panels: one cache line, which is also one AVX-512 vector.
+PANEL_ALIGN_BYTES = 64
+
+I1 = ir.IntType(1)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+F32 = ir.FloatType()
+F32_PTR = F32.as_pointer()
+VOID = ir.VoidType()
+
+
+def _i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+@contextlib.contextmanager
+def counted_loop(builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value, name: str) -> Iterator[ir.Value]:
+    """``for (index = start; index < stop; index += step) { <with-body> }`` as IR.
+
+    Yields the index; the body is whatever the caller emits inside the ``with``. Leaves the
+    builder at the loop's exit block."""
+    preheader = builder.block
+    header = builder.append_basic_block(f"{name}.header")
+    body = builder.append_basic_block(f"{name}.body")
+    exit_block = builder.append_basic_block(f"{name}.exit")
+    builder.branch(header)
+    builder.position_at_end(header)
+    index = builder.phi(I64, name=name)
+    index.add_incoming(start, preheader)
+    builder.cbranch(builder.icmp_signed("<", index, stop), body, exit_block)
+    builder.position_at_end(body)
+    yield index
+    following = builder.add(index, step, name=f"{name}.next")
+    index.add_incoming(following, builder.block)
+    builder.branch(header)
+    builder.position_at_end(exit_block)
+
+
+def _min(builder: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
+    return builder.select(builder.icmp_signed("<", a, b), a, b)
+
+
+class SgemmBuilder:
+    """Builds the ``moecc_sgemm`` module for one :class:`CpuTarget` (one instance per build)."""
+
+    def __init__(self, target: CpuTarget) -> None:
+        self.target = target
+        self.vector = ir.VectorType(F32, target.vector_floats)
+        self.vector_ptr = self.vector.as_pointer()
+        self.vectors_per_row = target.nr // target.vector_floats
+        self.module = ir.Module(name=f"moecc_sgemm_{target.mr}x{target.nr}")
+        self.fma = ir.Function(
+            self.module,
+            ir.FunctionType(self.vector, [self.vector] * 3),
+            f"llvm.fma.v{target.vector_floats}f32",
+        )
+        self.packed_a = self._panel("moecc_sgemm_packed_a", target.mc * target.kc)
+        self.packed_b = self._panel("moecc_sgemm_packed_b", target.kc * target.nc)
+
+    def build(self) -> ir.Module:
+        pack_a = self._build_pack_a()
+        pack_b = self._build_pack_b()
+        micro_kernel = self._build_micro_kernel()
+        self._build_sgemm(pack_a, pack_b, micro_kernel)
+        return self.module
+
+    def _panel(self, name: str, floats: int) -> ir.GlobalVariable:
+        panel_type = ir.ArrayType(F32, floats)
+        panel = ir.GlobalVariable(self.module, panel_type, name)
+        panel.linkage = "internal"
+        panel.align = PANEL_ALIGN_BYTES
+        panel.initializer = ir.Constant(panel_type, None)
+        return panel
+
+    def _function(self, name: str, params: list[ir.Type], arg_names: list[str], internal: bool = True) -> ir.Function:
+        function = ir.Function(self.module, ir.FunctionType(VOID, params), name)
+        for arg, arg_name in zip(function.args, arg_names, strict=True):
+            arg.name = arg_name
+            if isinstance(arg.type, ir.PointerType):
+                arg.add_attribute("noalias")
+        function.attributes.add("nounwind")
+        if internal:
+            function.linkage = "internal"
+        return function
+
+    def _build_pack_a(self) -> ir.Function:
+        """``pack_a(dst, src, lda, mc, kc)``: ``src[mc x kc]`` (leading dim ``lda``) into
+        ``ceil(mc / MR)`` slivers of ``kc x MR`` floats, row ``i`` of a sliver at column ``i``,
+        rows past ``mc`` zero."""
+        mr = self.target.mr
+        function = self._function(
+            "moecc_sgemm_pack_a", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "lda", "mc", "kc"]
+        )
+        dst, src, lda, mc, kc = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        with counted_loop(builder, _i64(0), mc, _i64(mr), "row0") as row0:
+            sliver = builder.gep(dst, [builder.mul(row0, kc)], inbounds=True)
+            rows = _min(builder, _i64(mr), builder.sub(mc, row0))
+            source_rows = builder.gep(src, [builder.mul(row0, lda)], inbounds=True)
+            full = builder.icmp_signed("==", rows, _i64(mr))
+            with builder.if_else(full) as (then, otherwise):
+                with then:
+                    # Fixed trip count MR: LLVM unrolls the row loop into straight code.
+                    with counted_loop(builder, _i64(0), kc, _i64(1), "k") as k:
+                        out = builder.gep(sliver, [builder.mul(k, _i64(mr))], inbounds=True)
+                        for i in range(mr):
+                            element = builder.gep(source_rows, [builder.add(builder.mul(_i64(i), lda), k)], inbounds=True)
+                            builder.store(builder.load(element), builder.gep(out, [_i64(i)], inbounds=True))
+                with otherwise:
+                    with counted_loop(builder, _i64(0), kc, _i64(1), "kz") as k:
+                        out = builder.gep(sliver, [builder.mul(k, _i64(mr))], inbounds=True)
+                        for i in range(mr):
+                            builder.store(ir.Constant(F32, 0.0), builder.gep(out, [_i64(i)], inbounds=True))
+                    with counted_loop(builder, _i64(0), rows, _i64(1), "i") as i:
+                        source_row = builder.gep(source_rows, [builder.mul(i, lda)], inbounds=True)
+                        with counted_loop(builder, _i64(0), kc, _i64(1), "kp") as k:
+                            value = builder.load(builder.gep(source_row, [k], inbounds=True))
+                            position = builder.add(builder.mul(k, _i64(mr)), i)
+                            builder.store(value, builder.gep(sliver, [position], inbounds=True))
+        builder.ret_void()
+        return function
+
+    def _build_pack_b(self) -> ir.Function:
+        """``pack_b(dst, src, ldb, kc, nc)``: ``src[kc x nc]`` (leading dim ``ldb``) into
+        ``ceil(nc / NR)`` slivers of ``kc x NR`` floats, columns past ``nc`` zero."""
+        nr = self.target.nr
+        function = self._function(
+            "moecc_sgemm_pack_b", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "ldb", "kc", "nc"]
+        )
+        dst, src, ldb, kc, nc = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        with counted_loop(builder, _i64(0), nc, _i64(nr), "col0") as col0:
+            sliver = builder.gep(dst, [builder.mul(col0, kc)], inbounds=True)
+            cols = _min(builder, _i64(nr), builder.sub(nc, col0))
+            source_cols = builder.gep(src, [col0], inbounds=True)
+            full = builder.icmp_signed("==", cols, _i64(nr))
+            with builder.if_else(full) as (then, otherwise):
+                with then:
+                    with counted_loop(builder, _i64(0), kc, _i64(1), "k") as k:
+                        source_row = builder.gep(source_cols, [builder.mul(k, ldb)], inbounds=True)
+                        out = builder.gep(sliver, [builder.mul(k, _i64(nr))], inbounds=True)
+                        for v in range(self.vectors_per_row):
+                            offset = _i64(v * self.target.vector_floats)
+                            source = builder.bitcast(builder.gep(source_row, [offset], inbounds=True), self.vector_ptr)
+                            target = builder.bitcast(builder.gep(out, [offset], inbounds=True), self.vector_ptr)
+                            builder.store(builder.load(source, align=4), target, align=self._packed_vector_align())
+                with otherwise:
+                    with counted_loop(builder, _i64(0), kc, _i64(1), "kp") as k:
+                        source_row = builder.gep(source_cols, [builder.mul(k, ldb)], inbounds=True)
+                        out = builder.gep(sliver, [builder.mul(k, _i64(nr))], inbounds=True)
+                        for j in range(nr):
+                            builder.store(ir.Constant(F32, 0.0), builder.gep(out, [_i64(j)], inbounds=True))
+                        with counted_loop(builder, _i64(0), cols, _i64(1), "j") as j:
+                            value = builder.load(builder.gep(source_row, [j], inbounds=True))
+                            builder.store(value, builder.gep(out, [j], inbounds=True))
+        builder.ret_void()
+        return function
+
+    def _packed_vector_align(self) -> int:
+        # Slivers start at multiples of kc * NR floats and rows at multiples of NR, both whole
+        # vectors, inside a 64-byte aligned panel.
+        return min(PANEL_ALIGN_BYTES, self.target.vector_floats * 4)
+
+    def _build_micro_kernel(self) -> ir.Function:
+        """``micro(kc, a, b, c, ldc, mr, nr, load_c)``: ``c[mr x nr] (+)= a-sliver @ b-sliver``
+        over ``kc`` (>= 1) steps, the MR x NR accumulators in vector registers."""
+        target = self.target
+        mr, width, per_row = target.mr, target.vector_floats, self.vectors_per_row
+        function = self._function(
+            "moecc_sgemm_micro_kernel",
+            [I64, F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I1],
+            ["kc", "a", "b", "c", "ldc", "mr", "nr", "load_c"],
+        )
+        kc, a, b, c, ldc, rows, cols, load_c = function.args
+        entry = function.append_basic_block("entry")
+        loop = function.append_basic_block("k.loop")
+        done = function.append_basic_block("k.done")
+        builder = ir.IRBuilder(entry)
+        builder.branch(loop)
+
+        builder.position_at_end(loop)
+        k = builder.phi(I64, name="k")
+        k.add_incoming(_i64(0), entry)
+        zero = ir.Constant(self.vector, None)
+        accumulators = [[builder.phi(self.vector, name=f"acc{i}_{v}") for v in range(per_row)] for i in range(mr)]
+        for row in accumulators:
+            for phi in row:
+                phi.add_incoming(zero, entry)
+        b_row = builder.gep(b, [builder.mul(k, _i64(target.nr))], inbounds=True)
+        b_vectors = [
+            builder.load(
+                builder.bitcast(builder.gep(b_row, [_i64(v * width)], inbounds=True), self.vector_ptr),
+                align=self._packed_vector_align(),
+            )
+            for v in range(per_row)
+        ]
+        a_column = builder.gep(a, [builder.mul(k, _i64(mr))], inbounds=True)
+        splat_mask = ir.Constant(ir.VectorType(I32, width), [0] * width)
+        updated: list[list[ir.Value]] = []
+        for i in range(mr):
+            scalar = builder.load(builder.gep(a_column, [_i64(i)], inbounds=True))
+            single = builder.insert_element(ir.Constant(self.vector, ir.Undefined), scalar, ir.Constant(I32, 0))
+            splat = builder.shuffle_vector(single, ir.Constant(self.vector, ir.Undefined), splat_mask)
+            updated.append([builder.call(self.fma, [splat, b_vectors[v], accumulators[i][v]]) for v in range(per_row)])
+        k_next = builder.add(k, _i64(1))
+        k.add_incoming(k_next, loop)
+        for phis, values in zip(accumulators, updated, strict=True):
+            for phi, value in zip(phis, values, strict=True):
+                phi.add_incoming(value, loop)
+        builder.cbranch(builder.icmp_signed("<", k_next, kc), loop, done)
+
+        builder.position_at_end(done)
+        full = builder.and_(builder.icmp_signed("==", rows, _i64(mr)), builder.icmp_signed("==", cols, _i64(target.nr)))
+        with builder.if_else(full) as (then, otherwise):
+            with then:
+                self._write_full_tile(builder, updated, c, ldc, load_c)
+            with otherwise:
+                self._write_edge_tile(builder, updated, c, ldc, rows, cols, load_c)
+        builder.ret_void()
+        return function
+
+    def _write_full_tile(
+        self, builder: ir.IRBuilder, tile: list[list[ir.Value]], c: ir.Value, ldc: ir.Value, load_c: ir.Value
+    ) -> None:
+        width = self.target.vector_floats
+
+        def write(accumulate: bool) -> None:
+            for i, row in enumerate(tile):
+                c_row = builder.gep(c, [builder.mul(_i64(i), ldc)], inbounds=True)
+                for v, value in enumerate(row):
+                    pointer = builder.bitcast(builder.gep(c_row, [_i64(v * width)], inbounds=True), self.vector_ptr)
+                    if accumulate:
+                        value = builder.fadd(builder.load(pointer, align=4), value)
+                    builder.store(value, pointer, align=4)
+
+        with builder.if_else(load_c) as (then, otherwise):
+            with then:
+                write(accumulate=True)
+            with otherwise:
+                write(accumulate=False)
+
+    def _write_edge_tile(
+        self,
+        builder: ir.IRBuilder,
+        tile: list[list[ir.Value]],
+        c: ir.Value,
+        ldc: ir.Value,
+        rows: ir.Value,
+        cols: ir.Value,
+        load_c: ir.Value,
+    ) -> None:
+        """Spill the tile to the stack and write back only its ``rows x cols`` corner."""
+        target = self.target
+        scratch_type = ir.ArrayType(F32, target.mr * target.nr)
+        scratch_array = builder.alloca(scratch_type, name="edge_tile")
+        scratch_array.align = PANEL_ALIGN_BYTES
+        scratch = builder.bitcast(scratch_array, F32_PTR)
+        for i, row in enumerate(tile):
+            for v, value in enumerate(row):
+                offset = _i64(i * target.nr + v * target.vector_floats)
+                pointer = builder.bitcast(builder.gep(scratch, [offset], inbounds=True), self.vector_ptr)
+                builder.store(value, pointer, align=self._packed_vector_align())
+        with counted_loop(builder, _i64(0), rows, _i64(1), "ei") as i:
+            c_row = builder.gep(c, [builder.mul(i, ldc)], inbounds=True)
+            scratch_row = builder.gep(scratch, [builder.mul(i, _i64(target.nr))], inbounds=True)
+            with counted_loop(builder, _i64(0), cols, _i64(1), "ej") as j:
+                pointer = builder.gep(c_row, [j], inbounds=True)
+                value = builder.load(builder.gep(scratch_row, [j], inbounds=True))
+                previous = builder.select(load_c, builder.load(pointer), ir.Constant(F32, 0.0))
+                builder.store(builder.fadd(previous, value), pointer)
+
+    def _build_sgemm(self, pack_a: ir.Function, pack_b: ir.Function, micro_kernel: ir.Function) -> ir.Function:
+        target = self.target
+        function = self._function(
+            SGEMM_SYMBOL,
+            [F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I64, I64, I64, I32],
+            ["C", "A", "B", "M", "N", "K", "lda", "ldb", "ldc", "accumulate"],
+            internal=False,
+        )
+        c, a, b, m, n, k_total, lda, ldb, ldc, accumulate = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        accumulate_flag = builder.icmp_signed("!=", accumulate, ir.Constant(I32, 0))
+        packed_a = builder.bitcast(self.packed_a, F32_PTR)
+        packed_b = builder.bitcast(self.packed_b, F32_PTR)
+
+        # K == 0: the product is all zeros, so C is cleared unless accumulating.
+        clear = builder.and_(builder.icmp_signed("==", k_total, _i64(0)), builder.not_(accumulate_flag))
+        with builder.if_then(clear):
+            with counted_loop(builder, _i64(0), m, _i64(1), "zi") as i:
+                c_row = builder.gep(c, [builder.mul(i, ldc)], inbounds=True)
+                with counted_loop(builder, _i64(0), n, _i64(1), "zj") as j:
+                    builder.store(ir.Constant(F32, 0.0), builder.gep(c_row, [j], inbounds=True))
+
+        with counted_loop(builder, _i64(0), n, _i64(target.nc), "jc") as jc:
+            nc = _min(builder, _i64(target.nc), builder.sub(n, jc))
+            with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
+                kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
+                b_block = builder.gep(b, [builder.add(builder.mul(pc, ldb), jc)], inbounds=True)
+                builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
+                load_c = builder.or_(accumulate_flag, builder.icmp_signed(">", pc, _i64(0)))
+                with counted_loop(builder, _i64(0), m, _i64(target.mc), "ic") as ic:
+                    mc = _min(builder, _i64(target.mc), builder.sub(m, ic))
+                    a_block = builder.gep(a, [builder.add(builder.mul(ic, lda), pc)], inbounds=True)
+                    builder.call(pack_a, [packed_a, a_block, lda, mc, kc])
+                    with counted_loop(builder, _i64(0), nc, _i64(target.nr), "jr") as jr:
+                        cols = _min(builder, _i64(target.nr), builder.sub(nc, jr))
+                        b_sliver = builder.gep(packed_b, [builder.mul(jr, kc)], inbounds=True)
+                        with counted_loop(builder, _i64(0), mc, _i64(target.mr), "ir") as ir_:
+                            rows = _min(builder, _i64(target.mr), builder.sub(mc, ir_))
+                            a_sliver = builder.gep(packed_a, [builder.mul(ir_, kc)], inbounds=True)
+                            c_tile = builder.gep(
+                                c,
+                                [builder.add(builder.mul(builder.add(ic, ir_), ldc), builder.add(jc, jr))],
+                                inbounds=True,
+                            )
+                            builder.call(micro_kernel, [kc, a_sliver, b_sliver, c_tile, ldc, rows, cols, load_c])
+        builder.ret_void()
+        return function
+
+
+def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:
+    """The ``moecc_sgemm`` module for ``target`` (default: the host), built with the IR builder."""
+    return SgemmBuilder(target or host_cpu_target()).build()
+
+
+@functools.cache
+def compiled_sgemm(target: CpuTarget | None = None) -> tuple[JitModule, ctypes._CFuncPtr]:
+    """The JIT-compiled module and its ``moecc_sgemm`` as a ctypes function (once per target)."""
+    compiled = compile_module(build_sgemm_module(target), target)
+    pointer = ctypes.c_void_p
+    function = compiled.function(
+        SGEMM_SYMBOL, None, pointer, pointer, pointer, *[ctypes.c_int64] * 6, ctypes.c_int32
+    )
+    return compiled, function
+
+
+_call_lock = threading.Lock()
+
+
+def _leading_dimension(array: np.ndarray, name: str, writable: bool) -> int:
+    """The row pitch in elements of a row-major view the GEMM can address directly."""
+    rows, cols = array.shape
+    item = array.itemsize
+    if writable and not array.flags.writeable:
+        raise MoeccError(f"sgemm: {name} is read-only", remedy="pass a writable output array")
+    if array.size == 0:
+        return max(cols, 1)  # nothing is addressed
+    if cols > 1 and array.strides[1] != item:
+        raise UnsupportedError(
+            f"sgemm: {name} has column stride {array.strides[1]} bytes; rows must be contiguous",
+            remedy="pass a C-ordered array or a row slice of one (np.ascontiguousarray)",
+        )
+    if rows == 1:
+        return max(cols, 1)  # the row pitch is never used
+    if array.strides[0] <= 0 or array.strides[0] % item or array.strides[0] // item < cols:
+        raise UnsupportedError(
+            f"sgemm: {name} has row stride {array.strides[0]} bytes, not a forward multiple of a row",
+            remedy="pass a C-ordered array or a row slice of one (np.ascontiguousarray)",
+        )
+    return array.strides[0] // item
+
+
+def _prepare_operand(array: np.ndarray, name: str) -> np.ndarray:
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        raise MoeccError(f"sgemm: {name} must be a 2-D numpy array", remedy="reshape it to [rows, cols]")
+    if array.dtype != np.float32:
+        raise UnsupportedError(
+            f"sgemm: {name} has dtype {array.dtype}; only float32 is supported",
+            remedy=f"convert it with {name}.astype(np.float32)",
+        )
+    try:
+        _leading_dimension(array, name, writable=False)
+    except UnsupportedError:
+        return np.ascontiguousarray(array)  # inputs may be copied; only the output must be in place
+    return array
+
+
+def sgemm(
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray | None = None,
+    accumulate: bool = False,
+    target: CpuTarget | None = None,
+) -> np.ndarray:
+    """``out (= or +=) a @ b`` for float32 matrices with the JIT-compiled ``moecc_sgemm``.
+
+    ``a`` and ``b`` may be any 2-D float32 arrays (strided ones are copied); ``out`` must be a
+    float32 ``[M, N]`` array with contiguous rows (any row pitch), and is required when
+    ``accumulate`` is true. Returns ``out``."""
+    a = _prepare_operand(a, "a")
+    b = _prepare_operand(b, "b")
+    m, k = a.shape
+    k_b, n = b.shape
+    if k != k_b:
+        raise MoeccError(
+            f"sgemm: inner dimensions differ: a is {a.shape}, b is {b.shape}",
+            remedy="pass a [M, K] and a [K, N] matrix",
+        )
+    if out is None:
+        if accumulate:
+            raise MoeccError("sgemm: accumulate=True needs an out array", remedy="pass out=")
+        out = np.empty((m, n), dtype=np.float32)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (m, n):
+        raise MoeccError(
+            f"sgemm: out must be a float32 array of shape {(m, n)}",
+            remedy="allocate it with np.empty((M, N), np.float32)",
+        )
+    lda = _leading_dimension(a, "a", writable=False)
+    ldb = _leading_dimension(b, "b", writable=False)
+    ldc = _leading_dimension(out, "out", writable=True)
+    if m == 0 or n == 0:
+        return out
+    _, function = compiled_sgemm(target)
+    with _call_lock:
+        function(out.ctypes.data, a.ctypes.data, b.ctypes.data, m, n, k, lda, ldb, ldc, int(accumulate))
+    return out
