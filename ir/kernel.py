@@ -190,13 +190,22 @@ class Gather:
 
 @dataclass(frozen=True, slots=True)
 class MatMul:
-    """``dst (acc, m x n, f32) <- [dst +] a (sram, m x k) @ w (sram, k x n)`` on the MXU."""
+    """``dst (acc, m x n, f32) <- [dst +] a (sram, m x k) @ w (sram, k x n)`` on the MXU.
+
+    With ``transpose_w`` the tile ``w`` is stored ``n x k`` and used transposed (``a @ w^T``):
+    the weight-stationary array loads it transposed for free, so ``q @ k^T`` reads rows of K."""
 
     dst: LocalRef
     a: LocalRef
     w: LocalRef
     accumulate: bool = False
     dtype: DType = DType.F32
+    transpose_w: bool = False
+
+    @property
+    def w_shape(self) -> tuple[int, int]:
+        """``(k, n)`` of the weight as the product uses it."""
+        return (self.w.cols, self.w.rows) if self.transpose_w else (self.w.rows, self.w.cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,9 +403,11 @@ def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> Non
     if isinstance(stmt, MatMul):
         if space(stmt.dst) != "acc" or space(stmt.a) != "sram" or space(stmt.w) != "sram":
             raise VerificationError(f"{where}: matmul needs acc <- sram @ sram")
-        if stmt.a.cols != stmt.w.rows or stmt.dst.rows != stmt.a.rows or stmt.dst.cols != stmt.w.cols:
+        k, n = stmt.w_shape
+        if stmt.a.cols != k or stmt.dst.rows != stmt.a.rows or stmt.dst.cols != n:
             raise VerificationError(
-                f"{where}: matmul shapes {stmt.dst.rows}x{stmt.dst.cols} <- {stmt.a.rows}x{stmt.a.cols} @ {stmt.w.rows}x{stmt.w.cols}"
+                f"{where}: matmul shapes {stmt.dst.rows}x{stmt.dst.cols} <- {stmt.a.rows}x{stmt.a.cols} @ "
+                f"{stmt.w.rows}x{stmt.w.cols}{'^T' if stmt.transpose_w else ''}"
             )
         if stmt.dtype not in (DType.F32, DType.BF16):
             raise VerificationError(f"{where}: matmul dtype {stmt.dtype}")

@@ -309,6 +309,9 @@ class _KernelRun:
     def matmul(self, stmt: MatMul) -> None:
         a = self.tile(stmt.a, stmt.dtype).astype(np.float32)
         w = self.tile(stmt.w, stmt.dtype).astype(np.float32)
+        if stmt.transpose_w:
+            # Contiguous, to round exactly as the simulator's product does.
+            w = np.ascontiguousarray(w.T)
         dst = self.tile(stmt.dst, DType.F32)
         if a.shape[1] != w.shape[0] or dst.shape != (a.shape[0], w.shape[1]):
             raise self.invalid(f"matmul {dst.shape[0]}x{dst.shape[1]} <- {a.shape[0]}x{a.shape[1]} @ "

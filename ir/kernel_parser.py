@@ -228,9 +228,9 @@ class _ModuleReader:
         if tree.data == "gather":
             return Gather(self.local(c[0]), self.hbm(c[1]), self.local(c[2]))
         if tree.data == "matmul":
-            dst, mode, a, w, dtype = c
+            dst, mode, a, w, transposed, dtype = c
             return MatMul(self.local(dst), self.local(a), self.local(w), mode.data == "mm_accumulate",
-                          _dtype(dtype, allowed=KERNEL_DTYPES))
+                          _dtype(dtype, allowed=KERNEL_DTYPES), transpose_w=transposed is not None)
         if tree.data == "vector":
             return self.vector(tree)
         if tree.data == "for_loop":

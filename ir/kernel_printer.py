@@ -133,7 +133,7 @@ def format_statement(stmt: Stmt) -> str:
     if isinstance(stmt, MatMul):
         arrow = "+=" if stmt.accumulate else "<-"
         return (f"matmul {format_local_ref(stmt.dst)} {arrow} {format_local_ref(stmt.a)} @ "
-                f"{format_local_ref(stmt.w)} : {stmt.dtype}")
+                f"{format_local_ref(stmt.w)}{'^T' if stmt.transpose_w else ''} : {stmt.dtype}")
     if isinstance(stmt, Vector):
         return _format_vector(stmt)
     raise TypeError(f"not a kernel statement: {stmt!r}")

@@ -43,6 +43,7 @@ from moecc.ir.kernel import Affine, Gather, HbmRef, Load, LocalRef, Store, Vecto
 from moecc.ir.ops.common import normalize_axis
 from moecc.ir.types import DType, TensorType
 from moecc.passes.kernel_lowering import HBM_DTYPES, KernelBuilder, LoweringContext, asic_lowering
+from moecc.passes.tiling_matmul import folds_transpose
 
 #: ISA field limits (isa_spec/ISA.md): VPU/DMA tile rows and cols are 12-bit, DMA
 #: ``row_bytes`` 16-bit, DMA strides 18-bit byte counts.
@@ -487,13 +488,18 @@ def _copy_plans(op: Op, ctx: LoweringContext) -> list[tuple[CopySpec, CopyPlan]]
 
 
 def supports_copy(op: Op, ctx: LoweringContext) -> str | None:
+    if folds_transpose(op, ctx):
+        return None  # nothing to run: its matmuls read the input transposed
     plans = _copy_plans(op, ctx)
     return plans if isinstance(plans, str) else None
 
 
 @asic_lowering("transpose", "slice", "expand", "tile", "concat", supports=supports_copy)
 def lower_copy(op: Op, ctx: LoweringContext) -> None:
-    """One kernel of strided DMA copies (one per concat operand) into the result buffer."""
+    """One kernel of strided DMA copies (one per concat operand) into the result buffer;
+    none for a transpose every user of which is a matmul reading its input transposed."""
+    if folds_transpose(op, ctx):
+        return
     plans = _copy_plans(op, ctx)
     if isinstance(plans, str):  # pragma: no cover - partitioning asked supports first
         raise AssertionError(plans)

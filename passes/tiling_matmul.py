@@ -264,6 +264,9 @@ class _Plan:
     problem: MatmulProblem
     tiling: MatmulTiling
     formats: MatmulFormats
+    #: B is stored ``[..., n, k]`` in HBM (the input of a folded transpose, or gemm's run-time
+    #: ``trans_b`` operand): its tiles load as ``n x k`` rows and the MXU uses them transposed.
+    b_transposed: bool = False
 
 
 def _operand_format(value: Value, mxu: DType) -> OperandFormat:
@@ -274,8 +277,9 @@ def _operand_format(value: Value, mxu: DType) -> OperandFormat:
 
 
 def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[DType, str] | None = None,
-          transposed: tuple[bool, bool] = (False, False)) -> _Plan | str:
-    """Problem, formats and tiling of ``a @ b`` (gemm: either operand read transposed)."""
+          transposed: tuple[bool, bool] = (False, False), b_transposed: bool = False) -> _Plan | str:
+    """Problem, formats and tiling of ``a @ b`` (gemm: either operand read transposed;
+    ``b_transposed``: B's HBM buffer holds it as ``[..., n, k]``)."""
     dtype = result.type.dtype
     if dtype not in MXU_GRAPH_DTYPES or a.type.dtype != dtype or b.type.dtype != dtype:
         return f"the MXU path computes f32/bf16 matmuls, not {dtype}"
@@ -285,7 +289,8 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
     a_shape, b_shape = (v.type.shape[::-1] if t else v.type.shape for v, t in zip((a, b), transposed))
     problem = matmul_problem(a_shape, b_shape)
     formats = MatmulFormats(mxu, _operand_format(a, mxu), _operand_format(b, mxu), HBM_DTYPES[dtype], bias)
-    pitches = {"A": problem.k * formats.a.hbm_dtype.itemsize, "B": problem.n * formats.b.hbm_dtype.itemsize,
+    b_pitch = problem.k if b_transposed else problem.n
+    pitches = {"A": problem.k * formats.a.hbm_dtype.itemsize, "B": b_pitch * formats.b.hbm_dtype.itemsize,
                "the result": problem.n * formats.out.itemsize}
     for name, pitch in pitches.items():
         if pitch > MAX_DMA_STRIDE_BYTES:
@@ -293,12 +298,61 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
     tiling = choose_tiling(problem, ctx, formats)
     if isinstance(tiling, str):
         return tiling
-    return _Plan(problem, tiling, formats)
+    return _Plan(problem, tiling, formats, b_transposed)
+
+
+def transposed_source(value: Value) -> Value | None:
+    """``x`` when ``value = transpose(x)`` swaps the last two axes of a run-time ``x`` (and
+    keeps the leading ones): attention's ``k^T``. Its ``[k, n]`` matrices are then rows of
+    ``x``'s ``[n, k]`` ones, which the MXU can read with a transposed weight operand."""
+    producer = value.producer
+    if producer is None or producer.kind != "transpose":
+        return None
+    perm = [int(p) for p in producer.attrs["perm"]]
+    rank = len(perm)
+    if rank < 2 or perm != [*range(rank - 2), rank - 1, rank - 2]:
+        return None
+    source = producer.operands[0]
+    if const_value(source) is not None:  # constants are packed in the layout the kernel reads
+        return None
+    return source
+
+
+def _matmul_plan(op: Op, ctx: LoweringContext) -> tuple[_Plan, Value] | str:
+    """The plan of a matmul and the value its B operand is read from: the transpose's input
+    when B is a foldable transpose (the transpose kernel is then not needed), else B."""
+    a, b = op.operands
+    source = transposed_source(b)
+    if source is not None:
+        folded = _plan(a, b, op.result, ctx, b_transposed=True)
+        if not isinstance(folded, str):
+            return folded, source
+    plain = _plan(a, b, op.result, ctx)
+    return plain if isinstance(plain, str) else (plain, b)
 
 
 def supports_matmul(op: Op, ctx: LoweringContext) -> str | None:
-    plan = _plan(op.operands[0], op.operands[1], op.result, ctx)
+    plan = _matmul_plan(op, ctx)
     return plan if isinstance(plan, str) else None
+
+
+def folds_transpose(op: Op, ctx: LoweringContext) -> bool:
+    """Whether every use of this transpose's result is the B operand of an ASIC matmul that
+    reads the transpose's input directly: then the transpose needs no kernel and its result
+    no HBM buffer. A graph output, any other user (a CPU op, a reshape, a matmul's A), or a
+    matmul that cannot fold it keeps the transpose."""
+    if op.kind != "transpose" or transposed_source(op.result) is None:
+        return False
+    users = ctx.graph.uses().get(op.result, [])
+    if not users:
+        return False
+    for user in users:
+        if user is None or user.kind != "matmul" or user.operands[1] is not op.result or user.operands[0] is op.result:
+            return False
+        plan = _matmul_plan(user, ctx)
+        if isinstance(plan, str) or not plan[0].b_transposed:
+            return False
+    return True
 
 
 # -- emission -------------------------------------------------------------------------------
@@ -413,7 +467,7 @@ class _MatmulKernel:
             a_ref = self._a_tile(mt, kt, a_off, slot)
             b_ref = self._b_tile(mt, nt, kt, b_off, slot, flip)
             kb.emit(MatMul(LocalRef(acc.buffer, mt.size, nt.size, slot=acc.slot), a_ref, b_ref,
-                           accumulate=not kt.first, dtype=self.f.mxu))
+                           accumulate=not kt.first, dtype=self.f.mxu, transpose_w=self.plan.b_transposed))
 
         _tiles(kb, p.k, self.t.tk, k_step)
         self._epilogue(mt, nt, acc, o_off)
@@ -433,15 +487,21 @@ class _MatmulKernel:
         return self._load_a(mt, kt, a_off, slot)
 
     def _b_tile(self, mt: _Tile, nt: _Tile, kt: _Tile, b_off: Affine, slot: int, flip: int) -> LocalRef:
-        src = HbmRef(self.b_hbm, b_off + kt.offset * self.p.n + nt.offset, kt.size, nt.size, self.p.n)
+        if self.plan.b_transposed:
+            # B^T is [n, k] row-major: the (kt, nt) tile of B is an ns x ks row window of it.
+            rows, cols = nt.size, kt.size
+            src = HbmRef(self.b_hbm, b_off + nt.offset * self.p.k + kt.offset, rows, cols, self.p.k)
+        else:
+            rows, cols = kt.size, nt.size
+            src = HbmRef(self.b_hbm, b_off + kt.offset * self.p.n + nt.offset, rows, cols, self.p.n)
         if self.t.b_resident:
-            # Block (k0, n0) of a K-row panel sits at k0*N + n0*ks: contiguous ks x ns.
+            # Block (k0, n0) of a K-row panel sits at k0*N + n0*ks: contiguous ks x ns (or ns x ks).
             resident_slot = Affine(flip if resident_b_slots(self.p) == 2 else 0)
-            dst = LocalRef(self.b_buf, kt.size, nt.size, kt.offset * self.p.n + nt.offset * kt.size, resident_slot)
+            dst = LocalRef(self.b_buf, rows, cols, kt.offset * self.p.n + nt.offset * kt.size, resident_slot)
             if mt.first:  # loaded by the first M tile, just before its first use
                 self._load(dst, src, self.b_stage, slot)
             return dst
-        dst = LocalRef(self.b_buf, kt.size, nt.size, slot=Affine(slot))
+        dst = LocalRef(self.b_buf, rows, cols, slot=Affine(slot))
         self._load(dst, src, self.b_stage, slot)
         return dst
 
@@ -496,10 +556,11 @@ def _operand_buffer(value: Value, fmt: OperandFormat, ctx: LoweringContext, tran
 
 @asic_lowering("matmul", supports=supports_matmul)
 def lower_matmul(op: Op, ctx: LoweringContext) -> None:
-    a, b = op.operands
-    plan = _plan(a, b, op.result, ctx)
-    if isinstance(plan, str):  # supports() said yes; a changed context is a compiler bug
-        raise RuntimeError(f"lower_matmul called on an unsupported matmul: {plan}")
+    a = op.operands[0]
+    planned = _matmul_plan(op, ctx)
+    if isinstance(planned, str):  # supports() said yes; a changed context is a compiler bug
+        raise RuntimeError(f"lower_matmul called on an unsupported matmul: {planned}")
+    plan, b = planned
     kb = ctx.kernel(op, "matmul")
     a_buf = _operand_buffer(a, plan.formats.a, ctx)
     b_buf = _operand_buffer(b, plan.formats.b, ctx)
@@ -528,8 +589,6 @@ def _gemm_operands(op: Op) -> tuple[Value, Value] | str:
     a, b = op.operands[0], op.operands[1]
     if op.attrs["trans_a"] and const_value(a) is None:
         return "gemm trans_a of a run-time operand (the DMA cannot transpose)"
-    if op.attrs["trans_b"] and const_value(b) is None:
-        return "gemm trans_b of a run-time operand (the DMA cannot transpose)"
     return a, b
 
 
@@ -551,7 +610,10 @@ def _gemm_plan(op: Op, ctx: LoweringContext) -> _Plan | str:
             return "gemm with a run-time c and beta != 1"
         bias = (DType.F32, pattern)
     # Transposed constants are packed transposed, so the product is a plain [M,K] @ [K,N].
-    return _plan(a, b, op.result, ctx, bias, (bool(op.attrs["trans_a"]), bool(op.attrs["trans_b"])))
+    # A run-time trans_b operand is read as stored, [N, K], by the MXU's transposed weight load.
+    trans_b = bool(op.attrs["trans_b"])
+    return _plan(a, b, op.result, ctx, bias, (bool(op.attrs["trans_a"]), trans_b),
+                 b_transposed=trans_b and const_value(b) is None)
 
 
 def supports_gemm(op: Op, ctx: LoweringContext) -> str | None:
@@ -593,6 +655,7 @@ __all__ = [
     "MatmulTiling",
     "OperandFormat",
     "choose_tiling",
+    "folds_transpose",
     "hbm_traffic_bytes",
     "local_bytes",
     "lower_gemm",
@@ -600,4 +663,5 @@ __all__ = [
     "matmul_problem",
     "supports_gemm",
     "supports_matmul",
+    "transposed_source",
 ]

@@ -87,6 +87,53 @@ def test_bf16_matmul_upcasts_operands_and_accumulates_in_f32() -> None:
     np.testing.assert_array_equal(out["y"].reshape(16, 8), expected)  # one k tile: same sum as numpy
 
 
+def transposed_w_matmul(m: int, k: int, n: int, tk: int) -> KernelModule:
+    """y = x @ wt^T with wt stored n x k: k tiles are column windows of wt's rows, loaded as
+    n x tk tiles and used transposed by the MXU (the first tile overwrites the accumulator)."""
+    def k_step(offset: Affine, first: bool) -> tuple[Load, Load, MatMul]:
+        return (
+            Load(LocalRef("a", m, tk), HbmRef("x", offset, m, tk, k)),
+            Load(LocalRef("w", n, tk), HbmRef("wt", offset, n, tk, k)),
+            MatMul(LocalRef("c", m, n), LocalRef("a", m, tk), LocalRef("w", n, tk), accumulate=not first,
+                   transpose_w=True),
+        )
+
+    body = (*k_step(Affine(), True), For("kk", k // tk - 1, k_step(kk * tk + tk, False)),
+            Vector("mov", LocalRef("o", m, n), LocalRef("c", m, n)),
+            Store(HbmRef("y", Affine(), m, n, n), LocalRef("o", m, n)))
+    kernel = Kernel("matmul_tw", (sram("a", F32, m, tk), sram("w", F32, n, tk), acc("c", m, n), sram("o", F32, m, n)),
+                    body, ("/MatMul",))
+    return KernelModule(
+        hbm=[hbm("x", F32, (m, k), "input"), hbm("wt", F32, (n, k), "input"), hbm("y", F32, (m, n), "output")],
+        steps=[kernel], inputs=["x", "wt"], outputs=["y"],
+    )
+
+
+def test_transposed_weight_matmul_matches_numpy_and_the_simulator_bit_for_bit() -> None:
+    from moecc.backend.asic.codegen import generate_programs
+    from moecc.isa_spec.target import load_target
+    from moecc.passes.memory_plan import plan_memory
+
+    rng = np.random.default_rng(3)
+    x, wt = rng.standard_normal((24, 96), np.float32), rng.standard_normal((40, 96), np.float32)
+    module = transposed_w_matmul(24, 96, 40, 32)
+    y = run_kernel_module(module, {"x": x, "wt": wt})["y"].reshape(24, 40)
+    np.testing.assert_allclose(y, x @ wt.T, rtol=RTOL, atol=1e-4)
+    target = load_target("moe-asic-v1")
+    planned, _ = plan_memory(module, target)
+    (segment,) = generate_programs(planned, target)
+    assert segment.listing.count("tw=1") == 3 and "tw=0" not in segment.listing
+    simulated = simulate(segment.program, {"x": x.reshape(-1), "wt": wt.reshape(-1)}, target)
+    np.testing.assert_array_equal(simulated.read("y").reshape(24, 40), y)
+
+
+def test_transposed_weight_shapes_are_checked() -> None:
+    bad = MatMul(LocalRef("c", 4, 8), LocalRef("a", 4, 2), LocalRef("w", 2, 8), transpose_w=True)  # w must be 8x2
+    kernel = Kernel("k", (acc("c", 4, 8), sram("a", F32, 4, 2), sram("w", F32, 2, 8)), (bad,))
+    with pytest.raises(VerificationError, match=r"matmul shapes 4x8 <- 4x2 @ 2x8\^T"):
+        run_kernel_module(KernelModule(steps=[kernel]), {})
+
+
 def softmax_module(rows: int, cols: int) -> KernelModule:
     t, s = LocalRef("t", rows, cols), LocalRef("s", rows, 1)
     kernel = Kernel("softmax", (sram("t", F32, rows, cols), sram("s", F32, rows, 1)), (

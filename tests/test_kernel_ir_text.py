@@ -98,6 +98,15 @@ def test_matmul_accumulate_and_vector_fields_print() -> None:
     assert math.copysign(1.0, again.steps[0].body[3].imm) == -1.0
 
 
+def test_transposed_weight_matmul_prints_and_parses() -> None:
+    stmt = MatMul(LocalRef("c", 4, 8), LocalRef("a", 4, 2), LocalRef("w", 8, 2), transpose_w=True)
+    module = KernelModule(steps=[Kernel("k", (), (stmt,))])
+    text = print_kernel_module(module)
+    assert "matmul %c[4x8] <- %a[4x2] @ %w[8x2]^T : f32" in text
+    assert parse_kernel_module(text) == module
+    assert stmt.w_shape == (2, 8)
+
+
 @pytest.mark.parametrize(("expr", "text"), [
     (Affine(), "0"),
     (Affine(-7), "-7"),
@@ -212,7 +221,7 @@ _leaf_statements = st.one_of(
     st.builds(Load, _local_refs, _hbm_refs),
     st.builds(Store, _hbm_refs, _local_refs),
     st.builds(Gather, _local_refs, _hbm_refs, _local_refs),
-    st.builds(MatMul, _local_refs, _local_refs, _local_refs, st.booleans(), _kernel_dtypes),
+    st.builds(MatMul, _local_refs, _local_refs, _local_refs, st.booleans(), _kernel_dtypes, st.booleans()),
     _vectors,
 )
 _statements = st.recursive(

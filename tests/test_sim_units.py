@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moecc.backend.asic import Simulator
-from moecc.isa_spec import assemble
+from moecc.isa_spec import assemble, decode_program, disassemble, encode_program
 
 RNG = np.random.default_rng(7)
 X = RNG.standard_normal((8, 16)).astype(np.float32)
@@ -112,6 +112,49 @@ def test_block_sparse_matmul_skips_zero_tiles() -> None:
     np.testing.assert_allclose(sparse, a @ (w * keep), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(dense, a @ w, rtol=1e-5, atol=1e-4)
     assert sparse_busy * 4 == dense_busy
+
+
+@pytest.mark.parametrize("mnemonic", ["mxu.mm", "mxu.mmsp"])
+def test_transposed_weight_matmul_matches_and_costs_the_same(mnemonic: str) -> None:
+    """tw=1 reads w as n x k and multiplies by its transpose, at the cycles of the plain form."""
+    a = RNG.standard_normal((16, 64)).astype(np.float32)
+    w_t = RNG.standard_normal((32, 64)).astype(np.float32)  # n x k: the transpose of the k x n weight
+
+    def run(tw: int, w: np.ndarray) -> tuple[np.ndarray, int]:
+        rows, cols = w.shape
+        sparse = mnemonic == "mxu.mmsp"
+        text = f""".isa moe-asic 1
+.region a 0x0 f32 [16, 64]
+.region w 0x10000 f32 [{rows}, {cols}]
+.region mask 0x20000 u8 [8, 4]
+.region y 0x30000 f32 [16, 32]
+    li r1, w
+    li r2, 0x10000
+    li r3, 0x20000
+    li r4, mask
+    li r5, y
+    li r6, 0x30000
+    dma.ld sram[r0], hbm[r0], rows=16, row_bytes=256, sstride=256, dstride=256
+    dma.ld sram[r2], hbm[r1], rows={rows}, row_bytes={cols * 4}, sstride={cols * 4}, dstride={cols * 4}
+    dma.ld sram[r3], hbm[r4], rows=1, row_bytes=32, sstride=32, dstride=32
+    barrier
+    {mnemonic} acc[r0], sram[r0], sram[r2]{", sram[r3]" if sparse else ""}, m=16, k=64, n=32, dtype=f32{", blk=0" if sparse else ""}, tw={tw}
+    barrier
+    vpu.mov sram[r6], acc[r0], rows=16, cols=32, dtype=f32
+    barrier
+    dma.st hbm[r5], sram[r6], rows=16, row_bytes=128, sstride=128, dstride=128
+    halt
+"""
+        program = assemble(text)
+        assert disassemble(decode_program(encode_program(program))).count(f"tw={tw}") == 1
+        result = Simulator(program).run({"a": a, "w": w, "mask": np.ones((8, 4), dtype=np.uint8)})
+        return result.read("y"), result.report.units["mxu"].busy_cycles
+
+    transposed, transposed_busy = run(1, w_t)
+    plain, plain_busy = run(0, np.ascontiguousarray(w_t.T))
+    np.testing.assert_allclose(transposed, a @ w_t.T, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(transposed, plain)
+    assert transposed_busy == plain_busy
 
 
 def test_scalar_ops_loops_and_branches() -> None:

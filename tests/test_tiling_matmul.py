@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from moecc.ir import DType, Graph, GraphBuilder, TensorType, run_graph
-from moecc.ir.kernel import For, Kernel, KernelModule, Load, MatMul, Store, Vector, verify_kernel_module, walk
+from moecc.ir.kernel import CpuCall, For, Kernel, KernelModule, Load, MatMul, Store, Vector, verify_kernel_module, walk
 from moecc.isa_spec.target import load_target
 from moecc.passes.kernel_lowering import HBM_DTYPES, LoweringContext, lower_to_kernels
 from moecc.passes.tiling_matmul import (
@@ -341,11 +341,143 @@ def test_integer_and_f16_matmuls_run_on_the_cpu(dtype: type, reason: str) -> Non
     assert reason in next(iter(partition.reasons.values()))
 
 
-def test_runtime_transposed_gemm_operand_declines() -> None:
-    a, b = rand(8, 6), rand(4, 6)
-    graph = one_op_graph("gemm", [a, b], trans_b=True)
+def test_runtime_transposed_gemm_a_operand_declines() -> None:
+    a, b = rand(6, 8), rand(6, 4)
+    graph = one_op_graph("gemm", [a, b], trans_a=True)
     _, _, partition, _ = lower_to_kernels(graph, load_target("moe-asic-v1"))
-    assert "trans_b" in next(iter(partition.reasons.values()))
+    assert "trans_a" in next(iter(partition.reasons.values()))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_runtime_transposed_gemm_b_operand_uses_the_transposed_weight_load(target: str) -> None:
+    a, b, c = rand(70, 100), rand(45, 100), rand(45)
+    graph = one_op_graph("gemm", [a, b, c], (False, False, True), trans_b=True, alpha=0.5)
+    out, module = lower_and_run(graph, target, {"x0": a, "x1": b})
+    np.testing.assert_allclose(out, reference(graph, {"x0": a, "x1": b}), rtol=RTOL, atol=ATOL)
+    matmuls = [s for k in module.kernels for s, _ in walk(k.body) if isinstance(s, MatMul)]
+    assert matmuls and all(s.transpose_w for s in matmuls)
+
+
+# -- transposes folded into the MXU's transposed weight operand -------------------------------
+
+
+def transpose_matmul_graph(a: np.ndarray, kt: np.ndarray, perm: tuple[int, ...], also_output: bool = False,
+                           second_matmul: bool = False) -> Graph:
+    """``y = x0 @ transpose(x1, perm)``; optionally the transpose is also a graph output, or
+    feeds a second matmul ``z = x0 @ transpose(x1)``."""
+    graph = Graph()
+    builder = GraphBuilder(graph, fold=False)
+    x0 = graph.add_input("x0", TensorType.of(a))
+    x1 = graph.add_input("x1", TensorType.of(kt))
+    (t,) = builder.emit("transpose", [x1], {"perm": list(perm)})
+    (y,) = builder.emit("matmul", [x0, t], {})
+    outputs, names = [y], ["y"]
+    if second_matmul:
+        (z,) = builder.emit("matmul", [x0, t], {})
+        outputs, names = [*outputs, z], [*names, "z"]
+    if also_output:
+        outputs, names = [*outputs, t], [*names, "t"]
+    graph.set_outputs(outputs, names)
+    return graph
+
+
+def _lower_graph(graph: Graph, target: str, inputs: Mapping[str, np.ndarray], precision: str = "f32"):  # type: ignore[no-untyped-def]
+    module, weights, partition, value_buffers = lower_to_kernels(graph, load_target(target), precision)
+    verify_kernel_module(module)
+    hbm = {value_buffers[v.name]: np.asarray(inputs[v.name]).reshape(-1) for v in graph.inputs}
+    hbm.update({name: data.reshape(-1) for name, data in weights.items()})
+    out = execute(module, dict(hbm))
+    results = {name: out[value_buffers[v.name]].reshape(v.type.shape) for name, v in zip(graph.output_names, graph.outputs)}
+    return module, partition, hbm, results
+
+
+ATTENTION_SCORES = [
+    ("moe-asic-v1", (1, 4, 128, 64), (1, 4, 128, 64), (0, 1, 3, 2)),  # q @ k^T per head
+    ("moe-asic-edge", (2, 3, 20, 16), (2, 3, 24, 16), (0, 1, 3, 2)),
+    ("moe-asic-edge", (70, 100), (45, 100), (1, 0)),  # edge tiles in every dim
+    ("moe-asic-v1", (3, 40, 300), (45, 300), (1, 0)),  # batch folds into M; several K tiles
+]
+
+
+@pytest.mark.parametrize(("target", "a_shape", "k_shape", "perm"), ATTENTION_SCORES)
+def test_transpose_into_matmul_folds_with_no_transpose_kernel(target: str, a_shape: tuple[int, ...],
+                                                               k_shape: tuple[int, ...], perm: tuple[int, ...]) -> None:
+    a, kt = rand(*a_shape), rand(*k_shape)
+    graph = transpose_matmul_graph(a, kt, perm)
+    module, partition, _, results = _lower_graph(graph, target, {"x0": a, "x1": kt})
+    assert partition.counts(graph) == {"asic": 2, "cpu": 0}
+    assert [k.name.split("_", 1)[1] for k in module.kernels] == ["matmul"]
+    assert len(module.hbm) == 3  # x0, x1 and y: the transpose result has no buffer
+    matmuls = [s for s, _ in walk(module.kernels[0].body) if isinstance(s, MatMul)]
+    assert all(s.transpose_w for s in matmuls)
+    expected = run_graph(graph, {"x0": a, "x1": kt})
+    np.testing.assert_allclose(results["y"], expected["y"], rtol=RTOL, atol=ATOL)
+
+
+def test_folded_transpose_at_bf16_precision_converts_the_rows_it_loads() -> None:
+    a, kt = rand(1, 2, 64, 32), rand(1, 2, 48, 32)
+    graph = transpose_matmul_graph(a, kt, (0, 1, 3, 2))
+    module, _, _, results = _lower_graph(graph, "moe-asic-v1", {"x0": a, "x1": kt}, precision="bf16")
+    assert [k.name.split("_", 1)[1] for k in module.kernels] == ["matmul"]
+    expected = bf16_rounded(a) @ np.swapaxes(bf16_rounded(kt), -1, -2)
+    np.testing.assert_allclose(results["y"], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("also_output", "second_matmul", "kernels"), [
+    (True, False, ["transpose", "matmul"]),  # the transposed tensor itself is wanted
+    (False, True, ["matmul", "matmul"]),  # every user folds it
+])
+def test_transpose_kernel_stays_only_when_its_result_is_read(also_output: bool, second_matmul: bool,
+                                                             kernels: list[str]) -> None:
+    a, kt = rand(2, 16, 8), rand(2, 12, 8)
+    graph = transpose_matmul_graph(a, kt, (0, 2, 1), also_output, second_matmul)
+    module, _, _, results = _lower_graph(graph, "moe-asic-v1", {"x0": a, "x1": kt})
+    assert sorted(k.name.split("_", 1)[1] for k in module.kernels) == sorted(kernels)
+    expected = run_graph(graph, {"x0": a, "x1": kt})
+    for name, value in expected.items():
+        np.testing.assert_allclose(results[name], value, rtol=RTOL, atol=ATOL)
+
+
+def test_transpose_feeding_a_cpu_op_keeps_its_kernel() -> None:
+    a, kt = rand(16, 8), rand(12, 8)
+    graph = Graph()
+    builder = GraphBuilder(graph, fold=False)
+    x0, x1 = graph.add_input("x0", TensorType.of(a)), graph.add_input("x1", TensorType.of(kt))
+    (t,) = builder.emit("transpose", [x1], {"perm": [1, 0]})
+    (y,) = builder.emit("matmul", [x0, t], {})
+    (s,) = builder.emit("cumsum", [t], {"axis": 1})
+    graph.set_outputs([y, s], ["y", "s"])
+    module, weights, partition, value_buffers = lower_to_kernels(graph, load_target("moe-asic-v1"))
+    verify_kernel_module(module)
+    assert partition.counts(graph) == {"asic": 2, "cpu": 1}
+    assert sorted(k.name.split("_", 1)[1] for k in module.kernels) == ["matmul", "transpose"]
+    (cpu,) = [step for step in module.steps if isinstance(step, CpuCall)]
+    assert cpu.inputs == (value_buffers[t.name],)
+
+    def run_cpu(step: CpuCall, hbm: dict[str, np.ndarray]) -> None:
+        hbm[step.outputs[0]][...] = np.cumsum(hbm[step.inputs[0]].reshape(8, 12), axis=1).reshape(-1)
+
+    out = run_kernel_module(module, {"x0": a.reshape(-1), "x1": kt.reshape(-1)}, run_cpu)
+    np.testing.assert_allclose(out[value_buffers[s.name]].reshape(8, 12), np.cumsum(kt.T, axis=1), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(out[value_buffers[y.name]].reshape(16, 12), a @ kt.T, rtol=RTOL, atol=ATOL)
+
+
+def test_simulated_folded_attention_scores_match_interpreter_and_reference() -> None:
+    from moecc.backend.asic import Simulator
+    from moecc.backend.asic.codegen import generate_programs
+    from moecc.passes.memory_plan import plan_memory
+
+    spec = load_target("moe-asic-v1")
+    a, kt = rand(1, 4, 128, 64), rand(1, 4, 128, 64)
+    graph = transpose_matmul_graph(a, kt, (0, 1, 3, 2))
+    module, _, hbm, results = _lower_graph(graph, "moe-asic-v1", {"x0": a, "x1": kt})
+    planned, _ = plan_memory(module, spec)
+    (segment,) = generate_programs(planned, spec)
+    assert "tw=1" in segment.listing and "dma" in segment.listing
+    result = Simulator(segment.program, spec).run(hbm)
+    simulated = result.read(module.outputs[0]).reshape(results["y"].shape)
+    np.testing.assert_array_equal(simulated, results["y"])
+    np.testing.assert_allclose(simulated, a @ np.swapaxes(kt, -1, -2), rtol=RTOL, atol=ATOL)
 
 
 def test_hbm_dtypes_cover_the_supported_graph_dtypes() -> None:

@@ -279,7 +279,7 @@ def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:
 
 def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
     sel.describe(stmt, env, f"matmul {stmt.dst.buffer} {'+=' if stmt.accumulate else '='} "
-                            f"{stmt.a.buffer} @ {stmt.w.buffer}")
+                            f"{stmt.a.buffer} @ {stmt.w.buffer}{'^T' if stmt.transpose_w else ''}")
     dtype = stmt.dtype.value
     if dtype not in sel.target.mxu_dtypes:
         raise TargetError(f"kernel {sel.kernel_name}: the MXU of {sel.target.name} does not multiply {dtype}",
@@ -287,7 +287,7 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
     a_buf, a = sel.local_address(stmt.a, env)
     w_buf, w = sel.local_address(stmt.w, env)
     d_buf, d = sel.local_address(stmt.dst, env)
-    m, k, n = stmt.a.rows, stmt.a.cols, stmt.w.cols
+    m, (k, n) = stmt.a.rows, stmt.w_shape
     max_dim = sel.field_max("mxu.mm", "k")
     if k > max_dim or n > max_dim:
         raise TargetError(f"kernel {sel.kernel_name}: matmul k={k}, n={n} exceed mxu.mm's {max_dim} limit",
@@ -300,7 +300,8 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
         reads = [ByteRange("sram", a_at, a_at + count * k * a_size), w_range]
         sel.emit("mxu.mm", reads=reads + ([dst_range] if stmt.accumulate else []), writes=[dst_range],
                  dst=sel.address("mxu.mm", "dst", d_at), a=sel.address("mxu.mm", "a", a_at),
-                 w=sel.address("mxu.mm", "w", w), m=count, k=k, n=n, dtype=dtype, acc=int(stmt.accumulate))
+                 w=sel.address("mxu.mm", "w", w), m=count, k=k, n=n, dtype=dtype, acc=int(stmt.accumulate),
+                 tw=int(stmt.transpose_w))
 
 
 # -- VPU ---------------------------------------------------------------------------------------

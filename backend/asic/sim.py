@@ -542,7 +542,12 @@ class _Run:
         dtype_name, dtype = self.mxu_dtype(issued)
         m, k, n = a["m"], a["k"], a["n"]
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
-        weights = self.sram.tile(where, a["w"], k, n, dtype).astype(np.float32)
+        if a.get("tw", 0):
+            # The array loads the stationary operand transposed as it shifts it in: same cycles.
+            # Contiguous, so numpy's product rounds exactly as for the same weight stored k x n.
+            weights = np.ascontiguousarray(self.sram.tile(where, a["w"], n, k, dtype).astype(np.float32).T)
+        else:
+            weights = self.sram.tile(where, a["w"], k, n, dtype).astype(np.float32)
         rows, cols = self.target.mxu_rows, self.target.mxu_cols
         k_folds, n_folds = math.ceil(k / rows), math.ceil(n / cols)
         if issued.spec.mnemonic == "mxu.mmsp":

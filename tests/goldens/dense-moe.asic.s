@@ -51,7 +51,7 @@
 ; kernel k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul))
     dma.ld sram[r0 + 0x0], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256           ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): load hidden_states -> a0
     dma.ld sram[r0 + 0x4000], hbm[r0 + 0x4000], rows=64, row_bytes=16, sstride=16, dstride=16 signal(t1) ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): load gate.weight -> bres1
-    mxu.mm acc[r0 + 0x0], sram[r0 + 0x0], sram[r0 + 0x4000], m=32, k=64, n=4, dtype=f32, acc=0 wait(t1) signal(t2) ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0x0], sram[r0 + 0x0], sram[r0 + 0x4000], m=32, k=64, n=4, dtype=f32, acc=0, tw=0 wait(t1) signal(t2) ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r0 + 0x4400], acc[r0 + 0x0], rows=32, cols=4, dtype=f32, bcast=none wait(t2) signal(t3) ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): mov -> o3
     li r1, 262144                                                                                    ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): store o3 -> _gate_MatMul_output_0
     dma.st hbm[r1 + 0x5000], sram[r0 + 0x4400], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t3) signal(t4) ; k0_matmul (matmul %_gate_MatMul_output_0 (/gate/MatMul)): store o3 -> _gate_MatMul_output_0
@@ -142,7 +142,7 @@
 ; kernel k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul))
     dma.ld sram[r0 + 0x73c0], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256        ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): load hidden_states -> a0
     dma.ld sram[r0 + 0xb3c0], hbm[r0 + 0x4400], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t9) ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): load experts.0.fc1.weight -> bres1
-    mxu.mm acc[r0 + 0x400], sram[r0 + 0x73c0], sram[r0 + 0xb3c0], m=32, k=64, n=128, dtype=f32, acc=0 wait(t9) signal(t10) ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0x400], sram[r0 + 0x73c0], sram[r0 + 0xb3c0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 wait(t9) signal(t10) ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r0 + 0x133c0], acc[r0 + 0x400], rows=32, cols=128, dtype=f32, bcast=none wait(t10) signal(t11) ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): mov -> o3
     li r3, 65536                                                                                     ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): store o3 -> _experts.0_fc1_MatMul_output_0
     dma.st hbm[r1 + 0x5000], sram[r3 + 0x33c0], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t11) signal(t12) ; k7_matmul (matmul %_experts.0_fc1_MatMul_output_0 (/experts.0/fc1/MatMul)): store o3 -> _experts.0_fc1_MatMul_output_0
@@ -160,7 +160,7 @@
 ; kernel k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul))
     dma.ld sram[r5 + 0xb5c0], hbm[r1 + 0x5000], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t18) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): load _experts.0_Relu_output_0 -> a0
     dma.ld sram[r1 + 0x35c0], hbm[r0 + 0xc600], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t19) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): load experts.0.fc2.weight -> bres1
-    mxu.mm acc[r0 + 0x8400], sram[r4 + 0x1b5c0], sram[r5 + 0x135c0], m=32, k=128, n=64, dtype=f32, acc=0 wait(t19) signal(t20) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0x8400], sram[r4 + 0x1b5c0], sram[r5 + 0x135c0], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t19) signal(t20) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r3 + 0x3b5c0], acc[r0 + 0x8400], rows=32, cols=64, dtype=f32, bcast=none wait(t20) signal(t21) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): mov -> o3
     dma.st hbm[r1 + 0x9000], sram[r1 + 0xb5c0], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t21) signal(t22) ; k10_matmul (matmul %_experts.0_fc2_MatMul_output_0 (/experts.0/fc2/MatMul)): store o3 -> _experts.0_fc2_MatMul_output_0
 ; kernel k11_add (add %_experts.0_fc2_Add_output_0 (/experts.0/fc2/Add))
@@ -171,7 +171,7 @@
 ; kernel k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul))
     dma.ld sram[r2 + 0x76c0], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256        ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): load hidden_states -> a0
     dma.ld sram[r2 + 0xb6c0], hbm[r3 + 0x4700], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t25) ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): load experts.1.fc1.weight -> bres1
-    mxu.mm acc[r0 + 0xc400], sram[r1 + 0x176c0], sram[r2 + 0xb6c0], m=32, k=64, n=128, dtype=f32, acc=0 wait(t25) signal(t26) ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0xc400], sram[r1 + 0x176c0], sram[r2 + 0xb6c0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 wait(t25) signal(t26) ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r5 + 0x336c0], acc[r0 + 0xc400], rows=32, cols=128, dtype=f32, bcast=none wait(t26) signal(t27) ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): mov -> o3
     li r6, 393216                                                                                    ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): store o3 -> _experts.1_fc1_MatMul_output_0
     dma.st hbm[r1 + 0x5000], sram[r6 + 0x36c0], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t27) signal(t28) ; k12_matmul (matmul %_experts.1_fc1_MatMul_output_0 (/experts.1/fc1/MatMul)): store o3 -> _experts.1_fc1_MatMul_output_0
@@ -190,7 +190,7 @@
     dma.ld sram[r8 + 0xb8c0], hbm[r1 + 0x5000], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t3) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): load _experts.1_Relu_output_0 -> a0
     li r9, 589824                                                                                    ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): load experts.1.fc2.weight -> bres1
     dma.ld sram[r9 + 0x38c0], hbm[r3 + 0xc900], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t4) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): load experts.1.fc2.weight -> bres1
-    mxu.mm acc[r0 + 0x14400], sram[r7 + 0x1b8c0], sram[r8 + 0x138c0], m=32, k=128, n=64, dtype=f32, acc=0 wait(t4) signal(t5) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0x14400], sram[r7 + 0x1b8c0], sram[r8 + 0x138c0], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t4) signal(t5) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r6 + 0x3b8c0], acc[r0 + 0x14400], rows=32, cols=64, dtype=f32, bcast=none wait(t5) signal(t6) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): mov -> o3
     dma.st hbm[r1 + 0x9000], sram[r9 + 0xb8c0], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t6) signal(t7) ; k15_matmul (matmul %_experts.1_fc2_MatMul_output_0 (/experts.1/fc2/MatMul)): store o3 -> _experts.1_fc2_MatMul_output_0
 ; kernel k16_add (add %_experts.1_fc2_Add_output_0 (/experts.1/fc2/Add))
@@ -202,7 +202,7 @@
 ; kernel k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul))
     dma.ld sram[r10 + 0x79c0], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256       ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): load hidden_states -> a0
     dma.ld sram[r10 + 0xb9c0], hbm[r4 + 0x4a00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t10) ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): load experts.2.fc1.weight -> bres1
-    mxu.mm acc[r0 + 0x18400], sram[r9 + 0x179c0], sram[r10 + 0xb9c0], m=32, k=64, n=128, dtype=f32, acc=0 wait(t10) signal(t11) ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r0 + 0x18400], sram[r9 + 0x179c0], sram[r10 + 0xb9c0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 wait(t10) signal(t11) ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r8 + 0x339c0], acc[r0 + 0x18400], rows=32, cols=128, dtype=f32, bcast=none wait(t11) signal(t12) ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): mov -> o3
     li r11, 720896                                                                                   ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): store o3 -> _experts.2_fc1_MatMul_output_0
     dma.st hbm[r1 + 0x5000], sram[r11 + 0x39c0], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t12) signal(t13) ; k17_matmul (matmul %_experts.2_fc1_MatMul_output_0 (/experts.2/fc1/MatMul)): store o3 -> _experts.2_fc1_MatMul_output_0
@@ -221,7 +221,7 @@
     dma.ld sram[r13 + 0xbbc0], hbm[r1 + 0x5000], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t19) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): load _experts.2_Relu_output_0 -> a0
     li r14, 917504                                                                                   ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): load experts.2.fc2.weight -> bres1
     dma.ld sram[r14 + 0x3bc0], hbm[r4 + 0xcc00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t20) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): load experts.2.fc2.weight -> bres1
-    mxu.mm acc[r3 + 0x10400], sram[r12 + 0x1bbc0], sram[r13 + 0x13bc0], m=32, k=128, n=64, dtype=f32, acc=0 wait(t20) signal(t21) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r3 + 0x10400], sram[r12 + 0x1bbc0], sram[r13 + 0x13bc0], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t20) signal(t21) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r11 + 0x3bbc0], acc[r0 + 0x20400], rows=32, cols=64, dtype=f32, bcast=none wait(t21) signal(t22) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): mov -> o3
     dma.st hbm[r1 + 0x9000], sram[r14 + 0xbbc0], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t22) signal(t23) ; k20_matmul (matmul %_experts.2_fc2_MatMul_output_0 (/experts.2/fc2/MatMul)): store o3 -> _experts.2_fc2_MatMul_output_0
 ; kernel k21_add (add %_experts.2_fc2_Add_output_0 (/experts.2/fc2/Add))
@@ -233,7 +233,7 @@
 ; kernel k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul))
     dma.ld sram[r15 + 0x7cc0], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256       ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): load hidden_states -> a0
     dma.ld sram[r15 + 0xbcc0], hbm[r5 + 0x4d00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t26) ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): load experts.3.fc1.weight -> bres1
-    mxu.mm acc[r4 + 0x4400], sram[r14 + 0x17cc0], sram[r15 + 0xbcc0], m=32, k=64, n=128, dtype=f32, acc=0 wait(t26) signal(t27) ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r4 + 0x4400], sram[r14 + 0x17cc0], sram[r15 + 0xbcc0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 wait(t26) signal(t27) ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r13 + 0x33cc0], acc[r0 + 0x24400], rows=32, cols=128, dtype=f32, bcast=none wait(t27) signal(t28) ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): mov -> o3
     li r16, 1048576                                                                                  ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): store o3 -> _experts.3_fc1_MatMul_output_0
     dma.st hbm[r1 + 0x5000], sram[r16 + 0x3cc0], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t28) signal(t29) ; k22_matmul (matmul %_experts.3_fc1_MatMul_output_0 (/experts.3/fc1/MatMul)): store o3 -> _experts.3_fc1_MatMul_output_0
@@ -252,7 +252,7 @@
     dma.ld sram[r18 + 0xbec0], hbm[r1 + 0x5000], rows=32, row_bytes=512, sstride=512, dstride=512 wait(t4) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): load _experts.3_Relu_output_0 -> a0
     li r19, 1245184                                                                                  ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): load experts.3.fc2.weight -> bres1
     dma.ld sram[r19 + 0x3ec0], hbm[r5 + 0xcf00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t5) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): load experts.3.fc2.weight -> bres1
-    mxu.mm acc[r3 + 0x1c400], sram[r17 + 0x1bec0], sram[r18 + 0x13ec0], m=32, k=128, n=64, dtype=f32, acc=0 wait(t5) signal(t6) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): matmul acc2 = a0 @ bres1
+    mxu.mm acc[r3 + 0x1c400], sram[r17 + 0x1bec0], sram[r18 + 0x13ec0], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t5) signal(t6) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): matmul acc2 = a0 @ bres1
     vpu.mov sram[r16 + 0x3bec0], acc[r0 + 0x2c400], rows=32, cols=64, dtype=f32, bcast=none wait(t6) signal(t7) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): mov -> o3
     dma.st hbm[r1 + 0x9000], sram[r19 + 0xbec0], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t7) signal(t8) ; k25_matmul (matmul %_experts.3_fc2_MatMul_output_0 (/experts.3/fc2/MatMul)): store o3 -> _experts.3_fc2_MatMul_output_0
 ; kernel k26_add (add %_experts.3_fc2_Add_output_0 (/experts.3/fc2/Add))
