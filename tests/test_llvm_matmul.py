@@ -68,6 +68,18 @@ def test_sgemm_every_blocking_loop_and_edge(m: int, n: int, k: int) -> None:
     assert_matches_numpy(sgemm(a, b, target=tiny_blocks_target()), a @ b, k)
 
 
+@pytest.mark.parametrize("vector_floats,mr,nr", [(8, 6, 16), (4, 4, 8), (16, 3, 16)])
+def test_sgemm_other_register_tiles(vector_floats: int, mr: int, nr: int) -> None:
+    # Narrower SIMD widths run on any x86-64 host, so the AVX2 and SSE/NEON shapes are checked here too.
+    target = host_cpu_target().with_blocking(vector_floats=vector_floats, mr=mr, nr=nr, mc=2 * mr, kc=7, nc=2 * nr)
+    rng = np.random.default_rng(vector_floats)
+    a, b = random_matrix(rng, 2 * mr + 3, 17), random_matrix(rng, 17, 2 * nr + 5)
+    out = random_matrix(rng, 2 * mr + 3, 2 * nr + 5)
+    expected = out + a @ b
+    sgemm(a, b, out, accumulate=True, target=target)
+    assert_matches_numpy(out, expected, 17)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     m=st.integers(1, 40),

@@ -1,0 +1,171 @@
+"""The LLVM CPU backend against the host's reference libraries, single-threaded.
+
+Sections (``--section``):
+
+- ``matmul``: GFLOP/s of the JIT-compiled ``moecc_sgemm`` (:mod:`moecc.backend.llvm.matmul`)
+  against numpy's single-threaded BLAS matmul at the same square sizes. Both run alternately in
+  one process; each figure is the median over ``--repeats`` samples. Issue #5 asks for a ratio
+  of at least 0.5 at 256^3 and above; ``--check`` exits 1 when a size falls short.
+- ``models``: whole models compiled for the CPU target against onnxruntime. Registered in
+  :data:`MODEL_BENCHES` as the backend learns to compile them (none yet).
+
+    python bench/cpu_vs_onnxruntime.py [--section matmul|models|all] [--sizes 256,512,1024]
+                                       [--repeats 9] [--check]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One thread for every BLAS/OpenMP runtime numpy might load; must precede ``import numpy``.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from moecc.backend.llvm.cpu_target import host_cpu_target  # noqa: E402
+from moecc.backend.llvm.matmul import compiled_sgemm, sgemm  # noqa: E402
+
+#: Smallest square size the issue's 50 %-of-numpy requirement applies to.
+REQUIRED_FROM_SIZE = 256
+REQUIRED_RATIO = 0.5
+#: Each timing sample repeats the call until it lasts at least this long (small sizes).
+MIN_SAMPLE_SECONDS = 0.02
+
+
+def blas_threads() -> str:
+    """How many threads numpy's BLAS will use, verified where the runtime lets us ask."""
+    try:
+        from threadpoolctl import threadpool_info  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        pools = [f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info()]
+        return ", ".join(pools) + " (threadpoolctl)"
+    # Without threadpoolctl: ask a loaded OpenBLAS directly through its C API.
+    maps = Path("/proc/self/maps")  # the shared libraries this process has loaded (Linux)
+    lines = maps.read_text().splitlines() if maps.exists() else []
+    libraries = sorted({line.split()[-1] for line in lines if "openblas" in line.lower() and "/" in line})
+    for path in libraries:
+        library = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas_", "openblas_"):
+            for suffix in ("64_", ""):
+                getter = getattr(library, f"{prefix}get_num_threads{suffix}", None)
+                if getter is not None:
+                    return f"openblas={getter()} (asked {os.path.basename(path)})"
+    return "unverified (OMP/OPENBLAS/MKL_NUM_THREADS=1 set)"
+
+
+@dataclass(frozen=True, slots=True)
+class MatmulResult:
+    size: int
+    moecc_gflops: float
+    numpy_gflops: float
+    max_abs_error: float
+
+    @property
+    def ratio(self) -> float:
+        return self.moecc_gflops / self.numpy_gflops
+
+
+def _calls_per_sample(run: Callable[[], object]) -> int:
+    start = time.perf_counter()
+    run()
+    elapsed = time.perf_counter() - start
+    return max(1, int(MIN_SAMPLE_SECONDS / max(elapsed, 1e-9)))
+
+
+def measure_matmul(size: int, repeats: int) -> MatmulResult:
+    """Median GFLOP/s of sgemm and numpy at ``size``^3, samples alternating between the two."""
+    rng = np.random.default_rng(size)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    ours, theirs = np.empty((size, size), np.float32), np.empty((size, size), np.float32)
+
+    def run_moecc() -> None:
+        sgemm(a, b, ours)
+
+    def run_numpy() -> None:
+        np.matmul(a, b, out=theirs)
+
+    calls = {run: _calls_per_sample(run) for run in (run_moecc, run_numpy)}  # also warms up
+    samples: dict[Callable[[], None], list[float]] = {run_moecc: [], run_numpy: []}
+    for _ in range(repeats):
+        for run in (run_moecc, run_numpy):
+            start = time.perf_counter()
+            for _ in range(calls[run]):
+                run()
+            samples[run].append((time.perf_counter() - start) / calls[run])
+    flops = 2.0 * size**3
+    return MatmulResult(
+        size=size,
+        moecc_gflops=flops / statistics.median(samples[run_moecc]) / 1e9,
+        numpy_gflops=flops / statistics.median(samples[run_numpy]) / 1e9,
+        max_abs_error=float(np.abs(ours - theirs).max()),
+    )
+
+
+def bench_matmul(sizes: list[int], repeats: int) -> bool:
+    """Print the micro-kernel table; True when every size >= 256 reaches the required ratio."""
+    target = host_cpu_target()
+    start = time.perf_counter()
+    compiled_sgemm()
+    compile_seconds = time.perf_counter() - start
+    print(
+        f"cpu {target.name}: {target.vector_floats} floats/vector, L1d {target.l1d_bytes // 1024} KiB, "
+        f"L2 {target.l2_bytes // 1024} KiB; sgemm blocking MR={target.mr} NR={target.nr} "
+        f"MC={target.mc} KC={target.kc} NC={target.nc} (compiled in {compile_seconds:.2f} s)"
+    )
+    print(f"numpy {np.__version__}, BLAS threads: {blas_threads()}")
+    print(f"{'size':>6} {'moecc GFLOP/s':>14} {'numpy GFLOP/s':>14} {'ratio':>6} {'max |diff|':>11}")
+    passed = True
+    for size in sizes:
+        result = measure_matmul(size, repeats)
+        print(
+            f"{size:>6} {result.moecc_gflops:>14.1f} {result.numpy_gflops:>14.1f} "
+            f"{result.ratio:>6.2f} {result.max_abs_error:>11.2e}"
+        )
+        if size >= REQUIRED_FROM_SIZE and result.ratio < REQUIRED_RATIO:
+            passed = False
+    return passed
+
+
+#: Whole-model benchmarks (name → function printing its rows and returning success), added as
+#: the CPU target compiles models end to end.
+MODEL_BENCHES: dict[str, Callable[[int], bool]] = {}
+
+
+def bench_models(repeats: int) -> bool:
+    if not MODEL_BENCHES:
+        print("models: none yet (the CPU target does not compile whole models yet)")
+        return True
+    return all(bench(repeats) for bench in MODEL_BENCHES.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--section", choices=("matmul", "models", "all"), default="all")
+    parser.add_argument("--sizes", default="256,512,1024", help="comma-separated square matmul sizes")
+    parser.add_argument("--repeats", type=int, default=9, help="timing samples per size (median is reported)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
+    args = parser.parse_args(argv)
+    sizes = [int(text) for text in args.sizes.split(",") if text]
+    passed = True
+    if args.section in ("matmul", "all"):
+        passed &= bench_matmul(sizes, args.repeats)
+    if args.section in ("models", "all"):
+        passed &= bench_models(args.repeats)
+    return 0 if passed or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
