@@ -25,6 +25,13 @@ and is stored. Edge tiles are peeled into statement groups with smaller static s
 loops are unrolled by two so even iterations use slot 0 and odd ones slot 1 (Affine has no
 modulo), letting the scheduler overlap DMA with MXU work.
 
+Transposed B: the MXU loads its stationary operand transposed at no cost (``MatMul.transpose_w``,
+``mxu.mm tw=1``). When B is ``transpose(x)`` whose ``k`` axis is ``x``'s contiguous last axis
+(attention's ``k^T``), the kernel reads ``n x k`` row windows of ``x`` directly
+(:func:`transposed_source`) and the transpose op emits no kernel once every user folds it
+(:func:`folds_transpose`, asked by ``tiling_data``). gemm's run-time ``trans_b`` operand is
+read the same way.
+
 Precision: f32 graphs at ``precision="f32"`` run the MXU in f32 (exact f32 products);
 at ``precision="bf16"`` the MXU multiplies bf16 with f32 accumulation: constant operands are
 packed as bf16 weights once, run-time operands are loaded as f32 and converted tile by tile
@@ -94,15 +101,21 @@ class MatmulProblem:
         return self.batch_count * self.m * self.k * self.n
 
 
-def matmul_problem(a_shape: Sequence[int], b_shape: Sequence[int]) -> MatmulProblem:
+def matmul_problem(a_shape: Sequence[int], b_shape: Sequence[int],
+                   b_batch_strides: Sequence[int] | None = None) -> MatmulProblem:
     """Reduce numpy ``matmul(a, b)`` of these shapes to batch loops around a 2-D product,
-    folding batch dims B does not vary over into M and merging contiguous batch dims."""
+    folding batch dims B does not vary over into M and merging contiguous batch dims.
+    ``b_batch_strides`` gives B's batch-axis element strides when B is not a row-major
+    tensor of its own (a view of a folded transpose's input)."""
     a2 = (1, *a_shape) if len(a_shape) == 1 else tuple(a_shape)
     b2 = (*b_shape, 1) if len(b_shape) == 1 else tuple(b_shape)
     m, k, n = a2[-2], a2[-1], b2[-1]
     batch_shape = broadcast_shapes("matmul", a2[:-2], b2[:-2])
     a_strides = _broadcast_strides(a2[:-2], batch_shape, m * k)
     b_strides = _broadcast_strides(b2[:-2], batch_shape, k * n)
+    if b_batch_strides is not None:
+        pad = len(batch_shape) - len(b2[:-2])
+        b_strides = [0] * pad + [0 if size == 1 else stride for size, stride in zip(b2[:-2], b_batch_strides)]
     out_strides = _broadcast_strides(batch_shape, batch_shape, m * n)
     dims = [BatchDim(s, sa, sb, so) for s, sa, sb, so in zip(batch_shape, a_strides, b_strides, out_strides) if s != 1]
     # Innermost batch dims B is broadcast over, with A and the result contiguous across
@@ -267,6 +280,8 @@ class _Plan:
     #: B is stored ``[..., n, k]`` in HBM (the input of a folded transpose, or gemm's run-time
     #: ``trans_b`` operand): its tiles load as ``n x k`` rows and the MXU uses them transposed.
     b_transposed: bool = False
+    #: Element pitch between B's HBM rows (k rows, or n rows when ``b_transposed``).
+    b_pitch: int = 0
 
 
 def _operand_format(value: Value, mxu: DType) -> OperandFormat:
@@ -277,9 +292,11 @@ def _operand_format(value: Value, mxu: DType) -> OperandFormat:
 
 
 def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[DType, str] | None = None,
-          transposed: tuple[bool, bool] = (False, False), b_transposed: bool = False) -> _Plan | str:
+          transposed: tuple[bool, bool] = (False, False), fold: FoldedTranspose | None = None,
+          b_transposed: bool = False) -> _Plan | str:
     """Problem, formats and tiling of ``a @ b`` (gemm: either operand read transposed;
-    ``b_transposed``: B's HBM buffer holds it as ``[..., n, k]``)."""
+    ``b_transposed``: B's HBM buffer holds it as ``[..., n, k]``; ``fold``: B is read
+    from a folded transpose's input)."""
     dtype = result.type.dtype
     if dtype not in MXU_GRAPH_DTYPES or a.type.dtype != dtype or b.type.dtype != dtype:
         return f"the MXU path computes f32/bf16 matmuls, not {dtype}"
@@ -287,9 +304,10 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
         return "empty matmul operand"
     mxu = DType.BF16 if dtype == DType.BF16 else ctx.mxu_dtype_for(result.producer)
     a_shape, b_shape = (v.type.shape[::-1] if t else v.type.shape for v, t in zip((a, b), transposed))
-    problem = matmul_problem(a_shape, b_shape)
+    problem = matmul_problem(a_shape, b_shape, fold.batch_strides if fold is not None else None)
+    b_transposed = b_transposed or fold is not None
     formats = MatmulFormats(mxu, _operand_format(a, mxu), _operand_format(b, mxu), HBM_DTYPES[dtype], bias)
-    b_pitch = problem.k if b_transposed else problem.n
+    b_pitch = fold.pitch if fold is not None else problem.k if b_transposed else problem.n
     pitches = {"A": problem.k * formats.a.hbm_dtype.itemsize, "B": b_pitch * formats.b.hbm_dtype.itemsize,
                "the result": problem.n * formats.out.itemsize}
     for name, pitch in pitches.items():
@@ -298,35 +316,50 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
     tiling = choose_tiling(problem, ctx, formats)
     if isinstance(tiling, str):
         return tiling
-    return _Plan(problem, tiling, formats, b_transposed)
+    return _Plan(problem, tiling, formats, b_transposed, b_pitch)
 
 
-def transposed_source(value: Value) -> Value | None:
-    """``x`` when ``value = transpose(x)`` swaps the last two axes of a run-time ``x`` (and
-    keeps the leading ones): attention's ``k^T``. Its ``[k, n]`` matrices are then rows of
-    ``x``'s ``[n, k]`` ones, which the MXU can read with a transposed weight operand."""
+@dataclass(frozen=True, slots=True)
+class FoldedTranspose:
+    """B = ``transpose(source, perm)`` read in place: B's ``[k, n]`` matrices are ``n`` rows
+    of ``k`` contiguous elements of ``source`` (``pitch`` elements apart), at batch strides
+    ``batch_strides`` (one per leading axis of B)."""
+
+    source: Value
+    batch_strides: tuple[int, ...]
+    pitch: int
+
+
+def transposed_source(value: Value) -> FoldedTranspose | None:
+    """How to read ``value = transpose(x, perm)`` of a run-time ``x`` without the transpose:
+    possible when B's ``k`` axis is ``x``'s last (contiguous) axis, as in attention's ``k^T``
+    (``perm (0, 1, 3, 2)`` of ``[b, h, s, d]``, or ``(0, 2, 3, 1)`` of ``[b, s, h, d]``). B's
+    ``[k, n]`` matrices are then rows of ``x``, which the MXU reads with a transposed weight."""
     producer = value.producer
     if producer is None or producer.kind != "transpose":
         return None
     perm = [int(p) for p in producer.attrs["perm"]]
     rank = len(perm)
-    if rank < 2 or perm != [*range(rank - 2), rank - 1, rank - 2]:
+    if rank < 2 or perm[-2] != rank - 1:
         return None
     source = producer.operands[0]
     if const_value(source) is not None:  # constants are packed in the layout the kernel reads
         return None
-    return source
+    strides = [1] * rank
+    for axis in range(rank - 2, -1, -1):
+        strides[axis] = strides[axis + 1] * source.type.shape[axis + 1]
+    return FoldedTranspose(source, tuple(strides[p] for p in perm[:-2]), strides[perm[-1]])
 
 
 def _matmul_plan(op: Op, ctx: LoweringContext) -> tuple[_Plan, Value] | str:
     """The plan of a matmul and the value its B operand is read from: the transpose's input
     when B is a foldable transpose (the transpose kernel is then not needed), else B."""
     a, b = op.operands
-    source = transposed_source(b)
-    if source is not None:
-        folded = _plan(a, b, op.result, ctx, b_transposed=True)
+    fold = transposed_source(b)
+    if fold is not None:
+        folded = _plan(a, b, op.result, ctx, fold=fold)
         if not isinstance(folded, str):
-            return folded, source
+            return folded, fold.source
     plain = _plan(a, b, op.result, ctx)
     return plain if isinstance(plain, str) else (plain, b)
 
@@ -490,10 +523,10 @@ class _MatmulKernel:
         if self.plan.b_transposed:
             # B^T is [n, k] row-major: the (kt, nt) tile of B is an ns x ks row window of it.
             rows, cols = nt.size, kt.size
-            src = HbmRef(self.b_hbm, b_off + nt.offset * self.p.k + kt.offset, rows, cols, self.p.k)
+            src = HbmRef(self.b_hbm, b_off + nt.offset * self.plan.b_pitch + kt.offset, rows, cols, self.plan.b_pitch)
         else:
             rows, cols = kt.size, nt.size
-            src = HbmRef(self.b_hbm, b_off + kt.offset * self.p.n + nt.offset, rows, cols, self.p.n)
+            src = HbmRef(self.b_hbm, b_off + kt.offset * self.plan.b_pitch + nt.offset, rows, cols, self.plan.b_pitch)
         if self.t.b_resident:
             # Block (k0, n0) of a K-row panel sits at k0*N + n0*ks: contiguous ks x ns (or ns x ks).
             resident_slot = Affine(flip if resident_b_slots(self.p) == 2 else 0)
@@ -654,6 +687,7 @@ __all__ = [
     "MatmulProblem",
     "MatmulTiling",
     "OperandFormat",
+    "FoldedTranspose",
     "choose_tiling",
     "folds_transpose",
     "hbm_traffic_bytes",

@@ -396,6 +396,9 @@ ATTENTION_SCORES = [
     ("moe-asic-edge", (2, 3, 20, 16), (2, 3, 24, 16), (0, 1, 3, 2)),
     ("moe-asic-edge", (70, 100), (45, 100), (1, 0)),  # edge tiles in every dim
     ("moe-asic-v1", (3, 40, 300), (45, 300), (1, 0)),  # batch folds into M; several K tiles
+    ("moe-asic-v1", (1, 4, 128, 64), (1, 128, 4, 64), (0, 2, 3, 1)),  # gpt2/bert: k^T of [b, s, h, d]
+    ("moe-asic-edge", (3, 10, 24), (36, 3, 24), (1, 2, 0)),  # n rows strided, batch inside them
+    ("moe-asic-edge", (2, 9, 5, 33), (9, 2, 40, 33), (1, 0, 3, 2)),  # swapped batch axes
 ]
 
 
@@ -412,6 +415,14 @@ def test_transpose_into_matmul_folds_with_no_transpose_kernel(target: str, a_sha
     assert all(s.transpose_w for s in matmuls)
     expected = run_graph(graph, {"x0": a, "x1": kt})
     np.testing.assert_allclose(results["y"], expected["y"], rtol=RTOL, atol=ATOL)
+
+
+def test_transposes_that_move_the_contiguous_axis_away_from_k_do_not_fold() -> None:
+    a, x = rand(2, 6, 5), rand(5, 2, 7)
+    graph = transpose_matmul_graph(a, x, (1, 0, 2))  # B = [2, 5, 7]: n is x's contiguous axis
+    module, _, _, results = _lower_graph(graph, "moe-asic-v1", {"x0": a, "x1": x})
+    assert sorted(k.name.split("_", 1)[1] for k in module.kernels) == ["matmul", "transpose"]
+    np.testing.assert_allclose(results["y"], a @ np.transpose(x, (1, 0, 2)), rtol=RTOL, atol=ATOL)
 
 
 def test_folded_transpose_at_bf16_precision_converts_the_rows_it_loads() -> None:
