@@ -50,6 +50,7 @@ from moecc.ir.kernel import (
 )
 from moecc.ir.kernel_printer import format_statement
 from moecc.ir.types import DType
+from moecc.isa_spec.vpu_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
 
 #: A host step: runs ``call`` by reading and replacing arrays of the HBM dict in place.
 CpuStep = Callable[[CpuCall, dict[str, np.ndarray]], None]
@@ -62,49 +63,10 @@ _BCAST_SHAPES: dict[str, Callable[[int, int], tuple[int, int]]] = {
 }
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 in float64 (|error| < 1.5e-7, below f32 resolution near 1):
-    # the approximation the simulator's VPU uses, so both agree to the last bit.
-    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
-
-
-_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "add": np.add,
-    "sub": np.subtract,
-    "mul": np.multiply,
-    "div": np.divide,
-    "max": np.maximum,
-    "min": np.minimum,
-    "cmpgt": lambda a, b: (a > b).astype(a.dtype),
-    "cmpge": lambda a, b: (a >= b).astype(a.dtype),
-    "cmpeq": lambda a, b: (a == b).astype(a.dtype),
-}
-_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "mov": lambda a: a,
-    "cvt": lambda a: a,
-    "neg": np.negative,
-    "abs": np.abs,
-    "exp": np.exp,
-    "log": np.log,
-    "rsqrt": lambda a: 1.0 / np.sqrt(a),
-    "rcp": lambda a: 1.0 / a,
-    "tanh": np.tanh,
-    "erf": lambda a: _erf(a.astype(np.float64)),
-    "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)),
-    "sqrt": np.sqrt,
-    "rsum": lambda a: a.sum(axis=1, keepdims=True, dtype=a.dtype),
-    "rmax": lambda a: a.max(axis=1, keepdims=True),
-}
-_SCALAR: dict[str, Callable[[np.ndarray, object], np.ndarray]] = {
-    "adds": lambda a, s: a + s,
-    "muls": lambda a, s: a * s,
-    "maxs": lambda a, s: np.maximum(a, s),
-    "mins": lambda a, s: np.minimum(a, s),
-    "fill": lambda a, s: np.full_like(a, s),
-}
-_FLOAT_ONLY = frozenset({"div", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt"})
+_BINARY = BINARY_OPS
+_UNARY = UNARY_OPS
+_SCALAR = SCALAR_OPS
+_FLOAT_ONLY = FLOAT_ONLY_OPS
 
 
 def run_kernel_module(

@@ -39,6 +39,7 @@ from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
 from moecc.backend.asic.memory import Memory
 from moecc.backend.asic.report import SimReport, TraceEvent, UnitReport, chrome_trace
 from moecc.backend.asic.timing import DmaTiming, HbmBus, MxuTiming, Scheduled, vpu_schedule
+from moecc.isa_spec.vpu_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
 
 DEFAULT_STEP_LIMIT = 5_000_000
 N_REGISTERS = 32
@@ -57,49 +58,10 @@ def _wrap64(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 in float64: |error| < 1.5e-7, below f32 resolution near 1.
-    t = 1.0 / (1.0 + 0.3275911 * np.abs(x))
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return np.sign(x) * (1.0 - poly * np.exp(-x * x))
-
-
-_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "vpu.add": np.add,
-    "vpu.sub": np.subtract,
-    "vpu.mul": np.multiply,
-    "vpu.div": np.divide,
-    "vpu.max": np.maximum,
-    "vpu.min": np.minimum,
-    "vpu.cmpgt": lambda a, b: (a > b).astype(a.dtype),
-    "vpu.cmpge": lambda a, b: (a >= b).astype(a.dtype),
-    "vpu.cmpeq": lambda a, b: (a == b).astype(a.dtype),
-}
-_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "vpu.mov": lambda a: a,
-    "vpu.cvt": lambda a: a,
-    "vpu.neg": np.negative,
-    "vpu.abs": np.abs,
-    "vpu.exp": np.exp,
-    "vpu.log": np.log,
-    "vpu.rsqrt": lambda a: 1.0 / np.sqrt(a),
-    "vpu.rcp": lambda a: 1.0 / a,
-    "vpu.tanh": np.tanh,
-    "vpu.erf": lambda a: _erf(a.astype(np.float64)),
-    "vpu.sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)),
-    "vpu.sqrt": np.sqrt,
-    "vpu.rsum": lambda a: a.sum(axis=1, keepdims=True, dtype=a.dtype),
-    "vpu.rmax": lambda a: a.max(axis=1, keepdims=True) if a.shape[1] else np.full((a.shape[0], 1), -np.inf),
-}
-_SCALAR: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
-    "vpu.adds": lambda a, s: a + s,
-    "vpu.muls": lambda a, s: a * s,
-    "vpu.maxs": lambda a, s: np.maximum(a, s),
-    "vpu.mins": lambda a, s: np.minimum(a, s),
-    "vpu.fill": lambda a, s: np.full_like(a, s),
-}
-_FLOAT_ONLY = {"vpu.div", "vpu.exp", "vpu.log", "vpu.rsqrt", "vpu.rcp", "vpu.tanh", "vpu.erf",
-               "vpu.sigmoid", "vpu.sqrt"}
+_BINARY = {f"vpu.{name}": fn for name, fn in BINARY_OPS.items()}
+_UNARY = {f"vpu.{name}": fn for name, fn in UNARY_OPS.items()}
+_SCALAR = {f"vpu.{name}": fn for name, fn in SCALAR_OPS.items()}
+_FLOAT_ONLY = {f"vpu.{name}" for name in FLOAT_ONLY_OPS}
 
 
 @dataclass(slots=True)
