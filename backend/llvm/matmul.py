@@ -105,8 +105,9 @@ class SgemmBuilder:
     def build(self) -> ir.Module:
         pack_a = self._build_pack_a()
         pack_b = self._build_pack_b()
-        micro_kernel = self._build_micro_kernel()
-        self._build_sgemm(pack_a, pack_b, micro_kernel)
+        self.write_edge = self._build_write_edge()
+        micro_kernels = {rows: self._build_micro_kernel(rows) for rows in range(1, self.target.mr + 1)}
+        self._build_sgemm(pack_a, pack_b, micro_kernels)
         return self.module
 
     def _panel(self, name: str, floats: int) -> ir.GlobalVariable:
@@ -206,17 +207,23 @@ class SgemmBuilder:
         # vectors, inside a 64-byte aligned panel.
         return min(PANEL_ALIGN_BYTES, self.target.vector_floats * 4)
 
-    def _build_micro_kernel(self) -> ir.Function:
-        """``micro(kc, a, b, c, ldc, mr, nr, load_c)``: ``c[mr x nr] (+)= a-sliver @ b-sliver``
-        over ``kc`` (>= 1) steps, the MR x NR accumulators in vector registers."""
+    def _build_micro_kernel(self, rows: int) -> ir.Function:
+        """``micro_<rows>(kc, a, b, c, ldc, nr, load_c)``: ``c[rows x nr] (+)= a-sliver @ b-sliver``
+        over ``kc`` (>= 1) steps, the ``rows x NR`` accumulators in vector registers.
+
+        One kernel per row count 1..MR, so a short last row block (and a whole GEMM with
+        M < MR, as in token-by-token decoding) does only the work of its real rows."""
         target = self.target
         mr, width, per_row = target.mr, target.vector_floats, self.vectors_per_row
         function = self._function(
-            "moecc_sgemm_micro_kernel",
-            [I64, F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I1],
-            ["kc", "a", "b", "c", "ldc", "mr", "nr", "load_c"],
+            f"moecc_sgemm_micro_kernel_{rows}x{target.nr}",
+            [I64, F32_PTR, F32_PTR, F32_PTR, I64, I64, I1],
+            ["kc", "a", "b", "c", "ldc", "nr", "load_c"],
         )
-        kc, a, b, c, ldc, rows, cols, load_c = function.args
+        kc, a, b, c, ldc, cols, load_c = function.args
+        # Inlined into the loop nest, MR kernels would make one huge function for the register
+        # allocator (compile time x20) with the loop nest's values competing for registers.
+        function.attributes.add("noinline")
         entry = function.append_basic_block("entry")
         loop = function.append_basic_block("k.loop")
         done = function.append_basic_block("k.done")
@@ -227,7 +234,7 @@ class SgemmBuilder:
         k = builder.phi(I64, name="k")
         k.add_incoming(_i64(0), entry)
         zero = ir.Constant(self.vector, None)
-        accumulators = [[builder.phi(self.vector, name=f"acc{i}_{v}") for v in range(per_row)] for i in range(mr)]
+        accumulators = [[builder.phi(self.vector, name=f"acc{i}_{v}") for v in range(per_row)] for i in range(rows)]
         for row in accumulators:
             for phi in row:
                 phi.add_incoming(zero, entry)
@@ -242,7 +249,7 @@ class SgemmBuilder:
         a_column = builder.gep(a, [builder.mul(k, _i64(mr))], inbounds=True)
         splat_mask = ir.Constant(ir.VectorType(I32, width), [0] * width)
         updated: list[list[ir.Value]] = []
-        for i in range(mr):
+        for i in range(rows):
             scalar = builder.load(builder.gep(a_column, [_i64(i)], inbounds=True))
             single = builder.insert_element(ir.Constant(self.vector, ir.Undefined), scalar, ir.Constant(I32, 0))
             splat = builder.shuffle_vector(single, ir.Constant(self.vector, ir.Undefined), splat_mask)
@@ -255,12 +262,11 @@ class SgemmBuilder:
         builder.cbranch(builder.icmp_signed("<", k_next, kc), loop, done)
 
         builder.position_at_end(done)
-        full = builder.and_(builder.icmp_signed("==", rows, _i64(mr)), builder.icmp_signed("==", cols, _i64(target.nr)))
-        with builder.if_else(full) as (then, otherwise):
+        with builder.if_else(builder.icmp_signed("==", cols, _i64(target.nr))) as (then, otherwise):
             with then:
                 self._write_full_tile(builder, updated, c, ldc, load_c)
             with otherwise:
-                self._write_edge_tile(builder, updated, c, ldc, rows, cols, load_c)
+                self._write_edge_tile(builder, updated, c, ldc, cols, load_c)
         builder.ret_void()
         return function
 
@@ -290,13 +296,12 @@ class SgemmBuilder:
         tile: list[list[ir.Value]],
         c: ir.Value,
         ldc: ir.Value,
-        rows: ir.Value,
         cols: ir.Value,
         load_c: ir.Value,
     ) -> None:
-        """Spill the tile to the stack and write back only its ``rows x cols`` corner."""
+        """Spill the tile to the stack and write back only its first ``cols`` columns."""
         target = self.target
-        scratch_type = ir.ArrayType(F32, target.mr * target.nr)
+        scratch_type = ir.ArrayType(F32, len(tile) * target.nr)
         scratch_array = builder.alloca(scratch_type, name="edge_tile")
         scratch_array.align = PANEL_ALIGN_BYTES
         scratch = builder.bitcast(scratch_array, F32_PTR)
@@ -305,16 +310,34 @@ class SgemmBuilder:
                 offset = _i64(i * target.nr + v * target.vector_floats)
                 pointer = builder.bitcast(builder.gep(scratch, [offset], inbounds=True), self.vector_ptr)
                 builder.store(value, pointer, align=self._packed_vector_align())
+        builder.call(self.write_edge, [scratch, c, ldc, _i64(len(tile)), cols, load_c])
+
+    def _build_write_edge(self) -> ir.Function:
+        """``write_edge(tile, c, ldc, rows, cols, load_c)``: ``c[rows x cols] (+)= tile`` (row pitch
+        NR). Shared by all micro-kernels: a copy in each, unrolled over its constant row count
+        and vectorised with epilogues, made the module ten times slower to compile."""
+        function = self._function(
+            "moecc_sgemm_write_edge",
+            [F32_PTR, F32_PTR, I64, I64, I64, I1],
+            ["tile", "c", "ldc", "rows", "cols", "load_c"],
+        )
+        function.attributes.add("noinline")
+        scratch, c, ldc, rows, cols, load_c = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
         with counted_loop(builder, _i64(0), rows, _i64(1), "ei") as i:
             c_row = builder.gep(c, [builder.mul(i, ldc)], inbounds=True)
-            scratch_row = builder.gep(scratch, [builder.mul(i, _i64(target.nr))], inbounds=True)
+            scratch_row = builder.gep(scratch, [builder.mul(i, _i64(self.target.nr))], inbounds=True)
             with counted_loop(builder, _i64(0), cols, _i64(1), "ej") as j:
                 pointer = builder.gep(c_row, [j], inbounds=True)
                 value = builder.load(builder.gep(scratch_row, [j], inbounds=True))
                 previous = builder.select(load_c, builder.load(pointer), ir.Constant(F32, 0.0))
                 builder.store(builder.fadd(previous, value), pointer)
+        builder.ret_void()
+        return function
 
-    def _build_sgemm(self, pack_a: ir.Function, pack_b: ir.Function, micro_kernel: ir.Function) -> ir.Function:
+    def _build_sgemm(
+        self, pack_a: ir.Function, pack_b: ir.Function, micro_kernels: dict[int, ir.Function]
+    ) -> ir.Function:
         target = self.target
         function = self._function(
             SGEMM_SYMBOL,
@@ -358,9 +381,29 @@ class SgemmBuilder:
                                 [builder.add(builder.mul(builder.add(ic, ir_), ldc), builder.add(jc, jr))],
                                 inbounds=True,
                             )
-                            builder.call(micro_kernel, [kc, a_sliver, b_sliver, c_tile, ldc, rows, cols, load_c])
+                            self._call_micro_kernel(
+                                builder, micro_kernels, rows, [kc, a_sliver, b_sliver, c_tile, ldc, cols, load_c]
+                            )
         builder.ret_void()
         return function
+
+    @staticmethod
+    def _call_micro_kernel(
+        builder: ir.IRBuilder, micro_kernels: dict[int, ir.Function], rows: ir.Value, args: list[ir.Value]
+    ) -> None:
+        """``switch (rows)`` to the micro-kernel for that many rows (full tiles take the default)."""
+        full = max(micro_kernels)
+        merge = builder.append_basic_block("micro.done")
+        default = builder.append_basic_block(f"micro.{full}")
+        switch = builder.switch(rows, default)
+        for count, kernel in sorted(micro_kernels.items()):
+            block = default if count == full else builder.append_basic_block(f"micro.{count}")
+            if count != full:
+                switch.add_case(_i64(count), block)
+            builder.position_at_end(block)
+            builder.call(kernel, args)
+            builder.branch(merge)
+        builder.position_at_end(merge)
 
 
 def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:
