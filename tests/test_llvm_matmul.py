@@ -96,17 +96,18 @@ def test_sgemm_generated_shapes(m: int, n: int, k: int, accumulate: bool) -> Non
     assert_matches_numpy(out, (start if accumulate else 0) + a @ b, k)
 
 
-def test_sgemm_leading_dimensions_wider_than_rows() -> None:
+@pytest.mark.parametrize("m", [33, 3])  # 3 <= MR reads B in place instead of packing it
+def test_sgemm_leading_dimensions_wider_than_rows(m: int) -> None:
     rng = np.random.default_rng(1)
     a_storage, b_storage = random_matrix(rng, 40, 70), random_matrix(rng, 60, 90)
     c_storage = np.full((50, 100), 7.0, dtype=np.float32)
-    a, b = a_storage[3:36, 5:52], b_storage[2:49, 1:42]  # [33, 47] @ [47, 41]
-    out = c_storage[4:37, 9:50]
+    a, b = a_storage[3 : 3 + m, 5:52], b_storage[2:49, 1:80]  # [m, 47] @ [47, 79]
+    out = c_storage[4 : 4 + m, 9:88]
     result = sgemm(a, b, out)
     assert result is out
     assert_matches_numpy(out, a @ b, 47)
     untouched = c_storage.copy()
-    untouched[4:37, 9:50] = 7.0
+    untouched[4 : 4 + m, 9:88] = 7.0
     np.testing.assert_array_equal(untouched, np.full_like(c_storage, 7.0))
 
 

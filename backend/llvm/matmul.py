@@ -217,10 +217,10 @@ class SgemmBuilder:
         mr, width, per_row = target.mr, target.vector_floats, self.vectors_per_row
         function = self._function(
             f"moecc_sgemm_micro_kernel_{rows}x{target.nr}",
-            [I64, F32_PTR, F32_PTR, F32_PTR, I64, I64, I1],
-            ["kc", "a", "b", "c", "ldc", "nr", "load_c"],
+            [I64, F32_PTR, F32_PTR, I64, F32_PTR, I64, I64, I1],
+            ["kc", "a", "b", "ldb", "c", "ldc", "nr", "load_c"],
         )
-        kc, a, b, c, ldc, cols, load_c = function.args
+        kc, a, b, ldb, c, ldc, cols, load_c = function.args
         # Inlined into the loop nest, MR kernels would make one huge function for the register
         # allocator (compile time x20) with the loop nest's values competing for registers.
         function.attributes.add("noinline")
@@ -238,11 +238,11 @@ class SgemmBuilder:
         for row in accumulators:
             for phi in row:
                 phi.add_incoming(zero, entry)
-        b_row = builder.gep(b, [builder.mul(k, _i64(target.nr))], inbounds=True)
+        b_row = builder.gep(b, [builder.mul(k, ldb)], inbounds=True)
         b_vectors = [
             builder.load(
                 builder.bitcast(builder.gep(b_row, [_i64(v * width)], inbounds=True), self.vector_ptr),
-                align=self._packed_vector_align(),
+                align=4,  # B may be read in place (see _build_sgemm)
             )
             for v in range(per_row)
         ]
@@ -350,6 +350,10 @@ class SgemmBuilder:
         accumulate_flag = builder.icmp_signed("!=", accumulate, ir.Constant(I32, 0))
         packed_a = builder.bitcast(self.packed_a, F32_PTR)
         packed_b = builder.bitcast(self.packed_b, F32_PTR)
+        # With a single row block every B sliver is used once per K block, so packing B would
+        # cost as much memory traffic as the product (token-by-token decoding, M = 1): the
+        # micro-kernel then reads full B slivers in place and only packs the ragged last one.
+        direct_b = builder.icmp_signed("<=", m, _i64(target.mr))
 
         # K == 0: the product is all zeros, so C is cleared unless accumulating.
         clear = builder.and_(builder.icmp_signed("==", k_total, _i64(0)), builder.not_(accumulate_flag))
@@ -364,7 +368,8 @@ class SgemmBuilder:
             with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
                 kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
                 b_block = builder.gep(b, [builder.add(builder.mul(pc, ldb), jc)], inbounds=True)
-                builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
+                with builder.if_then(builder.not_(direct_b)):
+                    builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
                 load_c = builder.or_(accumulate_flag, builder.icmp_signed(">", pc, _i64(0)))
                 with counted_loop(builder, _i64(0), m, _i64(target.mc), "ic") as ic:
                     mc = _min(builder, _i64(target.mc), builder.sub(m, ic))
@@ -372,7 +377,13 @@ class SgemmBuilder:
                     builder.call(pack_a, [packed_a, a_block, lda, mc, kc])
                     with counted_loop(builder, _i64(0), nc, _i64(target.nr), "jr") as jr:
                         cols = _min(builder, _i64(target.nr), builder.sub(nc, jr))
-                        b_sliver = builder.gep(packed_b, [builder.mul(jr, kc)], inbounds=True)
+                        packed_sliver = builder.gep(packed_b, [builder.mul(jr, kc)], inbounds=True)
+                        in_place_sliver = builder.gep(b_block, [jr], inbounds=True)
+                        in_place = builder.and_(direct_b, builder.icmp_signed("==", cols, _i64(target.nr)))
+                        with builder.if_then(builder.and_(direct_b, builder.not_(in_place))):
+                            builder.call(pack_b, [packed_sliver, in_place_sliver, ldb, kc, cols])
+                        b_sliver = builder.select(in_place, in_place_sliver, packed_sliver)
+                        b_pitch = builder.select(in_place, ldb, _i64(target.nr))
                         with counted_loop(builder, _i64(0), mc, _i64(target.mr), "ir") as ir_:
                             rows = _min(builder, _i64(target.mr), builder.sub(mc, ir_))
                             a_sliver = builder.gep(packed_a, [builder.mul(ir_, kc)], inbounds=True)
@@ -382,7 +393,7 @@ class SgemmBuilder:
                                 inbounds=True,
                             )
                             self._call_micro_kernel(
-                                builder, micro_kernels, rows, [kc, a_sliver, b_sliver, c_tile, ldc, cols, load_c]
+                                builder, micro_kernels, rows, [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c]
                             )
         builder.ret_void()
         return function
