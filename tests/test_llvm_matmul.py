@@ -163,11 +163,12 @@ def test_sgemm_module_is_builder_made_verifies_and_vectorises() -> None:
 
 
 def test_jit_caches_by_module_text_and_emits_objects() -> None:
-    first = jit.compile_module(build_sgemm_module())
-    assert jit.compile_module(build_sgemm_module()) is first
-    obj = jit.emit_object(build_sgemm_module())
+    small = host_cpu_target().with_blocking(mr=2, nr=host_cpu_target().vector_floats, mc=4, kc=8)
+    first = jit.compile_module(build_sgemm_module(small), small)
+    assert jit.compile_module(build_sgemm_module(small), small) is first
+    obj = jit.emit_object(build_sgemm_module(small), small)
     assert obj[:4] == b"\x7fELF" or obj[:4] in (b"\xcf\xfa\xed\xfe", b"\x64\x86")
-    assert "moecc_sgemm" in jit.emit_assembly(build_sgemm_module())
+    assert "moecc_sgemm" in jit.emit_assembly(build_sgemm_module(small), small)
 
 
 def test_jit_reports_invalid_modules_and_missing_functions() -> None:
@@ -177,7 +178,7 @@ def test_jit_reports_invalid_modules_and_missing_functions() -> None:
     with pytest.raises(MoeccError, match="LLVM rejected module 'broken'"):
         jit.compile_module(module)
     with pytest.raises(MoeccError, match="not defined"):
-        jit.compile_module(build_sgemm_module()).address("moecc_no_such_function")
+        compiled_sgemm()[0].address("moecc_no_such_function")
 
 
 def test_cpu_target_description(tmp_path: Path) -> None:

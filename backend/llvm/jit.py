@@ -66,14 +66,19 @@ def target_machine(target: CpuTarget | None = None, *, for_jit: bool = True) -> 
         ) from err
 
 
-def parse_and_verify(module: ir.Module, target: CpuTarget | None = None) -> llvm.ModuleRef:
-    """Hand a builder-made module to the binding layer and run LLVM's verifier on it.
-
-    The module gets the target's triple and data layout, so the optimiser's cost models apply."""
+def module_text(module: ir.Module, target: CpuTarget | None = None) -> str:
+    """The module's LLVM assembly, stamped with the target's triple and data layout (so the
+    optimiser's cost models apply)."""
     machine = target_machine(target)
     module.triple = machine.triple
     module.data_layout = str(machine.target_data)
-    text = str(module)
+    return str(module)
+
+
+def parse_and_verify(module: ir.Module, target: CpuTarget | None = None, text: str | None = None) -> llvm.ModuleRef:
+    """Hand a builder-made module (or its already rendered ``text``) to the binding layer and
+    run LLVM's verifier on it."""
+    text = text if text is not None else module_text(module, target)
     try:
         parsed = llvm.parse_assembly(text)
         parsed.verify()
@@ -143,12 +148,13 @@ def compile_module(
 
     Cached by (module text, target, speed level); the engine is kept for the process's life."""
     target = target or host_cpu_target()
-    parsed = parse_and_verify(module, target)
-    key = hashlib.sha256(f"{target}\n{speed_level}\n{parsed}".encode()).hexdigest()
+    text = module_text(module, target)
+    key = hashlib.sha256(f"{target}\n{speed_level}\n{text}".encode()).hexdigest()
     with _jit_lock:
         cached = _jit_cache.get(key)
         if cached is not None:
             return cached
+        parsed = parse_and_verify(module, target, text)
         optimise(parsed, target, speed_level)
         optimised_text = str(parsed)
         try:
