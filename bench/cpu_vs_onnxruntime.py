@@ -38,8 +38,9 @@ from moecc.backend.llvm.matmul import compiled_sgemm, sgemm  # noqa: E402
 #: Smallest square size the issue's 50 %-of-numpy requirement applies to.
 REQUIRED_FROM_SIZE = 256
 REQUIRED_RATIO = 0.5
-#: Each timing sample repeats the call until it lasts at least this long (small sizes).
-MIN_SAMPLE_SECONDS = 0.02
+#: Each timing sample repeats the call until it lasts at least this long (small sizes); short
+#: samples alternating many times keep both sides under the same background load.
+MIN_SAMPLE_SECONDS = 0.005
 
 
 def blas_threads() -> str:
@@ -67,14 +68,22 @@ def blas_threads() -> str:
 
 @dataclass(frozen=True, slots=True)
 class MatmulResult:
+    """Median and best (least disturbed) GFLOP/s of both sides at one size."""
+
     size: int
     moecc_gflops: float
     numpy_gflops: float
+    moecc_best_gflops: float
+    numpy_best_gflops: float
     max_abs_error: float
 
     @property
     def ratio(self) -> float:
         return self.moecc_gflops / self.numpy_gflops
+
+    @property
+    def best_ratio(self) -> float:
+        return self.moecc_best_gflops / self.numpy_best_gflops
 
 
 def _calls_per_sample(run: Callable[[], object]) -> int:
@@ -110,6 +119,8 @@ def measure_matmul(size: int, repeats: int) -> MatmulResult:
         size=size,
         moecc_gflops=flops / statistics.median(samples[run_moecc]) / 1e9,
         numpy_gflops=flops / statistics.median(samples[run_numpy]) / 1e9,
+        moecc_best_gflops=flops / min(samples[run_moecc]) / 1e9,
+        numpy_best_gflops=flops / min(samples[run_numpy]) / 1e9,
         max_abs_error=float(np.abs(ours - theirs).max()),
     )
 
@@ -126,13 +137,21 @@ def bench_matmul(sizes: list[int], repeats: int) -> bool:
         f"MC={target.mc} KC={target.kc} NC={target.nc} (compiled in {compile_seconds:.2f} s)"
     )
     print(f"numpy {np.__version__}, BLAS threads: {blas_threads()}")
-    print(f"{'size':>6} {'moecc GFLOP/s':>14} {'numpy GFLOP/s':>14} {'ratio':>6} {'max |diff|':>11}")
+    if hasattr(os, "getloadavg"):
+        # Other processes on the machine skew both sides; the best-of ratio is the least disturbed.
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"{'size':>6} {'moecc GFLOP/s':>14} {'numpy GFLOP/s':>14} {'ratio':>6}"
+        f" {'best moecc':>11} {'best numpy':>11} {'ratio':>6} {'max |diff|':>11}"
+    )
+    print(f"{'':>6} {'(median)':>14} {'(median)':>14} {'':>6} {'':>11} {'':>11} {'':>6}")
     passed = True
     for size in sizes:
         result = measure_matmul(size, repeats)
         print(
             f"{size:>6} {result.moecc_gflops:>14.1f} {result.numpy_gflops:>14.1f} "
-            f"{result.ratio:>6.2f} {result.max_abs_error:>11.2e}"
+            f"{result.ratio:>6.2f} {result.moecc_best_gflops:>11.1f} {result.numpy_best_gflops:>11.1f}"
+            f" {result.best_ratio:>6.2f} {result.max_abs_error:>11.2e}"
         )
         if size >= REQUIRED_FROM_SIZE and result.ratio < REQUIRED_RATIO:
             passed = False
@@ -155,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--section", choices=("matmul", "models", "all"), default="all")
     parser.add_argument("--sizes", default="256,512,1024", help="comma-separated square matmul sizes")
-    parser.add_argument("--repeats", type=int, default=9, help="timing samples per size (median is reported)")
+    parser.add_argument("--repeats", type=int, default=15, help="timing samples per size (median is reported)")
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
