@@ -126,6 +126,15 @@ def test_sgemm_accumulates_into_out() -> None:
     assert_matches_numpy(out, expected, 90)
 
 
+def test_sgemm_output_overlapping_an_input() -> None:
+    rng = np.random.default_rng(4)
+    square = random_matrix(rng, 40, 40)
+    b = random_matrix(rng, 40, 40)
+    expected = square + square @ b
+    sgemm(square, b, square, accumulate=True)
+    assert_matches_numpy(square, expected, 40)
+
+
 def test_sgemm_zero_depth_clears_or_keeps() -> None:
     a, b = np.zeros((4, 0), np.float32), np.zeros((0, 5), np.float32)
     out = np.ones((4, 5), np.float32)

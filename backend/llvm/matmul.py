@@ -7,7 +7,7 @@ The kernel IR's ``MatMul`` statements (and the CPU fallback for big matmuls) cal
                      i64 M, i64 N, i64 K, i64 lda, i64 ldb, i64 ldc, i32 accumulate)
 
 computing ``C[M x N] (= or +=) A[M x K] @ B[K x N]``, all row-major with leading dimensions
-in elements. The structure is the classic blocked GEMM (Goto / BLIS), blocked by a
+in elements; C must not overlap A or B (the pointers are ``noalias``). The structure is the classic blocked GEMM (Goto / BLIS), blocked by a
 :class:`~moecc.backend.llvm.cpu_target.CpuTarget`::
 
     for jc in N by NC:                       B panel KC x NC (L3)
@@ -521,6 +521,11 @@ def sgemm(
     ldb = _leading_dimension(b, "b", writable=False)
     ldc = _leading_dimension(out, "out", writable=True)
     if m == 0 or n == 0:
+        return out
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        # The GEMM reads A and B after writing parts of C; compute aside and copy in.
+        result = sgemm(a.copy(), b.copy(), out.copy() if accumulate else None, accumulate, target)
+        out[...] = result
         return out
     _, function = compiled_sgemm(target)
     with _call_lock:
