@@ -7,8 +7,8 @@ The kernel IR's ``MatMul`` statements (and the CPU fallback for big matmuls) cal
                      i64 M, i64 N, i64 K, i64 lda, i64 ldb, i64 ldc, i32 accumulate)
 
 computing ``C[M x N] (= or +=) A[M x K] @ B[K x N]``, all row-major with leading dimensions
-in elements; C must not overlap A or B (the pointers are ``noalias``). The structure is the classic blocked GEMM (Goto / BLIS), blocked by a
-:class:`~moecc.backend.llvm.cpu_target.CpuTarget`::
+in elements; C must not overlap A or B (the pointers are ``noalias``). The structure is the
+classic blocked GEMM (Goto / BLIS), blocked by a :class:`~moecc.backend.llvm.cpu_target.CpuTarget`::
 
     for jc in N by NC:                       B panel KC x NC (L3)
       for pc in K by KC:    pack B[pc:, jc:] into NR-column slivers, k-major
@@ -19,9 +19,12 @@ in elements; C must not overlap A or B (the pointers are ``noalias``). The struc
 
 The micro-kernel keeps the ``MR x NR`` tile of C in ``MR * NR / VW`` vector registers (``<VW x
 float>`` SSA values carried around the K loop), and per k loads ``NR / VW`` vectors of packed B,
-broadcasts ``MR`` elements of packed A and issues ``MR * NR / VW`` ``llvm.fma`` calls. Packing
-zero-pads partial slivers, so the micro-kernel's K loop never branches; only its write-back
-distinguishes full tiles (vector stores) from edge tiles (through a stack tile, element-wise).
+broadcasts ``MR`` elements of packed A and issues ``MR * NR / VW`` ``llvm.fma`` calls. There is
+one micro-kernel per row count 1..MR (a short last row block computes only its rows); packing
+zero-pads partial column slivers, so the K loop never branches, and only the write-back
+distinguishes full tiles (vector stores) from ragged ones (through a stack tile, element-wise).
+When the whole of M fits one register tile (M <= MR, e.g. decoding one token), B is not packed:
+each B element is used once, so the micro-kernel reads full slivers in place (prefetching ahead).
 
 The packed panels are module globals, so one compiled GEMM must not run on two threads at
 once; :func:`sgemm` serialises calls with a lock.
@@ -62,7 +65,9 @@ def _i64(value: int) -> ir.Constant:
 
 
 @contextlib.contextmanager
-def counted_loop(builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value, name: str) -> Iterator[ir.Value]:
+def counted_loop(
+    builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value, name: str
+) -> Iterator[ir.Value]:
     """``for (index = start; index < stop; index += step) { <with-body> }`` as IR.
 
     Yields the index; the body is whatever the caller emits inside the ``with``. Leaves the
@@ -154,7 +159,8 @@ class SgemmBuilder:
                     with counted_loop(builder, _i64(0), kc, _i64(1), "k") as k:
                         out = builder.gep(sliver, [builder.mul(k, _i64(mr))], inbounds=True)
                         for i in range(mr):
-                            element = builder.gep(source_rows, [builder.add(builder.mul(_i64(i), lda), k)], inbounds=True)
+                            position = builder.add(builder.mul(_i64(i), lda), k)
+                            element = builder.gep(source_rows, [position], inbounds=True)
                             builder.store(builder.load(element), builder.gep(out, [_i64(i)], inbounds=True))
                 with otherwise:
                     with counted_loop(builder, _i64(0), kc, _i64(1), "kz") as k:
@@ -406,7 +412,10 @@ class SgemmBuilder:
                                 inbounds=True,
                             )
                             self._call_micro_kernel(
-                                builder, micro_kernels, rows, [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c]
+                                builder,
+                                micro_kernels,
+                                rows,
+                                [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c],
                             )
         builder.ret_void()
         return function
