@@ -1,0 +1,682 @@
+"""Kernel IR → LLVM IR → machine code: the CPU backend's code generator.
+
+Position in the flow: after memory planning (:func:`moecc.passes.memory_plan.plan_memory`;
+every buffer has its byte ``offset``), the planned :class:`~moecc.ir.kernel.KernelModule`
+becomes one LLVM module built with llvmlite's IR builder, verified, optimised at O3 for the
+host CPU and JIT-compiled. The memory mapping (see :func:`scratch_layout`):
+
+- ``hbm`` buffers live in the **heap** arena, a uint8 numpy array, at their planned offsets;
+- ``sram`` and ``acc`` buffers live in the **scratch** arena: SRAM at its planned offsets,
+  the accumulator after the highest SRAM byte any kernel uses, then a staging area where
+  bf16 / transposed matmul operands are widened to f32 for ``moecc_sgemm``.
+
+Each :class:`~moecc.ir.kernel.Kernel` becomes ``void <name>(i8* heap, i8* scratch)``:
+``For`` → counted loops (phi induction variables), ``Affine`` offsets → i64 arithmetic,
+``Load``/``Store`` → one ``llvm.memcpy`` per row (one in all when rows are contiguous),
+``Gather`` → a bounds-checked row copy per index, ``MatMul`` → a call of ``moecc_sgemm``,
+``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`). Local buffers start
+zeroed in every kernel, as in the reference interpreter. CPU steps split the kernels into
+segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in order.
+A run-time fault (gather index outside its table, ``nonzero`` overflowing its list) sets
+globals and returns; :meth:`CpuProgram.run` turns it into a :class:`SimulationError`.
+
+    planned, _ = plan_memory(module, load_target("moe-asic-v1"))
+    program = compile_kernel_module(planned)
+    heap = program.new_heap({"x": x, "w": w})
+    program.run(heap)
+    y = program.read(heap, "y")
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from llvmlite import ir
+
+from moecc.backend.llvm.loop_builder import (
+    F32,
+    I8,
+    I8_PTR,
+    I32,
+    I64,
+    counted_loop,
+    element_pointer,
+    i64,
+    load_element,
+)
+from moecc.backend.llvm.vector_ops import emit_vector
+from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
+from moecc.ir.kernel import (
+    Affine,
+    Buffer,
+    CpuCall,
+    For,
+    Gather,
+    HbmRef,
+    Kernel,
+    KernelModule,
+    Load,
+    LocalRef,
+    MatMul,
+    Stmt,
+    Store,
+    Vector,
+    verify_kernel_module,
+    walk,
+)
+from moecc.ir.types import DType
+
+if TYPE_CHECKING:
+    from moecc.backend.llvm.cpu_target import CpuTarget
+
+#: Alignment of the arenas' regions (a cache line, and the memory plan's alignment).
+ARENA_ALIGNMENT = 64
+#: Run-time fault codes stored in ``@moecc_fault_code``.
+FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
+SGEMM_SYMBOL = "moecc_sgemm"
+_F32_PTR = F32.as_pointer()
+_SGEMM_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32])
+
+#: A host step on the heap image: reads its inputs from and writes its outputs to ``heap``.
+CpuStepOnHeap = Callable[[CpuCall, np.ndarray], None]
+
+
+def _align(value: int) -> int:
+    return -(-value // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+
+
+# -- the memory mapping ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ScratchLayout:
+    """Where the kernels' local memories sit in the scratch arena (byte offsets)."""
+
+    sram_bytes: int
+    acc_base: int
+    acc_bytes: int
+    staging_base: int
+    staging_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.staging_base + self.staging_bytes
+
+    def offset_of(self, buffer: Buffer) -> int:
+        """Scratch byte offset of a planned SRAM/acc buffer."""
+        if buffer.offset is None:
+            raise VerificationError(f"local buffer {buffer.name} has no offset",
+                                    remedy="run passes.memory_plan.plan_memory before the CPU code generator")
+        return buffer.offset + (self.acc_base if buffer.space == "acc" else 0)
+
+
+def scratch_layout(module: KernelModule) -> ScratchLayout:
+    """The scratch arena's layout: SRAM at its planned offsets from 0, the accumulator from the
+    first aligned byte after the highest SRAM byte any kernel uses, then matmul staging (f32
+    copies of bf16 or transposed operands, sized for the largest such matmul)."""
+    ends = {"sram": 0, "acc": 0}
+    staging = 0
+    for kernel in module.kernels:
+        for buf in kernel.buffers:
+            if buf.offset is None:
+                raise VerificationError(f"kernel {kernel.name}: buffer {buf.name} has no offset",
+                                        remedy="run passes.memory_plan.plan_memory before the CPU code generator")
+            ends[buf.space] = max(ends[buf.space], buf.offset + buf.nbytes)
+        for stmt, _ in walk(kernel.body):
+            if isinstance(stmt, MatMul):
+                staging = max(staging, _staging_bytes(stmt))
+    acc_base = _align(ends["sram"])
+    staging_base = _align(acc_base + ends["acc"])
+    return ScratchLayout(ends["sram"], acc_base, ends["acc"], staging_base, _align(staging))
+
+
+def _staging_bytes(stmt: MatMul) -> int:
+    k, n = stmt.w_shape if hasattr(stmt, "w_shape") else (stmt.w.rows, stmt.w.cols)
+    wide_a = stmt.a.rows * stmt.a.cols * 4 if stmt.dtype != DType.F32 else 0
+    wide_w = k * n * 4 if stmt.dtype != DType.F32 or getattr(stmt, "transpose_w", False) else 0
+    return _align(wide_a) + wide_w
+
+
+def heap_bytes(module: KernelModule) -> int:
+    """Bytes of the heap arena: up to the end of the last planned HBM buffer."""
+    end = 0
+    for buf in module.hbm:
+        if buf.offset is None:
+            raise VerificationError(f"HBM buffer {buf.name} has no offset",
+                                    remedy="run passes.memory_plan.plan_memory before the CPU code generator")
+        end = max(end, buf.offset + buf.nbytes)
+    return _align(end)
+
+
+# -- the compiled program -------------------------------------------------------------------
+
+@dataclass(slots=True)
+class CpuProgram:
+    """A kernel module compiled to machine code, run over numpy arenas.
+
+    ``segments[i]`` names the kernel functions of the ``i``-th run of consecutive kernels;
+    ``schedule`` interleaves segment numbers with the CPU steps between them."""
+
+    module: KernelModule
+    layout: ScratchLayout
+    heap_bytes: int
+    llvm_ir: str
+    segments: tuple[tuple[str, ...], ...]
+    schedule: tuple[int | CpuCall, ...]
+    kernel_functions: dict[str, str]
+    _jit: Any = None
+    _entry_points: dict[str, Any] = field(default_factory=dict)
+
+    # arenas
+
+    def new_heap(self, values: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """A zeroed heap arena with ``values`` (HBM buffer name -> array of its element count)
+        written at their planned offsets in the buffers' dtypes."""
+        heap = np.zeros(max(self.heap_bytes, ARENA_ALIGNMENT), dtype=np.uint8)
+        for name, value in (values or {}).items():
+            self.write(heap, name, value)
+        return heap
+
+    def new_scratch(self) -> np.ndarray:
+        return np.zeros(max(self.layout.total_bytes, ARENA_ALIGNMENT), dtype=np.uint8)
+
+    def _buffer(self, name: str) -> Buffer:
+        try:
+            return self.module.hbm_buffer(name)
+        except KeyError:
+            raise InputError(f"no HBM buffer '{name}'",
+                             remedy="the module's HBM buffers are " + ", ".join(b.name for b in self.module.hbm)) from None
+
+    def write(self, heap: np.ndarray, name: str, value: np.ndarray) -> None:
+        buf = self._buffer(name)
+        data = np.ascontiguousarray(np.asarray(value).astype(buf.dtype.numpy).reshape(-1))
+        if data.size != buf.elements:
+            raise InputError(f"HBM buffer '{name}' holds {buf.elements} elements, data has {data.size}")
+        assert buf.offset is not None  # checked by heap_bytes at compile time
+        heap[buf.offset:buf.offset + buf.nbytes] = data.view(np.uint8)
+
+    def read(self, heap: np.ndarray, name: str) -> np.ndarray:
+        """A flat copy of HBM buffer ``name`` in its dtype."""
+        buf = self._buffer(name)
+        assert buf.offset is not None
+        return heap[buf.offset:buf.offset + buf.nbytes].view(buf.dtype.numpy).copy()
+
+    # running
+
+    def _entry(self, name: str) -> Any:
+        fn = self._entry_points.get(name)
+        if fn is None:
+            fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(self._jit.address(name))
+            self._entry_points[name] = fn
+        return fn
+
+    def _arena_pointers(self, heap: np.ndarray, scratch: np.ndarray | None) -> tuple[int, int, np.ndarray]:
+        for what, arena, size in (("heap", heap, self.heap_bytes), ("scratch", scratch, self.layout.total_bytes)):
+            if arena is None:
+                continue
+            if not isinstance(arena, np.ndarray) or arena.dtype != np.uint8 or not arena.flags.c_contiguous \
+                    or not arena.flags.writeable or arena.size < size:
+                raise InputError(f"{what} arena must be a writable contiguous uint8 array of at least {size} bytes",
+                                 remedy=f"make it with CpuProgram.new_{what}()")
+        if scratch is None:
+            scratch = self.new_scratch()
+        return heap.ctypes.data, scratch.ctypes.data, scratch
+
+    def run_segment(self, index: int, heap: np.ndarray, scratch: np.ndarray | None = None) -> None:
+        """Run the kernels of segment ``index`` over the arenas."""
+        heap_ptr, scratch_ptr, keep = self._arena_pointers(heap, scratch)
+        self._reset_fault()
+        self._entry(f"run_segment_{index}")(heap_ptr, scratch_ptr)
+        del keep
+        self._raise_fault()
+
+    def run(self, heap: np.ndarray, scratch: np.ndarray | None = None, cpu_step: CpuStepOnHeap | None = None) -> None:
+        """Run every step in order: kernel segments as machine code, CPU steps with ``cpu_step``."""
+        _, _, scratch = self._arena_pointers(heap, scratch)
+        for item in self.schedule:
+            if isinstance(item, CpuCall):
+                if cpu_step is None:
+                    raise UnsupportedError(
+                        f"cpu step @{item.name} ({', '.join(item.ops) or 'no ops'}) needs a host executor",
+                        remedy="pass cpu_step=... to CpuProgram.run")
+                cpu_step(item, heap)
+            else:
+                self.run_segment(item, heap, scratch)
+
+    # faults
+
+    def _fault_cell(self, name: str, ctype: Any) -> Any:
+        return ctype.from_address(self._jit.engine.get_global_value_address(name))
+
+    def _reset_fault(self) -> None:
+        self._fault_cell("moecc_fault_code", ctypes.c_int32).value = 0
+
+    def _raise_fault(self) -> None:
+        code = self._fault_cell("moecc_fault_code", ctypes.c_int32).value
+        if code == 0:
+            return
+        detail = self._fault_cell("moecc_fault_detail", ctypes.c_int64).value
+        kernel_index = self._fault_cell("moecc_fault_kernel", ctypes.c_int32).value
+        stmt_index = self._fault_cell("moecc_fault_statement", ctypes.c_int32).value
+        kernel = self.module.kernels[kernel_index]
+        stmt = [s for s, _ in walk(kernel.body)][stmt_index]
+        from moecc.ir.kernel_printer import format_statement
+
+        where = f"kernel {kernel.name}, statement {stmt_index} `{format_statement(stmt)}`"
+        if code == FAULT_CODES["gather-index"]:
+            assert isinstance(stmt, Gather)
+            message = f"gather index {detail} is outside the table's {stmt.table.rows} rows"
+        else:
+            message = f"nonzero found more elements than its list {stmt.dst.buffer} holds ({detail})"  # type: ignore[union-attr]
+        raise SimulationError(message, location=where)
+
+
+# -- code generation ------------------------------------------------------------------------
+
+def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None) -> CpuProgram:
+    """Compile a memory-planned kernel module for the CPU (default: the host) and JIT it."""
+    verify_kernel_module(module)
+    layout = scratch_layout(module)
+    heap_size = heap_bytes(module)
+    llvm_module = ir.Module(name="moecc_kernels")
+    faults = _FaultGlobals.declare(llvm_module)
+    sgemm = _sgemm_function(llvm_module)
+    hbm = {b.name: b for b in module.hbm}
+    function_names: dict[str, str] = {}
+    functions: list[ir.Function] = []
+    for index, kernel in enumerate(module.kernels):
+        name = _symbol(index, kernel.name)
+        function_names[kernel.name] = name
+        emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, sgemm)
+        emitter.emit()
+        functions.append(emitter.function)
+    segments: list[tuple[str, ...]] = []
+    schedule: list[int | CpuCall] = []
+    current: list[str] = []
+    for step in module.steps:
+        if isinstance(step, Kernel):
+            current.append(function_names[step.name])
+            continue
+        if current:
+            schedule.append(len(segments))
+            segments.append(tuple(current))
+            current = []
+        schedule.append(step)
+    if current:
+        schedule.append(len(segments))
+        segments.append(tuple(current))
+    by_name = {f.name: f for f in functions}
+    for index, names in enumerate(segments):
+        _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
+    _emit_sequence(llvm_module, "run_all", functions, faults)
+    jit = _compile(llvm_module, cpu_target, sgemm)
+    return CpuProgram(module, layout, heap_size, str(llvm_module), tuple(segments), tuple(schedule),
+                      function_names, jit)
+
+
+def _symbol(index: int, name: str) -> str:
+    return f"moecc_k{index}_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+@dataclass(frozen=True, slots=True)
+class _FaultGlobals:
+    code: ir.GlobalVariable
+    detail: ir.GlobalVariable
+    kernel: ir.GlobalVariable
+    statement: ir.GlobalVariable
+
+    @staticmethod
+    def declare(module: ir.Module) -> _FaultGlobals:
+        def cell(name: str, typ: ir.Type) -> ir.GlobalVariable:
+            var = ir.GlobalVariable(module, typ, name)
+            var.initializer = ir.Constant(typ, 0)
+            return var
+
+        return _FaultGlobals(cell("moecc_fault_code", I32), cell("moecc_fault_detail", I64),
+                             cell("moecc_fault_kernel", I32), cell("moecc_fault_statement", I32))
+
+
+def _emit_sequence(module: ir.Module, name: str, kernels: Sequence[ir.Function], faults: _FaultGlobals) -> None:
+    """``void name(heap, scratch)``: call ``kernels`` in order, stopping at the first fault."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    done = fn.append_basic_block("done")
+    for kernel in kernels:
+        b.call(kernel, fn.args)
+        ok = fn.append_basic_block("next")
+        b.cbranch(b.icmp_signed("!=", b.load(faults.code), ir.Constant(I32, 0)), done, ok)
+        b.position_at_end(ok)
+    b.branch(done)
+    b.position_at_end(done)
+    b.ret_void()
+
+
+def _sgemm_function(module: ir.Module) -> ir.Function:
+    """``moecc_sgemm`` declared external when the blocked GEMM (backend/llvm/matmul.py) is
+    available to link against, else defined here as a plain triple loop."""
+    fn = ir.Function(module, _SGEMM_TYPE, name=SGEMM_SYMBOL)
+    if _blocked_sgemm_address() is None:
+        _define_naive_sgemm(fn)
+    return fn
+
+
+def _blocked_sgemm_address() -> int | None:
+    try:
+        from moecc.backend.llvm.matmul import compiled_sgemm
+
+        jit, _ = compiled_sgemm()
+        return int(jit.address(SGEMM_SYMBOL))
+    except (ImportError, MoeccError):
+        return None
+
+
+def _define_naive_sgemm(fn: ir.Function) -> None:
+    """``C (= or +=) A @ B`` as i-p-j loops (the inner loop vectorises over columns of C)."""
+    fn.linkage = "internal"
+    c_ptr, a_ptr, b_ptr, m, n, k, lda, ldb, ldc, accumulate = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def row(i: ir.Value) -> None:
+        c_row = b.gep(c_ptr, [b.mul(i, ldc)])
+        with b.if_then(b.icmp_signed("==", accumulate, ir.Constant(I32, 0))):
+            counted_loop(b, n, lambda j: b.store(ir.Constant(F32, 0.0), b.gep(c_row, [j])), "z")
+
+        def depth(p: ir.Value) -> None:
+            a_value = b.load(b.gep(a_ptr, [b.add(b.mul(i, lda), p)]))
+            b_row = b.gep(b_ptr, [b.mul(p, ldb)])
+
+            def column(j: ir.Value) -> None:
+                cell = b.gep(c_row, [j])
+                b.store(b.fadd(b.load(cell), b.fmul(a_value, b.load(b.gep(b_row, [j])))), cell)
+
+            counted_loop(b, n, column, "j")
+
+        counted_loop(b, k, depth, "p")
+
+    counted_loop(b, m, row, "i")
+    b.ret_void()
+
+
+def _compile(module: ir.Module, cpu_target: CpuTarget | None, sgemm: ir.Function) -> Any:
+    import llvmlite.binding as llvm
+
+    try:
+        from moecc.backend.llvm.jit import compile_module
+    except ImportError:
+        compile_module = _compile_locally
+    address = _blocked_sgemm_address() if sgemm.is_declaration else None
+    if address is not None:
+        # MCJIT resolves external symbols through LLVM's symbol table: point it at the
+        # already-compiled blocked GEMM instead of compiling it into every module.
+        llvm.add_symbol(SGEMM_SYMBOL, address)
+    return compile_module(module, cpu_target)
+
+
+@dataclass(slots=True)
+class _LocalJit:
+    """Stand-in for :class:`moecc.backend.llvm.jit.JitModule` when that module is absent."""
+
+    engine: Any
+    optimised_ir: str
+
+    def address(self, name: str) -> int:
+        return int(self.engine.get_function_address(name))
+
+
+def _compile_locally(module: ir.Module, cpu_target: Any = None) -> _LocalJit:
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3, jit=True)
+    module.triple = machine.triple
+    module.data_layout = str(machine.target_data)
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
+    passes = llvm.create_pass_builder(machine, tuning)
+    passes.getModulePassManager().run(parsed, passes)
+    engine = llvm.create_mcjit_compiler(parsed, machine)
+    engine.finalize_object()
+    return _LocalJit(engine, str(parsed))
+
+
+class _KernelEmitter:
+    """Builds the LLVM function of one kernel."""
+
+    def __init__(self, module: ir.Module, name: str, kernel: Kernel, index: int, hbm: Mapping[str, Buffer],
+                 layout: ScratchLayout, faults: _FaultGlobals, sgemm: ir.Function) -> None:
+        self.module = module
+        self.kernel = kernel
+        self.index = index
+        self.hbm = hbm
+        self.layout = layout
+        self.faults = faults
+        self.sgemm = sgemm
+        self.local = {b.name: b for b in kernel.buffers}
+        self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
+        for arg in self.function.args:
+            arg.add_attribute("noalias")  # heap and scratch are distinct arrays
+        self.heap, self.scratch = self.function.args
+        # Stack slots go to a block of their own, so they are allocated once per call.
+        self.allocas = ir.IRBuilder(self.function.append_basic_block("allocas"))
+        self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self.exit_block = self.function.append_basic_block("exit")
+        self.env: dict[str, ir.Value] = {}
+        self.statement_numbers = {id(stmt): i for i, (stmt, _) in enumerate(walk(kernel.body))}
+        self.current: Stmt | None = None
+
+    # the context the vector lowering uses
+
+    def where(self) -> str:
+        number = self.statement_numbers.get(id(self.current), "?")
+        return f"kernel {self.kernel.name}, statement {number}"
+
+    def invalid(self, message: str) -> VerificationError:
+        return VerificationError(message, location=self.where(), remedy="fix the kernel IR (tiling or lowering)")
+
+    def entry_alloca(self, typ: ir.Type) -> ir.Value:
+        return self.allocas.alloca(typ)
+
+    def fault(self, kind: str, detail: ir.Value) -> None:
+        b = self.builder
+        b.store(ir.Constant(I32, FAULT_CODES[kind]), self.faults.code)
+        b.store(detail, self.faults.detail)
+        b.store(ir.Constant(I32, self.index), self.faults.kernel)
+        b.store(ir.Constant(I32, self.statement_numbers[id(self.current)]), self.faults.statement)
+        b.branch(self.exit_block)
+
+    def local_dtype(self, ref: LocalRef) -> DType:
+        return self._local_buffer(ref).dtype
+
+    def local_pointer(self, ref: LocalRef) -> ir.Value:
+        """Byte pointer to the first element of a local tile."""
+        buf = self._local_buffer(ref)
+        base = self.layout.offset_of(buf)
+        slot = self.affine(ref.slot)
+        elements = self.affine(ref.offset)
+        b = self.builder
+        byte = b.add(i64(base), b.add(b.mul(slot, i64(buf.slot_bytes)), b.mul(elements, i64(buf.dtype.itemsize))))
+        return b.gep(self.scratch, [byte], inbounds=True)
+
+    def _local_buffer(self, ref: LocalRef) -> Buffer:
+        buf = self.local.get(ref.buffer)
+        if buf is None:
+            raise self.invalid(f"unknown local buffer '{ref.buffer}'")
+        return buf
+
+    def hbm_pointer(self, ref: HbmRef, dtype: DType, row: ir.Value | None = None) -> ir.Value:
+        """Byte pointer to element (row, 0) of an HBM window, checking the buffer's dtype."""
+        buf = self.hbm.get(ref.buffer)
+        if buf is None:
+            raise self.invalid(f"unknown HBM buffer '{ref.buffer}'")
+        if buf.dtype != dtype:
+            raise self.invalid(f"DMA between HBM buffer {ref.buffer} ({buf.dtype}) and an SRAM tile of {dtype}: "
+                               "DMA copies bytes and cannot convert")
+        b = self.builder
+        element = self.affine(ref.offset)
+        if row is not None:
+            element = b.add(element, b.mul(row, i64(ref.pitch)))
+        assert buf.offset is not None
+        byte = b.add(i64(buf.offset), b.mul(element, i64(dtype.itemsize)))
+        return b.gep(self.heap, [byte], inbounds=True)
+
+    def affine(self, expr: Affine) -> ir.Value:
+        b = self.builder
+        value: ir.Value = i64(expr.const)
+        for var, coef in expr.terms:
+            induction = self.env.get(var)
+            if induction is None:
+                raise self.invalid(f"offset {expr} uses loop variable {var} outside its loop")
+            value = b.add(value, b.mul(induction, i64(coef)))
+        return value
+
+    # statements
+
+    def emit(self) -> None:
+        body_start = self.builder.block
+        self._zero_locals()
+        self.block(self.kernel.body)
+        self.allocas.branch(body_start)
+        self.builder.branch(self.exit_block)
+        self.builder.position_at_end(self.exit_block)
+        self.builder.ret_void()
+
+    def _zero_locals(self) -> None:
+        # The reference interpreter gives every kernel fresh zero-filled local buffers.
+        for buf in self.kernel.buffers:
+            start = self.builder.gep(self.scratch, [i64(self.layout.offset_of(buf))], inbounds=True)
+            self.builder.call(self._memset(), [start, ir.Constant(I8, 0), i64(buf.nbytes), ir.Constant(ir.IntType(1), 0)])
+
+    def block(self, body: Sequence[Stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, For):
+                self.loop(stmt)
+                continue
+            self.current = stmt
+            if isinstance(stmt, Load):
+                self.copy(stmt.src, stmt.dst, to_local=True)
+            elif isinstance(stmt, Store):
+                self.copy(stmt.dst, stmt.src, to_local=False)
+            elif isinstance(stmt, Gather):
+                self.gather(stmt)
+            elif isinstance(stmt, MatMul):
+                self.matmul(stmt)
+            elif isinstance(stmt, Vector):
+                emit_vector(self, stmt)
+            else:
+                raise self.invalid(f"not a kernel statement: {type(stmt).__name__}")
+
+    def loop(self, stmt: For) -> None:
+        outer = self.env.get(stmt.var)
+
+        def body(index: ir.Value) -> None:
+            self.env[stmt.var] = index
+            self.block(stmt.body)
+
+        counted_loop(self.builder, stmt.count, body, stmt.var)
+        if outer is None:
+            self.env.pop(stmt.var, None)
+        else:
+            self.env[stmt.var] = outer
+
+    def _memcpy(self) -> ir.Function:
+        return self.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+
+    def _memset(self) -> ir.Function:
+        return self.module.declare_intrinsic("llvm.memset", [I8_PTR, I64])
+
+    def copy(self, window: HbmRef, tile: LocalRef, to_local: bool) -> None:
+        """A 2-D strided DMA as row copies (one copy when the window's rows are contiguous)."""
+        if (tile.rows, tile.cols) != (window.rows, window.cols):
+            raise self.invalid(f"DMA tile {tile.rows}x{tile.cols} vs HBM window {window.rows}x{window.cols}")
+        dtype = self.local_dtype(tile)
+        b = self.builder
+        local = self.local_pointer(tile)
+        row_bytes = tile.cols * dtype.itemsize
+        no = ir.Constant(ir.IntType(1), 0)
+        if window.pitch == window.cols or window.rows == 1:
+            remote = self.hbm_pointer(window, dtype)
+            dst, src = (local, remote) if to_local else (remote, local)
+            b.call(self._memcpy(), [dst, src, i64(row_bytes * tile.rows), no])
+            return
+
+        def row(r: ir.Value) -> None:
+            remote = self.hbm_pointer(window, dtype, r)
+            near = b.gep(local, [b.mul(r, i64(row_bytes))], inbounds=True)
+            dst, src = (near, remote) if to_local else (remote, near)
+            b.call(self._memcpy(), [dst, src, i64(row_bytes), no])
+
+        counted_loop(b, window.rows, row, "row")
+
+    def gather(self, stmt: Gather) -> None:
+        dtype = self.local_dtype(stmt.dst)
+        count = stmt.dst.rows
+        if stmt.indices.rows * stmt.indices.cols != count:
+            raise self.invalid(f"gather of {count} rows has {stmt.indices.rows * stmt.indices.cols} indices")
+        if self.local_dtype(stmt.indices) != DType.I32:
+            raise self.invalid(f"gather indices {stmt.indices.buffer} must be i32")
+        if stmt.dst.cols != stmt.table.cols:
+            raise self.invalid(f"gather rows of {stmt.table.cols} elements into a tile of {stmt.dst.cols} columns")
+        b = self.builder
+        local = self.local_pointer(stmt.dst)
+        indices = self.local_pointer(stmt.indices)
+        row_bytes = stmt.dst.cols * dtype.itemsize
+
+        def row(i: ir.Value) -> None:
+            index = load_element(b, indices, DType.I32, i)
+            outside = b.or_(b.icmp_signed("<", index, i64(0)), b.icmp_signed(">=", index, i64(stmt.table.rows)))
+            with b.if_then(outside, likely=False):
+                self.fault("gather-index", index)
+            remote = self.hbm_pointer(stmt.table, dtype, index)
+            near = b.gep(local, [b.mul(i, i64(row_bytes))], inbounds=True)
+            b.call(self._memcpy(), [near, remote, i64(row_bytes), ir.Constant(ir.IntType(1), 0)])
+
+        counted_loop(b, count, row, "g")
+
+    def matmul(self, stmt: MatMul) -> None:
+        transpose = bool(getattr(stmt, "transpose_w", False))
+        k, n = (stmt.w.cols, stmt.w.rows) if transpose else (stmt.w.rows, stmt.w.cols)
+        m = stmt.a.rows
+        if stmt.a.cols != k or (stmt.dst.rows, stmt.dst.cols) != (m, n):
+            raise self.invalid(f"matmul {stmt.dst.rows}x{stmt.dst.cols} <- {m}x{stmt.a.cols} @ {k}x{n}")
+        for ref in (stmt.a, stmt.w):
+            if self.local_dtype(ref) != stmt.dtype:
+                raise self.invalid(f"operand {ref.buffer} is {self.local_dtype(ref)}, the statement works in {stmt.dtype}")
+        if self.local_dtype(stmt.dst) != DType.F32:
+            raise self.invalid(f"matmul destination {stmt.dst.buffer} must be f32")
+        b = self.builder
+        a_ptr = self.local_pointer(stmt.a)
+        w_ptr = self.local_pointer(stmt.w)
+        staging = self.layout.staging_base
+        if stmt.dtype != DType.F32:
+            wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
+            counted_loop(b, m * k, lambda i: b.store(load_element(b, a_ptr, stmt.dtype, i),
+                                                     element_pointer(b, wide, DType.F32, i)), "wa")
+            a_ptr = wide
+            staging += _align(m * k * 4)
+        if stmt.dtype != DType.F32 or transpose:
+            wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
+
+            def weight_row(p: ir.Value) -> None:
+                def element(j: ir.Value) -> None:
+                    source = b.add(b.mul(j, i64(k)), p) if transpose else b.add(b.mul(p, i64(n)), j)
+                    value = load_element(b, w_ptr, stmt.dtype, source)
+                    b.store(value, element_pointer(b, wide, DType.F32, b.add(b.mul(p, i64(n)), j)))
+
+                counted_loop(b, n, element, "wj")
+
+            counted_loop(b, k, weight_row, "wp")
+            w_ptr = wide
+        d_ptr = self.local_pointer(stmt.dst)
+        b.call(self.sgemm, [b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
+                            i64(m), i64(n), i64(k), i64(k), i64(n), i64(n), ir.Constant(I32, int(stmt.accumulate))])
+
+
+__all__ = ["ARENA_ALIGNMENT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
+           "compile_kernel_module", "heap_bytes", "scratch_layout"]

@@ -1,0 +1,536 @@
+"""Kernel-IR ``Vector`` statements → LLVM loops, with the kernel interpreter's numerics.
+
+Part of the CPU backend's code generator (:mod:`moecc.backend.llvm.codegen`): each VPU
+operation of :data:`~moecc.ir.kernel.VECTOR_OPS` becomes a loop over the tile's elements
+whose body computes exactly what :mod:`moecc.ir.kernel_interpreter` computes with numpy:
+
+- floats (f32, bf16) work in f32, integers (i32) in i64 and wrap on store, as the
+  interpreter's ``astype(work)`` / ``astype(dst.dtype)`` do; bf16 stores round to nearest even;
+- ``max``/``min`` propagate NaN like ``np.maximum``; compares yield 1/0 in the operand dtype;
+- ``erf`` is the Abramowitz–Stegun formula evaluated in f64, like the interpreter's;
+- ``rsum`` over floats is numpy's pairwise summation (8 accumulators, halving above 128
+  elements), so row sums agree with the interpreter bit for bit;
+- ``cvt`` float → i32 truncates toward zero with NaN → 0 (out-of-range values saturate,
+  where numpy's cast is undefined);
+- ``topk`` selects per row, larger first, ties by lower index, NaN below everything
+  (``argsort(-x, kind="stable")``); ``nonzero`` faults when its list overflows.
+
+Element-wise ops without broadcast run one flat loop over ``rows * cols`` (tiles are
+contiguous), the shape the loop vectoriser likes best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from llvmlite import ir
+
+from moecc.errors import UnsupportedError, VerificationError
+from moecc.ir.kernel import VECTOR_OPS, LocalRef, Vector
+from moecc.ir.types import DType
+from moecc.backend.llvm.loop_builder import (
+    F32,
+    F64,
+    I8_PTR,
+    I32,
+    I64,
+    counted_loop,
+    element_pointer,
+    i64,
+    load_element,
+    narrow,
+    store_element,
+    widen,
+    work_type,
+)
+
+_FLOAT_ONLY = frozenset({"div", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt"})
+_BCAST_SHAPES: dict[str, Callable[[int, int], tuple[int, int]]] = {
+    "none": lambda r, c: (r, c),
+    "row": lambda r, c: (1, c),
+    "col": lambda r, c: (r, 1),
+    "scalar": lambda r, c: (1, 1),
+}
+
+
+class VectorEmitContext(Protocol):
+    """What the kernel code generator offers the vector-op lowering."""
+
+    builder: ir.IRBuilder
+    module: ir.Module
+
+    def local_pointer(self, ref: LocalRef) -> ir.Value: ...
+
+    def local_dtype(self, ref: LocalRef) -> DType: ...
+
+    def fault(self, kind: str, detail: ir.Value) -> None: ...
+
+    def invalid(self, message: str) -> VerificationError: ...
+
+    def entry_alloca(self, typ: ir.Type) -> ir.Value:
+        """A stack slot in the function's entry block (never inside a loop)."""
+        ...
+
+
+def emit_vector(ctx: VectorEmitContext, stmt: Vector) -> None:
+    """Emit the loops of one ``Vector`` statement at the builder's position."""
+    kind = VECTOR_OPS.get(stmt.op)
+    if kind is None:
+        raise ctx.invalid(f"unknown vector op '{stmt.op}'")
+    if stmt.bcast not in _BCAST_SHAPES:
+        raise ctx.invalid(f"unknown broadcast '{stmt.bcast}'")
+    if stmt.dtype == DType.I32 and stmt.op in _FLOAT_ONLY:
+        raise ctx.invalid(f"vpu.{stmt.op} needs a float dtype, not i32")
+    emitters: dict[str, Callable[[VectorEmitContext, Vector], None]] = {
+        "binary": _binary,
+        "unary": _unary,
+        "convert": _unary,
+        "reduce": _reduce,
+        "scalar": _scalar,
+        "fill": _scalar,
+        "topk": _topk,
+        "nonzero": _nonzero,
+    }
+    emitters[kind](ctx, stmt)
+
+
+# -- operands and loops ---------------------------------------------------------------------
+
+def _operand(ctx: VectorEmitContext, stmt: Vector, name: str) -> LocalRef:
+    ref = getattr(stmt, name)
+    if ref is None:
+        raise ctx.invalid(f"vpu.{stmt.op} needs operand {name}")
+    return ref
+
+
+def _expect(ctx: VectorEmitContext, ref: LocalRef, shape: tuple[int, int], what: str, dtype: DType | None) -> ir.Value:
+    """Check an operand's tile shape (and buffer dtype) and return its base pointer."""
+    if (ref.rows, ref.cols) != shape:
+        raise ctx.invalid(f"{what} %{ref.buffer}[{ref.rows}x{ref.cols}] should be {shape[0]}x{shape[1]}")
+    if dtype is not None and ctx.local_dtype(ref) != dtype:
+        raise ctx.invalid(f"operand {ref.buffer} is {ctx.local_dtype(ref)}, the statement works in {dtype}")
+    return ctx.local_pointer(ref)
+
+
+def _broadcast_index(builder: ir.IRBuilder, bcast: str, row: ir.Value, col: ir.Value, cols: int) -> ir.Value:
+    if bcast == "none":
+        return builder.add(builder.mul(row, i64(cols)), col)
+    if bcast == "row":
+        return col
+    if bcast == "col":
+        return row
+    return i64(0)
+
+
+def _elementwise(ctx: VectorEmitContext, rows: int, cols: int, bcast: str,
+                 body: Callable[[ir.Value, ir.Value], None]) -> None:
+    """Loop over a rows x cols tile calling ``body(flat index, broadcast operand index)``."""
+    b = ctx.builder
+    if bcast in ("none", "scalar"):
+        counted_loop(b, rows * cols, lambda i: body(i, i if bcast == "none" else i64(0)), "e")
+        return
+
+    def row_body(r: ir.Value) -> None:
+        start = b.mul(r, i64(cols))
+        counted_loop(b, cols, lambda c: body(b.add(start, c), _broadcast_index(b, bcast, r, c, cols)), "c")
+
+    counted_loop(b, rows, row_body, "r")
+
+
+def _intrinsic(ctx: VectorEmitContext, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+    existing = ctx.module.globals.get(name)
+    if isinstance(existing, ir.Function):
+        return existing
+    return ir.Function(ctx.module, ir.FunctionType(ret, args), name=name)
+
+
+def _is_nan(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    return b.fcmp_unordered("uno", x, x)
+
+
+def _float_max(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    # np.maximum: NaN in either operand gives NaN.
+    return b.select(b.or_(b.fcmp_ordered(">", x, y), _is_nan(b, x)), x, y)
+
+
+def _float_min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.or_(b.fcmp_ordered("<", x, y), _is_nan(b, x)), x, y)
+
+
+# -- binary ---------------------------------------------------------------------------------
+
+def _binary_float(op: str, b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    if op == "add":
+        return b.fadd(x, y)
+    if op == "sub":
+        return b.fsub(x, y)
+    if op == "mul":
+        return b.fmul(x, y)
+    if op == "div":
+        return b.fdiv(x, y)
+    if op == "max":
+        return _float_max(b, x, y)
+    if op == "min":
+        return _float_min(b, x, y)
+    predicate = {"cmpgt": ">", "cmpge": ">=", "cmpeq": "=="}[op]
+    return b.uitofp(b.fcmp_ordered(predicate, x, y), F32)
+
+
+def _binary_int(op: str, b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    if op == "add":
+        return b.add(x, y)
+    if op == "sub":
+        return b.sub(x, y)
+    if op == "mul":
+        return b.mul(x, y)
+    if op == "max":
+        return b.select(b.icmp_signed(">", x, y), x, y)
+    if op == "min":
+        return b.select(b.icmp_signed("<", x, y), x, y)
+    predicate = {"cmpgt": ">", "cmpge": ">=", "cmpeq": "=="}[op]
+    return b.zext(b.icmp_signed(predicate, x, y), I64)
+
+
+def _binary(ctx: VectorEmitContext, stmt: Vector) -> None:
+    a_ref, b_ref = _operand(ctx, stmt, "a"), _operand(ctx, stmt, "b")
+    rows, cols = stmt.dst.rows, stmt.dst.cols
+    dtype = stmt.dtype
+    a_ptr = _expect(ctx, a_ref, (rows, cols), "operand a", dtype)
+    b_ptr = _expect(ctx, b_ref, _BCAST_SHAPES[stmt.bcast](rows, cols), f"operand b (bcast {stmt.bcast})", dtype)
+    d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", dtype)
+    b = ctx.builder
+    is_int = dtype == DType.I32
+
+    def body(index: ir.Value, b_index: ir.Value) -> None:
+        x = load_element(b, a_ptr, dtype, index)
+        y = load_element(b, b_ptr, dtype, b_index)
+        if stmt.op == "sel":
+            old = load_element(b, d_ptr, dtype, index)
+            true = b.icmp_signed("!=", x, i64(0)) if is_int else b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0))
+            result = b.select(true, y, old)  # dst is the 'false' input
+        else:
+            result = (_binary_int if is_int else _binary_float)(stmt.op, b, x, y)
+        store_element(b, d_ptr, dtype, index, result)
+
+    _elementwise(ctx, rows, cols, stmt.bcast, body)
+
+
+# -- unary and convert ----------------------------------------------------------------------
+
+def _erf_f64(ctx: VectorEmitContext, x32: ir.Value) -> ir.Value:
+    # Abramowitz & Stegun 7.1.26 in f64, the interpreter's (and simulator's) formula.
+    b = ctx.builder
+    x = b.fpext(x32, F64)
+    exp64 = _intrinsic(ctx, "llvm.exp.f64", F64, [F64])
+    fabs64 = _intrinsic(ctx, "llvm.fabs.f64", F64, [F64])
+
+    def c(v: float) -> ir.Constant:
+        return ir.Constant(F64, v)
+
+    t = b.fdiv(c(1.0), b.fadd(c(1.0), b.fmul(c(0.3275911), b.call(fabs64, [x]))))
+    poly = b.fadd(c(-1.453152027), b.fmul(t, c(1.061405429)))
+    poly = b.fadd(c(1.421413741), b.fmul(t, poly))
+    poly = b.fadd(c(-0.284496736), b.fmul(t, poly))
+    poly = b.fadd(c(0.254829592), b.fmul(t, poly))
+    poly = b.fmul(t, poly)
+    magnitude = b.fsub(c(1.0), b.fmul(poly, b.call(exp64, [b.fmul(b.fneg(x), x)])))
+    # np.sign: 1, -1, or x itself for 0 and NaN.
+    sign = b.select(b.fcmp_ordered(">", x, c(0.0)), c(1.0), b.select(b.fcmp_ordered("<", x, c(0.0)), c(-1.0), x))
+    return b.fptrunc(b.fmul(sign, magnitude), F32)
+
+
+def _unary_float(ctx: VectorEmitContext, op: str, x: ir.Value) -> ir.Value:
+    b = ctx.builder
+    one = ir.Constant(F32, 1.0)
+    if op in ("mov", "cvt"):
+        return x
+    if op == "neg":
+        return b.fneg(x)
+    if op == "abs":
+        return b.call(_intrinsic(ctx, "llvm.fabs.f32", F32, [F32]), [x])
+    if op == "exp":
+        return b.call(_intrinsic(ctx, "llvm.exp.f32", F32, [F32]), [x])
+    if op == "log":
+        return b.call(_intrinsic(ctx, "llvm.log.f32", F32, [F32]), [x])
+    if op == "sqrt":
+        return b.call(_intrinsic(ctx, "llvm.sqrt.f32", F32, [F32]), [x])
+    if op == "rsqrt":
+        return b.fdiv(one, b.call(_intrinsic(ctx, "llvm.sqrt.f32", F32, [F32]), [x]))
+    if op == "rcp":
+        return b.fdiv(one, x)
+    if op == "tanh":
+        return b.call(_intrinsic(ctx, "tanhf", F32, [F32]), [x])
+    if op == "sigmoid":
+        e = b.call(_intrinsic(ctx, "llvm.exp.f32", F32, [F32]), [b.fneg(x)])
+        return b.fdiv(one, b.fadd(one, e))
+    if op == "erf":
+        return _erf_f64(ctx, x)
+    raise UnsupportedError(f"vpu.{op} has no CPU lowering")
+
+
+def _unary_int(b: ir.IRBuilder, op: str, x: ir.Value) -> ir.Value:
+    if op in ("mov", "cvt"):
+        return x
+    if op == "neg":
+        return b.sub(i64(0), x)
+    if op == "abs":
+        return b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x)
+    raise UnsupportedError(f"vpu.{op} on i32 has no CPU lowering")
+
+
+def _convert(b: ir.IRBuilder, ctx: VectorEmitContext, value: ir.Value, src: DType, dst: DType) -> ir.Value:
+    """Work value of ``src`` -> work value of ``dst`` (numpy ``astype`` semantics)."""
+    if src == DType.I32 and dst != DType.I32:
+        return b.sitofp(value, F32)
+    if src != DType.I32 and dst == DType.I32:
+        # trunc(nan_to_num(x)): NaN -> 0, toward zero; the saturating form keeps huge values defined.
+        sat = _intrinsic(ctx, "llvm.fptosi.sat.i32.f32", I32, [F32])
+        return b.sext(b.call(sat, [value]), I64)
+    return value
+
+
+def _unary(ctx: VectorEmitContext, stmt: Vector) -> None:
+    a_ref = _operand(ctx, stmt, "a")
+    rows, cols = stmt.dst.rows, stmt.dst.cols
+    out_dtype = stmt.dtype
+    if stmt.op == "cvt":
+        if stmt.odt is None:
+            raise ctx.invalid("vpu.cvt needs odt")
+        out_dtype = stmt.odt
+    a_ptr = _expect(ctx, a_ref, _BCAST_SHAPES[stmt.bcast](rows, cols), f"operand a (bcast {stmt.bcast})", stmt.dtype)
+    d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", out_dtype)
+    b = ctx.builder
+    is_int = stmt.dtype == DType.I32
+
+    def body(index: ir.Value, a_index: ir.Value) -> None:
+        x = load_element(b, a_ptr, stmt.dtype, a_index)
+        y = _unary_int(b, stmt.op, x) if is_int else _unary_float(ctx, stmt.op, x)
+        y = _convert(b, ctx, y, stmt.dtype, out_dtype)
+        store_element(b, d_ptr, out_dtype, index, y)
+
+    _elementwise(ctx, rows, cols, stmt.bcast, body)
+
+
+# -- reductions -----------------------------------------------------------------------------
+
+def pairwise_sum_function(module: ir.Module, dtype: DType) -> ir.Function:
+    """``float moecc_pairwise_sum_<dtype>(i8* base, i64 n)``: numpy's float pairwise sum.
+
+    numpy reduces a contiguous row with 8 partial sums combined as ((0+1)+(2+3))+((4+5)+(6+7))
+    plus a sequential tail, recursing on halves (rounded to multiples of 8) above 128
+    elements; doing the same reproduces its row sums exactly."""
+    name = f"moecc_pairwise_sum_{dtype}"
+    existing = module.globals.get(name)
+    if isinstance(existing, ir.Function):
+        return existing
+    fn = ir.Function(module, ir.FunctionType(F32, [I8_PTR, I64]), name=name)
+    fn.linkage = "internal"
+    base, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    acc = b.alloca(F32)
+    partial = [b.alloca(F32) for _ in range(8)]
+    small = fn.append_basic_block("small")
+    medium_or_large = fn.append_basic_block("check_block")
+    medium = fn.append_basic_block("block")
+    large = fn.append_basic_block("split")
+    b.cbranch(b.icmp_signed("<", n, i64(8)), small, medium_or_large)
+
+    b.position_at_end(small)
+    b.store(ir.Constant(F32, 0.0), acc)
+    counted_loop(b, n, lambda i: b.store(b.fadd(b.load(acc), load_element(b, base, dtype, i)), acc), "s")
+    b.ret(b.load(acc))
+
+    b.position_at_end(medium_or_large)
+    b.cbranch(b.icmp_signed("<=", n, i64(128)), medium, large)
+
+    b.position_at_end(medium)
+    for j, slot in enumerate(partial):
+        b.store(load_element(b, base, dtype, i64(j)), slot)
+    blocks = b.sdiv(n, i64(8))
+
+    def block_body(blk: ir.Value) -> None:
+        start = b.mul(b.add(blk, i64(1)), i64(8))
+        for j, slot in enumerate(partial):
+            b.store(b.fadd(b.load(slot), load_element(b, base, dtype, b.add(start, i64(j)))), slot)
+
+    counted_loop(b, b.sub(blocks, i64(1)), block_body, "blk")
+    r = [b.load(slot) for slot in partial]
+    total = b.fadd(b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7])))
+    b.store(total, acc)
+    done = b.mul(blocks, i64(8))
+    counted_loop(b, b.sub(n, done),
+                 lambda i: b.store(b.fadd(b.load(acc), load_element(b, base, dtype, b.add(done, i))), acc), "t")
+    b.ret(b.load(acc))
+
+    b.position_at_end(large)
+    half = b.sdiv(n, i64(2))
+    half = b.sub(half, b.srem(half, i64(8)))
+    itemsize = i64(dtype.itemsize)
+    left = b.call(fn, [base, half])
+    right = b.call(fn, [b.gep(base, [b.mul(half, itemsize)]), b.sub(n, half)])
+    b.ret(b.fadd(left, right))
+    return fn
+
+
+def _reduce(ctx: VectorEmitContext, stmt: Vector) -> None:
+    a_ref = _operand(ctx, stmt, "a")
+    if stmt.bcast != "none":
+        raise ctx.invalid(f"vpu.{stmt.op} reduces whole rows; bcast must be none, not {stmt.bcast}")
+    rows, cols = stmt.dst.rows, a_ref.cols
+    dtype = stmt.dtype
+    a_ptr = _expect(ctx, a_ref, (rows, cols), "operand a", dtype)
+    d_ptr = _expect(ctx, stmt.dst, (rows, 1), "destination", dtype)
+    b = ctx.builder
+    is_int = dtype == DType.I32
+    acc = ctx.entry_alloca(work_type(dtype))
+
+    def row_body(r: ir.Value) -> None:
+        start = b.mul(r, i64(cols))
+        if stmt.op == "rsum" and not is_int:
+            row_ptr = b.gep(a_ptr, [b.mul(start, i64(dtype.itemsize))])
+            total = b.call(pairwise_sum_function(ctx.module, dtype), [row_ptr, i64(cols)])
+            # numpy reduces onto the identity 0 (which turns a -0 sum into +0).
+            store_element(b, d_ptr, dtype, r, b.fadd(ir.Constant(F32, 0.0), total))
+            return
+        if stmt.op == "rsum":
+            b.store(i64(0), acc)
+            combine: Callable[[ir.Value, ir.Value], ir.Value] = b.add
+            first = 0
+        else:
+            b.store(load_element(b, a_ptr, dtype, start), acc)
+            first = 1
+            if is_int:
+                combine = lambda m, x: b.select(b.icmp_signed(">", x, m), x, m)  # noqa: E731
+            else:
+                combine = lambda m, x: _float_max(b, x, m)  # noqa: E731
+        counted_loop(b, cols - first,
+                     lambda c: b.store(combine(b.load(acc), load_element(b, a_ptr, dtype, b.add(start, b.add(c, i64(first))))), acc),
+                     "c")
+        store_element(b, d_ptr, dtype, r, b.load(acc))
+
+    counted_loop(b, rows, row_body, "r")
+
+
+# -- scalar and fill ------------------------------------------------------------------------
+
+def _immediate(ctx: VectorEmitContext, stmt: Vector) -> ir.Constant:
+    imm = float(np.float32(stmt.imm))  # the instruction carries an f32 immediate
+    if stmt.dtype != DType.I32:
+        return ir.Constant(F32, imm)
+    if not np.isfinite(imm) or abs(imm) >= 2.0**63:
+        raise ctx.invalid(f"i32 vpu.{stmt.op} with immediate {stmt.imm!r}")
+    return i64(int(imm))
+
+
+def _scalar(ctx: VectorEmitContext, stmt: Vector) -> None:
+    rows, cols = stmt.dst.rows, stmt.dst.cols
+    dtype = stmt.dtype
+    d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", dtype)
+    value = _immediate(ctx, stmt)
+    b = ctx.builder
+    if stmt.op == "fill":
+        stored = narrow(b, value, dtype)  # folded to a constant
+        counted_loop(b, rows * cols, lambda i: b.store(stored, element_pointer(b, d_ptr, dtype, i)), "e")
+        return
+    a_ptr = _expect(ctx, _operand(ctx, stmt, "a"), (rows, cols), "operand a", dtype)
+    is_int = dtype == DType.I32
+    op = {"adds": "add", "muls": "mul", "maxs": "max", "mins": "min"}[stmt.op]
+
+    def body(index: ir.Value, _: ir.Value) -> None:
+        x = load_element(b, a_ptr, dtype, index)
+        y = (_binary_int if is_int else _binary_float)(op, b, x, value)
+        store_element(b, d_ptr, dtype, index, y)
+
+    _elementwise(ctx, rows, cols, "none", body)
+
+
+# -- top-k and nonzero ----------------------------------------------------------------------
+
+def _precedes(b: ir.IRBuilder, is_int: bool, x: ir.Value, ix: ir.Value, y: ir.Value, iy: ir.Value) -> ir.Value:
+    """Whether (x at ix) sorts before (y at iy) in ``argsort(-v, kind="stable")``: larger
+    first, NaN after every number, ties by lower index."""
+    earlier = b.icmp_signed("<", ix, iy)
+    if is_int:
+        return b.or_(b.icmp_signed(">", x, y), b.and_(b.icmp_signed("==", x, y), earlier))
+    x_nan, y_nan = _is_nan(b, x), _is_nan(b, y)
+    greater = b.or_(b.fcmp_ordered(">", x, y), b.and_(b.not_(x_nan), y_nan))
+    equal = b.or_(b.fcmp_ordered("==", x, y), b.and_(x_nan, y_nan))
+    return b.or_(greater, b.and_(equal, earlier))
+
+
+def _topk(ctx: VectorEmitContext, stmt: Vector) -> None:
+    a_ref, b_ref = _operand(ctx, stmt, "a"), _operand(ctx, stmt, "b")
+    rows, cols, k = a_ref.rows, a_ref.cols, stmt.k
+    if not 1 <= k <= cols:
+        raise ctx.invalid(f"top-k with k={k} over rows of {cols}")
+    dtype = stmt.dtype
+    a_ptr = _expect(ctx, a_ref, (rows, cols), "input", dtype)
+    v_ptr = _expect(ctx, stmt.dst, (rows, k), "values", dtype)
+    i_ptr = _expect(ctx, b_ref, (rows, k), "indices", DType.I32)
+    b = ctx.builder
+    is_int = dtype == DType.I32
+    wt = work_type(dtype)
+    prev_value, prev_index = ctx.entry_alloca(wt), ctx.entry_alloca(I64)
+    best_value, best_index = ctx.entry_alloca(wt), ctx.entry_alloca(I64)
+
+    def row_body(r: ir.Value) -> None:
+        start = b.mul(r, i64(cols))
+
+        def pick(j: ir.Value) -> None:
+            # The best element strictly after the previous pick in the sort order.
+            b.store(i64(-1), best_index)
+            first_pick = b.icmp_signed("==", j, i64(0))
+
+            def scan(c: ir.Value) -> None:
+                x = load_element(b, a_ptr, dtype, b.add(start, c))
+                after_prev = b.or_(first_pick, _precedes(b, is_int, b.load(prev_value), b.load(prev_index), x, c))
+                none_yet = b.icmp_signed("<", b.load(best_index), i64(0))
+                better = b.or_(none_yet, _precedes(b, is_int, x, c, b.load(best_value), b.load(best_index)))
+                take = b.and_(after_prev, better)
+                b.store(b.select(take, x, b.load(best_value)), best_value)
+                b.store(b.select(take, c, b.load(best_index)), best_index)
+
+            b.store(ir.Constant(wt, 0 if is_int else 0.0), best_value)
+            counted_loop(b, cols, scan, "c")
+            out = b.add(b.mul(r, i64(k)), j)
+            store_element(b, v_ptr, dtype, out, b.load(best_value))
+            store_element(b, i_ptr, DType.I32, out, b.load(best_index))
+            b.store(b.load(best_value), prev_value)
+            b.store(b.load(best_index), prev_index)
+
+        counted_loop(b, k, pick, "j")
+
+    counted_loop(b, rows, row_body, "r")
+
+
+def _nonzero(ctx: VectorEmitContext, stmt: Vector) -> None:
+    a_ref, b_ref = _operand(ctx, stmt, "a"), _operand(ctx, stmt, "b")
+    dtype = stmt.dtype
+    a_ptr = _expect(ctx, a_ref, (a_ref.rows, a_ref.cols), "input", dtype)
+    c_ptr = _expect(ctx, b_ref, (1, 1), "count", DType.I32)
+    if ctx.local_dtype(stmt.dst) != DType.I32:
+        raise ctx.invalid(f"nonzero list {stmt.dst.buffer} must be i32")
+    l_ptr = ctx.local_pointer(stmt.dst)
+    capacity = stmt.dst.rows * stmt.dst.cols
+    b = ctx.builder
+    count = ctx.entry_alloca(I64)
+    b.store(i64(0), count)
+
+    def body(i: ir.Value) -> None:
+        raw = b.load(element_pointer(b, a_ptr, dtype, i))
+        x = widen(b, raw, dtype)
+        nonzero = b.icmp_signed("!=", x, i64(0)) if dtype == DType.I32 else b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0))
+        with b.if_then(nonzero):
+            n = b.load(count)
+            with b.if_then(b.icmp_signed(">=", n, i64(capacity)), likely=False):
+                ctx.fault("nonzero-overflow", i64(capacity))
+            store_element(b, l_ptr, DType.I32, n, i)
+            b.store(b.add(n, i64(1)), count)
+
+    counted_loop(b, a_ref.rows * a_ref.cols, body, "e")
+    store_element(b, c_ptr, DType.I32, i64(0), b.load(count))
+
+
+__all__ = ["VectorEmitContext", "emit_vector", "pairwise_sum_function"]
