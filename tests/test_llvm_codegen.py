@@ -251,9 +251,8 @@ def test_matmul_accumulates_over_k_tiles(dtype, transpose):
     out = Buffer("out", "sram", DType.F32, (m, n))
     w_window = HbmRef("w", Affine.of("p") * tk, n, tk, k) if transpose else HbmRef("w", Affine.of("p") * (tk * n), tk, n, n)
     w_ref = LocalRef("sw", n, tk) if transpose else LocalRef("sw", tk, n)
-    extra = {"transpose_w": True} if transpose else {}
-    first = MatMul(LocalRef("acc", m, n), LocalRef("sa", m, tk), w_ref, accumulate=False, dtype=dtype, **extra)
-    rest = MatMul(LocalRef("acc", m, n), LocalRef("sa", m, tk), w_ref, accumulate=True, dtype=dtype, **extra)
+    first = MatMul(LocalRef("acc", m, n), LocalRef("sa", m, tk), w_ref, accumulate=False, dtype=dtype, transpose_w=transpose)
+    rest = MatMul(LocalRef("acc", m, n), LocalRef("sa", m, tk), w_ref, accumulate=True, dtype=dtype, transpose_w=transpose)
     loads = (Load(LocalRef("sa", m, tk), HbmRef("a", Affine.of("p") * tk, m, tk, k)), Load(w_ref, w_window))
     kernel = Kernel("mm", (sa, sw, acc, out), (
         For("p", 1, loads + (first,)),

@@ -135,9 +135,9 @@ def scratch_layout(module: KernelModule) -> ScratchLayout:
 
 
 def _staging_bytes(stmt: MatMul) -> int:
-    k, n = stmt.w_shape if hasattr(stmt, "w_shape") else (stmt.w.rows, stmt.w.cols)
+    k, n = stmt.w_shape
     wide_a = stmt.a.rows * stmt.a.cols * 4 if stmt.dtype != DType.F32 else 0
-    wide_w = k * n * 4 if stmt.dtype != DType.F32 or getattr(stmt, "transpose_w", False) else 0
+    wide_w = k * n * 4 if stmt.dtype != DType.F32 or stmt.transpose_w else 0
     return _align(wide_a) + wide_w
 
 
@@ -640,8 +640,8 @@ class _KernelEmitter:
         counted_loop(b, count, row, "g")
 
     def matmul(self, stmt: MatMul) -> None:
-        transpose = bool(getattr(stmt, "transpose_w", False))
-        k, n = (stmt.w.cols, stmt.w.rows) if transpose else (stmt.w.rows, stmt.w.cols)
+        transpose = stmt.transpose_w
+        k, n = stmt.w_shape
         m = stmt.a.rows
         if stmt.a.cols != k or (stmt.dst.rows, stmt.dst.cols) != (m, n):
             raise self.invalid(f"matmul {stmt.dst.rows}x{stmt.dst.cols} <- {m}x{stmt.a.cols} @ {k}x{n}")
