@@ -143,6 +143,11 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
     model = CompiledModel(graph, str(manifest["target"]), inputs, outputs, dict(manifest.get("options", {})), dict(manifest.get("pass_times", {})))
     if model.target == "asic":
         _load_asic(model, manifest, members, path)
+    elif model.target == "cpu":
+        # The artifact keeps the graph, not machine code yet: lower and JIT it again.
+        from moecc.driver import _compile_for_cpu
+
+        _compile_for_cpu(model, {})
     return model
 
 
@@ -205,7 +210,7 @@ def _load_asic(model: CompiledModel, manifest: dict[str, Any], members: dict[str
         raise ArtifactError(f"'{path}' holds an invalid ASIC program: {err}", remedy="recompile the model") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"'{path}': ASIC part is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
-    model.asic = AsicExecutable(model.graph, target, module, weights, segments, dict(info["value_buffers"]), int(info["hbm_bytes"]))
+    model.asic = AsicExecutable(model.graph, module, weights, dict(info["value_buffers"]), int(info["hbm_bytes"]), target=target, segments=segments)
     model.partition = dict(info.get("partition", {}))
     model.memory = dict(info.get("memory", {}))
 

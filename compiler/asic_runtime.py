@@ -81,14 +81,15 @@ class AsicRunStats:
 
 
 @dataclass(slots=True)
-class AsicExecutable:
-    """Everything needed to run a model on the simulated ASIC."""
+class StagedExecutable:
+    """A planned kernel module over one HBM image, with graph ops for its CPU steps.
+
+    Shared by the ``asic`` runtime (kernels on the simulator) and the ``cpu`` runtime
+    (kernels as LLVM machine code): both lay out the image from the same memory plan."""
 
     graph: Graph
-    target: Target
     module: KernelModule
     weights: dict[str, np.ndarray]
-    segments: list[Any]
     value_buffers: dict[str, str]
     hbm_bytes: int
 
@@ -101,40 +102,28 @@ class AsicExecutable:
         buffers = self._buffers()
         for name, data in self.weights.items():
             _write(image, buffers[name], to_hbm(data, buffers[name]))
+        self.write_inputs(image, feeds)
+        return image
+
+    def write_inputs(self, image: np.ndarray, feeds: Mapping[str, np.ndarray]) -> None:
+        buffers = self._buffers()
         for value in self.graph.inputs:
             buffer = buffers[self.value_buffers[value.name]]
             _write(image, buffer, to_hbm(feeds[value.name], buffer))
-        return image
 
-    def run(self, feeds: Mapping[str, np.ndarray], *, trace: bool = False) -> tuple[dict[str, np.ndarray], AsicRunStats]:
-        """Run on inputs keyed by graph input value name; outputs keyed by ONNX output name."""
-        from moecc.backend.asic.sim import Simulator
-
-        image = self.initial_image(feeds)
-        stats = AsicRunStats()
-        segment_at = {seg.steps[0]: seg for seg in self.segments}
-        ops_by_name = {op.results[0].name: op for op in self.graph.ops}
-        step = 0
-        while step < len(self.module.steps):
-            current = self.module.steps[step]
-            if isinstance(current, CpuCall):
-                self._run_cpu_step(current, image, ops_by_name)
-                stats.cpu_steps += 1
-                step += 1
-                continue
-            segment = segment_at[step]
-            result = Simulator(segment.program, self.target, trace=trace).run(image)
-            image = result.hbm
-            stats.add(result.report, result.trace_events if trace else [])
-            step = segment.steps[1]
+    def read_outputs(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """The graph outputs (keyed by ONNX output name, in their graph dtypes) from ``image``."""
         buffers = self._buffers()
         outputs: dict[str, np.ndarray] = {}
         for name, value in zip(self.graph.output_names, self.graph.outputs):
             buffer = buffers[self.value_buffers[value.name]]
             outputs[name] = from_hbm(_read(image, buffer), value.type.dtype, value.type.shape)
-        return outputs, stats
+        return outputs
 
-    def _run_cpu_step(self, call: CpuCall, image: np.ndarray, ops_by_name: Mapping[str, Op]) -> None:
+    def ops_by_name(self) -> dict[str, Op]:
+        return {op.results[0].name: op for op in self.graph.ops}
+
+    def run_cpu_step(self, call: CpuCall, image: np.ndarray, ops_by_name: Mapping[str, Op]) -> None:
         buffers = self._buffers()
         env: dict[int, np.ndarray] = {}
         ops = [ops_by_name[name] for name in call.ops]
@@ -162,6 +151,37 @@ class AsicExecutable:
                 name = self.value_buffers.get(r.name)
                 if name in call.outputs:
                     _write(image, buffers[name], to_hbm(env[id(r)], buffers[name]))
+
+
+@dataclass(slots=True)
+class AsicExecutable(StagedExecutable):
+    """Everything needed to run a model on the simulated ASIC."""
+
+    target: Target = None  # type: ignore[assignment]
+    segments: list[Any] = field(default_factory=list)
+
+    def run(self, feeds: Mapping[str, np.ndarray], *, trace: bool = False) -> tuple[dict[str, np.ndarray], AsicRunStats]:
+        """Run on inputs keyed by graph input value name; outputs keyed by ONNX output name."""
+        from moecc.backend.asic.sim import Simulator
+
+        image = self.initial_image(feeds)
+        stats = AsicRunStats()
+        segment_at = {seg.steps[0]: seg for seg in self.segments}
+        ops_by_name = self.ops_by_name()
+        step = 0
+        while step < len(self.module.steps):
+            current = self.module.steps[step]
+            if isinstance(current, CpuCall):
+                self.run_cpu_step(current, image, ops_by_name)
+                stats.cpu_steps += 1
+                step += 1
+                continue
+            segment = segment_at[step]
+            result = Simulator(segment.program, self.target, trace=trace).run(image)
+            image = result.hbm
+            stats.add(result.report, result.trace_events if trace else [])
+            step = segment.steps[1]
+        return self.read_outputs(image), stats
 
 
 def _write(image: np.ndarray, buffer: Buffer, flat: np.ndarray) -> None:

@@ -21,7 +21,7 @@ from moecc.ir.interpreter import run_graph
 from moecc.ir.types import DType, TensorType
 
 #: Stages whose text ``CompiledModel.ir`` can print, per target.
-IR_STAGES: dict[str, tuple[str, ...]] = {"ref": ("graph",), "asic": ("graph", "kernel", "asm")}
+IR_STAGES: dict[str, tuple[str, ...]] = {"ref": ("graph",), "asic": ("graph", "kernel", "asm"), "cpu": ("graph", "kernel", "llvm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class CompiledModel:
     options: dict[str, Any] = field(default_factory=dict)
     pass_times: dict[str, float] = field(default_factory=dict)
     asic: Any = None  # AsicExecutable on target "asic"
+    cpu: Any = None  # CpuExecutable on target "cpu"
     partition: dict[str, Any] = field(default_factory=dict)  # ops/FLOPs per placement, CPU reasons
     memory: dict[str, int] = field(default_factory=dict)  # memory plan figures
     last_stats: Any = None  # AsicRunStats of the last run()
@@ -103,6 +104,8 @@ class CompiledModel:
             outputs, stats = self.asic.run(feeds, trace=bool(self.options.get("trace")))
             self.last_stats, self.last_stats_source = stats, "last run()"
             return outputs
+        if self.target == "cpu":
+            return self.cpu.run(feeds)
         raise UnsupportedError(f"target '{self.target}' has no runtime in this version")
 
     def trace(self) -> dict[str, Any]:
@@ -128,7 +131,9 @@ class CompiledModel:
         if stage == "kernel":
             from moecc.ir.kernel_printer import print_kernel_module
 
-            return print_kernel_module(self.asic.module)
+            return print_kernel_module((self.asic or self.cpu).module)
+        if stage == "llvm":
+            return str(self.cpu.program.llvm_ir)
         if stage == "asm":
             return "".join(segment.listing for segment in self.asic.segments)
         from moecc.ir.printer import print_graph

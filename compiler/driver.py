@@ -67,7 +67,39 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     compiled = CompiledModel.from_graph(graph, target, input_names, options, times)
     if target == "asic":
         _compile_for_asic(compiled, asic_target, precision, trace, times)
+    elif target == "cpu":
+        _compile_for_cpu(compiled, times)
     return compiled
+
+
+def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float]) -> None:
+    """Lower to kernel IR tiled for the host's caches, plan memory, compile with LLVM."""
+    from moecc.backend.llvm.codegen import compile_kernel_module, heap_bytes
+    from moecc.backend.llvm.cpu_target import host_cpu_target, tiling_target
+    from moecc.cpu_runtime import CpuExecutable
+    from moecc.ir.kernel import verify_kernel_module
+    from moecc.passes.kernel_lowering import graph_flops, lower_to_kernels
+    from moecc.passes.memory_plan import plan_memory
+
+    cpu = host_cpu_target()
+    tiling = tiling_target(cpu)
+    graph = compiled.graph
+    start = time.perf_counter()
+    module, weights, partition, value_buffers = lower_to_kernels(graph, tiling, "f32")
+    verify_kernel_module(module)
+    times["lower-to-kernels"] = time.perf_counter() - start
+    start = time.perf_counter()
+    module, plan = plan_memory(module, tiling)
+    times["plan-memory"] = time.perf_counter() - start
+    start = time.perf_counter()
+    program = compile_kernel_module(module, cpu)
+    times["codegen-llvm"] = time.perf_counter() - start
+    compiled.cpu = CpuExecutable(graph, module, weights, value_buffers, max(plan.hbm_bytes_planned, heap_bytes(module)), program=program)
+    compiled.partition = {
+        "ops": {"llvm" if k == "asic" else "interpreter": v for k, v in partition.counts(graph).items()},
+        "flops": graph_flops(graph, partition.placement),
+    }
+    compiled.options.update({"cpu": cpu.name})
 
 
 def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str, trace: bool, times: dict[str, float]) -> None:
@@ -91,7 +123,7 @@ def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str,
     start = time.perf_counter()
     segments = generate_programs(module, target)
     times["codegen-asic"] = time.perf_counter() - start
-    compiled.asic = AsicExecutable(graph, target, module, weights, segments, value_buffers, plan.hbm_bytes_planned)
+    compiled.asic = AsicExecutable(graph, module, weights, value_buffers, plan.hbm_bytes_planned, target=target, segments=segments)
     cpu_ops: dict[str, int] = {}
     for index, reason in partition.reasons.items():
         key = graph.ops[index].kind

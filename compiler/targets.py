@@ -12,13 +12,13 @@ from moecc.errors import TargetError
 TARGETS: dict[str, str] = {
     "ref": "reference interpreter (numpy semantics of the graph IR); the oracle for other targets",
     "asic": "the moe-asic, run on moecc's simulator (kernels) with CPU steps on the host",
+    "cpu": "the host CPU: kernels compiled with LLVM (JIT), ops without a kernel rule on the interpreter",
 }
 
 
 def check_target(target: str) -> str:
     if target not in TARGETS:
-        planned = {"cpu": "the LLVM CPU backend"}
-        hint = f" ({planned[target]} is not implemented yet)" if target in planned else ""
+        hint = ""
         raise TargetError(
             f"unknown target '{target}'{hint}",
             remedy=f"choose one of: {', '.join(TARGETS)}",

@@ -78,6 +78,11 @@ if TYPE_CHECKING:
 ARENA_ALIGNMENT = 64
 #: Run-time fault codes stored in ``@moecc_fault_code``.
 FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
+#: Clear every kernel's local buffers on entry, as the reference interpreter does. Off: the
+#: lowering writes every tile before reading it (the ASIC's SRAM is never cleared between
+#: kernels either, and the simulator matches the reference), and clearing costs a memset of
+#: each kernel's whole working set per call. Tests switch it on to compare with the interpreter.
+ZERO_LOCAL_BUFFERS = False
 SGEMM_SYMBOL = "moecc_sgemm"
 _F32_PTR = F32.as_pointer()
 _SGEMM_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32])
@@ -540,7 +545,8 @@ class _KernelEmitter:
 
     def emit(self) -> None:
         body_start = self.builder.block
-        self._zero_locals()
+        if ZERO_LOCAL_BUFFERS:
+            self._zero_locals()
         self.block(self.kernel.body)
         self.allocas.branch(body_start)
         self.builder.branch(self.exit_block)

@@ -13,11 +13,14 @@ stays in L1 and an ``MC x KC`` block of A stays in L2 while the micro-kernel swe
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moecc.errors import MoeccError
+from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
 
 #: Where Linux describes the first CPU's caches (``index*/{level,type,size}``).
 SYSFS_CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -173,3 +176,29 @@ def host_cpu_target() -> CpuTarget:
     text = features.flatten() + (",-prefer-256-bit" if "avx512f" in enabled else "")
     l1d, l2, l3 = read_cache_sizes()
     return make_cpu_target(llvm.get_host_cpu_name(), text, l1d, l2, l3)
+
+
+def tiling_target(cpu: CpuTarget) -> Target:
+    """The target description the kernel-IR lowering tiles for when compiling for this CPU.
+
+    The lowering rules size tiles from an ASIC-style description (array dims, scratchpad and
+    accumulator capacities, DMA engines). For the CPU: the "array" is the GEMM's K/N cache
+    block, the scratchpad is the L2 cache (tiles copied there stay cache-resident), the
+    accumulator half of it, one "DMA engine" (copies are synchronous, so double buffering buys
+    nothing) and the vector width as lanes. Clock and bandwidths are irrelevant here (the CPU
+    is timed, not simulated) and are kept from the default part.
+    """
+    base = load_target(DEFAULT_TARGET)
+    block = max(cpu.kc, cpu.nr)
+    return dataclasses.replace(
+        base,
+        name=f"cpu-{cpu.name}",
+        description=f"tiling view of the host CPU {cpu.name}",
+        sram_capacity_bytes=cpu.l2_bytes,
+        acc_capacity_bytes=max(cpu.l2_bytes // 2, 64 * 1024),
+        mxu_rows=block,
+        mxu_cols=block,
+        mxu_dtypes=("f32", "bf16"),
+        vpu_lanes=cpu.vector_floats,
+        dma_engines=1,
+    )

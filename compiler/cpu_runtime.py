@@ -1,0 +1,43 @@
+"""Runtime of the ``cpu`` target: kernels as LLVM machine code, CPU steps on the host.
+
+Last stage of the CPU flow. The model is lowered to the same kernel IR as for the ASIC (tiled
+for the host's caches, :func:`moecc.backend.llvm.cpu_target.tiling_target`), memory-planned,
+and compiled by :mod:`moecc.backend.llvm.codegen` into one JIT'd function per kernel. A run
+lays weights and inputs into one heap image at their planned offsets (the same layout the
+ASIC's HBM image has), calls the kernels in order, and runs the graph ops of CPU steps (the
+ops no lowering rule covers yet) with the reference interpreter in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from moecc.asic_runtime import StagedExecutable
+
+
+@dataclass(slots=True)
+class CpuExecutable(StagedExecutable):
+    """Everything needed to run a model as JIT-compiled CPU code."""
+
+    program: Any = None  # backend.llvm.codegen.CpuProgram
+    _heap: np.ndarray | None = None
+    _scratch: np.ndarray | None = None
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run on inputs keyed by graph input value name; outputs keyed by ONNX output name.
+
+        The heap keeps the weights between runs (they are written once): every other HBM
+        buffer is written by a kernel or CPU step before anything reads it, so only the
+        inputs are copied in per run."""
+        if self._heap is None:
+            self._heap = self.initial_image(feeds)
+            self._scratch = self.program.new_scratch()
+        else:
+            self.write_inputs(self._heap, feeds)
+        ops_by_name = self.ops_by_name()
+        self.program.run(self._heap, self._scratch, cpu_step=lambda call, heap: self.run_cpu_step(call, heap, ops_by_name))
+        return self.read_outputs(self._heap)
