@@ -62,6 +62,20 @@ class AsicLowering:
 ASIC_LOWERINGS: dict[str, AsicLowering] = {}
 
 
+@dataclass(frozen=True, slots=True)
+class FusionGroup:
+    """Graph ops (in graph order) that run as one kernel: ``lower(ctx)`` emits it when the
+    last op is reached, and the ops are not lowered one by one. Values produced and consumed
+    only inside the group get no HBM buffer."""
+
+    ops: tuple[Op, ...]
+    lower: Callable[[LoweringContext], None]
+
+
+#: Fusion planners: ``planner(graph, partition, ctx)`` returns disjoint groups of ASIC ops.
+FUSION_PLANNERS: list[Callable[[Graph, Partition, LoweringContext], list[FusionGroup]]] = []
+
+
 def asic_lowering(*kinds: str, supports: Callable[[Op, LoweringContext], str | None]) -> Callable[[Callable[[Op, LoweringContext], None]], Callable[[Op, LoweringContext], None]]:
     """Register ``lower`` for graph op kinds, with its ``supports`` predicate."""
 
@@ -78,7 +92,7 @@ def asic_lowering(*kinds: str, supports: Callable[[Op, LoweringContext], str | N
 def _load_rules() -> None:
     import importlib
 
-    for name in ("tiling_matmul", "tiling_vector", "tiling_data"):
+    for name in ("tiling_matmul", "tiling_vector", "tiling_data", "fuse_elementwise"):
         with contextlib.suppress(ModuleNotFoundError):
             importlib.import_module(f"moecc.passes.{name}")
 
@@ -196,6 +210,12 @@ class LoweringContext:
         source = op.source or op.kind
         return KernelBuilder(f"k{index}_{label or op.kind}", (f"{op.kind} %{op.results[0].name} ({source})",))
 
+    def group_kernel(self, ops: tuple[Op, ...], label: str) -> KernelBuilder:
+        """A builder for one kernel implementing all of ``ops`` (a fusion group)."""
+        index = next(self._kernel_ids)
+        sources = tuple(f"{op.kind} %{op.results[0].name} ({op.source or op.kind})" for op in ops)
+        return KernelBuilder(f"k{index}_{label}", sources)
+
     def add_kernel(self, kb: KernelBuilder) -> None:
         self.module.steps.append(kb.build())
 
@@ -253,9 +273,10 @@ def partition_graph(graph: Graph, ctx: LoweringContext) -> Partition:
     return Partition(placement, reasons)
 
 
-def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
+def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fuse: bool = True) -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
     """Lower a graph to kernel IR. Returns the module, weight data by HBM buffer name, the
-    partition, and the map graph value name → HBM buffer name."""
+    partition, and the map graph value name → HBM buffer name. ``fuse=False`` lowers every
+    op on its own (no :data:`FUSION_PLANNERS`), for comparisons."""
     if precision not in PRECISIONS:
         raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
     ctx = LoweringContext(graph, target, precision)
@@ -266,6 +287,8 @@ def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tu
         ctx.hbm(v)
     uses = graph.uses()
     pending_cpu: list[Op] = []
+    groups = [g for planner in FUSION_PLANNERS for g in planner(graph, partition, ctx)] if fuse else []
+    group_of = {id(op): g for g in groups for op in g.ops}
 
     def flush_cpu() -> None:
         if not pending_cpu:
@@ -294,9 +317,15 @@ def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32") -> tu
         if where == "cpu":
             pending_cpu.append(op)
             continue
+        group = group_of.get(id(op))
+        if group is not None and op is not group.ops[-1]:
+            continue  # lowered with the group's last op
         flush_cpu()
         try:
-            ASIC_LOWERINGS[op.kind].lower(op, ctx)
+            if group is not None:
+                group.lower(ctx)
+            else:
+                ASIC_LOWERINGS[op.kind].lower(op, ctx)
         except MoeccError as err:
             raise err.add_context(node=op.source, location=f"lowering {op.describe()} for the ASIC") from None
     flush_cpu()
@@ -385,6 +414,8 @@ def describe_kernel_sources(kernel: Kernel) -> str:
 __all__: list[Any] = [
     "ASIC_LOWERINGS",
     "AsicLowering",
+    "FUSION_PLANNERS",
+    "FusionGroup",
     "HBM_DTYPES",
     "KernelBuilder",
     "LoweringContext",

@@ -203,6 +203,7 @@ class TileCompute:
     dst: LocalRef
     temps: list[LocalRef]
     zero: LocalRef | None = None
+    count: LocalRef | None = None  # 1 x 1 holding the row length (row steps' exact means)
 
     def vec(self, op: str, dst: LocalRef, a: LocalRef | None = None, b: LocalRef | None = None, *,
             bcast: str = "none", imm: float = 0.0, dtype: DType | None = None, odt: DType | None = None) -> None:
@@ -293,80 +294,220 @@ def _window(buffer: str, strides: tuple[int, ...], tile: Tile, rows: int, cols: 
     return HbmRef(buffer, offset, rows, cols, pitch)
 
 
-def lower_stream(op: Op, ctx: LoweringContext, inputs: Sequence[Value], compute: ComputeFn, *,
-                 dtype: DType, temps: int = 0, zero: bool = False, out: Value | None = None) -> None:
-    """Emit one kernel streaming ``inputs`` (broadcast to the result's shape) through ``compute``
-    into the op's result; ``dtype`` is the VPU working dtype, ``temps`` extra tiles per slot."""
-    result = out or op.results[0]
-    out_dtype = ctx.hbm_dtype(result)
-    plan = plan_stream(result.type.shape, [(ctx.hbm(v), ctx.hbm_dtype(v), v.type.shape) for v in inputs])
-    if isinstance(plan, str):  # supports() checked this already
-        raise AssertionError(plan)
-    out_name = ctx.hbm(result)
-    kb = ctx.kernel(op)
-    tile_cols = min(plan.cols, MAX_TILE_DIM)
-    # Bytes per tile element over every double-buffered tile (full operands, result, temps);
-    # row/column/scalar operands are small and counted generously as one extra row.
-    per_element = 2 * (out_dtype.itemsize + temps * dtype.itemsize)
-    per_element += sum(2 * o.dtype.itemsize for o in plan.operands if o.kind() == "none")
-    small = sum(2 * o.dtype.itemsize * (tile_cols + MAX_TILE_DIM) for o in plan.operands if o.kind() != "none") + 64
-    budget = max(ctx.sram_budget_bytes - small, per_element * tile_cols)
-    cap = tile_element_cap(ctx, result.type.numel)
-    tile_rows = max(1, min(plan.rows, MAX_TILE_DIM, cap // tile_cols, budget // (per_element * tile_cols)))
+@dataclass(frozen=True, slots=True)
+class ElementwiseStep:
+    """One graph op as a step of an element-wise stream: the values it reads (in the order its
+    compute function takes them), the value it writes, and what the compute needs: the VPU
+    working ``dtype``, ``temps`` scratch tiles of the tile's shape, a 1x1 zero, a 1x1 row
+    length (``count``, for means) and whether it needs whole rows per tile (``row_op``)."""
 
+    op: Op
+    inputs: tuple[Value, ...]
+    result: Value
+    compute: ComputeFn
+    dtype: DType
+    temps: int = 0
+    zero: bool = False
+    count: bool = False
+    row_op: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """How a group of steps streams: the view (``plan``; its operands are ``values`` in order:
+    the group's external inputs, then every step's result), the tile size, and which results
+    are stored to HBM."""
+
+    steps: tuple[ElementwiseStep, ...]
+    values: tuple[Value, ...]
+    externals: int
+    stored: tuple[bool, ...]
+    plan: StreamPlan
+    tile_rows: int
+    tile_cols: int
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    if len(shape) > len(target):
+        return False
+    padded = (1,) * (len(target) - len(shape)) + tuple(shape)
+    return all(d in (1, t) for d, t in zip(padded, target))
+
+
+def plan_row_stream(space: tuple[int, ...], operands: Sequence[tuple[str, DType, tuple[int, ...]]]) -> StreamPlan | str:
+    """Like :func:`plan_stream`, but the last axis of ``space`` stays a dimension of its own so
+    every tile holds whole rows (row reductions and softmax inside a fused group)."""
+    rank = len(space)
+    padded = [(1,) * (rank - len(shape)) + tuple(shape) for _, _, shape in operands]
+    lead, lead_strides = broadcast_view(space[:-1], [p[:-1] for p in padded])
+    cols = space[-1]
+    if cols > MAX_TILE_DIM:
+        return f"rows of {cols} elements exceed the VPU's {MAX_TILE_DIM}-column tiles"
+    extents = tuple(lead) + (cols,)
+    if len(extents) - 2 > MAX_OUTER_DIMS:
+        return f"broadcasting pattern of {len(extents)} distinct dimension groups (at most {MAX_OUTER_DIMS + 2})"
+    ops = []
+    for (name, dt, _), p, strides in zip(operands, padded, lead_strides):
+        width = p[-1]
+        ops.append(StreamOperand(name, dt, tuple(s * width for s in strides) + ((1 if width == cols and cols > 1 else 0),)))
+    out_strides = tuple(math.prod(extents[d + 1:]) for d in range(len(extents)))
+    if len(extents) == 1:  # a single row
+        extents = (1, cols)
+        ops = [StreamOperand(o.buffer, o.dtype, (0,) + o.strides) for o in ops]
+        out_strides = (cols, 1)
+    return StreamPlan(tuple(extents[:-2]), extents[-2], extents[-1], tuple(ops), out_strides, ((0, extents[-2], 0, cols),))
+
+
+def plan_group(ctx: LoweringContext, steps: Sequence[ElementwiseStep], stored: Sequence[bool]) -> GroupPlan | str:
+    """Plan one kernel computing ``steps`` (in dependency order) on shared SRAM tiles; a reason
+    string when they cannot share one (shapes that do not broadcast to the widest result,
+    a view the VPU cannot express, or tiles that do not fit SRAM)."""
+    produced = {id(s.result) for s in steps}
+    externals: list[Value] = []
+    for step in steps:
+        for v in step.inputs:
+            if id(v) not in produced and all(v is not e for e in externals):
+                externals.append(v)
+    results = [s.result for s in steps]
+    space = max((r.type.shape for r in results), key=lambda s: math.prod(s))
+    values = externals + results
+    for v in values:
+        if not _broadcasts_to(v.type.shape, space):
+            return f"{v.name} {v.type.shape} does not broadcast to the group's shape {space}"
+    operands = [(v.name, HBM_DTYPES[v.type.dtype], v.type.shape) for v in values]
+    row_group = any(s.row_op for s in steps)
+    plan = plan_row_stream(space, operands) if row_group else plan_stream(space, operands)
+    if isinstance(plan, str):
+        return plan
+    position = {id(v): i for i, v in enumerate(values)}
+    for step in steps:
+        if step.row_op and not plan.operands[position[id(step.inputs[0])]].strides[-1]:
+            return f"{step.op.kind} of {step.inputs[0].name}, which is constant along the row"
+    if row_group and plan.cols > MAX_TILE_DIM:
+        return f"rows of {plan.cols} elements exceed one tile"
+    tile_cols = min(plan.cols, MAX_TILE_DIM)
+    temps = _group_temps(steps)
+    # Bytes per tile element over every double-buffered tile (full values, temps); row, column
+    # and scalar values are small and counted generously as one extra row each.
+    per_element = sum(2 * dt.itemsize * n for dt, n in temps.items())
+    small = 64
+    for index, operand in enumerate(plan.operands):
+        if operand.kind() == "none":
+            per_element += 2 * operand.dtype.itemsize
+        else:
+            small += 2 * operand.dtype.itemsize * (tile_cols + MAX_TILE_DIM)
+    per_element = max(per_element, 1)  # a group of row/column/scalar values only
+    if row_group and per_element * tile_cols + small > ctx.sram_budget_bytes:
+        return f"one row of {tile_cols} elements over {len(values)} values does not fit SRAM"
+    budget = max(ctx.sram_budget_bytes - small, per_element * tile_cols)
+    cap = tile_element_cap(ctx, math.prod(space))
+    tile_rows = max(1, min(plan.rows, MAX_TILE_DIM, cap // tile_cols, budget // (per_element * tile_cols)))
+    return GroupPlan(tuple(steps), tuple(values), len(externals), tuple(stored), plan, tile_rows, tile_cols)
+
+
+def _group_temps(steps: Sequence[ElementwiseStep]) -> dict[DType, int]:
+    """Scratch tiles per working dtype: steps run one after the other, so they share them."""
+    temps: dict[DType, int] = {}
+    for s in steps:
+        if s.temps:
+            temps[s.dtype] = max(temps.get(s.dtype, 0), s.temps)
+    return temps
+
+
+def _relative_bcast(operand: str, result: str) -> str:
+    """How the VPU broadcasts an operand of kind ``operand`` onto a result tile of kind ``result``
+    (an element-wise operand only ever broadcasts along axes where the result does not)."""
+    return "none" if operand == result else operand
+
+
+def lower_stream_group(ctx: LoweringContext, group: GroupPlan, kb: KernelBuilder) -> None:
+    """Emit one kernel streaming the group's external inputs in tiles through every step's
+    compute (results stay in SRAM tiles) and storing only the results marked ``stored``."""
+    plan = group.plan
+    tile_rows, tile_cols = group.tile_rows, group.tile_cols
+    # Stored results get their HBM buffers before the inputs (the order memory planning sees).
+    result_names = [ctx.hbm(v) if keep else "" for v, keep in zip(group.values[group.externals:], group.stored)]
+    names = [ctx.hbm(v) for v in group.values[:group.externals]] + result_names
     single_col_tile = plan.cols <= tile_cols
-    buffers: list[tuple[str, bool]] = []  # (sram buffer, hoisted) per operand
+    shapes = {"none": (tile_rows, tile_cols), "row": (1, tile_cols), "col": (tile_rows, 1), "scalar": (1, 1)}
+    buffers: list[tuple[str, bool]] = []  # (sram buffer, hoisted) per value
     hoisted_loads: list[Load] = []
-    for operand in plan.operands:
+    for index, operand in enumerate(plan.operands[:group.externals]):
         kind = operand.kind()
-        shape = {"none": (tile_rows, tile_cols), "row": (1, tile_cols), "col": (tile_rows, 1), "scalar": (1, 1)}[kind]
+        rows, cols = shapes[kind]
         invariant = kind == "scalar" and not any(operand.strides[:-2]) or (
             kind == "row" and single_col_tile and not any(operand.strides[:-2]))
-        name = kb.sram(shape[0], shape[1], operand.dtype, slots=1 if invariant else 2, hint="in")
+        name = kb.sram(rows, cols, operand.dtype, slots=1 if invariant else 2, hint="in")
         buffers.append((name, invariant))
         if invariant:
             first = Tile(tuple(Affine() for _ in plan.outer), Affine(), Affine(), 1, 1, 0)
             ncols = 1 if kind == "scalar" else plan.cols
-            hoisted_loads.append(Load(LocalRef(name, 1, ncols), _window(operand.buffer, operand.strides, first, 1, ncols)))
-    out_buf = kb.sram(tile_rows, tile_cols, out_dtype, slots=2, hint="out")
-    temp_bufs = [kb.sram(tile_rows, tile_cols, dtype, slots=2, hint="tmp") for _ in range(temps)]
-    zero_ref = None
-    if zero:
-        zero_ref = LocalRef(kb.sram(1, 1, dtype, hint="zero"), 1, 1)
-        kb.emit(Vector("fill", zero_ref, imm=0.0, dtype=dtype))
+            hoisted_loads.append(Load(LocalRef(name, 1, ncols), _window(names[index], operand.strides, first, 1, ncols)))
+    for operand, keep in zip(plan.operands[group.externals:], group.stored):
+        rows, cols = shapes[operand.kind()]
+        buffers.append((kb.sram(rows, cols, operand.dtype, slots=2, hint="out" if keep else "v"), False))
+    temp_bufs = [(dt, kb.sram(tile_rows, tile_cols, dt, slots=2, hint="tmp"))
+                 for dt, n in _group_temps(group.steps).items() for _ in range(n)]
+    zero_ref = count_ref = None
+    if any(s.zero for s in group.steps):
+        zero_ref = LocalRef(kb.sram(1, 1, F32, hint="zero"), 1, 1)
+        kb.emit(Vector("fill", zero_ref, imm=0.0, dtype=F32))
+    if any(s.count for s in group.steps):
+        count_ref = LocalRef(kb.sram(1, 1, F32, hint="count"), 1, 1)
+        kb.emit(Vector("fill", count_ref, imm=float(plan.cols), dtype=F32))
     for load in hoisted_loads:
         kb.emit(load)
+    position = {id(v): i for i, v in enumerate(group.values)}
+
+    def ref_of(index: int, tile: Tile) -> LocalRef:
+        name, invariant = buffers[index]
+        rows, cols = {"none": (tile.rows, tile.cols), "row": (1, tile.cols), "col": (tile.rows, 1),
+                      "scalar": (1, 1)}[plan.operands[index].kind()]
+        return LocalRef(name, rows, cols, slot=Affine(0 if invariant else tile.slot))
 
     def body(tile: Tile) -> None:
-        args: list[Arg] = []
-        for operand, (name, invariant) in zip(plan.operands, buffers):
-            kind = operand.kind()
-            slot = Affine(0 if invariant else tile.slot)
+        for index, operand in enumerate(plan.operands[:group.externals]):
+            kind, ref = operand.kind(), ref_of(index, tile)
             if kind == "none":
-                ref = LocalRef(name, tile.rows, tile.cols, slot=slot)
-                kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, tile.rows, tile.cols)))
-            elif kind == "row":
-                ref = LocalRef(name, 1, tile.cols, slot=slot)
-                if not invariant:
-                    kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, 1, tile.cols)))
+                kb.emit(Load(ref, _window(names[index], operand.strides, tile, tile.rows, tile.cols)))
+            elif kind == "row" and not buffers[index][1]:
+                kb.emit(Load(ref, _window(names[index], operand.strides, tile, 1, tile.cols)))
             elif kind == "col":
                 # A column of the tile is contiguous in HBM (stride 1): load it as one row.
-                ref = LocalRef(name, tile.rows, 1, slot=slot)
-                window = _window(operand.buffer, operand.strides, tile, 1, tile.rows)
-                kb.emit(Load(LocalRef(name, 1, tile.rows, slot=slot), window))
+                window = _window(names[index], operand.strides, tile, 1, tile.rows)
+                kb.emit(Load(LocalRef(ref.buffer, 1, tile.rows, slot=ref.slot), window))
+            elif kind == "scalar" and not buffers[index][1]:
+                kb.emit(Load(ref, _window(names[index], operand.strides, tile, 1, 1)))
+        for step in group.steps:
+            out = position[id(step.result)]
+            dst = ref_of(out, tile)
+            result_kind = plan.operands[out].kind()
+            args = [Arg(ref_of(position[id(v)], tile), _relative_bcast(plan.operands[position[id(v)]].kind(), result_kind))
+                    for v in step.inputs]
+            # Row steps (reductions, softmax) need scratch of whole rows, not of their result.
+            rows, cols = (dst.rows, tile.cols) if step.row_op else (dst.rows, dst.cols)
+            tmp = [LocalRef(name, rows, cols, slot=Affine(tile.slot)) for dt, name in temp_bufs if dt == step.dtype]
+            step.compute(TileCompute(kb, step.dtype, dst, tmp, zero_ref, count_ref), args, step.op)
+        for offset, keep in enumerate(group.stored):
+            if not keep:
+                continue
+            index = group.externals + offset
+            operand, ref = plan.operands[index], ref_of(index, tile)
+            if operand.kind() == "col":
+                kb.emit(Store(_window(names[index], operand.strides, tile, 1, tile.rows), LocalRef(ref.buffer, 1, tile.rows, slot=ref.slot)))
             else:
-                ref = LocalRef(name, 1, 1, slot=slot)
-                if not invariant:
-                    kb.emit(Load(ref, _window(operand.buffer, operand.strides, tile, 1, 1)))
-            args.append(Arg(ref, kind))
-        dst = LocalRef(out_buf, tile.rows, tile.cols, slot=Affine(tile.slot))
-        tmp = [LocalRef(t, tile.rows, tile.cols, slot=Affine(tile.slot)) for t in temp_bufs]
-        compute(TileCompute(kb, dtype, dst, tmp, zero_ref), args, op)
-        kb.emit(Store(_window(out_name, plan.out_strides, tile, tile.rows, tile.cols), dst))
+                kb.emit(Store(_window(names[index], operand.strides, tile, ref.rows, ref.cols), ref))
 
     for row_start, rows, col_start, cols in plan.regions:
         emit_tiles(kb, plan.outer, row_start, rows, col_start, cols, tile_rows, tile_cols, body)
     ctx.add_kernel(kb)
+
+
+def lower_step(op: Op, ctx: LoweringContext, step: ElementwiseStep) -> None:
+    group = plan_group(ctx, [step], [True])
+    if isinstance(group, str):  # supports() checked this already
+        raise AssertionError(group)
+    lower_stream_group(ctx, group, ctx.kernel(op))
 
 
 def _stream_reason(op: Op, inputs: Sequence[Value], dtypes: Sequence[DType]) -> str | None:
@@ -517,8 +658,12 @@ def _supports_unary(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering(*UNARY_RULES, supports=_supports_unary)
 def lower_unary(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, unary_step(op))
+
+
+def unary_step(op: Op) -> ElementwiseStep:
     rule = UNARY_RULES[op.kind]
-    lower_stream(op, ctx, op.operands[:1], rule.compute, dtype=_working_dtype(op.operands[0]), temps=rule.temps)
+    return ElementwiseStep(op, tuple(op.operands[:1]), op.result, rule.compute, _working_dtype(op.operands[0]), rule.temps)
 
 
 # -- binary arithmetic, comparisons, where -------------------------------------------------------------
@@ -551,12 +696,16 @@ def _supports_binary(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering(*BINARY_RULES, supports=_supports_binary)
 def lower_binary(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, binary_step(op))
+
+
+def binary_step(op: Op) -> ElementwiseStep:
     vop, commutative, _ = BINARY_RULES[op.kind]
 
     def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
         c.binary(vop, c.dst, args[0], args[1], commutative)
 
-    lower_stream(op, ctx, op.operands, compute, dtype=_working_dtype(op.operands[0]))
+    return ElementwiseStep(op, tuple(op.operands), op.result, compute, _working_dtype(op.operands[0]))
 
 
 def _supports_compare(op: Op, ctx: LoweringContext) -> str | None:
@@ -565,13 +714,17 @@ def _supports_compare(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering(*COMPARE_RULES, supports=_supports_compare)
 def lower_compare(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, compare_step(op))
+
+
+def compare_step(op: Op) -> ElementwiseStep:
     vop, swapped, commutative = COMPARE_RULES[op.kind]
 
     def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
         a, b = (args[1], args[0]) if swapped else (args[0], args[1])
         c.binary(vop, c.dst, a, b, commutative)
 
-    lower_stream(op, ctx, op.operands, compute, dtype=F32)
+    return ElementwiseStep(op, tuple(op.operands), op.result, compute, F32)
 
 
 def _supports_where(op: Op, ctx: LoweringContext) -> str | None:
@@ -582,6 +735,10 @@ def _supports_where(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering("where", supports=_supports_where)
 def lower_where(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, where_step(op))
+
+
+def where_step(op: Op) -> ElementwiseStep:
     cond_is_full = op.operands[0].type.shape == op.result.type.shape
 
     def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
@@ -591,7 +748,7 @@ def lower_where(op: Op, ctx: LoweringContext) -> None:
         mask = cond.ref if cond.bcast == "none" else c.dense(cond, c.temps[0])
         c.vec("sel", c.dst, mask, if_true.ref, bcast=if_true.bcast)
 
-    lower_stream(op, ctx, op.operands, compute, dtype=F32, temps=0 if cond_is_full else 1)
+    return ElementwiseStep(op, tuple(op.operands), op.result, compute, F32, temps=0 if cond_is_full else 1)
 
 
 # -- pow by a constant exponent ------------------------------------------------------------------------
@@ -621,6 +778,10 @@ def _supports_pow(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering("pow", supports=_supports_pow)
 def lower_pow(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, pow_step(op))
+
+
+def pow_step(op: Op) -> ElementwiseStep:
     e = constant_exponent(op)
     assert e is not None
 
@@ -639,7 +800,7 @@ def lower_pow(op: Op, ctx: LoweringContext) -> None:
             if e < 0:
                 c.vec("rcp", c.dst, c.dst)
 
-    lower_stream(op, ctx, op.operands[:1], compute, dtype=F32, temps=1)
+    return ElementwiseStep(op, tuple(op.operands[:1]), op.result, compute, F32, temps=1)
 
 
 # -- cast -------------------------------------------------------------------------------------------
@@ -669,6 +830,10 @@ def _supports_cast(op: Op, ctx: LoweringContext) -> str | None:
 
 @asic_lowering("cast", supports=_supports_cast)
 def lower_cast(op: Op, ctx: LoweringContext) -> None:
+    lower_step(op, ctx, cast_step(op))
+
+
+def cast_step(op: Op) -> ElementwiseStep:
     src_value = op.operands[0]
     steps = cast_steps(src_value.type.dtype, op.attrs["to"])
     stored_src, stored_dst = _working_dtype(src_value), HBM_DTYPES[op.attrs["to"]]
@@ -691,7 +856,7 @@ def lower_cast(op: Op, ctx: LoweringContext) -> None:
             c.vec("adds", c.dst, c.dst, imm=1.0)
 
     to_bool = steps == "to_bool"
-    lower_stream(op, ctx, op.operands[:1], compute, dtype=F32, temps=1 if to_bool else 0, zero=to_bool)
+    return ElementwiseStep(op, tuple(op.operands[:1]), op.result, compute, F32, temps=1 if to_bool else 0, zero=to_bool)
 
 
 # -- row kernels: reductions, softmax, norms, top-k over the last axis -----------------------------------
@@ -1049,3 +1214,83 @@ def lower_arg(op: Op, ctx: LoweringContext) -> None:
     axis = last_axis(op, op.attrs["axis"])
     assert axis is not None
     lower_rows(op, ctx, x, axis, [RowOutput(op.result, 1, I32)], compute, stats=1)
+
+
+# -- steps of fused groups -----------------------------------------------------------------------------
+
+def reduce_row_step(op: Op) -> ElementwiseStep | None:
+    """``reduce_*`` over the last axis with kept dimensions, as a step of a fused group whose
+    tiles hold whole rows; ``None`` when the reduction is not of that form."""
+    x = op.operands[0]
+    rank = x.type.rank
+    if rank == 0 or x.type.dtype is not F32 or op.result.type.rank != rank or x.type.shape[-1] <= 1:
+        return None
+    if sorted({a % rank for a in (op.attrs.get("axes") or range(rank))}) != [rank - 1]:
+        return None
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        # plan_group checked the operand varies along the row, so its tile holds the result's
+        # rows: a full tile for a column result, one row for a scalar one.
+        x = args[0].ref
+        if op.kind == "reduce_sum":
+            c.vec("rsum", c.dst, x)
+        elif op.kind == "reduce_mean":  # sum, then divide by the count, as the reference does
+            assert c.count is not None
+            c.vec("rsum", c.dst, x)
+            c.vec("div", c.dst, c.dst, c.count, bcast="scalar")
+        elif op.kind == "reduce_max":
+            c.vec("rmax", c.dst, x)
+        else:  # min(x) = -max(-x), exactly
+            c.vec("neg", c.temps[0], x)
+            c.vec("rmax", c.dst, c.temps[0])
+            c.vec("neg", c.dst, c.dst)
+
+    return ElementwiseStep(op, (x,), op.result, compute, F32, temps=1, count=op.kind == "reduce_mean", row_op=True)
+
+
+def softmax_row_step(op: Op) -> ElementwiseStep | None:
+    """``softmax``/``log_softmax`` over the last axis as a step of a fused group (the same VPU
+    sequence as :func:`lower_softmax`, so fusing changes no bits)."""
+    x = op.operands[0]
+    rank = x.type.rank
+    if rank == 0 or x.type.dtype is not F32 or op.attrs.get("axis", -1) % rank != rank - 1:
+        return None
+
+    def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
+        shifted, y = c.temps[0], c.dst
+        stat = LocalRef(c.temps[1].buffer, c.temps[1].rows, 1, c.temps[1].offset, c.temps[1].slot)
+        x = c.dense(args[0], shifted)
+        c.vec("rmax", stat, x)
+        c.vec("sub", shifted, x, stat, bcast="col")
+        c.vec("exp", y, shifted)
+        c.vec("rsum", stat, y)
+        if op.kind == "softmax":
+            c.vec("rcp", stat, stat)
+            c.vec("mul", y, y, stat, bcast="col")
+        else:  # (x - max) - log(sum(exp(x - max)))
+            c.vec("log", stat, stat)
+            c.vec("sub", y, shifted, stat, bcast="col")
+
+    return ElementwiseStep(op, (x,), op.result, compute, F32, temps=2, row_op=True)
+
+
+def group_step(op: Op) -> ElementwiseStep | None:
+    """``op`` as a step of a fused element-wise group, or ``None`` when it cannot be one. Call
+    only for ops whose own lowering rule accepted them (dtypes and patterns are checked there)."""
+    if op.kind in UNARY_RULES:
+        return unary_step(op)
+    if op.kind in BINARY_RULES:
+        return binary_step(op)
+    if op.kind in COMPARE_RULES:
+        return compare_step(op)
+    if op.kind == "where":
+        return where_step(op)
+    if op.kind == "pow":
+        return pow_step(op)
+    if op.kind == "cast":
+        return cast_step(op)
+    if op.kind in REDUCE_KINDS:
+        return reduce_row_step(op)
+    if op.kind in ("softmax", "log_softmax"):
+        return softmax_row_step(op)
+    return None
