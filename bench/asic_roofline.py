@@ -18,11 +18,15 @@ import time
 import moecc
 from moecc.examples import EXAMPLES, build_example, example_inputs, realistic_sizes
 
-#: Examples whose realistic size needs more than this machine's patience are shrunk here:
-#: the Mixtral-style block gathers per-token expert weights ([tokens, k, inter, hidden]),
-#: so its realistic sizes keep seq 128 but use fewer experts' worth of intermediate width.
+#: Per-example changes to ``realistic_sizes``: a "block" is one layer (the issue's
+#: Llama-style block figure is for one layer); the Mixtral-style examples gather per-token
+#: expert weights ([tokens, k, inter, hidden]), so they keep seq 128 with a narrower
+#: intermediate width to stay within this machine's memory and patience.
 SIZE_OVERRIDES: dict[str, dict[str, int]] = {
-    "mixtral-block": {"intermediate": 256},
+    "gpt2-block": {"n_layers": 1},
+    "llama-block": {"n_layers": 1},
+    "bert-layer": {"n_layers": 1},
+    "mixtral-block": {"n_layers": 1, "intermediate": 256},
     "moe-transformer": {"intermediate": 256},
 }
 
