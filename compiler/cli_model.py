@@ -23,12 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Register the model sub-commands."""
     p = subparsers.add_parser("compile", help="compile an ONNX model", description="Compile an ONNX model for a target.")
     p.add_argument("model", help="ONNX model file")
-    p.add_argument("--target", default="ref", help="compilation target: ref or asic (default: ref)")
+    p.add_argument("--target", default="ref", help="compilation target: ref, asic or cpu (default: ref)")
     p.add_argument("--asic-target", default="moe-asic-v1", metavar="PART",
                    help="moe-asic part for --target asic: a name from `moecc isa --targets` or a target .toml (default: moe-asic-v1)")
     p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="MXU precision on the ASIC (bf16: f32 accumulation)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
-    p.add_argument("--emit", choices=["graph", "kernel", "asm"], help="print this stage's IR to stdout and stop")
+    p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm"], help="print this stage's IR to stdout and stop")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
                    help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
     p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
@@ -146,8 +146,12 @@ def _print_pass_times(times: dict[str, float]) -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     import moecc
 
-    if args.target != "asic" and (args.trace or args.emit in ("kernel", "asm")):
-        raise InputError(f"--trace and --emit kernel/asm need --target asic (got --target {args.target})")
+    if args.target != "asic" and (args.trace or args.emit == "asm"):
+        raise InputError(f"--trace and --emit asm need --target asic (got --target {args.target})")
+    if args.target not in ("asic", "cpu") and args.emit == "kernel":
+        raise InputError(f"--emit kernel needs --target asic or cpu (got --target {args.target})")
+    if args.target != "cpu" and args.emit == "llvm":
+        raise InputError(f"--emit llvm needs --target cpu (got --target {args.target})")
     asic_options = {"asic_target": args.asic_target, "precision": args.precision, "trace": bool(args.trace)} if args.target == "asic" else {}
     compiled = moecc.compile(
         args.model,
