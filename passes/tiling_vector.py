@@ -3,7 +3,10 @@
 Position in the flow: registered into :data:`~moecc.passes.kernel_lowering.ASIC_LOWERINGS`
 and called by :func:`~moecc.passes.kernel_lowering.lower_to_kernels`; each rule turns one graph
 op into one kernel of the kernel IR (:mod:`moecc.ir.kernel`) that reads its operands from HBM,
-computes on SRAM tiles with VPU statements and writes the whole result back to HBM.
+computes on SRAM tiles with VPU statements and writes the whole result back to HBM. The stream
+emitter works on groups of ops: :mod:`moecc.passes.fuse_elementwise` hands it chains of
+element-wise ops (and last-axis reductions/softmax) that then run as one kernel, with the
+intermediates kept in SRAM; a single op is the group of one.
 
 Two kernel shapes cover everything here:
 
