@@ -57,6 +57,7 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         _WEIGHTS: _weights_blob(model),
     }
     asic_manifest = _asic_members(model, members) if model.target == "asic" else None
+    cpu_manifest = _cpu_members(model, members) if model.target == "cpu" else None
     manifest: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "format_version": ARTIFACT_VERSION,
@@ -70,6 +71,8 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     }
     if asic_manifest is not None:
         manifest["asic"] = asic_manifest
+    if cpu_manifest is not None:
+        manifest["cpu"] = cpu_manifest
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
@@ -144,10 +147,7 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
     if model.target == "asic":
         _load_asic(model, manifest, members, path)
     elif model.target == "cpu":
-        # The artifact keeps the graph, not machine code yet: lower and JIT it again.
-        from moecc.driver import _compile_for_cpu
-
-        _compile_for_cpu(model, {})
+        _load_cpu(model, manifest, members, path)
     return model
 
 
@@ -213,6 +213,69 @@ def _load_asic(model: CompiledModel, manifest: dict[str, Any], members: dict[str
     model.asic = AsicExecutable(model.graph, module, weights, dict(info["value_buffers"]), int(info["hbm_bytes"]), target=target, segments=segments)
     model.partition = dict(info.get("partition", {}))
     model.memory = dict(info.get("memory", {}))
+
+
+# -- the cpu target's members ----------------------------------------------------------------
+_OBJECT = "kernels.o"
+
+
+def _cpu_members(model: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
+    """Add the cpu parts (kernel IR, the machine code as one relocatable object, the heap image
+    with the weights placed) to ``members``; return their manifest entry."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+    from moecc.backend.llvm.object_file import executable_object
+    from moecc.ir.kernel_printer import print_kernel_module
+
+    exe = model.cpu
+    cpu = host_cpu_target()
+    members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
+    members[_OBJECT] = executable_object(exe, cpu)
+    image = exe.initial_image({v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in exe.graph.inputs})
+    members["hbm_image.bin"] = image.tobytes()
+    return {
+        "cpu": cpu.name,
+        "features": cpu.features,
+        "hbm_bytes": exe.hbm_bytes,
+        "value_buffers": exe.value_buffers,
+        "partition": dict(model.partition),
+    }
+
+
+def _load_cpu(model: CompiledModel, manifest: dict[str, Any], members: dict[str, bytes], path: Any) -> None:
+    """Rebuild the cpu executable from the stored object: no lowering, no LLVM optimisation."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+    from moecc.backend.llvm.object_file import program_from_object
+    from moecc.cpu_runtime import CpuExecutable
+    from moecc.ir.kernel import verify_kernel_module
+    from moecc.ir.kernel_parser import parse_kernel_module
+
+    try:
+        info = manifest["cpu"]
+        host = host_cpu_target()
+        enabled = {f[1:] for f in host.features.split(",") if f.startswith("+")}
+        missing = sorted(f[1:] for f in str(info["features"]).split(",") if f.startswith("+") and f[1:] not in enabled)
+        if missing:
+            raise ArtifactError(f"'{path}' was compiled for CPU '{info['cpu']}' with features this CPU "
+                                f"('{host.name}') lacks: {', '.join(missing[:8])}", remedy="recompile the model on this machine")
+        module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
+        verify_kernel_module(module)
+        image = np.frombuffer(members["hbm_image.bin"], dtype=np.uint8)
+        weights = {}
+        for buffer in module.hbm:
+            if buffer.role == "weight":
+                size = buffer.elements * buffer.dtype.itemsize
+                weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
+        program = program_from_object(module, members[_OBJECT], host)
+        executable = CpuExecutable(model.graph, module, weights, dict(info["value_buffers"]), int(info["hbm_bytes"]),
+                                   program=program)
+    except ArtifactError:
+        raise
+    except MoeccError as err:
+        raise ArtifactError(f"'{path}' holds an invalid cpu program: {err}", remedy="recompile the model") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"'{path}': cpu part is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
+    model.cpu = executable
+    model.partition = dict(info.get("partition", {}))
 
 
 def _restore_bf16(graph: Any, weights: dict[str, np.ndarray]) -> None:

@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="moe-asic part for --target asic: a name from `moecc isa --targets` or a target .toml (default: moe-asic-v1)")
     p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="MXU precision on the ASIC (bf16: f32 accumulation)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
-    p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm"], help="print this stage's IR to stdout and stop")
+    p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm", "obj"],
+                   help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
+                        "object with the C entry point moecc_run and its header (-o stem + .h), see docs/cpu_object_abi.md")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
                    help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
     p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
@@ -150,8 +152,10 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         raise InputError(f"--trace and --emit asm need --target asic (got --target {args.target})")
     if args.target not in ("asic", "cpu") and args.emit == "kernel":
         raise InputError(f"--emit kernel needs --target asic or cpu (got --target {args.target})")
-    if args.target != "cpu" and args.emit == "llvm":
-        raise InputError(f"--emit llvm needs --target cpu (got --target {args.target})")
+    if args.target != "cpu" and args.emit in ("llvm", "obj"):
+        raise InputError(f"--emit {args.emit} needs --target cpu (got --target {args.target})")
+    if args.emit == "obj" and not args.output:
+        raise InputError("--emit obj writes a file: give it with -o, e.g. -o model.o")
     asic_options = {"asic_target": args.asic_target, "precision": args.precision, "trace": bool(args.trace)} if args.target == "asic" else {}
     compiled = moecc.compile(
         args.model,
@@ -166,6 +170,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     )
     if args.time_passes:
         _print_pass_times(compiled.pass_times)
+    if args.emit == "obj":
+        _write_object(compiled, args.output)
+        return 0
     if args.emit:
         sys.stdout.write(compiled.ir(args.emit, elide_constants=args.elide_constants == "yes"))
         return 0
@@ -180,6 +187,22 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         _print_report_summary(report)
     print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def _write_object(compiled: Any, output: str) -> None:
+    """The model as a relocatable object (``output``) and its C header (``output`` stem + .h)."""
+    from moecc.backend.llvm.object_file import c_header, executable_object, model_abi
+    from moecc.errors import UnsupportedError
+
+    abi = model_abi(compiled.cpu)
+    if abi.host_steps:
+        raise UnsupportedError(
+            f"the model has {abi.host_steps} step(s) that run on the Python interpreter, which an object file cannot hold",
+            remedy="save a .moe artifact instead (moecc compile --target cpu -o model.moe)")
+    atomic_write(output, executable_object(compiled.cpu))
+    header = str(Path(output).with_suffix(".h"))
+    atomic_write(header, c_header())
+    print(f"wrote {output} and {header}", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

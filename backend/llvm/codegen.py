@@ -84,6 +84,9 @@ FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
 #: each kernel's whole working set per call. Tests switch it on to compare with the interpreter.
 ZERO_LOCAL_BUFFERS = False
 SGEMM_SYMBOL = "moecc_sgemm"
+#: Prefix of the sequence entry points (``run_all``, ``run_segment_<i>``) in an object file
+#: (:mod:`moecc.backend.llvm.object_file`), where every exported symbol starts with ``moecc_``.
+ENTRY_PREFIX_OBJECT = "moecc_"
 _F32_PTR = F32.as_pointer()
 _SGEMM_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32])
 
@@ -174,6 +177,7 @@ class CpuProgram:
     schedule: tuple[int | CpuCall, ...]
     kernel_functions: dict[str, str]
     _jit: Any = None
+    entry_prefix: str = ""
     _entry_points: dict[str, Any] = field(default_factory=dict)
 
     # arenas
@@ -215,7 +219,7 @@ class CpuProgram:
     def _entry(self, name: str) -> Any:
         fn = self._entry_points.get(name)
         if fn is None:
-            fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(self._jit.address(name))
+            fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(self._jit.address(self.entry_prefix + name))
             self._entry_points[name] = fn
         return fn
 
@@ -299,6 +303,35 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
         emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, sgemm)
         emitter.emit()
         functions.append(emitter.function)
+    segments, schedule = _segments(module, function_names)
+    by_name = {f.name: f for f in functions}
+    for index, names in enumerate(segments):
+        _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
+    _emit_sequence(llvm_module, "run_all", functions, faults)
+    jit = _compile(llvm_module, cpu_target, sgemm)
+    return CpuProgram(module, layout, heap_size, str(llvm_module), segments, schedule, function_names, jit)
+
+
+def kernel_symbols(module: KernelModule) -> dict[str, str]:
+    """Kernel name -> the symbol of its LLVM function."""
+    return {kernel.name: _symbol(index, kernel.name) for index, kernel in enumerate(module.kernels)}
+
+
+def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", llvm_ir: str = "") -> CpuProgram:
+    """A :class:`CpuProgram` over already compiled machine code (``jit``: anything with
+    ``address(name)`` and ``engine``, e.g. an object file loaded by
+    :func:`moecc.backend.llvm.jit.load_object`) for the planned ``module``."""
+    verify_kernel_module(module)
+    function_names = kernel_symbols(module)
+    segments, schedule = _segments(module, function_names)
+    return CpuProgram(module, scratch_layout(module), heap_bytes(module), llvm_ir, segments, schedule,
+                      function_names, jit, entry_prefix=entry_prefix)
+
+
+def _segments(module: KernelModule, function_names: Mapping[str, str]
+              ) -> tuple[tuple[tuple[str, ...], ...], tuple[int | CpuCall, ...]]:
+    """Runs of consecutive kernels (their function names) and the schedule interleaving
+    segment numbers with the CPU steps between them."""
     segments: list[tuple[str, ...]] = []
     schedule: list[int | CpuCall] = []
     current: list[str] = []
@@ -314,13 +347,7 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
     if current:
         schedule.append(len(segments))
         segments.append(tuple(current))
-    by_name = {f.name: f for f in functions}
-    for index, names in enumerate(segments):
-        _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
-    _emit_sequence(llvm_module, "run_all", functions, faults)
-    jit = _compile(llvm_module, cpu_target, sgemm)
-    return CpuProgram(module, layout, heap_size, str(llvm_module), tuple(segments), tuple(schedule),
-                      function_names, jit)
+    return tuple(segments), tuple(schedule)
 
 
 def _symbol(index: int, name: str) -> str:
@@ -684,5 +711,5 @@ class _KernelEmitter:
                             i64(m), i64(n), i64(k), i64(k), i64(n), i64(n), ir.Constant(I32, int(stmt.accumulate))])
 
 
-__all__ = ["ARENA_ALIGNMENT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
-           "compile_kernel_module", "heap_bytes", "scratch_layout"]
+__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
+           "compile_kernel_module", "heap_bytes", "kernel_symbols", "program_for_module", "scratch_layout"]

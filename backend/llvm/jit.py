@@ -185,3 +185,48 @@ def emit_assembly(module: ir.Module, target: CpuTarget | None = None, speed_leve
     parsed = parse_and_verify(module, target)
     optimise(parsed, target, speed_level)
     return target_machine(target).emit_assembly(parsed)
+
+
+def load_object(data: bytes, target: CpuTarget | None = None, name: str = "object") -> JitModule:
+    """Machine code from an object file (as :func:`emit_object` writes it) in a fresh MCJIT
+    engine: nothing is parsed, optimised or compiled. A file LLVM cannot load, or one whose
+    relocations it cannot resolve, is a :class:`MoeccError`."""
+    target = target or host_cpu_target()
+    _check_elf_object(bytes(data), name)
+    try:
+        # The engine takes ownership of its target machine and frees it with itself, so it
+        # gets a machine of its own, not the cached one other engines and emitters share.
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine.__wrapped__(target))
+        engine.add_object_file(llvm.ObjectFileRef.from_data(bytes(data)))
+        engine.finalize_object()
+    except (RuntimeError, ValueError, OSError) as err:
+        raise MoeccError(f"LLVM could not load object '{name}': {str(err).strip()}", location=f"object '{name}'",
+                         remedy="rebuild the object (recompile the model) for this machine") from err
+    return JitModule(name=name, engine=engine, optimised_ir="")
+
+
+def _check_elf_object(data: bytes, name: str) -> None:
+    """Refuse what is not a whole 64-bit little-endian relocatable ELF file before LLVM sees
+    it: LLVM's object loader trusts the header and crashes the process on garbage."""
+    import struct
+
+    def bad(why: str) -> MoeccError:
+        return MoeccError(f"'{name}' is not a loadable object file: {why}", location=f"object '{name}'",
+                          remedy="rebuild the object (recompile the model)")
+
+    if len(data) < 64 or data[:4] != b"\x7fELF":
+        raise bad("no ELF header")
+    if data[4] != 2 or data[5] != 1:
+        raise bad("not a 64-bit little-endian ELF file")
+    e_type, = struct.unpack_from("<H", data, 16)
+    e_shoff, = struct.unpack_from("<Q", data, 40)
+    e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", data, 58)
+    if e_type != 1:
+        raise bad(f"ELF type {e_type}, not a relocatable object")
+    if e_shentsize != 64 or e_shnum == 0 or e_shstrndx >= e_shnum or e_shoff + e_shnum * e_shentsize > len(data):
+        raise bad("its section header table is truncated or malformed")
+    for index in range(e_shnum):
+        sh_type, = struct.unpack_from("<I", data, e_shoff + index * 64 + 4)
+        sh_offset, sh_size = struct.unpack_from("<QQ", data, e_shoff + index * 64 + 24)
+        if sh_type != 8 and sh_offset + sh_size > len(data):  # 8: SHT_NOBITS occupies no file bytes
+            raise bad(f"section {index} extends past the end of the file")

@@ -1,0 +1,242 @@
+"""Ahead-of-time output of the cpu target: one self-contained relocatable object per model.
+
+Position in the flow: after :func:`moecc.backend.llvm.codegen.compile_kernel_module` (which
+keeps the kernels' LLVM IR). :func:`emit_model_object` links, into one module, the kernels,
+the blocked ``moecc_sgemm`` (:mod:`moecc.backend.llvm.matmul`) and a small ABI layer built
+with the IR builder, optimises it at O3 for the target CPU and emits a position-independent
+ELF object. The C interface is documented in ``docs/cpu_object_abi.md`` (:func:`c_header`
+writes the header); the same object is what a ``.moe`` artifact stores, and
+:func:`program_from_object` turns it back into a runnable :class:`CpuProgram` without
+lowering or optimising anything.
+
+The ABI layer renames the kernels' sequences to ``moecc_run_all`` / ``moecc_run_segment_<i>``
+so that every symbol the object defines starts with ``moecc_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from moecc.backend.llvm.codegen import ENTRY_PREFIX_OBJECT, CpuProgram, program_for_module, scratch_layout
+from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
+from moecc.backend.llvm.jit import load_object, optimise, parse_and_verify, target_machine
+from moecc.backend.llvm.loop_builder import I8, I8_PTR, I32, I64
+from moecc.errors import MoeccError
+from moecc.ir.kernel import CpuCall, KernelModule
+from moecc.ir.types import DType
+
+#: Numeric codes of element types in ``moecc_tensor.dtype`` (stable: part of the C ABI).
+DTYPE_CODES: dict[DType, int] = {DType.F32: 1, DType.F16: 2, DType.BF16: 3, DType.I64: 4, DType.I32: 5,
+                                 DType.I8: 6, DType.U8: 7, DType.BOOL: 8}
+#: Most dimensions a tensor of the C table describes.
+MAX_RANK = 8
+#: ``moecc_run``'s result when the model has steps only the Python runtime can execute.
+NEEDS_HOST_STEPS = -1
+
+
+@dataclass(frozen=True, slots=True)
+class TensorAbi:
+    """One model input or output as it sits in the heap arena."""
+
+    name: str
+    offset: int
+    nbytes: int
+    dtype: DType
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAbi:
+    """What the object's C tables say: arena sizes, I/O placement, the weight image."""
+
+    heap_bytes: int
+    scratch_bytes: int
+    inputs: tuple[TensorAbi, ...]
+    outputs: tuple[TensorAbi, ...]
+    weight_image: bytes  # the heap's first bytes with every weight at its offset
+    host_steps: int  # CPU steps the object cannot run (moecc_run then refuses)
+
+
+def model_abi(executable: object) -> ObjectAbi:
+    """The ABI tables of a compiled :class:`~moecc.cpu_runtime.CpuExecutable`."""
+    import numpy as np
+
+    exe = executable
+    module: KernelModule = exe.module  # type: ignore[attr-defined]
+    buffers = {b.name: b for b in module.hbm}
+
+    def tensor(name: str, value: object) -> TensorAbi:
+        buffer = buffers[exe.value_buffers[value.name]]  # type: ignore[attr-defined]
+        assert buffer.offset is not None
+        return TensorAbi(name, buffer.offset, buffer.nbytes, buffer.dtype, tuple(value.type.shape))  # type: ignore[attr-defined]
+
+    graph = exe.graph  # type: ignore[attr-defined]
+    zeros = {v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in graph.inputs}
+    image = exe.initial_image(zeros)  # type: ignore[attr-defined]
+    weight_end = max((buffers[n].offset + buffers[n].nbytes for n in exe.weights), default=0)  # type: ignore[attr-defined]
+    return ObjectAbi(
+        heap_bytes=int(exe.hbm_bytes),  # type: ignore[attr-defined]
+        scratch_bytes=scratch_layout(module).total_bytes,
+        inputs=tuple(tensor(v.name, v) for v in graph.inputs),
+        outputs=tuple(tensor(name, v) for name, v in zip(graph.output_names, graph.outputs)),
+        weight_image=image[:weight_end].tobytes(),
+        host_steps=sum(isinstance(s, CpuCall) for s in module.steps),
+    )
+
+
+def emit_model_object(program: CpuProgram, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
+    """A relocatable ELF object with the kernels, ``moecc_sgemm`` and the C ABI layer."""
+    target = target or host_cpu_target()
+    linked = _linked_module(program, abi, target)
+    optimise(linked, target)
+    return target_machine(target, for_jit=False).emit_object(linked)
+
+
+def executable_object(executable: object, target: CpuTarget | None = None) -> bytes:
+    """:func:`emit_model_object` of a compiled :class:`~moecc.cpu_runtime.CpuExecutable`."""
+    return emit_model_object(executable.program, model_abi(executable), target)  # type: ignore[attr-defined]
+
+
+def _linked_module(program: CpuProgram, abi: ObjectAbi, target: CpuTarget) -> llvm.ModuleRef:
+    from moecc.backend.llvm.matmul import SGEMM_SYMBOL, build_sgemm_module
+
+    kernels = _parse(program.llvm_ir, "moecc_kernels")
+    for fn in kernels.functions:
+        if fn.name == "run_all" or fn.name.startswith("run_segment_"):
+            fn.name = ENTRY_PREFIX_OBJECT + fn.name
+    sgemm = kernels.get_function(SGEMM_SYMBOL)
+    if sgemm.is_declaration:
+        kernels.link_in(parse_and_verify(build_sgemm_module(target), target))
+    kernels.link_in(parse_and_verify(_abi_module(abi, program), target))
+    kernels.verify()
+    return kernels
+
+
+def _parse(text: str, name: str) -> llvm.ModuleRef:
+    try:
+        parsed = llvm.parse_assembly(text)
+        parsed.verify()
+    except RuntimeError as err:
+        raise MoeccError(f"LLVM rejected module '{name}': {str(err).strip()}",
+                         remedy="this is a bug in moecc's LLVM code generator; please report it") from err
+    return parsed
+
+
+def _abi_module(abi: ObjectAbi, program: CpuProgram) -> ir.Module:
+    """``moecc_run``, ``moecc_init_heap`` and the layout tables, built with the IR builder."""
+    module = ir.Module(name="moecc_abi")
+    arena_fn = ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR])
+    run_all = ir.Function(module, arena_fn, name=ENTRY_PREFIX_OBJECT + "run_all")
+    fault_code = ir.GlobalVariable(module, I32, "moecc_fault_code")
+
+    run = ir.Function(module, ir.FunctionType(I32, [I8_PTR, I8_PTR]), name="moecc_run")
+    b = ir.IRBuilder(run.append_basic_block("entry"))
+    if abi.host_steps:
+        b.ret(ir.Constant(I32, NEEDS_HOST_STEPS))
+    else:
+        b.store(ir.Constant(I32, 0), fault_code)
+        b.call(run_all, run.args)
+        b.ret(b.load(fault_code))
+
+    image_type = ir.ArrayType(I8, len(abi.weight_image))
+    image = ir.GlobalVariable(module, image_type, "moecc_weight_image")
+    image.global_constant = True
+    image.linkage = "internal"
+    image.initializer = ir.Constant(image_type, bytearray(abi.weight_image))
+    init = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR]), name="moecc_init_heap")
+    b = ir.IRBuilder(init.append_basic_block("entry"))
+    memcpy = module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+    b.call(memcpy, [init.args[0], b.bitcast(image, I8_PTR), ir.Constant(I64, len(abi.weight_image)),
+                    ir.Constant(ir.IntType(1), 0)])
+    b.ret_void()
+
+    def constant(name: str, typ: ir.Type, value: int) -> None:
+        var = ir.GlobalVariable(module, typ, name)
+        var.global_constant = True
+        var.initializer = ir.Constant(typ, value)
+
+    constant("moecc_heap_bytes", I64, abi.heap_bytes)
+    constant("moecc_scratch_bytes", I64, abi.scratch_bytes)
+    constant("moecc_input_count", I32, len(abi.inputs))
+    constant("moecc_output_count", I32, len(abi.outputs))
+    _tensor_table(module, "moecc_inputs", abi.inputs)
+    _tensor_table(module, "moecc_outputs", abi.outputs)
+    return module
+
+
+_SHAPE = ir.ArrayType(I64, MAX_RANK)
+_TENSOR = ir.LiteralStructType([I8_PTR, I64, I64, I32, I32, _SHAPE])
+
+
+def _tensor_table(module: ir.Module, name: str, tensors: Sequence[TensorAbi]) -> None:
+    entries = []
+    for index, tensor in enumerate(tensors):
+        if len(tensor.shape) > MAX_RANK:
+            raise MoeccError(f"{name}[{index}] '{tensor.name}' has rank {len(tensor.shape)} > {MAX_RANK}",
+                             remedy="reshape the model's I/O to at most 8 dimensions")
+        text = bytearray(tensor.name.encode("utf-8") + b"\0")
+        string = ir.GlobalVariable(module, ir.ArrayType(I8, len(text)), f"{name}.name{index}")
+        string.global_constant = True
+        string.linkage = "private"
+        string.initializer = ir.Constant(ir.ArrayType(I8, len(text)), text)
+        dims = list(tensor.shape) + [0] * (MAX_RANK - len(tensor.shape))
+        entries.append(ir.Constant(_TENSOR, [
+            string.gep([ir.Constant(I32, 0), ir.Constant(I32, 0)]), ir.Constant(I64, tensor.offset),
+            ir.Constant(I64, tensor.nbytes), ir.Constant(I32, DTYPE_CODES[tensor.dtype]),
+            ir.Constant(I32, len(tensor.shape)), ir.Constant(_SHAPE, dims)]))
+    table_type = ir.ArrayType(_TENSOR, len(entries))
+    table = ir.GlobalVariable(module, table_type, name)
+    table.global_constant = True
+    table.initializer = ir.Constant(table_type, entries)
+
+
+def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | None = None) -> CpuProgram:
+    """A runnable :class:`CpuProgram` from an object :func:`emit_model_object` wrote: the
+    object is loaded into an MCJIT engine as is (no lowering, no LLVM optimisation)."""
+    jit = load_object(data, target, name="moecc_kernels")
+    return program_for_module(module, jit, entry_prefix=ENTRY_PREFIX_OBJECT)
+
+
+C_HEADER = """\
+/* moecc cpu object ABI (moecc compile MODEL --target cpu --emit obj -o model.o) */
+#include <stdint.h>
+
+enum moecc_dtype { MOECC_F32 = 1, MOECC_F16 = 2, MOECC_BF16 = 3, MOECC_I64 = 4, MOECC_I32 = 5,
+                   MOECC_I8 = 6, MOECC_U8 = 7, MOECC_BOOL = 8 };
+#define MOECC_MAX_RANK 8
+#define MOECC_NEEDS_HOST_STEPS (-1)
+
+typedef struct moecc_tensor {
+    const char *name;      /* the ONNX input / output name */
+    int64_t offset;        /* byte offset in the heap arena */
+    int64_t nbytes;        /* bytes it occupies there */
+    int32_t dtype;         /* enum moecc_dtype: the type as stored in the heap */
+    int32_t rank;
+    int64_t shape[MOECC_MAX_RANK];
+} moecc_tensor;
+
+extern const int64_t moecc_heap_bytes;     /* size of the heap arena */
+extern const int64_t moecc_scratch_bytes;  /* size of the scratch arena */
+extern const int32_t moecc_input_count, moecc_output_count;
+extern const moecc_tensor moecc_inputs[], moecc_outputs[];
+
+/* Write the weights into a heap arena (once; runs do not overwrite them). */
+void moecc_init_heap(uint8_t *heap);
+/* Run the model: inputs are read from, outputs written to the heap. Arenas: 64-byte aligned,
+   sizes as above, not shared between concurrent calls. Returns 0, a fault code
+   (1: gather index out of range, 2: nonzero overflow) or MOECC_NEEDS_HOST_STEPS. */
+int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
+"""
+
+
+def c_header() -> str:
+    """The C header of the object ABI."""
+    return C_HEADER
+
+
+__all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "ObjectAbi", "TensorAbi", "c_header", "emit_model_object", "executable_object",
+           "model_abi", "program_from_object"]

@@ -1,0 +1,134 @@
+"""The cpu target's object output and artifacts: a C program runs the emitted object and
+matches the reference; a .moe artifact reloads its machine code without recompiling."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import moecc
+from moecc.backend.llvm.object_file import DTYPE_CODES, MAX_RANK
+from moecc.cli import main
+from moecc.compare import compare_outputs
+from moecc.errors import ArtifactError
+from moecc.examples import build_example, example_inputs
+
+C_DRIVER = r"""
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+static size_t rounded(int64_t bytes) { return (size_t)((bytes + 63) / 64 * 64 + 64); }
+
+int32_t drive(void *const *inputs, void *const *outputs) {
+    uint8_t *heap = aligned_alloc(64, rounded(moecc_heap_bytes));
+    uint8_t *scratch = aligned_alloc(64, rounded(moecc_scratch_bytes));
+    moecc_init_heap(heap);
+    for (int32_t i = 0; i < moecc_input_count; ++i)
+        memcpy(heap + moecc_inputs[i].offset, inputs[i], (size_t)moecc_inputs[i].nbytes);
+    int32_t status = moecc_run(heap, scratch);
+    for (int32_t i = 0; i < moecc_output_count; ++i)
+        memcpy(outputs[i], heap + moecc_outputs[i].offset, (size_t)moecc_outputs[i].nbytes);
+    free(heap);
+    free(scratch);
+    return status;
+}
+"""
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("offset", ctypes.c_int64), ("nbytes", ctypes.c_int64),
+                ("dtype", ctypes.c_int32), ("rank", ctypes.c_int32), ("shape", ctypes.c_int64 * MAX_RANK)]
+
+
+def _table(library: ctypes.CDLL, name: str, count: int) -> list[_Tensor]:
+    return list((_Tensor * count).in_dll(library, name))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
+def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
+    model = build_example("llama-block")
+    onnx_path = tmp_path / "llama.onnx"
+    onnx_path.write_bytes(model.SerializeToString())
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "obj", "-o", str(tmp_path / "model.o")]) == 0
+    assert (tmp_path / "model.o").read_bytes()[:4] == b"\x7fELF"
+    (tmp_path / "driver.c").write_text(C_DRIVER)
+    library_path = tmp_path / "libmodel.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library_path), str(tmp_path / "driver.c"), str(tmp_path / "model.o"),
+                    "-I", str(tmp_path), "-lm"], check=True, capture_output=True, timeout=60)
+    library = ctypes.CDLL(str(library_path))
+    numpy_types = {code: dtype.numpy for dtype, code in DTYPE_CODES.items()}
+    inputs_table = _table(library, "moecc_inputs", ctypes.c_int32.in_dll(library, "moecc_input_count").value)
+    outputs_table = _table(library, "moecc_outputs", ctypes.c_int32.in_dll(library, "moecc_output_count").value)
+
+    feeds = example_inputs("llama-block", model, seed=1)
+    in_arrays = [np.ascontiguousarray(feeds[t.name.decode()].astype(numpy_types[t.dtype])) for t in inputs_table]
+    assert [a.nbytes for a in in_arrays] == [t.nbytes for t in inputs_table]
+    out_arrays = [np.empty(tuple(t.shape[:t.rank]), numpy_types[t.dtype]) for t in outputs_table]
+    pointers = ctypes.c_void_p * len(in_arrays)
+    status = library.drive(pointers(*[a.ctypes.data for a in in_arrays]),
+                           (ctypes.c_void_p * len(out_arrays))(*[a.ctypes.data for a in out_arrays]))
+    assert status == 0
+    reference = moecc.compile(model, target="ref").run(feeds)
+    got = {t.name.decode(): a for t, a in zip(outputs_table, out_arrays)}
+    assert not compare_outputs(got, reference)
+    assert "int32_t moecc_run(uint8_t *heap, uint8_t *scratch);" in (tmp_path / "model.h").read_text()
+
+
+def test_emit_obj_needs_output_and_cpu(tmp_path: Path) -> None:
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(build_example("gpt2-block").SerializeToString())
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "obj"]) == 2
+    assert main(["compile", str(onnx_path), "--emit", "obj", "-o", str(tmp_path / "m.o")]) == 2
+    assert not (tmp_path / "m.o").exists()
+
+
+def test_cpu_artifact_reloads_machine_code_without_codegen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = build_example("dense-moe")  # has a CPU step between kernel segments
+    compiled = moecc.compile(model, target="cpu")
+    path = tmp_path / "m.moe"
+    compiled.save(path)
+
+    def no_codegen(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loading a cpu artifact must not generate code")
+
+    import moecc.backend.llvm.codegen as codegen
+    import moecc.backend.llvm.jit as jit
+
+    monkeypatch.setattr(codegen, "compile_kernel_module", no_codegen)
+    monkeypatch.setattr(jit, "compile_module", no_codegen)
+    monkeypatch.setattr(jit, "optimise", no_codegen)
+    loaded = moecc.load(path)
+    feeds = example_inputs("dense-moe", model, seed=2)
+    reference = moecc.compile(model, target="ref").run(feeds)
+    assert not compare_outputs(loaded.run(feeds), reference)
+    assert not compare_outputs(loaded.run(feeds), reference)
+
+
+def test_cpu_artifact_with_corrupt_object_is_an_artifact_error(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    from moecc.artifact import _sha256
+
+    path = tmp_path / "m.moe"
+    moecc.compile(build_example("gpt2-block"), target="cpu").save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    assert "kernels.o" in manifest["checksums"]
+    for payload in (b"not an object", members["kernels.o"][:200]):
+        members["kernels.o"] = payload
+        manifest["checksums"]["kernels.o"] = _sha256(payload)  # a consistent but wrong file
+        members["manifest.json"] = json.dumps(manifest).encode()
+        broken = tmp_path / "broken.moe"
+        with zipfile.ZipFile(broken, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        with pytest.raises(ArtifactError):
+            moecc.load(broken)
