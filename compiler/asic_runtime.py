@@ -92,6 +92,8 @@ class StagedExecutable:
     weights: dict[str, np.ndarray]
     value_buffers: dict[str, str]
     hbm_bytes: int
+    #: JIT-compiled CPU steps by step name (backend.llvm.graph_ops); None or absent: interpreter.
+    compiled_steps: dict[str, Any] = field(default_factory=dict)
 
     def _buffers(self) -> dict[str, Buffer]:
         return {b.name: b for b in self.module.hbm}
@@ -124,6 +126,12 @@ class StagedExecutable:
         return {op.results[0].name: op for op in self.graph.ops}
 
     def run_cpu_step(self, call: CpuCall, image: np.ndarray, ops_by_name: Mapping[str, Op]) -> None:
+        """Run a CPU step over ``image``: its LLVM-compiled function when there is one,
+        else its graph ops on the reference interpreter."""
+        compiled = self.compiled_steps.get(call.name)
+        if compiled is not None:
+            compiled(image)
+            return
         buffers = self._buffers()
         env: dict[int, np.ndarray] = {}
         ops = [ops_by_name[name] for name in call.ops]

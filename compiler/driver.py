@@ -100,6 +100,7 @@ def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float]) -> None:
         "flops": graph_flops(graph, partition.placement),
     }
     compiled.options.update({"cpu": cpu.name})
+    _compile_cpu_steps(compiled, compiled.cpu, times)
 
 
 def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str, trace: bool, times: dict[str, float]) -> None:
@@ -142,6 +143,18 @@ def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str,
         "hbm_bytes_planned": plan.hbm_bytes_planned,
     }
     compiled.options.update({"asic_target": target.name, "precision": precision, "trace": trace})
+    _compile_cpu_steps(compiled, compiled.asic, times)
+
+
+def _compile_cpu_steps(compiled: CompiledModel, executable: Any, times: dict[str, float]) -> None:
+    """JIT-compile the CPU steps' graph ops with LLVM; steps holding an op without an emitter
+    stay on the reference interpreter (their op kinds: ``partition["interpreter_ops"]``)."""
+    from moecc.backend.llvm.graph_ops import compile_cpu_steps, interpreter_ops
+
+    start = time.perf_counter()
+    executable.compiled_steps = compile_cpu_steps(executable.module, executable.graph, executable.value_buffers)
+    times["codegen-cpu-steps"] = time.perf_counter() - start
+    compiled.partition["interpreter_ops"] = interpreter_ops(executable.module, executable.graph, executable.compiled_steps)
 
 
 def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None, constant_inputs: Mapping[str, Any] | None) -> list[str]:

@@ -1,0 +1,900 @@
+"""Graph-IR ops of CPU steps → LLVM functions over the heap arena.
+
+Where it sits: kernel lowering (:mod:`moecc.passes.kernel_lowering`) leaves the graph ops no
+lowering rule covers in :class:`~moecc.ir.kernel.CpuCall` steps. :func:`compile_cpu_steps`
+turns each step into one JIT-compiled function ``void cpu_step(i8* heap)`` that reads its
+operands from their HBM buffers (planned byte offsets, HBM dtypes: floats as f32, integers as
+i32, bool as f32 0/1), runs the step's ops in order and writes the step's outputs back. The
+``cpu`` and ``asic`` runtimes call these instead of the reference interpreter; a step holding
+an op (or dtype) this module has no emitter for maps to ``None`` and stays on the interpreter.
+
+The emitters are generic and table-driven: every op is either *pointwise* (a function from an
+output index to the element's value: element-wise ops with numpy broadcasting, shape ops,
+gathers, reductions, arg_max/min, trilu, one_hot) emitted inside one loop nest over the
+output, or *line-wise* (softmax, log_softmax, cumsum: loops along one axis per line) or
+custom (concat). Values work in f32 (floats), i64 (integers, wrapped on store like numpy's
+cast back) and i1 (bool). Intermediates live in module globals (single-threaded runtime).
+An out-of-range gather index sets the module's fault flag (and reads element 0 instead), and
+the Python wrapper raises :class:`~moecc.errors.MoeccError` after the call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from moecc.backend.llvm.jit import compile_module
+from moecc.backend.llvm.loop_builder import F32, F64, I1, I8, I8_PTR, I32, I64, counted_loop, i64
+from moecc.errors import MoeccError, UnsupportedError
+from moecc.ir.builder import const_value
+from moecc.ir.graph import Graph, Op, Value
+from moecc.ir.kernel import CpuCall, KernelModule
+from moecc.ir.ops.common import normalize_axis
+from moecc.ir.ops.elementwise import clip_bound
+from moecc.ir.ops.reduction import reduction_axes
+from moecc.ir.types import DType
+
+#: Graph dtypes the emitters handle (their HBM storage: f32, i32, i32, f32 0/1).
+SUPPORTED_DTYPES: frozenset[DType] = frozenset({DType.F32, DType.I64, DType.I32, DType.BOOL})
+
+StepFunction = Callable[[np.ndarray], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """A graph value's storage in generated code: byte pointer, graph dtype, shape."""
+
+    pointer: ir.Value
+    dtype: DType
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def _storage(dtype: DType) -> ir.Type:
+    return I32 if dtype in (DType.I64, DType.I32) else F32
+
+
+def _work(dtype: DType) -> ir.Type:
+    if dtype == DType.BOOL:
+        return I1
+    return I64 if dtype in (DType.I64, DType.I32) else F32
+
+
+class StepEmitter:
+    """Builds one step's function; the ops' emitters use its helpers."""
+
+    def __init__(self, module: ir.Module, name: str) -> None:
+        self.module = module
+        self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR]), name=name)
+        self.heap = self.function.args[0]
+        self.entry = self.function.append_basic_block("entry")
+        body = self.function.append_basic_block("body")
+        self.builder = ir.IRBuilder(self.entry)
+        self.builder.branch(body)
+        self.builder.position_at_end(body)
+        self.fault = ir.GlobalVariable(module, I32, name="graph_ops_fault")
+        self.fault.initializer = ir.Constant(I32, 0)
+        self._globals = 0
+
+    # -- storage --------------------------------------------------------------------------
+    def at_offset(self, offset: int) -> ir.Value:
+        return self.builder.gep(self.heap, [i64(offset)], inbounds=True)
+
+    def temporary(self, dtype: DType, shape: tuple[int, ...]) -> ir.Value:
+        self._globals += 1
+        size = max(math.prod(shape), 1)
+        variable = ir.GlobalVariable(self.module, ir.ArrayType(_storage(dtype), size), name=f"tmp{self._globals}")
+        variable.initializer = ir.Constant(variable.type.pointee, None)
+        variable.align = 64
+        return self.builder.bitcast(variable, I8_PTR)
+
+    def constant(self, data: np.ndarray, dtype: DType) -> ir.Value:
+        if dtype in (DType.I64, DType.I32):
+            if data.size and (data.min() < np.iinfo(np.int32).min or data.max() > np.iinfo(np.int32).max):
+                raise UnsupportedError("an integer constant does not fit the heap's int32")
+            raw = data.astype(np.int32)
+        else:
+            raw = data.astype(np.float32)
+        payload = bytearray(np.ascontiguousarray(raw).tobytes()) or bytearray(4)
+        self._globals += 1
+        variable = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(payload)), name=f"const{self._globals}")
+        variable.initializer = ir.Constant(variable.type.pointee, payload)
+        variable.global_constant = True
+        variable.align = 64
+        return self.builder.bitcast(variable, I8_PTR)
+
+    def load(self, t: Tensor, flat: ir.Value) -> ir.Value:
+        b = self.builder
+        pointer = b.gep(b.bitcast(t.pointer, _storage(t.dtype).as_pointer()), [flat], inbounds=True)
+        raw = b.load(pointer)
+        if t.dtype == DType.BOOL:
+            return b.fcmp_unordered("!=", raw, ir.Constant(F32, 0.0))
+        if t.dtype in (DType.I64, DType.I32):
+            return b.sext(raw, I64)
+        return raw
+
+    def store(self, t: Tensor, flat: ir.Value, value: ir.Value) -> None:
+        b = self.builder
+        if t.dtype == DType.BOOL:
+            value = b.uitofp(value, F32)
+        elif t.dtype in (DType.I64, DType.I32):
+            value = b.trunc(value, I32)
+        pointer = b.gep(b.bitcast(t.pointer, _storage(t.dtype).as_pointer()), [flat], inbounds=True)
+        b.store(value, pointer)
+
+    # -- indexing -------------------------------------------------------------------------
+    def flat(self, shape: Sequence[int], index: Sequence[ir.Value]) -> ir.Value:
+        total: ir.Value = i64(0)
+        stride = 1
+        for dim, idx in reversed(list(zip(shape, index))):
+            if dim != 1:
+                total = self.builder.add(total, self.builder.mul(idx, i64(stride)))
+            stride *= dim
+        return total
+
+    def load_at(self, t: Tensor, index: Sequence[ir.Value]) -> ir.Value:
+        return self.load(t, self.flat(t.shape, index))
+
+    def load_broadcast(self, t: Tensor, out_index: Sequence[ir.Value]) -> ir.Value:
+        """Element of ``t`` at an output index under numpy broadcasting."""
+        tail = list(out_index[len(out_index) - len(t.shape):]) if t.shape else []
+        index = [i64(0) if d == 1 else idx for d, idx in zip(t.shape, tail)]
+        return self.load_at(t, index)
+
+    def nest(self, shape: Sequence[int], body: Callable[[list[ir.Value]], None], name: str = "d") -> None:
+        """Loops over every index of ``shape`` (row-major), calling ``body`` innermost."""
+        def level(depth: int, index: list[ir.Value]) -> None:
+            if depth == len(shape):
+                body(index)
+                return
+            counted_loop(self.builder, shape[depth], lambda i: level(depth + 1, index + [i]), name=f"{name}{depth}")
+        level(0, [])
+
+    def entry_alloca(self, typ: ir.Type) -> ir.Value:
+        with self.builder.goto_block(self.entry):
+            self.builder.position_at_start(self.entry)
+            return self.builder.alloca(typ)
+
+    def checked_index(self, raw: ir.Value, size: int) -> ir.Value:
+        """An index wrapped from ``[-size, 0)``; out of ``[-size, size)`` raises the fault
+        flag and reads element 0 (never outside the heap)."""
+        b = self.builder
+        wrapped = b.select(b.icmp_signed("<", raw, i64(0)), b.add(raw, i64(size)), raw)
+        bad = b.or_(b.icmp_signed("<", wrapped, i64(0)), b.icmp_signed(">=", wrapped, i64(size)))
+        with b.if_then(bad, likely=False):
+            b.store(ir.Constant(I32, 1), self.fault)
+        return b.select(bad, i64(0), wrapped)
+
+    def intrinsic(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        return ir.Function(self.module, ir.FunctionType(ret, args), name=name)
+
+    def call(self, name: str, *args: ir.Value, typ: ir.Type = F32) -> ir.Value:
+        return self.builder.call(self.intrinsic(name, typ, [typ] * len(args)), list(args))
+
+
+# -- scalar semantics -----------------------------------------------------------------------
+
+def _f(value: float) -> ir.Constant:
+    return ir.Constant(F32, value)
+
+
+def _is_nan(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    return b.fcmp_unordered("uno", x, x)
+
+
+def _max(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """np.maximum: NaN propagates (floats); signed max (integers); or (bool)."""
+    if x.type == I1:
+        return b.or_(x, y)
+    if x.type == I64:
+        return b.select(b.icmp_signed(">", x, y), x, y)
+    return b.select(_is_nan(b, x), x, b.select(b.fcmp_unordered(">=", x, y), x, y))
+
+
+def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    if x.type == I1:
+        return b.and_(x, y)
+    if x.type == I64:
+        return b.select(b.icmp_signed("<", x, y), x, y)
+    return b.select(_is_nan(b, x), x, b.select(b.fcmp_unordered("<=", x, y), x, y))
+
+
+def _softplus(e: StepEmitter, x: ir.Value) -> ir.Value:
+    b = e.builder
+    absolute = e.call("llvm.fabs.f32", x)
+    tail = e.call("log1pf", e.call("llvm.exp.f32", b.fneg(absolute)))
+    return b.fadd(_max(b, x, _f(0.0)), tail)
+
+
+def _erf64(e: StepEmitter, x64: ir.Value) -> ir.Value:
+    return e.call("erf", x64, typ=F64)
+
+
+def _gelu(e: StepEmitter, x: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    b = e.builder
+    wide = b.fpext(x, F64)
+    half = ir.Constant(F64, 0.5)
+    one = ir.Constant(F64, 1.0)
+    if attrs["approximate"] == "tanh":
+        cube = b.fmul(b.fmul(wide, wide), wide)
+        inner = b.fmul(ir.Constant(F64, math.sqrt(2 / math.pi)), b.fadd(wide, b.fmul(ir.Constant(F64, 0.044715), cube)))
+        result = b.fmul(b.fmul(half, wide), b.fadd(one, e.call("tanh", inner, typ=F64)))
+    else:
+        scaled = b.fdiv(wide, ir.Constant(F64, math.sqrt(2)))
+        result = b.fmul(b.fmul(half, wide), b.fadd(one, _erf64(e, scaled)))
+    return b.fptrunc(result, F32)
+
+
+def _hard_sigmoid(b: ir.IRBuilder, x: ir.Value, alpha: float, beta: float) -> ir.Value:
+    linear = b.fadd(b.fmul(x, _f(float(np.float32(alpha)))), _f(float(np.float32(beta))))
+    return _min(b, _max(b, linear, _f(0.0)), _f(1.0))
+
+
+def _sigmoid(e: StepEmitter, x: ir.Value) -> ir.Value:
+    b = e.builder
+    t = e.call("llvm.exp.f32", b.fneg(e.call("llvm.fabs.f32", x)))
+    denominator = b.fadd(_f(1.0), t)
+    return b.select(b.fcmp_ordered(">=", x, _f(0.0)), b.fdiv(_f(1.0), denominator), b.fdiv(t, denominator))
+
+
+def _sign(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    if x.type == I64:
+        positive = b.zext(b.icmp_signed(">", x, i64(0)), I64)
+        negative = b.zext(b.icmp_signed("<", x, i64(0)), I64)
+        return b.sub(positive, negative)
+    return b.select(b.fcmp_ordered(">", x, _f(0.0)), _f(1.0), b.select(b.fcmp_ordered("<", x, _f(0.0)), _f(-1.0), x))
+
+
+UnaryEmitter = Callable[[StepEmitter, ir.Value, Mapping[str, Any]], ir.Value]
+
+FLOAT_UNARY: dict[str, UnaryEmitter] = {
+    "neg": lambda e, x, a: e.builder.fneg(x),
+    "abs": lambda e, x, a: e.call("llvm.fabs.f32", x),
+    "sign": lambda e, x, a: _sign(e.builder, x),
+    "relu": lambda e, x, a: _max(e.builder, x, _f(0.0)),
+    "exp": lambda e, x, a: e.call("llvm.exp.f32", x),
+    "log": lambda e, x, a: e.call("llvm.log.f32", x),
+    "sqrt": lambda e, x, a: e.call("llvm.sqrt.f32", x),
+    "reciprocal": lambda e, x, a: e.builder.fdiv(_f(1.0), x),
+    "tanh": lambda e, x, a: e.call("tanhf", x),
+    "erf": lambda e, x, a: e.builder.fptrunc(_erf64(e, e.builder.fpext(x, F64)), F32),
+    "sigmoid": lambda e, x, a: _sigmoid(e, x),
+    "sin": lambda e, x, a: e.call("llvm.sin.f32", x),
+    "cos": lambda e, x, a: e.call("llvm.cos.f32", x),
+    "floor": lambda e, x, a: e.call("llvm.floor.f32", x),
+    "ceil": lambda e, x, a: e.call("llvm.ceil.f32", x),
+    "softplus": lambda e, x, a: _softplus(e, x),
+    "hard_swish": lambda e, x, a: e.builder.fmul(x, _hard_sigmoid(e.builder, x, 1 / 6, 0.5)),
+    "mish": lambda e, x, a: e.builder.fmul(x, e.call("tanhf", _softplus(e, x))),
+    "gelu": _gelu,
+    "leaky_relu": lambda e, x, a: e.builder.select(
+        e.builder.fcmp_ordered("<", x, _f(0.0)), e.builder.fmul(x, _f(float(np.float32(a["alpha"])))), x),
+    "hard_sigmoid": lambda e, x, a: _hard_sigmoid(e.builder, x, a["alpha"], a["beta"]),
+    "is_nan": lambda e, x, a: _is_nan(e.builder, x),
+    "is_inf": lambda e, x, a: _is_inf(e, x, a),
+}
+
+INT_UNARY: dict[str, UnaryEmitter] = {
+    "neg": lambda e, x, a: e.builder.sub(i64(0), x),
+    "abs": lambda e, x, a: e.builder.select(e.builder.icmp_signed("<", x, i64(0)), e.builder.sub(i64(0), x), x),
+    "sign": lambda e, x, a: _sign(e.builder, x),
+    "relu": lambda e, x, a: _max(e.builder, x, i64(0)),
+}
+
+BOOL_UNARY: dict[str, UnaryEmitter] = {
+    "not": lambda e, x, a: e.builder.xor(x, ir.Constant(I1, 1)),
+}
+
+
+def _is_inf(e: StepEmitter, x: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    b = e.builder
+    result = ir.Constant(I1, 0)
+    if attrs["detect_positive"]:
+        result = b.or_(result, b.fcmp_ordered("==", x, _f(math.inf)))
+    if attrs["detect_negative"]:
+        result = b.or_(result, b.fcmp_ordered("==", x, _f(-math.inf)))
+    return result
+
+
+BinaryEmitter = Callable[[StepEmitter, ir.Value, ir.Value, Mapping[str, Any]], ir.Value]
+
+
+def _float_mod(e: StepEmitter, x: ir.Value, y: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    b = e.builder
+    remainder = b.frem(x, y)
+    if attrs["fmod"]:
+        return remainder
+    # np.mod: the result takes the divisor's sign.
+    differs = b.and_(b.fcmp_ordered("!=", remainder, _f(0.0)),
+                     b.xor(b.fcmp_ordered("<", remainder, _f(0.0)), b.fcmp_ordered("<", y, _f(0.0))))
+    return b.select(differs, b.fadd(remainder, y), remainder)
+
+
+def _int_div(e: StepEmitter, x: ir.Value, y: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    b = e.builder
+    zero = b.icmp_signed("==", y, i64(0))
+    return b.select(zero, i64(0), b.sdiv(x, b.select(zero, i64(1), y)))
+
+
+def _int_mod(e: StepEmitter, x: ir.Value, y: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    b = e.builder
+    zero = b.icmp_signed("==", y, i64(0))
+    remainder = b.select(zero, i64(0), b.srem(x, b.select(zero, i64(1), y)))
+    if attrs["fmod"]:
+        return remainder
+    differs = b.and_(b.icmp_signed("!=", remainder, i64(0)),
+                     b.xor(b.icmp_signed("<", remainder, i64(0)), b.icmp_signed("<", y, i64(0))))
+    return b.select(differs, b.add(remainder, y), remainder)
+
+
+_COMPARES = {"equal": "==", "less": "<", "greater": ">", "less_equal": "<=", "greater_equal": ">="}
+
+FLOAT_BINARY: dict[str, BinaryEmitter] = {
+    "add": lambda e, x, y, a: e.builder.fadd(x, y),
+    "sub": lambda e, x, y, a: e.builder.fsub(x, y),
+    "mul": lambda e, x, y, a: e.builder.fmul(x, y),
+    "div": lambda e, x, y, a: e.builder.fdiv(x, y),
+    "pow": lambda e, x, y, a: e.call("llvm.pow.f32", x, y),
+    "max": lambda e, x, y, a: _max(e.builder, x, y),
+    "min": lambda e, x, y, a: _min(e.builder, x, y),
+    "mod": _float_mod,
+    **{k: (lambda op: lambda e, x, y, a: e.builder.fcmp_ordered(op, x, y))(v) for k, v in _COMPARES.items()},
+}
+
+INT_BINARY: dict[str, BinaryEmitter] = {
+    "add": lambda e, x, y, a: e.builder.add(x, y),
+    "sub": lambda e, x, y, a: e.builder.sub(x, y),
+    "mul": lambda e, x, y, a: e.builder.mul(x, y),
+    "div": _int_div,
+    "max": lambda e, x, y, a: _max(e.builder, x, y),
+    "min": lambda e, x, y, a: _min(e.builder, x, y),
+    "mod": _int_mod,
+    **{k: (lambda op: lambda e, x, y, a: e.builder.icmp_signed(op, x, y))(v) for k, v in _COMPARES.items()},
+}
+
+BOOL_BINARY: dict[str, BinaryEmitter] = {
+    "and": lambda e, x, y, a: e.builder.and_(x, y),
+    "or": lambda e, x, y, a: e.builder.or_(x, y),
+    "xor": lambda e, x, y, a: e.builder.xor(x, y),
+    "equal": lambda e, x, y, a: e.builder.icmp_unsigned("==", x, y),
+}
+
+
+def _convert(e: StepEmitter, value: ir.Value, src: DType, dst: DType) -> ir.Value:
+    """ONNX Cast between work values: to bool is ``!= 0`` (NaN is True), float → int
+    truncates (saturating; NaN → 0), int → int wraps to the destination width."""
+    b = e.builder
+    if dst == DType.BOOL:
+        if src == DType.BOOL:
+            return value
+        if value.type == F32:
+            return b.fcmp_unordered("!=", value, _f(0.0))
+        return b.icmp_signed("!=", value, i64(0))
+    if dst == DType.F32:
+        if src == DType.BOOL:
+            return b.uitofp(value, F32)
+        return value if value.type == F32 else b.sitofp(value, F32)
+    if src == DType.BOOL:
+        wide = b.zext(value, I64)
+    elif value.type == F32:
+        wide = b.call(e.intrinsic("llvm.fptosi.sat.i64.f32", I64, [F32]), [value])
+    else:
+        wide = value
+    if dst == DType.I32:
+        wide = b.sext(b.trunc(wide, I32), I64)
+    return wide
+
+
+# -- op emitters --------------------------------------------------------------------------
+
+PointwiseEmitter = Callable[[StepEmitter, Op, list[Tensor], Tensor, list[ir.Value]], ir.Value]
+
+
+def _elementwise(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    values = [e.load_broadcast(t, index) for t in ins]
+    dtype = ins[0].dtype if ins else out.dtype
+    kind = op.kind
+    if kind == "where":
+        return e.builder.select(values[0], values[1], values[2])
+    if kind == "cast":
+        return _convert(e, values[0], dtype, op.attrs["to"])
+    if kind == "clip":
+        x = values[0]
+        for name, combine in (("min", _max), ("max", _min)):
+            if op.attrs.get(name) is not None:
+                bound = clip_bound(op.attrs[name], op.operands[0].type.dtype.numpy)
+                const = _f(float(bound)) if x.type == F32 else i64(int(bound))
+                x = combine(e.builder, x, const)
+        return x
+    table = _unary_table(dtype) if len(values) == 1 else _binary_table(dtype)
+    result = table[kind](e, *values, op.attrs)
+    if dtype == DType.I32 and result.type == I64:
+        result = e.builder.sext(e.builder.trunc(result, I32), I64)
+    return result
+
+
+def _unary_table(dtype: DType) -> Mapping[str, UnaryEmitter]:
+    return BOOL_UNARY if dtype == DType.BOOL else INT_UNARY if dtype in (DType.I64, DType.I32) else FLOAT_UNARY
+
+
+def _binary_table(dtype: DType) -> Mapping[str, BinaryEmitter]:
+    return BOOL_BINARY if dtype == DType.BOOL else INT_BINARY if dtype in (DType.I64, DType.I32) else FLOAT_BINARY
+
+
+def _reshape(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    return e.load(ins[0], e.flat(out.shape, index))
+
+
+def _transpose(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    source: list[ir.Value] = [i64(0)] * len(index)
+    for out_axis, in_axis in enumerate(op.attrs["perm"]):
+        source[in_axis] = index[out_axis]
+    return e.load_at(ins[0], source)
+
+
+def _expand(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    return e.load_broadcast(ins[0], index)
+
+
+def _tile(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    source = [e.builder.urem(idx, i64(d)) if d > 1 else i64(0) for idx, d in zip(index, ins[0].shape)]
+    return e.load_at(ins[0], source)
+
+
+def _slice(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    source = list(index)
+    for axis, start, step in zip(op.attrs["axes"], op.attrs["starts"], op.attrs["steps"]):
+        source[axis] = e.builder.add(i64(start), e.builder.mul(index[axis], i64(step)))
+    return e.load_at(ins[0], source)
+
+
+def _trilu(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    b = e.builder
+    value = e.load_at(ins[0], index)
+    if len(index) < 2:
+        return value
+    diagonal = b.sub(index[-1], index[-2])
+    keep = b.icmp_signed(">=" if op.attrs["upper"] else "<=", diagonal, i64(op.attrs["k"]))
+    return b.select(keep, value, ir.Constant(value.type, 0))
+
+
+def _gather(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    data, indices = ins
+    axis = normalize_axis("gather", op.attrs["axis"], len(data.shape))
+    rank = len(indices.shape)
+    position = e.checked_index(e.load_at(indices, index[axis: axis + rank]), data.shape[axis])
+    return e.load_at(data, index[:axis] + [position] + index[axis + rank:])
+
+
+def _gather_elements(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    data, indices = ins
+    axis = normalize_axis("gather_elements", op.attrs["axis"], len(data.shape))
+    position = e.checked_index(e.load_at(indices, index), data.shape[axis])
+    return e.load_at(data, index[:axis] + [position] + index[axis + 1:])
+
+
+def _gather_nd(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    data, indices = ins
+    batch = op.attrs["batch_dims"]
+    k = indices.shape[-1]
+    outer = index[:len(indices.shape) - 1]
+    positions = [e.checked_index(e.load_at(indices, outer + [i64(j)]), data.shape[batch + j]) for j in range(k)]
+    return e.load_at(data, index[:batch] + positions + index[len(indices.shape) - 1:])
+
+
+def _one_hot(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    b = e.builder
+    indices, values = ins
+    depth = op.attrs["depth"]
+    axis = normalize_axis("one_hot", op.attrs["axis"], len(indices.shape) + 1)
+    raw = e.load_at(indices, index[:axis] + index[axis + 1:])
+    if raw.type == F32:
+        raw = b.call(e.intrinsic("llvm.fptosi.sat.i64.f32", I64, [F32]), [raw])
+    wrapped = b.select(b.icmp_signed("<", raw, i64(0)), b.add(raw, i64(depth)), raw)
+    hot = b.icmp_signed("==", wrapped, index[axis])
+    return b.select(hot, e.load(values, i64(1)), e.load(values, i64(0)))
+
+
+def _reduce(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    """reduce_*: an inner loop nest over the reduced axes per output element."""
+    b = e.builder
+    x = ins[0]
+    rank = len(x.shape)
+    axes = reduction_axes(op.kind, rank, op.attrs["axes"])
+    keep = op.attrs["keepdims"]
+    dtype = x.dtype
+    is_bool = dtype == DType.BOOL
+    work = I64 if is_bool else _work(dtype)
+    kind = op.kind
+    count = math.prod(x.shape[a] for a in axes)
+    if kind in ("reduce_sum", "reduce_mean"):
+        initial = ir.Constant(work, 0)
+    elif kind == "reduce_prod":
+        initial = ir.Constant(work, 1)
+    elif kind == "reduce_max":
+        initial = _f(-math.inf) if work == F32 else i64(0 if is_bool else np.iinfo(np.int32 if dtype == DType.I32 else np.int64).min)
+    else:
+        initial = _f(math.inf) if work == F32 else i64(1 if is_bool else np.iinfo(np.int32 if dtype == DType.I32 else np.int64).max)
+    accumulator = e.entry_alloca(work)
+    b.store(initial, accumulator)
+    kept = [a for a in range(rank) if a not in axes]
+    outer = {axis: (index[axis] if keep else index[pos]) for pos, axis in enumerate(kept)}
+
+    def body(inner: list[ir.Value]) -> None:
+        at = dict(outer)
+        at.update(zip(axes, inner))
+        value = e.load_at(x, [at[a] for a in range(rank)])
+        if is_bool:
+            value = b.zext(value, I64)
+        current = b.load(accumulator)
+        if kind in ("reduce_sum", "reduce_mean"):
+            combined = b.fadd(current, value) if work == F32 else b.add(current, value)
+        elif kind == "reduce_prod":
+            combined = b.fmul(current, value) if work == F32 else b.mul(current, value)
+        elif kind == "reduce_max":
+            combined = _max(b, current, value)
+        else:
+            combined = _min(b, current, value)
+        b.store(combined, accumulator)
+
+    e.nest([x.shape[a] for a in axes], body, name="r")
+    result = b.load(accumulator)
+    if kind == "reduce_mean":
+        if work == F32:
+            result = b.fdiv(result, _f(float(count)))
+        else:
+            result = _int_div(e, result, i64(count), {}) if count else i64(0)
+    if is_bool:
+        return b.icmp_signed("!=", result, i64(0))
+    if dtype == DType.I32:
+        result = b.sext(b.trunc(result, I32), I64)
+    return result
+
+
+def _arg(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    """arg_max/arg_min along one axis: first (or last) best index; the first NaN wins."""
+    b = e.builder
+    x = ins[0]
+    rank = len(x.shape)
+    if rank == 0:
+        return i64(0)
+    axis = normalize_axis(op.kind, op.attrs["axis"], rank)
+    outer = list(index) if op.attrs["keepdims"] else index[:axis] + [i64(0)] + index[axis:]
+    best_value = e.entry_alloca(_work(x.dtype) if x.dtype != DType.BOOL else I64)
+    best_index = e.entry_alloca(I64)
+    first = outer[:axis] + [i64(0)] + outer[axis + 1:]
+    start = e.load_at(x, first)
+    if x.dtype == DType.BOOL:
+        start = b.zext(start, I64)
+    b.store(start, best_value)
+    b.store(i64(0), best_index)
+    ordering = (">=" if op.kind == "arg_max" else "<=") if op.attrs["select_last_index"] else (">" if op.kind == "arg_max" else "<")
+
+    def body(i: ir.Value) -> None:
+        value = e.load_at(x, outer[:axis] + [i] + outer[axis + 1:])
+        if x.dtype == DType.BOOL:
+            value = b.zext(value, I64)
+        best = b.load(best_value)
+        if value.type == F32:
+            better = b.fcmp_ordered(ordering, value, best)
+            better = b.or_(b.and_(better, b.not_(_is_nan(b, best))), b.and_(_is_nan(b, value), b.not_(_is_nan(b, best))))
+        else:
+            better = b.icmp_signed(ordering, value, best)
+        b.store(b.select(better, value, best), best_value)
+        b.store(b.select(better, i, b.load(best_index)), best_index)
+
+    counted_loop(b, x.shape[axis], body, name="a")
+    return b.load(best_index)
+
+
+POINTWISE: dict[str, PointwiseEmitter] = {
+    **{k: _elementwise for k in (*FLOAT_UNARY, *BOOL_UNARY, *FLOAT_BINARY, *BOOL_BINARY, "where", "cast", "clip")},
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "expand": _expand,
+    "tile": _tile,
+    "slice": _slice,
+    "trilu": _trilu,
+    "gather": _gather,
+    "gather_elements": _gather_elements,
+    "gather_nd": _gather_nd,
+    "one_hot": _one_hot,
+    **{k: _reduce for k in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod")},
+    "arg_max": _arg,
+    "arg_min": _arg,
+}
+
+
+def _lines(e: StepEmitter, shape: tuple[int, ...], axis: int, body: Callable[[Callable[[ir.Value], list[ir.Value]]], None]) -> None:
+    """Loops over every line along ``axis``; ``body`` gets a function from a position on the
+    line to the full index."""
+    outer_shape = shape[:axis] + shape[axis + 1:]
+
+    def per_line(outer: list[ir.Value]) -> None:
+        body(lambda i: outer[:axis] + [i] + outer[axis:])
+
+    e.nest(outer_shape, per_line, name="l")
+
+
+def _softmax(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    b = e.builder
+    x = ins[0]
+    if x.size == 0:
+        return
+    shape = x.shape or (1,)
+    axis = normalize_axis(op.kind, op.attrs["axis"], len(shape))
+    length = shape[axis]
+    peak = e.entry_alloca(F32)
+    total = e.entry_alloca(F32)
+
+    def line(at: Callable[[ir.Value], list[ir.Value]]) -> None:
+        b.store(_f(-math.inf), peak)
+        b.store(_f(0.0), total)
+        counted_loop(b, length, lambda i: b.store(_max(b, b.load(peak), e.load(x, e.flat(shape, at(i)))), peak), name="m")
+
+        def accumulate(i: ir.Value) -> None:
+            shifted = b.fsub(e.load(x, e.flat(shape, at(i))), b.load(peak))
+            b.store(b.fadd(b.load(total), e.call("llvm.exp.f32", shifted)), total)
+
+        counted_loop(b, length, accumulate, name="s")
+
+        def write(i: ir.Value) -> None:
+            flat = e.flat(shape, at(i))
+            shifted = b.fsub(e.load(x, flat), b.load(peak))
+            if op.kind == "softmax":
+                value = b.fdiv(e.call("llvm.exp.f32", shifted), b.load(total))
+            else:
+                value = b.fsub(shifted, e.call("llvm.log.f32", b.load(total)))
+            e.store(out, flat, value)
+
+        counted_loop(b, length, write, name="w")
+
+    _lines(e, shape, axis, line)
+
+
+def _cumsum(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    b = e.builder
+    x = ins[0]
+    axis = normalize_axis("cumsum", op.attrs["axis"], len(x.shape))
+    length = x.shape[axis]
+    work = _work(x.dtype)
+    total = e.entry_alloca(work)
+
+    def line(at: Callable[[ir.Value], list[ir.Value]]) -> None:
+        b.store(ir.Constant(work, 0), total)
+
+        def step(i: ir.Value) -> None:
+            position = b.sub(i64(length - 1), i) if op.attrs["reverse"] else i
+            flat = e.flat(x.shape, at(position))
+            value = e.load(x, flat)
+            before = b.load(total)
+            after = b.fadd(before, value) if work == F32 else b.add(before, value)
+            b.store(after, total)
+            e.store(out, flat, before if op.attrs["exclusive"] else after)
+
+        counted_loop(b, length, step, name="c")
+
+    _lines(e, x.shape, axis, line)
+
+
+def _concat(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    axis = normalize_axis("concat", op.attrs["axis"], len(out.shape))
+    offset = 0
+    for t in ins:
+        def body(index: list[ir.Value], t: Tensor = t, offset: int = offset) -> None:
+            target = list(index)
+            target[axis] = e.builder.add(index[axis], i64(offset))
+            e.store(out, e.flat(out.shape, target), e.load_at(t, index))
+        e.nest(t.shape, body, name="c")
+        offset += t.shape[axis]
+
+
+def _combine(b: ir.IRBuilder, reduction: str, old: ir.Value, new: ir.Value) -> ir.Value:
+    if reduction == "none":
+        return new
+    if reduction == "max":
+        return _max(b, old, new)
+    if reduction == "min":
+        return _min(b, old, new)
+    if old.type == I1:  # numpy's ufunc.at on bool: add is or, mul is and
+        return b.or_(old, new) if reduction == "add" else b.and_(old, new)
+    is_float = old.type == F32
+    if reduction == "add":
+        return b.fadd(old, new) if is_float else b.add(old, new)
+    return b.fmul(old, new) if is_float else b.mul(old, new)
+
+
+def _scatter_elements(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """A copy of ``data``, then each update combined into its indexed element, in order."""
+    b = e.builder
+    data, indices, updates = ins
+    axis = normalize_axis("scatter_elements", op.attrs["axis"], len(data.shape))
+    e.nest(data.shape, lambda index: e.store(out, e.flat(out.shape, index), e.load_at(data, index)))
+
+    def body(index: list[ir.Value]) -> None:
+        position = e.checked_index(e.load_at(indices, index), data.shape[axis])
+        flat = e.flat(out.shape, index[:axis] + [position] + index[axis + 1:])
+        e.store(out, flat, _combine(b, op.attrs["reduction"], e.load(out, flat), e.load_at(updates, index)))
+
+    e.nest(indices.shape, body, name="u")
+
+
+def _scatter_nd(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    b = e.builder
+    data, indices, updates = ins
+    k = indices.shape[-1]
+    batch = indices.shape[:-1]
+    e.nest(data.shape, lambda index: e.store(out, e.flat(out.shape, index), e.load_at(data, index)))
+
+    def body(index: list[ir.Value]) -> None:
+        prefix = [e.checked_index(e.load_at(indices, index[:len(batch)] + [i64(j)]), data.shape[j]) for j in range(k)]
+        flat = e.flat(out.shape, prefix + index[len(batch):])
+        e.store(out, flat, _combine(b, op.attrs["reduction"], e.load(out, flat), e.load_at(updates, index)))
+
+    e.nest(updates.shape, body, name="u")
+
+
+LINEWISE: dict[str, Callable[[StepEmitter, Op, list[Tensor], Tensor], None]] = {
+    "softmax": _softmax,
+    "log_softmax": _softmax,  # one emitter: the op kind picks the formula
+    "cumsum": _cumsum,
+    "concat": _concat,
+    "scatter_elements": _scatter_elements,
+    "scatter_nd": _scatter_nd,
+}
+
+#: Every op kind some emitter handles (in the supported dtypes).
+SUPPORTED_OPS: frozenset[str] = frozenset(POINTWISE) | frozenset(LINEWISE)
+
+
+def unsupported_reason(op: Op) -> str | None:
+    """Why ``op`` has no LLVM emitter (None when it has one)."""
+    if op.kind not in SUPPORTED_OPS:
+        return f"no emitter for '{op.kind}'"
+    if len(op.results) != 1:
+        return f"'{op.kind}' has several results"
+    for v in (*op.operands, *op.results):
+        if v.type.dtype not in SUPPORTED_DTYPES:
+            return f"'{op.kind}' on {v.type.dtype}"
+    if op.kind in POINTWISE and POINTWISE[op.kind] is _elementwise and op.kind not in ("where", "cast", "clip"):
+        dtype = op.operands[0].type.dtype
+        table = _unary_table(dtype) if len(op.operands) == 1 else _binary_table(dtype)
+        if op.kind not in table:
+            return f"'{op.kind}' on {dtype}"
+    return None
+
+
+def emit_op(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """Emit ``op`` computing ``out`` from ``ins``."""
+    if op.kind in LINEWISE:
+        LINEWISE[op.kind](e, op, ins, out)
+        return
+    emitter = POINTWISE[op.kind]
+
+    def body(index: list[ir.Value]) -> None:
+        e.store(out, e.flat(out.shape, index), emitter(e, op, ins, out, index))
+
+    e.nest(out.shape, body)
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CompiledStep:
+    """A JIT-compiled CPU step: call it on the heap image (a contiguous uint8 array)."""
+
+    name: str
+    function: Any
+    fault_address: int
+    jit: Any
+
+    def __call__(self, heap: np.ndarray) -> None:
+        if not (heap.flags.c_contiguous and heap.flags.writeable and heap.dtype == np.uint8):
+            raise MoeccError(f"cpu step {self.name}: the heap must be a writable contiguous uint8 array")
+        self.function(heap.ctypes.data)
+        flag = ctypes.c_int32.from_address(self.fault_address)
+        if flag.value:
+            flag.value = 0
+            raise MoeccError(
+                f"cpu step {self.name}: an index is out of range (gather/scatter)",
+                location=f"cpu step {self.name}",
+                remedy="check the model's index inputs lie within the indexed axis",
+            )
+
+
+def step_unsupported_ops(call: CpuCall, ops_by_name: Mapping[str, Op]) -> list[str]:
+    """The descriptions of the step's ops this module cannot compile."""
+    return [f"{ops_by_name[n].describe()}: {r}" for n in call.ops if (r := unsupported_reason(ops_by_name[n])) is not None]
+
+
+def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_buffers: Mapping[str, str],
+                      ops_by_name: Mapping[str, Op]) -> ir.Module:
+    """The LLVM module of one CPU step: function ``cpu_step(i8* heap)`` and its globals."""
+    buffers = {b.name: b for b in module.hbm}
+    llvm_module = ir.Module(name=f"cpu_step_{call.name}")
+    e = StepEmitter(llvm_module, "cpu_step")
+    ops = [ops_by_name[n] for n in call.ops]
+    produced = {id(r) for op in ops for r in op.results}
+    tensors: dict[int, Tensor] = {}
+
+    def operand(v: Value) -> Tensor:
+        if id(v) in tensors:
+            return tensors[id(v)]
+        shape = v.type.shape
+        name = value_buffers.get(v.name)
+        if name in buffers and buffers[name].offset is not None and id(v) not in produced:
+            tensor = Tensor(e.at_offset(buffers[name].offset), v.type.dtype, shape)
+        else:
+            data = const_value(v)
+            if data is None:
+                raise MoeccError(f"cpu step {call.name}: operand %{v.name} is not available")
+            tensor = Tensor(e.constant(np.asarray(data), v.type.dtype), v.type.dtype, shape)
+        tensors[id(v)] = tensor
+        return tensor
+
+    for op in ops:
+        ins = [operand(v) for v in op.operands]
+        result = op.results[0]
+        name = value_buffers.get(result.name)
+        if name in call.outputs and buffers[name].offset is not None:
+            pointer = e.at_offset(buffers[name].offset)
+        else:
+            pointer = e.temporary(result.type.dtype, result.type.shape)
+        out = Tensor(pointer, result.type.dtype, result.type.shape)
+        emit_op(e, op, ins, out)
+        tensors[id(result)] = out
+    e.builder.ret_void()
+    return llvm_module
+
+
+def compile_cpu_steps(module: KernelModule, graph: Graph, value_buffers: Mapping[str, str]) -> dict[str, StepFunction | None]:
+    """One callable per CPU step of ``module`` (``None`` where a step holds an op or dtype
+    without an emitter: the runtime runs that step on the reference interpreter)."""
+    ops_by_name = {op.results[0].name: op for op in graph.ops}
+    compiled: dict[str, StepFunction | None] = {}
+    for call in module.steps:
+        if not isinstance(call, CpuCall):
+            continue
+        if step_unsupported_ops(call, ops_by_name):
+            compiled[call.name] = None
+            continue
+        try:
+            llvm_module = build_step_module(call, graph, module, value_buffers, ops_by_name)
+        except UnsupportedError:
+            compiled[call.name] = None
+            continue
+        jit = compile_module(llvm_module)
+        function = jit.function("cpu_step", None, ctypes.c_void_p)
+        fault = jit.engine.get_global_value_address("graph_ops_fault")
+        compiled[call.name] = CompiledStep(call.name, function, fault, jit)
+    return compiled
+
+
+def interpreter_ops(module: KernelModule, graph: Graph, compiled: Mapping[str, StepFunction | None]) -> dict[str, int]:
+    """Op kinds (with counts) of the steps left on the reference interpreter."""
+    ops_by_name = {op.results[0].name: op for op in graph.ops}
+    counts: dict[str, int] = {}
+    for call in module.steps:
+        if isinstance(call, CpuCall) and compiled.get(call.name) is None:
+            for name in call.ops:
+                kind = ops_by_name[name].kind
+                counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+__all__ = [
+    "SUPPORTED_DTYPES", "SUPPORTED_OPS", "CompiledStep", "Tensor", "build_step_module", "compile_cpu_steps",
+    "interpreter_ops", "step_unsupported_ops", "unsupported_reason",
+]
