@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--asic-target", default="moe-asic-v1", metavar="PART",
                    help="moe-asic part for --target asic: a name from `moecc isa --targets` or a target .toml (default: moe-asic-v1)")
     p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="MXU precision on the ASIC (bf16: f32 accumulation)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads the cpu target splits big matmuls across (default: 1; kept in the artifact)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm", "obj"],
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -156,6 +158,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         raise InputError(f"--emit {args.emit} needs --target cpu (got --target {args.target})")
     if args.emit == "obj" and not args.output:
         raise InputError("--emit obj writes a file: give it with -o, e.g. -o model.o")
+    if args.threads != 1 and args.target != "cpu":
+        raise InputError(f"--threads needs --target cpu (got --target {args.target})")
+    cpu_options = {"threads": args.threads} if args.target == "cpu" else {}
     asic_options = {"asic_target": args.asic_target, "precision": args.precision, "trace": bool(args.trace)} if args.target == "asic" else {}
     compiled = moecc.compile(
         args.model,
@@ -167,6 +172,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         time_passes=False,
         ir_stream=sys.stderr,
         **asic_options,
+        **cpu_options,
     )
     if args.time_passes:
         _print_pass_times(compiled.pass_times)

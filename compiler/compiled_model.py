@@ -105,6 +105,9 @@ class CompiledModel:
             self.last_stats, self.last_stats_source = stats, "last run()"
             return outputs
         if self.target == "cpu":
+            threads = int(self.options.get("threads", 1))
+            if self.cpu.program.threads != threads:  # a loaded artifact: the manifest's option
+                self.cpu.program.set_threads(threads)
             return self.cpu.run(feeds)
         raise UnsupportedError(f"target '{self.target}' has no runtime in this version")
 

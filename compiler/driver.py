@@ -32,6 +32,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     asic_target: str = "moe-asic-v1",
     precision: str = "f32",
     trace: bool = False,
+    threads: int = 1,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -41,10 +42,16 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     On ``target="asic"``: ``asic_target`` names the part (a target description in
     ``moecc.isa_spec``, e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"``
     or ``"bf16"`` (the MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs.
+    On ``target="cpu"``: ``threads`` splits each big matmul's columns across that many threads
+    (kept in ``options["threads"]`` and in saved artifacts; results do not depend on it).
     """
+    from moecc.errors import UnsupportedError
     from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager, parse_pipeline
 
     check_target(target)
+    if threads != 1 and target != "cpu":
+        raise UnsupportedError(f"threads={threads} is an option of target 'cpu', not '{target}'",
+                               remedy="compile with target='cpu' or leave threads at 1")
     times: dict[str, float] = {}
     start = time.perf_counter()
     onnx_model, _ = load_model(model)  # once: external data is read into the proto here
@@ -68,11 +75,11 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
     if target == "asic":
         _compile_for_asic(compiled, asic_target, precision, trace, times)
     elif target == "cpu":
-        _compile_for_cpu(compiled, times)
+        _compile_for_cpu(compiled, times, threads)
     return compiled
 
 
-def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float]) -> None:
+def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float], threads: int = 1) -> None:
     """Lower to kernel IR tiled for the host's caches, plan memory, compile with LLVM."""
     from moecc.backend.llvm.codegen import compile_kernel_module, heap_bytes
     from moecc.backend.llvm.cpu_target import host_cpu_target, tiling_target
@@ -93,13 +100,14 @@ def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float]) -> None:
     times["plan-memory"] = time.perf_counter() - start
     start = time.perf_counter()
     program = compile_kernel_module(module, cpu)
+    program.set_threads(threads)
     times["codegen-llvm"] = time.perf_counter() - start
     compiled.cpu = CpuExecutable(graph, module, weights, value_buffers, max(plan.hbm_bytes_planned, heap_bytes(module)), program=program)
     compiled.partition = {
         "ops": {"llvm" if k == "asic" else "interpreter": v for k, v in partition.counts(graph).items()},
         "flops": graph_flops(graph, partition.placement),
     }
-    compiled.options.update({"cpu": cpu.name})
+    compiled.options.update({"cpu": cpu.name, "threads": threads})
     _compile_cpu_steps(compiled, compiled.cpu, times)
 
 

@@ -13,7 +13,8 @@ host CPU and JIT-compiled. The memory mapping (see :func:`scratch_layout`):
 Each :class:`~moecc.ir.kernel.Kernel` becomes ``void <name>(i8* heap, i8* scratch)``:
 ``For`` → counted loops (phi induction variables), ``Affine`` offsets → i64 arithmetic,
 ``Load``/``Store`` → one ``llvm.memcpy`` per row (one in all when rows are contiguous),
-``Gather`` → a bounds-checked row copy per index, ``MatMul`` → a call of ``moecc_sgemm``,
+``Gather`` → a bounds-checked row copy per index, ``MatMul`` → a call of ``moecc_sgemm``
+(big ones through the pointer ``@moecc_sgemm_impl``, see :meth:`CpuProgram.set_threads`),
 ``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`). Local buffers start
 zeroed in every kernel, as in the reference interpreter. CPU steps split the kernels into
 segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in order.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -84,11 +86,21 @@ FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
 #: each kernel's whole working set per call. Tests switch it on to compare with the interpreter.
 ZERO_LOCAL_BUFFERS = False
 SGEMM_SYMBOL = "moecc_sgemm"
+#: Global holding the sgemm that big matmuls call: ``moecc_sgemm`` itself (one thread, and always
+#: in an object file) or a splitter running column chunks on several threads (set_threads).
+SGEMM_IMPL_SYMBOL = "moecc_sgemm_impl"
+#: Matmuls below this many flops (2*M*N*K) call ``moecc_sgemm`` directly. Handing one to other
+#: threads costs ~80 us (a Python callback, a thread-pool round trip), and on the 2-core
+#: development host a column split only paid off from about 512x512x512 (1.58 -> 1.00 ms) while
+#: 256x1024x256 (0.77 -> 0.85 ms) and every matmul of llama-block at seq 128 got slower.
+PARALLEL_MIN_FLOPS = 200_000_000
 #: Prefix of the sequence entry points (``run_all``, ``run_segment_<i>``) in an object file
 #: (:mod:`moecc.backend.llvm.object_file`), where every exported symbol starts with ``moecc_``.
 ENTRY_PREFIX_OBJECT = "moecc_"
 _F32_PTR = F32.as_pointer()
 _SGEMM_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32])
+_SGEMM_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                *[ctypes.c_int64] * 6, ctypes.c_int32)
 
 #: A host step on the heap image: reads its inputs from and writes its outputs to ``heap``.
 CpuStepOnHeap = Callable[[CpuCall, np.ndarray], None]
@@ -179,6 +191,45 @@ class CpuProgram:
     _jit: Any = None
     entry_prefix: str = ""
     _entry_points: dict[str, Any] = field(default_factory=dict)
+    cpu_target: Any = None  # the CpuTarget the code was compiled for (None: the host)
+    threads: int = 1
+    direct_sgemm: int | None = None  # address of the single-threaded moecc_sgemm, if known
+    _parallel: Any = None  # _ParallelSgemm while threads > 1
+    _sgemm_cell: Any = None  # @moecc_sgemm_impl as a ctypes pointer cell, once set_threads ran
+    _sgemm_value: int | None = None
+
+    # threads
+
+    def set_threads(self, threads: int) -> None:
+        """Run big matmuls (at least :data:`PARALLEL_MIN_FLOPS`) on ``threads`` threads, each
+        computing a chunk of the output's columns with its own sgemm copy; 1: single-threaded.
+
+        Results do not depend on ``threads``: every output element sums over K in the same order."""
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise MoeccError(f"threads must be a positive integer, not {threads!r}", remedy="pass threads=1 or more")
+        address = self._jit.engine.get_global_value_address(SGEMM_IMPL_SYMBOL)
+        direct = self.direct_sgemm
+        if direct is None and address:
+            try:  # an object file defines moecc_sgemm itself
+                direct = int(self._jit.address(SGEMM_SYMBOL))
+            except MoeccError:
+                direct = None
+        if not address or direct is None:
+            if threads == 1:
+                return
+            raise UnsupportedError(f"this program cannot switch its matmuls to {threads} threads "
+                                   f"(no {SGEMM_IMPL_SYMBOL} or no blocked moecc_sgemm)",
+                                   remedy="recompile the model with this moecc to run it with threads > 1")
+        self.direct_sgemm = direct
+        self._sgemm_cell = ctypes.c_void_p.from_address(address)
+        self._sgemm_cell.value = direct
+        if self._parallel is not None:
+            self._parallel.close()
+            self._parallel = None
+        if threads > 1:
+            self._parallel = _ParallelSgemm(threads, direct, self.cpu_target)
+        self._sgemm_value = direct if self._parallel is None else self._parallel.address
+        self.threads = threads
 
     # arenas
 
@@ -239,6 +290,9 @@ class CpuProgram:
         """Run the kernels of segment ``index`` over the arenas."""
         heap_ptr, scratch_ptr, keep = self._arena_pointers(heap, scratch)
         self._reset_fault()
+        if self._sgemm_cell is not None:
+            # Programs of the same module text share one JIT engine and so this global.
+            self._sgemm_cell.value = self._sgemm_value
         self._entry(f"run_segment_{index}")(heap_ptr, scratch_ptr)
         del keep
         self._raise_fault()
@@ -294,6 +348,8 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
     llvm_module = ir.Module(name="moecc_kernels")
     faults = _FaultGlobals.declare(llvm_module)
     sgemm = _sgemm_function(llvm_module)
+    sgemm_impl = _sgemm_impl_global(llvm_module, sgemm)
+    register_columns = _register_tile_columns(cpu_target)
     hbm = {b.name: b for b in module.hbm}
     function_names: dict[str, str] = {}
     functions: list[ir.Function] = []
@@ -301,6 +357,7 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
         name = _symbol(index, kernel.name)
         function_names[kernel.name] = name
         emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, sgemm)
+        emitter.sgemm_impl, emitter.register_columns = sgemm_impl, register_columns
         emitter.emit()
         functions.append(emitter.function)
     segments, schedule = _segments(module, function_names)
@@ -309,7 +366,9 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
         _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
     _emit_sequence(llvm_module, "run_all", functions, faults)
     jit = _compile(llvm_module, cpu_target, sgemm)
-    return CpuProgram(module, layout, heap_size, str(llvm_module), segments, schedule, function_names, jit)
+    direct = _blocked_sgemm_address() if sgemm.is_declaration else None
+    return CpuProgram(module, layout, heap_size, str(llvm_module), segments, schedule, function_names, jit,
+                      cpu_target=cpu_target, direct_sgemm=direct)
 
 
 def kernel_symbols(module: KernelModule) -> dict[str, str]:
@@ -317,7 +376,8 @@ def kernel_symbols(module: KernelModule) -> dict[str, str]:
     return {kernel.name: _symbol(index, kernel.name) for index, kernel in enumerate(module.kernels)}
 
 
-def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", llvm_ir: str = "") -> CpuProgram:
+def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", llvm_ir: str = "",
+                       cpu_target: CpuTarget | None = None) -> CpuProgram:
     """A :class:`CpuProgram` over already compiled machine code (``jit``: anything with
     ``address(name)`` and ``engine``, e.g. an object file loaded by
     :func:`moecc.backend.llvm.jit.load_object`) for the planned ``module``."""
@@ -325,7 +385,7 @@ def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", l
     function_names = kernel_symbols(module)
     segments, schedule = _segments(module, function_names)
     return CpuProgram(module, scratch_layout(module), heap_bytes(module), llvm_ir, segments, schedule,
-                      function_names, jit, entry_prefix=entry_prefix)
+                      function_names, jit, entry_prefix=entry_prefix, cpu_target=cpu_target)
 
 
 def _segments(module: KernelModule, function_names: Mapping[str, str]
@@ -394,6 +454,60 @@ def _sgemm_function(module: ir.Module) -> ir.Function:
     if _blocked_sgemm_address() is None:
         _define_naive_sgemm(fn)
     return fn
+
+
+def _sgemm_impl_global(module: ir.Module, sgemm: ir.Function) -> ir.GlobalVariable:
+    """``@moecc_sgemm_impl = global @moecc_sgemm``: external and written at run time, so the
+    optimiser cannot fold the indirect calls into direct ones."""
+    impl = ir.GlobalVariable(module, _SGEMM_TYPE.as_pointer(), SGEMM_IMPL_SYMBOL)
+    impl.initializer = sgemm
+    impl.align = 8
+    return impl
+
+
+def _register_tile_columns(cpu_target: CpuTarget | None) -> int:
+    """The sgemm's NR (column chunks handed to threads are multiples of it)."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+
+    return (cpu_target or host_cpu_target()).nr
+
+
+class _ParallelSgemm:
+    """The multi-threaded ``moecc_sgemm`` behind ``@moecc_sgemm_impl``: a ctypes callback that
+    splits C's columns into ``threads`` chunks (multiples of NR), runs chunk 0 with the
+    program's own sgemm on the calling thread and chunk ``i`` with sgemm copy ``i`` (its own
+    packing panels) on a pool thread; ctypes releases the GIL around each foreign call."""
+
+    def __init__(self, threads: int, direct_address: int, cpu_target: CpuTarget | None) -> None:
+        from moecc.backend.llvm.matmul import compiled_sgemm
+
+        self.threads = threads
+        self.nr = _register_tile_columns(cpu_target)
+        self.copies = [_SGEMM_CTYPE(direct_address)] + [compiled_sgemm(cpu_target, i)[1] for i in range(1, threads)]
+        self.pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="moecc-sgemm")
+        self.callback = _SGEMM_CTYPE(self._run)  # kept here: the machine code holds its address
+        self.address = ctypes.cast(self.callback, ctypes.c_void_p).value
+
+    def _run(self, c: int | None, a: int | None, b: int | None, m: int, n: int, k: int,
+             lda: int, ldb: int, ldc: int, accumulate: int) -> None:
+        slivers = -(-n // self.nr)
+        chunks = min(self.threads, slivers)
+        if chunks < 2 or 2 * m * n * k < PARALLEL_MIN_FLOPS:
+            self.copies[0](c, a, b, m, n, k, lda, ldb, ldc, accumulate)
+            return
+        width = -(-slivers // chunks) * self.nr
+        assert c is not None and b is not None  # n > 0 columns, so C and B exist
+        pending = []
+        for index, start in enumerate(range(width, n, width), start=1):
+            cols = min(width, n - start)
+            pending.append(self.pool.submit(self.copies[index], c + 4 * start, a, b + 4 * start,
+                                            m, cols, k, lda, ldb, ldc, accumulate))
+        self.copies[0](c, a, b, m, min(width, n), k, lda, ldb, ldc, accumulate)
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
 
 def _blocked_sgemm_address() -> int | None:
@@ -490,6 +604,8 @@ class _KernelEmitter:
         self.layout = layout
         self.faults = faults
         self.sgemm = sgemm
+        self.sgemm_impl: ir.GlobalVariable | None = None  # set by compile_kernel_module
+        self.register_columns = 0
         self.local = {b.name: b for b in kernel.buffers}
         self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
         for arg in self.function.args:
@@ -707,9 +823,12 @@ class _KernelEmitter:
             counted_loop(b, k, weight_row, "wp")
             w_ptr = wide
         d_ptr = self.local_pointer(stmt.dst)
-        b.call(self.sgemm, [b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
+        callee: ir.Value = self.sgemm
+        if self.sgemm_impl is not None and n >= 2 * self.register_columns and 2 * m * n * k >= PARALLEL_MIN_FLOPS:
+            callee = b.load(self.sgemm_impl)  # may run on several threads (CpuProgram.set_threads)
+        b.call(callee, [b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
                             i64(m), i64(n), i64(k), i64(k), i64(n), i64(n), ir.Constant(I32, int(stmt.accumulate))])
 
 
-__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
+__all__ = ["ARENA_ALIGNMENT", "PARALLEL_MIN_FLOPS", "SGEMM_IMPL_SYMBOL", "ENTRY_PREFIX_OBJECT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
            "compile_kernel_module", "heap_bytes", "kernel_symbols", "program_for_module", "scratch_layout"]

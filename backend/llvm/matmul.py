@@ -27,7 +27,8 @@ When the whole of M fits one register tile (M <= MR, e.g. decoding one token), B
 each B element is used once, so the micro-kernel reads full slivers in place (prefetching ahead).
 
 The packed panels are module globals, so one compiled GEMM must not run on two threads at
-once; :func:`sgemm` serialises calls with a lock.
+once; :func:`sgemm` serialises calls with a lock. Multi-threaded callers (``CpuProgram.set_threads``)
+use independent copies: ``variant`` ``i > 0`` builds ``moecc_sgemm_v<i>`` with its own panels.
 """
 
 from __future__ import annotations
@@ -96,20 +97,23 @@ def _min(builder: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
 class SgemmBuilder:
     """Builds the ``moecc_sgemm`` module for one :class:`CpuTarget` (one instance per build)."""
 
-    def __init__(self, target: CpuTarget) -> None:
+    def __init__(self, target: CpuTarget, variant: int = 0) -> None:
         self.target = target
+        self.variant = variant
+        #: Every symbol of copy ``variant`` starts with this (``moecc_sgemm`` for copy 0).
+        self.prefix = sgemm_symbol(variant)
         self.vector = ir.VectorType(F32, target.vector_floats)
         self.vector_ptr = self.vector.as_pointer()
         self.vectors_per_row = target.nr // target.vector_floats
-        self.module = ir.Module(name=f"moecc_sgemm_{target.mr}x{target.nr}")
+        self.module = ir.Module(name=f"{self.prefix}_{target.mr}x{target.nr}")
         self.fma = ir.Function(
             self.module,
             ir.FunctionType(self.vector, [self.vector] * 3),
             f"llvm.fma.v{target.vector_floats}f32",
         )
         self.prefetch = ir.Function(self.module, ir.FunctionType(VOID, [I8_PTR, I32, I32, I32]), "llvm.prefetch.p0")
-        self.packed_a = self._panel("moecc_sgemm_packed_a", target.mc * target.kc)
-        self.packed_b = self._panel("moecc_sgemm_packed_b", target.kc * target.nc)
+        self.packed_a = self._panel(f"{self.prefix}_packed_a", target.mc * target.kc)
+        self.packed_b = self._panel(f"{self.prefix}_packed_b", target.kc * target.nc)
 
     def build(self) -> ir.Module:
         pack_a = self._build_pack_a()
@@ -144,7 +148,7 @@ class SgemmBuilder:
         rows past ``mc`` zero."""
         mr = self.target.mr
         function = self._function(
-            "moecc_sgemm_pack_a", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "lda", "mc", "kc"]
+            f"{self.prefix}_pack_a", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "lda", "mc", "kc"]
         )
         dst, src, lda, mc, kc = function.args
         builder = ir.IRBuilder(function.append_basic_block("entry"))
@@ -181,7 +185,7 @@ class SgemmBuilder:
         ``ceil(nc / NR)`` slivers of ``kc x NR`` floats, columns past ``nc`` zero."""
         nr = self.target.nr
         function = self._function(
-            "moecc_sgemm_pack_b", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "ldb", "kc", "nc"]
+            f"{self.prefix}_pack_b", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "ldb", "kc", "nc"]
         )
         dst, src, ldb, kc, nc = function.args
         builder = ir.IRBuilder(function.append_basic_block("entry"))
@@ -226,7 +230,7 @@ class SgemmBuilder:
         target = self.target
         mr, width, per_row = target.mr, target.vector_floats, self.vectors_per_row
         function = self._function(
-            f"moecc_sgemm_micro_kernel_{rows}x{target.nr}",
+            f"{self.prefix}_micro_kernel_{rows}x{target.nr}",
             [I64, F32_PTR, F32_PTR, I64, F32_PTR, I64, I64, I1],
             ["kc", "a", "b", "ldb", "c", "ldc", "nr", "load_c"],
         )
@@ -336,7 +340,7 @@ class SgemmBuilder:
         NR). Shared by all micro-kernels: a copy in each, unrolled over its constant row count
         and vectorised with epilogues, made the module ten times slower to compile."""
         function = self._function(
-            "moecc_sgemm_write_edge",
+            f"{self.prefix}_write_edge",
             [F32_PTR, F32_PTR, I64, I64, I64, I1],
             ["tile", "c", "ldc", "rows", "cols", "load_c"],
         )
@@ -359,7 +363,7 @@ class SgemmBuilder:
     ) -> ir.Function:
         target = self.target
         function = self._function(
-            SGEMM_SYMBOL,
+            self.prefix,
             [F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I64, I64, I64, I32],
             ["C", "A", "B", "M", "N", "K", "lda", "ldb", "ldc", "accumulate"],
             internal=False,
@@ -439,18 +443,29 @@ class SgemmBuilder:
         builder.position_at_end(merge)
 
 
-def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:
-    """The ``moecc_sgemm`` module for ``target`` (default: the host), built with the IR builder."""
-    return SgemmBuilder(target or host_cpu_target()).build()
+def sgemm_symbol(variant: int = 0) -> str:
+    """The entry symbol of sgemm copy ``variant``: ``moecc_sgemm``, then ``moecc_sgemm_v1``, ..."""
+    if variant < 0:
+        raise MoeccError(f"sgemm variant {variant} is negative", remedy="number the copies from 0")
+    return SGEMM_SYMBOL if variant == 0 else f"{SGEMM_SYMBOL}_v{variant}"
+
+
+def build_sgemm_module(target: CpuTarget | None = None, variant: int = 0) -> ir.Module:
+    """The ``moecc_sgemm`` module for ``target`` (default: the host), built with the IR builder.
+
+    ``variant`` ``i > 0`` gives an independent copy (symbols and packing panels renamed with
+    :func:`sgemm_symbol`), so ``n`` threads can each run their own copy at once."""
+    return SgemmBuilder(target or host_cpu_target(), variant).build()
 
 
 @functools.cache
-def compiled_sgemm(target: CpuTarget | None = None) -> tuple[JitModule, ctypes._CFuncPtr]:
-    """The JIT-compiled module and its ``moecc_sgemm`` as a ctypes function (once per target)."""
-    compiled = compile_module(build_sgemm_module(target), target)
+def compiled_sgemm(target: CpuTarget | None = None, variant: int = 0) -> tuple[JitModule, ctypes._CFuncPtr]:
+    """The JIT-compiled module and its sgemm entry (:func:`sgemm_symbol`) as a ctypes function
+    (once per target and variant)."""
+    compiled = compile_module(build_sgemm_module(target, variant), target)
     pointer = ctypes.c_void_p
     function = compiled.function(
-        SGEMM_SYMBOL, None, pointer, pointer, pointer, *[ctypes.c_int64] * 6, ctypes.c_int32
+        sgemm_symbol(variant), None, pointer, pointer, pointer, *[ctypes.c_int64] * 6, ctypes.c_int32
     )
     return compiled, function
 
