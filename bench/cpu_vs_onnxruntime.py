@@ -7,10 +7,11 @@ Sections (``--section``):
   one process; each figure is the median over ``--repeats`` samples. Issue #5 asks for a ratio
   of at least 0.5 at 256^3 and above; ``--check`` exits 1 when a size falls short.
 - ``models``: whole models compiled for the CPU target against onnxruntime. Registered in
-  :data:`MODEL_BENCHES` as the backend learns to compile them (none yet).
+  :data:`MODEL_BENCHES` as the backend learns to compile them (none yet). ``--threads N``
+  compiles with ``threads=N`` and gives onnxruntime ``intra_op_num_threads=N`` (default 1).
 
     python bench/cpu_vs_onnxruntime.py [--section matmul|models|all] [--sizes 256,512,1024]
-                                       [--repeats 9] [--check]
+                                       [--repeats 9] [--check] [--threads 1]
 """
 
 from __future__ import annotations
@@ -165,9 +166,9 @@ MODEL_EXAMPLES: tuple[str, ...] = ("llama-block", "gpt2-block", "bert-layer", "d
 MIN_MODEL_RATIO = 0.5
 
 
-def measure_model(name: str, repeats: int) -> tuple[float, float, float]:
-    """Median seconds of moecc ``cpu`` and onnxruntime (one thread each, alternating), and
-    the max abs difference of their outputs."""
+def measure_model(name: str, repeats: int, threads: int = 1) -> tuple[float, float, float]:
+    """Median seconds of moecc ``cpu`` and onnxruntime (``threads`` threads each, alternating),
+    and the max abs difference of their outputs."""
     import onnxruntime as ort
 
     import moecc
@@ -180,9 +181,9 @@ def measure_model(name: str, repeats: int) -> tuple[float, float, float]:
         sizes["intermediate"] = 256  # per-token gathered expert weights grow as tokens x k x inter x hidden
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
-    compiled = moecc.compile(model, target="cpu")
+    compiled = moecc.compile(model, target="cpu", threads=threads)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     ours = compiled.run(inputs)
@@ -199,13 +200,13 @@ def measure_model(name: str, repeats: int) -> tuple[float, float, float]:
     return statistics.median(samples["moecc"]), statistics.median(samples["ort"]), error
 
 
-def bench_models(repeats: int) -> bool:
+def bench_models(repeats: int, threads: int = 1) -> bool:
     """Print the whole-model table; True when the Llama-style model reaches MIN_MODEL_RATIO."""
     print("| example | moecc cpu ms | onnxruntime ms | speed vs onnxruntime | max abs diff |")
     print("|---|---|---|---|---|")
     passed = True
     for name in MODEL_EXAMPLES:
-        ours, theirs, error = measure_model(name, repeats)
+        ours, theirs, error = measure_model(name, repeats, threads)
         ratio = theirs / ours
         print(f"| {name} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ratio:.2f}x | {error:.1e} |")
         if name == "llama-block":
@@ -219,13 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="256,512,1024", help="comma-separated square matmul sizes")
     parser.add_argument("--repeats", type=int, default=15, help="timing samples per size (median is reported)")
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
+    parser.add_argument("--threads", type=int, default=1, help="models section: threads for moecc and onnxruntime")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
     passed = True
     if args.section in ("matmul", "all"):
         passed &= bench_matmul(sizes, args.repeats)
     if args.section in ("models", "all"):
-        passed &= bench_models(args.repeats)
+        passed &= bench_models(args.repeats, args.threads)
     return 0 if passed or not args.check else 1
 
 
