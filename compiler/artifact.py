@@ -213,6 +213,7 @@ def _load_asic(model: CompiledModel, manifest: dict[str, Any], members: dict[str
     model.asic = AsicExecutable(model.graph, module, weights, dict(info["value_buffers"]), int(info["hbm_bytes"]), target=target, segments=segments)
     model.partition = dict(info.get("partition", {}))
     model.memory = dict(info.get("memory", {}))
+    _compile_host_steps(model, model.asic)
 
 
 # -- the cpu target's members ----------------------------------------------------------------
@@ -276,6 +277,16 @@ def _load_cpu(model: CompiledModel, manifest: dict[str, Any], members: dict[str,
         raise ArtifactError(f"'{path}': cpu part is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
     model.cpu = executable
     model.partition = dict(info.get("partition", {}))
+    _compile_host_steps(model, executable)
+
+
+def _compile_host_steps(model: CompiledModel, executable: Any) -> None:
+    """JIT the CPU steps' graph ops again (the artifact keeps their graph, not their code;
+    the kernels themselves are not recompiled). Steps without an emitter stay interpreted."""
+    if any(type(step).__name__ == "CpuCall" for step in executable.module.steps):
+        from moecc.driver import _compile_cpu_steps
+
+        _compile_cpu_steps(model, executable, {})
 
 
 def _restore_bf16(graph: Any, weights: dict[str, np.ndarray]) -> None:

@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--time-passes", action="store_true", help="print the time of each stage (stderr)")
     p.add_argument("--report", metavar="FILE", help="write the report as JSON to FILE ('-' prints a summary)")
     p.add_argument("--trace", metavar="FILE", help="write the Chrome/Perfetto trace of a simulated run (--target asic)")
+    p.add_argument("--dump-dir", metavar="DIR", help="write numbered stage files: the graph after each pass, then kernel IR, asm / LLVM")
     p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
     p.set_defaults(func=_cmd_compile)
 
@@ -147,8 +148,41 @@ def _print_pass_times(times: dict[str, float]) -> None:
 
 # -- commands -----------------------------------------------------------------------------
 
+#: Header the pass manager prints before each IR dump (split on it for --dump-dir).
+_DUMP_HEADER = "// -----// IR Dump After "
+#: Later stages written by --dump-dir: (stage, file suffix).
+_STAGE_FILES: tuple[tuple[str, str], ...] = (("kernel", "kir"), ("asm", "s"), ("llvm", "ll"))
+
+
+def _write_dumps(folder: str, pass_dumps: str, compiled: Any, echo: bool) -> None:
+    """``NN-after-PASS.mir`` per pass, then the graph, kernel IR, asm or LLVM of the target."""
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--dump-dir '{folder}' exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if echo:
+        sys.stderr.write(pass_dumps)
+    index = 0
+    for chunk in pass_dumps.split(_DUMP_HEADER)[1:]:
+        header, _, body = chunk.partition("\n")
+        name = _file_safe(header.split(" //")[0].strip())
+        atomic_write(out / f"{index:02d}-after-{name}.mir", body)
+        index += 1
+    atomic_write(out / f"{index:02d}-graph.mir", compiled.ir("graph"))
+    from moecc.compiled_model import IR_STAGES
+
+    for stage, suffix in _STAGE_FILES:
+        if stage in IR_STAGES.get(compiled.target, ()):
+            index += 1
+            atomic_write(out / f"{index:02d}-{stage}.{suffix}", compiled.ir(stage))
+
+
 def _cmd_compile(args: argparse.Namespace) -> int:
+    import io
+
     import moecc
+
+    dumps = io.StringIO()
 
     if args.target != "asic" and (args.trace or args.emit == "asm"):
         raise InputError(f"--trace and --emit asm need --target asic (got --target {args.target})")
@@ -167,13 +201,15 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         target=args.target,
         input_shapes=_input_shapes(args.input_shape),
         pipeline=args.pipeline,
-        print_ir_after_all=args.print_ir_after_all,
+        print_ir_after_all=args.print_ir_after_all or bool(args.dump_dir),
         print_ir_after=args.print_ir_after,
         time_passes=False,
-        ir_stream=sys.stderr,
+        ir_stream=dumps if args.dump_dir else sys.stderr,
         **asic_options,
         **cpu_options,
     )
+    if args.dump_dir:
+        _write_dumps(args.dump_dir, dumps.getvalue(), compiled, echo=args.print_ir_after_all)
     if args.time_passes:
         _print_pass_times(compiled.pass_times)
     if args.emit == "obj":

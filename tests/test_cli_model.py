@@ -68,3 +68,12 @@ def test_opt_round_trips_compiled_ir(llama_onnx: Path, tmp_path: Path, capsys: p
     assert main(["opt", str(mir)]) == 0
     assert capsys.readouterr().out == text
     assert main(["opt", str(tmp_path / "missing.mir")]) == 2
+
+
+def test_dump_dir_writes_numbered_stage_files(llama_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "dumps"
+    assert main(["compile", str(llama_onnx), "--target", "asic", "--emit", "graph", "--dump-dir", str(folder)]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[0] == "00-after-canonicalize.mir" and names[-1].endswith("-asm.s")
+    assert any(n.endswith("-kernel.kir") for n in names) and any(n.endswith("-graph.mir") for n in names)
+    assert "IR Dump" not in capsys.readouterr().err  # dumps go to files unless --print-ir-after-all
