@@ -207,6 +207,97 @@ def test_out_of_range_gather_raises() -> None:
 
 def test_unsupported_step_is_none() -> None:
     graph = Graph()
-    x = graph.add_input("x", TensorType((4,), DType.F32))
-    (y,) = GraphBuilder(graph, fold=False).emit("top_k", [x], {"k": 2})[:1]
+    x = graph.add_input("x", TensorType((2, 3), DType.F32))
+    GraphBuilder(graph, fold=False).emit("einsum", [x, x], {"equation": "ij,ij->i"})
     assert unsupported_reason(graph.ops[-1]) is not None
+
+
+def run_multi(kind: str, arrays: list[np.ndarray], **attrs: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(LLVM results, interpreter results) of a several-result op ``kind`` on ``arrays``."""
+    graph = Graph()
+    inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
+    results = GraphBuilder(graph, fold=False).emit(kind, inputs, attrs)
+    names = [f"y{i}" for i in range(len(results))]
+    graph.set_outputs(list(results), names)
+    module = KernelModule()
+    value_buffers: dict[str, str] = {}
+    offset = 0
+    for value in (*inputs, *results):
+        dtype = HBM_DTYPES[value.type.dtype]
+        buffer = Buffer(value.name, "hbm", dtype, value.type.shape, offset=offset)
+        module.hbm.append(buffer)
+        value_buffers[value.name] = value.name
+        offset += -(-max(buffer.elements, 1) * dtype.itemsize // 64) * 64
+    outputs = tuple(r.name for r in results)
+    module.steps.append(CpuCall("step0", tuple(v.name for v in inputs), outputs, (results[0].name,)))
+    steps = compile_cpu_steps(module, graph, value_buffers)
+    assert steps["step0"] is not None, unsupported_reason(graph.ops[-1])
+    heap = np.zeros(offset + 64, dtype=np.uint8)
+    for value, array in zip(inputs, arrays):
+        buffer = module.hbm_buffer(value.name)
+        data = to_hbm(np.asarray(array), buffer).view(np.uint8)
+        heap[buffer.offset: buffer.offset + data.size] = data
+    steps["step0"](heap)
+    got = []
+    for result in results:
+        out = module.hbm_buffer(result.name)
+        flat = heap[out.offset: out.offset + out.elements * out.dtype.itemsize].view(out.dtype.numpy)
+        got.append(from_hbm(flat, result.type.dtype, result.type.shape))
+    expected = run_graph(graph, {v.name: np.asarray(a) for v, a in zip(inputs, arrays)})
+    return got, [expected[n] for n in names]
+
+
+def check_top_k(x: np.ndarray, **attrs: object) -> None:
+    (values, indices), (want_values, want_indices) = run_multi("top_k", [x], **attrs)
+    assert values.dtype == want_values.dtype and indices.dtype == want_indices.dtype == np.int64
+    np.testing.assert_array_equal(indices, want_indices)
+    np.testing.assert_array_equal(values, want_values)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_top_k_axes_and_k(largest: bool) -> None:
+    x = RNG.standard_normal((3, 5, 4)).astype(np.float32)
+    for axis in (0, 1, 2, -1):
+        for k in sorted({0, 1, 2, x.shape[axis]}):
+            check_top_k(x, k=k, axis=axis, largest=largest)
+    check_top_k(RNG.integers(-50, 50, (4, 7)).astype(np.int64), k=3, axis=1, largest=largest)
+    check_top_k(RNG.integers(-50, 50, (6, 2)).astype(np.int32), k=4, axis=0, largest=largest, sorted=False)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_top_k_ties_and_nan(largest: bool) -> None:
+    ties = RNG.integers(0, 3, (4, 9)).astype(np.float32)
+    for k in (1, 4, 9):
+        check_top_k(ties, k=k, axis=1, largest=largest)
+    check_top_k(RNG.integers(0, 2, (8, 3)).astype(np.int64), k=8, axis=0, largest=largest)
+    special = np.array([[1.0, np.nan, -np.inf, 1.0, np.nan, np.inf, -0.0, 0.0],
+                        [np.nan] * 8], dtype=np.float32)
+    (values, indices), (want_values, want_indices) = run_multi("top_k", [special], k=8, axis=1, largest=largest)
+    np.testing.assert_array_equal(indices, want_indices)
+    np.testing.assert_array_equal(values, want_values)  # NaNs compare equal in assert_array_equal
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 2)), ((3, 4), (4,)), ((5,), (5,)),
+                                    ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)),
+                                    ((1, 3, 4), (2, 1, 4, 2)), ((3, 0), (0, 2))])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+def test_matmul(shapes: tuple[tuple[int, ...], tuple[int, ...]], dtype: type) -> None:
+    a_shape, b_shape = shapes
+    a = (RNG.standard_normal(a_shape) * 5).astype(dtype)
+    b = (RNG.standard_normal(b_shape) * 5).astype(dtype)
+    check("matmul", [a, b], rtol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("softcap", [0.0, 5.0])
+def test_attention(causal: bool, softcap: float) -> None:
+    q = RNG.standard_normal((2, 4, 3, 8)).astype(np.float32)
+    k = RNG.standard_normal((2, 2, 5, 8)).astype(np.float32)
+    v = RNG.standard_normal((2, 2, 5, 6)).astype(np.float32)
+    attrs = {"scale": 0.35, "is_causal": causal, "softcap": softcap}
+    check("attention", [q, k, v], rtol=1e-4, **attrs)
+    float_mask = RNG.standard_normal((3, 5)).astype(np.float32)
+    check("attention", [q, k, v, float_mask], rtol=1e-4, **attrs)
+    bool_mask = RNG.random((2, 1, 3, 5)) > 0.4
+    bool_mask[0, 0, 1] = False  # a query row attending nothing gives zeros
+    check("attention", [q, k, v, bool_mask], rtol=1e-4, **attrs)

@@ -10,9 +10,10 @@ an op (or dtype) this module has no emitter for maps to ``None`` and stays on th
 
 The emitters are generic and table-driven: every op is either *pointwise* (a function from an
 output index to the element's value: element-wise ops with numpy broadcasting, shape ops,
-gathers, reductions, arg_max/min, trilu, one_hot) emitted inside one loop nest over the
-output, or *line-wise* (softmax, log_softmax, cumsum: loops along one axis per line) or
-custom (concat). Values work in f32 (floats), i64 (integers, wrapped on store like numpy's
+gathers, reductions, arg_max/min, trilu, one_hot, matmul as a dot product per element)
+emitted inside one loop nest over the output, or *line-wise* (softmax, log_softmax, cumsum:
+loops along one axis per line) or custom (concat, scatters, attention per query row), or
+*multi-result* (top_k: values and indices). Values work in f32 (floats), i64 (integers, wrapped on store like numpy's
 cast back) and i1 (bool). Intermediates live in module globals (single-threaded runtime).
 An out-of-range gather index sets the module's fault flag (and reads element 0 instead), and
 the Python wrapper raises :class:`~moecc.errors.MoeccError` after the call.
@@ -599,6 +600,37 @@ def _arg(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.
     return b.load(best_index)
 
 
+def _matmul(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    """numpy matmul: a dot product over the contraction dim per output element. A 1-D ``a``
+    is a row, a 1-D ``b`` a column; batch dims broadcast (``flat`` skips unit dims, so the
+    output's batch index addresses a broadcast operand directly)."""
+    b = e.builder
+    a, w = ins
+    depth = a.shape[-1]
+    batch_rank = len(out.shape) - (len(a.shape) > 1) - (len(w.shape) > 1)
+    batch = index[:batch_rank]
+    rest = index[batch_rank:]
+    row = rest[0] if len(a.shape) > 1 else None
+    col = rest[-1] if len(w.shape) > 1 else None
+    work = _work(out.dtype)
+    total = e.entry_alloca(work)
+    b.store(ir.Constant(work, 0), total)
+
+    def accumulate(k: ir.Value) -> None:
+        a_batch = batch[len(batch) - (len(a.shape) - 2):] if len(a.shape) > 2 else []
+        w_batch = batch[len(batch) - (len(w.shape) - 2):] if len(w.shape) > 2 else []
+        x = e.load_at(a, a_batch + [row, k] if row is not None else [k])
+        y = e.load_at(w, w_batch + [k, col] if col is not None else [k])
+        current = b.load(total)
+        b.store(b.fadd(current, b.fmul(x, y)) if work == F32 else b.add(current, b.mul(x, y)), total)
+
+    counted_loop(b, depth, accumulate, name="k")
+    result = b.load(total)
+    if out.dtype == DType.I32:
+        result = b.sext(b.trunc(result, I32), I64)
+    return result
+
+
 POINTWISE: dict[str, PointwiseEmitter] = {
     **{k: _elementwise for k in (*FLOAT_UNARY, *BOOL_UNARY, *FLOAT_BINARY, *BOOL_BINARY, "where", "cast", "clip")},
     "reshape": _reshape,
@@ -614,6 +646,7 @@ POINTWISE: dict[str, PointwiseEmitter] = {
     **{k: _reduce for k in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod")},
     "arg_max": _arg,
     "arg_min": _arg,
+    "matmul": _matmul,
 }
 
 
@@ -746,6 +779,87 @@ def _scatter_nd(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
     e.nest(updates.shape, body, name="u")
 
 
+def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """Scaled dot-product attention per query row, the reference's steps in f32: scores
+    ``(q * sqrt(scale)) . (k * sqrt(scale))`` into a row scratch, softcap, plus the bias (mask
+    and causal), a max-shifted softmax (an all -inf row shifts by 0, a zero sum divides by
+    1), zeros where every key is masked, then the weighted sum of v."""
+    b = e.builder
+    q, k, v = ins[:3]
+    mask = ins[3] if len(ins) > 3 else None
+    batch, heads, queries, depth = q.shape
+    kv_heads, length, value_depth = k.shape[1], k.shape[2], v.shape[3]
+    if out.size == 0:
+        return
+    group = heads // kv_heads
+    root_scale = _f(float(np.float32(np.sqrt(op.attrs["scale"]))))
+    cap = op.attrs["softcap"]
+    row = Tensor(e.temporary(DType.F32, (length,)), DType.F32, (length,))
+    total, peak, bias_peak = e.entry_alloca(F32), e.entry_alloca(F32), e.entry_alloca(F32)
+    dot = e.entry_alloca(F32)
+
+    def per_row(index: list[ir.Value]) -> None:
+        n, h, s = index
+        g = b.udiv(h, i64(group))
+        b.store(_f(-math.inf), peak)
+        b.store(_f(-math.inf), bias_peak)
+
+        def score(j: ir.Value) -> None:
+            b.store(_f(0.0), dot)
+
+            def multiply(d: ir.Value) -> None:
+                x = b.fmul(e.load_at(q, [n, h, s, d]), root_scale)
+                y = b.fmul(e.load_at(k, [n, g, j, d]), root_scale)
+                b.store(b.fadd(b.load(dot), b.fmul(x, y)), dot)
+
+            counted_loop(b, depth, multiply, name="d")
+            value = b.load(dot)
+            if cap > 0:
+                capped = _f(float(np.float32(cap)))
+                value = b.fmul(e.call("tanhf", b.fdiv(value, capped)), capped)
+            bias = _f(0.0)
+            if mask is not None:
+                term = e.load_broadcast(mask, [n, h, s, j])
+                bias = b.select(term, _f(0.0), _f(-math.inf)) if mask.dtype == DType.BOOL else b.fadd(bias, term)
+            if op.attrs["is_causal"]:
+                allowed = b.icmp_signed("<=", j, b.add(s, i64(length - queries)))
+                bias = b.fadd(bias, b.select(allowed, _f(0.0), _f(-math.inf)))
+            value = b.fadd(value, bias)
+            e.store(row, j, value)
+            b.store(_max(b, b.load(peak), value), peak)
+            b.store(_max(b, b.load(bias_peak), bias), bias_peak)
+
+        counted_loop(b, length, score, name="j")
+        shift = b.load(peak)
+        shift = b.select(b.fcmp_ordered("==", shift, _f(-math.inf)), _f(0.0), shift)
+        b.store(_f(0.0), total)
+
+        def exponentiate(j: ir.Value) -> None:
+            weight = e.call("llvm.exp.f32", b.fsub(e.load(row, j), shift))
+            e.store(row, j, weight)
+            b.store(b.fadd(b.load(total), weight), total)
+
+        counted_loop(b, length, exponentiate, name="x")
+        divisor = b.load(total)
+        divisor = b.select(b.fcmp_ordered("==", divisor, _f(0.0)), _f(1.0), divisor)
+        blocked = b.fcmp_ordered("==", b.load(bias_peak), _f(-math.inf))
+
+        def normalize(j: ir.Value) -> None:
+            e.store(row, j, b.select(blocked, _f(0.0), b.fdiv(e.load(row, j), divisor)))
+
+        counted_loop(b, length, normalize, name="w")
+
+        def weighted_sum(c: ir.Value) -> None:
+            b.store(_f(0.0), dot)
+            counted_loop(b, length, lambda j: b.store(
+                b.fadd(b.load(dot), b.fmul(e.load(row, j), e.load_at(v, [n, g, j, c]))), dot), name="v")
+            e.store(out, e.flat(out.shape, [n, h, s, c]), b.load(dot))
+
+        counted_loop(b, value_depth, weighted_sum, name="c")
+
+    e.nest((batch, heads, queries), per_row, name="r")
+
+
 LINEWISE: dict[str, Callable[[StepEmitter, Op, list[Tensor], Tensor], None]] = {
     "softmax": _softmax,
     "log_softmax": _softmax,  # one emitter: the op kind picks the formula
@@ -753,17 +867,89 @@ LINEWISE: dict[str, Callable[[StepEmitter, Op, list[Tensor], Tensor], None]] = {
     "concat": _concat,
     "scatter_elements": _scatter_elements,
     "scatter_nd": _scatter_nd,
+    "attention": _attention,
 }
 
+def _sorts_before(b: ir.IRBuilder, x: ir.Value, i: ir.Value, y: ir.Value, j: ir.Value, largest: bool) -> ir.Value:
+    """Whether element (value ``x``, index ``i``) precedes (``y``, ``j``) in top_k's order:
+    the better value first (NaN above every number, NaNs equal), equal values by lower index."""
+    if not largest:
+        x, y = y, x
+    if x.type == F32:
+        x_nan, y_nan = _is_nan(b, x), _is_nan(b, y)
+        better = b.or_(b.and_(x_nan, b.not_(y_nan)), b.fcmp_ordered(">", x, y))
+        equal = b.or_(b.and_(x_nan, y_nan), b.fcmp_ordered("==", x, y))
+    else:
+        better = b.icmp_signed(">", x, y)
+        equal = b.icmp_signed("==", x, y)
+    return b.or_(better, b.and_(equal, b.icmp_signed("<", i, j)))
+
+
+def _top_k(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> None:
+    """top_k per line by k selection passes: pass ``j`` picks the first element (in top_k's
+    total order) that comes after pass ``j - 1``'s pick, so no scratch and O(k * n) per line."""
+    b = e.builder
+    x = ins[0]
+    values, indices = outs
+    axis = normalize_axis("top_k", op.attrs["axis"], len(x.shape))
+    k = op.attrs["k"]
+    largest = op.attrs["largest"]
+    length = x.shape[axis]
+    if k == 0 or values.size == 0:
+        return
+    work = _work(x.dtype)
+    previous_value, previous_index = e.entry_alloca(work), e.entry_alloca(I64)
+    best_value, best_index = e.entry_alloca(work), e.entry_alloca(I64)
+
+    def per_line(outer: list[ir.Value]) -> None:
+        # Defined starting values: pass 0 ignores them, but an undefined compare could poison
+        # its result.
+        b.store(ir.Constant(work, 0), previous_value)
+        b.store(i64(-1), previous_index)
+
+        def select(j: ir.Value) -> None:
+            b.store(i64(-1), best_index)
+            b.store(ir.Constant(work, 0), best_value)
+
+            def scan(i: ir.Value) -> None:
+                value = e.load_at(x, outer[:axis] + [i] + outer[axis:])
+                after_previous = b.or_(b.icmp_signed("==", j, i64(0)),
+                                       _sorts_before(b, b.load(previous_value), b.load(previous_index), value, i, largest))
+                best = b.load(best_index)
+                improves = b.or_(b.icmp_signed("<", best, i64(0)),
+                                 _sorts_before(b, value, i, b.load(best_value), best, largest))
+                take = b.and_(after_previous, improves)
+                b.store(b.select(take, value, b.load(best_value)), best_value)
+                b.store(b.select(take, i, best), best_index)
+
+            counted_loop(b, length, scan, name="t")
+            chosen_value, chosen_index = b.load(best_value), b.load(best_index)
+            target = outer[:axis] + [j] + outer[axis:]
+            e.store(values, e.flat(values.shape, target), chosen_value)
+            e.store(indices, e.flat(indices.shape, target), chosen_index)
+            b.store(chosen_value, previous_value)
+            b.store(chosen_index, previous_index)
+
+        counted_loop(b, k, select, name="j")
+
+    e.nest(x.shape[:axis] + x.shape[axis + 1:], per_line, name="l")
+
+
+#: Ops with several results: emitters get one output tensor per result.
+MULTI_RESULT: dict[str, Callable[[StepEmitter, Op, list[Tensor], list[Tensor]], None]] = {
+    "top_k": _top_k,
+}
+
+
 #: Every op kind some emitter handles (in the supported dtypes).
-SUPPORTED_OPS: frozenset[str] = frozenset(POINTWISE) | frozenset(LINEWISE)
+SUPPORTED_OPS: frozenset[str] = frozenset(POINTWISE) | frozenset(LINEWISE) | frozenset(MULTI_RESULT)
 
 
 def unsupported_reason(op: Op) -> str | None:
     """Why ``op`` has no LLVM emitter (None when it has one)."""
     if op.kind not in SUPPORTED_OPS:
         return f"no emitter for '{op.kind}'"
-    if len(op.results) != 1:
+    if len(op.results) != 1 and op.kind not in MULTI_RESULT:
         return f"'{op.kind}' has several results"
     for v in (*op.operands, *op.results):
         if v.type.dtype not in SUPPORTED_DTYPES:
@@ -776,8 +962,12 @@ def unsupported_reason(op: Op) -> str | None:
     return None
 
 
-def emit_op(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
-    """Emit ``op`` computing ``out`` from ``ins``."""
+def emit_op(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> None:
+    """Emit ``op`` computing ``outs`` (one per result) from ``ins``."""
+    if op.kind in MULTI_RESULT:
+        MULTI_RESULT[op.kind](e, op, ins, outs)
+        return
+    (out,) = outs
     if op.kind in LINEWISE:
         LINEWISE[op.kind](e, op, ins, out)
         return
@@ -846,15 +1036,17 @@ def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_b
 
     for op in ops:
         ins = [operand(v) for v in op.operands]
-        result = op.results[0]
-        name = value_buffers.get(result.name)
-        if name in call.outputs and buffers[name].offset is not None:
-            pointer = e.at_offset(buffers[name].offset)
-        else:
-            pointer = e.temporary(result.type.dtype, result.type.shape)
-        out = Tensor(pointer, result.type.dtype, result.type.shape)
-        emit_op(e, op, ins, out)
-        tensors[id(result)] = out
+        outs = []
+        for result in op.results:
+            name = value_buffers.get(result.name)
+            if name in call.outputs and buffers[name].offset is not None:
+                pointer = e.at_offset(buffers[name].offset)
+            else:
+                pointer = e.temporary(result.type.dtype, result.type.shape)
+            outs.append(Tensor(pointer, result.type.dtype, result.type.shape))
+        emit_op(e, op, ins, outs)
+        for result, out in zip(op.results, outs):
+            tensors[id(result)] = out
     e.builder.ret_void()
     return llvm_module
 
