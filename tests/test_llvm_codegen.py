@@ -269,7 +269,9 @@ def test_matmul_accumulates_over_k_tiles(dtype, transpose):
               "w": rng.standard_normal(w.shape).astype(dtype.numpy)}
     module = KernelModule([a, w, y], [kernel], ["a"], ["y"])
     layout = scratch_layout(plan_memory(module, TARGET)[0])
-    assert layout.staging_bytes > 0 if (transpose or dtype == DType.BF16) else layout.staging_bytes == 0
+    # Only bf16 operands are widened into staging; a transposed f32 weight is packed transposed.
+    assert layout.staging_bytes > 0 if dtype == DType.BF16 else layout.staging_bytes == 0
+    assert layout.panel_b_bytes > 0
     _run_both(module, values, rtol=1e-5, atol=1e-5)
 
 

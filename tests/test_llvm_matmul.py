@@ -20,7 +20,14 @@ from moecc.backend.llvm.cpu_target import (
     read_cache_sizes,
     vector_floats_for,
 )
-from moecc.backend.llvm.matmul import SGEMM_SYMBOL, build_sgemm_module, compiled_sgemm, sgemm
+from moecc.backend.llvm.matmul import (
+    SGEMM_SYMBOL,
+    WORKSPACE_SYMBOL,
+    build_sgemm_module,
+    compiled_sgemm,
+    panel_floats,
+    sgemm,
+)
 from moecc.errors import MoeccError, UnsupportedError
 
 
@@ -94,6 +101,36 @@ def test_sgemm_generated_shapes(m: int, n: int, k: int, accumulate: bool) -> Non
     out = start.copy()
     sgemm(a, b, out, accumulate=accumulate, target=tiny_blocks_target())
     assert_matches_numpy(out, (start if accumulate else 0) + a @ b, k)
+
+
+def _workspace_sgemm(target: CpuTarget | None):  # type: ignore[no-untyped-def]
+    module = jit.compile_module(build_sgemm_module(target), target)
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    return module.function(WORKSPACE_SYMBOL, None, pointer, pointer, pointer, *[i64] * 6, ctypes.c_int32, ctypes.c_int32,
+                           pointer, pointer)
+
+
+@pytest.mark.parametrize("tiny", [False, True])
+@pytest.mark.parametrize("m,n,k", SHAPES + [(14, 64, 300), (3, 70, 33)])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_workspace_sgemm_with_transposed_b(tiny: bool, m: int, n: int, k: int, accumulate: bool) -> None:
+    """moecc_sgemm_ws packs B^T (stored [N x K], a wider row pitch too) into caller panels of
+    exactly panel_floats() floats; guard floats after each panel must stay untouched."""
+    target = tiny_blocks_target() if tiny else host_cpu_target()
+    function = _workspace_sgemm(target)
+    rng = np.random.default_rng(m * 31 + n * 7 + k + accumulate)
+    a = random_matrix(rng, m, k)
+    b_t = random_matrix(rng, n, k + 3)[:, :k]  # leading dimension k + 3
+    c = random_matrix(rng, m, n)
+    expected = (c if accumulate else 0) + a @ b_t.T
+    floats_a, floats_b = panel_floats(target, m, n, k)
+    guard = 64
+    panel_a = np.full(floats_a + guard, 7.0, np.float32)
+    panel_b = np.full(floats_b + guard, 7.0, np.float32)
+    function(c.ctypes.data, a.ctypes.data, b_t.ctypes.data, m, n, k, k, k + 3, n, int(accumulate), 1,
+             panel_a.ctypes.data, panel_b.ctypes.data)
+    assert_matches_numpy(c, expected, k)
+    assert (panel_a[floats_a:] == 7.0).all() and (panel_b[floats_b:] == 7.0).all()
 
 
 @pytest.mark.parametrize("m", [33, 3])  # 3 <= MR reads B in place instead of packing it

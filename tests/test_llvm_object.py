@@ -25,15 +25,17 @@ C_DRIVER = r"""
 
 static size_t rounded(int64_t bytes) { return (size_t)((bytes + 63) / 64 * 64 + 64); }
 
-int32_t drive(void *const *inputs, void *const *outputs) {
+int32_t drive(void *const *inputs, void *const *outputs, int32_t threads) {
     uint8_t *heap = aligned_alloc(64, rounded(moecc_heap_bytes));
     uint8_t *scratch = aligned_alloc(64, rounded(moecc_scratch_bytes));
+    if (moecc_set_threads(threads) != 0 || moecc_get_threads() != threads) return -100;
     moecc_init_heap(heap);
     for (int32_t i = 0; i < moecc_input_count; ++i)
         memcpy(heap + moecc_inputs[i].offset, inputs[i], (size_t)moecc_inputs[i].nbytes);
     int32_t status = moecc_run(heap, scratch);
     for (int32_t i = 0; i < moecc_output_count; ++i)
         memcpy(outputs[i], heap + moecc_outputs[i].offset, (size_t)moecc_outputs[i].nbytes);
+    moecc_set_threads(1);
     free(heap);
     free(scratch);
     return status;
@@ -60,7 +62,7 @@ def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
     (tmp_path / "driver.c").write_text(C_DRIVER)
     library_path = tmp_path / "libmodel.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library_path), str(tmp_path / "driver.c"), str(tmp_path / "model.o"),
-                    "-I", str(tmp_path), "-lm"], check=True, capture_output=True, timeout=60)
+                    "-I", str(tmp_path), "-lm", "-lpthread"], check=True, capture_output=True, timeout=60)
     library = ctypes.CDLL(str(library_path))
     numpy_types = {code: dtype.numpy for dtype, code in DTYPE_CODES.items()}
     inputs_table = _table(library, "moecc_inputs", ctypes.c_int32.in_dll(library, "moecc_input_count").value)
@@ -69,14 +71,19 @@ def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
     feeds = example_inputs("llama-block", model, seed=1)
     in_arrays = [np.ascontiguousarray(feeds[t.name.decode()].astype(numpy_types[t.dtype])) for t in inputs_table]
     assert [a.nbytes for a in in_arrays] == [t.nbytes for t in inputs_table]
-    out_arrays = [np.empty(tuple(t.shape[:t.rank]), numpy_types[t.dtype]) for t in outputs_table]
-    pointers = ctypes.c_void_p * len(in_arrays)
-    status = library.drive(pointers(*[a.ctypes.data for a in in_arrays]),
-                           (ctypes.c_void_p * len(out_arrays))(*[a.ctypes.data for a in out_arrays]))
-    assert status == 0
     reference = moecc.compile(model, target="ref").run(feeds)
-    got = {t.name.decode(): a for t, a in zip(outputs_table, out_arrays)}
-    assert not compare_outputs(got, reference)
+    results = []
+    for threads in (1, 2):
+        out_arrays = [np.empty(tuple(t.shape[:t.rank]), numpy_types[t.dtype]) for t in outputs_table]
+        pointers = ctypes.c_void_p * len(in_arrays)
+        status = library.drive(pointers(*[a.ctypes.data for a in in_arrays]),
+                               (ctypes.c_void_p * len(out_arrays))(*[a.ctypes.data for a in out_arrays]), threads)
+        assert status == 0
+        got = {t.name.decode(): a for t, a in zip(outputs_table, out_arrays)}
+        assert not compare_outputs(got, reference)
+        results.append(got)
+    for name, value in results[0].items():
+        np.testing.assert_array_equal(results[1][name], value)  # threads do not change the numbers
     assert "int32_t moecc_run(uint8_t *heap, uint8_t *scratch);" in (tmp_path / "model.h").read_text()
 
 

@@ -8,13 +8,17 @@ host CPU and JIT-compiled. The memory mapping (see :func:`scratch_layout`):
 - ``hbm`` buffers live in the **heap** arena, a uint8 numpy array, at their planned offsets;
 - ``sram`` and ``acc`` buffers live in the **scratch** arena: SRAM at its planned offsets,
   the accumulator after the highest SRAM byte any kernel uses, then a staging area where
-  bf16 / transposed matmul operands are widened to f32 for ``moecc_sgemm``.
+  bf16 matmul operands are widened to f32, then the sgemm's packing panels. Every thread
+  has a scratch arena of its own (the caller's is passed in, workers' are the thread pool's).
 
 Each :class:`~moecc.ir.kernel.Kernel` becomes ``void <name>(i8* heap, i8* scratch)``:
 ``For`` → counted loops (phi induction variables), ``Affine`` offsets → i64 arithmetic,
 ``Load``/``Store`` → one ``llvm.memcpy`` per row (one in all when rows are contiguous),
-``Gather`` → a bounds-checked row copy per index, ``MatMul`` → a call of ``moecc_sgemm``
-(big ones through the pointer ``@moecc_sgemm_impl``, see :meth:`CpuProgram.set_threads`),
+``Gather`` → a bounds-checked row copy per index, ``MatMul`` → ``moecc_matmul``, which calls
+the blocked ``moecc_sgemm_ws`` (:mod:`moecc.backend.llvm.matmul`) with the thread's packing
+panels — a transposed weight is packed transposed, no copy — and splits products of at least
+:data:`PARALLEL_MIN_FLOPS` into column (or row) chunks over the module's thread pool
+(:mod:`moecc.backend.llvm.thread_pool`, sized by :meth:`CpuProgram.set_threads`),
 ``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`). Local buffers start
 zeroed in every kernel, as in the reference interpreter. CPU steps split the kernels into
 segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in order.
@@ -30,9 +34,9 @@ globals and returns; :meth:`CpuProgram.run` turns it into a :class:`SimulationEr
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import re
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +55,7 @@ from moecc.backend.llvm.loop_builder import (
     i64,
     load_element,
 )
+from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
 from moecc.backend.llvm.vector_ops import emit_vector
 from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
 from moecc.ir.kernel import (
@@ -85,22 +90,19 @@ FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
 #: kernels either, and the simulator matches the reference), and clearing costs a memset of
 #: each kernel's whole working set per call. Tests switch it on to compare with the interpreter.
 ZERO_LOCAL_BUFFERS = False
-SGEMM_SYMBOL = "moecc_sgemm"
-#: Global holding the sgemm that big matmuls call: ``moecc_sgemm`` itself (one thread, and always
-#: in an object file) or a splitter running column chunks on several threads (set_threads).
-SGEMM_IMPL_SYMBOL = "moecc_sgemm_impl"
-#: Matmuls below this many flops (2*M*N*K) call ``moecc_sgemm`` directly. Handing one to other
-#: threads costs ~80 us (a Python callback, a thread-pool round trip), and on the 2-core
-#: development host a column split only paid off from about 512x512x512 (1.58 -> 1.00 ms) while
-#: 256x1024x256 (0.77 -> 0.85 ms) and every matmul of llama-block at seq 128 got slower.
-PARALLEL_MIN_FLOPS = 200_000_000
+#: Products of at least this many flops (2*M*N*K) are split across the pool's threads; below
+#: it one thread does the whole matmul. Handing chunks to the native pool costs about a
+#: microsecond; a chunk of 1 MFLOP takes ~10 us on one core (~100 GFLOP/s), so smaller
+#: products would gain little and pay twice for packing A (every column chunk packs all of A).
+PARALLEL_MIN_FLOPS = 1_000_000
 #: Prefix of the sequence entry points (``run_all``, ``run_segment_<i>``) in an object file
 #: (:mod:`moecc.backend.llvm.object_file`), where every exported symbol starts with ``moecc_``.
 ENTRY_PREFIX_OBJECT = "moecc_"
 _F32_PTR = F32.as_pointer()
-_SGEMM_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32])
-_SGEMM_CTYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                *[ctypes.c_int64] * 6, ctypes.c_int32)
+#: ``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``.
+_MATMUL_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32,
+                                               I8_PTR])
+_MATMUL_ARGS = ir.LiteralStructType([_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32])
 
 #: A host step on the heap image: reads its inputs from and writes its outputs to ``heap``.
 CpuStepOnHeap = Callable[[CpuCall, np.ndarray], None]
@@ -114,17 +116,21 @@ def _align(value: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ScratchLayout:
-    """Where the kernels' local memories sit in the scratch arena (byte offsets)."""
+    """Where the kernels' local memories sit in a scratch arena (byte offsets); every thread's
+    arena has this layout."""
 
     sram_bytes: int
     acc_base: int
     acc_bytes: int
     staging_base: int
     staging_bytes: int
+    panel_a_base: int = 0
+    panel_b_base: int = 0
+    panel_b_bytes: int = 0
 
     @property
     def total_bytes(self) -> int:
-        return self.staging_base + self.staging_bytes
+        return self.panel_b_base + self.panel_b_bytes
 
     def offset_of(self, buffer: Buffer) -> int:
         """Scratch byte offset of a planned SRAM/acc buffer."""
@@ -134,12 +140,17 @@ class ScratchLayout:
         return buffer.offset + (self.acc_base if buffer.space == "acc" else 0)
 
 
-def scratch_layout(module: KernelModule) -> ScratchLayout:
+def scratch_layout(module: KernelModule, cpu_target: CpuTarget | None = None) -> ScratchLayout:
     """The scratch arena's layout: SRAM at its planned offsets from 0, the accumulator from the
     first aligned byte after the highest SRAM byte any kernel uses, then matmul staging (f32
-    copies of bf16 or transposed operands, sized for the largest such matmul)."""
+    copies of bf16 operands, sized for the largest such matmul), then the sgemm's A and B
+    packing panels (sized for the largest matmul, :func:`~moecc.backend.llvm.matmul.panel_floats`)."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+    from moecc.backend.llvm.matmul import panel_floats
+
+    target = cpu_target or host_cpu_target()
     ends = {"sram": 0, "acc": 0}
-    staging = 0
+    staging = panel_a = panel_b = 0
     for kernel in module.kernels:
         for buf in kernel.buffers:
             if buf.offset is None:
@@ -149,16 +160,22 @@ def scratch_layout(module: KernelModule) -> ScratchLayout:
         for stmt, _ in walk(kernel.body):
             if isinstance(stmt, MatMul):
                 staging = max(staging, _staging_bytes(stmt))
+                k, n = stmt.w_shape
+                floats_a, floats_b = panel_floats(target, stmt.a.rows, n, k)
+                panel_a, panel_b = max(panel_a, floats_a * 4), max(panel_b, floats_b * 4)
     acc_base = _align(ends["sram"])
     staging_base = _align(acc_base + ends["acc"])
-    return ScratchLayout(ends["sram"], acc_base, ends["acc"], staging_base, _align(staging))
+    panel_a_base = staging_base + _align(staging)
+    panel_b_base = panel_a_base + _align(panel_a)
+    return ScratchLayout(ends["sram"], acc_base, ends["acc"], staging_base, _align(staging),
+                         panel_a_base, panel_b_base, _align(panel_b))
 
 
 def _staging_bytes(stmt: MatMul) -> int:
+    if stmt.dtype == DType.F32:
+        return 0  # f32 operands go to the sgemm as they are (a transposed weight too)
     k, n = stmt.w_shape
-    wide_a = stmt.a.rows * stmt.a.cols * 4 if stmt.dtype != DType.F32 else 0
-    wide_w = k * n * 4 if stmt.dtype != DType.F32 or stmt.transpose_w else 0
-    return _align(wide_a) + wide_w
+    return _align(stmt.a.rows * stmt.a.cols * 4) + k * n * 4
 
 
 def heap_bytes(module: KernelModule) -> int:
@@ -170,6 +187,15 @@ def heap_bytes(module: KernelModule) -> int:
                                     remedy="run passes.memory_plan.plan_memory before the CPU code generator")
         end = max(end, buf.offset + buf.nbytes)
     return _align(end)
+
+
+def aligned_zeros(nbytes: int) -> np.ndarray:
+    """A zeroed uint8 arena of at least ``nbytes`` starting on an :data:`ARENA_ALIGNMENT` boundary
+    (numpy only promises 16 bytes; cache-line alignment keeps tiles and panels off split lines)."""
+    size = max(nbytes, ARENA_ALIGNMENT)
+    raw = np.zeros(size + ARENA_ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ARENA_ALIGNMENT
+    return raw[start:start + size]
 
 
 # -- the compiled program -------------------------------------------------------------------
@@ -193,56 +219,66 @@ class CpuProgram:
     _entry_points: dict[str, Any] = field(default_factory=dict)
     cpu_target: Any = None  # the CpuTarget the code was compiled for (None: the host)
     threads: int = 1
-    direct_sgemm: int | None = None  # address of the single-threaded moecc_sgemm, if known
-    _parallel: Any = None  # _ParallelSgemm while threads > 1
-    _sgemm_cell: Any = None  # @moecc_sgemm_impl as a ctypes pointer cell, once set_threads ran
-    _sgemm_value: int | None = None
 
     # threads
 
     def set_threads(self, threads: int) -> None:
-        """Run big matmuls (at least :data:`PARALLEL_MIN_FLOPS`) on ``threads`` threads, each
-        computing a chunk of the output's columns with its own sgemm copy; 1: single-threaded.
+        """Run on ``threads`` threads: the caller plus ``threads - 1`` native workers of the
+        program's pool, which split matmuls of at least :data:`PARALLEL_MIN_FLOPS` by columns
+        (or rows). 1: single-threaded (the workers are stopped).
 
         Results do not depend on ``threads``: every output element sums over K in the same order."""
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise MoeccError(f"threads must be a positive integer, not {threads!r}", remedy="pass threads=1 or more")
-        address = self._jit.engine.get_global_value_address(SGEMM_IMPL_SYMBOL)
-        direct = self.direct_sgemm
-        if direct is None and address:
-            try:  # an object file defines moecc_sgemm itself
-                direct = int(self._jit.address(SGEMM_SYMBOL))
-            except MoeccError:
-                direct = None
-        if not address or direct is None:
+        if threads > MAX_THREADS:
+            raise MoeccError(f"threads={threads} is more than the {MAX_THREADS} a program can use",
+                             remedy=f"pass threads between 1 and {MAX_THREADS}")
+        setter = self._pool_setter()
+        if setter is None:
             if threads == 1:
                 return
-            raise UnsupportedError(f"this program cannot switch its matmuls to {threads} threads "
-                                   f"(no {SGEMM_IMPL_SYMBOL} or no blocked moecc_sgemm)",
+            raise UnsupportedError(f"this program has no thread pool ({SET_THREADS_SYMBOL} is missing), so it "
+                                   f"cannot run on {threads} threads",
                                    remedy="recompile the model with this moecc to run it with threads > 1")
-        self.direct_sgemm = direct
-        self._sgemm_cell = ctypes.c_void_p.from_address(address)
-        self._sgemm_cell.value = direct
-        if self._parallel is not None:
-            self._parallel.close()
-            self._parallel = None
-        if threads > 1:
-            self._parallel = _ParallelSgemm(threads, direct, self.cpu_target)
-        self._sgemm_value = direct if self._parallel is None else self._parallel.address
         self.threads = threads
+        self._apply_threads(setter)
+
+    def _pool_setter(self) -> Any:
+        if "set_threads" not in self._entry_points:
+            try:
+                address = self._jit.address(SET_THREADS_SYMBOL)
+            except MoeccError:
+                address = 0
+            self._entry_points["set_threads"] = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)(address) \
+                if address else None
+        return self._entry_points["set_threads"]
+
+    def _apply_threads(self, setter: Any) -> None:
+        """Size the pool for this program (programs of the same module text share one engine,
+        and so one pool, which another program may have resized)."""
+        if setter(self.threads) != 0:
+            setter(1)
+            self.threads = 1
+            _running_pools.pop(id(self._jit), None)
+            raise MoeccError("the thread pool could not start its worker threads",
+                             remedy="run with fewer threads (the system refused more)")
+        if self.threads > 1:
+            _running_pools[id(self._jit)] = (self._jit, setter)
+        else:
+            _running_pools.pop(id(self._jit), None)
 
     # arenas
 
     def new_heap(self, values: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """A zeroed heap arena with ``values`` (HBM buffer name -> array of its element count)
         written at their planned offsets in the buffers' dtypes."""
-        heap = np.zeros(max(self.heap_bytes, ARENA_ALIGNMENT), dtype=np.uint8)
+        heap = aligned_zeros(self.heap_bytes)
         for name, value in (values or {}).items():
             self.write(heap, name, value)
         return heap
 
     def new_scratch(self) -> np.ndarray:
-        return np.zeros(max(self.layout.total_bytes, ARENA_ALIGNMENT), dtype=np.uint8)
+        return aligned_zeros(self.layout.total_bytes)
 
     def _buffer(self, name: str) -> Buffer:
         try:
@@ -290,9 +326,9 @@ class CpuProgram:
         """Run the kernels of segment ``index`` over the arenas."""
         heap_ptr, scratch_ptr, keep = self._arena_pointers(heap, scratch)
         self._reset_fault()
-        if self._sgemm_cell is not None:
-            # Programs of the same module text share one JIT engine and so this global.
-            self._sgemm_cell.value = self._sgemm_value
+        setter = self._pool_setter()
+        if setter is not None:
+            self._apply_threads(setter)
         self._entry(f"run_segment_{index}")(heap_ptr, scratch_ptr)
         del keep
         self._raise_fault()
@@ -342,22 +378,36 @@ class CpuProgram:
 
 def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None) -> CpuProgram:
     """Compile a memory-planned kernel module for the CPU (default: the host) and JIT it."""
+    llvm_module, layout, function_names, segments, schedule = build_kernel_module(module, cpu_target)
+    jit = _compile(llvm_module, cpu_target)
+    return CpuProgram(module, layout, heap_bytes(module), str(llvm_module), segments, schedule, function_names, jit,
+                      cpu_target=cpu_target)
+
+
+def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None
+                        ) -> tuple[ir.Module, ScratchLayout, dict[str, str], tuple[tuple[str, ...], ...],
+                                   tuple[int | CpuCall, ...]]:
+    """The LLVM module of a planned kernel module: one function per kernel, the sequences
+    (``run_all``, ``run_segment_<i>``), ``moecc_matmul`` and the thread pool; ``moecc_sgemm_ws``
+    is declared (linked from :mod:`moecc.backend.llvm.matmul`). Also returns the scratch
+    layout, kernel symbols, segments and schedule."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+
     verify_kernel_module(module)
-    layout = scratch_layout(module)
-    heap_size = heap_bytes(module)
+    target = cpu_target or host_cpu_target()
+    layout = scratch_layout(module, target)
+    heap_bytes(module)  # every HBM buffer must be planned
     llvm_module = ir.Module(name="moecc_kernels")
     faults = _FaultGlobals.declare(llvm_module)
-    sgemm = _sgemm_function(llvm_module)
-    sgemm_impl = _sgemm_impl_global(llvm_module, sgemm)
-    register_columns = _register_tile_columns(cpu_target)
+    pool = add_thread_pool(llvm_module, layout.total_bytes)
+    matmul = _define_matmul(llvm_module, layout, target, pool)
     hbm = {b.name: b for b in module.hbm}
     function_names: dict[str, str] = {}
     functions: list[ir.Function] = []
     for index, kernel in enumerate(module.kernels):
         name = _symbol(index, kernel.name)
         function_names[kernel.name] = name
-        emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, sgemm)
-        emitter.sgemm_impl, emitter.register_columns = sgemm_impl, register_columns
+        emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, matmul)
         emitter.emit()
         functions.append(emitter.function)
     segments, schedule = _segments(module, function_names)
@@ -365,10 +415,7 @@ def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = N
     for index, names in enumerate(segments):
         _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
     _emit_sequence(llvm_module, "run_all", functions, faults)
-    jit = _compile(llvm_module, cpu_target, sgemm)
-    direct = _blocked_sgemm_address() if sgemm.is_declaration else None
-    return CpuProgram(module, layout, heap_size, str(llvm_module), segments, schedule, function_names, jit,
-                      cpu_target=cpu_target, direct_sgemm=direct)
+    return llvm_module, layout, function_names, segments, schedule
 
 
 def kernel_symbols(module: KernelModule) -> dict[str, str]:
@@ -384,7 +431,7 @@ def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", l
     verify_kernel_module(module)
     function_names = kernel_symbols(module)
     segments, schedule = _segments(module, function_names)
-    return CpuProgram(module, scratch_layout(module), heap_bytes(module), llvm_ir, segments, schedule,
+    return CpuProgram(module, scratch_layout(module, cpu_target), heap_bytes(module), llvm_ir, segments, schedule,
                       function_names, jit, entry_prefix=entry_prefix, cpu_target=cpu_target)
 
 
@@ -447,165 +494,117 @@ def _emit_sequence(module: ir.Module, name: str, kernels: Sequence[ir.Function],
     b.ret_void()
 
 
-def _sgemm_function(module: ir.Module) -> ir.Function:
-    """``moecc_sgemm`` declared external when the blocked GEMM (backend/llvm/matmul.py) is
-    available to link against, else defined here as a plain triple loop."""
-    fn = ir.Function(module, _SGEMM_TYPE, name=SGEMM_SYMBOL)
-    if _blocked_sgemm_address() is None:
-        _define_naive_sgemm(fn)
+def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, pool: ThreadPool) -> ir.Function:
+    """``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``:
+    ``moecc_sgemm_ws`` over the panels in ``scratch``; products of at least
+    :data:`PARALLEL_MIN_FLOPS` go through the pool in chunks of NR columns (or MR rows when N
+    is narrower than two column slivers), each chunk packing into its own thread's panels.
+    Column and row chunks leave every element's sum over K in the same order, so the result
+    does not depend on the thread count."""
+    from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL
+
+    workspace = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64,
+                                                                    I64, I32, I32, _F32_PTR, _F32_PTR]),
+                            name=WORKSPACE_SYMBOL)
+
+    def panels(b: ir.IRBuilder, scratch: ir.Value) -> list[ir.Value]:
+        return [b.bitcast(b.gep(scratch, [i64(base)], inbounds=True), _F32_PTR)
+                for base in (layout.panel_a_base, layout.panel_b_base)]
+
+    def chunk_function(name: str, by_columns: bool) -> ir.Function:
+        fn = ir.Function(module, CHUNK_FUNCTION, name=name)
+        fn.linkage = "internal"
+        context, begin, end, scratch = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        args = b.bitcast(context, _MATMUL_ARGS.as_pointer())
+        c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b = (
+            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, field)])) for field in range(11))
+        unit = target.nr if by_columns else target.mr
+        first = b.mul(begin, i64(unit))
+        extent = n if by_columns else m
+        last = b.select(b.icmp_signed("<", b.mul(end, i64(unit)), extent), b.mul(end, i64(unit)), extent)
+        count = b.sub(last, first)
+        if by_columns:
+            w_offset = b.select(b.icmp_signed("!=", transpose_b, ir.Constant(I32, 0)), b.mul(first, ldb), first)
+            call = [b.gep(c, [first]), a, b.gep(w, [w_offset]), m, count, k]
+        else:
+            call = [b.gep(c, [b.mul(first, ldc)]), b.gep(a, [b.mul(first, lda)]), w, count, n, k]
+        b.call(workspace, [*call, lda, ldb, ldc, accumulate, transpose_b, *panels(b, scratch)])
+        b.ret_void()
+        return fn
+
+    by_columns = chunk_function("moecc_matmul_columns", True)
+    by_rows = chunk_function("moecc_matmul_rows", False)
+    fn = ir.Function(module, _MATMUL_TYPE, name="moecc_matmul")
+    fn.linkage = "internal"
+    c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, scratch = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    context = b.alloca(_MATMUL_ARGS)
+    flops = b.mul(b.mul(b.mul(m, n), k), i64(2))
+    big = b.icmp_signed(">=", flops, i64(PARALLEL_MIN_FLOPS))
+    wide = b.icmp_signed(">=", n, i64(2 * target.nr))
+    tall = b.icmp_signed(">=", m, i64(2 * target.mr))
+    serial = fn.append_basic_block("serial")
+    parallel = fn.append_basic_block("parallel")
+    b.cbranch(b.and_(big, b.or_(wide, tall)), parallel, serial)
+
+    b.position_at_end(serial)
+    b.call(workspace, [c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, *panels(b, scratch)])
+    b.ret_void()
+
+    b.position_at_end(parallel)
+    for field, value in enumerate(fn.args[:11]):
+        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, field)]))
+    opaque = b.bitcast(context, I8_PTR)
+    with b.if_else(wide) as (then, otherwise):
+        with then:
+            slivers = b.sdiv(b.add(n, i64(target.nr - 1)), i64(target.nr))
+            b.call(pool.parallel_for, [by_columns, opaque, slivers, scratch])
+        with otherwise:
+            blocks = b.sdiv(b.add(m, i64(target.mr - 1)), i64(target.mr))
+            b.call(pool.parallel_for, [by_rows, opaque, blocks, scratch])
+    b.ret_void()
     return fn
 
 
-def _sgemm_impl_global(module: ir.Module, sgemm: ir.Function) -> ir.GlobalVariable:
-    """``@moecc_sgemm_impl = global @moecc_sgemm``: external and written at run time, so the
-    optimiser cannot fold the indirect calls into direct ones."""
-    impl = ir.GlobalVariable(module, _SGEMM_TYPE.as_pointer(), SGEMM_IMPL_SYMBOL)
-    impl.initializer = sgemm
-    impl.align = 8
-    return impl
+#: Pools with workers running, by JIT engine: stopped at exit, before the engines (and the
+#: machine code the workers spin in) are freed.
+_running_pools: dict[int, tuple[Any, Any]] = {}
 
 
-def _register_tile_columns(cpu_target: CpuTarget | None) -> int:
-    """The sgemm's NR (column chunks handed to threads are multiples of it)."""
-    from moecc.backend.llvm.cpu_target import host_cpu_target
-
-    return (cpu_target or host_cpu_target()).nr
-
-
-class _ParallelSgemm:
-    """The multi-threaded ``moecc_sgemm`` behind ``@moecc_sgemm_impl``: a ctypes callback that
-    splits C's columns into ``threads`` chunks (multiples of NR), runs chunk 0 with the
-    program's own sgemm on the calling thread and chunk ``i`` with sgemm copy ``i`` (its own
-    packing panels) on a pool thread; ctypes releases the GIL around each foreign call."""
-
-    def __init__(self, threads: int, direct_address: int, cpu_target: CpuTarget | None) -> None:
-        from moecc.backend.llvm.matmul import compiled_sgemm
-
-        self.threads = threads
-        self.nr = _register_tile_columns(cpu_target)
-        self.copies = [_SGEMM_CTYPE(direct_address)] + [compiled_sgemm(cpu_target, i)[1] for i in range(1, threads)]
-        self.pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="moecc-sgemm")
-        self.callback = _SGEMM_CTYPE(self._run)  # kept here: the machine code holds its address
-        self.address = ctypes.cast(self.callback, ctypes.c_void_p).value
-
-    def _run(self, c: int | None, a: int | None, b: int | None, m: int, n: int, k: int,
-             lda: int, ldb: int, ldc: int, accumulate: int) -> None:
-        slivers = -(-n // self.nr)
-        chunks = min(self.threads, slivers)
-        if chunks < 2 or 2 * m * n * k < PARALLEL_MIN_FLOPS:
-            self.copies[0](c, a, b, m, n, k, lda, ldb, ldc, accumulate)
-            return
-        width = -(-slivers // chunks) * self.nr
-        assert c is not None and b is not None  # n > 0 columns, so C and B exist
-        pending = []
-        for index, start in enumerate(range(width, n, width), start=1):
-            cols = min(width, n - start)
-            pending.append(self.pool.submit(self.copies[index], c + 4 * start, a, b + 4 * start,
-                                            m, cols, k, lda, ldb, ldc, accumulate))
-        self.copies[0](c, a, b, m, min(width, n), k, lda, ldb, ldc, accumulate)
-        for future in pending:
-            future.result()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
+@atexit.register
+def _stop_running_pools() -> None:
+    for _, setter in list(_running_pools.values()):
+        setter(1)
+    _running_pools.clear()
 
 
-def _blocked_sgemm_address() -> int | None:
-    try:
-        from moecc.backend.llvm.matmul import compiled_sgemm
-
-        jit, _ = compiled_sgemm()
-        return int(jit.address(SGEMM_SYMBOL))
-    except (ImportError, MoeccError):
-        return None
-
-
-def _define_naive_sgemm(fn: ir.Function) -> None:
-    """``C (= or +=) A @ B`` as i-p-j loops (the inner loop vectorises over columns of C)."""
-    fn.linkage = "internal"
-    c_ptr, a_ptr, b_ptr, m, n, k, lda, ldb, ldc, accumulate = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-
-    def row(i: ir.Value) -> None:
-        c_row = b.gep(c_ptr, [b.mul(i, ldc)])
-        with b.if_then(b.icmp_signed("==", accumulate, ir.Constant(I32, 0))):
-            counted_loop(b, n, lambda j: b.store(ir.Constant(F32, 0.0), b.gep(c_row, [j])), "z")
-
-        def depth(p: ir.Value) -> None:
-            a_value = b.load(b.gep(a_ptr, [b.add(b.mul(i, lda), p)]))
-            b_row = b.gep(b_ptr, [b.mul(p, ldb)])
-
-            def column(j: ir.Value) -> None:
-                cell = b.gep(c_row, [j])
-                b.store(b.fadd(b.load(cell), b.fmul(a_value, b.load(b.gep(b_row, [j])))), cell)
-
-            counted_loop(b, n, column, "j")
-
-        counted_loop(b, k, depth, "p")
-
-    counted_loop(b, m, row, "i")
-    b.ret_void()
-
-
-def _compile(module: ir.Module, cpu_target: CpuTarget | None, sgemm: ir.Function) -> Any:
+def _compile(module: ir.Module, cpu_target: CpuTarget | None) -> Any:
+    """JIT the kernel module, resolving ``moecc_sgemm_ws`` to the process's compiled sgemm."""
     import llvmlite.binding as llvm
 
-    try:
-        from moecc.backend.llvm.jit import compile_module
-    except ImportError:
-        compile_module = _compile_locally
-    address = _blocked_sgemm_address() if sgemm.is_declaration else None
-    if address is not None:
-        # MCJIT resolves external symbols through LLVM's symbol table: point it at the
-        # already-compiled blocked GEMM instead of compiling it into every module.
-        llvm.add_symbol(SGEMM_SYMBOL, address)
+    from moecc.backend.llvm.jit import compile_module
+    from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL, compiled_sgemm
+
+    sgemm_jit, _ = compiled_sgemm(cpu_target)
+    # MCJIT resolves external symbols through LLVM's symbol table: point it at the compiled
+    # blocked GEMM instead of compiling it into every module.
+    llvm.add_symbol(WORKSPACE_SYMBOL, sgemm_jit.address(WORKSPACE_SYMBOL))
     return compile_module(module, cpu_target)
-
-
-@dataclass(slots=True)
-class _LocalJit:
-    """Stand-in for :class:`moecc.backend.llvm.jit.JitModule` when that module is absent."""
-
-    engine: Any
-    optimised_ir: str
-
-    def address(self, name: str) -> int:
-        return int(self.engine.get_function_address(name))
-
-
-def _compile_locally(module: ir.Module, cpu_target: Any = None) -> _LocalJit:
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    machine = llvm.Target.from_default_triple().create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3, jit=True)
-    module.triple = machine.triple
-    module.data_layout = str(machine.target_data)
-    parsed = llvm.parse_assembly(str(module))
-    parsed.verify()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=3)
-    passes = llvm.create_pass_builder(machine, tuning)
-    passes.getModulePassManager().run(parsed, passes)
-    engine = llvm.create_mcjit_compiler(parsed, machine)
-    engine.finalize_object()
-    return _LocalJit(engine, str(parsed))
 
 
 class _KernelEmitter:
     """Builds the LLVM function of one kernel."""
 
     def __init__(self, module: ir.Module, name: str, kernel: Kernel, index: int, hbm: Mapping[str, Buffer],
-                 layout: ScratchLayout, faults: _FaultGlobals, sgemm: ir.Function) -> None:
+                 layout: ScratchLayout, faults: _FaultGlobals, matmul: ir.Function) -> None:
         self.module = module
         self.kernel = kernel
         self.index = index
         self.hbm = hbm
         self.layout = layout
         self.faults = faults
-        self.sgemm = sgemm
-        self.sgemm_impl: ir.GlobalVariable | None = None  # set by compile_kernel_module
-        self.register_columns = 0
+        self.matmul_function = matmul
         self.local = {b.name: b for b in kernel.buffers}
         self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
         for arg in self.function.args:
@@ -804,12 +803,12 @@ class _KernelEmitter:
         w_ptr = self.local_pointer(stmt.w)
         staging = self.layout.staging_base
         if stmt.dtype != DType.F32:
+            # bf16 operands are widened to f32 (the weight untransposed on the way).
             wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
             counted_loop(b, m * k, lambda i: b.store(load_element(b, a_ptr, stmt.dtype, i),
                                                      element_pointer(b, wide, DType.F32, i)), "wa")
             a_ptr = wide
             staging += _align(m * k * 4)
-        if stmt.dtype != DType.F32 or transpose:
             wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
 
             def weight_row(p: ir.Value) -> None:
@@ -822,13 +821,14 @@ class _KernelEmitter:
 
             counted_loop(b, k, weight_row, "wp")
             w_ptr = wide
+            transpose = False
         d_ptr = self.local_pointer(stmt.dst)
-        callee: ir.Value = self.sgemm
-        if self.sgemm_impl is not None and n >= 2 * self.register_columns and 2 * m * n * k >= PARALLEL_MIN_FLOPS:
-            callee = b.load(self.sgemm_impl)  # may run on several threads (CpuProgram.set_threads)
-        b.call(callee, [b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
-                            i64(m), i64(n), i64(k), i64(k), i64(n), i64(n), ir.Constant(I32, int(stmt.accumulate))])
+        b.call(self.matmul_function, [
+            b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
+            i64(m), i64(n), i64(k), i64(k), i64(k if transpose else n), i64(n),
+            ir.Constant(I32, int(stmt.accumulate)), ir.Constant(I32, int(transpose)), self.scratch])
 
 
-__all__ = ["ARENA_ALIGNMENT", "PARALLEL_MIN_FLOPS", "SGEMM_IMPL_SYMBOL", "ENTRY_PREFIX_OBJECT", "CpuProgram", "CpuStepOnHeap", "FAULT_CODES", "ScratchLayout",
-           "compile_kernel_module", "heap_bytes", "kernel_symbols", "program_for_module", "scratch_layout"]
+__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_MIN_FLOPS", "CpuProgram", "CpuStepOnHeap",
+           "ScratchLayout", "aligned_zeros", "build_kernel_module", "compile_kernel_module", "heap_bytes", "kernel_symbols",
+           "program_for_module", "scratch_layout"]

@@ -26,9 +26,18 @@ distinguishes full tiles (vector stores) from ragged ones (through a stack tile,
 When the whole of M fits one register tile (M <= MR, e.g. decoding one token), B is not packed:
 each B element is used once, so the micro-kernel reads full slivers in place (prefetching ahead).
 
-The packed panels are module globals, so one compiled GEMM must not run on two threads at
-once; :func:`sgemm` serialises calls with a lock. Multi-threaded callers (``CpuProgram.set_threads``)
-use independent copies: ``variant`` ``i > 0`` builds ``moecc_sgemm_v<i>`` with its own panels.
+The work of a call lives in two packing panels. ``moecc_sgemm_ws`` takes them as arguments::
+
+    void moecc_sgemm_ws(float *C, const float *A, const float *B, i64 M, i64 N, i64 K,
+                        i64 lda, i64 ldb, i64 ldc, i32 accumulate, i32 transpose_b,
+                        float *packed_a, float *packed_b)
+
+so that generated code can give each thread panels of its own (in its scratch arena, sized by
+:func:`panel_floats`); with ``transpose_b`` B is stored ``[N x K]`` (``B^T`` row-major, as a
+``Linear`` weight or the keys of attention are) and the packing reads it transposed, which
+costs nothing extra since B is packed anyway. ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
+panels that are module globals, so it must not run on two threads at once; :func:`sgemm`
+serialises calls with a lock.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ from moecc.backend.llvm.jit import JitModule, compile_module
 from moecc.errors import MoeccError, UnsupportedError
 
 SGEMM_SYMBOL = "moecc_sgemm"
+#: The entry taking its packing panels (and a transposed-B flag) from the caller.
+WORKSPACE_SYMBOL = "moecc_sgemm_ws"
 #: Alignment of the packed panels: one cache line, which is also one AVX-512 vector.
 PANEL_ALIGN_BYTES = 64
 #: The micro-kernel prefetches the B row this many K steps ahead.
@@ -97,11 +108,10 @@ def _min(builder: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
 class SgemmBuilder:
     """Builds the ``moecc_sgemm`` module for one :class:`CpuTarget` (one instance per build)."""
 
-    def __init__(self, target: CpuTarget, variant: int = 0) -> None:
+    def __init__(self, target: CpuTarget) -> None:
         self.target = target
-        self.variant = variant
-        #: Every symbol of copy ``variant`` starts with this (``moecc_sgemm`` for copy 0).
-        self.prefix = sgemm_symbol(variant)
+        #: Every symbol of the module starts with this.
+        self.prefix = SGEMM_SYMBOL
         self.vector = ir.VectorType(F32, target.vector_floats)
         self.vector_ptr = self.vector.as_pointer()
         self.vectors_per_row = target.nr // target.vector_floats
@@ -112,15 +122,15 @@ class SgemmBuilder:
             f"llvm.fma.v{target.vector_floats}f32",
         )
         self.prefetch = ir.Function(self.module, ir.FunctionType(VOID, [I8_PTR, I32, I32, I32]), "llvm.prefetch.p0")
-        self.packed_a = self._panel(f"{self.prefix}_packed_a", target.mc * target.kc)
-        self.packed_b = self._panel(f"{self.prefix}_packed_b", target.kc * target.nc)
 
     def build(self) -> ir.Module:
         pack_a = self._build_pack_a()
         pack_b = self._build_pack_b()
+        pack_b_transposed = self._build_pack_b_transposed()
         self.write_edge = self._build_write_edge()
         micro_kernels = {rows: self._build_micro_kernel(rows) for rows in range(1, self.target.mr + 1)}
-        self._build_sgemm(pack_a, pack_b, micro_kernels)
+        workspace = self._build_sgemm(pack_a, pack_b, pack_b_transposed, micro_kernels)
+        self._build_sgemm_on_globals(workspace)
         return self.module
 
     def _panel(self, name: str, floats: int) -> ir.GlobalVariable:
@@ -203,7 +213,8 @@ class SgemmBuilder:
                             offset = _i64(v * self.target.vector_floats)
                             source = builder.bitcast(builder.gep(source_row, [offset], inbounds=True), self.vector_ptr)
                             target = builder.bitcast(builder.gep(out, [offset], inbounds=True), self.vector_ptr)
-                            builder.store(builder.load(source, align=4), target, align=self._packed_vector_align())
+                            # The panels are the caller's (a scratch arena): no alignment is assumed.
+                            builder.store(builder.load(source, align=4), target, align=4)
                 with otherwise:
                     with counted_loop(builder, _i64(0), kc, _i64(1), "kp") as k:
                         source_row = builder.gep(source_cols, [builder.mul(k, ldb)], inbounds=True)
@@ -216,9 +227,36 @@ class SgemmBuilder:
         builder.ret_void()
         return function
 
+    def _build_pack_b_transposed(self) -> ir.Function:
+        """``pack_b_t(dst, src, ldb, kc, nc)``: like ``pack_b`` for a B stored transposed:
+        ``B[k, j]`` is ``src[j * ldb + k]``. Each row of ``src`` (one column of B) is read
+        contiguously and scattered down its sliver column (stride NR)."""
+        nr = self.target.nr
+        function = self._function(
+            f"{self.prefix}_pack_b_t", [F32_PTR, F32_PTR, I64, I64, I64], ["dst", "src", "ldb", "kc", "nc"]
+        )
+        dst, src, ldb, kc, nc = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        with counted_loop(builder, _i64(0), nc, _i64(nr), "col0") as col0:
+            sliver = builder.gep(dst, [builder.mul(col0, kc)], inbounds=True)
+            cols = _min(builder, _i64(nr), builder.sub(nc, col0))
+            with builder.if_then(builder.icmp_signed("<", cols, _i64(nr))):
+                # Zero the padding columns of a ragged last sliver.
+                with counted_loop(builder, _i64(0), kc, _i64(1), "kz") as k:
+                    out = builder.gep(sliver, [builder.mul(k, _i64(nr))], inbounds=True)
+                    with counted_loop(builder, cols, _i64(nr), _i64(1), "jz") as j:
+                        builder.store(ir.Constant(F32, 0.0), builder.gep(out, [j], inbounds=True))
+            with counted_loop(builder, _i64(0), cols, _i64(1), "j") as j:
+                source_row = builder.gep(src, [builder.mul(builder.add(col0, j), ldb)], inbounds=True)
+                with counted_loop(builder, _i64(0), kc, _i64(1), "k") as k:
+                    value = builder.load(builder.gep(source_row, [k], inbounds=True))
+                    position = builder.add(builder.mul(k, _i64(nr)), j)
+                    builder.store(value, builder.gep(sliver, [position], inbounds=True))
+        builder.ret_void()
+        return function
+
     def _packed_vector_align(self) -> int:
-        # Slivers start at multiples of kc * NR floats and rows at multiples of NR, both whole
-        # vectors, inside a 64-byte aligned panel.
+        # The edge tile is a stack array aligned to PANEL_ALIGN_BYTES; its rows are whole vectors.
         return min(PANEL_ALIGN_BYTES, self.target.vector_floats * 4)
 
     def _build_micro_kernel(self, rows: int) -> ir.Function:
@@ -359,24 +397,29 @@ class SgemmBuilder:
         return function
 
     def _build_sgemm(
-        self, pack_a: ir.Function, pack_b: ir.Function, micro_kernels: dict[int, ir.Function]
+        self,
+        pack_a: ir.Function,
+        pack_b: ir.Function,
+        pack_b_transposed: ir.Function,
+        micro_kernels: dict[int, ir.Function],
     ) -> ir.Function:
+        """``moecc_sgemm_ws``: the blocked GEMM over caller-provided packing panels."""
         target = self.target
         function = self._function(
-            self.prefix,
-            [F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I64, I64, I64, I32],
-            ["C", "A", "B", "M", "N", "K", "lda", "ldb", "ldc", "accumulate"],
+            WORKSPACE_SYMBOL,
+            [F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32, F32_PTR, F32_PTR],
+            ["C", "A", "B", "M", "N", "K", "lda", "ldb", "ldc", "accumulate", "transpose_b", "packed_a", "packed_b"],
             internal=False,
         )
-        c, a, b, m, n, k_total, lda, ldb, ldc, accumulate = function.args
+        c, a, b, m, n, k_total, lda, ldb, ldc, accumulate, transpose_b, packed_a, packed_b = function.args
         builder = ir.IRBuilder(function.append_basic_block("entry"))
         accumulate_flag = builder.icmp_signed("!=", accumulate, ir.Constant(I32, 0))
-        packed_a = builder.bitcast(self.packed_a, F32_PTR)
-        packed_b = builder.bitcast(self.packed_b, F32_PTR)
+        transposed = builder.icmp_signed("!=", transpose_b, ir.Constant(I32, 0))
         # With a single row block every B sliver is used once per K block, so packing B would
         # cost as much memory traffic as the product (token-by-token decoding, M = 1): the
         # micro-kernel then reads full B slivers in place and only packs the ragged last one.
-        direct_b = builder.icmp_signed("<=", m, _i64(target.mr))
+        # A transposed B has no slivers to read in place and is always packed.
+        direct_b = builder.and_(builder.icmp_signed("<=", m, _i64(target.mr)), builder.not_(transposed))
 
         # K == 0: the product is all zeros, so C is cleared unless accumulating.
         clear = builder.and_(builder.icmp_signed("==", k_total, _i64(0)), builder.not_(accumulate_flag))
@@ -390,9 +433,15 @@ class SgemmBuilder:
             nc = _min(builder, _i64(target.nc), builder.sub(n, jc))
             with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
                 kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
-                b_block = builder.gep(b, [builder.add(builder.mul(pc, ldb), jc)], inbounds=True)
-                with builder.if_then(builder.not_(direct_b)):
-                    builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
+                b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
+                                          builder.add(builder.mul(pc, ldb), jc))
+                b_block = builder.gep(b, [b_offset], inbounds=True)
+                with builder.if_else(transposed) as (then, otherwise):
+                    with then:
+                        builder.call(pack_b_transposed, [packed_b, b_block, ldb, kc, nc])
+                    with otherwise:
+                        with builder.if_then(builder.not_(direct_b)):
+                            builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
                 load_c = builder.or_(accumulate_flag, builder.icmp_signed(">", pc, _i64(0)))
                 with counted_loop(builder, _i64(0), m, _i64(target.mc), "ic") as ic:
                     mc = _min(builder, _i64(target.mc), builder.sub(m, ic))
@@ -424,6 +473,23 @@ class SgemmBuilder:
         builder.ret_void()
         return function
 
+    def _build_sgemm_on_globals(self, workspace: ir.Function) -> ir.Function:
+        """``moecc_sgemm``: ``moecc_sgemm_ws`` (B not transposed) over module-global panels."""
+        target = self.target
+        packed_a = self._panel(f"{self.prefix}_packed_a", target.mc * target.kc)
+        packed_b = self._panel(f"{self.prefix}_packed_b", target.kc * target.nc)
+        function = self._function(
+            self.prefix,
+            [F32_PTR, F32_PTR, F32_PTR, I64, I64, I64, I64, I64, I64, I32],
+            ["C", "A", "B", "M", "N", "K", "lda", "ldb", "ldc", "accumulate"],
+            internal=False,
+        )
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        builder.call(workspace, [*function.args, ir.Constant(I32, 0),
+                                 builder.bitcast(packed_a, F32_PTR), builder.bitcast(packed_b, F32_PTR)])
+        builder.ret_void()
+        return function
+
     @staticmethod
     def _call_micro_kernel(
         builder: ir.IRBuilder, micro_kernels: dict[int, ir.Function], rows: ir.Value, args: list[ir.Value]
@@ -443,30 +509,31 @@ class SgemmBuilder:
         builder.position_at_end(merge)
 
 
-def sgemm_symbol(variant: int = 0) -> str:
-    """The entry symbol of sgemm copy ``variant``: ``moecc_sgemm``, then ``moecc_sgemm_v1``, ..."""
-    if variant < 0:
-        raise MoeccError(f"sgemm variant {variant} is negative", remedy="number the copies from 0")
-    return SGEMM_SYMBOL if variant == 0 else f"{SGEMM_SYMBOL}_v{variant}"
+def panel_floats(target: CpuTarget, m: int, n: int, k: int) -> tuple[int, int]:
+    """Floats of the A and B packing panels ``moecc_sgemm_ws`` needs for an ``m x k @ k x n``
+    product with ``target``'s blocking (A: an MC x KC block, rows rounded up to MR; B: a
+    KC x NC panel, columns rounded up to NR)."""
+    def round_up(value: int, unit: int) -> int:
+        return -(-value // unit) * unit
+
+    kc = min(max(k, 1), target.kc)
+    rows = round_up(min(max(m, 1), target.mc), target.mr)
+    cols = round_up(min(max(n, 1), target.nc), target.nr)
+    return rows * kc, kc * cols
 
 
-def build_sgemm_module(target: CpuTarget | None = None, variant: int = 0) -> ir.Module:
-    """The ``moecc_sgemm`` module for ``target`` (default: the host), built with the IR builder.
-
-    ``variant`` ``i > 0`` gives an independent copy (symbols and packing panels renamed with
-    :func:`sgemm_symbol`), so ``n`` threads can each run their own copy at once."""
-    return SgemmBuilder(target or host_cpu_target(), variant).build()
+def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:
+    """The module defining ``moecc_sgemm_ws`` and ``moecc_sgemm`` for ``target`` (default:
+    the host), built with the IR builder."""
+    return SgemmBuilder(target or host_cpu_target()).build()
 
 
 @functools.cache
-def compiled_sgemm(target: CpuTarget | None = None, variant: int = 0) -> tuple[JitModule, ctypes._CFuncPtr]:
-    """The JIT-compiled module and its sgemm entry (:func:`sgemm_symbol`) as a ctypes function
-    (once per target and variant)."""
-    compiled = compile_module(build_sgemm_module(target, variant), target)
+def compiled_sgemm(target: CpuTarget | None = None) -> tuple[JitModule, ctypes._CFuncPtr]:
+    """The JIT-compiled module and its ``moecc_sgemm`` entry as a ctypes function (once per target)."""
+    compiled = compile_module(build_sgemm_module(target), target)
     pointer = ctypes.c_void_p
-    function = compiled.function(
-        sgemm_symbol(variant), None, pointer, pointer, pointer, *[ctypes.c_int64] * 6, ctypes.c_int32
-    )
+    function = compiled.function(SGEMM_SYMBOL, None, pointer, pointer, pointer, *[ctypes.c_int64] * 6, ctypes.c_int32)
     return compiled, function
 
 

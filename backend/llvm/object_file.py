@@ -102,15 +102,13 @@ def executable_object(executable: object, target: CpuTarget | None = None) -> by
 
 
 def _linked_module(program: CpuProgram, abi: ObjectAbi, target: CpuTarget) -> llvm.ModuleRef:
-    from moecc.backend.llvm.matmul import SGEMM_SYMBOL, build_sgemm_module
+    from moecc.backend.llvm.matmul import build_sgemm_module
 
     kernels = _parse(program.llvm_ir, "moecc_kernels")
     for fn in kernels.functions:
         if fn.name == "run_all" or fn.name.startswith("run_segment_"):
             fn.name = ENTRY_PREFIX_OBJECT + fn.name
-    sgemm = kernels.get_function(SGEMM_SYMBOL)
-    if sgemm.is_declaration:
-        kernels.link_in(parse_and_verify(build_sgemm_module(target), target))
+    kernels.link_in(parse_and_verify(build_sgemm_module(target), target))
     kernels.link_in(parse_and_verify(_abi_module(abi, program), target))
     kernels.verify()
     return kernels
@@ -230,6 +228,13 @@ void moecc_init_heap(uint8_t *heap);
    sizes as above, not shared between concurrent calls. Returns 0, a fault code
    (1: gather index out of range, 2: nonzero overflow) or MOECC_NEEDS_HOST_STEPS. */
 int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
+/* Threads (default 1): run on n threads in all, the caller plus n - 1 worker threads the object
+   starts, each with a scratch arena of its own that the object allocates (moecc_scratch_bytes).
+   Big matmuls are split among them; results do not depend on n. Returns 0, or 1 when the system
+   refused some threads (moecc_get_threads() says how many run). Call with 1 to stop the workers
+   before unloading the object. Not to be called while moecc_run runs. */
+int32_t moecc_set_threads(int32_t n);
+int32_t moecc_get_threads(void);
 """
 
 
