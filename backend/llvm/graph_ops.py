@@ -3,20 +3,38 @@
 Where it sits: kernel lowering (:mod:`moecc.passes.kernel_lowering`) leaves the graph ops no
 lowering rule covers in :class:`~moecc.ir.kernel.CpuCall` steps. :func:`compile_cpu_steps`
 turns each step into one JIT-compiled function ``void cpu_step(i8* heap)`` that reads its
-operands from their HBM buffers (planned byte offsets, HBM dtypes: floats as f32, integers as
-i32, bool as f32 0/1), runs the step's ops in order and writes the step's outputs back. The
-``cpu`` and ``asic`` runtimes call these instead of the reference interpreter; a step holding
-an op (or dtype) this module has no emitter for maps to ``None`` and stays on the interpreter.
+operands from their HBM buffers (planned byte offsets, in the HBM dtypes of
+:data:`~moecc.passes.kernel_lowering.HBM_DTYPES`: f32 and f16 as f32, bf16 as bf16 bits, every
+integer as i32, bool as f32 0/1), runs the step's ops in order and writes the step's outputs
+back. The ``cpu`` and ``asic`` runtimes call these instead of the reference interpreter. Every
+registered op kind but ``const`` has an emitter for every dtype the registry allows it; a step
+holding an op without one maps to ``None`` and stays on the interpreter
+(:func:`unsupported_reason` says why).
+
+:func:`emit_step` emits one step as a function ``name(i8* heap)`` into an existing llvmlite
+module, so several steps can share one module: the globals a step creates (temporaries,
+constants) are prefixed by its function name, intrinsics and libm functions are declared once
+per module, and every step of a module raises the one fault flag ``graph_ops_fault``.
+:func:`build_step_module` is the one-step module (function ``cpu_step``) the JIT compiles.
 
 The emitters are generic and table-driven: every op is either *pointwise* (a function from an
 output index to the element's value: element-wise ops with numpy broadcasting, shape ops,
-gathers, reductions, arg_max/min, trilu, one_hot, matmul as a dot product per element)
-emitted inside one loop nest over the output, or *line-wise* (softmax, log_softmax, cumsum:
-loops along one axis per line) or custom (concat, scatters, attention per query row), or
-*multi-result* (top_k: values and indices). Values work in f32 (floats), i64 (integers, wrapped on store like numpy's
-cast back) and i1 (bool). Intermediates live in module globals (single-threaded runtime).
-An out-of-range gather index sets the module's fault flag (and reads element 0 instead), and
-the Python wrapper raises :class:`~moecc.errors.MoeccError` after the call.
+gathers, reductions, arg_max/min, trilu, one_hot, matmul/gemm/einsum as a sum of products per
+element) emitted inside one loop nest over the output, or *line-wise* (softmax, log_softmax,
+cumsum, layer_norm, rms_norm, rotary_embedding: loops along one axis or block per line) or
+custom (concat, scatters, attention per query row, gated_mlp and moe per token), or
+*multi-result* (top_k: values and indices).
+
+Values work in f32 (every float dtype), i64 (every integer dtype) and i1 (bool), as the
+reference interpreter computes (f16/bf16 ops compute in f32 and round the result once). Every
+store rounds or wraps the value to its graph dtype (:data:`FIT`: f16 and bf16 round to nearest
+even, i32/i8/u8 truncate and sign- or zero-extend like numpy's cast back), so each op's result
+matches the reference's rounding; loads fit the stored value to its dtype again, as the
+interpreter's ``from_hbm`` does. Only attention rounds its intermediates, because its reference
+computes in the operands' own dtype step by step. Intermediates live in module globals
+(single-threaded runtime). An out-of-range gather index sets the module's fault flag (and reads
+element 0 instead), and the Python wrapper raises :class:`~moecc.errors.MoeccError` after the
+call.
 """
 
 from __future__ import annotations
@@ -31,50 +49,136 @@ import numpy as np
 from llvmlite import ir
 
 from moecc.backend.llvm.jit import compile_module
-from moecc.backend.llvm.loop_builder import F32, F64, I1, I8, I8_PTR, I32, I64, counted_loop, i64
+from moecc.backend.llvm.loop_builder import (
+    F32,
+    F64,
+    I1,
+    I8,
+    I8_PTR,
+    I16,
+    I32,
+    I64,
+    counted_loop,
+    f32_to_bf16_bits,
+    i64,
+    widen,
+)
 from moecc.errors import MoeccError, UnsupportedError
 from moecc.ir.builder import const_value
 from moecc.ir.graph import Graph, Op, Value
 from moecc.ir.kernel import CpuCall, KernelModule
 from moecc.ir.ops.common import normalize_axis
 from moecc.ir.ops.elementwise import clip_bound
+from moecc.ir.ops.linalg import ELLIPSIS, parse_einsum
 from moecc.ir.ops.reduction import reduction_axes
 from moecc.ir.types import DType
+from moecc.passes.kernel_lowering import HBM_DTYPES
 
-#: Graph dtypes the emitters handle (their HBM storage: f32, i32, i32, f32 0/1).
-SUPPORTED_DTYPES: frozenset[DType] = frozenset({DType.F32, DType.I64, DType.I32, DType.BOOL})
+#: Graph dtypes the emitters handle: all of them.
+SUPPORTED_DTYPES: frozenset[DType] = frozenset(DType)
+
+#: The name of the fault flag global every step of a module shares.
+FAULT_FLAG = "graph_ops_fault"
+
+HALF = ir.HalfType()
+
+#: LLVM type of each storage dtype: the heap's HBM dtypes, plus i64 for integer constants
+#: (module globals, not heap, so they keep values outside int32).
+STORAGE: dict[DType, ir.Type] = {DType.F32: F32, DType.BF16: I16, DType.I32: I32, DType.I64: I64}
 
 StepFunction = Callable[[np.ndarray], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
-    """A graph value's storage in generated code: byte pointer, graph dtype, shape."""
+    """A graph value's storage in generated code: byte pointer, graph dtype, shape, and the
+    dtype its elements are stored in (by default the value's HBM dtype)."""
 
     pointer: ir.Value
     dtype: DType
     shape: tuple[int, ...]
+    storage: DType | None = None
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
 
-
-def _storage(dtype: DType) -> ir.Type:
-    return I32 if dtype in (DType.I64, DType.I32) else F32
+    @property
+    def stored(self) -> DType:
+        return self.storage if self.storage is not None else HBM_DTYPES[self.dtype]
 
 
 def _work(dtype: DType) -> ir.Type:
+    """The type values of ``dtype`` compute in."""
     if dtype == DType.BOOL:
         return I1
-    return I64 if dtype in (DType.I64, DType.I32) else F32
+    return I64 if dtype.is_int else F32
+
+
+def _wrap_to(bits: int, signed: bool) -> Callable[[ir.IRBuilder, ir.Value], ir.Value]:
+    def wrap(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+        narrow = b.trunc(value, ir.IntType(bits))
+        return b.sext(narrow, I64) if signed else b.zext(narrow, I64)
+    return wrap
+
+
+def _round_f16(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    # fptrunc rounds to nearest even (overflow to inf, NaN stays NaN), as numpy's astype does.
+    return b.fpext(b.fptrunc(value, HALF), F32)
+
+
+def _round_bf16(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return widen(b, f32_to_bf16_bits(b, value), DType.BF16)
+
+
+#: A work value rounded (floats) or wrapped (integers) to a graph dtype: what numpy's cast of
+#: an f32/i64 result back to the dtype gives.
+FIT: dict[DType, Callable[[ir.IRBuilder, ir.Value], ir.Value]] = {
+    DType.F32: lambda b, v: v,
+    DType.F16: _round_f16,
+    DType.BF16: _round_bf16,
+    DType.I64: lambda b, v: v,
+    DType.I32: _wrap_to(32, True),
+    DType.I8: _wrap_to(8, True),
+    DType.U8: _wrap_to(8, False),
+    DType.BOOL: lambda b, v: v,
+}
+
+
+def _fit(b: ir.IRBuilder, value: ir.Value, dtype: DType) -> ir.Value:
+    return FIT[dtype](b, value)
+
+
+def _from_storage(b: ir.IRBuilder, raw: ir.Value, stored: DType, dtype: DType) -> ir.Value:
+    """A loaded storage element as a work value of ``dtype``."""
+    if dtype == DType.BOOL:
+        return b.fcmp_unordered("!=", raw, ir.Constant(F32, 0.0))
+    if stored == DType.I32:
+        raw = b.sext(raw, I64)
+    elif stored == DType.BF16:
+        raw = widen(b, raw, DType.BF16)
+    return _fit(b, raw, dtype)
+
+
+def _to_storage(b: ir.IRBuilder, value: ir.Value, stored: DType, dtype: DType) -> ir.Value:
+    """A work value of ``dtype`` fitted to the dtype and converted to its storage."""
+    if dtype == DType.BOOL:
+        return b.uitofp(value, F32)
+    if stored == DType.BF16:
+        return f32_to_bf16_bits(b, value)  # rounds to nearest even itself
+    value = _fit(b, value, dtype)
+    return b.trunc(value, I32) if stored == DType.I32 else value
 
 
 class StepEmitter:
-    """Builds one step's function; the ops' emitters use its helpers."""
+    """Builds one step's function; the ops' emitters use its helpers.
+
+    Globals it creates are named after the function, so several steps can share a module;
+    the fault flag is the module's one ``graph_ops_fault``."""
 
     def __init__(self, module: ir.Module, name: str) -> None:
         self.module = module
+        self.name = name
         self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR]), name=name)
         self.heap = self.function.args[0]
         self.entry = self.function.append_basic_block("entry")
@@ -82,55 +186,51 @@ class StepEmitter:
         self.builder = ir.IRBuilder(self.entry)
         self.builder.branch(body)
         self.builder.position_at_end(body)
-        self.fault = ir.GlobalVariable(module, I32, name="graph_ops_fault")
-        self.fault.initializer = ir.Constant(I32, 0)
+        fault = module.globals.get(FAULT_FLAG)
+        if fault is None:
+            fault = ir.GlobalVariable(module, I32, name=FAULT_FLAG)
+            fault.initializer = ir.Constant(I32, 0)
+        self.fault = fault
         self._globals = 0
 
     # -- storage --------------------------------------------------------------------------
     def at_offset(self, offset: int) -> ir.Value:
         return self.builder.gep(self.heap, [i64(offset)], inbounds=True)
 
-    def temporary(self, dtype: DType, shape: tuple[int, ...]) -> ir.Value:
+    def _global_name(self, what: str) -> str:
         self._globals += 1
+        return f"{self.name}.{what}{self._globals}"
+
+    def scratch(self, dtype: DType, shape: tuple[int, ...]) -> Tensor:
+        """A temporary tensor of ``dtype`` and ``shape``: a zeroed module global in the
+        dtype's HBM storage."""
         size = max(math.prod(shape), 1)
-        variable = ir.GlobalVariable(self.module, ir.ArrayType(_storage(dtype), size), name=f"tmp{self._globals}")
+        storage = STORAGE[HBM_DTYPES[dtype]]
+        variable = ir.GlobalVariable(self.module, ir.ArrayType(storage, size), name=self._global_name("tmp"))
         variable.initializer = ir.Constant(variable.type.pointee, None)
         variable.align = 64
-        return self.builder.bitcast(variable, I8_PTR)
+        return Tensor(self.builder.bitcast(variable, I8_PTR), dtype, shape)
 
-    def constant(self, data: np.ndarray, dtype: DType) -> ir.Value:
-        if dtype in (DType.I64, DType.I32):
-            if data.size and (data.min() < np.iinfo(np.int32).min or data.max() > np.iinfo(np.int32).max):
-                raise UnsupportedError("an integer constant does not fit the heap's int32")
-            raw = data.astype(np.int32)
-        else:
-            raw = data.astype(np.float32)
-        payload = bytearray(np.ascontiguousarray(raw).tobytes()) or bytearray(4)
-        self._globals += 1
-        variable = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(payload)), name=f"const{self._globals}")
+    def constant(self, data: np.ndarray, dtype: DType) -> Tensor:
+        """A constant operand as a module global: in its HBM dtype, but i64 values as i64."""
+        stored = DType.I64 if dtype == DType.I64 else HBM_DTYPES[dtype]
+        raw = np.asarray(data).astype(dtype.numpy).astype(stored.numpy)
+        payload = bytearray(np.ascontiguousarray(raw).tobytes()) or bytearray(8)
+        variable = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(payload)), name=self._global_name("const"))
         variable.initializer = ir.Constant(variable.type.pointee, payload)
         variable.global_constant = True
         variable.align = 64
-        return self.builder.bitcast(variable, I8_PTR)
+        return Tensor(self.builder.bitcast(variable, I8_PTR), dtype, tuple(np.shape(data)), stored)
+
+    def _element(self, t: Tensor, flat: ir.Value) -> ir.Value:
+        b = self.builder
+        return b.gep(b.bitcast(t.pointer, STORAGE[t.stored].as_pointer()), [flat], inbounds=True)
 
     def load(self, t: Tensor, flat: ir.Value) -> ir.Value:
-        b = self.builder
-        pointer = b.gep(b.bitcast(t.pointer, _storage(t.dtype).as_pointer()), [flat], inbounds=True)
-        raw = b.load(pointer)
-        if t.dtype == DType.BOOL:
-            return b.fcmp_unordered("!=", raw, ir.Constant(F32, 0.0))
-        if t.dtype in (DType.I64, DType.I32):
-            return b.sext(raw, I64)
-        return raw
+        return _from_storage(self.builder, self.builder.load(self._element(t, flat)), t.stored, t.dtype)
 
     def store(self, t: Tensor, flat: ir.Value, value: ir.Value) -> None:
-        b = self.builder
-        if t.dtype == DType.BOOL:
-            value = b.uitofp(value, F32)
-        elif t.dtype in (DType.I64, DType.I32):
-            value = b.trunc(value, I32)
-        pointer = b.gep(b.bitcast(t.pointer, _storage(t.dtype).as_pointer()), [flat], inbounds=True)
-        b.store(value, pointer)
+        self.builder.store(_to_storage(self.builder, value, t.stored, t.dtype), self._element(t, flat))
 
     # -- indexing -------------------------------------------------------------------------
     def flat(self, shape: Sequence[int], index: Sequence[ir.Value]) -> ir.Value:
@@ -354,11 +454,35 @@ FLOAT_BINARY: dict[str, BinaryEmitter] = {
     **{k: (lambda op: lambda e, x, y, a: e.builder.fcmp_ordered(op, x, y))(v) for k, v in _COMPARES.items()},
 }
 
+def _int_pow(e: StepEmitter, x: ir.Value, y: ir.Value, attrs: Mapping[str, Any]) -> ir.Value:
+    """The reference's ``int_power``: ``x ** y`` by square-and-multiply over the exponent's
+    bits (wrapping mod 2**64, which the store's wrap to the dtype finishes as numpy's power in
+    the dtype would); a negative exponent gives ``1 / x**|y|`` truncated: 1 for x == 1, +-1 by
+    parity for x == -1 (a u8 operand is never -1: it is zero-extended), else 0."""
+    b = e.builder
+    result, base = e.entry_alloca(I64), e.entry_alloca(I64)
+    b.store(i64(1), result)
+    b.store(x, base)
+
+    def square_and_multiply(bit: ir.Value) -> None:
+        current, square = b.load(result), b.load(base)
+        taken = b.icmp_signed("!=", b.and_(b.lshr(y, bit), i64(1)), i64(0))
+        b.store(b.select(taken, b.mul(current, square), current), result)
+        b.store(b.mul(square, square), base)
+
+    counted_loop(b, 63, square_and_multiply, name="p")  # bits 0..62 of a non-negative i64
+    odd = b.icmp_signed("!=", b.and_(y, i64(1)), i64(0))
+    inverse = b.select(b.icmp_signed("==", x, i64(1)), i64(1),
+                       b.select(b.icmp_signed("==", x, i64(-1)), b.select(odd, i64(-1), i64(1)), i64(0)))
+    return b.select(b.icmp_signed("<", y, i64(0)), inverse, b.load(result))
+
+
 INT_BINARY: dict[str, BinaryEmitter] = {
     "add": lambda e, x, y, a: e.builder.add(x, y),
     "sub": lambda e, x, y, a: e.builder.sub(x, y),
     "mul": lambda e, x, y, a: e.builder.mul(x, y),
     "div": _int_div,
+    "pow": _int_pow,
     "max": lambda e, x, y, a: _max(e.builder, x, y),
     "min": lambda e, x, y, a: _min(e.builder, x, y),
     "mod": _int_mod,
@@ -373,9 +497,24 @@ BOOL_BINARY: dict[str, BinaryEmitter] = {
 }
 
 
+def _float_to_int(e: StepEmitter, value: ir.Value, dst: DType) -> ir.Value:
+    """numpy's float → integer cast on x86, the reference's machine: truncation toward zero;
+    NaN and values outside the conversion's range (int64 for i64, int32 for the narrower
+    types, which then wrap) give that range's minimum, the "integer indefinite" value of the
+    cvtt instructions. ONNX leaves out-of-range casts undefined; this matches the reference."""
+    b = e.builder
+    bits = 64 if dst == DType.I64 else 32
+    limit = ir.Constant(value.type, float(2 ** (bits - 1)))
+    in_range = b.and_(b.fcmp_ordered(">=", value, b.fneg(limit)), b.fcmp_ordered("<", value, limit))
+    suffix = "f32" if value.type == F32 else "f64"
+    truncated = b.call(e.intrinsic(f"llvm.fptosi.sat.i64.{suffix}", I64, [value.type]), [value])
+    return b.select(in_range, truncated, i64(-(2 ** (bits - 1))))
+
+
 def _convert(e: StepEmitter, value: ir.Value, src: DType, dst: DType) -> ir.Value:
-    """ONNX Cast between work values: to bool is ``!= 0`` (NaN is True), float → int
-    truncates (saturating; NaN → 0), int → int wraps to the destination width."""
+    """ONNX Cast between work values, as the reference's ``cast_array``: to bool is ``!= 0``
+    (NaN is True); to a float rounds to nearest even (integers go through f32, as ml_dtypes
+    converts them); float → int truncates (:func:`_float_to_int`); int → int wraps."""
     b = e.builder
     if dst == DType.BOOL:
         if src == DType.BOOL:
@@ -383,19 +522,19 @@ def _convert(e: StepEmitter, value: ir.Value, src: DType, dst: DType) -> ir.Valu
         if value.type == F32:
             return b.fcmp_unordered("!=", value, _f(0.0))
         return b.icmp_signed("!=", value, i64(0))
-    if dst == DType.F32:
-        if src == DType.BOOL:
-            return b.uitofp(value, F32)
-        return value if value.type == F32 else b.sitofp(value, F32)
-    if src == DType.BOOL:
+    if dst.is_float:
+        if value.type == I1:
+            value = b.uitofp(value, F32)
+        elif value.type == I64:
+            value = b.sitofp(value, F32)
+        return _fit(b, value, dst)
+    if value.type == I1:
         wide = b.zext(value, I64)
     elif value.type == F32:
-        wide = b.call(e.intrinsic("llvm.fptosi.sat.i64.f32", I64, [F32]), [value])
+        wide = _float_to_int(e, value, dst)
     else:
         wide = value
-    if dst == DType.I32:
-        wide = b.sext(b.trunc(wide, I32), I64)
-    return wide
+    return _fit(b, wide, dst)
 
 
 # -- op emitters --------------------------------------------------------------------------
@@ -420,18 +559,15 @@ def _elementwise(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: 
                 x = combine(e.builder, x, const)
         return x
     table = _unary_table(dtype) if len(values) == 1 else _binary_table(dtype)
-    result = table[kind](e, *values, op.attrs)
-    if dtype == DType.I32 and result.type == I64:
-        result = e.builder.sext(e.builder.trunc(result, I32), I64)
-    return result
+    return table[kind](e, *values, op.attrs)  # the store rounds or wraps to the dtype
 
 
 def _unary_table(dtype: DType) -> Mapping[str, UnaryEmitter]:
-    return BOOL_UNARY if dtype == DType.BOOL else INT_UNARY if dtype in (DType.I64, DType.I32) else FLOAT_UNARY
+    return BOOL_UNARY if dtype == DType.BOOL else INT_UNARY if dtype.is_int else FLOAT_UNARY
 
 
 def _binary_table(dtype: DType) -> Mapping[str, BinaryEmitter]:
-    return BOOL_BINARY if dtype == DType.BOOL else INT_BINARY if dtype in (DType.I64, DType.I32) else FLOAT_BINARY
+    return BOOL_BINARY if dtype == DType.BOOL else INT_BINARY if dtype.is_int else FLOAT_BINARY
 
 
 def _reshape(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
@@ -501,8 +637,8 @@ def _one_hot(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list
     depth = op.attrs["depth"]
     axis = normalize_axis("one_hot", op.attrs["axis"], len(indices.shape) + 1)
     raw = e.load_at(indices, index[:axis] + index[axis + 1:])
-    if raw.type == F32:
-        raw = b.call(e.intrinsic("llvm.fptosi.sat.i64.f32", I64, [F32]), [raw])
+    if raw.type == F32:  # the reference casts float indices to int64
+        raw = _float_to_int(e, raw, DType.I64)
     wrapped = b.select(b.icmp_signed("<", raw, i64(0)), b.add(raw, i64(depth)), raw)
     hot = b.icmp_signed("==", wrapped, index[axis])
     return b.select(hot, e.load(values, i64(1)), e.load(values, i64(0)))
@@ -525,9 +661,9 @@ def _reduce(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[
     elif kind == "reduce_prod":
         initial = ir.Constant(work, 1)
     elif kind == "reduce_max":
-        initial = _f(-math.inf) if work == F32 else i64(0 if is_bool else np.iinfo(np.int32 if dtype == DType.I32 else np.int64).min)
+        initial = _f(-math.inf) if work == F32 else i64(0 if is_bool else int(np.iinfo(dtype.numpy).min))
     else:
-        initial = _f(math.inf) if work == F32 else i64(1 if is_bool else np.iinfo(np.int32 if dtype == DType.I32 else np.int64).max)
+        initial = _f(math.inf) if work == F32 else i64(1 if is_bool else int(np.iinfo(dtype.numpy).max))
     accumulator = e.entry_alloca(work)
     b.store(initial, accumulator)
     kept = [a for a in range(rank) if a not in axes]
@@ -555,12 +691,14 @@ def _reduce(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[
     if kind == "reduce_mean":
         if work == F32:
             result = b.fdiv(result, _f(float(count)))
+        elif count:
+            # The reference divides the sum wrapped to the dtype by the count cast to it.
+            divisor = int(np.asarray(count).astype(dtype.numpy))
+            result = _int_div(e, _fit(b, result, dtype), i64(divisor), {})
         else:
-            result = _int_div(e, result, i64(count), {}) if count else i64(0)
+            result = i64(0)
     if is_bool:
         return b.icmp_signed("!=", result, i64(0))
-    if dtype == DType.I32:
-        result = b.sext(b.trunc(result, I32), I64)
     return result
 
 
@@ -625,10 +763,111 @@ def _matmul(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[
         b.store(b.fadd(current, b.fmul(x, y)) if work == F32 else b.add(current, b.mul(x, y)), total)
 
     counted_loop(b, depth, accumulate, name="k")
+    return b.load(total)
+
+
+def _gemm(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    """ONNX Gemm as the reference computes it: ``op(a) @ op(b)`` per element, then
+    ``* alpha`` and ``+ c * beta`` when they are not 1. Floats scale in f32; an integer
+    product wraps in its dtype, and a non-unit alpha or beta (a Python float in the
+    reference) turns the sum into f64, truncated back to the dtype at the end."""
+    b = e.builder
+    a, w = ins[:2]
+    c = ins[2] if len(ins) > 2 else None
+    alpha, beta = op.attrs["alpha"], op.attrs["beta"]
+    row, col = index
+    depth = a.shape[0] if op.attrs["trans_a"] else a.shape[1]
+    work = _work(out.dtype)
+    total = e.entry_alloca(work)
+    b.store(ir.Constant(work, 0), total)
+
+    def accumulate(k: ir.Value) -> None:
+        x = e.load_at(a, [k, row] if op.attrs["trans_a"] else [row, k])
+        y = e.load_at(w, [col, k] if op.attrs["trans_b"] else [k, col])
+        current = b.load(total)
+        b.store(b.fadd(current, b.fmul(x, y)) if work == F32 else b.add(current, b.mul(x, y)), total)
+
+    counted_loop(b, depth, accumulate, name="k")
     result = b.load(total)
-    if out.dtype == DType.I32:
-        result = b.sext(b.trunc(result, I32), I64)
-    return result
+    addend = e.load_broadcast(c, index) if c is not None else None
+    if work == F32:
+        if alpha != 1.0:
+            result = b.fmul(result, _f(float(np.float32(alpha))))
+        if addend is not None:
+            if beta != 1.0:
+                addend = b.fmul(addend, _f(float(np.float32(beta))))
+            result = b.fadd(result, addend)
+        return result
+    if alpha == 1.0 and (addend is None or beta == 1.0):
+        return result if addend is None else b.add(result, addend)
+    wide = b.sitofp(_fit(b, result, out.dtype), F64)
+    if alpha != 1.0:
+        wide = b.fmul(wide, ir.Constant(F64, alpha))
+    if addend is not None:
+        addend = b.sitofp(addend, F64)
+        wide = b.fadd(wide, b.fmul(addend, ir.Constant(F64, beta)) if beta != 1.0 else addend)
+    return _float_to_int(e, wide, out.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class EinsumPlan:
+    """An einsum equation resolved for concrete shapes: one label per operand dim (ellipsis
+    dims become labels ``...0``, ``...1``, ... right-aligned), the output's labels, the
+    contracted labels (in no output) and every label's size (a size-1 dim broadcasts)."""
+
+    operands: tuple[tuple[str, ...], ...]
+    output: tuple[str, ...]
+    contracted: tuple[str, ...]
+    sizes: Mapping[str, int]
+
+
+def einsum_plan(equation: str, shapes: Sequence[tuple[int, ...]]) -> EinsumPlan:
+    """The :class:`EinsumPlan` of ``equation`` (as the registry parses it) on ``shapes``."""
+    spec = parse_einsum(equation, len(shapes))
+    ellipsis_rank = max((len(shape) - len(term) + 1 for term, shape in zip(spec.inputs, shapes) if ELLIPSIS in term),
+                        default=0)
+    ellipsis = tuple(f"...{i}" for i in range(ellipsis_rank))
+
+    def expand(term: tuple[str, ...], rank: int) -> tuple[str, ...]:
+        if ELLIPSIS not in term:
+            return term
+        at = term.index(ELLIPSIS)
+        width = rank - len(term) + 1
+        return term[:at] + ellipsis[ellipsis_rank - width:] + term[at + 1:]
+
+    operands = tuple(expand(term, len(shape)) for term, shape in zip(spec.inputs, shapes))
+    output = expand(spec.output, len(spec.output) - 1 + ellipsis_rank)
+    sizes: dict[str, int] = {}
+    for labels, shape in zip(operands, shapes):
+        for label, dim in zip(labels, shape):
+            if sizes.get(label, 1) == 1:
+                sizes[label] = dim
+    contracted = tuple(sorted({label for labels in operands for label in labels} - set(output)))
+    return EinsumPlan(operands, output, contracted, sizes)
+
+
+def _einsum(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
+    """einsum as a sum of products per output element: a loop nest over the contracted
+    labels multiplies one element of every operand (repeated labels take diagonals; size-1
+    dims broadcast because :meth:`StepEmitter.flat` skips them)."""
+    b = e.builder
+    plan = einsum_plan(op.attrs["equation"], [t.shape for t in ins])
+    at = dict(zip(plan.output, index))
+    work = _work(out.dtype)
+    total = e.entry_alloca(work)
+    b.store(ir.Constant(work, 0), total)
+
+    def accumulate(inner: list[ir.Value]) -> None:
+        where = {**at, **dict(zip(plan.contracted, inner))}
+        product = None
+        for t, labels in zip(ins, plan.operands):
+            value = e.load_at(t, [where[label] for label in labels])
+            product = value if product is None else (b.fmul(product, value) if work == F32 else b.mul(product, value))
+        current = b.load(total)
+        b.store(b.fadd(current, product) if work == F32 else b.add(current, product), total)
+
+    e.nest([plan.sizes[label] for label in plan.contracted], accumulate, name="k")
+    return b.load(total)
 
 
 POINTWISE: dict[str, PointwiseEmitter] = {
@@ -647,6 +886,8 @@ POINTWISE: dict[str, PointwiseEmitter] = {
     "arg_max": _arg,
     "arg_min": _arg,
     "matmul": _matmul,
+    "gemm": _gemm,
+    "einsum": _einsum,
 }
 
 
@@ -780,10 +1021,15 @@ def _scatter_nd(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
 
 
 def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
-    """Scaled dot-product attention per query row, the reference's steps in f32: scores
+    """Scaled dot-product attention per query row, the reference's steps: scores
     ``(q * sqrt(scale)) . (k * sqrt(scale))`` into a row scratch, softcap, plus the bias (mask
     and causal), a max-shifted softmax (an all -inf row shifts by 0, a zero sum divides by
-    1), zeros where every key is masked, then the weighted sum of v."""
+    1), zeros where every key is masked, then the weighted sum of v.
+
+    The reference computes in the operands' dtype step by step, so for f16/bf16 every step's
+    result is rounded to the dtype here too (no-ops for f32). Its dot products (numpy
+    matmuls) accumulate in f32 and round once; its row sum of the weights accumulates in f32
+    for f16 but in bf16, rounding after every addition, for bf16 (ml_dtypes' add loop)."""
     b = e.builder
     q, k, v = ins[:3]
     mask = ins[3] if len(ins) > 3 else None
@@ -791,10 +1037,18 @@ def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
     kv_heads, length, value_depth = k.shape[1], k.shape[2], v.shape[3]
     if out.size == 0:
         return
+    dtype = q.dtype
+
+    def fit(value: ir.Value) -> ir.Value:
+        return _fit(b, value, dtype)
+
+    def constant(value: float) -> ir.Constant:  # rounded from f64 straight to the dtype, as ``dtype(value)``
+        return _f(float(np.asarray(value, dtype=np.float64).astype(dtype.numpy)))
+
     group = heads // kv_heads
-    root_scale = _f(float(np.float32(np.sqrt(op.attrs["scale"]))))
+    root_scale = constant(np.sqrt(op.attrs["scale"]))
     cap = op.attrs["softcap"]
-    row = Tensor(e.temporary(DType.F32, (length,)), DType.F32, (length,))
+    row = e.scratch(DType.F32, (length,))
     total, peak, bias_peak = e.entry_alloca(F32), e.entry_alloca(F32), e.entry_alloca(F32)
     dot = e.entry_alloca(F32)
 
@@ -808,23 +1062,23 @@ def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
             b.store(_f(0.0), dot)
 
             def multiply(d: ir.Value) -> None:
-                x = b.fmul(e.load_at(q, [n, h, s, d]), root_scale)
-                y = b.fmul(e.load_at(k, [n, g, j, d]), root_scale)
+                x = fit(b.fmul(e.load_at(q, [n, h, s, d]), root_scale))
+                y = fit(b.fmul(e.load_at(k, [n, g, j, d]), root_scale))
                 b.store(b.fadd(b.load(dot), b.fmul(x, y)), dot)
 
             counted_loop(b, depth, multiply, name="d")
-            value = b.load(dot)
+            value = fit(b.load(dot))
             if cap > 0:
-                capped = _f(float(np.float32(cap)))
-                value = b.fmul(e.call("tanhf", b.fdiv(value, capped)), capped)
+                capped = constant(cap)
+                value = fit(b.fmul(fit(e.call("tanhf", fit(b.fdiv(value, capped)))), capped))
             bias = _f(0.0)
             if mask is not None:
                 term = e.load_broadcast(mask, [n, h, s, j])
                 bias = b.select(term, _f(0.0), _f(-math.inf)) if mask.dtype == DType.BOOL else b.fadd(bias, term)
             if op.attrs["is_causal"]:
                 allowed = b.icmp_signed("<=", j, b.add(s, i64(length - queries)))
-                bias = b.fadd(bias, b.select(allowed, _f(0.0), _f(-math.inf)))
-            value = b.fadd(value, bias)
+                bias = fit(b.fadd(bias, b.select(allowed, _f(0.0), _f(-math.inf))))
+            value = fit(b.fadd(value, bias))
             e.store(row, j, value)
             b.store(_max(b, b.load(peak), value), peak)
             b.store(_max(b, b.load(bias_peak), bias), bias_peak)
@@ -835,17 +1089,18 @@ def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
         b.store(_f(0.0), total)
 
         def exponentiate(j: ir.Value) -> None:
-            weight = e.call("llvm.exp.f32", b.fsub(e.load(row, j), shift))
+            weight = fit(e.call("llvm.exp.f32", fit(b.fsub(e.load(row, j), shift))))
             e.store(row, j, weight)
-            b.store(b.fadd(b.load(total), weight), total)
+            running = b.fadd(b.load(total), weight)
+            b.store(fit(running) if dtype == DType.BF16 else running, total)
 
         counted_loop(b, length, exponentiate, name="x")
-        divisor = b.load(total)
+        divisor = fit(b.load(total))
         divisor = b.select(b.fcmp_ordered("==", divisor, _f(0.0)), _f(1.0), divisor)
         blocked = b.fcmp_ordered("==", b.load(bias_peak), _f(-math.inf))
 
         def normalize(j: ir.Value) -> None:
-            e.store(row, j, b.select(blocked, _f(0.0), b.fdiv(e.load(row, j), divisor)))
+            e.store(row, j, b.select(blocked, _f(0.0), fit(b.fdiv(e.load(row, j), divisor))))
 
         counted_loop(b, length, normalize, name="w")
 
@@ -859,16 +1114,6 @@ def _attention(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
 
     e.nest((batch, heads, queries), per_row, name="r")
 
-
-LINEWISE: dict[str, Callable[[StepEmitter, Op, list[Tensor], Tensor], None]] = {
-    "softmax": _softmax,
-    "log_softmax": _softmax,  # one emitter: the op kind picks the formula
-    "cumsum": _cumsum,
-    "concat": _concat,
-    "scatter_elements": _scatter_elements,
-    "scatter_nd": _scatter_nd,
-    "attention": _attention,
-}
 
 def _sorts_before(b: ir.IRBuilder, x: ir.Value, i: ir.Value, y: ir.Value, j: ir.Value, largest: bool) -> ir.Value:
     """Whether element (value ``x``, index ``i``) precedes (``y``, ``j``) in top_k's order:
@@ -885,54 +1130,307 @@ def _sorts_before(b: ir.IRBuilder, x: ir.Value, i: ir.Value, y: ir.Value, j: ir.
     return b.or_(better, b.and_(equal, b.icmp_signed("<", i, j)))
 
 
-def _top_k(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> None:
-    """top_k per line by k selection passes: pass ``j`` picks the first element (in top_k's
-    total order) that comes after pass ``j - 1``'s pick, so no scratch and O(k * n) per line."""
+def _select_k(e: StepEmitter, length: int, k: int, value_at: Callable[[ir.Value], ir.Value], work: ir.Type,
+              largest: bool, pick: Callable[[ir.Value, ir.Value, ir.Value], None]) -> None:
+    """k selection passes over one line of ``length`` elements: pass ``j`` picks the first
+    element (in top_k's total order, :func:`_sorts_before`) that comes after pass ``j - 1``'s
+    pick and calls ``pick(j, value, index)``; no scratch, O(k * length)."""
     b = e.builder
+    previous_value, previous_index = e.entry_alloca(work), e.entry_alloca(I64)
+    best_value, best_index = e.entry_alloca(work), e.entry_alloca(I64)
+    # Defined starting values: pass 0 ignores them, but an undefined compare could poison
+    # its result.
+    b.store(ir.Constant(work, 0), previous_value)
+    b.store(i64(-1), previous_index)
+
+    def select(j: ir.Value) -> None:
+        b.store(i64(-1), best_index)
+        b.store(ir.Constant(work, 0), best_value)
+
+        def scan(i: ir.Value) -> None:
+            value = value_at(i)
+            after_previous = b.or_(b.icmp_signed("==", j, i64(0)),
+                                   _sorts_before(b, b.load(previous_value), b.load(previous_index), value, i, largest))
+            best = b.load(best_index)
+            improves = b.or_(b.icmp_signed("<", best, i64(0)),
+                             _sorts_before(b, value, i, b.load(best_value), best, largest))
+            take = b.and_(after_previous, improves)
+            b.store(b.select(take, value, b.load(best_value)), best_value)
+            b.store(b.select(take, i, best), best_index)
+
+        counted_loop(b, length, scan, name="t")
+        chosen_value, chosen_index = b.load(best_value), b.load(best_index)
+        pick(j, chosen_value, chosen_index)
+        b.store(chosen_value, previous_value)
+        b.store(chosen_index, previous_index)
+
+    counted_loop(b, k, select, name="j")
+
+
+def _top_k(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> None:
+    """top_k per line by :func:`_select_k`."""
     x = ins[0]
     values, indices = outs
     axis = normalize_axis("top_k", op.attrs["axis"], len(x.shape))
     k = op.attrs["k"]
-    largest = op.attrs["largest"]
-    length = x.shape[axis]
     if k == 0 or values.size == 0:
         return
-    work = _work(x.dtype)
-    previous_value, previous_index = e.entry_alloca(work), e.entry_alloca(I64)
-    best_value, best_index = e.entry_alloca(work), e.entry_alloca(I64)
 
     def per_line(outer: list[ir.Value]) -> None:
-        # Defined starting values: pass 0 ignores them, but an undefined compare could poison
-        # its result.
-        b.store(ir.Constant(work, 0), previous_value)
-        b.store(i64(-1), previous_index)
-
-        def select(j: ir.Value) -> None:
-            b.store(i64(-1), best_index)
-            b.store(ir.Constant(work, 0), best_value)
-
-            def scan(i: ir.Value) -> None:
-                value = e.load_at(x, outer[:axis] + [i] + outer[axis:])
-                after_previous = b.or_(b.icmp_signed("==", j, i64(0)),
-                                       _sorts_before(b, b.load(previous_value), b.load(previous_index), value, i, largest))
-                best = b.load(best_index)
-                improves = b.or_(b.icmp_signed("<", best, i64(0)),
-                                 _sorts_before(b, value, i, b.load(best_value), best, largest))
-                take = b.and_(after_previous, improves)
-                b.store(b.select(take, value, b.load(best_value)), best_value)
-                b.store(b.select(take, i, best), best_index)
-
-            counted_loop(b, length, scan, name="t")
-            chosen_value, chosen_index = b.load(best_value), b.load(best_index)
+        def pick(j: ir.Value, value: ir.Value, index: ir.Value) -> None:
             target = outer[:axis] + [j] + outer[axis:]
-            e.store(values, e.flat(values.shape, target), chosen_value)
-            e.store(indices, e.flat(indices.shape, target), chosen_index)
-            b.store(chosen_value, previous_value)
-            b.store(chosen_index, previous_index)
+            e.store(values, e.flat(values.shape, target), value)
+            e.store(indices, e.flat(indices.shape, target), index)
 
-        counted_loop(b, k, select, name="j")
+        _select_k(e, x.shape[axis], k, lambda i: e.load_at(x, outer[:axis] + [i] + outer[axis:]), _work(x.dtype),
+                  op.attrs["largest"], pick)
 
     e.nest(x.shape[:axis] + x.shape[axis + 1:], per_line, name="l")
+
+
+# -- composites ---------------------------------------------------------------------------
+
+def _norm(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """layer_norm / rms_norm over the block of axes ``[axis, rank)`` per outer index, in f32
+    as the reference: layer_norm ``(x - mean) / sqrt(var + eps) * scale + bias`` (biased
+    variance of the centred values), rms_norm ``x / sqrt(mean(x * x) + eps) * scale``."""
+    b = e.builder
+    x, scale = ins[:2]
+    bias = ins[2] if len(ins) > 2 else None
+    axis = normalize_axis(op.kind, op.attrs["axis"], len(x.shape))
+    block = x.shape[axis:]
+    count = _f(float(math.prod(block)))
+    epsilon = _f(float(np.float32(op.attrs["epsilon"])))
+    centred = op.kind == "layer_norm"
+    total = e.entry_alloca(F32)
+
+    def per_block(outer: list[ir.Value]) -> None:
+        def accumulate(value: Callable[[list[ir.Value]], ir.Value]) -> ir.Value:
+            b.store(_f(0.0), total)
+            e.nest(block, lambda inner: b.store(b.fadd(b.load(total), value(inner)), total), name="n")
+            return b.fdiv(b.load(total), count)
+
+        def element(inner: list[ir.Value]) -> ir.Value:
+            return e.load_at(x, outer + inner)
+
+        mean = accumulate(element) if centred else _f(0.0)
+
+        def deviation(inner: list[ir.Value]) -> ir.Value:
+            return b.fsub(element(inner), mean) if centred else element(inner)
+
+        def square(inner: list[ir.Value]) -> ir.Value:
+            value = deviation(inner)
+            return b.fmul(value, value)
+
+        spread = accumulate(square)
+        root = e.call("llvm.sqrt.f32", b.fadd(spread, epsilon))
+
+        def write(inner: list[ir.Value]) -> None:
+            at = outer + inner
+            value = b.fmul(b.fdiv(deviation(inner), root), e.load_broadcast(scale, at))
+            if bias is not None:
+                value = b.fadd(value, e.load_broadcast(bias, at))
+            e.store(out, e.flat(out.shape, at), value)
+
+        e.nest(block, write, name="w")
+
+    e.nest(x.shape[:axis], per_block, name="l")
+
+
+def _rotary_embedding(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """Per (batch, head, position): each pair ``(x1, x2)`` of the first rotary_dim features
+    (halves ``(i, i + half)``, or ``(2i, 2i + 1)`` when interleaved) becomes
+    ``(cos * x1 - sin * x2, sin * x1 + cos * x2)`` in f32; the other features are copied."""
+    b = e.builder
+    x, cos, sin = ins
+    batch, heads, length, depth = x.shape
+    rotary = op.attrs["rotary_dim"] or depth
+    half = rotary // 2
+    interleaved = op.attrs["interleaved"]
+
+    def per_row(index: list[ir.Value]) -> None:
+        n, _, s = index
+
+        def rotate(i: ir.Value) -> None:
+            first = b.mul(i, i64(2)) if interleaved else i
+            second = b.add(first, i64(1)) if interleaved else b.add(i, i64(half))
+            x1, x2 = e.load_at(x, index + [first]), e.load_at(x, index + [second])
+            c, s_ = e.load_at(cos, [n, s, i]), e.load_at(sin, [n, s, i])
+            e.store(out, e.flat(out.shape, index + [first]), b.fsub(b.fmul(c, x1), b.fmul(s_, x2)))
+            e.store(out, e.flat(out.shape, index + [second]), b.fadd(b.fmul(s_, x1), b.fmul(c, x2)))
+
+        def copy(d: ir.Value) -> None:
+            at = index + [b.add(d, i64(rotary))]
+            e.store(out, e.flat(out.shape, at), e.load_at(x, at))
+
+        counted_loop(b, half, rotate, name="i")
+        counted_loop(b, depth - rotary, copy, name="c")
+
+    e.nest((batch, heads, length), per_row, name="r")
+
+
+def _silu(e: StepEmitter, x: ir.Value) -> ir.Value:
+    b = e.builder
+    return b.fdiv(x, b.fadd(_f(1.0), e.call("llvm.exp.f32", b.fneg(x))))
+
+
+def _composite_gelu(e: StepEmitter, x: ir.Value) -> ir.Value:
+    b = e.builder
+    # The composites' reference takes erf of the f32 quotient in f64 and rounds it to f32.
+    scaled = b.fdiv(x, _f(float(np.float32(math.sqrt(2.0)))))
+    erf = b.fptrunc(_erf64(e, b.fpext(scaled, F64)), F32)
+    return b.fmul(b.fmul(_f(0.5), x), b.fadd(_f(1.0), erf))
+
+
+def _composite_gelu_tanh(e: StepEmitter, x: ir.Value) -> ir.Value:
+    b = e.builder
+    cube = b.fmul(b.fmul(b.fmul(_f(float(np.float32(0.044715))), x), x), x)
+    inner = b.fmul(_f(float(np.float32(math.sqrt(2.0 / math.pi)))), b.fadd(x, cube))
+    return b.fmul(b.fmul(_f(0.5), x), b.fadd(_f(1.0), e.call("tanhf", inner)))
+
+
+#: gated_mlp/moe activations, in f32 as :func:`moecc.ir.ops.composite._activation` computes.
+ACTIVATIONS: dict[str, Callable[[StepEmitter, ir.Value], ir.Value]] = {
+    "silu": _silu,
+    "gelu": _composite_gelu,
+    "gelu_tanh": _composite_gelu_tanh,
+    "relu": lambda e, x: _max(e.builder, x, _f(0.0)),
+}
+
+
+def _dot(e: StepEmitter, length: int, terms: Callable[[ir.Value], tuple[ir.Value, ir.Value]],
+         total: ir.Value) -> ir.Value:
+    """The f32 sum over ``k < length`` of the products ``terms(k)``, accumulated in the
+    alloca ``total``."""
+    b = e.builder
+    b.store(_f(0.0), total)
+
+    def accumulate(k: ir.Value) -> None:
+        x, y = terms(k)
+        b.store(b.fadd(b.load(total), b.fmul(x, y)), total)
+
+    counted_loop(b, length, accumulate, name="k")
+    return b.load(total)
+
+
+def _expert(e: StepEmitter, x: Callable[[ir.Value], ir.Value], w_gate: Callable[[ir.Value, ir.Value], ir.Value],
+            w_up: Callable[[ir.Value, ir.Value], ir.Value], w_down: Callable[[ir.Value, ir.Value], ir.Value],
+            shape: tuple[int, int, int], activation: str, hidden: Tensor,
+            emit: Callable[[ir.Value, ir.Value], None]) -> None:
+    """One gated MLP on one row ``x`` (element accessors; ``shape`` is (H, F, H')):
+    ``hidden[f] = act(x . w_gate[:, f]) * (x . w_up[:, f])`` into the f32 scratch ``hidden``,
+    then ``emit(c, hidden . w_down[:, c])`` for every output column."""
+    b = e.builder
+    width, ffn, out_width = shape
+    total = e.entry_alloca(F32)
+    act = ACTIVATIONS[activation]
+
+    def gate(f: ir.Value) -> None:
+        gated = act(e, _dot(e, width, lambda k: (x(k), w_gate(k, f)), total))
+        e.store(hidden, f, b.fmul(gated, _dot(e, width, lambda k: (x(k), w_up(k, f)), total)))
+
+    counted_loop(b, ffn, gate, name="f")
+    counted_loop(b, out_width, lambda c: emit(c, _dot(e, ffn, lambda f: (e.load(hidden, f), w_down(f, c)), total)),
+                 name="c")
+
+
+def _gated_mlp(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """gated_mlp per row of x (every dim but the last), f32 throughout as the reference."""
+    x, w_gate, w_up, w_down = ins
+    width, ffn = w_gate.shape
+    out_width = w_down.shape[1]
+    hidden = e.scratch(DType.F32, (ffn,))
+
+    def per_row(row: list[ir.Value]) -> None:
+        _expert(e, lambda k: e.load_at(x, row + [k]), lambda k, f: e.load_at(w_gate, [k, f]),
+                lambda k, f: e.load_at(w_up, [k, f]), lambda f, c: e.load_at(w_down, [f, c]),
+                (width, ffn, out_width), op.attrs["activation"], hidden,
+                lambda c, value: e.store(out, e.flat(out.shape, row + [c]), value))
+
+    e.nest(x.shape[:-1], per_row, name="r")
+
+
+def _moe(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> None:
+    """moe per token, in f32 as the reference: router logits and their softmax, the top_k
+    experts by :func:`_select_k` (ties to the lower expert), their routing weights
+    (renormalised over the chosen, in rank order, if ``normalize``), then each chosen
+    expert's gated MLP added weighted into the row, in expert order as the reference sums."""
+    b = e.builder
+    x, router, w_gate, w_up, w_down = ins
+    tokens, width = x.shape
+    experts, ffn = router.shape[1], w_gate.shape[2]
+    k = op.attrs["top_k"]
+    probs = e.scratch(DType.F32, (experts,))
+    weights = e.scratch(DType.F32, (experts,))
+    chosen = e.scratch(DType.BOOL, (experts,))
+    hidden = e.scratch(DType.F32, (ffn,))
+    row = e.scratch(DType.F32, (width,))
+    total, peak, chosen_total = e.entry_alloca(F32), e.entry_alloca(F32), e.entry_alloca(F32)
+
+    def per_token(t: ir.Value) -> None:
+        b.store(_f(-math.inf), peak)
+
+        def logit(j: ir.Value) -> None:
+            value = _dot(e, width, lambda h: (e.load_at(x, [t, h]), e.load_at(router, [h, j])), total)
+            e.store(probs, j, value)
+            b.store(_max(b, b.load(peak), value), peak)
+            e.store(chosen, j, ir.Constant(I1, 0))
+
+        counted_loop(b, experts, logit, name="j")
+        b.store(_f(0.0), total)
+
+        def exponentiate(j: ir.Value) -> None:
+            value = e.call("llvm.exp.f32", b.fsub(e.load(probs, j), b.load(peak)))
+            e.store(probs, j, value)
+            b.store(b.fadd(b.load(total), value), total)
+
+        counted_loop(b, experts, exponentiate, name="x")
+        divisor = b.load(total)
+        counted_loop(b, experts, lambda j: e.store(probs, j, b.fdiv(e.load(probs, j), divisor)), name="p")
+        b.store(_f(0.0), chosen_total)
+
+        def pick(rank: ir.Value, value: ir.Value, index: ir.Value) -> None:
+            e.store(chosen, index, ir.Constant(I1, 1))
+            e.store(weights, index, value)
+            b.store(b.fadd(b.load(chosen_total), value), chosen_total)
+
+        _select_k(e, experts, k, lambda j: e.load(probs, j), F32, True, pick)
+        if op.attrs["normalize"]:
+            norm = b.load(chosen_total)
+            counted_loop(b, experts, lambda j: e.store(weights, j, b.fdiv(e.load(weights, j), norm)), name="n")
+        counted_loop(b, width, lambda c: e.store(row, c, _f(0.0)), name="z")
+
+        def expert(j: ir.Value) -> None:
+            weight = e.load(weights, j)
+
+            def add(c: ir.Value, value: ir.Value) -> None:
+                e.store(row, c, b.fadd(e.load(row, c), b.fmul(weight, value)))
+
+            with b.if_then(e.load(chosen, j)):
+                _expert(e, lambda h: e.load_at(x, [t, h]), lambda h, f: e.load_at(w_gate, [j, h, f]),
+                        lambda h, f: e.load_at(w_up, [j, h, f]), lambda f, c: e.load_at(w_down, [j, f, c]),
+                        (width, ffn, width), op.attrs["activation"], hidden, add)
+
+        counted_loop(b, experts, expert, name="e")
+        counted_loop(b, width, lambda c: e.store(out, e.flat(out.shape, [t, c]), e.load(row, c)), name="o")
+
+    counted_loop(b, tokens, per_token, name="t")
+
+
+LINEWISE: dict[str, Callable[[StepEmitter, Op, list[Tensor], Tensor], None]] = {
+    "softmax": _softmax,
+    "log_softmax": _softmax,  # one emitter: the op kind picks the formula
+    "cumsum": _cumsum,
+    "concat": _concat,
+    "scatter_elements": _scatter_elements,
+    "scatter_nd": _scatter_nd,
+    "attention": _attention,
+    "layer_norm": _norm,
+    "rms_norm": _norm,  # one emitter: the op kind picks the formula
+    "rotary_embedding": _rotary_embedding,
+    "gated_mlp": _gated_mlp,
+    "moe": _moe,
+}
 
 
 #: Ops with several results: emitters get one output tensor per result.
@@ -941,7 +1439,8 @@ MULTI_RESULT: dict[str, Callable[[StepEmitter, Op, list[Tensor], list[Tensor]], 
 }
 
 
-#: Every op kind some emitter handles (in the supported dtypes).
+#: Every op kind some emitter handles, in every dtype the registry allows it: every registered
+#: kind but ``const``, which is never a step's op (a constant operand becomes a module global).
 SUPPORTED_OPS: frozenset[str] = frozenset(POINTWISE) | frozenset(LINEWISE) | frozenset(MULTI_RESULT)
 
 
@@ -1009,12 +1508,16 @@ def step_unsupported_ops(call: CpuCall, ops_by_name: Mapping[str, Op]) -> list[s
     return [f"{ops_by_name[n].describe()}: {r}" for n in call.ops if (r := unsupported_reason(ops_by_name[n])) is not None]
 
 
-def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_buffers: Mapping[str, str],
-                      ops_by_name: Mapping[str, Op]) -> ir.Module:
-    """The LLVM module of one CPU step: function ``cpu_step(i8* heap)`` and its globals."""
+def emit_step(llvm_module: ir.Module, call: CpuCall, graph: Graph, module: KernelModule,
+              value_buffers: Mapping[str, str], ops_by_name: Mapping[str, Op], function_name: str) -> ir.Function:
+    """Emit CPU step ``call`` as function ``function_name(i8* heap)`` into ``llvm_module``.
+
+    Operands come from their HBM buffers (planned offsets) or, for constants, from module
+    globals; results the step outputs go to their buffers, the others to temporaries. Every
+    global it creates is prefixed by ``function_name``, so steps emitted into one module under
+    distinct names never collide; they share the module's fault flag :data:`FAULT_FLAG`."""
     buffers = {b.name: b for b in module.hbm}
-    llvm_module = ir.Module(name=f"cpu_step_{call.name}")
-    e = StepEmitter(llvm_module, "cpu_step")
+    e = StepEmitter(llvm_module, function_name)
     ops = [ops_by_name[n] for n in call.ops]
     produced = {id(r) for op in ops for r in op.results}
     tensors: dict[int, Tensor] = {}
@@ -1022,15 +1525,14 @@ def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_b
     def operand(v: Value) -> Tensor:
         if id(v) in tensors:
             return tensors[id(v)]
-        shape = v.type.shape
         name = value_buffers.get(v.name)
         if name in buffers and buffers[name].offset is not None and id(v) not in produced:
-            tensor = Tensor(e.at_offset(buffers[name].offset), v.type.dtype, shape)
+            tensor = Tensor(e.at_offset(buffers[name].offset), v.type.dtype, v.type.shape)
         else:
             data = const_value(v)
             if data is None:
                 raise MoeccError(f"cpu step {call.name}: operand %{v.name} is not available")
-            tensor = Tensor(e.constant(np.asarray(data), v.type.dtype), v.type.dtype, shape)
+            tensor = e.constant(np.asarray(data), v.type.dtype)
         tensors[id(v)] = tensor
         return tensor
 
@@ -1040,14 +1542,21 @@ def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_b
         for result in op.results:
             name = value_buffers.get(result.name)
             if name in call.outputs and buffers[name].offset is not None:
-                pointer = e.at_offset(buffers[name].offset)
+                outs.append(Tensor(e.at_offset(buffers[name].offset), result.type.dtype, result.type.shape))
             else:
-                pointer = e.temporary(result.type.dtype, result.type.shape)
-            outs.append(Tensor(pointer, result.type.dtype, result.type.shape))
+                outs.append(e.scratch(result.type.dtype, result.type.shape))
         emit_op(e, op, ins, outs)
         for result, out in zip(op.results, outs):
             tensors[id(result)] = out
     e.builder.ret_void()
+    return e.function
+
+
+def build_step_module(call: CpuCall, graph: Graph, module: KernelModule, value_buffers: Mapping[str, str],
+                      ops_by_name: Mapping[str, Op]) -> ir.Module:
+    """The LLVM module of one CPU step: function ``cpu_step(i8* heap)`` and its globals."""
+    llvm_module = ir.Module(name=f"cpu_step_{call.name}")
+    emit_step(llvm_module, call, graph, module, value_buffers, ops_by_name, "cpu_step")
     return llvm_module
 
 
@@ -1069,7 +1578,7 @@ def compile_cpu_steps(module: KernelModule, graph: Graph, value_buffers: Mapping
             continue
         jit = compile_module(llvm_module)
         function = jit.function("cpu_step", None, ctypes.c_void_p)
-        fault = jit.engine.get_global_value_address("graph_ops_fault")
+        fault = jit.engine.get_global_value_address(FAULT_FLAG)
         compiled[call.name] = CompiledStep(call.name, function, fault, jit)
     return compiled
 
@@ -1087,6 +1596,6 @@ def interpreter_ops(module: KernelModule, graph: Graph, compiled: Mapping[str, S
 
 
 __all__ = [
-    "SUPPORTED_DTYPES", "SUPPORTED_OPS", "CompiledStep", "Tensor", "build_step_module", "compile_cpu_steps",
-    "interpreter_ops", "step_unsupported_ops", "unsupported_reason",
+    "FAULT_FLAG", "SUPPORTED_DTYPES", "SUPPORTED_OPS", "CompiledStep", "Tensor", "build_step_module",
+    "compile_cpu_steps", "emit_step", "interpreter_ops", "step_unsupported_ops", "unsupported_reason",
 ]
