@@ -55,6 +55,16 @@ from moecc.backend.llvm.loop_builder import (
     i64,
     load_element,
 )
+from moecc.backend.llvm.copy_elision import (
+    Effects,
+    Region,
+    covers,
+    effects,
+    local_region,
+    may_read_later,
+    overlaps,
+    writes_anywhere,
+)
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
 from moecc.backend.llvm.vector_ops import emit_vector
 from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
@@ -72,6 +82,7 @@ from moecc.ir.kernel import (
     MatMul,
     Stmt,
     Store,
+    VECTOR_OPS,
     Vector,
     verify_kernel_module,
     walk,
@@ -90,6 +101,10 @@ FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
 #: kernels either, and the simulator matches the reference), and clearing costs a memset of
 #: each kernel's whole working set per call. Tests switch it on to compare with the interpreter.
 ZERO_LOCAL_BUFFERS = False
+#: Leave tile copies (HBM loads, ``vpu.mov``) pending and read their sources in place
+#: (:mod:`moecc.backend.llvm.copy_elision`). Off: every copy is performed where it stands, as the
+#: ASIC does; tests compare the two.
+ELIDE_COPIES = True
 #: Products of at least this many flops (2*M*N*K) are split across the pool's threads; below
 #: it one thread does the whole matmul. Handing chunks to the native pool costs about a
 #: microsecond; a chunk of 1 MFLOP takes ~10 us on one core (~100 GFLOP/s), so smaller
@@ -593,6 +608,64 @@ def _compile(module: ir.Module, cpu_target: CpuTarget | None) -> Any:
     return compile_module(module, cpu_target)
 
 
+@dataclass(frozen=True, slots=True)
+class _CopySource:
+    """Where a pending copy's data is: ``rows x cols`` elements from ``pointer``, rows ``pitch``
+    elements apart, in an HBM buffer or in a local region."""
+
+    pointer: ir.Value
+    pitch: int
+    rows: int
+    cols: int
+    itemsize: int
+    hbm_buffer: str | None = None
+    region: Region | None = None
+
+    @property
+    def contiguous(self) -> bool:
+        return self.pitch == self.cols or self.rows == 1
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingCopy:
+    """``tile <- source``, not performed (yet): reads of ``tile`` go to ``source``."""
+
+    tile: LocalRef
+    region: Region
+    source: _CopySource
+
+    @property
+    def hbm_buffer(self) -> str | None:
+        return self.source.hbm_buffer
+
+    def disturbed_by(self, write: Region) -> bool:
+        """Whether writing ``write`` changes the source."""
+        return self.source.region is not None and overlaps(write, self.source.region)
+
+    def matches(self, region: Region, ref: LocalRef) -> bool:
+        """Whether reading ``ref`` (at ``region``) reads exactly this copy's tile."""
+        if not (region.exact and region == self.region):
+            return False
+        return (ref.rows, ref.cols) == (self.tile.rows, self.tile.cols) or self.source.contiguous
+
+
+def _tile_reads(stmt: Stmt) -> list[tuple[LocalRef, bool]]:
+    """The tiles a statement reads, each with whether its reader takes a row pitch (matmul
+    operands and store sources can read a pitched window in place; element-wise code cannot)."""
+    if isinstance(stmt, Store):
+        return [(stmt.src, True)]
+    if isinstance(stmt, Gather):
+        return [(stmt.indices, False)]
+    if isinstance(stmt, MatMul):
+        return [(stmt.a, True), (stmt.w, True)] + ([(stmt.dst, False)] if stmt.accumulate else [])
+    if isinstance(stmt, Vector):
+        refs = [stmt.a] if VECTOR_OPS.get(stmt.op) in ("topk", "nonzero") else [stmt.a, stmt.b]
+        if stmt.op == "sel":
+            refs.append(stmt.dst)  # dst is the 'false' input
+        return [(ref, False) for ref in refs if ref is not None]
+    return []
+
+
 class _KernelEmitter:
     """Builds the LLVM function of one kernel."""
 
@@ -617,6 +690,12 @@ class _KernelEmitter:
         self.env: dict[str, ir.Value] = {}
         self.statement_numbers = {id(stmt): i for i, (stmt, _) in enumerate(walk(kernel.body))}
         self.current: Stmt | None = None
+        # Copy elision (see copy_elision): tile copies not performed yet, where execution
+        # stands (for the liveness scans), and the current statement's reads redirected to
+        # the sources of pending copies (by id of the LocalRef: pointer, row pitch in elements).
+        self.pending: list[_PendingCopy] = []
+        self.frames: list[list[Any]] = []
+        self.read_aliases: dict[int, tuple[ir.Value, int]] = {}
 
     # the context the vector lowering uses
 
@@ -642,7 +721,15 @@ class _KernelEmitter:
         return self._local_buffer(ref).dtype
 
     def local_pointer(self, ref: LocalRef) -> ir.Value:
-        """Byte pointer to the first element of a local tile."""
+        """Byte pointer to the first element of a local tile (for a tile the current statement
+        reads while its copy is pending: the copy's source)."""
+        alias = self.read_aliases.get(id(ref))
+        if alias is not None:
+            return alias[0]
+        return self.scratch_pointer(ref)
+
+    def scratch_pointer(self, ref: LocalRef) -> ir.Value:
+        """Byte pointer to a local tile in the scratch arena."""
         buf = self._local_buffer(ref)
         base = self.layout.offset_of(buf)
         slot = self.affine(ref.slot)
@@ -689,7 +776,8 @@ class _KernelEmitter:
         body_start = self.builder.block
         if ZERO_LOCAL_BUFFERS:
             self._zero_locals()
-        self.block(self.kernel.body)
+        self.block(self.kernel.body, is_loop=False)
+        self.pending.clear()  # local memories die with the kernel
         self.allocas.branch(body_start)
         self.builder.branch(self.exit_block)
         self.builder.position_at_end(self.exit_block)
@@ -701,31 +789,65 @@ class _KernelEmitter:
             start = self.builder.gep(self.scratch, [i64(self.layout.offset_of(buf))], inbounds=True)
             self.builder.call(self._memset(), [start, ir.Constant(I8, 0), i64(buf.nbytes), ir.Constant(ir.IntType(1), 0)])
 
-    def block(self, body: Sequence[Stmt]) -> None:
-        for stmt in body:
+    def block(self, body: Sequence[Stmt], is_loop: bool) -> None:
+        frame: list[Any] = [body, -1, is_loop]
+        self.frames.append(frame)
+        outer = {id(copy) for copy in self.pending}
+        for index, stmt in enumerate(body):
+            frame[1] = index
             if isinstance(stmt, For):
                 self.loop(stmt)
                 continue
             self.current = stmt
+            self.statement(stmt)
+        if is_loop:
+            # Copies left pending by this iteration: their source pointers are values of this
+            # iteration, so they are performed now (if the next iteration or the code after
+            # the loop may read the tile) or dropped.
+            for copy in [c for c in self.pending if id(c) not in outer]:
+                self._settle(copy)
+                self.pending.remove(copy)
+        self.frames.pop()
+
+    def statement(self, stmt: Stmt) -> None:
+        found = effects(stmt, self.local)
+        self._before_writes(stmt, found)
+        self.read_aliases = {}
+        for ref, allow_pitch in _tile_reads(stmt):
+            self._redirect_read(ref, allow_pitch)
+        try:
             if isinstance(stmt, Load):
-                self.copy(stmt.src, stmt.dst, to_local=True)
+                self._defer(stmt.dst, self._hbm_source(stmt.src, self.local_dtype(stmt.dst)))
+                if not ELIDE_COPIES:
+                    self._materialise(self.pending.pop())
             elif isinstance(stmt, Store):
-                self.copy(stmt.dst, stmt.src, to_local=False)
+                self.store(stmt)
             elif isinstance(stmt, Gather):
                 self.gather(stmt)
             elif isinstance(stmt, MatMul):
                 self.matmul(stmt)
             elif isinstance(stmt, Vector):
-                emit_vector(self, stmt)
+                if not self._defer_move(stmt):
+                    emit_vector(self, stmt)
             else:
                 raise self.invalid(f"not a kernel statement: {type(stmt).__name__}")
+        finally:
+            self.read_aliases = {}
 
     def loop(self, stmt: For) -> None:
+        # Pending copies whose tile or source the loop writes are settled before it: inside, a
+        # read redirected to the source would be wrong from the iteration after the write on.
+        regions, stores = writes_anywhere(stmt.body, self.local)
+        for copy in list(self.pending):
+            if any(overlaps(region, copy.region) or copy.disturbed_by(region) for region in regions) \
+                    or copy.hbm_buffer in stores:
+                self._settle(copy, from_current=True)
+                self.pending.remove(copy)
         outer = self.env.get(stmt.var)
 
         def body(index: ir.Value) -> None:
             self.env[stmt.var] = index
-            self.block(stmt.body)
+            self.block(stmt.body, is_loop=True)
 
         counted_loop(self.builder, stmt.count, body, stmt.var)
         if outer is None:
@@ -733,34 +855,122 @@ class _KernelEmitter:
         else:
             self.env[stmt.var] = outer
 
+    # copy elision
+
+    def _hbm_source(self, window: HbmRef, dtype: DType) -> _CopySource:
+        return _CopySource(self.hbm_pointer(window, dtype), window.pitch, window.rows, window.cols, dtype.itemsize,
+                           hbm_buffer=window.buffer)
+
+    def _defer(self, tile: LocalRef, source: _CopySource) -> None:
+        """``tile <- source`` as a pending copy (tile and source shapes checked)."""
+        if (tile.rows, tile.cols) != (source.rows, source.cols):
+            raise self.invalid(f"copy of a {source.rows}x{source.cols} window into a {tile.rows}x{tile.cols} tile")
+        self.pending.append(_PendingCopy(tile, local_region(tile, self.local), source))
+
+    def _defer_move(self, stmt: Vector) -> bool:
+        """``vpu.mov`` between tiles of one dtype becomes a pending copy."""
+        if not ELIDE_COPIES or stmt.op != "mov" or stmt.bcast != "none" or stmt.a is None:
+            return False
+        a, dst = stmt.a, stmt.dst
+        if (a.rows, a.cols) != (dst.rows, dst.cols) or self.local_dtype(a) != self.local_dtype(dst):
+            return False
+        if overlaps(local_region(a, self.local), local_region(dst, self.local)):
+            return False
+        alias = self.read_aliases.get(id(a))
+        dtype = self.local_dtype(a)
+        if alias is not None:
+            # a's own copy is pending: dst gets a's source, seen in a's shape.
+            inner = next(c.source for c in self.pending if c.matches(local_region(a, self.local), a))
+            source = _CopySource(alias[0], alias[1], a.rows, a.cols, dtype.itemsize, hbm_buffer=inner.hbm_buffer,
+                                 region=inner.region)
+        else:
+            source = _CopySource(self.scratch_pointer(a), a.cols, a.rows, a.cols, dtype.itemsize,
+                                 region=local_region(a, self.local))
+        self._defer(dst, source)
+        return True
+
+    def _redirect_read(self, ref: LocalRef, allow_pitch: bool) -> None:
+        region = local_region(ref, self.local)
+        for copy in self.pending:
+            if copy.matches(region, ref) and (allow_pitch or copy.source.contiguous):
+                same_shape = (ref.rows, ref.cols) == (copy.tile.rows, copy.tile.cols)
+                # Read in another shape, the (contiguous) source is rows of the reader's width.
+                self.read_aliases[id(ref)] = (copy.source.pointer, copy.source.pitch if same_shape else ref.cols)
+                return
+
+    def _before_writes(self, stmt: Stmt, found: Effects) -> None:
+        """Settle the pending copies this statement disturbs: writes to their tiles or sources,
+        stores to their HBM buffers, and reads that cannot be redirected to a source."""
+        read_refs = _tile_reads(stmt)
+        for copy in list(self.pending):
+            tile_written = any(overlaps(w, copy.region) for w in found.all_writes)
+            source_written = any(copy.disturbed_by(w) for w in found.all_writes) or copy.hbm_buffer in found.hbm_stores
+            read = any(overlaps(r, copy.region) for r in found.reads)
+            awkward_read = any(overlaps(local_region(ref, self.local), copy.region)
+                               and not (copy.matches(local_region(ref, self.local), ref)
+                                        and (pitch or copy.source.contiguous))
+                               for ref, pitch in read_refs)
+            if read and (tile_written or source_written):
+                awkward_read = True  # read and disturbed by one statement: read the real tile
+            if awkward_read:
+                self._materialise(copy)
+            elif tile_written and not read and any(covers(w, copy.region) for w in found.writes):
+                pass  # overwritten whole before anyone reads it again: dropped
+            elif tile_written or source_written:
+                self._settle(copy)
+            else:
+                continue
+            self.pending.remove(copy)
+
+    def _settle(self, copy: _PendingCopy, from_current: bool = False) -> None:
+        """Perform ``copy`` if its tile may still be read (after the current statement, or from
+        it on), else drop it (the caller removes it from the pending list)."""
+        frames = [(body, index, is_loop) for body, index, is_loop in self.frames]
+        if may_read_later(copy.region, frames, self.local, from_current=from_current):
+            self._materialise(copy)
+
+    def _materialise(self, copy: _PendingCopy) -> None:
+        source = copy.source
+        self._copy_rows(self.scratch_pointer(copy.tile), source.cols, source.pointer, source.pitch, source.rows,
+                        source.cols * source.itemsize, source.itemsize)
+
+    def _copy_rows(self, dst: ir.Value, dst_pitch: int, src: ir.Value, src_pitch: int, rows: int, row_bytes: int,
+                   itemsize: int, may_overlap: bool = False) -> None:
+        """``rows`` rows of ``row_bytes`` from ``src`` to ``dst`` (pitches in elements)."""
+        b = self.builder
+        copy = self._memmove() if may_overlap else self._memcpy()
+        no = ir.Constant(ir.IntType(1), 0)
+        if rows == 1 or (dst_pitch * itemsize == row_bytes and src_pitch * itemsize == row_bytes):
+            b.call(copy, [dst, src, i64(row_bytes * rows), no])
+            return
+
+        def row(r: ir.Value) -> None:
+            b.call(copy, [b.gep(dst, [b.mul(r, i64(dst_pitch * itemsize))], inbounds=True),
+                          b.gep(src, [b.mul(r, i64(src_pitch * itemsize))], inbounds=True), i64(row_bytes), no])
+
+        counted_loop(b, rows, row, "row")
+
     def _memcpy(self) -> ir.Function:
         return self.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+
+    def _memmove(self) -> ir.Function:
+        return self.module.declare_intrinsic("llvm.memmove", [I8_PTR, I8_PTR, I64])
 
     def _memset(self) -> ir.Function:
         return self.module.declare_intrinsic("llvm.memset", [I8_PTR, I64])
 
-    def copy(self, window: HbmRef, tile: LocalRef, to_local: bool) -> None:
-        """A 2-D strided DMA as row copies (one copy when the window's rows are contiguous)."""
+    def store(self, stmt: Store) -> None:
+        """SRAM -> HBM: row copies from the tile, or straight from a pending copy's source."""
+        window, tile = stmt.dst, stmt.src
         if (tile.rows, tile.cols) != (window.rows, window.cols):
             raise self.invalid(f"DMA tile {tile.rows}x{tile.cols} vs HBM window {window.rows}x{window.cols}")
         dtype = self.local_dtype(tile)
-        b = self.builder
-        local = self.local_pointer(tile)
-        row_bytes = tile.cols * dtype.itemsize
-        no = ir.Constant(ir.IntType(1), 0)
-        if window.pitch == window.cols or window.rows == 1:
-            remote = self.hbm_pointer(window, dtype)
-            dst, src = (local, remote) if to_local else (remote, local)
-            b.call(self._memcpy(), [dst, src, i64(row_bytes * tile.rows), no])
-            return
-
-        def row(r: ir.Value) -> None:
-            remote = self.hbm_pointer(window, dtype, r)
-            near = b.gep(local, [b.mul(r, i64(row_bytes))], inbounds=True)
-            dst, src = (near, remote) if to_local else (remote, near)
-            b.call(self._memcpy(), [dst, src, i64(row_bytes), no])
-
-        counted_loop(b, window.rows, row, "row")
+        pointer, pitch = self.read_aliases.get(id(tile), (None, tile.cols))
+        from_heap = pointer is not None and any(c.source.hbm_buffer is not None and c.source.pointer is pointer
+                                                for c in self.pending)
+        source = pointer if pointer is not None else self.scratch_pointer(tile)
+        self._copy_rows(self.hbm_pointer(window, dtype), window.pitch, source, pitch, tile.rows,
+                        tile.cols * dtype.itemsize, dtype.itemsize, may_overlap=from_heap)
 
     def gather(self, stmt: Gather) -> None:
         dtype = self.local_dtype(stmt.dst)
@@ -799,35 +1009,40 @@ class _KernelEmitter:
         if self.local_dtype(stmt.dst) != DType.F32:
             raise self.invalid(f"matmul destination {stmt.dst.buffer} must be f32")
         b = self.builder
-        a_ptr = self.local_pointer(stmt.a)
-        w_ptr = self.local_pointer(stmt.w)
+        # Operands whose copies are pending are read in place, at their source's row pitch.
+        a_ptr, lda = self.read_aliases.get(id(stmt.a), (self.local_pointer(stmt.a), k))
+        w_ptr, ldw = self.read_aliases.get(id(stmt.w), (self.local_pointer(stmt.w), k if transpose else n))
         staging = self.layout.staging_base
         if stmt.dtype != DType.F32:
             # bf16 operands are widened to f32 (the weight untransposed on the way).
             wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
-            counted_loop(b, m * k, lambda i: b.store(load_element(b, a_ptr, stmt.dtype, i),
-                                                     element_pointer(b, wide, DType.F32, i)), "wa")
-            a_ptr = wide
+
+            def a_row(r: ir.Value) -> None:
+                counted_loop(b, k, lambda c: b.store(
+                    load_element(b, a_ptr, stmt.dtype, b.add(b.mul(r, i64(lda)), c)),
+                    element_pointer(b, wide, DType.F32, b.add(b.mul(r, i64(k)), c))), "wc")
+
+            counted_loop(b, m, a_row, "wa")
+            a_ptr, lda = wide, k
             staging += _align(m * k * 4)
             wide = b.gep(self.scratch, [i64(staging)], inbounds=True)
 
             def weight_row(p: ir.Value) -> None:
                 def element(j: ir.Value) -> None:
-                    source = b.add(b.mul(j, i64(k)), p) if transpose else b.add(b.mul(p, i64(n)), j)
+                    source = b.add(b.mul(j, i64(ldw)), p) if transpose else b.add(b.mul(p, i64(ldw)), j)
                     value = load_element(b, w_ptr, stmt.dtype, source)
                     b.store(value, element_pointer(b, wide, DType.F32, b.add(b.mul(p, i64(n)), j)))
 
                 counted_loop(b, n, element, "wj")
 
             counted_loop(b, k, weight_row, "wp")
-            w_ptr = wide
+            w_ptr, ldw = wide, n
             transpose = False
-        d_ptr = self.local_pointer(stmt.dst)
+        d_ptr = self.scratch_pointer(stmt.dst)
         b.call(self.matmul_function, [
             b.bitcast(d_ptr, _F32_PTR), b.bitcast(a_ptr, _F32_PTR), b.bitcast(w_ptr, _F32_PTR),
-            i64(m), i64(n), i64(k), i64(k), i64(k if transpose else n), i64(n),
+            i64(m), i64(n), i64(k), i64(lda), i64(ldw), i64(n),
             ir.Constant(I32, int(stmt.accumulate)), ir.Constant(I32, int(transpose)), self.scratch])
-
 
 __all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_MIN_FLOPS", "CpuProgram", "CpuStepOnHeap",
            "ScratchLayout", "aligned_zeros", "build_kernel_module", "compile_kernel_module", "heap_bytes", "kernel_symbols",
