@@ -2,21 +2,31 @@
 
 Part of the CPU backend's code generator (:mod:`moecc.backend.llvm.codegen`): each VPU
 operation of :data:`~moecc.ir.kernel.VECTOR_OPS` becomes a loop over the tile's elements
-whose body computes exactly what :mod:`moecc.ir.kernel_interpreter` computes with numpy:
+whose body computes what :mod:`moecc.ir.kernel_interpreter` computes with numpy, bit for bit
+except for the transcendental functions:
 
 - floats (f32, bf16) work in f32, integers (i32) in i64 and wrap on store, as the
   interpreter's ``astype(work)`` / ``astype(dst.dtype)`` do; bf16 stores round to nearest even;
 - ``max``/``min`` propagate NaN like ``np.maximum``; compares yield 1/0 in the operand dtype;
-- ``erf`` is the Abramowitz–Stegun formula evaluated in f64, like the interpreter's;
-- ``rsum`` over floats is numpy's pairwise summation (8 accumulators, halving above 128
-  elements), so row sums agree with the interpreter bit for bit;
+- ``exp``, ``sigmoid``, ``tanh``, ``log`` and ``erf`` are the branch-free f32 code of
+  :mod:`moecc.backend.llvm.vector_math` (no libm calls, so their loops vectorise): within
+  1-2 ulp of the correctly rounded result where numpy's float32 functions are within 2-4;
+  ``erf`` is the Abramowitz–Stegun formula of the interpreter evaluated in f32 instead of
+  f64 (within 5e-7);
+- ``rsum`` over floats is numpy's pairwise summation (8 partial sums, one 8-lane vector;
+  halving above 128 elements, a split tree fixed by the static row length), so row sums
+  agree with the interpreter bit for bit;
+- ``rmax`` over floats is NaN-propagating like ``np.max``, kept in 16 lanes plus a mask of
+  lanes that saw a NaN (which of +0 and -0 a row of zeros yields may differ: numpy's own
+  answer depends on its SIMD order);
 - ``cvt`` float → i32 truncates toward zero with NaN → 0 (out-of-range values saturate,
   where numpy's cast is undefined);
 - ``topk`` selects per row, larger first, ties by lower index, NaN below everything
   (``argsort(-x, kind="stable")``); ``nonzero`` faults when its list overflows.
 
 Element-wise ops without broadcast run one flat loop over ``rows * cols`` (tiles are
-contiguous), the shape the loop vectoriser likes best.
+contiguous), the shape the loop vectoriser likes best; a broadcast column or scalar is
+loaded once per row or once per statement, outside the loop the vectoriser widens.
 """
 
 from __future__ import annotations
@@ -30,10 +40,11 @@ from llvmlite import ir
 from moecc.errors import UnsupportedError, VerificationError
 from moecc.ir.kernel import VECTOR_OPS, LocalRef, Vector
 from moecc.ir.types import DType
+from moecc.backend.llvm import vector_math
 from moecc.backend.llvm.loop_builder import (
     F32,
-    F64,
     I8_PTR,
+    I16,
     I32,
     I64,
     counted_loop,
@@ -114,27 +125,31 @@ def _expect(ctx: VectorEmitContext, ref: LocalRef, shape: tuple[int, int], what:
     return ctx.local_pointer(ref)
 
 
-def _broadcast_index(builder: ir.IRBuilder, bcast: str, row: ir.Value, col: ir.Value, cols: int) -> ir.Value:
-    if bcast == "none":
-        return builder.add(builder.mul(row, i64(cols)), col)
-    if bcast == "row":
-        return col
-    if bcast == "col":
-        return row
-    return i64(0)
-
-
 def _elementwise(ctx: VectorEmitContext, rows: int, cols: int, bcast: str,
+                 operand: Callable[[ir.Value], ir.Value],
                  body: Callable[[ir.Value, ir.Value], None]) -> None:
-    """Loop over a rows x cols tile calling ``body(flat index, broadcast operand index)``."""
+    """Loop over a rows x cols tile calling ``body(flat index, broadcast operand value)``.
+
+    ``operand(index)`` loads the broadcast operand; it is called where that operand changes:
+    once for a scalar, once per row for a column, per element otherwise. Hoisting it matters:
+    an operand loaded inside the inner loop may alias the stores there, which keeps the loop
+    vectoriser from widening the loop."""
     b = ctx.builder
-    if bcast in ("none", "scalar"):
-        counted_loop(b, rows * cols, lambda i: body(i, i if bcast == "none" else i64(0)), "e")
+    if bcast == "none":
+        counted_loop(b, rows * cols, lambda i: body(i, operand(i)), "e")
+        return
+    if bcast == "scalar":
+        value = operand(i64(0))
+        counted_loop(b, rows * cols, lambda i: body(i, value), "e")
         return
 
     def row_body(r: ir.Value) -> None:
         start = b.mul(r, i64(cols))
-        counted_loop(b, cols, lambda c: body(b.add(start, c), _broadcast_index(b, bcast, r, c, cols)), "c")
+        if bcast == "col":
+            value = operand(r)
+            counted_loop(b, cols, lambda c: body(b.add(start, c), value), "c")
+        else:  # row: the operand is indexed by column
+            counted_loop(b, cols, lambda c: body(b.add(start, c), operand(c)), "c")
 
     counted_loop(b, rows, row_body, "r")
 
@@ -203,9 +218,8 @@ def _binary(ctx: VectorEmitContext, stmt: Vector) -> None:
     b = ctx.builder
     is_int = dtype == DType.I32
 
-    def body(index: ir.Value, b_index: ir.Value) -> None:
+    def body(index: ir.Value, y: ir.Value) -> None:
         x = load_element(b, a_ptr, dtype, index)
-        y = load_element(b, b_ptr, dtype, b_index)
         if stmt.op == "sel":
             old = load_element(b, d_ptr, dtype, index)
             true = b.icmp_signed("!=", x, i64(0)) if is_int else b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0))
@@ -214,31 +228,19 @@ def _binary(ctx: VectorEmitContext, stmt: Vector) -> None:
             result = (_binary_int if is_int else _binary_float)(stmt.op, b, x, y)
         store_element(b, d_ptr, dtype, index, result)
 
-    _elementwise(ctx, rows, cols, stmt.bcast, body)
+    _elementwise(ctx, rows, cols, stmt.bcast, lambda j: load_element(b, b_ptr, dtype, j), body)
 
 
 # -- unary and convert ----------------------------------------------------------------------
 
-def _erf_f64(ctx: VectorEmitContext, x32: ir.Value) -> ir.Value:
-    # Abramowitz & Stegun 7.1.26 in f64, the interpreter's (and simulator's) formula.
-    b = ctx.builder
-    x = b.fpext(x32, F64)
-    exp64 = _intrinsic(ctx, "llvm.exp.f64", F64, [F64])
-    fabs64 = _intrinsic(ctx, "llvm.fabs.f64", F64, [F64])
-
-    def c(v: float) -> ir.Constant:
-        return ir.Constant(F64, v)
-
-    t = b.fdiv(c(1.0), b.fadd(c(1.0), b.fmul(c(0.3275911), b.call(fabs64, [x]))))
-    poly = b.fadd(c(-1.453152027), b.fmul(t, c(1.061405429)))
-    poly = b.fadd(c(1.421413741), b.fmul(t, poly))
-    poly = b.fadd(c(-0.284496736), b.fmul(t, poly))
-    poly = b.fadd(c(0.254829592), b.fmul(t, poly))
-    poly = b.fmul(t, poly)
-    magnitude = b.fsub(c(1.0), b.fmul(poly, b.call(exp64, [b.fmul(b.fneg(x), x)])))
-    # np.sign: 1, -1, or x itself for 0 and NaN.
-    sign = b.select(b.fcmp_ordered(">", x, c(0.0)), c(1.0), b.select(b.fcmp_ordered("<", x, c(0.0)), c(-1.0), x))
-    return b.fptrunc(b.fmul(sign, magnitude), F32)
+#: Transcendental functions as branch-free f32 code the loop vectoriser widens (no libm calls).
+_MATH_FUNCTIONS: dict[str, Callable[[ir.IRBuilder, ir.Value], ir.Value]] = {
+    "exp": vector_math.exp,
+    "log": vector_math.log,
+    "tanh": vector_math.tanh,
+    "sigmoid": vector_math.sigmoid,
+    "erf": vector_math.erf,
+}
 
 
 def _unary_float(ctx: VectorEmitContext, op: str, x: ir.Value) -> ir.Value:
@@ -250,23 +252,14 @@ def _unary_float(ctx: VectorEmitContext, op: str, x: ir.Value) -> ir.Value:
         return b.fneg(x)
     if op == "abs":
         return b.call(_intrinsic(ctx, "llvm.fabs.f32", F32, [F32]), [x])
-    if op == "exp":
-        return b.call(_intrinsic(ctx, "llvm.exp.f32", F32, [F32]), [x])
-    if op == "log":
-        return b.call(_intrinsic(ctx, "llvm.log.f32", F32, [F32]), [x])
+    if op in _MATH_FUNCTIONS:
+        return _MATH_FUNCTIONS[op](b, x)
     if op == "sqrt":
         return b.call(_intrinsic(ctx, "llvm.sqrt.f32", F32, [F32]), [x])
     if op == "rsqrt":
         return b.fdiv(one, b.call(_intrinsic(ctx, "llvm.sqrt.f32", F32, [F32]), [x]))
     if op == "rcp":
         return b.fdiv(one, x)
-    if op == "tanh":
-        return b.call(_intrinsic(ctx, "tanhf", F32, [F32]), [x])
-    if op == "sigmoid":
-        e = b.call(_intrinsic(ctx, "llvm.exp.f32", F32, [F32]), [b.fneg(x)])
-        return b.fdiv(one, b.fadd(one, e))
-    if op == "erf":
-        return _erf_f64(ctx, x)
     raise UnsupportedError(f"vpu.{op} has no CPU lowering")
 
 
@@ -304,74 +297,116 @@ def _unary(ctx: VectorEmitContext, stmt: Vector) -> None:
     b = ctx.builder
     is_int = stmt.dtype == DType.I32
 
-    def body(index: ir.Value, a_index: ir.Value) -> None:
-        x = load_element(b, a_ptr, stmt.dtype, a_index)
+    def body(index: ir.Value, x: ir.Value) -> None:
         y = _unary_int(b, stmt.op, x) if is_int else _unary_float(ctx, stmt.op, x)
         y = _convert(b, ctx, y, stmt.dtype, out_dtype)
         store_element(b, d_ptr, out_dtype, index, y)
 
-    _elementwise(ctx, rows, cols, stmt.bcast, body)
+    _elementwise(ctx, rows, cols, stmt.bcast, lambda j: load_element(b, a_ptr, stmt.dtype, j), body)
 
 
 # -- reductions -----------------------------------------------------------------------------
 
-def pairwise_sum_function(module: ir.Module, dtype: DType) -> ir.Function:
-    """``float moecc_pairwise_sum_<dtype>(i8* base, i64 n)``: numpy's float pairwise sum.
+#: numpy's pairwise summation keeps this many partial sums: one 8-lane vector.
+PAIRWISE_LANES = 8
+#: numpy sums blocks of up to this many elements directly and splits longer ones in two.
+PAIRWISE_BLOCK = 128
 
-    numpy reduces a contiguous row with 8 partial sums combined as ((0+1)+(2+3))+((4+5)+(6+7))
-    plus a sequential tail, recursing on halves (rounded to multiples of 8) above 128
-    elements; doing the same reproduces its row sums exactly."""
-    name = f"moecc_pairwise_sum_{dtype}"
+
+def pairwise_sum_function(module: ir.Module, dtype: DType, count: int) -> ir.Function:
+    """``float moecc_pairwise_sum_<dtype>_<count>(i8* base)``: numpy's float pairwise sum of
+    ``count`` contiguous elements, bit for bit.
+
+    numpy sums fewer than 8 elements sequentially from 0; up to 128 with 8 partial sums
+    (element ``j`` goes to sum ``j % 8``) combined as ((0+1)+(2+3))+((4+5)+(6+7)) plus a
+    sequential tail; longer runs split at half rounded down to a multiple of 8 and add the
+    two halves' sums. The 8 partial sums are one 8-lane vector here, so a block is a chain
+    of vector adds. ``count`` is static, so each size in the split tree is one small
+    function (the inliner flattens them as far as it sees fit) and the tree costs no
+    run-time recursion."""
+    name = f"moecc_pairwise_sum_{dtype}_{count}"
     existing = module.globals.get(name)
     if isinstance(existing, ir.Function):
         return existing
-    fn = ir.Function(module, ir.FunctionType(F32, [I8_PTR, I64]), name=name)
+    fn = ir.Function(module, ir.FunctionType(F32, [I8_PTR]), name=name)
     fn.linkage = "internal"
-    base, n = fn.args
+    base, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    acc = b.alloca(F32)
-    partial = [b.alloca(F32) for _ in range(8)]
-    small = fn.append_basic_block("small")
-    medium_or_large = fn.append_basic_block("check_block")
-    medium = fn.append_basic_block("block")
-    large = fn.append_basic_block("split")
-    b.cbranch(b.icmp_signed("<", n, i64(8)), small, medium_or_large)
 
-    b.position_at_end(small)
-    b.store(ir.Constant(F32, 0.0), acc)
-    counted_loop(b, n, lambda i: b.store(b.fadd(b.load(acc), load_element(b, base, dtype, i)), acc), "s")
-    b.ret(b.load(acc))
+    def sequential(total: ir.Value, start: int) -> ir.Value:
+        for i in range(start, count):
+            total = b.fadd(total, load_element(b, base, dtype, i64(i)))
+        return total
 
-    b.position_at_end(medium_or_large)
-    b.cbranch(b.icmp_signed("<=", n, i64(128)), medium, large)
-
-    b.position_at_end(medium)
-    for j, slot in enumerate(partial):
-        b.store(load_element(b, base, dtype, i64(j)), slot)
-    blocks = b.sdiv(n, i64(8))
-
-    def block_body(blk: ir.Value) -> None:
-        start = b.mul(b.add(blk, i64(1)), i64(8))
-        for j, slot in enumerate(partial):
-            b.store(b.fadd(b.load(slot), load_element(b, base, dtype, b.add(start, i64(j)))), slot)
-
-    counted_loop(b, b.sub(blocks, i64(1)), block_body, "blk")
-    r = [b.load(slot) for slot in partial]
-    total = b.fadd(b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7])))
-    b.store(total, acc)
-    done = b.mul(blocks, i64(8))
-    counted_loop(b, b.sub(n, done),
-                 lambda i: b.store(b.fadd(b.load(acc), load_element(b, base, dtype, b.add(done, i))), acc), "t")
-    b.ret(b.load(acc))
-
-    b.position_at_end(large)
-    half = b.sdiv(n, i64(2))
-    half = b.sub(half, b.srem(half, i64(8)))
-    itemsize = i64(dtype.itemsize)
-    left = b.call(fn, [base, half])
-    right = b.call(fn, [b.gep(base, [b.mul(half, itemsize)]), b.sub(n, half)])
-    b.ret(b.fadd(left, right))
+    if count < PAIRWISE_LANES:
+        b.ret(sequential(ir.Constant(F32, 0.0), 0))
+    elif count <= PAIRWISE_BLOCK:
+        blocked = count - count % PAIRWISE_LANES
+        partial = _load_lanes(b, base, dtype, 0)
+        for start in range(PAIRWISE_LANES, blocked, PAIRWISE_LANES):
+            partial = b.fadd(partial, _load_lanes(b, base, dtype, start))
+        r = [b.extract_element(partial, i64(j)) for j in range(PAIRWISE_LANES)]
+        total = b.fadd(b.fadd(b.fadd(r[0], r[1]), b.fadd(r[2], r[3])), b.fadd(b.fadd(r[4], r[5]), b.fadd(r[6], r[7])))
+        b.ret(sequential(total, blocked))
+    else:
+        half = count // 2 - (count // 2) % PAIRWISE_LANES
+        left = b.call(pairwise_sum_function(module, dtype, half), [base])
+        right_base = b.gep(base, [i64(half * dtype.itemsize)], inbounds=True)
+        right = b.call(pairwise_sum_function(module, dtype, count - half), [right_base])
+        b.ret(b.fadd(left, right))
     return fn
+
+
+def _load_lanes(b: ir.IRBuilder, base: ir.Value, dtype: DType, start: ir.Value | int,
+                lanes: int = PAIRWISE_LANES) -> ir.Value:
+    """Elements ``start .. start+lanes-1`` of a float array as an f32 vector."""
+    pointer = element_pointer(b, base, dtype, i64(start) if isinstance(start, int) else start)
+    if dtype == DType.F32:
+        return b.load(b.bitcast(pointer, ir.VectorType(F32, lanes).as_pointer()), align=4)
+    halves = b.load(b.bitcast(pointer, ir.VectorType(I16, lanes).as_pointer()), align=2)
+    # bf16 is the top half of an f32: widening is exact.
+    wide = b.shl(b.zext(halves, ir.VectorType(I32, lanes)), ir.Constant(ir.VectorType(I32, lanes), [16] * lanes))
+    return b.bitcast(wide, ir.VectorType(F32, lanes))
+
+
+#: Lanes of the row maximum's explicit vectors (the maximum does not depend on the order).
+MAX_LANES = 16
+
+
+def _row_max(ctx: VectorEmitContext, a_ptr: ir.Value, dtype: DType, start: ir.Value, cols: int) -> ir.Value:
+    """The NaN-propagating maximum (``np.max``) of ``cols`` floats from element ``start``.
+
+    Lanes keep a plain ``x > m ? x : m`` maximum, one instruction on SIMD hardware, and
+    a separate mask of lanes that saw a NaN; a NaN anywhere makes the result NaN. (A loop
+    over ``llvm.maximum`` also vectorises, but every step then needs NaN and signed-zero
+    fix-ups, about twice the work.)"""
+    b = ctx.builder
+    vector, mask = ir.VectorType(F32, MAX_LANES), ir.VectorType(ir.IntType(1), MAX_LANES)
+    best_slot, nan_slot = ctx.entry_alloca(vector), ctx.entry_alloca(mask)
+    b.store(ir.Constant(vector, [float("-inf")] * MAX_LANES), best_slot)
+    b.store(ir.Constant(mask, [0] * MAX_LANES), nan_slot)
+
+    def chunk(k: ir.Value) -> None:
+        x = _load_lanes(b, a_ptr, dtype, b.add(start, b.mul(k, i64(MAX_LANES))), MAX_LANES)
+        best = b.load(best_slot)
+        b.store(b.select(b.fcmp_ordered(">", x, best), x, best), best_slot)
+        b.store(b.or_(b.load(nan_slot), b.fcmp_unordered("uno", x, x)), nan_slot)
+
+    counted_loop(b, cols // MAX_LANES, chunk, "c")
+    best, lanes = b.load(best_slot), MAX_LANES
+    while lanes > 1:  # fold the upper half of the lanes onto the lower half
+        lanes //= 2
+        low = b.shuffle_vector(best, best, ir.Constant(ir.VectorType(I32, lanes), list(range(lanes))))
+        high = b.shuffle_vector(best, best, ir.Constant(ir.VectorType(I32, lanes), list(range(lanes, 2 * lanes))))
+        best = b.select(b.fcmp_ordered(">", high, low), high, low)
+    result = b.extract_element(best, i64(0))
+    lane_bits = ir.IntType(MAX_LANES)
+    seen_nan = b.icmp_unsigned("!=", b.bitcast(b.load(nan_slot), lane_bits), ir.Constant(lane_bits, 0))
+    for c in range(cols - cols % MAX_LANES, cols):
+        x = load_element(b, a_ptr, dtype, b.add(start, i64(c)))
+        result = b.select(b.fcmp_ordered(">", x, result), x, result)
+        seen_nan = b.or_(seen_nan, _is_nan(b, x))
+    return b.select(seen_nan, ir.Constant(F32, float("nan")), result)
 
 
 def _reduce(ctx: VectorEmitContext, stmt: Vector) -> None:
@@ -383,34 +418,38 @@ def _reduce(ctx: VectorEmitContext, stmt: Vector) -> None:
     a_ptr = _expect(ctx, a_ref, (rows, cols), "operand a", dtype)
     d_ptr = _expect(ctx, stmt.dst, (rows, 1), "destination", dtype)
     b = ctx.builder
-    is_int = dtype == DType.I32
-    acc = ctx.entry_alloca(work_type(dtype))
 
     def row_body(r: ir.Value) -> None:
         start = b.mul(r, i64(cols))
-        if stmt.op == "rsum" and not is_int:
+        if dtype == DType.I32:
+            value = _int_row_reduction(ctx, stmt.op, a_ptr, start, cols)
+        elif stmt.op == "rsum":
             row_ptr = b.gep(a_ptr, [b.mul(start, i64(dtype.itemsize))])
-            total = b.call(pairwise_sum_function(ctx.module, dtype), [row_ptr, i64(cols)])
+            total = b.call(pairwise_sum_function(ctx.module, dtype, cols), [row_ptr])
             # numpy reduces onto the identity 0 (which turns a -0 sum into +0).
-            store_element(b, d_ptr, dtype, r, b.fadd(ir.Constant(F32, 0.0), total))
-            return
-        if stmt.op == "rsum":
-            b.store(i64(0), acc)
-            combine: Callable[[ir.Value, ir.Value], ir.Value] = b.add
-            first = 0
+            value = b.fadd(ir.Constant(F32, 0.0), total)
         else:
-            b.store(load_element(b, a_ptr, dtype, start), acc)
-            first = 1
-            if is_int:
-                combine = lambda m, x: b.select(b.icmp_signed(">", x, m), x, m)  # noqa: E731
-            else:
-                combine = lambda m, x: _float_max(b, x, m)  # noqa: E731
-        counted_loop(b, cols - first,
-                     lambda c: b.store(combine(b.load(acc), load_element(b, a_ptr, dtype, b.add(start, b.add(c, i64(first))))), acc),
-                     "c")
-        store_element(b, d_ptr, dtype, r, b.load(acc))
+            value = _row_max(ctx, a_ptr, dtype, start, cols)
+        store_element(b, d_ptr, dtype, r, value)
 
     counted_loop(b, rows, row_body, "r")
+
+
+def _int_row_reduction(ctx: VectorEmitContext, op: str, a_ptr: ir.Value, start: ir.Value, cols: int) -> ir.Value:
+    """Sum or maximum of an i32 row in i64: plain add and max reductions, which the loop
+    vectoriser widens as they are."""
+    b = ctx.builder
+    acc = ctx.entry_alloca(I64)
+    if op == "rsum":
+        b.store(i64(0), acc)
+        combine: Callable[[ir.Value, ir.Value], ir.Value] = b.add
+    else:
+        b.store(i64(-(2**31)), acc)  # below every i32 value
+        combine = lambda m, x: b.select(b.icmp_signed(">", x, m), x, m)  # noqa: E731
+    counted_loop(b, cols,
+                 lambda c: b.store(combine(b.load(acc), load_element(b, a_ptr, DType.I32, b.add(start, c))), acc),
+                 "c")
+    return b.load(acc)
 
 
 # -- scalar and fill ------------------------------------------------------------------------
@@ -438,12 +477,11 @@ def _scalar(ctx: VectorEmitContext, stmt: Vector) -> None:
     is_int = dtype == DType.I32
     op = {"adds": "add", "muls": "mul", "maxs": "max", "mins": "min"}[stmt.op]
 
-    def body(index: ir.Value, _: ir.Value) -> None:
-        x = load_element(b, a_ptr, dtype, index)
+    def body(index: ir.Value, x: ir.Value) -> None:
         y = (_binary_int if is_int else _binary_float)(op, b, x, value)
         store_element(b, d_ptr, dtype, index, y)
 
-    _elementwise(ctx, rows, cols, "none", body)
+    _elementwise(ctx, rows, cols, "none", lambda i: load_element(b, a_ptr, dtype, i), body)
 
 
 # -- top-k and nonzero ----------------------------------------------------------------------
