@@ -26,7 +26,8 @@ from moecc.fileio import atomic_write
 from moecc.ir.graph import ElidedTensor
 
 ARTIFACT_FORMAT = "moecc-artifact"
-ARTIFACT_VERSION = 1
+#: 2: cpu artifacts keep the weights once (in the object) and their CPU steps in the object.
+ARTIFACT_VERSION = 2
 _MANIFEST = "manifest.json"
 _GRAPH = "graph.mir"
 _WEIGHTS = "weights.npz"
@@ -36,9 +37,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _weights_blob(model: CompiledModel) -> bytes:
+def _weights_blob(model: CompiledModel, stored_elsewhere: frozenset[str] = frozenset()) -> bytes:
+    """The graph's constants as an npz, but for those ``stored_elsewhere`` (bound on load from
+    the target's own copy of the weights)."""
     arrays: dict[str, np.ndarray] = {}
     for op in model.graph.const_ops():
+        if op.result.name in stored_elsewhere:
+            continue
         value = op.attrs["value"]
         if isinstance(value, ElidedTensor):
             raise ArtifactError(f"constant %{op.result.name} has no data (elided)", remedy="bind the weights before saving")
@@ -52,12 +57,11 @@ def _weights_blob(model: CompiledModel) -> bytes:
 def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     from moecc.ir.printer import print_graph
 
-    members = {
-        _GRAPH: print_graph(model.graph, elide_constants=True, elide_threshold=0).encode("utf-8"),
-        _WEIGHTS: _weights_blob(model),
-    }
+    members = {_GRAPH: print_graph(model.graph, elide_constants=True, elide_threshold=0).encode("utf-8")}
     asic_manifest = _asic_members(model, members) if model.target == "asic" else None
     cpu_manifest = _cpu_members(model, members) if model.target == "cpu" else None
+    in_object = frozenset(cpu_manifest["constants_in_object"]) if cpu_manifest is not None else frozenset()
+    members[_WEIGHTS] = _weights_blob(model, in_object)
     manifest: dict[str, Any] = {
         "format": ARTIFACT_FORMAT,
         "format_version": ARTIFACT_VERSION,
@@ -129,6 +133,10 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
         graph = parse_graph(members[_GRAPH].decode("utf-8"))
         _restore_bf16(graph, weights)
         graph.bind_weights(weights)
+        model = CompiledModel(graph, str(manifest["target"]), [], [], dict(manifest.get("options", {})),
+                              dict(manifest.get("pass_times", {})))
+        if model.target == "cpu":
+            _load_cpu(model, manifest, members, path)  # binds the constants kept in the object
         unbound = [op.result.name for op in graph.const_ops() if isinstance(op.attrs["value"], ElidedTensor)]
         if unbound:
             raise ArtifactError(f"'{path}': weights missing for {', '.join(unbound[:5])}")
@@ -143,11 +151,9 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
         raise ArtifactError(f"'{path}' is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
     if [s.type for s in inputs] != [v.type for v in graph.inputs] or [s.type for s in outputs] != [v.type for v in graph.outputs]:
         raise ArtifactError(f"'{path}': manifest signature does not match the IR")
-    model = CompiledModel(graph, str(manifest["target"]), inputs, outputs, dict(manifest.get("options", {})), dict(manifest.get("pass_times", {})))
+    model.inputs, model.outputs = inputs, outputs
     if model.target == "asic":
         _load_asic(model, manifest, members, path)
-    elif model.target == "cpu":
-        _load_cpu(model, manifest, members, path)
     return model
 
 
@@ -221,31 +227,53 @@ _OBJECT = "kernels.o"
 
 
 def _cpu_members(model: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
-    """Add the cpu parts (kernel IR, the machine code as one relocatable object, the heap image
-    with the weights placed) to ``members``; return their manifest entry."""
+    """Add the cpu parts (kernel IR, the machine code of kernels and CPU steps as one
+    relocatable object, which also holds the weight image) to ``members``; return their
+    manifest entry. Graph constants whose bytes the object's weight image holds as they are
+    are listed in ``constants_in_object`` and left out of ``weights.npz``."""
+    from moecc.asic_runtime import to_hbm
     from moecc.backend.llvm.cpu_target import host_cpu_target
-    from moecc.backend.llvm.object_file import executable_object
+    from moecc.backend.llvm.object_file import executable_object, model_abi
+    from moecc.ir.kernel import CpuCall
     from moecc.ir.kernel_printer import print_kernel_module
 
     exe = model.cpu
     cpu = host_cpu_target()
     members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
     members[_OBJECT] = executable_object(exe, cpu)
-    image = exe.initial_image({v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in exe.graph.inputs})
-    members["hbm_image.bin"] = image.tobytes()
+    image = model_abi(exe).weight_image
+    buffers = {b.name: b for b in exe.module.hbm}
+    in_object: dict[str, str] = {}
+    for op in model.graph.const_ops():
+        # Constants missing from value_buffers have HBM buffers of their own name (the bytes are compared below).
+        buffer = buffers.get(exe.value_buffers.get(op.result.name, op.result.name))
+        value = op.attrs["value"]
+        if buffer is None or buffer.role != "weight" or buffer.offset is None or isinstance(value, ElidedTensor):
+            continue
+        if np.dtype(value.dtype) != np.dtype(buffer.dtype.numpy):
+            continue  # converted on the way to the heap (i64 -> i32, bool -> f32): keep the original
+        data = to_hbm(value, buffer).tobytes()
+        if image[buffer.offset: buffer.offset + len(data)] == data:
+            in_object[op.result.name] = buffer.name
+    host = {step.name for step in exe.program.host_steps}
     return {
         "cpu": cpu.name,
         "features": cpu.features,
         "hbm_bytes": exe.hbm_bytes,
         "value_buffers": exe.value_buffers,
         "partition": dict(model.partition),
+        "native_steps": [s.name for s in exe.module.steps if isinstance(s, CpuCall) and s.name not in host],
+        "constants_in_object": in_object,
     }
 
 
 def _load_cpu(model: CompiledModel, manifest: dict[str, Any], members: dict[str, bytes], path: Any) -> None:
-    """Rebuild the cpu executable from the stored object: no lowering, no LLVM optimisation."""
+    """Rebuild the cpu executable from the stored object: no lowering, no LLVM optimisation,
+    no code generation (the CPU steps are in the object too). Weights come out of the object's
+    weight image, and so do the graph constants it holds as they are."""
+    from moecc.asic_runtime import from_hbm
     from moecc.backend.llvm.cpu_target import host_cpu_target
-    from moecc.backend.llvm.object_file import program_from_object
+    from moecc.backend.llvm.object_file import program_from_object, weight_image
     from moecc.cpu_runtime import CpuExecutable
     from moecc.ir.kernel import verify_kernel_module
     from moecc.ir.kernel_parser import parse_kernel_module
@@ -260,13 +288,25 @@ def _load_cpu(model: CompiledModel, manifest: dict[str, Any], members: dict[str,
                                 f"('{host.name}') lacks: {', '.join(missing[:8])}", remedy="recompile the model on this machine")
         module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
         verify_kernel_module(module)
-        image = np.frombuffer(members["hbm_image.bin"], dtype=np.uint8)
-        weights = {}
-        for buffer in module.hbm:
-            if buffer.role == "weight":
-                size = buffer.elements * buffer.dtype.itemsize
-                weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
-        program = program_from_object(module, members[_OBJECT], host)
+        program = program_from_object(module, members[_OBJECT], host, [str(n) for n in info["native_steps"]])
+        image = np.frombuffer(weight_image(program), dtype=np.uint8)
+        buffers = {b.name: b for b in module.hbm}
+
+        def stored(name: str) -> np.ndarray:
+            buffer = buffers[name]
+            size = buffer.elements * buffer.dtype.itemsize
+            if buffer.offset is None or buffer.offset + size > image.size:
+                raise ArtifactError(f"'{path}': weight {name} lies outside the object's weight image",
+                                    remedy="recompile the model")
+            return image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
+
+        weights = {b.name: stored(b.name) for b in module.hbm if b.role == "weight"}
+        constants = {op.result.name: op for op in model.graph.const_ops()}
+        bound = {}
+        for value_name, buffer_name in dict(info["constants_in_object"]).items():
+            op = constants[value_name]
+            bound[value_name] = from_hbm(weights[buffer_name], op.result.type.dtype, op.result.type.shape)
+        model.graph.bind_weights(bound)
         executable = CpuExecutable(model.graph, module, weights, dict(info["value_buffers"]), int(info["hbm_bytes"]),
                                    program=program)
     except ArtifactError:
@@ -277,7 +317,6 @@ def _load_cpu(model: CompiledModel, manifest: dict[str, Any], members: dict[str,
         raise ArtifactError(f"'{path}': cpu part is corrupt ({type(exc).__name__}: {exc})", remedy="recompile the model") from None
     model.cpu = executable
     model.partition = dict(info.get("partition", {}))
-    _compile_host_steps(model, executable)
 
 
 def _compile_host_steps(model: CompiledModel, executable: Any) -> None:

@@ -2,12 +2,13 @@
 
 Last stage of the CPU flow. The model is lowered to the same kernel IR as for the ASIC (tiled
 for the host's caches, :func:`moecc.backend.llvm.cpu_target.tiling_target`), memory-planned,
-and compiled by :mod:`moecc.backend.llvm.codegen` into one JIT'd function per kernel. A run
-lays weights and inputs into one heap image at their planned offsets (the same layout the
-ASIC's HBM image has), calls the kernels in order, and runs the CPU steps (graph ops no
-kernel-IR rule covers) in between: as LLVM code from :mod:`moecc.backend.llvm.graph_ops`
-where it has an emitter for every op of the step, else with the reference interpreter
-(``compiled.partition["interpreter_ops"]`` lists those ops).
+and compiled by :mod:`moecc.backend.llvm.codegen` into one module: a function per kernel and
+per CPU step (graph ops no kernel-IR rule covers, emitted by
+:mod:`moecc.backend.llvm.graph_ops`), and sequences calling them in order. A run lays weights
+and inputs into one heap image at their planned offsets (the same layout the ASIC's HBM image
+has) and makes one call into the machine code for the whole model. A step holding an op
+without an emitter (none today) would split the sequence and run on the reference
+interpreter in between (``compiled.partition["interpreter_ops"]`` lists those ops).
 """
 
 from __future__ import annotations

@@ -80,9 +80,13 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
 
 
 def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float], threads: int = 1) -> None:
-    """Lower to kernel IR tiled for the host's caches, plan memory, compile with LLVM."""
+    """Lower to kernel IR tiled for the host's caches, plan memory, compile kernels and CPU
+    steps into one LLVM module (the whole model runs as machine code; a step holding an op
+    without an emitter would run on the reference interpreter: ``partition["interpreter_ops"]``)."""
     from moecc.backend.llvm.codegen import compile_kernel_module, heap_bytes
     from moecc.backend.llvm.cpu_target import host_cpu_target, tiling_target
+    from moecc.backend.llvm.graph_ops import emit_step, step_unsupported_ops
+    from moecc.ir.kernel import CpuCall
     from moecc.cpu_runtime import CpuExecutable
     from moecc.ir.kernel import verify_kernel_module
     from moecc.passes.kernel_lowering import graph_flops, lower_to_kernels
@@ -99,16 +103,24 @@ def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float], threads: 
     module, plan = plan_memory(module, tiling)
     times["plan-memory"] = time.perf_counter() - start
     start = time.perf_counter()
-    program = compile_kernel_module(module, cpu)
+    ops_by_name = {op.results[0].name: op for op in graph.ops}
+    steps = [step for step in module.steps if isinstance(step, CpuCall)]
+    native = [step.name for step in steps if not step_unsupported_ops(step, ops_by_name)]
+
+    def emit(llvm_module: Any, call: CpuCall, name: str) -> None:
+        emit_step(llvm_module, call, graph, module, value_buffers, ops_by_name, name)
+
+    program = compile_kernel_module(module, cpu, emit, native)
     program.set_threads(threads)
     times["codegen-llvm"] = time.perf_counter() - start
-    compiled.cpu = CpuExecutable(graph, module, weights, value_buffers, max(plan.hbm_bytes_planned, heap_bytes(module)), program=program)
+    compiled.cpu = CpuExecutable(graph, module, weights, value_buffers, max(plan.hbm_bytes_planned, heap_bytes(module)),
+                                 program=program)
     compiled.partition = {
-        "ops": {"llvm" if k == "asic" else "interpreter": v for k, v in partition.counts(graph).items()},
+        "ops": {"llvm" if k == "asic" else "cpu_steps": v for k, v in partition.counts(graph).items()},
         "flops": graph_flops(graph, partition.placement),
+        "interpreter_ops": program.interpreter_ops(graph),
     }
     compiled.options.update({"cpu": cpu.name, "threads": threads})
-    _compile_cpu_steps(compiled, compiled.cpu, times)
 
 
 def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str, trace: bool, times: dict[str, float]) -> None:

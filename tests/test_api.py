@@ -96,7 +96,10 @@ def test_corrupt_artifacts_are_clear_errors(gpt2, tmp_path: Path) -> None:  # ty
 
     future = tmp_path / "future.moe"
     future.write_bytes(data)
-    _rewrite_member(future, "manifest.json", lambda b: b.replace(b'"format_version": 1', b'"format_version": 99'))
+    from moecc.artifact import ARTIFACT_VERSION
+
+    current = f'"format_version": {ARTIFACT_VERSION}'.encode()
+    _rewrite_member(future, "manifest.json", lambda b: b.replace(current, b'"format_version": 99'))
     with pytest.raises(moecc.ArtifactError, match="version 99"):
         moecc.load(future)
 

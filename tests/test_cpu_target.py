@@ -37,3 +37,57 @@ def test_cpu_ir_stages_and_artifact(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "llvm"]) == 0
     assert "moecc_sgemm" in capsys.readouterr().out
     assert main(["compile", str(onnx_path), "--emit", "llvm"]) == 2  # llvm needs --target cpu
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_whole_model_runs_as_one_native_sequence(name: str) -> None:
+    compiled = moecc.compile(build_example(name), target="cpu")
+    program = compiled.cpu.program
+    assert program.host_steps == () and len(program.segments) == 1
+    assert compiled.partition["interpreter_ops"] == {}
+
+
+def test_index_out_of_range_in_a_cpu_step_names_the_step() -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("GatherElements", ["data", "idx"], ["y"], axis=1)], "g",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("idx", TensorProto.INT64, [2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(model)
+    compiled = moecc.compile(model, target="cpu")
+    assert compiled.cpu.program.host_steps == ()
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    good = compiled.run({"data": data, "idx": np.array([[0, 2], [1, -1]])})
+    np.testing.assert_array_equal(good["y"], [[0, 2], [4, 5]])
+    with pytest.raises(moecc.MoeccError, match="cpu step .*out of range"):
+        compiled.run({"data": data, "idx": np.array([[0, 3], [1, 0]])})
+    np.testing.assert_array_equal(compiled.run({"data": data, "idx": np.array([[1, 1], [0, 0]])})["y"], [[1, 1], [3, 3]])
+
+
+def test_cpu_artifact_keeps_the_weights_once(tmp_path: Path) -> None:
+    import zipfile
+
+    import numpy as np
+
+    model = build_example("llama-block")
+    compiled = moecc.compile(model, target="cpu")
+    path = tmp_path / "llama.moe"
+    compiled.save(path)
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        with np.load(archive.open("weights.npz")) as npz:
+            in_npz = set(npz.files)
+    assert "hbm_image.bin" not in names and "kernels.o" in names
+    constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
+    big = {name for name, value in constants.items() if value.size >= 1024}
+    assert big and not big & in_npz  # every weight matrix is only in the object
+    loaded = moecc.load(path)
+    for op in loaded.graph.const_ops():
+        np.testing.assert_array_equal(op.attrs["value"], constants[op.result.name])
+    inputs = example_inputs("llama-block", model)
+    assert not compare_outputs(loaded.run(inputs), moecc.compile(model, target="ref").run(inputs))

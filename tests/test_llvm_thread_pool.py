@@ -97,16 +97,17 @@ def test_every_index_runs_once(pool_module, threads: int, n: int) -> None:  # ty
     assert pool_module["get"]() == threads
     out = _run(pool_module, n)
     np.testing.assert_array_equal(out[:, 0], np.ones(n, np.int64))
-    arenas = set(out[:, 1].tolist())
-    assert CALLER_SCRATCH in arenas or n == 0
+    arenas = set(out[:, 1].tolist())  # the caller's and workers': any of them may take any chunk
     assert len(arenas) <= threads
 
 
 def test_workers_run_on_their_own_arenas(pool_module) -> None:  # type: ignore[no-untyped-def]
     pool_module["set"](3)
     seen: set[int] = set()
-    for _ in range(200):  # the caller may take every chunk of one call; over many, workers join in
-        seen |= set(_run(pool_module, 4000)[:, 1].tolist())
+    deadline = time.monotonic() + 10
+    # The caller may take every chunk of one call (workers wake up late); over many, they join in.
+    while len(seen) < 2 and time.monotonic() < deadline:
+        seen |= set(_run(pool_module, 400_000)[:, 1].tolist())
     workers = seen - {CALLER_SCRATCH}
     assert workers, "no chunk ever ran on a worker"
     assert all(address % 64 == 0 for address in workers)  # posix_memalign(64, ...)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ if TYPE_CHECKING:
 #: Alignment of the arenas' regions (a cache line, and the memory plan's alignment).
 ARENA_ALIGNMENT = 64
 #: Run-time fault codes stored in ``@moecc_fault_code``.
-FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2}
+FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2, "cpu-step-index": 3}
 #: Clear every kernel's local buffers on entry, as the reference interpreter does. Off: the
 #: lowering writes every tile before reading it (the ASIC's SRAM is never cleared between
 #: kernels either, and the simulator matches the reference), and clearing costs a memset of
@@ -234,6 +234,23 @@ class CpuProgram:
     _entry_points: dict[str, Any] = field(default_factory=dict)
     cpu_target: Any = None  # the CpuTarget the code was compiled for (None: the host)
     threads: int = 1
+
+    # what runs where
+
+    @property
+    def host_steps(self) -> tuple[CpuCall, ...]:
+        """The CPU steps not compiled into the program (run by :meth:`run`'s ``cpu_step``)."""
+        return tuple(item for item in self.schedule if isinstance(item, CpuCall))
+
+    def interpreter_ops(self, graph: Any) -> dict[str, int]:
+        """Op kinds (with counts) of the host steps, which run on the reference interpreter."""
+        ops_by_name = {op.results[0].name: op for op in graph.ops}
+        counts: dict[str, int] = {}
+        for call in self.host_steps:
+            for name in call.ops:
+                kind = ops_by_name[name].kind
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     # threads
 
@@ -376,6 +393,11 @@ class CpuProgram:
         detail = self._fault_cell("moecc_fault_detail", ctypes.c_int64).value
         kernel_index = self._fault_cell("moecc_fault_kernel", ctypes.c_int32).value
         stmt_index = self._fault_cell("moecc_fault_statement", ctypes.c_int32).value
+        if code == FAULT_CODES["cpu-step-index"]:
+            step = self.module.steps[stmt_index]
+            raise MoeccError(f"cpu step {step.name}: an index is out of range (gather/scatter)",
+                             location=f"cpu step {step.name}",
+                             remedy="check the model's index inputs lie within the indexed axis")
         kernel = self.module.kernels[kernel_index]
         stmt = [s for s, _ in walk(kernel.body)][stmt_index]
         from moecc.ir.kernel_printer import format_statement
@@ -391,21 +413,45 @@ class CpuProgram:
 
 # -- code generation ------------------------------------------------------------------------
 
-def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None) -> CpuProgram:
-    """Compile a memory-planned kernel module for the CPU (default: the host) and JIT it."""
-    llvm_module, layout, function_names, segments, schedule = build_kernel_module(module, cpu_target)
+#: Emits CPU step ``call`` as function ``name(i8* heap)`` into an LLVM module (see
+#: :func:`moecc.backend.llvm.graph_ops.emit_step`); raises UnsupportedError if it cannot.
+StepEmitter = Callable[[ir.Module, CpuCall, str], None]
+
+
+def compile_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None,
+                          emit_step: StepEmitter | None = None, native_steps: Iterable[str] = ()) -> CpuProgram:
+    """Compile a memory-planned kernel module for the CPU (default: the host) and JIT it.
+
+    CPU steps named in ``native_steps`` are emitted into the same module by ``emit_step`` and
+    run between the kernels as machine code; a step ``emit_step`` refuses is left to the
+    caller's ``cpu_step`` host executor (see :meth:`CpuProgram.run`), like every other step."""
+    native = set(native_steps) if emit_step is not None else set()
+    while True:
+        try:
+            built = build_kernel_module(module, cpu_target, emit_step, native)
+            break
+        except _StepNotEmitted as refused:
+            native.discard(refused.step)
+    llvm_module, layout, function_names, segments, schedule = built
     jit = _compile(llvm_module, cpu_target)
     return CpuProgram(module, layout, heap_bytes(module), str(llvm_module), segments, schedule, function_names, jit,
                       cpu_target=cpu_target)
 
 
-def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None
+class _StepNotEmitted(Exception):
+    def __init__(self, step: str) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = None,
+                        emit_step: StepEmitter | None = None, native_steps: Iterable[str] = ()
                         ) -> tuple[ir.Module, ScratchLayout, dict[str, str], tuple[tuple[str, ...], ...],
                                    tuple[int | CpuCall, ...]]:
-    """The LLVM module of a planned kernel module: one function per kernel, the sequences
-    (``run_all``, ``run_segment_<i>``), ``moecc_matmul`` and the thread pool; ``moecc_sgemm_ws``
-    is declared (linked from :mod:`moecc.backend.llvm.matmul`). Also returns the scratch
-    layout, kernel symbols, segments and schedule."""
+    """The LLVM module of a planned kernel module: one function per kernel and per native CPU
+    step, the sequences (``run_all``, ``run_segment_<i>``), ``moecc_matmul`` and the thread
+    pool; ``moecc_sgemm_ws`` is declared (linked from :mod:`moecc.backend.llvm.matmul`). Also
+    returns the scratch layout, the symbols of kernels and native steps, segments and schedule."""
     from moecc.backend.llvm.cpu_target import host_cpu_target
 
     verify_kernel_module(module)
@@ -417,54 +463,82 @@ def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = Non
     pool = add_thread_pool(llvm_module, layout.total_bytes)
     matmul = _define_matmul(llvm_module, layout, target, pool)
     hbm = {b.name: b for b in module.hbm}
-    function_names: dict[str, str] = {}
-    functions: list[ir.Function] = []
-    for index, kernel in enumerate(module.kernels):
-        name = _symbol(index, kernel.name)
-        function_names[kernel.name] = name
-        emitter = _KernelEmitter(llvm_module, name, kernel, index, hbm, layout, faults, matmul)
-        emitter.emit()
-        functions.append(emitter.function)
-    segments, schedule = _segments(module, function_names)
-    by_name = {f.name: f for f in functions}
+    symbols = step_symbols(module, native_steps if emit_step is not None else ())
+    functions: dict[str, tuple[ir.Function, int]] = {}
+    kernel_index = 0
+    for position, (step, name) in enumerate(zip(module.steps, symbols)):
+        if isinstance(step, Kernel):
+            emitter = _KernelEmitter(llvm_module, name, step, kernel_index, hbm, layout, faults, matmul)
+            emitter.emit()
+            functions[name] = (emitter.function, position)
+            kernel_index += 1
+        elif name is not None:
+            assert emit_step is not None
+            try:
+                emit_step(llvm_module, step, name)
+            except UnsupportedError:
+                raise _StepNotEmitted(step.name) from None
+            functions[name] = (llvm_module.get_global(name), position)
+    segments, schedule = _segments(module, symbols)
     for index, names in enumerate(segments):
-        _emit_sequence(llvm_module, f"run_segment_{index}", [by_name[n] for n in names], faults)
-    _emit_sequence(llvm_module, "run_all", functions, faults)
+        _emit_sequence(llvm_module, f"run_segment_{index}", [functions[n] for n in names], faults)
+    _emit_sequence(llvm_module, "run_all", [functions[n] for names in segments for n in names], faults)
+    function_names = {step.name: name for step, name in zip(module.steps, symbols) if name is not None}
     return llvm_module, layout, function_names, segments, schedule
+
+
+def step_symbols(module: KernelModule, native_steps: Iterable[str] = ()) -> list[str | None]:
+    """The symbol of each step's LLVM function, in step order: every kernel, and the CPU
+    steps named in ``native_steps`` (None for the other CPU steps)."""
+    native = set(native_steps)
+    symbols: list[str | None] = []
+    kernel_index = 0
+    for position, step in enumerate(module.steps):
+        if isinstance(step, Kernel):
+            symbols.append(_symbol(kernel_index, step.name))
+            kernel_index += 1
+        elif step.name in native:
+            symbols.append(f"moecc_s{position}_" + re.sub(r"[^A-Za-z0-9_]", "_", step.name))
+        else:
+            symbols.append(None)
+    return symbols
 
 
 def kernel_symbols(module: KernelModule) -> dict[str, str]:
     """Kernel name -> the symbol of its LLVM function."""
-    return {kernel.name: _symbol(index, kernel.name) for index, kernel in enumerate(module.kernels)}
+    return {step.name: name for step, name in zip(module.steps, step_symbols(module)) if name is not None}
 
 
 def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", llvm_ir: str = "",
-                       cpu_target: CpuTarget | None = None) -> CpuProgram:
+                       cpu_target: CpuTarget | None = None, native_steps: Iterable[str] = ()) -> CpuProgram:
     """A :class:`CpuProgram` over already compiled machine code (``jit``: anything with
     ``address(name)`` and ``engine``, e.g. an object file loaded by
-    :func:`moecc.backend.llvm.jit.load_object`) for the planned ``module``."""
+    :func:`moecc.backend.llvm.jit.load_object`) for the planned ``module``, whose CPU steps
+    ``native_steps`` were compiled into it."""
     verify_kernel_module(module)
-    function_names = kernel_symbols(module)
-    segments, schedule = _segments(module, function_names)
+    symbols = step_symbols(module, native_steps)
+    segments, schedule = _segments(module, symbols)
+    function_names = {step.name: name for step, name in zip(module.steps, symbols) if name is not None}
     return CpuProgram(module, scratch_layout(module, cpu_target), heap_bytes(module), llvm_ir, segments, schedule,
                       function_names, jit, entry_prefix=entry_prefix, cpu_target=cpu_target)
 
 
-def _segments(module: KernelModule, function_names: Mapping[str, str]
+def _segments(module: KernelModule, symbols: Sequence[str | None]
               ) -> tuple[tuple[tuple[str, ...], ...], tuple[int | CpuCall, ...]]:
-    """Runs of consecutive kernels (their function names) and the schedule interleaving
-    segment numbers with the CPU steps between them."""
+    """Runs of consecutive kernels and native steps (their function symbols) and the schedule
+    interleaving segment numbers with the CPU steps left to the host between them."""
     segments: list[tuple[str, ...]] = []
     schedule: list[int | CpuCall] = []
     current: list[str] = []
-    for step in module.steps:
-        if isinstance(step, Kernel):
-            current.append(function_names[step.name])
+    for step, symbol in zip(module.steps, symbols):
+        if symbol is not None:
+            current.append(symbol)
             continue
         if current:
             schedule.append(len(segments))
             segments.append(tuple(current))
             current = []
+        assert isinstance(step, CpuCall)
         schedule.append(step)
     if current:
         schedule.append(len(segments))
@@ -494,13 +568,27 @@ class _FaultGlobals:
                              cell("moecc_fault_kernel", I32), cell("moecc_fault_statement", I32))
 
 
-def _emit_sequence(module: ir.Module, name: str, kernels: Sequence[ir.Function], faults: _FaultGlobals) -> None:
-    """``void name(heap, scratch)``: call ``kernels`` in order, stopping at the first fault."""
+def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Function, int]], faults: _FaultGlobals) -> None:
+    """``void name(heap, scratch)``: call the kernels ``(heap, scratch)`` and native CPU steps
+    ``(heap)`` in order (each with its position in the module's steps), stopping at the first
+    fault. A step flags an index out of range in ``graph_ops_fault``; that becomes fault code
+    ``cpu-step-index`` with the step's position in ``moecc_fault_statement``."""
+    from moecc.backend.llvm.graph_ops import FAULT_FLAG
+
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     done = fn.append_basic_block("done")
-    for kernel in kernels:
-        b.call(kernel, fn.args)
+    for callee, position in items:
+        if len(callee.args) == 1:
+            flag = module.globals[FAULT_FLAG]
+            b.call(callee, [fn.args[0]])
+            with b.if_then(b.icmp_signed("!=", b.load(flag), ir.Constant(I32, 0)), likely=False):
+                b.store(ir.Constant(I32, 0), flag)
+                b.store(ir.Constant(I32, FAULT_CODES["cpu-step-index"]), faults.code)
+                b.store(ir.Constant(I32, -1), faults.kernel)
+                b.store(ir.Constant(I32, position), faults.statement)
+        else:
+            b.call(callee, fn.args)
         ok = fn.append_basic_block("next")
         b.cbranch(b.icmp_signed("!=", b.load(faults.code), ir.Constant(I32, 0)), done, ok)
         b.position_at_end(ok)
@@ -1045,5 +1133,5 @@ class _KernelEmitter:
             ir.Constant(I32, int(stmt.accumulate)), ir.Constant(I32, int(transpose)), self.scratch])
 
 __all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_MIN_FLOPS", "CpuProgram", "CpuStepOnHeap",
-           "ScratchLayout", "aligned_zeros", "build_kernel_module", "compile_kernel_module", "heap_bytes", "kernel_symbols",
+           "ScratchLayout", "StepEmitter", "aligned_zeros", "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes", "kernel_symbols",
            "program_for_module", "scratch_layout"]

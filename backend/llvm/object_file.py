@@ -26,7 +26,7 @@ from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
 from moecc.backend.llvm.jit import load_object, optimise, parse_and_verify, target_machine
 from moecc.backend.llvm.loop_builder import I8, I8_PTR, I32, I64
 from moecc.errors import MoeccError
-from moecc.ir.kernel import CpuCall, KernelModule
+from moecc.ir.kernel import KernelModule
 from moecc.ir.types import DType
 
 #: Numeric codes of element types in ``moecc_tensor.dtype`` (stable: part of the C ABI).
@@ -36,6 +36,8 @@ DTYPE_CODES: dict[DType, int] = {DType.F32: 1, DType.F16: 2, DType.BF16: 3, DTyp
 MAX_RANK = 8
 #: ``moecc_run``'s result when the model has steps only the Python runtime can execute.
 NEEDS_HOST_STEPS = -1
+#: The object's read-only copy of the heap's weight bytes (``moecc_init_heap`` copies it).
+WEIGHT_IMAGE_SYMBOL = "moecc_weight_image"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def model_abi(executable: object) -> ObjectAbi:
         inputs=tuple(tensor(v.name, v) for v in graph.inputs),
         outputs=tuple(tensor(name, v) for name, v in zip(graph.output_names, graph.outputs)),
         weight_image=image[:weight_end].tobytes(),
-        host_steps=sum(isinstance(s, CpuCall) for s in module.steps),
+        host_steps=len(exe.program.host_steps),  # type: ignore[attr-defined]
     )
 
 
@@ -141,9 +143,9 @@ def _abi_module(abi: ObjectAbi, program: CpuProgram) -> ir.Module:
         b.ret(b.load(fault_code))
 
     image_type = ir.ArrayType(I8, len(abi.weight_image))
-    image = ir.GlobalVariable(module, image_type, "moecc_weight_image")
+    image = ir.GlobalVariable(module, image_type, WEIGHT_IMAGE_SYMBOL)
     image.global_constant = True
-    image.linkage = "internal"
+    image.align = 64
     image.initializer = ir.Constant(image_type, bytearray(abi.weight_image))
     init = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR]), name="moecc_init_heap")
     b = ir.IRBuilder(init.append_basic_block("entry"))
@@ -157,6 +159,7 @@ def _abi_module(abi: ObjectAbi, program: CpuProgram) -> ir.Module:
         var.global_constant = True
         var.initializer = ir.Constant(typ, value)
 
+    constant(WEIGHT_IMAGE_SYMBOL + "_bytes", I64, len(abi.weight_image))
     constant("moecc_heap_bytes", I64, abi.heap_bytes)
     constant("moecc_scratch_bytes", I64, abi.scratch_bytes)
     constant("moecc_input_count", I32, len(abi.inputs))
@@ -192,11 +195,22 @@ def _tensor_table(module: ir.Module, name: str, tensors: Sequence[TensorAbi]) ->
     table.initializer = ir.Constant(table_type, entries)
 
 
-def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | None = None) -> CpuProgram:
-    """A runnable :class:`CpuProgram` from an object :func:`emit_model_object` wrote: the
-    object is loaded into an MCJIT engine as is (no lowering, no LLVM optimisation)."""
+def weight_image(program: CpuProgram) -> bytes:
+    """The weight image of a program loaded from an object (:func:`program_from_object`)."""
+    import ctypes
+
+    engine = program._jit.engine
+    size = ctypes.c_int64.from_address(engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL + "_bytes")).value
+    return ctypes.string_at(engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL), size)
+
+
+def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | None = None,
+                        native_steps: Sequence[str] = ()) -> CpuProgram:
+    """A runnable :class:`CpuProgram` from an object :func:`emit_model_object` wrote (with the
+    CPU steps ``native_steps`` compiled in): the object is loaded into an MCJIT engine as is
+    (no lowering, no LLVM optimisation)."""
     jit = load_object(data, target, name="moecc_kernels")
-    return program_for_module(module, jit, entry_prefix=ENTRY_PREFIX_OBJECT)
+    return program_for_module(module, jit, entry_prefix=ENTRY_PREFIX_OBJECT, native_steps=native_steps)
 
 
 C_HEADER = """\
@@ -221,12 +235,16 @@ extern const int64_t moecc_heap_bytes;     /* size of the heap arena */
 extern const int64_t moecc_scratch_bytes;  /* size of the scratch arena */
 extern const int32_t moecc_input_count, moecc_output_count;
 extern const moecc_tensor moecc_inputs[], moecc_outputs[];
+extern const uint8_t moecc_weight_image[];       /* the heap's first bytes: every weight in place */
+extern const int64_t moecc_weight_image_bytes;
 
 /* Write the weights into a heap arena (once; runs do not overwrite them). */
 void moecc_init_heap(uint8_t *heap);
 /* Run the model: inputs are read from, outputs written to the heap. Arenas: 64-byte aligned,
    sizes as above, not shared between concurrent calls. Returns 0, a fault code
-   (1: gather index out of range, 2: nonzero overflow) or MOECC_NEEDS_HOST_STEPS. */
+   (1: gather index out of range, 2: nonzero overflow, 3: index out of range in a CPU step:
+   gather/scatter/one_hot; moecc_fault_statement holds the step's position) or
+   MOECC_NEEDS_HOST_STEPS. */
 int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
 /* Threads (default 1): run on n threads in all, the caller plus n - 1 worker threads the object
    starts, each with a scratch arena of its own that the object allocates (moecc_scratch_bytes).
@@ -243,5 +261,5 @@ def c_header() -> str:
     return C_HEADER
 
 
-__all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "ObjectAbi", "TensorAbi", "c_header", "emit_model_object", "executable_object",
+__all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "WEIGHT_IMAGE_SYMBOL", "weight_image", "ObjectAbi", "TensorAbi", "c_header", "emit_model_object", "executable_object",
            "model_abi", "program_from_object"]
