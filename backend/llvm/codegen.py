@@ -117,7 +117,8 @@ _F32_PTR = F32.as_pointer()
 #: ``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``.
 _MATMUL_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32,
                                                I8_PTR])
-_MATMUL_ARGS = ir.LiteralStructType([_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32])
+#: The matmul's arguments, then its slivers (NR columns or MR rows) and the parts they are cut into.
+_MATMUL_ARGS = ir.LiteralStructType([_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32, I64, I64])
 
 #: A host step on the heap image: reads its inputs from and writes its outputs to ``heap``.
 CpuStepOnHeap = Callable[[CpuCall, np.ndarray], None]
@@ -620,12 +621,14 @@ def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, 
         context, begin, end, scratch = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         args = b.bitcast(context, _MATMUL_ARGS.as_pointer())
-        c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b = (
-            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, field)])) for field in range(11))
+        c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, units, parts = (
+            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, field)])) for field in range(13))
         unit = target.nr if by_columns else target.mr
-        first = b.mul(begin, i64(unit))
+        # Parts [begin, end) of ``parts`` cover slivers [units*begin/parts, units*end/parts).
+        first = b.mul(b.sdiv(b.mul(units, begin), parts), i64(unit))
+        last = b.mul(b.sdiv(b.mul(units, end), parts), i64(unit))
         extent = n if by_columns else m
-        last = b.select(b.icmp_signed("<", b.mul(end, i64(unit)), extent), b.mul(end, i64(unit)), extent)
+        last = b.select(b.icmp_signed("<", last, extent), last, extent)
         count = b.sub(last, first)
         if by_columns:
             w_offset = b.select(b.icmp_signed("!=", transpose_b, ir.Constant(I32, 0)), b.mul(first, ldb), first)
@@ -659,13 +662,21 @@ def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, 
     for field, value in enumerate(fn.args[:11]):
         b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, field)]))
     opaque = b.bitcast(context, I8_PTR)
+    # One part per thread: every column part packs all of A again (a row part all of B), so
+    # more parts than threads only repeat packing (measured: 8 column parts of a 128x688x256
+    # product cost 1.35x the work of one).
+    threads = b.sext(b.call(pool.get_threads, []), I64)
+    slivers = b.sdiv(b.add(n, i64(target.nr - 1)), i64(target.nr))
+    blocks = b.sdiv(b.add(m, i64(target.mr - 1)), i64(target.mr))
+    units = b.select(wide, slivers, blocks)
+    parts = b.select(b.icmp_signed("<", units, threads), units, threads)
+    b.store(units, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, 11)]))
+    b.store(parts, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, 12)]))
     with b.if_else(wide) as (then, otherwise):
         with then:
-            slivers = b.sdiv(b.add(n, i64(target.nr - 1)), i64(target.nr))
-            b.call(pool.parallel_for, [by_columns, opaque, slivers, scratch])
+            b.call(pool.parallel_for, [by_columns, opaque, parts, scratch])
         with otherwise:
-            blocks = b.sdiv(b.add(m, i64(target.mr - 1)), i64(target.mr))
-            b.call(pool.parallel_for, [by_rows, opaque, blocks, scratch])
+            b.call(pool.parallel_for, [by_rows, opaque, parts, scratch])
     b.ret_void()
     return fn
 
