@@ -1,4 +1,4 @@
-"""The LLVM CPU backend against the host's reference libraries, single-threaded.
+"""The LLVM CPU backend against the host's reference libraries, in one process.
 
 Sections (``--section``):
 
@@ -6,12 +6,14 @@ Sections (``--section``):
   against numpy's single-threaded BLAS matmul at the same square sizes. Both run alternately in
   one process; each figure is the median over ``--repeats`` samples. Issue #5 asks for a ratio
   of at least 0.5 at 256^3 and above; ``--check`` exits 1 when a size falls short.
-- ``models``: whole models compiled for the CPU target against onnxruntime. Registered in
-  :data:`MODEL_BENCHES` as the backend learns to compile them (none yet). ``--threads N``
-  compiles with ``threads=N`` and gives onnxruntime ``intra_op_num_threads=N`` (default 1).
+- ``models``: every example of :data:`MODEL_EXAMPLES` compiled for the CPU target against
+  onnxruntime on the same inputs, alternating in one process; medians of ``--repeats`` runs.
+  ``--threads N`` compiles with ``threads=N`` and gives onnxruntime ``intra_op_num_threads=N``
+  (default 1). ``--scale 2`` doubles sequence, hidden size, heads and intermediate size.
+  ``--check`` exits 1 when the Llama-style model is below half onnxruntime's speed.
 
     python bench/cpu_vs_onnxruntime.py [--section matmul|models|all] [--sizes 256,512,1024]
-                                       [--repeats 9] [--check] [--threads 1]
+                                       [--repeats 9] [--check] [--threads 1] [--scale 1]
 """
 
 from __future__ import annotations
@@ -166,19 +168,35 @@ MODEL_EXAMPLES: tuple[str, ...] = ("llama-block", "gpt2-block", "bert-layer", "d
 MIN_MODEL_RATIO = 0.5
 
 
-def measure_model(name: str, repeats: int, threads: int = 1) -> tuple[float, float, float]:
+#: Size parameters ``--scale`` multiplies (head size stays 64; positions grow with the sequence).
+SCALED_SIZES: tuple[str, ...] = ("seq", "hidden", "heads", "kv_heads", "intermediate", "max_positions")
+
+
+def model_sizes(name: str, scale: int = 1) -> dict[str, object]:
+    """The benchmark's sizes of example ``name``: realistic, batch 1, one layer (two for the
+    MoE transformer), with :data:`SCALED_SIZES` multiplied by ``scale``."""
+    from moecc.examples import realistic_sizes
+
+    sizes: dict[str, object] = {**realistic_sizes(name), "batch": 1}
+    if "n_layers" in sizes:
+        sizes["n_layers"] = 2 if name == "moe-transformer" else 1
+    if name in ("mixtral-block", "moe-transformer"):
+        sizes["intermediate"] = 256  # per-token gathered expert weights grow as tokens x k x inter x hidden
+    for key in SCALED_SIZES:
+        if isinstance(sizes.get(key), int):
+            sizes[key] = int(sizes[key]) * scale  # type: ignore[call-overload]
+    return sizes
+
+
+def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1) -> tuple[float, float, float]:
     """Median seconds of moecc ``cpu`` and onnxruntime (``threads`` threads each, alternating),
     and the max abs difference of their outputs."""
     import onnxruntime as ort
 
     import moecc
-    from moecc.examples import build_example, example_inputs, realistic_sizes
+    from moecc.examples import build_example, example_inputs
 
-    sizes = {**realistic_sizes(name), "batch": 1}
-    if "n_layers" in sizes:
-        sizes["n_layers"] = 2 if name == "moe-transformer" else 1
-    if name in ("mixtral-block", "moe-transformer"):
-        sizes["intermediate"] = 256  # per-token gathered expert weights grow as tokens x k x inter x hidden
+    sizes = model_sizes(name, scale)
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
     compiled = moecc.compile(model, target="cpu", threads=threads)
@@ -200,15 +218,18 @@ def measure_model(name: str, repeats: int, threads: int = 1) -> tuple[float, flo
     return statistics.median(samples["moecc"]), statistics.median(samples["ort"]), error
 
 
-def bench_models(repeats: int, threads: int = 1) -> bool:
+def bench_models(repeats: int, threads: int = 1, scale: int = 1) -> bool:
     """Print the whole-model table; True when the Llama-style model reaches MIN_MODEL_RATIO."""
-    print("| example | moecc cpu ms | onnxruntime ms | speed vs onnxruntime | max abs diff |")
-    print("|---|---|---|---|---|")
+    print(f"threads {threads} each, scale {scale}, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print("| example | sizes | moecc cpu ms | onnxruntime ms | speed vs onnxruntime | max abs diff |")
+    print("|---|---|---|---|---|---|")
     passed = True
     for name in MODEL_EXAMPLES:
-        ours, theirs, error = measure_model(name, repeats, threads)
+        ours, theirs, error = measure_model(name, repeats, threads, scale)
         ratio = theirs / ours
-        print(f"| {name} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ratio:.2f}x | {error:.1e} |")
+        sizes = model_sizes(name, scale)
+        shown = ", ".join(f"{k}={sizes[k]}" for k in ("seq", "hidden", "intermediate", "n_experts", "n_layers") if k in sizes)
+        print(f"| {name} | {shown} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {ratio:.2f}x | {error:.1e} |")
         if name == "llama-block":
             passed &= ratio >= MIN_MODEL_RATIO
     return passed
@@ -221,13 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timing samples per size (median is reported)")
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
     parser.add_argument("--threads", type=int, default=1, help="models section: threads for moecc and onnxruntime")
+    parser.add_argument("--scale", type=int, default=1, help="models section: multiply sequence, hidden, heads, intermediate")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
     passed = True
     if args.section in ("matmul", "all"):
         passed &= bench_matmul(sizes, args.repeats)
     if args.section in ("models", "all"):
-        passed &= bench_models(args.repeats, args.threads)
+        passed &= bench_models(args.repeats, args.threads, args.scale)
     return 0 if passed or not args.check else 1
 
 
