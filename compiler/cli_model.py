@@ -134,6 +134,16 @@ def _print_report_summary(report: dict[str, Any], out: Any = None) -> None:
     if report.get("pass_times"):
         total = sum(report["pass_times"].values())
         print(f"compile time  {total * 1000:.1f} ms", file=out)
+    cpu = report.get("cpu")
+    if cpu:
+        blocking = cpu["sgemm_blocking"]
+        print(f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
+              f"register tile, {cpu['threads']} thread(s)", file=out)
+        print(f"code          {cpu['kernels']} kernels, {cpu['cpu_steps_compiled']} CPU steps as LLVM code, "
+              f"{cpu['cpu_steps_interpreted']} on the interpreter", file=out)
+        print(f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB, scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB "
+              f"per thread", file=out)
+        print(f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})", file=out)
 
 
 def _print_pass_times(times: dict[str, float]) -> None:

@@ -9,6 +9,7 @@ prints a stage; ``report`` summarises it; ``save`` writes a ``.moe`` artifact
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,7 @@ class CompiledModel:
     cpu: Any = None  # CpuExecutable on target "cpu"
     partition: dict[str, Any] = field(default_factory=dict)  # ops/FLOPs per placement, CPU reasons
     memory: dict[str, int] = field(default_factory=dict)  # memory plan figures
-    last_stats: Any = None  # AsicRunStats of the last run()
+    last_stats: Any = None  # AsicRunStats (asic) or wall-clock seconds (cpu) of the last run()
     last_stats_source: str = ""
 
     @staticmethod
@@ -108,7 +109,10 @@ class CompiledModel:
             threads = int(self.options.get("threads", 1))
             if self.cpu.program.threads != threads:  # a loaded artifact: the manifest's option
                 self.cpu.program.set_threads(threads)
-            return self.cpu.run(feeds)
+            start = time.perf_counter()
+            outputs = self.cpu.run(feeds)
+            self.last_stats, self.last_stats_source = time.perf_counter() - start, "last run()"
+            return outputs
         raise UnsupportedError(f"target '{self.target}' has no runtime in this version")
 
     def trace(self) -> dict[str, Any]:
@@ -155,6 +159,14 @@ class CompiledModel:
             from moecc.asic_report import asic_report
 
             return asic_report(self)
+        report = self._graph_report()
+        if self.target == "cpu":
+            from moecc.cpu_runtime import cpu_report
+
+            report["cpu"] = cpu_report(self)
+        return report
+
+    def _graph_report(self) -> dict[str, Any]:
         op_counts: dict[str, int] = {}
         for op in self.graph.ops:
             if not op.is_const:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from moecc.asic_runtime import StagedExecutable
+from moecc.ir.kernel import CpuCall
 
 
 @dataclass(slots=True)
@@ -44,3 +45,35 @@ class CpuExecutable(StagedExecutable):
         ops_by_name = self.ops_by_name()
         self.program.run(self._heap, self._scratch, cpu_step=lambda call, heap: self.run_cpu_step(call, heap, ops_by_name))
         return self.read_outputs(self._heap)
+
+
+def cpu_report(model: Any) -> dict[str, Any]:
+    """The ``cpu`` part of :meth:`CompiledModel.report`: the CPU and its GEMM blocking, threads,
+    where the ops run, the arenas, and the wall-clock time of the last run (a run on seeded
+    random inputs when there was none yet, and the report says so)."""
+    from moecc.asic_runtime import random_inputs
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+
+    exe: CpuExecutable = model.cpu
+    program = exe.program
+    if not isinstance(model.last_stats, float):
+        model.run({spec.name: array for spec, array in zip(model.inputs, random_inputs(model.graph).values())})
+        model.last_stats_source = "seeded random inputs (no run() yet)"
+    target = program.cpu_target or host_cpu_target()
+    native_steps = sum(1 for step in exe.module.steps
+                       if isinstance(step, CpuCall) and step.name in program.kernel_functions)
+    return {
+        "cpu": target.name,
+        "vector_floats": target.vector_floats,
+        "caches_bytes": {"l1d": target.l1d_bytes, "l2": target.l2_bytes, "l3": target.l3_bytes},
+        "sgemm_blocking": {"mr": target.mr, "nr": target.nr, "mc": target.mc, "kc": target.kc, "nc": target.nc},
+        "threads": program.threads,
+        "kernels": len(exe.module.kernels),
+        "cpu_steps_compiled": native_steps,
+        "cpu_steps_interpreted": len(program.host_steps),
+        "partition": dict(model.partition),
+        "heap_bytes": program.heap_bytes,
+        "scratch_bytes_per_thread": program.layout.total_bytes,
+        "last_run_ms": round(float(model.last_stats) * 1e3, 3),
+        "last_run_source": model.last_stats_source,
+    }

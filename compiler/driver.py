@@ -76,6 +76,7 @@ def compile(  # noqa: A001 - the public name DESIGN.md fixes
         _compile_for_asic(compiled, asic_target, precision, trace, times)
     elif target == "cpu":
         _compile_for_cpu(compiled, times, threads)
+    compiled.pass_times = dict(times)  # with the back end's stages (lowering, memory plan, codegen)
     return compiled
 
 
@@ -116,8 +117,10 @@ def _compile_for_cpu(compiled: CompiledModel, times: dict[str, float], threads: 
     compiled.cpu = CpuExecutable(graph, module, weights, value_buffers, max(plan.hbm_bytes_planned, heap_bytes(module)),
                                  program=program)
     compiled.partition = {
-        "ops": {"llvm" if k == "asic" else "cpu_steps": v for k, v in partition.counts(graph).items()},
-        "flops": graph_flops(graph, partition.placement),
+        # The lowering's "asic" placement is a kernel here; its "cpu" ops are the CPU steps.
+        "ops": {"kernels" if k == "asic" else "cpu_steps": v for k, v in partition.counts(graph).items()},
+        "flops": {"kernels" if k == "asic" else "cpu_steps" if k == "cpu" else k: v
+                  for k, v in graph_flops(graph, partition.placement).items()},
         "interpreter_ops": program.interpreter_ops(graph),
     }
     compiled.options.update({"cpu": cpu.name, "threads": threads})
