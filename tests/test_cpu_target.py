@@ -91,3 +91,22 @@ def test_cpu_artifact_keeps_the_weights_once(tmp_path: Path) -> None:
         np.testing.assert_array_equal(op.attrs["value"], constants[op.result.name])
     inputs = example_inputs("llama-block", model)
     assert not compare_outputs(loaded.run(inputs), moecc.compile(model, target="ref").run(inputs))
+
+
+def test_cpu_report_says_where_ops_run_and_how_long_a_run_took(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    model = build_example("dense-moe")  # has a CPU step
+    compiled = moecc.compile(model, target="cpu", threads=2)
+    report = compiled.report()["cpu"]
+    assert report["last_run_source"].startswith("seeded random inputs")
+    assert report["threads"] == 2 and report["cpu_steps_compiled"] >= 1 and report["cpu_steps_interpreted"] == 0
+    assert report["kernels"] == len(compiled.cpu.module.kernels) and report["scratch_bytes_per_thread"] > 0
+    assert compiled.report()["cpu"]["last_run_source"] == "seeded random inputs (no run() yet)"  # not run again
+    compiled.run(example_inputs("dense-moe", model))
+    assert compiled.report()["cpu"]["last_run_source"] == "last run()"
+    assert compiled.report()["cpu"]["last_run_ms"] > 0
+    assert {"codegen-llvm", "lower-to-kernels"} <= set(compiled.pass_times)
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(model.SerializeToString())
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--report", "-"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU steps as LLVM code, 0 on the interpreter" in out and "run time" in out
