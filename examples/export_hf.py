@@ -2,10 +2,13 @@
 
 A stand-alone developer script: nothing in moecc imports it and CI does not run it. It makes the
 real exporter output that the hand-built examples in :mod:`moecc.examples` imitate, for local
-checks of the frontend and the pattern-raising passes (see DESIGN.md, "Real models for local
-checks"). No weights are downloaded: every model is built from a small config with a fixed seed.
+checks of the frontend and the back ends (see DESIGN.md, "Real models for local checks";
+``scripts/check_hf_exports.py`` compiles these exports with moecc and compares them with
+onnxruntime). No weights are downloaded: every model is built from a small config with a fixed
+seed.
 
-Requirements (CPU-only torch build, no CUDA packages)::
+Requirements (CPU-only torch build, no CUDA packages), in a virtualenv of their own, never in the
+project's ``.venv``::
 
     pip install torch==2.13.0 transformers onnxscript onnxruntime
 
@@ -14,13 +17,18 @@ Usage::
     python examples/export_hf.py --out /tmp/hf_exports            # every model
     python examples/export_hf.py --out /tmp/hf_exports --models llama mixtral --seq 32 --dynamic
 
-For each model ``NAME`` it writes ``NAME.onnx`` and ``NAME.npz`` holding the inputs
-(``input:<name>``) and the onnxruntime outputs (``output:<name>``), and prints the largest
-difference between onnxruntime and eager PyTorch. Exports:
+For each model ``NAME`` it writes ``NAME.onnx`` (dynamo exports keep their weights beside it in
+``NAME.onnx.data``) and ``NAME.npz`` holding the inputs (``input:<name>``) and the onnxruntime
+outputs (``output:<name>``), and prints the largest difference between onnxruntime and eager
+PyTorch. ``--dynamic`` exports batch and sequence as symbolic dims (``batch``, ``seq``). Exports:
 
-- ``gpt2``, ``bert``, ``llama``, ``mixtral``, ``qwen2-moe``: ``torch.onnx.export(..., dynamo=True,
-  opset_version=18)``; the MoE configs use ``experts_implementation="batched_mm"`` (the grouped
-  matmul kernel does not export).
+- ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``:
+  ``torch.onnx.export(..., dynamo=True, opset_version=18)``; the MoE configs use
+  ``experts_implementation="batched_mm"`` (the grouped matmul kernel does not export).
+- ``gpt2-ts``, ``llama-ts``: the same GPT-2 and Llama through the TorchScript exporter
+  (``dynamo=False``, opset 17), with ``input_ids`` and a right-padded ``attention_mask`` as inputs
+  and the logits as output ``output``. The mask must be an input: without one, transformers
+  traces its packed-sequence check, whose ``aten::diff`` the TorchScript exporter cannot export.
 - ``dense-moe``: a hand-written dense-masked MoE module through the TorchScript exporter
   (``dynamo=False``, opset 17), the form :mod:`moecc.examples.dense_moe` imitates.
 """
@@ -30,13 +38,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is not a moecc dependency: imported only where a model is built
+    from torch import nn
 
 VOCAB = 256
 HIDDEN = 64
@@ -45,34 +55,73 @@ KV_HEADS = 2
 LAYERS = 2
 MAX_POSITIONS = 128
 
+Feeds = dict[str, np.ndarray]
+
 
 @dataclass(frozen=True, slots=True)
 class Export:
-    """One model to export: how to build it, and which exporter form to use."""
+    """One model to export: how to build it and its inputs, and which exporter form to use."""
 
     name: str
-    make: Callable[[], Any]
-    inputs: Callable[[Any, int, int, np.random.Generator], dict[str, np.ndarray]]
+    make: Callable[[], nn.Module]
+    inputs: Callable[[int, int, np.random.Generator], Feeds]  # (batch, seq, rng) -> feeds
     dynamo: bool = True
     opset: int = 18
 
+    @property
+    def exporter(self) -> str:
+        """``"dynamo"`` or ``"torchscript"``, with the opset: how the ONNX file was made."""
+        return f"{'dynamo' if self.dynamo else 'torchscript'}/{self.opset}"
 
-def _ids_only(model: Any, batch: int, seq: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return {"input_ids": rng.integers(0, VOCAB, size=(batch, seq), dtype=np.int64)}
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """An exported model: the ONNX file, the inputs it was exported with, what onnxruntime gives."""
+
+    spec: Export
+    model: nn.Module  # the eager model, in eval mode, to check the export at other shapes
+    path: Path
+    feeds: Feeds  # the inputs the ONNX graph kept, by name
+    outputs: Feeds  # onnxruntime's outputs on ``feeds``, by ONNX output name
+    eager_diff: float  # max |onnxruntime - eager PyTorch| over the first output
 
 
-def _bert_inputs(model: Any, batch: int, seq: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _ids(batch: int, seq: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, VOCAB, size=(batch, seq), dtype=np.int64)
+
+
+def _right_padded_mask(batch: int, seq: int, rng: np.random.Generator) -> np.ndarray:
+    """Ones then zeros in each row; the first row is unpadded and no row is shorter than seq/2."""
     lengths = rng.integers(max(1, seq // 2), seq + 1, size=batch)
     lengths[0] = seq
+    return (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
+
+
+def _ids_only(batch: int, seq: int, rng: np.random.Generator) -> Feeds:
+    return {"input_ids": _ids(batch, seq, rng)}
+
+
+def _ids_and_mask(batch: int, seq: int, rng: np.random.Generator) -> Feeds:
+    return {"input_ids": _ids(batch, seq, rng), "attention_mask": _right_padded_mask(batch, seq, rng)}
+
+
+def _bert_inputs(batch: int, seq: int, rng: np.random.Generator) -> Feeds:
     return {
-        "input_ids": rng.integers(0, VOCAB, size=(batch, seq), dtype=np.int64),
-        "attention_mask": (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64),
+        **_ids_and_mask(batch, seq, rng),
         "token_type_ids": rng.integers(0, 2, size=(batch, seq), dtype=np.int64),
     }
 
 
-def _hidden_inputs(model: Any, batch: int, seq: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _hidden_inputs(batch: int, seq: int, rng: np.random.Generator) -> Feeds:
     return {"hidden_states": rng.standard_normal((batch, seq, HIDDEN)).astype(np.float32)}
+
+
+# ---------------------------------------------------------------------------------------------
+# models
 
 
 def _decoder_common() -> dict[str, Any]:
@@ -82,15 +131,16 @@ def _decoder_common() -> dict[str, Any]:
     )
 
 
-def _gpt2() -> Any:
+def _gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
+    # GPT-2's default bos/eos ids (50256) lie outside the small vocabulary.
     config = GPT2Config(vocab_size=VOCAB, n_positions=MAX_POSITIONS, n_embd=HIDDEN, n_layer=LAYERS,
-                        n_head=HEADS, use_cache=False)
+                        n_head=HEADS, use_cache=False, bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1)
     return GPT2LMHeadModel(config)
 
 
-def _bert() -> Any:
+def _bert() -> nn.Module:
     from transformers import BertConfig, BertModel
 
     config = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
@@ -99,13 +149,13 @@ def _bert() -> Any:
     return BertModel(config, add_pooling_layer=False)
 
 
-def _llama() -> Any:
+def _llama() -> nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     return LlamaForCausalLM(LlamaConfig(intermediate_size=2 * HIDDEN, **_decoder_common()))
 
 
-def _mixtral() -> Any:
+def _mixtral() -> nn.Module:
     from transformers import MixtralConfig, MixtralForCausalLM
 
     config = MixtralConfig(intermediate_size=2 * HIDDEN, num_local_experts=4, num_experts_per_tok=2,
@@ -113,7 +163,7 @@ def _mixtral() -> Any:
     return MixtralForCausalLM(config)
 
 
-def _qwen2_moe() -> Any:
+def _qwen2_moe() -> nn.Module:
     from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM
 
     config = Qwen2MoeConfig(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN,
@@ -123,7 +173,29 @@ def _qwen2_moe() -> Any:
     return Qwen2MoeForCausalLM(config)
 
 
-def _dense_moe() -> Any:
+def _logits_only(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """A causal LM as ``(input_ids, attention_mask) -> logits`` for the TorchScript exporter, which
+    passes inputs positionally (the LM's own ``forward`` has ``past_key_values`` second, and given
+    keyword inputs the exporter made ``logits_to_keep`` a graph input) and wants plain tensors out."""
+
+    def build() -> nn.Module:
+        import torch
+        from torch import nn
+
+        class LogitsOnly(nn.Module):
+            def __init__(self, lm: nn.Module) -> None:
+                super().__init__()
+                self.lm = lm
+
+            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+                return self.lm(input_ids=input_ids, attention_mask=attention_mask).logits
+
+        return LogitsOnly(make())
+
+    return build
+
+
+def _dense_moe() -> nn.Module:
     import torch
     from torch import nn
 
@@ -159,62 +231,89 @@ EXPORTS: dict[str, Export] = {
         Export("llama", _llama, _ids_only),
         Export("mixtral", _mixtral, _ids_only),
         Export("qwen2-moe", _qwen2_moe, _ids_only),
+        Export("gpt2-ts", _logits_only(_gpt2), _ids_and_mask, dynamo=False, opset=17),
+        Export("llama-ts", _logits_only(_llama), _ids_and_mask, dynamo=False, opset=17),
         Export("dense-moe", _dense_moe, _hidden_inputs, dynamo=False, opset=17),
     )
 }
 
 
-def _eager_output(output: Any) -> np.ndarray:
-    """The first tensor of a model output (``logits``, ``last_hidden_state`` or a plain tensor)."""
-    tensor = output[0] if isinstance(output, (tuple, list)) else getattr(output, "logits", None)
-    if tensor is None:
-        tensor = getattr(output, "last_hidden_state", output)
-    return tensor.detach().numpy()
+# ---------------------------------------------------------------------------------------------
+# exporting and running
 
 
-def export_one(spec: Export, out_dir: Path, *, batch: int, seq: int, seed: int, dynamic: bool) -> None:
-    """Export ``spec`` to ``out_dir/NAME.onnx`` and write ``NAME.npz`` with onnxruntime outputs."""
-    import onnxruntime as ort
+def build_model(spec: Export, seed: int) -> nn.Module:
+    """``spec``'s model with weights drawn from ``seed``, in eval mode (no dropout)."""
     import torch
 
     torch.manual_seed(seed)
-    model = spec.make().eval()
-    feeds = spec.inputs(model, batch, seq, np.random.default_rng(seed))
-    names = list(feeds)
-    tensors = {k: torch.from_numpy(v) for k, v in feeds.items()}
-    args, kwargs = (tensors[names[0]],), {k: tensors[k] for k in names[1:]}
-    path = out_dir / f"{spec.name}.onnx"
+    return spec.make().eval()
 
+
+def eager_output(model: nn.Module, feeds: Feeds) -> np.ndarray:
+    """The model's first output in eager PyTorch (``logits``, ``last_hidden_state`` or a plain
+    tensor). The first feed is passed positionally, the others by name."""
+    import torch
+
+    names = list(feeds)
     with torch.no_grad():
-        expected = _eager_output(model(*args, **kwargs))
-        if spec.dynamo:
-            dynamic_shapes = None
-            if dynamic:
-                dynamic_shapes = {k: {0: "batch", 1: "seq"} for k in names}
-            torch.onnx.export(model, args, str(path), kwargs=kwargs, dynamo=True,
-                              opset_version=spec.opset, dynamic_shapes=dynamic_shapes)
-        else:
-            axes = {k: {0: "batch", 1: "seq"} for k in names} if dynamic else None
-            if axes is not None:
-                axes["output"] = {0: "batch", 1: "seq"}
-            torch.onnx.export(model, args, str(path), dynamo=False, opset_version=spec.opset,
-                              input_names=names, output_names=["output"], dynamic_axes=axes)
+        output = model(torch.from_numpy(feeds[names[0]]), **{k: torch.from_numpy(feeds[k]) for k in names[1:]})
+    if isinstance(output, torch.Tensor):
+        return output.numpy()
+    tensor = getattr(output, "logits", None)
+    if tensor is None:
+        tensor = output.last_hidden_state
+    return tensor.numpy()
+
+
+def run_onnxruntime(path: Path, feeds: Feeds) -> tuple[Feeds, Feeds]:
+    """Run ``path`` in onnxruntime on the CPU: ``(the feeds the graph takes, outputs by name)``.
+    Inputs the exporter dropped as unused are left out of the first dict."""
+    import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    input_names = {i.name for i in session.get_inputs()}
-    ort_feeds = {k: v for k, v in feeds.items() if k in input_names}
+    used = {k: feeds[k] for k in (i.name for i in session.get_inputs())}
     output_names = [o.name for o in session.get_outputs()]
-    outputs = dict(zip(output_names, session.run(output_names, ort_feeds)))
+    return used, dict(zip(output_names, session.run(output_names, used), strict=True))
 
-    arrays = {f"input:{k}": v for k, v in ort_feeds.items()}
-    arrays.update({f"output:{k}": v for k, v in outputs.items()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".npz", dir=out_dir)
-    os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, out_dir / f"{spec.name}.npz")
 
-    diff = float(np.abs(outputs[output_names[0]] - expected).max())
-    print(f"{spec.name}: {path} ({len(output_names)} outputs), max |ort - torch| = {diff:.3g}")
+def _export(spec: Export, model: nn.Module, feeds: Feeds, path: Path, dynamic: bool) -> None:
+    import torch
+
+    names = list(feeds)
+    tensors = {k: torch.from_numpy(v) for k, v in feeds.items()}
+    symbolic = {0: "batch", 1: "seq"}
+    with torch.no_grad():
+        if spec.dynamo:
+            torch.onnx.export(model, (tensors[names[0]],), str(path), kwargs={k: tensors[k] for k in names[1:]},
+                              dynamo=True, opset_version=spec.opset, verbose=False,
+                              dynamic_shapes={k: symbolic for k in names} if dynamic else None)
+        else:
+            axes = {k: symbolic for k in [*names, "output"]} if dynamic else None
+            torch.onnx.export(model, tuple(tensors.values()), str(path), dynamo=False, opset_version=spec.opset,
+                              input_names=names, output_names=["output"], dynamic_axes=axes)
+
+
+def _write_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Write ``arrays`` to ``path`` whole or not at all (through a temporary file beside it)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def export_one(spec: Export, out_dir: Path, *, batch: int, seq: int, seed: int, dynamic: bool) -> Exported:
+    """Export ``spec`` to ``out_dir/NAME.onnx``, run it in onnxruntime on inputs of ``(batch, seq)``
+    drawn from ``seed``, and write those inputs and outputs to ``out_dir/NAME.npz``."""
+    model = build_model(spec, seed)
+    feeds = spec.inputs(batch, seq, np.random.default_rng(seed))
+    path = out_dir / f"{spec.name}.onnx"
+    _export(spec, model, feeds, path, dynamic)
+    used, outputs = run_onnxruntime(path, feeds)
+    _write_npz(out_dir / f"{spec.name}.npz",
+               {**{f"input:{k}": v for k, v in used.items()}, **{f"output:{k}": v for k, v in outputs.items()}})
+    eager_diff = float(np.abs(next(iter(outputs.values())) - eager_output(model, feeds)).max())
+    return Exported(spec, model, path, used, outputs, eager_diff)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,10 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for name in ns.models:
         try:
-            export_one(EXPORTS[name], ns.out, batch=ns.batch, seq=ns.seq, seed=ns.seed, dynamic=ns.dynamic)
+            done = export_one(EXPORTS[name], ns.out, batch=ns.batch, seq=ns.seq, seed=ns.seed, dynamic=ns.dynamic)
         except Exception as err:  # keep going: one model's exporter failure should not hide the others
             failures += 1
             print(f"{name}: export failed: {type(err).__name__}: {err}", file=sys.stderr)
+            continue
+        print(f"{name}: {done.path} ({done.spec.exporter}, outputs {', '.join(done.outputs)}), "
+              f"max |ort - torch| = {done.eager_diff:.3g}")
     return 1 if failures else 0
 
 
