@@ -25,6 +25,20 @@ segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in
 A run-time fault (gather index outside its table, ``nonzero`` overflowing its list) sets
 globals and returns; :meth:`CpuProgram.run` turns it into a :class:`SimulationError`.
 
+Parallel loops: a top-level ``For`` whose iterations are independent
+(:mod:`moecc.backend.llvm.parallel_loops` proves it from the kernel IR) and that does at least
+:data:`PARALLEL_MIN_LOOP_WORK` becomes an outlined *chunk function*
+``void <kernel>.loop<i>(i8* heap, i64 begin, i64 end, i8* scratch)``: it repeats the loop's
+prologue (the statements before the loop whose local results the loop reads) on its thread's
+scratch, then runs iterations ``[begin, end)``. The kernel hands it to ``moecc_parallel_for``
+(with one thread the pool calls it once over the whole range: one code path). Matmuls inside
+a chunk run on that thread alone (pool regions never nest), so a loop of few iterations with
+big matmuls is split only where the iterations divide evenly among the threads; otherwise the
+kernel calls the chunk function itself and the matmuls split their columns as before. A fault
+in a chunk leaves the chunk and is recorded if its iteration is the lowest so far, so the
+kernel reports the fault the sequential loop would have reported (the HBM outputs of later
+iterations may have been written by then, which the sequential loop would not have done).
+
     planned, _ = plan_memory(module, load_target("moe-asic-v1"))
     program = compile_kernel_module(planned)
     heap = program.new_heap({"x": x, "w": w})
@@ -65,6 +79,7 @@ from moecc.backend.llvm.copy_elision import (
     overlaps,
     writes_anywhere,
 )
+from moecc.backend.llvm.parallel_loops import ParallelLoop, analyse_loops
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
 from moecc.backend.llvm.vector_ops import emit_vector
 from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
@@ -110,6 +125,15 @@ ELIDE_COPIES = True
 #: microsecond; a chunk of 1 MFLOP takes ~10 us on one core (~100 GFLOP/s), so smaller
 #: products would gain little and pay twice for packing A (every column chunk packs all of A).
 PARALLEL_MIN_FLOPS = 1_000_000
+#: Top-level loops doing at least this much work (:attr:`ParallelLoop.work`, element operations
+#: of about a nanosecond each on one core) run their iterations across the pool's threads.
+#: Handing a loop to the pool costs about a microsecond (two when a worker has to be woken),
+#: and every chunk repeats the loop's prologue; at 16k element operations (~10 us on one core)
+#: a second thread saves several times what the hand-off costs.
+PARALLEL_MIN_LOOP_WORK = 16_384
+#: Split independent top-level loops across threads (see the module docstring). Off: every
+#: loop runs in place on the calling thread, as before; tests compare the two.
+PARALLEL_LOOPS = True
 #: Prefix of the sequence entry points (``run_all``, ``run_segment_<i>``) in an object file
 #: (:mod:`moecc.backend.llvm.object_file`), where every exported symbol starts with ``moecc_``.
 ENTRY_PREFIX_OBJECT = "moecc_"
@@ -258,9 +282,11 @@ class CpuProgram:
     def set_threads(self, threads: int) -> None:
         """Run on ``threads`` threads: the caller plus ``threads - 1`` native workers of the
         program's pool, which split matmuls of at least :data:`PARALLEL_MIN_FLOPS` by columns
-        (or rows). 1: single-threaded (the workers are stopped).
+        (or rows) and the iterations of independent loops of at least
+        :data:`PARALLEL_MIN_LOOP_WORK`. 1: single-threaded (the workers are stopped).
 
-        Results do not depend on ``threads``: every output element sums over K in the same order."""
+        Results do not depend on ``threads``: every output element sums over K in the same
+        order, and a loop's iterations compute the same values on any thread."""
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise MoeccError(f"threads must be a positive integer, not {threads!r}", remedy="pass threads=1 or more")
         if threads > MAX_THREADS:
@@ -464,12 +490,14 @@ def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = Non
     pool = add_thread_pool(llvm_module, layout.total_bytes)
     matmul = _define_matmul(llvm_module, layout, target, pool)
     hbm = {b.name: b for b in module.hbm}
+    shared = _ModuleParts(llvm_module, hbm, layout, faults, matmul, pool, _LoopFaults.declare(llvm_module))
     symbols = step_symbols(module, native_steps if emit_step is not None else ())
     functions: dict[str, tuple[ir.Function, int]] = {}
     kernel_index = 0
     for position, (step, name) in enumerate(zip(module.steps, symbols)):
         if isinstance(step, Kernel):
-            emitter = _KernelEmitter(llvm_module, name, step, kernel_index, hbm, layout, faults, matmul)
+            assert name is not None
+            emitter = _KernelEmitter(shared, name, step, kernel_index, parallel=parallel_loop_plans(step, hbm))
             emitter.emit()
             functions[name] = (emitter.function, position)
             kernel_index += 1
@@ -486,6 +514,16 @@ def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = Non
     _emit_sequence(llvm_module, "run_all", [functions[n] for names in segments for n in names], faults)
     function_names = {step.name: name for step, name in zip(module.steps, symbols) if name is not None}
     return llvm_module, layout, function_names, segments, schedule
+
+
+def parallel_loop_plans(kernel: Kernel, hbm: Mapping[str, Buffer]) -> dict[int, ParallelLoop]:
+    """The top-level loops of ``kernel`` (by position in its body) that the code generator runs
+    across the thread pool: independent (:func:`~moecc.backend.llvm.parallel_loops.analyse_loops`)
+    and doing at least :data:`PARALLEL_MIN_LOOP_WORK`."""
+    if not PARALLEL_LOOPS:
+        return {}
+    return {position: verdict for position, verdict in analyse_loops(kernel, hbm).items()
+            if isinstance(verdict, ParallelLoop) and verdict.work >= PARALLEL_MIN_LOOP_WORK}
 
 
 def step_symbols(module: KernelModule, native_steps: Iterable[str] = ()) -> list[str | None]:
@@ -567,6 +605,65 @@ class _FaultGlobals:
 
         return _FaultGlobals(cell("moecc_fault_code", I32), cell("moecc_fault_detail", I64),
                              cell("moecc_fault_kernel", I32), cell("moecc_fault_statement", I32))
+
+
+#: Largest i64: the "no fault yet" iteration of :class:`_LoopFaults`.
+_NO_ITERATION = (1 << 63) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _LoopFaults:
+    """The fault of the lowest faulting iteration of the running parallel loop (loops run one
+    at a time: pool regions never nest). ``record(iteration, code, statement, detail)`` keeps
+    a fault if its iteration is lower than the one recorded, under a spin lock: faults are
+    rare, and chunks on other threads may fault at the same time."""
+
+    lock: ir.GlobalVariable
+    iteration: ir.GlobalVariable
+    code: ir.GlobalVariable
+    statement: ir.GlobalVariable
+    detail: ir.GlobalVariable
+    record: ir.Function
+
+    @staticmethod
+    def declare(module: ir.Module) -> _LoopFaults:
+        def cell(name: str, typ: ir.Type) -> ir.GlobalVariable:
+            var = ir.GlobalVariable(module, typ, "moecc_loop_fault_" + name)
+            var.linkage = "internal"
+            var.initializer = ir.Constant(typ, 0)
+            return var
+
+        lock, iteration, code, statement, detail = (cell("lock", I32), cell("iteration", I64), cell("code", I32),
+                                                    cell("statement", I32), cell("detail", I64))
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, I32, I32, I64]), name="moecc_loop_fault")
+        fn.linkage = "internal"
+        at, kind, number, value = fn.args
+        entry, spin, locked = (fn.append_basic_block(n) for n in ("entry", "spin", "locked"))
+        b = ir.IRBuilder(entry)
+        b.branch(spin)
+        b.position_at_end(spin)
+        taken = b.extract_value(b.cmpxchg(lock, ir.Constant(I32, 0), ir.Constant(I32, 1), "acquire", "monotonic"), 1)
+        b.cbranch(taken, locked, spin)
+        b.position_at_end(locked)
+        with b.if_then(b.icmp_signed("<", at, b.load(iteration))):
+            for var, field in ((iteration, at), (code, kind), (statement, number), (detail, value)):
+                b.store(field, var)
+        b.store_atomic(ir.Constant(I32, 0), lock, "release", 4)
+        b.ret_void()
+        return _LoopFaults(lock, iteration, code, statement, detail, fn)
+
+
+@dataclass(frozen=True, slots=True)
+class _ModuleParts:
+    """What every kernel's (and chunk's) emitter shares in one LLVM module."""
+
+    module: ir.Module
+    hbm: Mapping[str, Buffer]
+    layout: ScratchLayout
+    faults: _FaultGlobals
+    matmul: ir.Function
+    pool: ThreadPool
+    loop_faults: _LoopFaults
 
 
 def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Function, int]], faults: _FaultGlobals) -> None:
@@ -766,22 +863,34 @@ def _tile_reads(stmt: Stmt) -> list[tuple[LocalRef, bool]]:
 
 
 class _KernelEmitter:
-    """Builds the LLVM function of one kernel."""
+    """Builds the LLVM function of one kernel, ``void name(i8* heap, i8* scratch)``; with
+    ``chunk``, the chunk function of that parallel loop instead,
+    ``void name(i8* heap, i64 begin, i64 end, i8* scratch)`` (its prologue, then iterations
+    ``[begin, end)``). ``parallel``: the kernel's loops to hand to the thread pool, by position."""
 
-    def __init__(self, module: ir.Module, name: str, kernel: Kernel, index: int, hbm: Mapping[str, Buffer],
-                 layout: ScratchLayout, faults: _FaultGlobals, matmul: ir.Function) -> None:
-        self.module = module
+    def __init__(self, parts: _ModuleParts, name: str, kernel: Kernel, index: int, *,
+                 parallel: Mapping[int, ParallelLoop] | None = None, chunk: ParallelLoop | None = None) -> None:
+        self.parts = parts
+        self.module = parts.module
         self.kernel = kernel
         self.index = index
-        self.hbm = hbm
-        self.layout = layout
-        self.faults = faults
-        self.matmul_function = matmul
+        self.hbm = parts.hbm
+        self.layout = parts.layout
+        self.faults = parts.faults
+        self.matmul_function = parts.matmul
         self.local = {b.name: b for b in kernel.buffers}
-        self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
-        for arg in self.function.args:
+        self.chunk = chunk
+        self.parallel: Mapping[int, ParallelLoop] = parallel or {}
+        self.iteration: ir.Value | None = None  # in a chunk function: the loop's current iteration
+        if chunk is None:
+            self.function = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
+            self.heap, self.scratch = self.function.args
+        else:
+            self.function = ir.Function(self.module, CHUNK_FUNCTION, name=name)
+            self.function.linkage = "internal"
+            self.heap, self.begin, self.end, self.scratch = self.function.args
+        for arg in (self.heap, self.scratch):
             arg.add_attribute("noalias")  # heap and scratch are distinct arrays
-        self.heap, self.scratch = self.function.args
         # Stack slots go to a block of their own, so they are allocated once per call.
         self.allocas = ir.IRBuilder(self.function.append_basic_block("allocas"))
         self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
@@ -810,6 +919,13 @@ class _KernelEmitter:
 
     def fault(self, kind: str, detail: ir.Value) -> None:
         b = self.builder
+        if self.chunk is not None:
+            # Other chunks run on: the kernel reports the lowest faulting iteration's fault.
+            assert self.iteration is not None, "only the loop's statements can fault (the prologue cannot)"
+            b.call(self.parts.loop_faults.record, [self.iteration, ir.Constant(I32, FAULT_CODES[kind]),
+                                                   ir.Constant(I32, self.statement_numbers[id(self.current)]), detail])
+            b.branch(self.exit_block)
+            return
         b.store(ir.Constant(I32, FAULT_CODES[kind]), self.faults.code)
         b.store(detail, self.faults.detail)
         b.store(ir.Constant(I32, self.index), self.faults.kernel)
@@ -873,9 +989,13 @@ class _KernelEmitter:
 
     def emit(self) -> None:
         body_start = self.builder.block
-        if ZERO_LOCAL_BUFFERS:
-            self._zero_locals()
-        self.block(self.kernel.body, is_loop=False)
+        if self.chunk is not None:
+            # The chunk's statement list: the prologue, then the loop over [begin, end).
+            self.block(self.chunk.prologue + (self.chunk.loop,), is_loop=False)
+        else:
+            if ZERO_LOCAL_BUFFERS:
+                self._zero_locals()
+            self.block(self.kernel.body, is_loop=False)
         self.pending.clear()  # local memories die with the kernel
         self.allocas.branch(body_start)
         self.builder.branch(self.exit_block)
@@ -942,17 +1062,63 @@ class _KernelEmitter:
                     or copy.hbm_buffer in stores:
                 self._settle(copy, from_current=True)
                 self.pending.remove(copy)
+        top_level = len(self.frames) == 1
+        if top_level and self.chunk is None and self.frames[0][1] in self.parallel:
+            self._parallel_loop(self.parallel[self.frames[0][1]])
+            return
+        b = self.builder
+        # A chunk function's loop runs iterations [begin, end) of the kernel's loop.
+        start = self.begin if top_level and self.chunk is not None else None
         outer = self.env.get(stmt.var)
 
         def body(index: ir.Value) -> None:
-            self.env[stmt.var] = index
+            self.env[stmt.var] = index if start is None else b.add(start, index)
+            if start is not None:
+                self.iteration = self.env[stmt.var]
             self.block(stmt.body, is_loop=True)
 
-        counted_loop(self.builder, stmt.count, body, stmt.var)
+        counted_loop(b, stmt.count if start is None else b.sub(self.end, start), body, stmt.var)
         if outer is None:
             self.env.pop(stmt.var, None)
         else:
             self.env[stmt.var] = outer
+
+    def _parallel_loop(self, plan: ParallelLoop) -> None:
+        """Run the loop through its chunk function on the thread pool (see the module docstring).
+
+        The pending copies the loop disturbs were settled by :meth:`loop`; the others stay
+        pending across the call: the chunks write only local regions nobody reads after the
+        loop, and repeat the prologue with the values it had here."""
+        chunk = _KernelEmitter(self.parts, f"{self.function.name}.loop{plan.position}", self.kernel, self.index,
+                               chunk=plan)
+        chunk.emit()
+        b = self.builder
+        loop_faults, pool = self.parts.loop_faults, self.parts.pool
+        b.store(i64(_NO_ITERATION), loop_faults.iteration)
+        b.store(ir.Constant(I32, 0), loop_faults.code)
+        count = i64(plan.loop.count)
+        split = [chunk.function, self.heap, count, self.scratch]
+        if plan.matmul_flops >= PARALLEL_MIN_FLOPS:
+            # Its matmuls would split across the threads on their own: hand out whole
+            # iterations only when they share out evenly (at most a quarter of the threads'
+            # time idle), else run the chunk here and let each matmul split.
+            threads = b.sext(b.call(pool.get_threads, []), I64)
+            rounds = b.sdiv(b.add(count, b.sub(threads, i64(1))), threads)
+            even = b.icmp_signed("<=", b.mul(b.mul(rounds, threads), i64(4)), i64(5 * plan.loop.count))
+            with b.if_else(even) as (then, otherwise):
+                with then:
+                    b.call(pool.parallel_for, split)
+                with otherwise:
+                    b.call(chunk.function, [self.heap, i64(0), count, self.scratch])
+        else:
+            b.call(pool.parallel_for, split)
+        code = b.load(loop_faults.code)
+        with b.if_then(b.icmp_signed("!=", code, ir.Constant(I32, 0)), likely=False):
+            b.store(code, self.faults.code)
+            b.store(b.load(loop_faults.detail), self.faults.detail)
+            b.store(ir.Constant(I32, self.index), self.faults.kernel)
+            b.store(b.load(loop_faults.statement), self.faults.statement)
+            b.branch(self.exit_block)
 
     # copy elision
 
@@ -1068,8 +1234,10 @@ class _KernelEmitter:
         from_heap = pointer is not None and any(c.source.hbm_buffer is not None and c.source.pointer is pointer
                                                 for c in self.pending)
         source = pointer if pointer is not None else self.scratch_pointer(tile)
+        # HBM to HBM may overlap, except in a parallel loop's chunk: such a loop reads no HBM
+        # byte it stores to (which LLVM cannot see there, the offsets depending on `begin`).
         self._copy_rows(self.hbm_pointer(window, dtype), window.pitch, source, pitch, tile.rows,
-                        tile.cols * dtype.itemsize, dtype.itemsize, may_overlap=from_heap)
+                        tile.cols * dtype.itemsize, dtype.itemsize, may_overlap=from_heap and self.chunk is None)
 
     def gather(self, stmt: Gather) -> None:
         dtype = self.local_dtype(stmt.dst)
@@ -1143,6 +1311,7 @@ class _KernelEmitter:
             i64(m), i64(n), i64(k), i64(lda), i64(ldw), i64(n),
             ir.Constant(I32, int(stmt.accumulate)), ir.Constant(I32, int(transpose)), self.scratch])
 
-__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_MIN_FLOPS", "CpuProgram", "CpuStepOnHeap",
-           "ScratchLayout", "StepEmitter", "aligned_zeros", "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes", "kernel_symbols",
-           "program_for_module", "scratch_layout"]
+__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_LOOPS", "PARALLEL_MIN_FLOPS",
+           "PARALLEL_MIN_LOOP_WORK", "CpuProgram", "CpuStepOnHeap", "ScratchLayout", "StepEmitter", "aligned_zeros",
+           "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes", "kernel_symbols",
+           "parallel_loop_plans", "program_for_module", "scratch_layout"]

@@ -12,9 +12,11 @@ its tile or its source while the tile may still be read, and dropped when the ti
 This module answers the questions that needs, on kernel IR alone:
 
 - :func:`local_region` — the bytes a tile reference covers in its buffer (exact when its slot
-  and offset are constants, the whole buffer when they depend on loop variables);
+  and offset are constants or the loop variables' values are given, the whole buffer when
+  they depend on loop variables);
 - :func:`effects` — the local regions a statement reads and writes, and the HBM buffers it
-  stores to;
+  stores to (for one concrete iteration when given the loop variables' values: the loop
+  analysis of :mod:`moecc.backend.llvm.parallel_loops` unrolls loop bodies that way);
 - :func:`may_read_later` — whether a region may be read again, scanning the statements
   that can run next (the rest of the block, the next iteration of each enclosing loop, what
   follows it) until a statement writes the whole region without reading it. Kernels start
@@ -51,10 +53,13 @@ class Region:
         return self.start is not None
 
 
-def local_region(ref: LocalRef, buffers: Mapping[str, Buffer]) -> Region:
-    """The bytes ``ref`` covers in its buffer (the whole buffer when its slot or offset depends
-    on a loop variable)."""
+def local_region(ref: LocalRef, buffers: Mapping[str, Buffer], env: Mapping[str, int] | None = None) -> Region:
+    """The bytes ``ref`` covers in its buffer: with ``env`` (loop variable -> value) exactly,
+    without it the whole buffer when its slot or offset depends on a loop variable."""
     buf = buffers[ref.buffer]
+    if env is not None:
+        start = ref.slot.eval(env) * buf.slot_bytes + ref.offset.eval(env) * buf.dtype.itemsize
+        return Region(ref.buffer, start, start + ref.rows * ref.cols * buf.dtype.itemsize)
     if ref.slot.terms or ref.offset.terms:
         return Region(ref.buffer)
     start = ref.slot.const * buf.slot_bytes + ref.offset.const * buf.dtype.itemsize
@@ -93,10 +98,11 @@ class Effects:
         return self.writes + self.partial_writes
 
 
-def effects(stmt: Stmt, buffers: Mapping[str, Buffer]) -> Effects:
-    """The local regions ``stmt`` reads and writes and the HBM buffers it stores to."""
+def effects(stmt: Stmt, buffers: Mapping[str, Buffer], env: Mapping[str, int] | None = None) -> Effects:
+    """The local regions ``stmt`` reads and writes and the HBM buffers it stores to (exact for
+    the loop variables' values ``env`` when given, see :func:`local_region`)."""
     def region(ref: LocalRef) -> Region:
-        return local_region(ref, buffers)
+        return local_region(ref, buffers, env)
 
     if isinstance(stmt, Load):
         return Effects((), (region(stmt.dst),))
