@@ -129,7 +129,12 @@ def test_cpu_artifact_with_corrupt_object_is_an_artifact_error(tmp_path: Path) -
         members = {name: archive.read(name) for name in archive.namelist()}
     manifest = json.loads(members["manifest.json"])
     assert "kernels.o" in manifest["checksums"]
-    for payload in (b"not an object", members["kernels.o"][:200]):
+    from llvmlite import ir
+
+    from moecc.backend.llvm.jit import emit_object
+
+    foreign = emit_object(ir.Module(name="empty"))  # a valid object without any of the model's symbols
+    for payload in (b"not an object", members["kernels.o"][:200], foreign):
         members["kernels.o"] = payload
         manifest["checksums"]["kernels.o"] = _sha256(payload)  # a consistent but wrong file
         members["manifest.json"] = json.dumps(manifest).encode()

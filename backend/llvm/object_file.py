@@ -200,8 +200,15 @@ def weight_image(program: CpuProgram) -> bytes:
     import ctypes
 
     engine = program._jit.engine
-    size = ctypes.c_int64.from_address(engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL + "_bytes")).value
-    return ctypes.string_at(engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL), size)
+    size_address = engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL + "_bytes")
+    image_address = engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL)
+    if not size_address or not image_address:
+        raise MoeccError(f"the object defines no {WEIGHT_IMAGE_SYMBOL}", remedy="rebuild the object (recompile the model)")
+    size = ctypes.c_int64.from_address(size_address).value
+    if not 0 <= size <= program.heap_bytes:
+        raise MoeccError(f"the object's weight image claims {size} bytes, its heap has {program.heap_bytes}",
+                         remedy="rebuild the object (recompile the model)")
+    return ctypes.string_at(image_address, size)
 
 
 def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | None = None,
