@@ -19,7 +19,10 @@ the blocked ``moecc_sgemm_ws`` (:mod:`moecc.backend.llvm.matmul`) with the threa
 panels — a transposed weight is packed transposed, no copy — and splits products of at least
 :data:`PARALLEL_MIN_FLOPS` into column (or row) chunks over the module's thread pool
 (:mod:`moecc.backend.llvm.thread_pool`, sized by :meth:`CpuProgram.set_threads`),
-``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`). Local buffers start
+``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`); a run of consecutive
+element-wise ``Vector`` statements over one tile shape becomes a single loop computing them
+element by element, storing only what is read afterwards (:mod:`moecc.backend.llvm.vector_fusion`,
+switch ``FUSE_VECTOR_LOOPS``; the same values bit for bit). Local buffers start
 zeroed in every kernel, as in the reference interpreter. CPU steps split the kernels into
 segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in order.
 A run-time fault (gather index outside its table, ``nonzero`` overflowing its list) sets
@@ -81,6 +84,7 @@ from moecc.backend.llvm.copy_elision import (
 )
 from moecc.backend.llvm.parallel_loops import ParallelLoop, analyse_loops
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
+from moecc.backend.llvm.vector_fusion import FusedRun, emit_run, plan_run
 from moecc.backend.llvm.vector_ops import emit_vector
 from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedError, VerificationError
 from moecc.ir.kernel import (
@@ -1018,13 +1022,23 @@ class _KernelEmitter:
         frame: list[Any] = [body, -1, is_loop]
         self.frames.append(frame)
         outer = {id(copy) for copy in self.pending}
-        for index, stmt in enumerate(body):
+        index = 0
+        while index < len(body):
+            stmt = body[index]
             frame[1] = index
             if isinstance(stmt, For):
                 self.loop(stmt)
+                index += 1
+                continue
+            run = plan_run(body, index, self.local, defers_move=self._defers_move,
+                           pending=[(copy.region, copy.source.region) for copy in self.pending])
+            if run is not None:
+                self._fused_run(run, frame)
+                index += len(run.forms)
                 continue
             self.current = stmt
             self.statement(stmt)
+            index += 1
         if is_loop:
             # Copies left pending by this iteration: their source pointers are values of this
             # iteration, so they are performed now (if the next iteration or the code after
@@ -1034,12 +1048,16 @@ class _KernelEmitter:
                 self.pending.remove(copy)
         self.frames.pop()
 
-    def statement(self, stmt: Stmt) -> None:
-        found = effects(stmt, self.local)
-        self._before_writes(stmt, found)
+    def _prepare(self, stmt: Stmt) -> None:
+        """Copy-elision bookkeeping before ``stmt``: settle the pending copies it disturbs and
+        redirect its reads of pending tiles to their sources (``read_aliases``)."""
+        self._before_writes(stmt, effects(stmt, self.local))
         self.read_aliases = {}
         for ref, allow_pitch in _tile_reads(stmt):
             self._redirect_read(ref, allow_pitch)
+
+    def statement(self, stmt: Stmt) -> None:
+        self._prepare(stmt)
         try:
             if isinstance(stmt, Load):
                 self._defer(stmt.dst, self._hbm_source(stmt.src, self.local_dtype(stmt.dst)))
@@ -1058,6 +1076,34 @@ class _KernelEmitter:
                 raise self.invalid(f"not a kernel statement: {type(stmt).__name__}")
         finally:
             self.read_aliases = {}
+
+    def _fused_run(self, run: FusedRun, frame: list[Any]) -> None:
+        """Element-wise statements as one loop (:mod:`moecc.backend.llvm.vector_fusion`).
+
+        Each statement's bookkeeping runs first, in order and where the statement stands (the
+        liveness scans see the right position): the copies it settles are ones the statements
+        before it in the run leave alone, so performing them before the loop is the same. The
+        loop then reads what each statement's own bookkeeping redirected."""
+        start = frame[1]
+        aliases = []
+        for k, stmt in enumerate(run.statements):
+            frame[1] = start + k
+            self.current = stmt
+            self._prepare(stmt)
+            aliases.append(self.read_aliases)
+        self.read_aliases = {}
+
+        def operand_pointer(k: int, ref: LocalRef) -> ir.Value:
+            self.current, self.read_aliases = run.statements[k], aliases[k]
+            try:
+                return self.local_pointer(ref)
+            finally:
+                self.read_aliases = {}
+
+        # Liveness after the run: frames stand at its last statement.
+        frames = [(body, index, is_loop) for body, index, is_loop in self.frames]
+        emit_run(self, run, operand_pointer, self.scratch_pointer,
+                 lambda ref: may_read_later(local_region(ref, self.local), frames, self.local))
 
     def loop(self, stmt: For) -> None:
         # Pending copies whose tile or source the loop writes are settled before it: inside, a
@@ -1138,15 +1184,22 @@ class _KernelEmitter:
             raise self.invalid(f"copy of a {source.rows}x{source.cols} window into a {tile.rows}x{tile.cols} tile")
         self.pending.append(_PendingCopy(tile, local_region(tile, self.local), source))
 
-    def _defer_move(self, stmt: Vector) -> bool:
-        """``vpu.mov`` between tiles of one dtype becomes a pending copy."""
+    def _defers_move(self, stmt: Vector) -> bool:
+        """Whether :meth:`_defer_move` makes ``stmt`` a pending copy: a ``vpu.mov`` between
+        disjoint tiles of one shape and dtype."""
         if not ELIDE_COPIES or stmt.op != "mov" or stmt.bcast != "none" or stmt.a is None:
             return False
         a, dst = stmt.a, stmt.dst
         if (a.rows, a.cols) != (dst.rows, dst.cols) or self.local_dtype(a) != self.local_dtype(dst):
             return False
-        if overlaps(local_region(a, self.local), local_region(dst, self.local)):
+        return not overlaps(local_region(a, self.local), local_region(dst, self.local))
+
+    def _defer_move(self, stmt: Vector) -> bool:
+        """``vpu.mov`` between tiles of one dtype becomes a pending copy."""
+        if not self._defers_move(stmt):
             return False
+        a, dst = stmt.a, stmt.dst
+        assert a is not None
         alias = self.read_aliases.get(id(a))
         dtype = self.local_dtype(a)
         if alias is not None:

@@ -24,14 +24,20 @@ except for the transcendental functions:
 - ``topk`` selects per row, larger first, ties by lower index, NaN below everything
   (``argsort(-x, kind="stable")``); ``nonzero`` faults when its list overflows.
 
-Element-wise ops without broadcast run one flat loop over ``rows * cols`` (tiles are
-contiguous), the shape the loop vectoriser likes best; a broadcast column or scalar is
-loaded once per row or once per statement, outside the loop the vectoriser widens.
+Element-wise statements (binary, unary, convert and scalar ops) are described as data flow of
+one element (:class:`ElementwiseForm`: which operand elements it reads, :func:`element_value`:
+what it computes) and emitted by one loop builder, :func:`emit_element_loop`, for a single
+statement here and for a run of statements sharing one loop in
+:mod:`moecc.backend.llvm.vector_fusion` — so both compute the same values. Without a row or
+column broadcast the loop is flat over ``rows * cols`` (tiles are contiguous), the shape the
+loop vectoriser likes best; a broadcast column or scalar is loaded once per row or once per
+loop, outside the loop the vectoriser widens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -94,13 +100,17 @@ def emit_vector(ctx: VectorEmitContext, stmt: Vector) -> None:
         raise ctx.invalid(f"unknown broadcast '{stmt.bcast}'")
     if stmt.dtype == DType.I32 and stmt.op in _FLOAT_ONLY:
         raise ctx.invalid(f"vpu.{stmt.op} needs a float dtype, not i32")
+    if kind in ELEMENTWISE_KINDS:
+        try:
+            form = elementwise_form(stmt, ctx.local_dtype)
+        except InvalidStatement as problem:
+            raise ctx.invalid(str(problem)) from None
+        sources = tuple(ctx.local_pointer(operand.ref) for operand in form.operands)
+        emit_element_loop(ctx, [LoopStatement(form, sources, ctx.local_pointer(stmt.dst))])
+        return
     emitters: dict[str, Callable[[VectorEmitContext, Vector], None]] = {
-        "binary": _binary,
-        "unary": _unary,
-        "convert": _unary,
         "reduce": _reduce,
-        "scalar": _scalar,
-        "fill": _scalar,
+        "fill": _fill,
         "topk": _topk,
         "nonzero": _nonzero,
     }
@@ -123,35 +133,6 @@ def _expect(ctx: VectorEmitContext, ref: LocalRef, shape: tuple[int, int], what:
     if dtype is not None and ctx.local_dtype(ref) != dtype:
         raise ctx.invalid(f"operand {ref.buffer} is {ctx.local_dtype(ref)}, the statement works in {dtype}")
     return ctx.local_pointer(ref)
-
-
-def _elementwise(ctx: VectorEmitContext, rows: int, cols: int, bcast: str,
-                 operand: Callable[[ir.Value], ir.Value],
-                 body: Callable[[ir.Value, ir.Value], None]) -> None:
-    """Loop over a rows x cols tile calling ``body(flat index, broadcast operand value)``.
-
-    ``operand(index)`` loads the broadcast operand; it is called where that operand changes:
-    once for a scalar, once per row for a column, per element otherwise. Hoisting it matters:
-    an operand loaded inside the inner loop may alias the stores there, which keeps the loop
-    vectoriser from widening the loop."""
-    b = ctx.builder
-    if bcast == "none":
-        counted_loop(b, rows * cols, lambda i: body(i, operand(i)), "e")
-        return
-    if bcast == "scalar":
-        value = operand(i64(0))
-        counted_loop(b, rows * cols, lambda i: body(i, value), "e")
-        return
-
-    def row_body(r: ir.Value) -> None:
-        start = b.mul(r, i64(cols))
-        if bcast == "col":
-            value = operand(r)
-            counted_loop(b, cols, lambda c: body(b.add(start, c), value), "c")
-        else:  # row: the operand is indexed by column
-            counted_loop(b, cols, lambda c: body(b.add(start, c), operand(c)), "c")
-
-    counted_loop(b, rows, row_body, "r")
 
 
 def _intrinsic(ctx: VectorEmitContext, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
@@ -208,29 +189,6 @@ def _binary_int(op: str, b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     return b.zext(b.icmp_signed(predicate, x, y), I64)
 
 
-def _binary(ctx: VectorEmitContext, stmt: Vector) -> None:
-    a_ref, b_ref = _operand(ctx, stmt, "a"), _operand(ctx, stmt, "b")
-    rows, cols = stmt.dst.rows, stmt.dst.cols
-    dtype = stmt.dtype
-    a_ptr = _expect(ctx, a_ref, (rows, cols), "operand a", dtype)
-    b_ptr = _expect(ctx, b_ref, _BCAST_SHAPES[stmt.bcast](rows, cols), f"operand b (bcast {stmt.bcast})", dtype)
-    d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", dtype)
-    b = ctx.builder
-    is_int = dtype == DType.I32
-
-    def body(index: ir.Value, y: ir.Value) -> None:
-        x = load_element(b, a_ptr, dtype, index)
-        if stmt.op == "sel":
-            old = load_element(b, d_ptr, dtype, index)
-            true = b.icmp_signed("!=", x, i64(0)) if is_int else b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0))
-            result = b.select(true, y, old)  # dst is the 'false' input
-        else:
-            result = (_binary_int if is_int else _binary_float)(stmt.op, b, x, y)
-        store_element(b, d_ptr, dtype, index, result)
-
-    _elementwise(ctx, rows, cols, stmt.bcast, lambda j: load_element(b, b_ptr, dtype, j), body)
-
-
 # -- unary and convert ----------------------------------------------------------------------
 
 #: Transcendental functions as branch-free f32 code the loop vectoriser widens (no libm calls).
@@ -284,25 +242,174 @@ def _convert(b: ir.IRBuilder, ctx: VectorEmitContext, value: ir.Value, src: DTyp
     return value
 
 
-def _unary(ctx: VectorEmitContext, stmt: Vector) -> None:
-    a_ref = _operand(ctx, stmt, "a")
+# -- element-wise statements ----------------------------------------------------------------
+
+#: Operand patterns whose statements compute each destination element from operand elements
+#: at the same position (or broadcast to it): one loop of independent elements.
+ELEMENTWISE_KINDS = frozenset({"binary", "unary", "convert", "scalar"})
+
+
+class InvalidStatement(Exception):
+    """An element-wise statement that cannot be lowered as written (shapes, dtypes, immediate);
+    the emitter reports it with the statement's location."""
+
+
+@dataclass(frozen=True, slots=True)
+class ElementOperand:
+    """A tile an element-wise statement reads, and which of its elements destination element
+    ``(r, c)`` takes: ``none`` element ``(r, c)``, ``row`` element ``c`` (one row for all rows),
+    ``col`` element ``r`` (one column for all columns), ``scalar`` element 0."""
+
+    ref: LocalRef
+    bcast: str
+    dtype: DType
+
+
+@dataclass(frozen=True, slots=True)
+class ElementwiseForm:
+    """An element-wise ``Vector`` statement as data flow of one element: the operands it
+    reads (in the order :func:`element_value` takes their values; ``sel`` reads its
+    destination as the 'false' input) and the dtype it stores."""
+
+    stmt: Vector
+    operands: tuple[ElementOperand, ...]
+    out_dtype: DType
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.stmt.dst.rows, self.stmt.dst.cols
+
+
+def elementwise_form(stmt: Vector, dtype_of: Callable[[LocalRef], DType]) -> ElementwiseForm:
+    """The element data flow of a statement whose op is one of :data:`ELEMENTWISE_KINDS`,
+    with its tile shapes and buffer dtypes (``dtype_of``) checked; raises
+    :class:`InvalidStatement` for a statement the lowering cannot emit."""
+    kind = VECTOR_OPS.get(stmt.op)
+    if kind not in ELEMENTWISE_KINDS:
+        raise InvalidStatement(f"vpu.{stmt.op} is not an element-wise op")
+    if stmt.bcast not in _BCAST_SHAPES:
+        raise InvalidStatement(f"unknown broadcast '{stmt.bcast}'")
+    if stmt.dtype == DType.I32 and stmt.op in _FLOAT_ONLY:
+        raise InvalidStatement(f"vpu.{stmt.op} needs a float dtype, not i32")
     rows, cols = stmt.dst.rows, stmt.dst.cols
-    out_dtype = stmt.dtype
-    if stmt.op == "cvt":
-        if stmt.odt is None:
-            raise ctx.invalid("vpu.cvt needs odt")
-        out_dtype = stmt.odt
-    a_ptr = _expect(ctx, a_ref, _BCAST_SHAPES[stmt.bcast](rows, cols), f"operand a (bcast {stmt.bcast})", stmt.dtype)
-    d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", out_dtype)
-    b = ctx.builder
+    full, broadcast = (rows, cols), _BCAST_SHAPES[stmt.bcast](rows, cols)
+
+    def operand(name: str, shape: tuple[int, int], what: str, bcast: str, dtype: DType) -> ElementOperand:
+        ref = getattr(stmt, name)
+        if ref is None:
+            raise InvalidStatement(f"vpu.{stmt.op} needs operand {name}")
+        _check_tile(ref, shape, what, dtype, dtype_of)
+        return ElementOperand(ref, bcast, dtype)
+
+    dtype = out_dtype = stmt.dtype
+    if kind == "binary":
+        operands = [operand("a", full, "operand a", "none", dtype),
+                    operand("b", broadcast, f"operand b (bcast {stmt.bcast})", stmt.bcast, dtype)]
+        _check_tile(stmt.dst, full, "destination", dtype, dtype_of)
+        if stmt.op == "sel":
+            operands.append(ElementOperand(stmt.dst, "none", dtype))  # dst is the 'false' input
+    elif kind in ("unary", "convert"):
+        if stmt.op == "cvt":
+            if stmt.odt is None:
+                raise InvalidStatement("vpu.cvt needs odt")
+            out_dtype = stmt.odt
+        operands = [operand("a", broadcast, f"operand a (bcast {stmt.bcast})", stmt.bcast, dtype)]
+        _check_tile(stmt.dst, full, "destination", out_dtype, dtype_of)
+    else:  # scalar: the immediate is the second operand
+        _check_tile(stmt.dst, full, "destination", dtype, dtype_of)
+        _immediate(stmt)
+        operands = [operand("a", full, "operand a", "none", dtype)]
+    return ElementwiseForm(stmt, tuple(operands), out_dtype)
+
+
+def _check_tile(ref: LocalRef, shape: tuple[int, int], what: str, dtype: DType,
+                dtype_of: Callable[[LocalRef], DType]) -> None:
+    if (ref.rows, ref.cols) != shape:
+        raise InvalidStatement(f"{what} %{ref.buffer}[{ref.rows}x{ref.cols}] should be {shape[0]}x{shape[1]}")
+    if dtype_of(ref) != dtype:
+        raise InvalidStatement(f"operand {ref.buffer} is {dtype_of(ref)}, the statement works in {dtype}")
+
+
+def element_value(ctx: VectorEmitContext, form: ElementwiseForm, values: Sequence[ir.Value]) -> ir.Value:
+    """The work value a statement computes for one element from its operands' work values
+    (the interpreter's numerics; the caller narrows it to the stored dtype)."""
+    stmt, b = form.stmt, ctx.builder
+    kind = VECTOR_OPS[stmt.op]
     is_int = stmt.dtype == DType.I32
+    if kind == "binary":
+        x, y = values[0], values[1]
+        if stmt.op == "sel":
+            true = b.icmp_signed("!=", x, i64(0)) if is_int else b.fcmp_unordered("!=", x, ir.Constant(F32, 0.0))
+            return b.select(true, y, values[2])
+        return (_binary_int if is_int else _binary_float)(stmt.op, b, x, y)
+    if kind == "scalar":
+        op = {"adds": "add", "muls": "mul", "maxs": "max", "mins": "min"}[stmt.op]
+        return (_binary_int if is_int else _binary_float)(op, b, values[0], _immediate(stmt))
+    y = _unary_int(b, stmt.op, values[0]) if is_int else _unary_float(ctx, stmt.op, values[0])
+    return _convert(b, ctx, y, stmt.dtype, form.out_dtype)
 
-    def body(index: ir.Value, x: ir.Value) -> None:
-        y = _unary_int(b, stmt.op, x) if is_int else _unary_float(ctx, stmt.op, x)
-        y = _convert(b, ctx, y, stmt.dtype, out_dtype)
-        store_element(b, d_ptr, out_dtype, index, y)
 
-    _elementwise(ctx, rows, cols, stmt.bcast, lambda j: load_element(b, a_ptr, stmt.dtype, j), body)
+@dataclass(frozen=True, slots=True)
+class LoopStatement:
+    """One statement of an element loop: where each operand's value comes from — a byte
+    pointer to the tile (loaded per its broadcast), or the index of an earlier statement of the
+    same loop whose value, as stored, to take — and where to store (None: not stored)."""
+
+    form: ElementwiseForm
+    sources: tuple[ir.Value | int, ...]
+    dst: ir.Value | None
+
+
+def emit_element_loop(ctx: VectorEmitContext, statements: Sequence[LoopStatement], label: str = "") -> None:
+    """One loop over the destinations' ``rows x cols`` elements (all statements have that
+    shape) computing every statement's value in order for each element.
+
+    With only ``none`` and ``scalar`` operands it is one flat loop over ``rows * cols``
+    (tiles are contiguous), the shape the loop vectoriser likes best; a ``row`` or ``col``
+    operand makes it a loop over rows around a loop over columns. Broadcast operands are
+    loaded where they change: a scalar once before the loop, a column once per row. Hoisting
+    matters: an operand loaded inside the inner loop may alias the stores there, which keeps
+    the loop vectoriser from widening the loop. ``label`` prefixes the loops' block names."""
+    b = ctx.builder
+    rows, cols = statements[0].form.shape
+    memory = [(k, j, operand, source) for k, statement in enumerate(statements)
+              for j, (operand, source) in enumerate(zip(statement.form.operands, statement.sources))
+              if not isinstance(source, int)]
+    scalars = {(k, j): load_element(b, source, operand.dtype, i64(0))
+               for k, j, operand, source in memory if operand.bcast == "scalar"}
+    reread = {source for statement in statements for source in statement.sources if isinstance(source, int)}
+
+    def element(index: ir.Value, column: ir.Value | None, per_row: dict[tuple[int, int], ir.Value]) -> None:
+        results: dict[int, ir.Value] = {}  # what a load of each statement's destination would give
+        for k, statement in enumerate(statements):
+            values = []
+            for j, (operand, source) in enumerate(zip(statement.form.operands, statement.sources)):
+                if isinstance(source, int):
+                    values.append(results[source])
+                elif operand.bcast == "scalar":
+                    values.append(scalars[k, j])
+                elif operand.bcast == "col":
+                    values.append(per_row[k, j])
+                else:
+                    values.append(load_element(b, source, operand.dtype, column if operand.bcast == "row" else index))
+            dtype = statement.form.out_dtype
+            stored = narrow(b, element_value(ctx, statement.form, values), dtype)
+            if statement.dst is not None:
+                b.store(stored, element_pointer(b, statement.dst, dtype, index))
+            if k in reread:
+                results[k] = widen(b, stored, dtype)  # rounded as stored: bf16, i32 wrap
+
+    if not any(operand.bcast in ("row", "col") for _, _, operand, _ in memory):
+        counted_loop(b, rows * cols, lambda i: element(i, None, {}), label or "e")
+        return
+
+    def row_body(r: ir.Value) -> None:
+        start = b.mul(r, i64(cols))
+        per_row = {(k, j): load_element(b, source, operand.dtype, r)
+                   for k, j, operand, source in memory if operand.bcast == "col"}
+        counted_loop(b, cols, lambda c: element(b.add(start, c), c, per_row), f"{label}.c" if label else "c")
+
+    counted_loop(b, rows, row_body, f"{label}.r" if label else "r")
 
 
 # -- reductions -----------------------------------------------------------------------------
@@ -454,34 +561,26 @@ def _int_row_reduction(ctx: VectorEmitContext, op: str, a_ptr: ir.Value, start: 
 
 # -- scalar and fill ------------------------------------------------------------------------
 
-def _immediate(ctx: VectorEmitContext, stmt: Vector) -> ir.Constant:
+def _immediate(stmt: Vector) -> ir.Constant:
     imm = float(np.float32(stmt.imm))  # the instruction carries an f32 immediate
     if stmt.dtype != DType.I32:
         return ir.Constant(F32, imm)
     if not np.isfinite(imm) or abs(imm) >= 2.0**63:
-        raise ctx.invalid(f"i32 vpu.{stmt.op} with immediate {stmt.imm!r}")
+        raise InvalidStatement(f"i32 vpu.{stmt.op} with immediate {stmt.imm!r}")
     return i64(int(imm))
 
 
-def _scalar(ctx: VectorEmitContext, stmt: Vector) -> None:
+def _fill(ctx: VectorEmitContext, stmt: Vector) -> None:
     rows, cols = stmt.dst.rows, stmt.dst.cols
     dtype = stmt.dtype
     d_ptr = _expect(ctx, stmt.dst, (rows, cols), "destination", dtype)
-    value = _immediate(ctx, stmt)
+    try:
+        value = _immediate(stmt)
+    except InvalidStatement as problem:
+        raise ctx.invalid(str(problem)) from None
     b = ctx.builder
-    if stmt.op == "fill":
-        stored = narrow(b, value, dtype)  # folded to a constant
-        counted_loop(b, rows * cols, lambda i: b.store(stored, element_pointer(b, d_ptr, dtype, i)), "e")
-        return
-    a_ptr = _expect(ctx, _operand(ctx, stmt, "a"), (rows, cols), "operand a", dtype)
-    is_int = dtype == DType.I32
-    op = {"adds": "add", "muls": "mul", "maxs": "max", "mins": "min"}[stmt.op]
-
-    def body(index: ir.Value, x: ir.Value) -> None:
-        y = (_binary_int if is_int else _binary_float)(op, b, x, value)
-        store_element(b, d_ptr, dtype, index, y)
-
-    _elementwise(ctx, rows, cols, "none", lambda i: load_element(b, a_ptr, dtype, i), body)
+    stored = narrow(b, value, dtype)  # folded to a constant
+    counted_loop(b, rows * cols, lambda i: b.store(stored, element_pointer(b, d_ptr, dtype, i)), "e")
 
 
 # -- top-k and nonzero ----------------------------------------------------------------------
@@ -571,4 +670,6 @@ def _nonzero(ctx: VectorEmitContext, stmt: Vector) -> None:
     store_element(b, c_ptr, DType.I32, i64(0), b.load(count))
 
 
-__all__ = ["VectorEmitContext", "emit_vector", "pairwise_sum_function"]
+__all__ = ["ELEMENTWISE_KINDS", "ElementOperand", "ElementwiseForm", "InvalidStatement", "LoopStatement",
+           "VectorEmitContext", "element_value", "elementwise_form", "emit_element_loop", "emit_vector",
+           "pairwise_sum_function"]
