@@ -12,7 +12,12 @@ Sections (``--section``):
   (default 1). ``--scale 2`` doubles sequence, hidden size, heads and intermediate size.
   ``--check`` exits 1 when the Llama-style model is below half onnxruntime's speed.
 
-    python bench/cpu_vs_onnxruntime.py [--section matmul|models|all] [--sizes 256,512,1024]
+- ``scaling``: how two *independent* sgemm calls (private operands and panels, one per
+  thread; ctypes releases the GIL) run at once against one alone, at the products of the
+  example models and at square sizes: the ceiling of what splitting a matmul over two
+  threads can gain on this machine.
+
+    python bench/cpu_vs_onnxruntime.py [--section matmul|models|scaling|all] [--sizes 256,512,1024]
                                        [--repeats 9] [--check] [--threads 1] [--scale 1]
 """
 
@@ -235,9 +240,54 @@ def bench_models(repeats: int, threads: int = 1, scale: int = 1) -> bool:
     return passed
 
 
+#: (M, K, N) of the scaling section: llama-block's MLP at scale 1 and 2, then square products.
+SCALING_SHAPES: tuple[tuple[int, int, int], ...] = ((128, 256, 688), (256, 512, 1376), (512, 512, 512), (1024, 1024, 1024))
+
+
+def bench_scaling() -> None:
+    """Print GFLOP/s of one sgemm call alone and of two independent calls at once."""
+    import threading
+
+    from moecc.backend.llvm.jit import compile_module
+    from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL, build_sgemm_module, panel_floats
+
+    target = host_cpu_target()
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    function = compile_module(build_sgemm_module(target), target).function(
+        WORKSPACE_SYMBOL, None, pointer, pointer, pointer, *[i64] * 6, ctypes.c_int32, ctypes.c_int32, pointer, pointer)
+    print("| M x K x N | one call GFLOP/s | two at once, total GFLOP/s | scaling |")
+    print("|---|---|---|---|")
+    for m, k, n in SCALING_SHAPES:
+        rng = np.random.default_rng(0)
+        floats_a, floats_b = panel_floats(target, m, n, k)
+        work = [dict(a=rng.standard_normal((m, k), dtype=np.float32), b=rng.standard_normal((k, n), dtype=np.float32),
+                     c=np.zeros((m, n), np.float32), pa=np.zeros(floats_a, np.float32), pb=np.zeros(floats_b, np.float32))
+                for _ in range(2)]
+        calls = max(3, int(2e9 / (2 * m * n * k)))
+
+        def run(index: int) -> None:
+            w = work[index]
+            for _ in range(calls):
+                function(w["c"].ctypes.data, w["a"].ctypes.data, w["b"].ctypes.data, m, n, k, k, n, n, 0, 0,
+                         w["pa"].ctypes.data, w["pb"].ctypes.data)
+
+        run(0)
+        start = time.perf_counter()
+        run(0)
+        alone = (time.perf_counter() - start) / calls
+        other = threading.Thread(target=run, args=(1,))
+        start = time.perf_counter()
+        other.start()
+        run(0)
+        other.join()
+        both = (time.perf_counter() - start) / calls
+        flops = 2 * m * n * k
+        print(f"| {m} x {k} x {n} | {flops / alone / 1e9:.0f} | {2 * flops / both / 1e9:.0f} | {2 * alone / both:.2f}x |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--section", choices=("matmul", "models", "all"), default="all")
+    parser.add_argument("--section", choices=("matmul", "models", "scaling", "all"), default="all")
     parser.add_argument("--sizes", default="256,512,1024", help="comma-separated square matmul sizes")
     parser.add_argument("--repeats", type=int, default=15, help="timing samples per size (median is reported)")
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
@@ -250,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         passed &= bench_matmul(sizes, args.repeats)
     if args.section in ("models", "all"):
         passed &= bench_models(args.repeats, args.threads, args.scale)
+    if args.section == "scaling":
+        bench_scaling()
     return 0 if passed or not args.check else 1
 
 
