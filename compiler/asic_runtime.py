@@ -4,9 +4,11 @@ Last stage of the ASIC flow. An :class:`AsicExecutable` holds the planned kernel
 moe-asic programs generated from it (one per run of consecutive kernels) and the packed
 weights. :meth:`AsicExecutable.run` builds the HBM image (weights and inputs at their planned
 offsets, converted to their HBM dtypes), then walks the module's steps: each program segment
-runs on the simulator over the image; each CPU step reads its inputs out of the image, runs
-its graph ops with the reference interpreter and writes its outputs back. Cycles, bytes and
-traces of the segments add up to the run's :class:`AsicRunStats`.
+runs on the simulator over the image; each CPU step runs its graph ops over the image as
+LLVM code (:mod:`moecc.backend.llvm.graph_ops`), reading its inputs from and writing its
+outputs to their planned offsets (a step no emitter covers would run on the reference
+interpreter instead). Cycles, bytes and traces of the segments add up to the run's
+:class:`AsicRunStats`.
 """
 
 from __future__ import annotations

@@ -170,8 +170,9 @@ def _compile_for_asic(compiled: CompiledModel, asic_target: str, precision: str,
 
 
 def _compile_cpu_steps(compiled: CompiledModel, executable: Any, times: dict[str, float]) -> None:
-    """JIT-compile the CPU steps' graph ops with LLVM; steps holding an op without an emitter
-    stay on the reference interpreter (their op kinds: ``partition["interpreter_ops"]``)."""
+    """On ``asic``: JIT-compile each CPU step's graph ops with LLVM (a module per step, run by
+    the host between simulated program segments); a step holding an op without an emitter
+    would stay on the reference interpreter (its op kinds: ``partition["interpreter_ops"]``)."""
     from moecc.backend.llvm.graph_ops import compile_cpu_steps, interpreter_ops
 
     start = time.perf_counter()

@@ -219,37 +219,9 @@ def test_unsupported_step_is_none() -> None:
 
 def run_multi(kind: str, arrays: list[np.ndarray], **attrs: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(LLVM results, interpreter results) of a several-result op ``kind`` on ``arrays``."""
-    graph = Graph()
-    inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
-    results = GraphBuilder(graph, fold=False).emit(kind, inputs, attrs)
-    names = [f"y{i}" for i in range(len(results))]
-    graph.set_outputs(list(results), names)
-    module = KernelModule()
-    value_buffers: dict[str, str] = {}
-    offset = 0
-    for value in (*inputs, *results):
-        dtype = HBM_DTYPES[value.type.dtype]
-        buffer = Buffer(value.name, "hbm", dtype, value.type.shape, offset=offset)
-        module.hbm.append(buffer)
-        value_buffers[value.name] = value.name
-        offset += -(-max(buffer.elements, 1) * dtype.itemsize // 64) * 64
-    outputs = tuple(r.name for r in results)
-    module.steps.append(CpuCall("step0", tuple(v.name for v in inputs), outputs, (results[0].name,)))
-    steps = compile_cpu_steps(module, graph, value_buffers)
-    assert steps["step0"] is not None, unsupported_reason(graph.ops[-1])
-    heap = np.zeros(offset + 64, dtype=np.uint8)
-    for value, array in zip(inputs, arrays):
-        buffer = module.hbm_buffer(value.name)
-        data = to_hbm(np.asarray(array), buffer).view(np.uint8)
-        heap[buffer.offset: buffer.offset + data.size] = data
-    steps["step0"](heap)
-    got = []
-    for result in results:
-        out = module.hbm_buffer(result.name)
-        flat = heap[out.offset: out.offset + out.elements * out.dtype.itemsize].view(out.dtype.numpy)
-        got.append(from_hbm(flat, result.type.dtype, result.type.shape))
-    expected = run_graph(graph, {v.name: np.asarray(a) for v, a in zip(inputs, arrays)})
-    return got, [expected[n] for n in names]
+    from tests.test_llvm_graph_ops_dtypes import run_ops
+
+    return run_ops(lambda builder, inputs: builder.emit(kind, inputs, attrs), arrays)
 
 
 def check_top_k(x: np.ndarray, **attrs: object) -> None:

@@ -248,8 +248,10 @@ def aligned_zeros(nbytes: int) -> np.ndarray:
 class CpuProgram:
     """A kernel module compiled to machine code, run over numpy arenas.
 
-    ``segments[i]`` names the kernel functions of the ``i``-th run of consecutive kernels;
-    ``schedule`` interleaves segment numbers with the CPU steps between them."""
+    ``segments[i]`` names the functions of the ``i``-th run of consecutive kernels and native
+    CPU steps; ``schedule`` interleaves segment numbers with the CPU steps left to the host
+    between them (none when every step compiled: one segment). ``kernel_functions`` maps
+    kernel and native step names to their symbols."""
 
     module: KernelModule
     layout: ScratchLayout
@@ -550,11 +552,6 @@ def step_symbols(module: KernelModule, native_steps: Iterable[str] = ()) -> list
     return symbols
 
 
-def kernel_symbols(module: KernelModule) -> dict[str, str]:
-    """Kernel name -> the symbol of its LLVM function."""
-    return {step.name: name for step, name in zip(module.steps, step_symbols(module)) if name is not None}
-
-
 def program_for_module(module: KernelModule, jit: Any, entry_prefix: str = "", llvm_ir: str = "",
                        cpu_target: CpuTarget | None = None, native_steps: Iterable[str] = ()) -> CpuProgram:
     """A :class:`CpuProgram` over already compiled machine code (``jit``: anything with
@@ -653,8 +650,8 @@ class _LoopFaults:
         b.cbranch(taken, locked, spin)
         b.position_at_end(locked)
         with b.if_then(b.icmp_signed("<", at, b.load(iteration))):
-            for var, field in ((iteration, at), (code, kind), (statement, number), (detail, value)):
-                b.store(field, var)
+            for cell, new in ((iteration, at), (code, kind), (statement, number), (detail, value)):
+                b.store(new, cell)
         b.store_atomic(ir.Constant(I32, 0), lock, "release", 4)
         b.ret_void()
         return _LoopFaults(lock, iteration, code, statement, detail, fn)
@@ -726,7 +723,7 @@ def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, 
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         args = b.bitcast(context, _MATMUL_ARGS.as_pointer())
         c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, units, parts = (
-            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, field)])) for field in range(13))
+            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, slot)])) for slot in range(13))
         unit = target.nr if by_columns else target.mr
         # Parts [begin, end) of ``parts`` cover slivers [units*begin/parts, units*end/parts).
         first = b.mul(b.sdiv(b.mul(units, begin), parts), i64(unit))
@@ -763,8 +760,8 @@ def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, 
     b.ret_void()
 
     b.position_at_end(parallel)
-    for field, value in enumerate(fn.args[:11]):
-        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, field)]))
+    for slot, value in enumerate(fn.args[:11]):
+        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, slot)]))
     opaque = b.bitcast(context, I8_PTR)
     # One part per thread: every column part packs all of A again (a row part all of B), so
     # more parts than threads only repeat packing (measured: 8 column parts of a 128x688x256
@@ -1372,5 +1369,5 @@ class _KernelEmitter:
 
 __all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_LOOPS", "PARALLEL_MIN_FLOPS",
            "PARALLEL_MIN_LOOP_WORK", "CpuProgram", "CpuStepOnHeap", "ScratchLayout", "StepEmitter", "aligned_zeros",
-           "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes", "kernel_symbols",
+           "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes",
            "parallel_loop_plans", "program_for_module", "scratch_layout"]
