@@ -12,47 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moecc.asic_runtime import from_hbm, to_hbm
 from moecc.backend.llvm.graph_ops import compile_cpu_steps, unsupported_reason
 from moecc.errors import MoeccError
 from moecc.ir.builder import GraphBuilder
 from moecc.ir.graph import Graph
-from moecc.ir.interpreter import run_graph
 from moecc.ir.kernel import Buffer, CpuCall, KernelModule
-from moecc.ir.types import DType, TensorType
-from moecc.passes.kernel_lowering import HBM_DTYPES
+from moecc.ir.types import DType
+from tests.test_llvm_graph_ops_dtypes import run_ops
 
 
 def run_step(kind: str, arrays: list[np.ndarray], consts: list[np.ndarray] = (), **attrs: object) -> tuple[np.ndarray, np.ndarray]:
     """(LLVM result, interpreter result) of op ``kind`` on inputs ``arrays`` (+ constant operands)."""
-    graph = Graph()
-    inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
-    builder = GraphBuilder(graph, fold=False)
-    operands = inputs + [builder.const(np.asarray(c), name=f"c{i}") for i, c in enumerate(consts)]
-    (result,) = builder.emit(kind, operands, attrs)
-    graph.set_outputs([result], ["y"])
-    module = KernelModule()
-    value_buffers: dict[str, str] = {}
-    offset = 0
-    for value in (*inputs, result):
-        dtype = HBM_DTYPES[value.type.dtype]
-        buffer = Buffer(value.name, "hbm", dtype, value.type.shape, offset=offset)
-        module.hbm.append(buffer)
-        value_buffers[value.name] = value.name
-        offset += -(-max(buffer.elements, 1) * dtype.itemsize // 64) * 64
-    module.steps.append(CpuCall("step0", tuple(v.name for v in inputs), (result.name,), (result.name,)))
-    steps = compile_cpu_steps(module, graph, value_buffers)
-    assert steps["step0"] is not None, unsupported_reason(graph.ops[-1])
-    heap = np.zeros(offset + 64, dtype=np.uint8)
-    for value, array in zip(inputs, arrays):
-        buffer = module.hbm_buffer(value.name)
-        data = to_hbm(np.asarray(array), buffer).view(np.uint8)
-        heap[buffer.offset: buffer.offset + data.size] = data
-    steps["step0"](heap)
-    out = module.hbm_buffer(result.name)
-    flat = heap[out.offset: out.offset + out.elements * out.dtype.itemsize].view(out.dtype.numpy)
-    got = from_hbm(flat, result.type.dtype, result.type.shape)
-    expected = run_graph(graph, {v.name: np.asarray(a) for v, a in zip(inputs, arrays)})["y"]
+    def build(builder: GraphBuilder, inputs: list) -> list:  # type: ignore[type-arg]
+        constants = [builder.const(np.asarray(c), name=f"c{i}") for i, c in enumerate(consts)]
+        return list(builder.emit(kind, inputs + constants, attrs))
+
+    (got,), (expected,) = run_ops(build, arrays)
     return got, expected
 
 
@@ -220,8 +195,6 @@ def test_unsupported_step_is_none() -> None:
 
 def run_multi(kind: str, arrays: list[np.ndarray], **attrs: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(LLVM results, interpreter results) of a several-result op ``kind`` on ``arrays``."""
-    from tests.test_llvm_graph_ops_dtypes import run_ops
-
     return run_ops(lambda builder, inputs: builder.emit(kind, inputs, attrs), arrays)
 
 
