@@ -168,7 +168,9 @@ def bench_matmul(sizes: list[int], repeats: int) -> bool:
 
 #: Examples benchmarked whole, at realistic sizes (sequence 128, hidden 256), batch 1, 1 layer
 #: (2 for the MoE transformer), so both runtimes see the same model.
-MODEL_EXAMPLES: tuple[str, ...] = ("llama-block", "gpt2-block", "bert-layer", "dense-moe", "mixtral-block", "moe-transformer")
+MODEL_EXAMPLES: tuple[str, ...] = (
+    "llama-block", "gpt2-block", "bert-layer", "dense-moe", "dense-moe-einsum", "mixtral-block", "moe-transformer",
+)
 #: The issue's bar for the Llama-style model: at least half of onnxruntime's speed.
 MIN_MODEL_RATIO = 0.5
 

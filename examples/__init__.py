@@ -31,6 +31,7 @@ import onnx
 from moecc.errors import MoeccError
 from moecc.examples.bert import build_bert_layer
 from moecc.examples.dense_moe import build_dense_moe
+from moecc.examples.dense_moe_einsum import build_dense_moe_einsum
 from moecc.examples.gpt2 import build_gpt2_block
 from moecc.examples.llama import build_llama_block
 from moecc.examples.mixtral import build_mixtral_block
@@ -101,6 +102,12 @@ EXAMPLES: dict[str, ExampleSpec] = {
             "dense-moe",
             build_dense_moe,
             "Dense-masked MoE (TorchScript form): all experts computed, ScatterElements/OneHot top-k mask",
+            {"batch": 1, "seq": 128, "hidden": 256, "intermediate": 512, "n_experts": 8, "top_k": 2},
+        ),
+        _spec(
+            "dense-moe-einsum",
+            build_dense_moe_einsum,
+            "Dense-masked SwiGLU MoE (TorchScript form): stacked expert weights via Einsum, ScatterElements top-k",
             {"batch": 1, "seq": 128, "hidden": 256, "intermediate": 512, "n_experts": 8, "top_k": 2},
         ),
         _spec(

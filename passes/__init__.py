@@ -26,6 +26,7 @@ from moecc.passes.manager import (
 from moecc.passes.canonicalize import Canonicalize
 from moecc.passes.cse import CommonSubexpressionElimination, eliminate_common_subexpressions
 from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
+from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "Canonicalize",
     "CommonSubexpressionElimination",
     "DeadCodeElimination",
+    "DecomposeEinsum",
     "FixedPoint",
     "FoldConstants",
     "Pass",
     "PassManager",
+    "decompose_einsums",
     "eliminate_common_subexpressions",
     "fold_constant_ops",
     "get_pass",

@@ -31,7 +31,7 @@ from moecc.ir.graph import Graph
 from moecc.ir.verifier import verify_graph
 
 #: The graph-level cleanup pipeline ``moecc.compile()`` runs after import.
-DEFAULT_GRAPH_PIPELINE = "canonicalize,fold-constants,cse,dce"
+DEFAULT_GRAPH_PIPELINE = "decompose-einsum,canonicalize,fold-constants,cse,dce"
 
 #: The name of the built-in pass that runs a nested pipeline until nothing changes.
 FIXED_POINT_NAME = "fixed-point"

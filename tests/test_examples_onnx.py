@@ -32,7 +32,7 @@ def _run(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.n
 
 
 def _expected_shape(name: str, sizes: dict) -> tuple[int, ...]:
-    if name == "bert-layer" or name == "dense-moe":
+    if name in ("bert-layer", "dense-moe", "dense-moe-einsum"):
         return (sizes["batch"], sizes["seq"], sizes["hidden"])
     return (sizes["batch"], sizes["seq"], sizes["vocab"])
 
@@ -210,7 +210,9 @@ def test_bad_sizes_raise(name: str, sizes: dict, message: str) -> None:
 
 def test_registry_and_realistic_sizes() -> None:
     assert [n for n, _ in list_examples()] == NAMES
-    assert set(NAMES) == {"gpt2-block", "llama-block", "mixtral-block", "dense-moe", "bert-layer", "moe-transformer"}
+    assert set(NAMES) == {
+        "gpt2-block", "llama-block", "mixtral-block", "dense-moe", "dense-moe-einsum", "bert-layer", "moe-transformer",
+    }
     for name in NAMES:
         sizes = realistic_sizes(name)
         assert sizes.keys() == EXAMPLES[name].default_sizes.keys()
