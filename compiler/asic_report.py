@@ -16,7 +16,7 @@ from moecc.ir.kernel import CpuCall, Kernel
 def asic_report(model: Any) -> dict[str, Any]:
     from moecc.asic_runtime import random_inputs
 
-    exe = model.asic
+    exe = model.executable
     if model.last_stats is None:
         _, stats = exe.run(random_inputs(model.graph, seed=0), trace=False)
         model.last_stats, model.last_stats_source = stats, "seeded random inputs (no run() yet)"
@@ -58,6 +58,7 @@ def asic_report(model: Any) -> dict[str, Any]:
         },
         "ops": dict(model.partition.get("ops", {})),
         "cpu_ops": dict(model.partition.get("cpu_ops", {})),
+        "host_ops": list(model.partition.get("host_ops", [])),
         "kernels": {
             "count": len(kernels),
             "cpu_steps": sum(1 for s in exe.module.steps if isinstance(s, CpuCall)),

@@ -24,15 +24,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("compile", help="compile an ONNX model", description="Compile an ONNX model for a target.")
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--target", default="ref", help="compilation target: ref, asic or cpu (default: ref)")
-    p.add_argument("--asic-target", default="moe-asic-v1", metavar="PART",
+    p.add_argument("--asic-target", default=None, metavar="PART",
                    help="moe-asic part for --target asic: a name from `moecc isa --targets` or a target .toml (default: moe-asic-v1)")
-    p.add_argument("--precision", choices=["f32", "bf16"], default="f32", help="MXU precision on the ASIC (bf16: f32 accumulation)")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="threads the cpu target splits big matmuls across (default: 1; kept in the artifact)")
+    p.add_argument("--precision", choices=["f32", "bf16"], default=None,
+                   help="MXU precision on --target asic (default f32; bf16: f32 accumulation)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm", "obj"],
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
                         "object with the C entry point moecc_run and its header (-o stem + .h), see docs/cpu_object_abi.md")
+    p.add_argument("--compile-to", metavar="STAGE",
+                   help="stop after this pass or stage of the pipeline (see --print-pipeline) and print its IR to "
+                        "stdout (or write it to -o)")
+    p.add_argument("--explain-partition", action="store_true",
+                   help="print which ops run as host steps instead of target kernels, with their ONNX nodes and reasons (stderr)")
+    p.add_argument("--print-pipeline", action="store_true",
+                   help="print the pipeline the target runs (graph passes, then its stages) and exit")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
                    help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
     p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
@@ -41,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--time-passes", action="store_true", help="print the time of each stage (stderr)")
     p.add_argument("--report", metavar="FILE", help="write the report as JSON to FILE ('-' prints a summary)")
     p.add_argument("--trace", metavar="FILE", help="write the Chrome/Perfetto trace of a simulated run (--target asic)")
-    p.add_argument("--dump-dir", metavar="DIR", help="write numbered stage files: the graph after each pass, then kernel IR, asm / LLVM")
+    p.add_argument("--dump-dir", metavar="DIR",
+                   help="write the IR after every pass and stage as numbered files: NN-after-NAME.mir (graph), .kir "
+                        "(kernel IR), .s (asm), .ll (LLVM)")
     p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
     p.set_defaults(func=_cmd_compile)
 
@@ -118,32 +128,9 @@ def _load_npy(path: str, name: str) -> np.ndarray:
 
 
 def _print_report_summary(report: dict[str, Any], out: Any = None) -> None:
-    out = out or sys.stdout
-    if report.get("target") == "asic":
-        from moecc.asic_report import format_asic_summary
+    from moecc.targets import get_target
 
-        out.write(format_asic_summary(report))
-        return
-    print(f"target        {report['target']}", file=out)
-    print(f"ops           {report['op_count']} ({', '.join(f'{k} {v}' for k, v in report['ops'].items())})", file=out)
-    print(f"weights       {report['constants']} constants, {report['weight_bytes'] / 1024:.1f} KiB", file=out)
-    for spec in report["inputs"]:
-        print(f"input         {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}", file=out)
-    for spec in report["outputs"]:
-        print(f"output        {spec['name']}: {'x'.join(map(str, spec['shape']))} {spec['dtype']}", file=out)
-    if report.get("pass_times"):
-        total = sum(report["pass_times"].values())
-        print(f"compile time  {total * 1000:.1f} ms", file=out)
-    cpu = report.get("cpu")
-    if cpu:
-        blocking = cpu["sgemm_blocking"]
-        print(f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
-              f"register tile, {cpu['threads']} thread(s)", file=out)
-        print(f"code          {cpu['kernels']} kernels, {cpu['cpu_steps_compiled']} CPU steps as LLVM code, "
-              f"{cpu['cpu_steps_interpreted']} on the interpreter", file=out)
-        print(f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB, scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB "
-              f"per thread", file=out)
-        print(f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})", file=out)
+    (out or sys.stdout).write(get_target(str(report.get("target"))).summary(report))
 
 
 def _print_pass_times(times: dict[str, float]) -> None:
@@ -158,70 +145,78 @@ def _print_pass_times(times: dict[str, float]) -> None:
 
 # -- commands -----------------------------------------------------------------------------
 
-#: Header the pass manager prints before each IR dump (split on it for --dump-dir).
-_DUMP_HEADER = "// -----// IR Dump After "
-#: Later stages written by --dump-dir: (stage, file suffix).
-_STAGE_FILES: tuple[tuple[str, str], ...] = (("kernel", "kir"), ("asm", "s"), ("llvm", "ll"))
+class _DumpDir:
+    """``--dump-dir``: each IR dump of the pass manager as a numbered file, ``NN-after-NAME.SUFFIX``
+    (the suffix of the IR level the compilation is at: .mir, .kir, .s, .ll)."""
 
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"--dump-dir '{folder}' exists and is not a directory")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
 
-def _write_dumps(folder: str, pass_dumps: str, compiled: Any, echo: bool) -> None:
-    """``NN-after-PASS.mir`` per pass, then the graph, kernel IR, asm or LLVM of the target."""
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--dump-dir '{folder}' exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    if echo:
-        sys.stderr.write(pass_dumps)
-    index = 0
-    for chunk in pass_dumps.split(_DUMP_HEADER)[1:]:
-        header, _, body = chunk.partition("\n")
-        name = _file_safe(header.split(" //")[0].strip())
-        atomic_write(out / f"{index:02d}-after-{name}.mir", body)
-        index += 1
-    atomic_write(out / f"{index:02d}-graph.mir", compiled.ir("graph"))
-    from moecc.compiled_model import IR_STAGES
+    def __call__(self, name: str, ir: Any, text: str) -> None:
+        from moecc.passes.compilation import level_of
 
-    for stage, suffix in _STAGE_FILES:
-        if stage in IR_STAGES.get(compiled.target, ()):
-            index += 1
-            atomic_write(out / f"{index:02d}-{stage}.{suffix}", compiled.ir(stage))
+        suffix = level_of(getattr(ir, "level", "graph")).suffix
+        atomic_write(self.folder / f"{self.count:02d}-after-{_file_safe(name)}.{suffix}", text)
+        self.count += 1
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     import io
 
     import moecc
+    from moecc.targets import get_target
 
-    dumps = io.StringIO()
+    backend = get_target(args.target)
+    given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
+             "trace": True if args.trace else None}
+    options = {k: v for k, v in given.items() if v is not None}
+    if args.print_pipeline:
+        from moecc.driver import target_pipeline
+        from moecc.passes.manager import pipeline_text
+        from moecc.targets import target_options
 
-    if args.target != "asic" and (args.trace or args.emit == "asm"):
-        raise InputError(f"--trace and --emit asm need --target asic (got --target {args.target})")
-    if args.target not in ("asic", "cpu") and args.emit == "kernel":
-        raise InputError(f"--emit kernel needs --target asic or cpu (got --target {args.target})")
-    if args.target != "cpu" and args.emit in ("llvm", "obj"):
-        raise InputError(f"--emit {args.emit} needs --target cpu (got --target {args.target})")
+        print(pipeline_text(target_pipeline(args.target, args.pipeline, target_options(args.target, options))))
+        return 0
+    if args.emit and args.emit not in backend.ir_stages + backend.emit_files:
+        raise InputError(f"--emit {args.emit} is not a stage of --target {args.target}",
+                         remedy=f"--target {args.target} emits: {', '.join(backend.ir_stages + backend.emit_files)}")
+    if args.trace and not backend.simulated:
+        raise InputError(f"--trace needs a target with a simulator (--target asic), not --target {args.target}")
     if args.emit == "obj" and not args.output:
         raise InputError("--emit obj writes a file: give it with -o, e.g. -o model.o")
-    if args.threads != 1 and args.target != "cpu":
-        raise InputError(f"--threads needs --target cpu (got --target {args.target})")
-    cpu_options = {"threads": args.threads} if args.target == "cpu" else {}
-    asic_options = {"asic_target": args.asic_target, "precision": args.precision, "trace": bool(args.trace)} if args.target == "asic" else {}
+    if args.compile_to and args.emit:
+        raise InputError("--compile-to and --emit both choose what to print; give one of them")
+    dumps = _DumpDir(args.dump_dir) if args.dump_dir else None
     compiled = moecc.compile(
         args.model,
         target=args.target,
         input_shapes=_input_shapes(args.input_shape),
         pipeline=args.pipeline,
-        print_ir_after_all=args.print_ir_after_all or bool(args.dump_dir),
+        print_ir_after_all=args.print_ir_after_all or dumps is not None,
         print_ir_after=args.print_ir_after,
         time_passes=False,
-        ir_stream=dumps if args.dump_dir else sys.stderr,
-        **asic_options,
-        **cpu_options,
+        ir_stream=sys.stderr if args.print_ir_after_all or args.print_ir_after else io.StringIO(),
+        compile_to=args.compile_to,
+        dump_sink=dumps,
+        **options,
     )
-    if args.dump_dir:
-        _write_dumps(args.dump_dir, dumps.getvalue(), compiled, echo=args.print_ir_after_all)
     if args.time_passes:
         _print_pass_times(compiled.pass_times)
+    if args.explain_partition:
+        from moecc.targets.base import format_host_ops
+
+        sys.stderr.write(format_host_ops(compiled.partition.get("host_ops", [])))
+    if args.compile_to:
+        if args.output:
+            atomic_write(args.output, compiled.ir(args.compile_to))
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(compiled.ir(args.compile_to))
+        return 0
     if args.emit == "obj":
         _write_object(compiled, args.output)
         return 0
@@ -229,7 +224,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         sys.stdout.write(compiled.ir(args.emit, elide_constants=args.elide_constants == "yes"))
         return 0
     output = args.output or (Path(args.model).stem + ".moe")
-    report = compiled.report() if (args.report or args.trace or args.target == "asic") else None
+    report = compiled.report() if (args.report or args.trace) else None
     if args.trace:
         atomic_write(args.trace, json.dumps(compiled.trace()) + "\n")
     if args.report and args.report != "-":
@@ -246,12 +241,12 @@ def _write_object(compiled: Any, output: str) -> None:
     from moecc.backend.llvm.object_file import c_header, executable_object, model_abi
     from moecc.errors import UnsupportedError
 
-    abi = model_abi(compiled.cpu)
+    abi = model_abi(compiled.executable)
     if abi.host_steps:
         raise UnsupportedError(
             f"the model has {abi.host_steps} step(s) that run on the Python interpreter, which an object file cannot hold",
             remedy="save a .moe artifact instead (moecc compile --target cpu -o model.moe)")
-    atomic_write(output, executable_object(compiled.cpu))
+    atomic_write(output, executable_object(compiled.executable))
     header = str(Path(output).with_suffix(".h"))
     atomic_write(header, c_header())
     print(f"wrote {output} and {header}", file=sys.stderr)
@@ -388,16 +383,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"member        {name}: {len(data)} bytes (sha256 ok)")
     if manifest.get("options"):
         print(f"options       {json.dumps(manifest['options'], sort_keys=True)}")
-    asic = manifest.get("asic")
-    if asic:
-        print(f"asic part     {asic['asic_target']}, HBM image {asic['hbm_bytes']:,} B")
-        ops = asic.get("partition", {}).get("ops", {})
-        print(f"partition     {ops.get('asic', 0)} ops on the ASIC, {ops.get('cpu', 0)} on the CPU")
-        print(f"programs      {len(asic['segments'])} segment(s)")
-        if "report.json" in members:
-            from moecc.asic_report import format_asic_summary
+    from moecc.targets import get_target
 
-            sys.stdout.write(format_asic_summary(json.loads(members["report.json"])))
+    target = get_target(str(manifest.get("target")))
+    sys.stdout.write(target.describe_artifact(manifest.get(target.name), members))
     return 0
 
 

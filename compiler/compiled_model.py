@@ -1,9 +1,10 @@
 """The result of :func:`moecc.compile`: a model ready to run, inspect and save.
 
-A :class:`CompiledModel` holds the compiled graph for its target plus its I/O signature
-(ONNX names and types). ``run`` checks inputs and executes on the target's runtime; ``ir``
-prints a stage; ``report`` summarises it; ``save`` writes a ``.moe`` artifact
-(:mod:`moecc.artifact`).
+A :class:`CompiledModel` holds the compiled graph, the target's executable and its I/O
+signature (ONNX names and types). ``run`` checks inputs and hands them to the target
+(:mod:`moecc.targets`), which runs its executable; ``ir`` prints a stage; ``report``
+summarises it; ``save`` writes a ``.moe`` artifact (:mod:`moecc.artifact`). A model compiled
+only up to a stage (``compile_to=``) prints that stage's IR and does nothing else.
 """
 
 from __future__ import annotations
@@ -18,11 +19,7 @@ import numpy as np
 
 from moecc.errors import InputError, UnsupportedError
 from moecc.ir.graph import Graph
-from moecc.ir.interpreter import run_graph
 from moecc.ir.types import DType, TensorType
-
-#: Stages whose text ``CompiledModel.ir`` can print, per target.
-IR_STAGES: dict[str, tuple[str, ...]] = {"ref": ("graph",), "asic": ("graph", "kernel", "asm"), "cpu": ("graph", "kernel", "llvm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +47,21 @@ class CompiledModel:
     outputs: list[TensorSpec]
     options: dict[str, Any] = field(default_factory=dict)
     pass_times: dict[str, float] = field(default_factory=dict)
-    asic: Any = None  # AsicExecutable on target "asic"
-    cpu: Any = None  # CpuExecutable on target "cpu"
+    executable: Any = None  # the target's: AsicExecutable, CpuExecutable (None on "ref")
     partition: dict[str, Any] = field(default_factory=dict)  # ops/FLOPs per placement, CPU reasons
     memory: dict[str, int] = field(default_factory=dict)  # memory plan figures
     last_stats: Any = None  # AsicRunStats (asic) or wall-clock seconds (cpu) of the last run()
     last_stats_source: str = ""
+    #: With ``compile_to``: the stage the compilation stopped after, and its IR text.
+    stopped_after: str | None = None
+    stage_text: str = ""
+
+    @property
+    def backend(self) -> Any:
+        """The :class:`~moecc.targets.base.CompileTarget` this model was compiled for."""
+        from moecc.targets import get_target
+
+        return get_target(self.target)
 
     @staticmethod
     def from_graph(graph: Graph, target: str, input_names: list[str], options: Mapping[str, Any] | None = None,
@@ -98,54 +104,40 @@ class CompiledModel:
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Run the model; outputs keyed by the ONNX output names, in the ONNX dtypes."""
+        self._require_complete("run")
         feeds = self.check_inputs(inputs)
-        if self.target == "ref":
-            return run_graph(self.graph, feeds)
-        if self.target == "asic":
-            outputs, stats = self.asic.run(feeds, trace=bool(self.options.get("trace")))
-            self.last_stats, self.last_stats_source = stats, "last run()"
-            return outputs
-        if self.target == "cpu":
-            threads = int(self.options.get("threads", 1))
-            if self.cpu.program.threads != threads:  # a loaded artifact: the manifest's option
-                self.cpu.program.set_threads(threads)
-            start = time.perf_counter()
-            outputs = self.cpu.run(feeds)
-            self.last_stats, self.last_stats_source = time.perf_counter() - start, "last run()"
-            return outputs
-        raise UnsupportedError(f"target '{self.target}' has no runtime in this version")
+        return self.backend.run(self, feeds)
 
     def trace(self) -> dict[str, Any]:
         """Chrome/Perfetto trace of the last simulated run (runs once on seeded inputs if needed)."""
-        if self.target != "asic":
-            raise UnsupportedError(f"target '{self.target}' has no trace", remedy="compile with target='asic'")
-        if self.last_stats is None or not self.last_stats.trace_events:
-            from moecc.asic_runtime import random_inputs
+        self._require_complete("trace")
+        return self.backend.trace(self)
 
-            _, stats = self.asic.run(random_inputs(self.graph), trace=True)
-            self.last_stats, self.last_stats_source = stats, "seeded random inputs (no run() yet)"
-        return {"traceEvents": self.last_stats.trace_events, "displayTimeUnit": "ns"}
+    def _require_complete(self, what: str) -> None:
+        if self.stopped_after is not None:
+            raise UnsupportedError(f"cannot {what}: the model was compiled only up to stage '{self.stopped_after}'",
+                                   remedy="compile without compile_to / --compile-to")
 
     # -- inspecting ---------------------------------------------------------------------
     def ir(self, stage: str = "graph", *, elide_constants: bool = True) -> str:
-        """The text of a compilation stage (``graph``; ``kernel``/``asm``/``llvm`` on later targets)."""
-        stages = IR_STAGES.get(self.target, ())
+        """The text of a compilation stage: ``graph``, or one of the target's later stages
+        (``kernel``, ``asm``, ``llvm``); after ``compile_to``, that stage's IR."""
+        if self.stopped_after is not None:
+            if stage in (self.stopped_after, "stopped"):
+                return self.stage_text
+            raise UnsupportedError(f"the model was compiled only up to stage '{self.stopped_after}'",
+                                   remedy=f"ask for ir('{self.stopped_after}') or compile the whole model")
+        stages = self.backend.ir_stages
         if stage not in stages:
             raise UnsupportedError(
                 f"stage '{stage}' is not available for target '{self.target}'",
                 remedy=f"available: {', '.join(stages)}",
             )
-        if stage == "kernel":
-            from moecc.ir.kernel_printer import print_kernel_module
+        if stage == "graph":
+            from moecc.ir.printer import print_graph
 
-            return print_kernel_module((self.asic or self.cpu).module)
-        if stage == "llvm":
-            return str(self.cpu.program.llvm_ir)
-        if stage == "asm":
-            return "".join(segment.listing for segment in self.asic.segments)
-        from moecc.ir.printer import print_graph
-
-        return print_graph(self.graph, elide_constants=elide_constants)
+            return print_graph(self.graph, elide_constants=elide_constants)
+        return self.backend.ir_text(self, stage)
 
     def signature_text(self) -> str:
         ins = ", ".join(f"{s.name}: {s.type}" for s in self.inputs)
@@ -155,18 +147,11 @@ class CompiledModel:
     def report(self) -> dict[str, Any]:
         """A JSON-serialisable summary of the compiled model (on ``asic``: cycles, bytes,
         utilisation, roofline, partition and memory plan of the last run)."""
-        if self.target == "asic":
-            from moecc.asic_report import asic_report
+        self._require_complete("report")
+        return self.backend.report(self)
 
-            return asic_report(self)
-        report = self._graph_report()
-        if self.target == "cpu":
-            from moecc.cpu_runtime import cpu_report
-
-            report["cpu"] = cpu_report(self)
-        return report
-
-    def _graph_report(self) -> dict[str, Any]:
+    def graph_report(self) -> dict[str, Any]:
+        """The target-independent part of a report: signature, ops, weights, compile times."""
         op_counts: dict[str, int] = {}
         for op in self.graph.ops:
             if not op.is_const:
@@ -191,4 +176,5 @@ class CompiledModel:
         """Write a ``.moe`` artifact (whole or not at all)."""
         from moecc.artifact import save_artifact
 
+        self._require_complete("save")
         save_artifact(self, path)

@@ -54,7 +54,7 @@ def cpu_report(model: Any) -> dict[str, Any]:
     from moecc.asic_runtime import random_inputs
     from moecc.backend.llvm.cpu_target import host_cpu_target
 
-    exe: CpuExecutable = model.cpu
+    exe: CpuExecutable = model.executable
     program = exe.program
     if not isinstance(model.last_stats, float):
         model.run({spec.name: array for spec, array in zip(model.inputs, random_inputs(model.graph).values())})

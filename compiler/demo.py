@@ -11,7 +11,7 @@ import sys
 import time
 
 from moecc.compare import compare_outputs, tolerances
-from moecc.targets import TARGETS
+from moecc.targets import TARGETS, get_target
 
 #: Preference order of targets for the demo: the first one implemented is used.
 DEMO_TARGET_ORDER = ("asic", "cpu", "ref")
@@ -27,12 +27,13 @@ def run_demo(example: str = "moe-transformer", target: str | None = None, precis
     inputs = example_inputs(example, model, seed=0)
     print(f"moecc demo: example '{example}' ({len(model.graph.node)} ONNX nodes), target '{chosen}'")
     start = time.perf_counter()
-    options = {"precision": precision} if chosen == "asic" else {}
+    backend = get_target(chosen)
+    options = {"precision": precision} if "precision" in backend.option_defaults else {}
     compiled = moecc.compile(model, target=chosen, **options)
     print(f"compiled in {(time.perf_counter() - start) * 1000:.0f} ms")
     start = time.perf_counter()
     outputs = compiled.run(inputs)
-    print(f"ran in {(time.perf_counter() - start) * 1000:.0f} ms" + (" (simulated)" if chosen == "asic" else ""))
+    print(f"ran in {(time.perf_counter() - start) * 1000:.0f} ms" + (" (simulated)" if backend.simulated else ""))
     reference_name, reference = _reference_outputs(model, inputs, compiled)
     rtol, atol = tolerances(precision)
     problems = compare_outputs(outputs, reference, rtol=rtol, atol=atol)

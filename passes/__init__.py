@@ -28,6 +28,7 @@ from moecc.passes.cse import CommonSubexpressionElimination, eliminate_common_su
 from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
 from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
+from moecc.passes.lowering_stages import LowerToKernelsStage, PartitionStage, PlanMemoryStage
 
 __all__ = [
     "DEFAULT_GRAPH_PIPELINE",
@@ -38,6 +39,9 @@ __all__ = [
     "DecomposeEinsum",
     "FixedPoint",
     "FoldConstants",
+    "LowerToKernelsStage",
+    "PartitionStage",
+    "PlanMemoryStage",
     "Pass",
     "PassManager",
     "decompose_einsums",

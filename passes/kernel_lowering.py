@@ -273,16 +273,25 @@ def partition_graph(graph: Graph, ctx: LoweringContext) -> Partition:
     return Partition(placement, reasons)
 
 
-def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fuse: bool = True) -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
-    """Lower a graph to kernel IR. Returns the module, weight data by HBM buffer name, the
-    partition, and the map graph value name → HBM buffer name. ``fuse=False`` lowers every
-    op on its own (no :data:`FUSION_PLANNERS`), for comparisons."""
+def lowering_context(graph: Graph, target: Target, precision: str = "f32") -> LoweringContext:
+    """The context lowering rules (and the partitioner's ``supports`` checks) see."""
     if precision not in PRECISIONS:
         raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
     ctx = LoweringContext(graph, target, precision)
     if precision == "bf16":
         ctx.f32_ops = {id(op) for op in routing_matmuls(graph)}
-    partition = partition_graph(graph, ctx)
+    return ctx
+
+
+def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fuse: bool = True,
+                     partition: Partition | None = None) -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
+    """Lower a graph to kernel IR. Returns the module, weight data by HBM buffer name, the
+    partition, and the map graph value name → HBM buffer name. ``partition`` is the placement
+    to follow (default: :func:`partition_graph`'s). ``fuse=False`` lowers every op on its own
+    (no :data:`FUSION_PLANNERS`), for comparisons."""
+    ctx = lowering_context(graph, target, precision)
+    if partition is None:
+        partition = partition_graph(graph, ctx)
     for v in graph.inputs:
         ctx.hbm(v)
     uses = graph.uses()
@@ -423,6 +432,7 @@ __all__: list[Any] = [
     "asic_lowering",
     "graph_flops",
     "lower_to_kernels",
+    "lowering_context",
     "op_flops",
     "partition_graph",
 ]

@@ -33,6 +33,9 @@ from moecc.ir.verifier import verify_graph
 #: The graph-level cleanup pipeline ``moecc.compile()`` runs after import.
 DEFAULT_GRAPH_PIPELINE = "decompose-einsum,canonicalize,fold-constants,cse,dce"
 
+#: Header the pass manager writes before each IR dump (MLIR's form).
+DUMP_HEADER = "// -----// IR Dump After "
+
 #: The name of the built-in pass that runs a nested pipeline until nothing changes.
 FIXED_POINT_NAME = "fixed-point"
 
@@ -361,6 +364,8 @@ class PassManager:
         time_passes: bool = False,
         ir_printer: IRPrinter | None = None,
         out: TextIO | None = None,
+        stop_after: str | None = None,
+        dump_sink: Callable[[str, Any, str], None] | None = None,
     ) -> None:
         self.passes: list[Pass] = parse_pipeline(passes) if isinstance(passes, str) else list(passes)
         for p in self.passes:
@@ -383,36 +388,52 @@ class PassManager:
         self.pass_times: dict[str, float] = {}
         self.pass_runs: dict[str, int] = {}
         self.pass_changes: dict[str, int] = {}
+        self.stop_after = stop_after
+        self.stopped_after: str | None = None
+        self.dump_sink = dump_sink
+        names = _pass_names(self.passes)
+        if stop_after is not None and stop_after not in names:
+            raise PassError(f"cannot stop after '{stop_after}': the pipeline has no such pass",
+                            remedy=f"the pipeline runs: {', '.join(names)}")
 
     @property
     def pipeline(self) -> str:
         return pipeline_text(self.passes)
 
-    def run(self, graph: Graph) -> bool:
-        """Run the pipeline on ``graph`` in place; return whether any pass changed it."""
+    def run(self, ir: Graph | Any) -> bool:
+        """Run the pipeline on ``ir`` in place: a graph, or a whole
+        :class:`~moecc.passes.compilation.Compilation` (graph passes then rewrite its graph while
+        it is at the graph level; stage passes move it on). Returns whether any pass changed it.
+        With ``stop_after`` the run ends after the first pass of that name (:attr:`stopped_after`)."""
+        self.stopped_after = None
         if self.verify_each:
             try:
-                verify_graph(graph)
+                self._verify(ir)
             except MoeccError as err:
                 raise err.add_context(location="pass pipeline input") from None
         changed = False
         for p in self.passes:
-            changed = self._run_pass(p, graph) or changed
+            changed = self._run_pass(p, ir) or changed
+            if self.stopped_after is not None:
+                break
         if self.time_passes:
             self.out.write(self.timing_report())
             self.out.flush()
         return changed
 
-    def _run_pass(self, p: Pass, graph: Graph) -> bool:
+    def _run_pass(self, p: Pass, ir: Graph | Any) -> bool:
+        if self.stopped_after is not None:
+            return False
         if isinstance(p, FixedPoint):
-            changed = _run_fixed_point(p, graph, self._run_pass)
+            changed = _run_fixed_point(p, ir, self._run_pass)
             # Only on explicit request: after-all already printed the group's last pass.
             if p.name in self.print_ir_after:
-                self._maybe_print(p.name, changed, graph)
+                self._maybe_print(p.name, changed, ir)
+            self._check_stop(p.name)
             return changed
         start = time.perf_counter()
         try:
-            changed = bool(p.apply(graph))
+            changed = bool(p.apply(self._operand(p, ir)))
         except MoeccError as err:
             raise err.add_context(pass_name=p.name) from None
         except Exception as err:  # a crash inside a pass is a compiler bug: name the pass
@@ -429,25 +450,51 @@ class PassManager:
             self.pass_changes[p.name] = self.pass_changes.get(p.name, 0) + 1
         if self.verify_each:
             try:
-                verify_graph(graph)
+                self._verify(ir)
             except MoeccError as err:
                 raise PassError(
                     f"the pass produced invalid IR: {err}",
                     pass_name=p.name,
                     remedy="this is a moecc bug; rerun with verification on and --print-ir-after-all to see the IR",
                 ) from err
-        self._maybe_print(p.name, changed, graph)
+        self._maybe_print(p.name, changed, ir)
+        self._check_stop(p.name)
         return changed
 
-    def _maybe_print(self, name: str, changed: bool, graph: Graph) -> None:
+    def _check_stop(self, name: str) -> None:
+        if self.stop_after is not None and name == self.stop_after:
+            self.stopped_after = name
+
+    @staticmethod
+    def _operand(p: Pass, ir: Graph | Any) -> Any:
+        """What ``p.apply`` takes: stage passes the compilation, graph passes the graph (a
+        compilation's, while it is still at the graph level)."""
+        from moecc.passes.compilation import Compilation, StagePass
+
+        if isinstance(p, StagePass) or not isinstance(ir, Compilation):
+            return ir
+        if ir.level != "graph":
+            raise PassError(f"is a graph pass, but the compilation is already at the '{ir.level}' level",
+                            pass_name=p.name, remedy="put graph passes before the target's stages (see --print-pipeline)")
+        return ir.graph
+
+    def _verify(self, ir: Graph | Any) -> None:
+        if isinstance(ir, Graph):
+            verify_graph(ir)
+        else:
+            ir.verify()
+
+    def _maybe_print(self, name: str, changed: bool, ir: Graph | Any) -> None:
         wanted = self.print_ir_after_all or name in self.print_ir_after
         if not wanted or (self.print_ir_after_change and not changed):
             return
-        self.out.write(f"// -----// IR Dump After {name} //----- //\n")
-        text = self.ir_printer(graph)
+        self.out.write(f"{DUMP_HEADER}{name} //----- //\n")
+        text = self.ir_printer(ir) if isinstance(ir, Graph) else ir.ir_text()
         self.out.write(text if text.endswith("\n") else text + "\n")
         self.out.write("\n")
         self.out.flush()
+        if self.dump_sink is not None:
+            self.dump_sink(name, ir, text)
 
     def timing_report(self) -> str:
         """Wall time per pass (accumulated over runs), slowest first, with a total line."""
@@ -468,6 +515,15 @@ class PassManager:
             )
         lines.append(f"  {total:12.6f}  100.0%  {'':5}  {'':7}  Total")
         return "\n".join(lines) + "\n"
+
+
+def _pass_names(passes: Sequence[Pass]) -> list[str]:
+    names: list[str] = []
+    for p in passes:
+        names.append(p.name)
+        if isinstance(p, FixedPoint):
+            names.extend(_pass_names(p.passes))
+    return names
 
 
 def run_pipeline(graph: Graph, pipeline: Sequence[Pass] | str = DEFAULT_GRAPH_PIPELINE, **manager_options: Any) -> PassManager:

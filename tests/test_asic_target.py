@@ -54,7 +54,7 @@ def test_ir_stages(gpt2) -> None:  # type: ignore[no-untyped-def]
     assert "mxu.mm" in asm and "; kernel" in asm and "halt" in asm
     from moecc.ir.kernel_parser import parse_kernel_module
 
-    assert parse_kernel_module(kernel_text) == cm.asic.module
+    assert parse_kernel_module(kernel_text) == cm.executable.module
 
 
 def test_trace_has_one_track_per_unit(gpt2) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +70,7 @@ def test_save_load_runs_without_recompiling(gpt2, tmp_path: Path) -> None:  # ty
     path = tmp_path / "gpt2.moe"
     cm.save(path)
     loaded = moecc.load(path)
-    assert loaded.target == "asic" and loaded.asic.module == cm.asic.module
+    assert loaded.target == "asic" and loaded.executable.module == cm.executable.module
     np.testing.assert_array_equal(loaded.run(inputs)["logits"], cm.run(inputs)["logits"])
     assert loaded.report()["cycles"] == cm.report()["cycles"]
 

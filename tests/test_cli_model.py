@@ -74,6 +74,10 @@ def test_dump_dir_writes_numbered_stage_files(llama_onnx: Path, tmp_path: Path, 
     folder = tmp_path / "dumps"
     assert main(["compile", str(llama_onnx), "--target", "asic", "--emit", "graph", "--dump-dir", str(folder)]) == 0
     names = sorted(p.name for p in folder.iterdir())
-    assert names[0] == "00-after-canonicalize.mir" and names[-1].endswith("-asm.s")
-    assert any(n.endswith("-kernel.kir") for n in names) and any(n.endswith("-graph.mir") for n in names)
+    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE
+
+    first = DEFAULT_GRAPH_PIPELINE.split(",")[0]
+    assert names[0] == f"00-after-{first}.mir" and names[-1].endswith("-after-compile-host-steps.s")
+    assert any(n.endswith("-after-lower-to-kernels.kir") for n in names)
+    assert any(n.endswith("-after-partition.mir") for n in names)
     assert "IR Dump" not in capsys.readouterr().err  # dumps go to files unless --print-ir-after-all

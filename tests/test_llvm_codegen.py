@@ -350,7 +350,7 @@ def test_lowered_one_op_graphs(case):
 @pytest.mark.parametrize("example", ["gpt2-block", "llama-block", "mixtral-block"])
 def test_examples_match_kernel_interpreter(example):
     compiled = moecc.compile(build_example(example), target="asic")
-    exe = compiled.asic
+    exe = compiled.executable
     module = exe.module
     program = compile_kernel_module(module)
     feeds = moecc.asic_runtime.random_inputs(exe.graph, seed=3)

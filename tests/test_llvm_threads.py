@@ -26,7 +26,7 @@ def test_two_threads_match_one_bitwise(name: str, split_every_matmul: None) -> N
     single = moecc.compile(model, target="cpu").run(inputs)
     compiled = moecc.compile(model, target="cpu", threads=2)
     assert compiled.options["threads"] == 2
-    assert compiled.cpu.program.threads == 2
+    assert compiled.executable.program.threads == 2
     for _ in range(2):
         parallel = compiled.run(inputs)
         for key, value in single.items():
@@ -37,7 +37,7 @@ def test_set_threads_back_and_forth(split_every_matmul: None) -> None:
     model = build_example("gpt2-block")
     inputs = example_inputs("gpt2-block", model, seed=1)
     compiled = moecc.compile(model, target="cpu")
-    program = compiled.cpu.program
+    program = compiled.executable.program
     expected = compiled.run(inputs)
     for threads in (2, 1, 3, 2, 1):
         compiled.options["threads"] = threads
@@ -60,7 +60,7 @@ def test_threads_kept_in_artifact_and_cli(tmp_path: Path, split_every_matmul: No
     loaded = moecc.load(path)
     assert loaded.options["threads"] == 2
     outputs = loaded.run(inputs)
-    assert loaded.cpu.program.threads == 2
+    assert loaded.executable.program.threads == 2
     for key, value in compiled.run(inputs).items():
         np.testing.assert_array_equal(outputs[key], value)
     onnx_path = tmp_path / "m.onnx"

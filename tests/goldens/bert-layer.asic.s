@@ -1,3 +1,4 @@
+; ----- program segment 0 (steps 0..23)
 .isa moe-asic 1
 .region input_ids 0x0 i32 [2, 16]
 .region token_type_ids 0x80 i32 [2, 16]

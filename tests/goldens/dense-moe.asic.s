@@ -1,3 +1,4 @@
+; ----- program segment 0 (steps 0..2)
 .isa moe-asic 1
 .region hidden_states 0x0 f32 [2, 16, 64]
 .region gate.weight 0x4000 f32 [64, 4]
@@ -66,6 +67,7 @@
     dma.st hbm[r1 + 0x5000], sram[r0 + 0x5540], rows=32, row_bytes=8, sstride=8, dstride=8 wait(t9)  ; k2_top_k (top_k %_TopK_output_0 (/TopK)): store out1 -> _TopK_output_0
     dma.st hbm[r1 + 0x5400], sram[r0 + 0x5740], rows=32, row_bytes=8, sstride=8, dstride=8           ; k2_top_k (top_k %_TopK_output_0 (/TopK)): store out2 -> _TopK_output_0_0
     halt                                                                                             ; end of program: wait for every unit
+; ----- program segment 1 (steps 4..23)
 .isa moe-asic 1
 .region hidden_states 0x0 f32 [2, 16, 64]
 .region gate.weight 0x4000 f32 [64, 4]

@@ -1,3 +1,4 @@
+; ----- program segment 0 (steps 0..31)
 .isa moe-asic 1
 .region input_ids 0x0 i32 [2, 16]
 .region model.embed_tokens.weight 0x8080 f32 [256, 64]

@@ -1,0 +1,204 @@
+"""The ``asic`` target: the moe-asic, run on moecc's simulator, with host steps on the CPU.
+
+Pipeline after the graph passes: ``partition`` (each op's lowering rule decides whether the
+part runs it), ``lower-to-kernels``, ``plan-memory`` (HBM, SRAM and accumulator offsets),
+``select-instructions`` (isel, tokens, one program per run of kernels) and
+``compile-host-steps`` (LLVM code for the host steps in between). Tiling reads the part's
+description (``asic_target``: a name from ``moecc isa --targets`` or a path to a target TOML)
+and the ISA table. ``precision="bf16"`` runs the MXU in bf16 with f32 accumulation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from moecc.errors import ArtifactError, MoeccError, UnsupportedError
+from moecc.targets.base import CompileTarget, host_ops
+
+if TYPE_CHECKING:
+    from moecc.compiled_model import CompiledModel
+    from moecc.passes.compilation import Compilation
+    from moecc.passes.manager import Pass
+
+_KERNELS = "kernels.kir"
+_IMAGE = "hbm_image.bin"
+_REPORT = "report.json"
+
+
+class AsicTarget(CompileTarget):
+    name: ClassVar[str] = "asic"
+    description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
+    option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False}
+    ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
+    simulated: ClassVar[bool] = True
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        from moecc.passes.kernel_lowering import PRECISIONS
+
+        options = super().check_options(given)
+        if options["precision"] not in PRECISIONS:
+            raise UnsupportedError(f"precision '{options['precision']}' is not supported",
+                                   remedy=f"use one of {', '.join(PRECISIONS)}")
+        if not isinstance(options["asic_target"], str):
+            raise UnsupportedError(f"asic_target must be a part name or a path, got {options['asic_target']!r}")
+        options["trace"] = bool(options["trace"])
+        return options
+
+    def prepare(self, unit: Compilation) -> None:
+        from moecc.isa_spec.target import load_target
+
+        unit.machine = unit.tiling = load_target(unit.options["asic_target"])
+
+    def stages(self, options: Mapping[str, Any]) -> list[Pass]:
+        import moecc.backend.asic.stages  # noqa: F401  (registers select-instructions)
+        import moecc.backend.llvm.stages  # noqa: F401  (registers compile-host-steps)
+        from moecc.passes.manager import parse_pipeline
+
+        return parse_pipeline("partition,lower-to-kernels,plan-memory,select-instructions,compile-host-steps")
+
+    def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
+        from moecc.asic_runtime import AsicExecutable
+        from moecc.backend.llvm.graph_ops import interpreter_ops
+        from moecc.passes.kernel_lowering import graph_flops
+
+        module, plan, part, graph = unit.kernels, unit.memory_plan, unit.partition, unit.graph
+        assert module is not None and plan is not None
+        executable = AsicExecutable(graph, module, unit.weights, unit.value_buffers, plan.hbm_bytes_planned,
+                                    target=unit.machine, segments=list(unit.products["segments"]))
+        executable.compiled_steps = dict(unit.products.get("host_steps", {}))
+        compiled.executable = executable
+        cpu_ops: dict[str, int] = {}
+        for index in part.reasons:
+            kind = graph.ops[index].kind
+            cpu_ops[kind] = cpu_ops.get(kind, 0) + 1
+        compiled.partition = {
+            "ops": part.counts(graph),
+            "cpu_ops": cpu_ops,
+            "host_ops": host_ops(graph, part),
+            "flops": graph_flops(graph, part.placement),
+            "interpreter_ops": interpreter_ops(module, graph, executable.compiled_steps),
+        }
+        compiled.memory = {
+            "sram_peak_bytes": plan.sram_peak_bytes,
+            "sram_capacity_bytes": unit.machine.sram_capacity_bytes,
+            "acc_peak_bytes": plan.acc_peak_bytes,
+            "acc_capacity_bytes": unit.machine.acc_capacity_bytes,
+            "hbm_bytes_planned": plan.hbm_bytes_planned,
+        }
+        compiled.options["asic_target"] = unit.machine.name
+
+    # -- using -------------------------------------------------------------------------
+    def run(self, compiled: CompiledModel, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs, stats = compiled.executable.run(feeds, trace=bool(compiled.options.get("trace")))
+        compiled.last_stats, compiled.last_stats_source = stats, "last run()"
+        return outputs
+
+    def report(self, compiled: CompiledModel) -> dict[str, Any]:
+        from moecc.asic_report import asic_report
+
+        return asic_report(compiled)
+
+    def summary(self, report: Mapping[str, Any]) -> str:
+        from moecc.asic_report import format_asic_summary
+
+        return format_asic_summary(dict(report))
+
+    def ir_text(self, compiled: CompiledModel, stage: str) -> str:
+        if stage == "kernel":
+            from moecc.ir.kernel_printer import print_kernel_module
+
+            return print_kernel_module(compiled.executable.module)
+        from moecc.backend.asic.stages import asm_text
+
+        return asm_text(compiled.executable.segments)
+
+    def trace(self, compiled: CompiledModel) -> dict[str, Any]:
+        if compiled.last_stats is None or not compiled.last_stats.trace_events:
+            from moecc.asic_runtime import random_inputs
+
+            _, stats = compiled.executable.run(random_inputs(compiled.graph), trace=True)
+            compiled.last_stats, compiled.last_stats_source = stats, "seeded random inputs (no run() yet)"
+        return {"traceEvents": compiled.last_stats.trace_events, "displayTimeUnit": "ns"}
+
+    # -- artifacts ---------------------------------------------------------------------
+    def save_members(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
+        """The kernel IR, program binaries and listings, the HBM image with the weights placed,
+        and the report."""
+        from moecc.ir.kernel_printer import print_kernel_module
+        from moecc.isa_spec import encode_program
+
+        exe = compiled.executable
+        members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
+        image = exe.initial_image({v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in exe.graph.inputs})
+        members[_IMAGE] = image.tobytes()
+        segments = []
+        for index, segment in enumerate(exe.segments):
+            members[f"program{index}.bin"] = encode_program(segment.program)
+            members[f"program{index}.s"] = segment.listing.encode("utf-8")
+            segments.append({"listing": segment.listing, "kernels": list(segment.kernels), "steps": list(segment.steps),
+                             "unit_counts": dict(segment.unit_counts)})
+        members[_REPORT] = json.dumps(compiled.report(), indent=2, sort_keys=True).encode("utf-8")
+        return {
+            "asic_target": exe.target.name,
+            "hbm_bytes": exe.hbm_bytes,
+            "value_buffers": exe.value_buffers,
+            "segments": segments,
+            "partition": dict(compiled.partition),
+            "memory": compiled.memory,
+        }
+
+    def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
+                     path: Any) -> None:
+        from moecc.asic_runtime import AsicExecutable
+        from moecc.backend.asic.codegen import ProgramSegment
+        from moecc.backend.llvm.graph_ops import compile_cpu_steps
+        from moecc.ir.kernel import verify_kernel_module
+        from moecc.ir.kernel_parser import parse_kernel_module
+        from moecc.isa_spec import decode_program
+        from moecc.isa_spec.target import load_target
+
+        try:
+            if entry is None:
+                raise KeyError("asic")
+            module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
+            verify_kernel_module(module)
+            image = np.frombuffer(members[_IMAGE], dtype=np.uint8)
+            weights = {}
+            for buffer in module.hbm:
+                if buffer.role == "weight":
+                    size = buffer.elements * buffer.dtype.itemsize
+                    weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
+            segments = []
+            for index, meta in enumerate(entry["segments"]):
+                program = decode_program(members[f"program{index}.bin"])
+                segments.append(ProgramSegment(program=program, listing=meta["listing"], kernels=tuple(meta["kernels"]),
+                                               steps=(int(meta["steps"][0]), int(meta["steps"][1])),
+                                               unit_counts=dict(meta["unit_counts"])))
+            target = load_target(entry["asic_target"])
+        except MoeccError as err:
+            raise ArtifactError(f"'{path}' holds an invalid ASIC program: {err}", remedy="recompile the model") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"'{path}': ASIC part is corrupt ({type(exc).__name__}: {exc})",
+                                remedy="recompile the model") from None
+        executable = AsicExecutable(compiled.graph, module, weights, dict(entry["value_buffers"]), int(entry["hbm_bytes"]),
+                                    target=target, segments=segments)
+        # The artifact keeps the host steps' graph ops, not their code: JIT them again.
+        executable.compiled_steps = compile_cpu_steps(module, compiled.graph, executable.value_buffers)
+        compiled.executable = executable
+        compiled.partition = dict(entry.get("partition", {}))
+        compiled.memory = dict(entry.get("memory", {}))
+
+    def describe_artifact(self, entry: Mapping[str, Any] | None, members: Mapping[str, bytes]) -> str:
+        if not entry:
+            return ""
+        ops = entry.get("partition", {}).get("ops", {})
+        text = (f"asic part     {entry['asic_target']}, HBM image {entry['hbm_bytes']:,} B\n"
+                f"partition     {ops.get('asic', 0)} ops on the ASIC, {ops.get('cpu', 0)} on the CPU\n"
+                f"programs      {len(entry['segments'])} segment(s)\n")
+        if _REPORT in members:
+            text += self.summary(json.loads(members[_REPORT]))
+        return text
