@@ -50,7 +50,7 @@ from moecc.ir.kernel import (
 )
 from moecc.ir.kernel_printer import format_statement
 from moecc.ir.types import DType
-from moecc.isa_spec.vpu_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
+from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
 
 #: A host step: runs ``call`` by reading and replacing arrays of the HBM dict in place.
 CpuStep = Callable[[CpuCall, dict[str, np.ndarray]], None]

@@ -38,7 +38,7 @@ from moecc.ir.kernel import (
 from moecc.ir.kernel_interpreter import run_kernel_module
 from moecc.ir.types import DType
 from moecc.isa_spec.target import load_target
-from moecc.isa_spec.vpu_semantics import erf as erf_reference
+from moecc.ir.vector_semantics import erf as erf_reference
 from moecc.passes.memory_plan import plan_memory
 
 #: Max ulps from the correctly rounded result (as measured; sigmoid adds a rounded 1 + e and a division).

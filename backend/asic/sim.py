@@ -39,7 +39,7 @@ from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
 from moecc.backend.asic.memory import Memory
 from moecc.backend.asic.report import SimReport, TraceEvent, UnitReport, chrome_trace
 from moecc.backend.asic.timing import DmaTiming, HbmBus, MxuTiming, Scheduled, vpu_schedule
-from moecc.isa_spec.vpu_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
+from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
 
 DEFAULT_STEP_LIMIT = 5_000_000
 N_REGISTERS = 32

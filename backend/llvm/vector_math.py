@@ -24,7 +24,7 @@ Each function takes the builder and an f32 value and returns an f32 value:
   ``log(m) = 2s + s^3 P(s^2)`` with ``s = (m-1)/(m+1)``, evaluated so that the rounding of
   ``s`` only reaches a small correction term; log(0) = -inf, log(x<0) = NaN, log(inf) = inf.
 - :func:`erf`: Abramowitz & Stegun 7.1.26 (the formula of
-  :func:`moecc.isa_spec.vpu_semantics.erf`) evaluated in f32 with :func:`exp`.
+  :func:`moecc.ir.vector_semantics.erf`) evaluated in f32 with :func:`exp`.
 
 The polynomial coefficients are near-minimax fits of the relative error (Lawson's
 iteratively reweighted least squares in float64 over the reduced interval), rounded to f32.

@@ -1,8 +1,10 @@
-"""Numerics of the VPU's element operations: the ISA's one definition of what they compute.
+"""Numerics of element-wise tile operations: the one definition of what they compute.
 
-Both the simulator (:mod:`moecc.backend.asic.sim`, per instruction) and the kernel-IR
-interpreter (:mod:`moecc.ir.kernel_interpreter`, per ``Vector`` statement) apply these tables,
-so the two executors agree to the last bit. Keys are the op names without the ``vpu.`` prefix.
+Every executor of the tiled levels applies these tables: the kernel-IR interpreter
+(:mod:`moecc.ir.kernel_interpreter`, per ``Vector`` statement) and the moe-asic simulator
+(:mod:`moecc.backend.asic.sim`, per VPU instruction), so they agree to the last bit. It lives in
+the IR layer (which imports nothing of the ISA or the back ends); the ISA's VPU instructions are
+specified to compute these. Keys are the op names without the ``vpu.`` prefix.
 """
 
 from __future__ import annotations
