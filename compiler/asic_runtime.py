@@ -9,6 +9,14 @@ LLVM code (:mod:`moecc.backend.llvm.graph_ops`), reading its inputs from and wri
 outputs to their planned offsets (a step no emitter covers would run on the reference
 interpreter instead). Cycles, bytes and traces of the segments add up to the run's
 :class:`AsicRunStats`.
+
+Values cross the host boundary in the storage dtypes the target gave their buffers
+(:func:`to_hbm`, :func:`from_hbm`): on the ASIC an i64 input is written as i32, and a value
+outside int32 is refused there with the value (never wrapped). An index out of range is
+reported on every target as :func:`~moecc.ir.ops.indexing.index_out_of_range` words it (node,
+input, value, valid range): a CPU step records the index it met, and for a kernel's gather
+fault (the ASIC's DMA, the cpu code's bounds check, which see the index only after it was
+wrapped) :meth:`StagedExecutable.index_fault` reads the indices from the image.
 """
 
 from __future__ import annotations
@@ -17,26 +25,70 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+from collections.abc import Iterable
+
 import numpy as np
 
-from moecc.errors import InputError, MoeccError
+from moecc.errors import InputError, MoeccError, SimulationError
 from moecc.ir.builder import const_value
-from moecc.ir.graph import Graph, Op
+from moecc.ir.graph import Graph, Op, Value
 from moecc.ir.kernel import Buffer, CpuCall, KernelModule
+from moecc.ir.ops.common import normalize_axis
+from moecc.ir.ops.indexing import INDEXING_KINDS, IndexRangeError, index_out_of_range
 from moecc.ir.registry import evaluate
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
-_I32 = np.iinfo(np.int32)
+#: A kernel's source entry: ``"<kind> %<result> (<ONNX node>)"`` (see LoweringContext.kernel).
+_KERNEL_SOURCE = re.compile(r"^(\w+) %(\S+) \(")
+
+
+def narrowing_outlier(array: np.ndarray, dtype: DType) -> int | None:
+    """The first integer of ``array`` that storage ``dtype`` (narrower) cannot hold, or None."""
+    arr = np.asarray(array)
+    if not dtype.is_int or arr.dtype.kind not in "iu" or not arr.size or arr.dtype.itemsize <= dtype.itemsize:
+        return None
+    limits = np.iinfo(dtype.numpy)
+    outside = (arr < limits.min) | (arr > limits.max)
+    return int(arr.reshape(-1)[np.flatnonzero(outside.reshape(-1))[0]]) if outside.any() else None
 
 
 def to_hbm(array: np.ndarray, buffer: Buffer) -> np.ndarray:
-    """A graph value converted to its HBM buffer's dtype (i64 → i32 with a range check)."""
+    """A graph value converted to its HBM buffer's dtype (narrowing integers with a range
+    check: a value the buffer cannot hold is an error, never wrapped)."""
     arr = np.asarray(array)
-    if buffer.dtype == DType.I32 and arr.dtype.kind in "iu" and arr.size:
-        if arr.min() < _I32.min or arr.max() > _I32.max:
-            raise InputError(f"integer tensor '{buffer.name}' has values outside int32, which the ASIC cannot hold")
+    bad = narrowing_outlier(arr, buffer.dtype)
+    if bad is not None:
+        raise InputError(f"tensor '{buffer.name}' holds {bad}, outside the {buffer.dtype} its memory stores it in",
+                         remedy=f"give values within [{np.iinfo(buffer.dtype.numpy).min}, {np.iinfo(buffer.dtype.numpy).max}]")
     return np.ascontiguousarray(arr.astype(buffer.dtype.numpy).reshape(-1))
+
+
+def index_users(graph: Graph, value: Value) -> list[Op]:
+    """The ops using ``value`` (or a reshape of it) as their indices operand."""
+    uses = graph.uses()
+    found: list[Op] = []
+    frontier = [value]
+    while frontier:
+        current = frontier.pop()
+        for user in uses.get(current, []):
+            if user is None:
+                continue
+            if user.kind == "reshape":
+                frontier.append(user.result)
+            elif user.kind in INDEXING_KINDS and len(user.operands) > 1 and user.operands[1] is current:
+                found.append(user)
+    return found
+
+
+def index_axis_size(op: Op) -> int | None:
+    """The size of the axis an indexing op's indices address (one axis: gather,
+    gather_elements, scatter_elements; None for the tuple-indexed ``*_nd`` ops)."""
+    if op.kind in ("gather", "gather_elements", "scatter_elements"):
+        data = op.operands[0].type
+        return data.shape[normalize_axis(op.kind, op.attrs["axis"], data.rank)]
+    return None
 
 
 def from_hbm(flat: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> np.ndarray:
@@ -113,7 +165,52 @@ class StagedExecutable:
         buffers = self._buffers()
         for value in self.graph.inputs:
             buffer = buffers[self.value_buffers[value.name]]
+            self.check_narrowing(value, feeds[value.name], buffer.dtype)
             _write(image, buffer, to_hbm(feeds[value.name], buffer))
+
+    def check_narrowing(self, value: Value, array: np.ndarray, stored: DType) -> None:
+        """Refuse an input holding an integer its storage dtype cannot hold (the ASIC's i32
+        for i64) with the value: as the index error of the op it indexes when it is one (no
+        axis is that long), else naming the input."""
+        bad = narrowing_outlier(array, stored)
+        if bad is None:
+            return
+        for op in index_users(self.graph, value):
+            size = index_axis_size(op)
+            if size is not None:
+                raise index_out_of_range(op, bad, size)
+        limits = np.iinfo(stored.numpy)
+        raise InputError(f"input '{value.name}' holds {bad}, outside the {stored} this target stores "
+                         f"{value.type.dtype} values in", remedy=f"give values within [{limits.min}, {limits.max}]")
+
+    def index_fault(self, kernels: Iterable[str], image: np.ndarray) -> MoeccError | None:
+        """The index error behind a gather fault in one of ``kernels`` (names, in run order):
+        the first index of their gather ops that is outside the table, read from ``image``
+        (kernels see indices only wrapped to their table, so the fault itself cannot say what
+        the input held). None when none is (the fault has another cause)."""
+        ops = self.ops_by_name()
+        buffers = self._buffers()
+        by_name = {k.name: k for k in self.module.kernels}
+        for kernel_name in kernels:
+            kernel = by_name.get(kernel_name)
+            for source in kernel.sources if kernel is not None else ():
+                match = _KERNEL_SOURCE.match(source)
+                op = ops.get(match.group(2)) if match else None
+                size = index_axis_size(op) if op is not None and op.kind in INDEXING_KINDS else None
+                if op is None or size is None:
+                    continue
+                indices = op.operands[1]
+                data = const_value(indices)
+                if data is None:
+                    name = self.value_buffers.get(indices.name)
+                    if name is None or name not in buffers:
+                        continue
+                    data = from_hbm(_read(image, buffers[name]), indices.type.dtype, indices.type.shape)
+                flat = np.asarray(data, dtype=np.int64).reshape(-1)
+                outside = np.flatnonzero((flat < -size) | (flat >= size))
+                if outside.size:
+                    return index_out_of_range(op, int(flat[outside[0]]), size)
+        return None
 
     def read_outputs(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """The graph outputs (keyed by ONNX output name, in their graph dtypes) from ``image``."""
@@ -152,6 +249,8 @@ class StagedExecutable:
                 args.append(data)
             try:
                 outs = evaluate(op.kind, args, op.attrs, [r.type for r in op.results])
+            except IndexRangeError as err:
+                raise index_out_of_range(op, err.index, err.size).add_context(location=f"cpu step {call.name}") from None
             except MoeccError as err:
                 raise err.add_context(node=op.source, location=f"cpu step {call.name}, op {op.describe()}") from None
             for r, a in zip(op.results, outs):
@@ -187,7 +286,15 @@ class AsicExecutable(StagedExecutable):
                 step += 1
                 continue
             segment = segment_at[step]
-            result = Simulator(segment.program, self.target, trace=trace).run(image)
+            try:
+                result = Simulator(segment.program, self.target, trace=trace).run(image)
+            except SimulationError as err:
+                # A DMA gather faults on the index after the kernel wrapped it (-1): the
+                # indices in the image say which input value it was.
+                diagnosed = self.index_fault(segment.kernels, image)
+                if diagnosed is None:
+                    raise
+                raise diagnosed.add_context(location=f"simulated {err.location or 'program'}") from err
             image = result.hbm
             stats.add(result.report, result.trace_events if trace else [])
             step = segment.steps[1]

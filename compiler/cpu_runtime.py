@@ -9,6 +9,13 @@ and inputs into one heap image at their planned offsets (the same layout the ASI
 has) and makes one call into the machine code for the whole model. A step holding an op
 without an emitter (none today) would split the sequence and run on the reference
 interpreter in between (``compiled.partition["interpreter_ops"]`` lists those ops).
+
+The heap holds every value in its own graph dtype (the CPU's storage dtypes,
+:func:`~moecc.backend.llvm.cpu_target.tiling_target`: i64 as i64, bool as one byte 0/1), so
+inputs and outputs are copied without narrowing; ops on dtypes kernels do not work in are CPU
+steps. An index out of range stops the run with the error naming the node, the input, the
+value and the valid range (:func:`~moecc.ir.ops.indexing.index_out_of_range`), as on the
+other targets.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from moecc.asic_runtime import StagedExecutable
+from moecc.errors import SimulationError
 from moecc.ir.kernel import CpuCall
+from moecc.ir.ops.indexing import IndexRangeError, index_out_of_range
 
 
 @dataclass(slots=True)
@@ -43,7 +52,20 @@ class CpuExecutable(StagedExecutable):
         else:
             self.write_inputs(self._heap, feeds)
         ops_by_name = self.ops_by_name()
-        self.program.run(self._heap, self._scratch, cpu_step=lambda call, heap: self.run_cpu_step(call, heap, ops_by_name))
+        try:
+            self.program.run(self._heap, self._scratch,
+                             cpu_step=lambda call, heap: self.run_cpu_step(call, heap, ops_by_name))
+        except IndexRangeError as err:
+            op = ops_by_name.get(getattr(err, "op_name", ""))
+            if op is None:
+                raise
+            raise index_out_of_range(op, err.index, err.size).add_context(location=err.location) from None
+        except SimulationError as err:
+            kernel = getattr(err, "kernel", None)
+            diagnosed = self.index_fault([kernel], self._heap) if kernel is not None else None
+            if diagnosed is None:
+                raise
+            raise diagnosed.add_context(location=err.location) from err
         return self.read_outputs(self._heap)
 
 

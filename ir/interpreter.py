@@ -1,7 +1,10 @@
 """The reference interpreter: runs a graph with each op's numpy semantics from the registry.
 
 It is moecc's own oracle, independent of onnxruntime: the ``ref`` target runs models with it,
-and every other executor (ASIC simulator, LLVM code) is compared against it.
+and every other executor (ASIC simulator, LLVM code) is compared against it. An error an op
+raises is reported with the op's ONNX node; an index out of range names the input it came
+from and the valid range too (:func:`~moecc.ir.ops.indexing.index_out_of_range`), as the
+other targets report it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 
 from moecc.errors import InputError, MoeccError
 from moecc.ir.graph import Graph
+from moecc.ir.ops.indexing import IndexRangeError, index_out_of_range
 from moecc.ir.registry import evaluate
 from moecc.ir.types import TensorType
 
@@ -36,6 +40,8 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.nd
             args = [env[id(v)] for v in op.operands]
             try:
                 outs = evaluate(op.kind, args, op.attrs, [r.type for r in op.results])
+            except IndexRangeError as err:
+                raise index_out_of_range(op, err.index, err.size) from None
             except MoeccError as err:
                 raise err.add_context(node=op.source, location=f"op {op.describe()}") from None
             for r, a in zip(op.results, outs):

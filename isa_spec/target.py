@@ -3,21 +3,87 @@
 The simulator's timing model and the roofline in its report are priced from a
 :class:`Target`; a later compiler backend reads the same record for tile sizes and memory
 capacities. The default part is ``moe-asic-v1``; ``moe-asic-edge`` is a small contrasting part.
+
+A target also says how its memories store each graph dtype (:attr:`Target.storage_dtypes`):
+the kernel lowering gives every HBM buffer the storage dtype of its value, and the runtimes
+convert at the host boundary. Every moe-asic part stores :data:`ASIC_STORAGE_DTYPES` (its
+memories and units work in f32, bf16 and i32 only); the cpu target's tiling view
+(:func:`moecc.backend.llvm.cpu_target.tiling_target`) stores every dtype as itself.
 """
 
 from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 from moecc.errors import TargetError
+from moecc.ir.types import DType
 
 DEFAULT_TARGET = "moe-asic-v1"
 
 _FILE_PREFIX = "target-"
+
+#: Graph dtype -> the dtype a moe-asic part's HBM (and its kernels) hold it in. The ASIC's
+#: memories and units work in f32, bf16 and i32 only: f16 is widened to f32, every integer
+#: is held as i32 (the host checks i64 inputs fit when it writes them), and bool is 0/1 in
+#: f32 because that is what the VPU's compares produce.
+ASIC_STORAGE_DTYPES: tuple[tuple[DType, DType], ...] = (
+    (DType.F32, DType.F32),
+    (DType.BF16, DType.BF16),
+    (DType.F16, DType.F32),
+    (DType.I64, DType.I32),
+    (DType.I32, DType.I32),
+    (DType.I8, DType.I32),
+    (DType.U8, DType.I32),
+    (DType.BOOL, DType.F32),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TileLimits:
+    """The largest tile one statement of a kernel may name, as the instruction fields allow.
+
+    Lowering rules split work into tiles within these limits; for a moe-asic part they come
+    from the ISA table's field widths (:func:`isa_tile_limits`), never from copies of them. A
+    target with no such fields (the CPU's tiling view) uses :data:`UNBOUNDED_TILE_LIMITS`."""
+
+    tile_dim: int  # rows / cols of a VPU or DMA tile (the VPU formats' rows/cols fields)
+    row_bytes: int  # bytes of one DMA row (dma.ld/st row_bytes)
+    stride_bytes: int  # byte stride between DMA rows or gathered rows (sstride/dstride/stride)
+    topk: int  # k of one vpu.topk
+
+
+#: No instruction fields to respect (a CPU's loops take any count and stride).
+UNBOUNDED_TILE_LIMITS = TileLimits(tile_dim=1 << 30, row_bytes=1 << 40, stride_bytes=1 << 40, topk=1 << 30)
+
+
+@functools.cache
+def isa_tile_limits() -> TileLimits:
+    """:class:`TileLimits` read from the ISA table: the narrowest of the fields that carry each
+    quantity, over every instruction that has them."""
+    from moecc.isa_spec.spec import load_isa
+
+    isa = load_isa()
+
+    def widest(unit_prefix: str, names: tuple[str, ...]) -> int:
+        values = [f.max_value for inst in isa.instructions if inst.mnemonic.startswith(unit_prefix)
+                  for f in inst.fields if f.name in names]
+        if not values:
+            raise TargetError(f"isa.toml has no field {'/'.join(names)} on {unit_prefix}* instructions")
+        return min(values)
+
+    return TileLimits(
+        tile_dim=min(widest("vpu.", ("rows", "cols")), widest("dma.", ("rows",))),
+        row_bytes=widest("dma.", ("row_bytes",)),
+        stride_bytes=widest("dma.", ("sstride", "dstride", "stride")),
+        topk=min(f.max_value for inst in isa.instructions if inst.mnemonic == "vpu.topk" for f in inst.fields
+                 if f.name == "k"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +110,21 @@ class Target:
     queue_depth: int
     loop_stack: int
     timing: tuple[tuple[str, int], ...]  # timing class -> cycles
+    #: graph dtype -> storage dtype pairs (a tuple, so the record stays hashable); read it as
+    #: the mapping :attr:`storage_dtypes`.
+    storage: tuple[tuple[DType, DType], ...] = ASIC_STORAGE_DTYPES
+    #: Largest tiles one statement may name; None: the ISA table's (:func:`isa_tile_limits`).
+    tile_limits: TileLimits | None = None
+
+    @property
+    def limits(self) -> TileLimits:
+        """The tile limits lowering must respect (the ISA table's unless the description sets its own)."""
+        return self.tile_limits if self.tile_limits is not None else isa_tile_limits()
+
+    @property
+    def storage_dtypes(self) -> Mapping[DType, DType]:
+        """Graph dtype -> the dtype this target's memories hold values of it in."""
+        return _storage_map(self.storage)
 
     @property
     def hbm_bytes_per_cycle(self) -> float:
@@ -67,6 +148,11 @@ class Target:
 
     def peak_flops_per_s(self, dtype: str) -> float:
         return self.peak_flops_per_cycle(dtype) * self.clock_hz
+
+
+@functools.lru_cache(maxsize=8)
+def _storage_map(pairs: tuple[tuple[DType, DType], ...]) -> Mapping[DType, DType]:
+    return MappingProxyType(dict(pairs))
 
 
 def parse_target(text: str, origin: str = "<target>") -> Target:

@@ -46,7 +46,7 @@ def plan_elementwise_fusion(graph: Graph, partition: Partition, ctx: LoweringCon
     for i, op in enumerate(graph.ops):
         if partition.placement.get(i) != "asic" or len(op.results) != 1:
             continue
-        step = group_step(op)
+        step = group_step(op, ctx)
         if step is None:
             continue
         steps[id(op)] = step

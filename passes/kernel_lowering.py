@@ -8,9 +8,15 @@ emits its tiled kernel(s) through a :class:`LoweringContext`. Ops without a lowe
 lowering declines, run on the host as :class:`~moecc.ir.kernel.CpuCall` steps; consecutive
 CPU ops share one step. The partition is recorded so reports can say what ran where and why.
 
-Graph values become HBM buffers (one per value; a reshape aliases its operand's buffer).
-Constants become ``weight`` buffers whose data the context collects in ``weights``, in the
-layout and dtype the kernels read (e.g. bf16 copies of matmul weights at ``precision="bf16"``).
+Graph values become HBM buffers (one per value; a reshape aliases its operand's buffer),
+each in the storage dtype the target gives the value's graph dtype
+(:attr:`~moecc.isa_spec.target.Target.storage_dtypes`: the ASIC's HBM holds i64 as i32 and bool
+as f32 0/1, the CPU's heap holds every dtype as itself). Kernels work in the kernel IR's dtypes
+only (:data:`~moecc.ir.kernel.KERNEL_DTYPES`), so an op any of whose values the target stores
+otherwise runs as a CPU step (:func:`storage_reason`), unless its rule only aliases buffers
+(reshape) or packs that constant operand itself. Constants become ``weight`` buffers whose
+data the context collects in ``weights``, in the layout and dtype the kernels read (e.g. bf16
+copies of matmul weights at ``precision="bf16"``).
 """
 
 from __future__ import annotations
@@ -26,24 +32,16 @@ import numpy as np
 from moecc.errors import MoeccError, UnsupportedError
 from moecc.ir.builder import const_value
 from moecc.ir.graph import Graph, Op, Value
-from moecc.ir.kernel import Buffer, CpuCall, For, Kernel, KernelModule, Stmt
+from moecc.ir.kernel import KERNEL_DTYPES, Buffer, CpuCall, For, Kernel, KernelModule, Stmt
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
-#: Graph dtype → the dtype its HBM buffer holds. The runtime converts at the host boundary
-#: (i64 indices must fit in int32; bool is stored as 0/1 f32 since VPU compares produce that).
-HBM_DTYPES: dict[DType, DType] = {
-    DType.F32: DType.F32,
-    DType.BF16: DType.BF16,
-    DType.F16: DType.F32,
-    DType.I64: DType.I32,
-    DType.I32: DType.I32,
-    DType.I8: DType.I32,
-    DType.U8: DType.I32,
-    DType.BOOL: DType.F32,
-}
-
 PRECISIONS: tuple[str, ...] = ("f32", "bf16")
+#: Constant operands of CPU steps with at least this many elements get a weight buffer, which
+#: the step reads like any weight, instead of being compiled into the step's code as data: an
+#: embedding table that a CPU step gathers from (i64 token ids on the cpu) then stays out of
+#: the LLVM IR and is in the cpu object's weight image once.
+CPU_STEP_WEIGHT_ELEMENTS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +49,18 @@ class AsicLowering:
     """How one graph op kind runs on the ASIC.
 
     ``supports(op, ctx)`` returns ``None`` when the op can run on the ASIC, or the reason it
-    cannot (it then runs on the CPU); ``lower(op, ctx)`` emits its kernels.
+    cannot (it then runs on the CPU); ``lower(op, ctx)`` emits its kernels. Before asking,
+    the partitioner checks the target stores the op's values in kernel dtypes
+    (:func:`storage_reason`), except constant operands at positions ``packs`` (the rule packs
+    them itself, in the dtype its kernel reads) and every value of an ``aliases`` rule (it
+    only gives its result the operand's buffer, reading and writing nothing).
     """
 
     kind: str
     supports: Callable[[Op, LoweringContext], str | None]
     lower: Callable[[Op, LoweringContext], None]
+    packs: frozenset[int] = frozenset()
+    aliases: bool = False
 
 
 ASIC_LOWERINGS: dict[str, AsicLowering] = {}
@@ -76,14 +80,16 @@ class FusionGroup:
 FUSION_PLANNERS: list[Callable[[Graph, Partition, LoweringContext], list[FusionGroup]]] = []
 
 
-def asic_lowering(*kinds: str, supports: Callable[[Op, LoweringContext], str | None]) -> Callable[[Callable[[Op, LoweringContext], None]], Callable[[Op, LoweringContext], None]]:
-    """Register ``lower`` for graph op kinds, with its ``supports`` predicate."""
+def asic_lowering(*kinds: str, supports: Callable[[Op, LoweringContext], str | None], packs: tuple[int, ...] = (),
+                 aliases: bool = False) -> Callable[[Callable[[Op, LoweringContext], None]], Callable[[Op, LoweringContext], None]]:
+    """Register ``lower`` for graph op kinds, with its ``supports`` predicate (``packs`` and
+    ``aliases``: see :class:`AsicLowering`)."""
 
     def wrap(lower: Callable[[Op, LoweringContext], None]) -> Callable[[Op, LoweringContext], None]:
         for kind in kinds:
             if kind in ASIC_LOWERINGS:
                 raise ValueError(f"two ASIC lowerings for '{kind}'")
-            ASIC_LOWERINGS[kind] = AsicLowering(kind, supports, lower)
+            ASIC_LOWERINGS[kind] = AsicLowering(kind, supports, lower, frozenset(packs), aliases)
         return lower
 
     return wrap
@@ -167,11 +173,11 @@ class LoweringContext:
             return name
         data = const_value(value)
         if data is not None:
-            name = self.weight(value.name, np.asarray(data), HBM_DTYPES[value.type.dtype])
+            name = self.weight(value.name, np.asarray(data), self.storage_dtype(value.type.dtype))
             self.value_buffers[id(value)] = name
             return name
         role = "input" if value in self.graph.inputs else "temp"
-        name = self._new_hbm(value.name, HBM_DTYPES[value.type.dtype], value.type.shape, role)
+        name = self._new_hbm(value.name, self.storage_dtype(value.type.dtype), value.type.shape, role)
         self.value_buffers[id(value)] = name
         return name
 
@@ -181,10 +187,24 @@ class LoweringContext:
         key = (hint, dtype)
         if key in self._weight_cache:
             return self._weight_cache[key]
-        natural = HBM_DTYPES.get(DType.from_numpy(data.dtype)) if data.dtype != np.float64 else None
+        natural = self.storage_dtype(DType.from_numpy(data.dtype)) if data.dtype != np.float64 else None
         name = self._new_hbm(hint if dtype == natural else f"{hint}.{dtype}", dtype, tuple(data.shape), "weight")
         self.weights[name] = np.ascontiguousarray(data.astype(dtype.numpy))
         self._weight_cache[key] = name
+        return name
+
+    def packed_constant(self, value: Value, dtype: DType) -> str:
+        """A weight buffer holding constant ``value`` in ``dtype`` (a kernel dtype its rule
+        reads it in when the target stores the graph dtype otherwise). It becomes the value's
+        buffer unless the value has one already (a CPU step's, in the storage dtype): readers
+        of the value's buffer read it in that buffer's dtype, whichever it is."""
+        bound = self.value_buffers.get(id(value))
+        if bound is not None and self.module.hbm_buffer(bound).dtype == dtype:
+            return bound
+        data = const_value(value)
+        assert data is not None, f"%{value.name} is not a constant"
+        name = self.weight(value.name, np.asarray(data).astype(dtype.numpy), dtype)
+        self.value_buffers.setdefault(id(value), name)
         return name
 
     def alias(self, result: Value, operand: Value) -> None:
@@ -202,6 +222,10 @@ class LoweringContext:
 
     def hbm_dtype(self, value: Value) -> DType:
         return self.module.hbm_buffer(self.hbm(value)).dtype
+
+    def storage_dtype(self, dtype: DType) -> DType:
+        """The dtype the target's HBM holds values of graph dtype ``dtype`` in."""
+        return self.target.storage_dtypes[dtype]
 
     # -- kernels ----------------------------------------------------------------------
     def kernel(self, op: Op, label: str | None = None) -> KernelBuilder:
@@ -264,13 +288,38 @@ def partition_graph(graph: Graph, ctx: LoweringContext) -> Partition:
             placement[i] = "const"
             continue
         rule = ASIC_LOWERINGS.get(op.kind)
-        reason = f"no ASIC lowering for '{op.kind}'" if rule is None else rule.supports(op, ctx)
+        reason = f"no ASIC lowering for '{op.kind}'" if rule is None else storage_reason(op, rule, ctx) or rule.supports(op, ctx)
         if reason is None:
             placement[i] = "asic"
         else:
             placement[i] = "cpu"
             reasons[i] = reason
     return Partition(placement, reasons)
+
+
+def heap_constant(value: Value, ctx: LoweringContext) -> bool:
+    """Whether a CPU step reads constant ``value`` from a weight buffer: a big one
+    (:data:`CPU_STEP_WEIGHT_ELEMENTS`) that the target stores in its own dtype (a narrower
+    storage could not hold every value; smaller constants are compiled into the step)."""
+    return value.type.numel >= CPU_STEP_WEIGHT_ELEMENTS and ctx.storage_dtype(value.type.dtype) == value.type.dtype
+
+
+def storage_reason(op: Op, rule: AsicLowering, ctx: LoweringContext) -> str | None:
+    """Why ``op`` cannot be a kernel on ``ctx.target`` because of how the target stores its
+    values (``None``: it can): a kernel reads and writes HBM by DMA, which copies bytes, so
+    every value it touches must be held in a kernel dtype. On the ASIC every storage dtype is
+    one; on the CPU, whose heap holds i64, bool, i8/u8 and f16 as themselves, ops on those
+    run as CPU steps. Constant operands the rule packs itself and aliasing rules are exempt."""
+    if rule.aliases:
+        return None
+    for index, value in enumerate((*op.operands, *op.results)):
+        if index in rule.packs and index < len(op.operands) and const_value(value) is not None:
+            continue
+        stored = ctx.storage_dtype(value.type.dtype)
+        if stored not in KERNEL_DTYPES:
+            return (f"%{value.name} is {value.type.dtype}, held as {stored} on {ctx.target.name}; kernels read "
+                    f"and write {', '.join(map(str, KERNEL_DTYPES))} only")
+    return None
 
 
 def lowering_context(graph: Graph, target: Target, precision: str = "f32") -> LoweringContext:
@@ -306,7 +355,8 @@ def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fu
         inputs: list[str] = []
         for op in pending_cpu:
             for v in op.operands:
-                if id(v) not in inside and (v.producer is None or not v.producer.is_const):
+                if id(v) not in inside and (v.producer is None or not v.producer.is_const
+                                            or heap_constant(v, ctx)):
                     name = ctx.hbm(v)
                     if name not in inputs:
                         inputs.append(name)
@@ -425,7 +475,6 @@ __all__: list[Any] = [
     "AsicLowering",
     "FUSION_PLANNERS",
     "FusionGroup",
-    "HBM_DTYPES",
     "KernelBuilder",
     "LoweringContext",
     "Partition",
@@ -435,4 +484,5 @@ __all__: list[Any] = [
     "lowering_context",
     "op_flops",
     "partition_graph",
+    "storage_reason",
 ]

@@ -42,14 +42,16 @@ from moecc.ir.graph import Op
 from moecc.ir.kernel import Affine, Gather, HbmRef, Load, LocalRef, Store, Vector
 from moecc.ir.ops.common import normalize_axis
 from moecc.ir.types import DType, TensorType
-from moecc.passes.kernel_lowering import HBM_DTYPES, KernelBuilder, LoweringContext, asic_lowering
+from moecc.isa_spec.target import isa_tile_limits
+from moecc.passes.kernel_lowering import KernelBuilder, LoweringContext, asic_lowering
 from moecc.passes.tiling_matmul import folds_transpose
 
-#: ISA field limits (isa_spec/ISA.md): VPU/DMA tile rows and cols are 12-bit, DMA
-#: ``row_bytes`` 16-bit, DMA strides 18-bit byte counts.
-MAX_TILE_DIM = 4095
-MAX_ROW_BYTES = 65535
-MAX_STRIDE_BYTES = (1 << 18) - 1
+#: ISA field limits, read from the ISA table (isa_spec/ISA.md): VPU/DMA tile rows and cols are
+#: 12-bit, DMA ``row_bytes`` 16-bit, DMA strides 18-bit byte counts. (The gather row stride is
+#: checked against the target's own limit, ``ctx.target.limits``.)
+MAX_TILE_DIM = isa_tile_limits().tile_dim
+MAX_ROW_BYTES = isa_tile_limits().row_bytes
+MAX_STRIDE_BYTES = isa_tile_limits().stride_bytes
 #: Largest exactly representable integer in the f32 immediate that wraps negative indices.
 MAX_WRAP_TABLE_ROWS = 1 << 24
 #: Above this many single-element-column DMAs a copy is better left to the host (a
@@ -461,8 +463,8 @@ COPY_SPECS: dict[str, Callable[[Op], list[CopySpec]]] = {
 }
 
 
-def _hbm_itemsize(t: TensorType) -> int | None:
-    dtype = HBM_DTYPES.get(t.dtype)
+def _hbm_itemsize(t: TensorType, ctx: LoweringContext) -> int | None:
+    dtype = ctx.target.storage_dtypes.get(t.dtype)
     return None if dtype is None else dtype.itemsize
 
 
@@ -473,7 +475,7 @@ def _tile_budget(ctx: LoweringContext) -> int:
 
 def _copy_plans(op: Op, ctx: LoweringContext) -> list[tuple[CopySpec, CopyPlan]] | str:
     result = op.result.type
-    itemsize = _hbm_itemsize(result)
+    itemsize = _hbm_itemsize(result, ctx)
     if itemsize is None:
         return f"dtype {result.dtype} has no ASIC memory format"
     if result.numel == 0:
@@ -513,12 +515,13 @@ def lower_copy(op: Op, ctx: LoweringContext) -> None:
 
 
 def supports_reshape(op: Op, ctx: LoweringContext) -> str | None:
-    if op.result.type.dtype not in HBM_DTYPES:
-        return f"dtype {op.result.type.dtype} has no ASIC memory format"
+    if op.result.type.dtype not in ctx.target.storage_dtypes:
+        return f"dtype {op.result.type.dtype} has no memory format on {ctx.target.name}"
     return None
 
 
-@asic_lowering("reshape", supports=supports_reshape)
+# Any storage dtype: the result only takes the operand's buffer, nothing is read or written.
+@asic_lowering("reshape", supports=supports_reshape, aliases=True)
 def lower_reshape(op: Op, ctx: LoweringContext) -> None:
     """Free: a row-major reshape keeps every byte where it is."""
     ctx.alias(op.result, op.operands[0])
@@ -574,15 +577,16 @@ def plan_gather(op: Op, ctx: LoweringContext) -> GatherPlan | str:
     data, indices = op.operands[0].type, op.operands[1].type
     if normalize_axis("gather", op.attrs["axis"], data.rank) != 0:
         return "gather on an axis other than 0 (only row gathers map onto the DMA)"
-    itemsize = _hbm_itemsize(data)
+    itemsize = _hbm_itemsize(data, ctx)
     if itemsize is None:
         return f"dtype {data.dtype} has no ASIC memory format"
     table_rows, count = data.shape[0], indices.numel
     width = math.prod(data.shape[1:])
     if table_rows == 0 or count == 0 or width == 0:
         return "empty gather"
-    if width * itemsize > MAX_STRIDE_BYTES:
-        return f"table rows of {width * itemsize} bytes exceed the gather stride field ({MAX_STRIDE_BYTES} bytes)"
+    max_stride = ctx.target.limits.stride_bytes
+    if width * itemsize > max_stride:
+        return f"table rows of {width * itemsize} bytes exceed the gather stride field ({max_stride} bytes)"
     known = const_value(op.operands[1])
     constant: np.ndarray | None = None
     if known is not None:
@@ -603,7 +607,8 @@ def supports_gather(op: Op, ctx: LoweringContext) -> str | None:
     return plan if isinstance(plan, str) else None
 
 
-@asic_lowering("gather", supports=supports_gather)
+# Constant indices are packed as the i32 row list the Gather statement reads (plan_gather).
+@asic_lowering("gather", supports=supports_gather, packs=(1,))
 def lower_gather(op: Op, ctx: LoweringContext) -> None:
     """Embedding lookup: per chunk of indices, load them, wrap negatives, gather, store."""
     plan = plan_gather(op, ctx)

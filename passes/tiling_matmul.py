@@ -53,12 +53,12 @@ from moecc.ir.graph import Op, Value
 from moecc.ir.kernel import Affine, HbmRef, Load, LocalRef, MatMul, Store, Vector
 from moecc.ir.ops.common import broadcast_shapes
 from moecc.ir.types import DType
-from moecc.passes.kernel_lowering import HBM_DTYPES, KernelBuilder, LoweringContext, asic_lowering
+from moecc.isa_spec.target import isa_tile_limits
+from moecc.passes.kernel_lowering import KernelBuilder, LoweringContext, asic_lowering
 
-#: Largest m/k/n/rows/cols an instruction field holds (12 bits).
-MAX_TILE_DIM = 4095
-#: DMA strides are 18-bit byte counts: an HBM row pitch must stay below this.
-MAX_DMA_STRIDE_BYTES = (1 << 18) - 1
+#: Largest m/k/n/rows/cols a tile may have: the ISA's 12-bit instruction fields (read from the
+#: table). Row pitches are checked against the target's own limit (``ctx.target.limits``).
+MAX_TILE_DIM = isa_tile_limits().tile_dim
 #: Graph dtypes the MXU path computes exactly (others run on the CPU).
 MXU_GRAPH_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16)
 #: Rows of A per M tile before budgets shrink it: enough streaming rows per weight fold to
@@ -284,8 +284,8 @@ class _Plan:
     b_pitch: int = 0
 
 
-def _operand_format(value: Value, mxu: DType) -> OperandFormat:
-    hbm_dtype = HBM_DTYPES[value.type.dtype]
+def _operand_format(value: Value, mxu: DType, ctx: LoweringContext) -> OperandFormat:
+    hbm_dtype = ctx.storage_dtype(value.type.dtype)
     if const_value(value) is not None:
         return OperandFormat(mxu, False)  # packed in the MXU type once, at compile time
     return OperandFormat(hbm_dtype, hbm_dtype != mxu)
@@ -306,13 +306,15 @@ def _plan(a: Value, b: Value, result: Value, ctx: LoweringContext, bias: tuple[D
     a_shape, b_shape = (v.type.shape[::-1] if t else v.type.shape for v, t in zip((a, b), transposed))
     problem = matmul_problem(a_shape, b_shape, fold.batch_strides if fold is not None else None)
     b_transposed = b_transposed or fold is not None
-    formats = MatmulFormats(mxu, _operand_format(a, mxu), _operand_format(b, mxu), HBM_DTYPES[dtype], bias)
+    formats = MatmulFormats(mxu, _operand_format(a, mxu, ctx), _operand_format(b, mxu, ctx),
+                            ctx.storage_dtype(dtype), bias)
     b_pitch = fold.pitch if fold is not None else problem.k if b_transposed else problem.n
     pitches = {"A": problem.k * formats.a.hbm_dtype.itemsize, "B": b_pitch * formats.b.hbm_dtype.itemsize,
                "the result": problem.n * formats.out.itemsize}
+    max_stride = ctx.target.limits.stride_bytes
     for name, pitch in pitches.items():
-        if pitch > MAX_DMA_STRIDE_BYTES:
-            return f"row pitch of {name} ({pitch} bytes) exceeds the DMA stride field ({MAX_DMA_STRIDE_BYTES} bytes)"
+        if pitch > max_stride:
+            return f"row pitch of {name} ({pitch} bytes) exceeds the DMA stride field ({max_stride} bytes)"
     tiling = choose_tiling(problem, ctx, formats)
     if isinstance(tiling, str):
         return tiling

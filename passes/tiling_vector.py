@@ -41,23 +41,22 @@ is declined through ``supports`` with the reason, and the op runs on the host in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from moecc.ir.builder import const_value
 from moecc.ir.graph import Op, Value
-from moecc.ir.kernel import Affine, HbmRef, Load, LocalRef, Store, Vector
+from moecc.ir.kernel import KERNEL_DTYPES, Affine, HbmRef, Load, LocalRef, Store, Vector
 from moecc.ir.types import DType
-from moecc.passes.kernel_lowering import HBM_DTYPES, KernelBuilder, LoweringContext, asic_lowering
+from moecc.isa_spec.target import isa_tile_limits
+from moecc.passes.kernel_lowering import KernelBuilder, LoweringContext, asic_lowering
 
-#: VPU ``rows``/``cols`` and DMA ``rows`` fields are 12 bits wide.
-MAX_TILE_DIM = 4095
-#: ``vpu.topk``'s ``k`` field is 6 bits wide.
-MAX_TOPK = 63
-#: DMA stride fields are 18 bits of bytes.
-MAX_PITCH_BYTES = (1 << 18) - 1
+#: VPU ``rows``/``cols`` and DMA ``rows`` fields (12 bits) and DMA strides (18 bits of bytes),
+#: read from the ISA table; ``vpu.topk``'s ``k`` is checked against ``ctx.target.limits``.
+MAX_TILE_DIM = isa_tile_limits().tile_dim
+MAX_PITCH_BYTES = isa_tile_limits().stride_bytes
 #: Smallest cap on a tile's elements; see :func:`tile_element_cap`.
 MIN_TILE_CAP = 64 * 1024
 
@@ -377,7 +376,7 @@ def plan_group(ctx: LoweringContext, steps: Sequence[ElementwiseStep], stored: S
     for v in values:
         if not _broadcasts_to(v.type.shape, space):
             return f"{v.name} {v.type.shape} does not broadcast to the group's shape {space}"
-    operands = [(v.name, HBM_DTYPES[v.type.dtype], v.type.shape) for v in values]
+    operands = [(v.name, _operand_dtype(v, ctx), v.type.shape) for v in values]
     row_group = any(s.row_op for s in steps)
     plan = plan_row_stream(space, operands) if row_group else plan_stream(space, operands)
     if isinstance(plan, str):
@@ -430,7 +429,7 @@ def lower_stream_group(ctx: LoweringContext, group: GroupPlan, kb: KernelBuilder
     tile_rows, tile_cols = group.tile_rows, group.tile_cols
     # Stored results get their HBM buffers before the inputs (the order memory planning sees).
     result_names = [ctx.hbm(v) if keep else "" for v, keep in zip(group.values[group.externals:], group.stored)]
-    names = [ctx.hbm(v) for v in group.values[:group.externals]] + result_names
+    names = [_operand_buffer(v, ctx) for v in group.values[:group.externals]] + result_names
     single_col_tile = plan.cols <= tile_cols
     shapes = {"none": (tile_rows, tile_cols), "row": (1, tile_cols), "col": (tile_rows, 1), "scalar": (1, 1)}
     buffers: list[tuple[str, bool]] = []  # (sram buffer, hoisted) per value
@@ -513,7 +512,7 @@ def lower_step(op: Op, ctx: LoweringContext, step: ElementwiseStep) -> None:
     lower_stream_group(ctx, group, ctx.kernel(op))
 
 
-def _stream_reason(op: Op, inputs: Sequence[Value], dtypes: Sequence[DType]) -> str | None:
+def _stream_reason(op: Op, inputs: Sequence[Value], dtypes: Sequence[DType], ctx: LoweringContext) -> str | None:
     """Why an element-wise stream over ``inputs`` cannot run on the VPU (``None``: it can)."""
     result = op.results[0]
     if result.type.numel == 0:
@@ -521,12 +520,35 @@ def _stream_reason(op: Op, inputs: Sequence[Value], dtypes: Sequence[DType]) -> 
     for value in inputs:
         if value.type.dtype not in dtypes:
             return f"{value.type.dtype} operand (VPU lowering takes {', '.join(map(str, dtypes))})"
-    plan = plan_stream(result.type.shape, [(v.name, HBM_DTYPES[v.type.dtype], v.type.shape) for v in inputs])
+    plan = plan_stream(result.type.shape, [(v.name, _operand_dtype(v, ctx), v.type.shape) for v in inputs])
     return plan if isinstance(plan, str) else None
 
 
-def _working_dtype(value: Value) -> DType:
-    return HBM_DTYPES[value.type.dtype]
+def _working_dtype(value: Value, ctx: LoweringContext) -> DType:
+    """The dtype a kernel computes on ``value`` in: the dtype the target stores it in."""
+    return ctx.storage_dtype(value.type.dtype)
+
+
+def _operand_dtype(value: Value, ctx: LoweringContext) -> DType:
+    """The dtype a kernel reads ``value`` from HBM in: its storage dtype, except a constant
+    bool the target stores in a non-kernel dtype (the CPU's one-byte bool), which
+    :func:`_operand_buffer` packs as the 0/1 f32 the VPU's ``sel`` takes as a mask (only
+    ``where``'s condition gets here: :func:`~moecc.passes.kernel_lowering.storage_reason`
+    sends other ops on such values to the CPU)."""
+    stored = ctx.storage_dtype(value.type.dtype)
+    if stored in KERNEL_DTYPES:
+        return stored
+    if value.type.dtype is DType.BOOL and const_value(value) is not None:
+        return F32
+    raise AssertionError(f"%{value.name} ({value.type.dtype}) held as {stored} reached a kernel rule")
+
+
+def _operand_buffer(value: Value, ctx: LoweringContext) -> str:
+    """The HBM buffer a kernel reads ``value`` from, in :func:`_operand_dtype`."""
+    dtype = _operand_dtype(value, ctx)
+    if dtype != ctx.storage_dtype(value.type.dtype):
+        return ctx.packed_constant(value, dtype)
+    return ctx.hbm(value)
 
 
 # -- unary ops and activations ------------------------------------------------------------------------
@@ -656,17 +678,18 @@ def _supports_unary(op: Op, ctx: LoweringContext) -> str | None:
     dtypes = (F32, DType.BF16) if rule.bf16_exact else (F32,)
     if op.kind == "clip" and any(isinstance(op.attrs.get(k), float) and math.isnan(op.attrs[k]) for k in ("min", "max")):
         return "NaN clip bound"
-    return _stream_reason(op, op.operands[:1], dtypes)
+    return _stream_reason(op, op.operands[:1], dtypes, ctx)
 
 
 @asic_lowering(*UNARY_RULES, supports=_supports_unary)
 def lower_unary(op: Op, ctx: LoweringContext) -> None:
-    lower_step(op, ctx, unary_step(op))
+    lower_step(op, ctx, unary_step(op, ctx))
 
 
-def unary_step(op: Op) -> ElementwiseStep:
+def unary_step(op: Op, ctx: LoweringContext) -> ElementwiseStep:
     rule = UNARY_RULES[op.kind]
-    return ElementwiseStep(op, tuple(op.operands[:1]), op.result, rule.compute, _working_dtype(op.operands[0]), rule.temps)
+    return ElementwiseStep(op, tuple(op.operands[:1]), op.result, rule.compute, _working_dtype(op.operands[0], ctx),
+                           rule.temps)
 
 
 # -- binary arithmetic, comparisons, where -------------------------------------------------------------
@@ -694,25 +717,25 @@ COMPARE_RULES: dict[str, tuple[str, bool, bool]] = {
 
 def _supports_binary(op: Op, ctx: LoweringContext) -> str | None:
     _, _, dtypes = BINARY_RULES[op.kind]
-    return _stream_reason(op, op.operands, dtypes)
+    return _stream_reason(op, op.operands, dtypes, ctx)
 
 
 @asic_lowering(*BINARY_RULES, supports=_supports_binary)
 def lower_binary(op: Op, ctx: LoweringContext) -> None:
-    lower_step(op, ctx, binary_step(op))
+    lower_step(op, ctx, binary_step(op, ctx))
 
 
-def binary_step(op: Op) -> ElementwiseStep:
+def binary_step(op: Op, ctx: LoweringContext) -> ElementwiseStep:
     vop, commutative, _ = BINARY_RULES[op.kind]
 
     def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
         c.binary(vop, c.dst, args[0], args[1], commutative)
 
-    return ElementwiseStep(op, tuple(op.operands), op.result, compute, _working_dtype(op.operands[0]))
+    return ElementwiseStep(op, tuple(op.operands), op.result, compute, _working_dtype(op.operands[0], ctx))
 
 
 def _supports_compare(op: Op, ctx: LoweringContext) -> str | None:
-    return _stream_reason(op, op.operands, (F32,))
+    return _stream_reason(op, op.operands, (F32,), ctx)
 
 
 @asic_lowering(*COMPARE_RULES, supports=_supports_compare)
@@ -733,10 +756,11 @@ def compare_step(op: Op) -> ElementwiseStep:
 def _supports_where(op: Op, ctx: LoweringContext) -> str | None:
     if op.operands[1].type.dtype != F32:
         return f"{op.operands[1].type.dtype} values (where lowers f32 only)"
-    return _stream_reason(op, op.operands, (DType.BOOL, F32))
+    return _stream_reason(op, op.operands, (DType.BOOL, F32), ctx)
 
 
-@asic_lowering("where", supports=_supports_where)
+# A constant condition is packed as a 0/1 f32 mask (:func:`_operand_buffer`) on any target.
+@asic_lowering("where", supports=_supports_where, packs=(0,))
 def lower_where(op: Op, ctx: LoweringContext) -> None:
     lower_step(op, ctx, where_step(op))
 
@@ -776,7 +800,7 @@ def constant_exponent(op: Op) -> float | None:
 def _supports_pow(op: Op, ctx: LoweringContext) -> str | None:
     if constant_exponent(op) is None:
         return "exponent is not a constant 0.5, -0.5 or an integer in [-8, 8]"
-    return _stream_reason(op, op.operands[:1], (F32,))
+    return _stream_reason(op, op.operands[:1], (F32,), ctx)
 
 
 @asic_lowering("pow", supports=_supports_pow)
@@ -808,11 +832,12 @@ def pow_step(op: Op) -> ElementwiseStep:
 
 # -- cast -------------------------------------------------------------------------------------------
 
-def cast_steps(src: DType, dst: DType) -> str | None:
-    """How ``cast`` from graph dtype ``src`` to ``dst`` runs on HBM representations:
-    ``"mov"`` (same bytes), ``"cvt"`` (one VPU conversion), ``"to_bool"`` (x != 0 as 0/1 f32),
-    or ``None`` when the VPU cannot do it exactly."""
-    stored_src, stored_dst = HBM_DTYPES[src], HBM_DTYPES[dst]
+def cast_steps(src: DType, dst: DType, storage: Mapping[DType, DType]) -> str | None:
+    """How ``cast`` from graph dtype ``src`` to ``dst`` runs on their HBM representations
+    (``storage``: the target's storage dtypes): ``"mov"`` (same bytes), ``"cvt"`` (one VPU
+    conversion), ``"to_bool"`` (x != 0 as 0/1 f32), or ``None`` when the VPU cannot do it
+    exactly."""
+    stored_src, stored_dst = storage[src], storage[dst]
     if DType.F16 in (src, dst) or src in (DType.I8, DType.U8) or dst in (DType.I8, DType.U8):
         return None  # f16 lives widened to f32 and 8-bit ints widened to i32: no exact rounding/wrap here
     if dst is DType.BOOL:
@@ -826,20 +851,20 @@ def cast_steps(src: DType, dst: DType) -> str | None:
 
 def _supports_cast(op: Op, ctx: LoweringContext) -> str | None:
     src, dst = op.operands[0].type.dtype, op.attrs["to"]
-    if cast_steps(src, dst) is None:
+    if cast_steps(src, dst, ctx.target.storage_dtypes) is None:
         return f"cast {src} -> {dst} has no exact VPU form"
-    return _stream_reason(op, op.operands[:1], (src,))
+    return _stream_reason(op, op.operands[:1], (src,), ctx)
 
 
 @asic_lowering("cast", supports=_supports_cast)
 def lower_cast(op: Op, ctx: LoweringContext) -> None:
-    lower_step(op, ctx, cast_step(op))
+    lower_step(op, ctx, cast_step(op, ctx))
 
 
-def cast_step(op: Op) -> ElementwiseStep:
+def cast_step(op: Op, ctx: LoweringContext) -> ElementwiseStep:
     src_value = op.operands[0]
-    steps = cast_steps(src_value.type.dtype, op.attrs["to"])
-    stored_src, stored_dst = _working_dtype(src_value), HBM_DTYPES[op.attrs["to"]]
+    steps = cast_steps(src_value.type.dtype, op.attrs["to"], ctx.target.storage_dtypes)
+    stored_src, stored_dst = _working_dtype(src_value, ctx), ctx.storage_dtype(op.attrs["to"])
 
     def compute(c: TileCompute, args: list[Arg], op: Op) -> None:
         x = args[0]
@@ -1174,8 +1199,9 @@ def _supports_top_k(op: Op, ctx: LoweringContext) -> str | None:
     if not op.attrs.get("largest", True):
         return "largest=False (vpu.topk selects the largest)"
     k = op.attrs["k"]
-    if not 1 <= k <= MAX_TOPK:
-        return f"k={k} outside vpu.topk's 1..{MAX_TOPK}"
+    max_k = ctx.target.limits.topk
+    if not 1 <= k <= max_k:
+        return f"k={k} outside vpu.topk's 1..{max_k}"
     return _row_reason(x, x.type.shape[axis])
 
 
@@ -1277,13 +1303,13 @@ def softmax_row_step(op: Op) -> ElementwiseStep | None:
     return ElementwiseStep(op, (x,), op.result, compute, F32, temps=2, row_op=True)
 
 
-def group_step(op: Op) -> ElementwiseStep | None:
+def group_step(op: Op, ctx: LoweringContext) -> ElementwiseStep | None:
     """``op`` as a step of a fused element-wise group, or ``None`` when it cannot be one. Call
     only for ops whose own lowering rule accepted them (dtypes and patterns are checked there)."""
     if op.kind in UNARY_RULES:
-        return unary_step(op)
+        return unary_step(op, ctx)
     if op.kind in BINARY_RULES:
-        return binary_step(op)
+        return binary_step(op, ctx)
     if op.kind in COMPARE_RULES:
         return compare_step(op)
     if op.kind == "where":
@@ -1291,7 +1317,7 @@ def group_step(op: Op) -> ElementwiseStep | None:
     if op.kind == "pow":
         return pow_step(op)
     if op.kind == "cast":
-        return cast_step(op)
+        return cast_step(op, ctx)
     if op.kind in REDUCE_KINDS:
         return reduce_row_step(op)
     if op.kind in ("softmax", "log_softmax"):

@@ -110,3 +110,38 @@ def test_cpu_report_says_where_ops_run_and_how_long_a_run_took(capsys: pytest.Ca
     assert main(["compile", str(onnx_path), "--target", "cpu", "--report", "-"]) == 0
     out = capsys.readouterr().out
     assert "CPU steps as LLVM code, 0 on the interpreter" in out and "run time" in out
+
+
+def test_wide_lm_head_is_one_matmul_kernel_on_cpu() -> None:
+    """A vocabulary row wider than the ASIC's DMA stride field (2^18 bytes) is still one sgemm
+    kernel on the cpu (no DMA fields there), and a host op with that reason on the asic."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    hidden, vocab = 8, 70_000  # 280,000-byte rows
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((hidden, vocab)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["logits"], name="lm_head")], "lm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, hidden])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4, vocab])],
+        [numpy_helper.from_array(weight, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = rng.standard_normal((1, 4, hidden)).astype(np.float32)
+    cpu = moecc.compile(model, target="cpu")
+    assert cpu.partition["host_ops"] == [] and cpu.partition["ops"]["kernels"] == 1
+    np.testing.assert_allclose(cpu.run({"x": x})["logits"], x @ weight, rtol=1e-5, atol=1e-5)
+    asic = moecc.compile(model, target="asic", compile_to="partition")
+    assert "exceeds the DMA stride field (262143 bytes)" in asic.ir("partition")
+
+
+def test_tile_limits_come_from_the_isa_table() -> None:
+    from moecc.isa_spec.spec import load_isa
+    from moecc.isa_spec.target import isa_tile_limits, load_target
+
+    limits = isa_tile_limits()
+    fields = {f.name: f.width for inst in load_isa().instructions if inst.mnemonic in ("dma.ld", "vpu.topk", "vpu.add")
+              for f in inst.fields}
+    assert limits.tile_dim == (1 << fields["rows"]) - 1 and limits.topk == (1 << fields["k"]) - 1
+    assert limits.stride_bytes == (1 << fields["sstride"]) - 1 and limits.row_bytes == (1 << fields["row_bytes"]) - 1
+    assert load_target("moe-asic-edge").limits == limits

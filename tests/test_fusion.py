@@ -21,7 +21,10 @@ from moecc.ir.types import DType, TensorType
 from moecc.isa_spec.target import load_target
 from moecc.passes import kernel_lowering
 from moecc.passes.fuse_elementwise import plan_elementwise_fusion
-from moecc.passes.kernel_lowering import HBM_DTYPES, LoweringContext, lower_to_kernels, partition_graph
+from moecc.passes.kernel_lowering import LoweringContext, lower_to_kernels, partition_graph
+
+#: What the ASIC's HBM holds each graph dtype in (its target's storage dtypes).
+ASIC_STORAGE = load_target("moe-asic-v1").storage_dtypes
 
 TARGETS = [load_target("moe-asic-v1"), load_target("moe-asic-edge")]
 RTOL, ATOL = 1e-4, 1e-5
@@ -41,7 +44,7 @@ def _graph(inputs: dict[str, np.ndarray], body: Callable[[GraphBuilder, dict[str
 
 
 def _stored(array: np.ndarray, dtype: DType) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(array).astype(HBM_DTYPES[dtype].numpy)).reshape(-1)
+    return np.ascontiguousarray(np.asarray(array).astype(ASIC_STORAGE[dtype].numpy)).reshape(-1)
 
 
 def _run(graph: Graph, feeds: dict, target, fuse: bool) -> tuple[KernelModule, dict[str, np.ndarray]]:

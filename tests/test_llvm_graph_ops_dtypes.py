@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ml_dtypes
 import numpy as np
@@ -22,6 +22,7 @@ from llvmlite import ir
 
 from moecc.asic_runtime import from_hbm, to_hbm
 from moecc.backend.llvm import graph_ops
+from moecc.backend.llvm.cpu_target import host_cpu_target, tiling_target
 from moecc.backend.llvm.graph_ops import FAULT_FLAG, compile_cpu_steps, emit_step, unsupported_reason
 from moecc.backend.llvm.jit import compile_module
 from moecc.errors import MoeccError
@@ -32,7 +33,12 @@ from moecc.ir.kernel import Buffer, CpuCall, KernelModule
 from moecc.ir.ops.elementwise import BINARY_KINDS, UNARY_KINDS
 from moecc.ir.registry import all_op_defs
 from moecc.ir.types import DType, TensorType
-from moecc.passes.kernel_lowering import HBM_DTYPES
+from moecc.isa_spec.target import load_target
+
+#: What the ASIC's HBM holds each graph dtype in (its target's storage dtypes).
+ASIC_STORAGE = load_target("moe-asic-v1").storage_dtypes
+#: What the cpu heap holds each graph dtype in: itself (tiling_target's storage dtypes).
+CPU_STORAGE = tiling_target(host_cpu_target()).storage_dtypes
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 F16 = np.dtype(np.float16)
@@ -62,7 +68,18 @@ def is_float(dtype: np.dtype) -> bool:
 def run_ops(build: Callable[[GraphBuilder, list[Value]], Sequence[Value]], arrays: Sequence[np.ndarray]
             ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(LLVM results, interpreter results) of the graph ``build(builder, inputs)`` makes,
-    run as one CPU step over a heap image."""
+    run as one CPU step over a heap image holding the ASIC's storage dtypes; the same step
+    over the cpu heap's (every dtype as itself) must give the same values."""
+    got, expected = _run_ops(build, arrays, ASIC_STORAGE)
+    on_cpu, _ = _run_ops(build, arrays, CPU_STORAGE)
+    for asic_value, cpu_value in zip(got, on_cpu):
+        assert asic_value.dtype == cpu_value.dtype
+        np.testing.assert_array_equal(cpu_value, asic_value)
+    return got, expected
+
+
+def _run_ops(build: Callable[[GraphBuilder, list[Value]], Sequence[Value]], arrays: Sequence[np.ndarray],
+             storage: Mapping[DType, DType]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     graph = Graph()
     inputs = [graph.add_input(f"x{i}", TensorType.of(np.asarray(a))) for i, a in enumerate(arrays)]
     builder = GraphBuilder(graph, fold=False)
@@ -73,7 +90,7 @@ def run_ops(build: Callable[[GraphBuilder, list[Value]], Sequence[Value]], array
     value_buffers: dict[str, str] = {}
     offset = 0
     for value in (*inputs, *results):
-        dtype = HBM_DTYPES[value.type.dtype]
+        dtype = storage[value.type.dtype]
         buffer = Buffer(value.name, "hbm", dtype, value.type.shape, offset=offset)
         module.hbm.append(buffer)
         value_buffers[value.name] = value.name
@@ -509,9 +526,12 @@ def test_emit_step_puts_several_steps_in_one_module() -> None:
     for call in calls:
         jit.function(f"step_{call.name}", None, ctypes.c_void_p)(heap.ctypes.data)
     np.testing.assert_allclose(heap[64:80].view(np.float32), [0.0, 1.5, -3.0, 0.75])
-    # Index 9 is out of range: the shared flag is raised (and element 0 read instead).
-    fault = ctypes.c_int32.from_address(jit.engine.get_global_value_address(FAULT_FLAG))
-    assert fault.value == 1
+    # Index 9 is out of range: the shared flag holds 1 + the op's position in its step (second
+    # is op 1 of s1), the other cells the index and the axis size (and element 0 is read instead).
+    cell = jit.engine.get_global_value_address
+    assert ctypes.c_int32.from_address(cell(FAULT_FLAG)).value == 2
+    assert ctypes.c_int64.from_address(cell(graph_ops.FAULT_INDEX)).value == 9
+    assert ctypes.c_int64.from_address(cell(graph_ops.FAULT_BOUND)).value == 4
     np.testing.assert_allclose(heap[128:136].view(np.float32), np.exp([0.75, 0.0]), rtol=1e-6)
 
 

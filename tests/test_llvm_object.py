@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 import moecc
@@ -17,6 +18,7 @@ from moecc.cli import main
 from moecc.compare import compare_outputs
 from moecc.errors import ArtifactError
 from moecc.examples import build_example, example_inputs
+from moecc.ir.types import DType
 
 C_DRIVER = r"""
 #include <stdlib.h>
@@ -69,7 +71,10 @@ def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
     outputs_table = _table(library, "moecc_outputs", ctypes.c_int32.in_dll(library, "moecc_output_count").value)
 
     feeds = example_inputs("llama-block", model, seed=1)
-    in_arrays = [np.ascontiguousarray(feeds[t.name.decode()].astype(numpy_types[t.dtype])) for t in inputs_table]
+    # The table describes each input in its ONNX type: the int64 token ids are passed as they are.
+    assert [t.dtype for t in inputs_table] == [DTYPE_CODES[DType.I64]]
+    in_arrays = [np.ascontiguousarray(feeds[t.name.decode()]) for t in inputs_table]
+    assert [numpy_types[t.dtype] for t in inputs_table] == [a.dtype for a in in_arrays]
     assert [a.nbytes for a in in_arrays] == [t.nbytes for t in inputs_table]
     reference = moecc.compile(model, target="ref").run(feeds)
     results = []
@@ -85,6 +90,59 @@ def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
     for name, value in results[0].items():
         np.testing.assert_array_equal(results[1][name], value)  # threads do not change the numbers
     assert "int32_t moecc_run(uint8_t *heap, uint8_t *scratch);" in (tmp_path / "model.h").read_text()
+
+
+def _i64_bool_gather_model() -> onnx.ModelProto:
+    """``table[ids]`` (10 x 3 f32 table), ``ids + 2**40`` (i64) and ``ids > 3`` (bool)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.arange(30, dtype=np.float32).reshape(10, 3), "table"),
+             numpy_helper.from_array(np.array(2**40, dtype=np.int64), "big"),
+             numpy_helper.from_array(np.array(3, dtype=np.int64), "three")]
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["rows"], name="/embed/Gather", axis=0),
+             helper.make_node("Add", ["ids", "big"], ["sum"], name="/add"),
+             helper.make_node("Greater", ["ids", "three"], ["more"], name="/greater")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [4])],
+                              [helper.make_tensor_value_info("rows", TensorProto.FLOAT, [4, 3]),
+                               helper.make_tensor_value_info("sum", TensorProto.INT64, [4]),
+                               helper.make_tensor_value_info("more", TensorProto.BOOL, [4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
+def test_object_abi_holds_i64_and_bool_as_themselves(tmp_path: Path) -> None:
+    """int64 in and out as int64 (a sum beyond int32 exact), bool as one byte 0/1, and an
+    index out of range is fault 3 with the index in moecc_fault_detail."""
+    onnx_path = tmp_path / "m.onnx"
+    onnx_path.write_bytes(_i64_bool_gather_model().SerializeToString())
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "obj", "-o", str(tmp_path / "model.o")]) == 0
+    (tmp_path / "driver.c").write_text(C_DRIVER)
+    library_path = tmp_path / "libm.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library_path), str(tmp_path / "driver.c"),
+                    str(tmp_path / "model.o"), "-I", str(tmp_path), "-lm", "-lpthread"],
+                   check=True, capture_output=True, timeout=60)
+    library = ctypes.CDLL(str(library_path))
+    inputs_table = _table(library, "moecc_inputs", 1)
+    outputs_table = _table(library, "moecc_outputs", 3)
+    assert (inputs_table[0].dtype, inputs_table[0].nbytes) == (DTYPE_CODES[DType.I64], 32)
+    assert [(t.name.decode(), t.dtype, t.nbytes) for t in outputs_table] == [
+        ("rows", DTYPE_CODES[DType.F32], 48), ("sum", DTYPE_CODES[DType.I64], 32), ("more", DTYPE_CODES[DType.BOOL], 4)]
+
+    def run(ids: np.ndarray) -> tuple[int, list[np.ndarray]]:
+        outs = [np.zeros((4, 3), np.float32), np.zeros(4, np.int64), np.zeros(4, np.uint8)]
+        status = library.drive((ctypes.c_void_p * 1)(ids.ctypes.data),
+                               (ctypes.c_void_p * 3)(*[a.ctypes.data for a in outs]), 1)
+        return status, outs
+
+    ids = np.array([0, 9, -1, 4], dtype=np.int64)
+    status, (rows, total, more) = run(ids)
+    assert status == 0
+    np.testing.assert_array_equal(rows, np.arange(30, dtype=np.float32).reshape(10, 3)[ids])
+    np.testing.assert_array_equal(total, ids + 2**40)
+    np.testing.assert_array_equal(more, (ids > 3).astype(np.uint8))  # one byte, 0 or 1
+    status, _ = run(np.array([1, 2**33, 3, 4], dtype=np.int64))
+    assert status == 3
+    assert ctypes.c_int64.in_dll(library, "moecc_fault_detail").value == 2**33
 
 
 def test_emit_obj_needs_output_and_cpu(tmp_path: Path) -> None:

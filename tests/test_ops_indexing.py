@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moecc.errors import ShapeError, UnsupportedError
+from moecc.errors import InputError, ShapeError, UnsupportedError
 from moecc.frontend.onnx_importer import import_onnx
+from moecc.ir.ops.indexing import IndexRangeError
 from tests.test_ops_shape import build_and_run, check_node, single_node_model
 
 RNG = np.random.default_rng(1)
@@ -24,8 +25,10 @@ def test_gather_wraps_negative_indices() -> None:
 
 
 def test_gather_out_of_range_is_an_error() -> None:
-    with pytest.raises(ShapeError, match="out of range"):
+    # Bad input data, not a bad model: an input error with the value and the valid range.
+    with pytest.raises(IndexRangeError, match=r"index 3 .*out of range \[-3, 3\)") as info:
         build_and_run("gather", [DATA, np.array([3], I64)], {"axis": 0})
+    assert isinstance(info.value, InputError) and (info.value.index, info.value.size) == (3, 3)
 
 
 def test_gather_rejects_float_indices() -> None:

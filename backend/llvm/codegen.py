@@ -26,7 +26,10 @@ switch ``FUSE_VECTOR_LOOPS``; the same values bit for bit). Local buffers start
 zeroed in every kernel, as in the reference interpreter. CPU steps split the kernels into
 segments; ``run_segment_<i>`` runs segment ``i`` and ``run_all`` every kernel in order.
 A run-time fault (gather index outside its table, ``nonzero`` overflowing its list) sets
-globals and returns; :meth:`CpuProgram.run` turns it into a :class:`SimulationError`.
+globals and returns; :meth:`CpuProgram.run` turns it into a :class:`SimulationError` naming
+the kernel (an index fault of a CPU step into an
+:class:`~moecc.ir.ops.indexing.IndexRangeError` with the value), which the cpu runtime
+words for the graph op and input (:mod:`moecc.cpu_runtime`).
 
 Parallel loops: a top-level ``For`` whose iterations are independent
 (:mod:`moecc.backend.llvm.parallel_loops` proves it from the kernel IR) and that does at least
@@ -427,10 +430,18 @@ class CpuProgram:
         kernel_index = self._fault_cell("moecc_fault_kernel", ctypes.c_int32).value
         stmt_index = self._fault_cell("moecc_fault_statement", ctypes.c_int32).value
         if code == FAULT_CODES["cpu-step-index"]:
+            from moecc.backend.llvm.graph_ops import FAULT_BOUND
+            from moecc.ir.ops.indexing import IndexRangeError
+
             step = self.module.steps[stmt_index]
-            raise MoeccError(f"cpu step {step.name}: an index is out of range (gather/scatter)",
-                             location=f"cpu step {step.name}",
-                             remedy="check the model's index inputs lie within the indexed axis")
+            assert isinstance(step, CpuCall)
+            bound = self._fault_cell(FAULT_BOUND, ctypes.c_int64).value
+            op_name = step.ops[kernel_index] if 0 <= kernel_index < len(step.ops) else "?"
+            error = IndexRangeError(f"op %{op_name}: index {detail} is out of range [{-bound}, {bound})",
+                                    index=detail, size=bound, location=f"cpu step {step.name}",
+                                    remedy="give indices within the indexed axis")
+            error.op_name = op_name  # the runtime, which has the graph, names the node and input
+            raise error
         kernel = self.module.kernels[kernel_index]
         stmt = [s for s, _ in walk(kernel.body)][stmt_index]
         from moecc.ir.kernel_printer import format_statement
@@ -441,7 +452,9 @@ class CpuProgram:
             message = f"gather index {detail} is outside the table's {stmt.table.rows} rows"
         else:
             message = f"nonzero found more elements than its list {stmt.dst.buffer} holds ({detail})"  # type: ignore[union-attr]
-        raise SimulationError(message, location=where)
+        error = SimulationError(message, location=where)
+        error.kernel = kernel.name  # the runtime finds the graph op and the index the kernel met
+        raise error
 
 
 # -- code generation ------------------------------------------------------------------------
@@ -673,9 +686,11 @@ class _ModuleParts:
 def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Function, int]], faults: _FaultGlobals) -> None:
     """``void name(heap, scratch)``: call the kernels ``(heap, scratch)`` and native CPU steps
     ``(heap)`` in order (each with its position in the module's steps), stopping at the first
-    fault. A step flags an index out of range in ``graph_ops_fault``; that becomes fault code
-    ``cpu-step-index`` with the step's position in ``moecc_fault_statement``."""
-    from moecc.backend.llvm.graph_ops import FAULT_FLAG
+    fault. A step flags an index out of range in ``graph_ops_fault`` (1 + the op's position in
+    the step); that becomes fault code ``cpu-step-index`` with the step's position in
+    ``moecc_fault_statement``, the op's position in ``moecc_fault_kernel`` and the index as
+    given in ``moecc_fault_detail``."""
+    from moecc.backend.llvm.graph_ops import FAULT_FLAG, FAULT_INDEX
 
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -684,11 +699,13 @@ def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Functi
         if len(callee.args) == 1:
             flag = module.globals[FAULT_FLAG]
             b.call(callee, [fn.args[0]])
-            with b.if_then(b.icmp_signed("!=", b.load(flag), ir.Constant(I32, 0)), likely=False):
+            raised = b.load(flag)
+            with b.if_then(b.icmp_signed("!=", raised, ir.Constant(I32, 0)), likely=False):
                 b.store(ir.Constant(I32, 0), flag)
                 b.store(ir.Constant(I32, FAULT_CODES["cpu-step-index"]), faults.code)
-                b.store(ir.Constant(I32, -1), faults.kernel)
+                b.store(b.sub(raised, ir.Constant(I32, 1)), faults.kernel)
                 b.store(ir.Constant(I32, position), faults.statement)
+                b.store(b.load(module.globals[FAULT_INDEX]), faults.detail)
         else:
             b.call(callee, fn.args)
         ok = fn.append_basic_block("next")

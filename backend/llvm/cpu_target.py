@@ -8,19 +8,21 @@ tile, and ``MC x KC`` / ``KC x NC`` packed panels sized so that a ``KC x NR`` sl
 stays in L1 and an ``MC x KC`` block of A stays in L2 while the micro-kernel sweeps them.
 
 :func:`host_cpu_target` reads the host (llvmlite's CPU name and features, cache sizes from
-``/sys/devices/system/cpu/cpu0/cache`` when present) once per process.
+``/sys/devices/system/cpu/cpu0/cache`` when present) once per process. :func:`tiling_target`
+is the ASIC-style description the kernel lowering tiles for, with the CPU's own storage dtypes
+(:data:`CPU_STORAGE_DTYPES`: the heap holds every graph dtype as itself).
 """
 
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moecc.errors import MoeccError
-from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
+from moecc.ir.types import DType
+from moecc.isa_spec.target import DEFAULT_TARGET, Target, isa_tile_limits, load_target
 
 #: Where Linux describes the first CPU's caches (``index*/{level,type,size}``).
 SYSFS_CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -29,6 +31,10 @@ DEFAULT_L1D_BYTES = 32 * 1024
 DEFAULT_L2_BYTES = 1024 * 1024
 DEFAULT_L3_BYTES = 8 * 1024 * 1024
 FLOAT_BYTES = 4
+#: Graph dtype -> heap dtype on the CPU: every dtype is stored as itself (i64 as i64, f16 as
+#: IEEE half, i8/u8 as one byte, bool as one byte holding 0 or 1, numpy's ``bool_``), so the
+#: heap, the runtime's copies and the object ABI hold exactly the ONNX values.
+CPU_STORAGE_DTYPES: tuple[tuple[DType, DType], ...] = tuple((dtype, dtype) for dtype in DType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +193,10 @@ def tiling_target(cpu: CpuTarget) -> Target:
     accumulator half of it, one "DMA engine" (copies are synchronous, so double buffering buys
     nothing) and the vector width as lanes. Clock and bandwidths are irrelevant here (the CPU
     is timed, not simulated) and are kept from the default part.
+
+    Storage (:data:`CPU_STORAGE_DTYPES`) is the CPU's own, not the ASIC's: the heap holds every
+    value in its graph dtype, so kernels run only ops whose HBM values are f32, bf16 or i32
+    (the kernel IR's dtypes) and the rest become CPU steps.
     """
     base = load_target(DEFAULT_TARGET)
     block = max(cpu.kc, cpu.nr)
@@ -201,4 +211,9 @@ def tiling_target(cpu: CpuTarget) -> Target:
         mxu_dtypes=("f32", "bf16"),
         vpu_lanes=cpu.vector_floats,
         dma_engines=1,
+        storage=CPU_STORAGE_DTYPES,
+        # Loops take any stride or row length (no DMA fields): a 128k-vocabulary LM head is one
+        # matmul kernel, not a host step. Tile rows/cols and top-k stay as the ISA's; cache
+        # budgets bound tiles long before those do.
+        tile_limits=dataclasses.replace(isa_tile_limits(), row_bytes=1 << 40, stride_bytes=1 << 40),
     )

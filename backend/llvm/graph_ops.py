@@ -3,10 +3,10 @@
 Where it sits: kernel lowering (:mod:`moecc.passes.kernel_lowering`) leaves the graph ops no
 lowering rule covers in :class:`~moecc.ir.kernel.CpuCall` steps. :func:`compile_cpu_steps`
 turns each step into one JIT-compiled function ``void cpu_step(i8* heap)`` that reads its
-operands from their HBM buffers (planned byte offsets, in the HBM dtypes of
-:data:`~moecc.passes.kernel_lowering.HBM_DTYPES`: f32 and f16 as f32, bf16 as bf16 bits, every
-integer as i32, bool as f32 0/1), runs the step's ops in order and writes the step's outputs
-back. The ``cpu`` and ``asic`` runtimes call these instead of the reference interpreter. Every
+operands from their HBM buffers (planned byte offsets, each in its buffer's dtype: the storage
+dtype the target gave the value, :attr:`~moecc.isa_spec.target.Target.storage_dtypes`; on the
+ASIC f16 as f32, every integer as i32 and bool as f32 0/1, on the CPU every dtype as itself,
+bool as one byte 0/1), runs the step's ops in order and writes the step's outputs back. The ``cpu`` and ``asic`` runtimes call these instead of the reference interpreter. Every
 registered op kind but ``const`` has an emitter for every dtype the registry allows it; a step
 holding an op without one maps to ``None`` and stays on the interpreter
 (:func:`unsupported_reason` says why).
@@ -20,7 +20,8 @@ per module, and every step of a module raises the one fault flag ``graph_ops_fau
 The emitters are generic and table-driven: every op is either *pointwise* (a function from an
 output index to the element's value: element-wise ops with numpy broadcasting, shape ops,
 gathers, reductions, arg_max/min, trilu, one_hot, matmul/gemm/einsum as a sum of products per
-element) emitted inside one loop nest over the output, or *line-wise* (softmax, log_softmax,
+element) emitted inside one loop nest over the output (a gather whose data and result are
+stored alike copies whole blocks instead, :func:`_gather_rows`), or *line-wise* (softmax, log_softmax,
 cumsum, layer_norm, rms_norm, rotary_embedding: loops along one axis or block per line) or
 custom (concat, scatters, attention per query row, gated_mlp and moe per token), or
 *multi-result* (top_k: values and indices).
@@ -32,9 +33,14 @@ even, i32/i8/u8 truncate and sign- or zero-extend like numpy's cast back), so ea
 matches the reference's rounding; loads fit the stored value to its dtype again, as the
 interpreter's ``from_hbm`` does. Only attention rounds its intermediates, because its reference
 computes in the operands' own dtype step by step. Intermediates live in module globals
-(single-threaded runtime). An out-of-range gather index sets the module's fault flag (and reads
-element 0 instead), and the Python wrapper raises :class:`~moecc.errors.MoeccError` after the
-call.
+(single-threaded runtime); they and constants are held in the graph dtype itself. An
+out-of-range gather/scatter index reads (or writes) element 0 instead and, if it is the step's
+first, records itself in the module's fault cells: :data:`FAULT_FLAG` holds one plus the op's
+position in its step, :data:`FAULT_INDEX` the index as given, :data:`FAULT_BOUND` the size of
+the indexed axis. The Python wrapper (or :class:`~moecc.backend.llvm.codegen.CpuProgram` for
+steps compiled into a whole-model program) turns them into the
+:func:`~moecc.ir.ops.indexing.index_out_of_range` error naming the node, the input and the
+value.
 """
 
 from __future__ import annotations
@@ -69,22 +75,26 @@ from moecc.ir.graph import Graph, Op, Value
 from moecc.ir.kernel import CpuCall, KernelModule
 from moecc.ir.ops.common import normalize_axis
 from moecc.ir.ops.elementwise import clip_bound
+from moecc.ir.ops.indexing import index_out_of_range
 from moecc.ir.ops.linalg import ELLIPSIS, parse_einsum
 from moecc.ir.ops.reduction import reduction_axes
 from moecc.ir.types import DType
-from moecc.passes.kernel_lowering import HBM_DTYPES
 
 #: Graph dtypes the emitters handle: all of them.
 SUPPORTED_DTYPES: frozenset[DType] = frozenset(DType)
 
-#: The name of the fault flag global every step of a module shares.
+#: The fault cells every step of a module shares: the flag (0, or 1 + the faulting op's
+#: position in its step), the index as given and the size of the axis it indexes.
 FAULT_FLAG = "graph_ops_fault"
+FAULT_INDEX = "graph_ops_fault_index"
+FAULT_BOUND = "graph_ops_fault_bound"
 
 HALF = ir.HalfType()
 
-#: LLVM type of each storage dtype: the heap's HBM dtypes, plus i64 for integer constants
-#: (module globals, not heap, so they keep values outside int32).
-STORAGE: dict[DType, ir.Type] = {DType.F32: F32, DType.BF16: I16, DType.I32: I32, DType.I64: I64}
+#: LLVM type of each storage dtype (heap buffers, step globals): f16 and bf16 as their 16 bits,
+#: bool as a byte holding 0 or 1 (numpy's ``bool_``), u8 as a byte read zero-extended.
+STORAGE: dict[DType, ir.Type] = {DType.F32: F32, DType.F16: I16, DType.BF16: I16, DType.I64: I64, DType.I32: I32,
+                                 DType.I8: I8, DType.U8: I8, DType.BOOL: I8}
 
 StepFunction = Callable[[np.ndarray], None]
 
@@ -92,7 +102,8 @@ StepFunction = Callable[[np.ndarray], None]
 @dataclass(frozen=True, slots=True)
 class Tensor:
     """A graph value's storage in generated code: byte pointer, graph dtype, shape, and the
-    dtype its elements are stored in (by default the value's HBM dtype)."""
+    dtype its elements are stored in (a heap tensor: its buffer's dtype; by default the graph
+    dtype itself, as step globals hold it)."""
 
     pointer: ir.Value
     dtype: DType
@@ -105,7 +116,7 @@ class Tensor:
 
     @property
     def stored(self) -> DType:
-        return self.storage if self.storage is not None else HBM_DTYPES[self.dtype]
+        return self.storage if self.storage is not None else self.dtype
 
 
 def _work(dtype: DType) -> ir.Type:
@@ -152,22 +163,30 @@ def _fit(b: ir.IRBuilder, value: ir.Value, dtype: DType) -> ir.Value:
 def _from_storage(b: ir.IRBuilder, raw: ir.Value, stored: DType, dtype: DType) -> ir.Value:
     """A loaded storage element as a work value of ``dtype``."""
     if dtype == DType.BOOL:
-        return b.fcmp_unordered("!=", raw, ir.Constant(F32, 0.0))
-    if stored == DType.I32:
+        if stored == DType.F32:  # the ASIC's 0/1 f32
+            return b.fcmp_unordered("!=", raw, ir.Constant(F32, 0.0))
+        return b.icmp_unsigned("!=", raw, ir.Constant(raw.type, 0))
+    if stored in (DType.I32, DType.I8):
         raw = b.sext(raw, I64)
+    elif stored == DType.U8:
+        raw = b.zext(raw, I64)
     elif stored == DType.BF16:
         raw = widen(b, raw, DType.BF16)
+    elif stored == DType.F16:
+        raw = b.fpext(b.bitcast(raw, HALF), F32)
     return _fit(b, raw, dtype)
 
 
 def _to_storage(b: ir.IRBuilder, value: ir.Value, stored: DType, dtype: DType) -> ir.Value:
     """A work value of ``dtype`` fitted to the dtype and converted to its storage."""
     if dtype == DType.BOOL:
-        return b.uitofp(value, F32)
+        return b.uitofp(value, F32) if stored == DType.F32 else b.zext(value, STORAGE[stored])
     if stored == DType.BF16:
         return f32_to_bf16_bits(b, value)  # rounds to nearest even itself
+    if stored == DType.F16:
+        return b.bitcast(b.fptrunc(value, HALF), I16)  # rounds to nearest even, as numpy's cast
     value = _fit(b, value, dtype)
-    return b.trunc(value, I32) if stored == DType.I32 else value
+    return value if stored in (DType.F32, DType.I64) else b.trunc(value, STORAGE[stored])
 
 
 class StepEmitter:
@@ -186,11 +205,11 @@ class StepEmitter:
         self.builder = ir.IRBuilder(self.entry)
         self.builder.branch(body)
         self.builder.position_at_end(body)
-        fault = module.globals.get(FAULT_FLAG)
-        if fault is None:
-            fault = ir.GlobalVariable(module, I32, name=FAULT_FLAG)
-            fault.initializer = ir.Constant(I32, 0)
-        self.fault = fault
+        self.fault = _module_cell(module, FAULT_FLAG, I32)
+        self.fault_index = _module_cell(module, FAULT_INDEX, I64)
+        self.fault_bound = _module_cell(module, FAULT_BOUND, I64)
+        #: Position in the step of the op being emitted (what a fault records).
+        self.op_position = 0
         self._globals = 0
 
     # -- storage --------------------------------------------------------------------------
@@ -202,19 +221,19 @@ class StepEmitter:
         return f"{self.name}.{what}{self._globals}"
 
     def scratch(self, dtype: DType, shape: tuple[int, ...]) -> Tensor:
-        """A temporary tensor of ``dtype`` and ``shape``: a zeroed module global in the
-        dtype's HBM storage."""
+        """A temporary tensor of ``dtype`` and ``shape``: a zeroed module global holding the
+        dtype itself."""
         size = max(math.prod(shape), 1)
-        storage = STORAGE[HBM_DTYPES[dtype]]
+        storage = STORAGE[dtype]
         variable = ir.GlobalVariable(self.module, ir.ArrayType(storage, size), name=self._global_name("tmp"))
         variable.initializer = ir.Constant(variable.type.pointee, None)
         variable.align = 64
         return Tensor(self.builder.bitcast(variable, I8_PTR), dtype, shape)
 
     def constant(self, data: np.ndarray, dtype: DType) -> Tensor:
-        """A constant operand as a module global: in its HBM dtype, but i64 values as i64."""
-        stored = DType.I64 if dtype == DType.I64 else HBM_DTYPES[dtype]
-        raw = np.asarray(data).astype(dtype.numpy).astype(stored.numpy)
+        """A constant operand as a module global holding its graph dtype itself."""
+        stored = dtype
+        raw = np.asarray(data).astype(dtype.numpy)
         payload = bytearray(np.ascontiguousarray(raw).tobytes()) or bytearray(8)
         variable = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(payload)), name=self._global_name("const"))
         variable.initializer = ir.Constant(variable.type.pointee, payload)
@@ -266,13 +285,17 @@ class StepEmitter:
             return self.builder.alloca(typ)
 
     def checked_index(self, raw: ir.Value, size: int) -> ir.Value:
-        """An index wrapped from ``[-size, 0)``; out of ``[-size, size)`` raises the fault
-        flag and reads element 0 (never outside the heap)."""
+        """An index wrapped from ``[-size, 0)``; out of ``[-size, size)`` it reads element 0
+        (never outside the heap) and, unless a fault is recorded already, records the op's
+        position, the index and ``size`` in the fault cells."""
         b = self.builder
         wrapped = b.select(b.icmp_signed("<", raw, i64(0)), b.add(raw, i64(size)), raw)
         bad = b.or_(b.icmp_signed("<", wrapped, i64(0)), b.icmp_signed(">=", wrapped, i64(size)))
         with b.if_then(bad, likely=False):
-            b.store(ir.Constant(I32, 1), self.fault)
+            with b.if_then(b.icmp_signed("==", b.load(self.fault), ir.Constant(I32, 0))):
+                b.store(ir.Constant(I32, self.op_position + 1), self.fault)
+                b.store(raw, self.fault_index)
+                b.store(i64(size), self.fault_bound)
         return b.select(bad, i64(0), wrapped)
 
     def intrinsic(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
@@ -283,6 +306,15 @@ class StepEmitter:
 
     def call(self, name: str, *args: ir.Value, typ: ir.Type = F32) -> ir.Value:
         return self.builder.call(self.intrinsic(name, typ, [typ] * len(args)), list(args))
+
+
+def _module_cell(module: ir.Module, name: str, typ: ir.Type) -> ir.GlobalVariable:
+    """The module's zero-initialised global ``name`` (declared by its first user)."""
+    cell = module.globals.get(name)
+    if cell is None:
+        cell = ir.GlobalVariable(module, typ, name=name)
+        cell.initializer = ir.Constant(typ, 0)
+    return cell
 
 
 # -- scalar semantics -----------------------------------------------------------------------
@@ -613,6 +645,35 @@ def _gather(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[
     rank = len(indices.shape)
     position = e.checked_index(e.load_at(indices, index[axis: axis + rank]), data.shape[axis])
     return e.load_at(data, index[:axis] + [position] + index[axis + rank:])
+
+
+def _gather_rows(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor) -> bool:
+    """gather as block copies when ``data`` and the result are stored alike (a copy then
+    changes no bits): for every outer index and every index, one ``memcpy`` of the
+    contiguous block after the axis. An embedding lookup or a MoE step's expert-weight gather
+    is then as fast as the gather kernel's row DMA. False (nothing emitted) otherwise."""
+    data, indices = ins
+    if data.stored != out.stored or out.size == 0:
+        return False
+    b = e.builder
+    axis = normalize_axis("gather", op.attrs["axis"], len(data.shape))
+    outer, length = math.prod(data.shape[:axis]), data.shape[axis]
+    block = math.prod(data.shape[axis + 1:]) * data.stored.itemsize
+    count = max(indices.size, 1) if indices.shape else 1
+    memcpy = e.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+
+    def per_outer(o: ir.Value) -> None:
+        def per_index(j: ir.Value) -> None:
+            position = e.checked_index(e.load(indices, j), length)
+            source = b.mul(b.add(b.mul(o, i64(length)), position), i64(block))
+            target = b.mul(b.add(b.mul(o, i64(count)), j), i64(block))
+            b.call(memcpy, [b.gep(out.pointer, [target], inbounds=True), b.gep(data.pointer, [source], inbounds=True),
+                            i64(block), ir.Constant(I1, 0)])
+
+        counted_loop(b, count, per_index, name="j")
+
+    counted_loop(b, outer, per_outer, name="o")
+    return True
 
 
 def _gather_elements(e: StepEmitter, op: Op, ins: list[Tensor], out: Tensor, index: list[ir.Value]) -> ir.Value:
@@ -1470,6 +1531,8 @@ def emit_op(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> No
     if op.kind in LINEWISE:
         LINEWISE[op.kind](e, op, ins, out)
         return
+    if op.kind == "gather" and _gather_rows(e, op, ins, out):
+        return
     emitter = POINTWISE[op.kind]
 
     def body(index: list[ir.Value]) -> None:
@@ -1482,25 +1545,37 @@ def emit_op(e: StepEmitter, op: Op, ins: list[Tensor], outs: list[Tensor]) -> No
 
 @dataclass(frozen=True, slots=True)
 class CompiledStep:
-    """A JIT-compiled CPU step: call it on the heap image (a contiguous uint8 array)."""
+    """A JIT-compiled CPU step: call it on the heap image (a contiguous uint8 array).
+
+    ``ops`` are the step's graph ops in order (a fault names one by its position);
+    ``fault_addresses`` the addresses of the module's :data:`FAULT_FLAG`,
+    :data:`FAULT_INDEX` and :data:`FAULT_BOUND` cells."""
 
     name: str
     function: Any
-    fault_address: int
+    fault_addresses: tuple[int, int, int]
     jit: Any
+    ops: tuple[Op, ...] = ()
 
     def __call__(self, heap: np.ndarray) -> None:
         if not (heap.flags.c_contiguous and heap.flags.writeable and heap.dtype == np.uint8):
             raise MoeccError(f"cpu step {self.name}: the heap must be a writable contiguous uint8 array")
         self.function(heap.ctypes.data)
-        flag = ctypes.c_int32.from_address(self.fault_address)
+        flag_at, index_at, bound_at = self.fault_addresses
+        flag = ctypes.c_int32.from_address(flag_at)
         if flag.value:
-            flag.value = 0
-            raise MoeccError(
-                f"cpu step {self.name}: an index is out of range (gather/scatter)",
-                location=f"cpu step {self.name}",
-                remedy="check the model's index inputs lie within the indexed axis",
-            )
+            position, flag.value = flag.value - 1, 0
+            raise step_index_error(self.name, self.ops, position, ctypes.c_int64.from_address(index_at).value,
+                                   ctypes.c_int64.from_address(bound_at).value)
+
+
+def step_index_error(step: str, ops: Sequence[Op], position: int, index: int, bound: int) -> MoeccError:
+    """The error of a CPU step's index fault: op ``position`` of the step met ``index``
+    outside ``[-bound, bound)``."""
+    if 0 <= position < len(ops):
+        return index_out_of_range(ops[position], index, bound).add_context(location=f"cpu step {step}")
+    return MoeccError(f"cpu step {step}: index {index} is out of range [{-bound}, {bound})",
+                      location=f"cpu step {step}", remedy="give indices within the indexed axis")
 
 
 def step_unsupported_ops(call: CpuCall, ops_by_name: Mapping[str, Op]) -> list[str]:
@@ -1527,7 +1602,7 @@ def emit_step(llvm_module: ir.Module, call: CpuCall, graph: Graph, module: Kerne
             return tensors[id(v)]
         name = value_buffers.get(v.name)
         if name in buffers and buffers[name].offset is not None and id(v) not in produced:
-            tensor = Tensor(e.at_offset(buffers[name].offset), v.type.dtype, v.type.shape)
+            tensor = Tensor(e.at_offset(buffers[name].offset), v.type.dtype, v.type.shape, buffers[name].dtype)
         else:
             data = const_value(v)
             if data is None:
@@ -1536,15 +1611,17 @@ def emit_step(llvm_module: ir.Module, call: CpuCall, graph: Graph, module: Kerne
         tensors[id(v)] = tensor
         return tensor
 
-    for op in ops:
+    for position, op in enumerate(ops):
         ins = [operand(v) for v in op.operands]
         outs = []
         for result in op.results:
             name = value_buffers.get(result.name)
             if name in call.outputs and buffers[name].offset is not None:
-                outs.append(Tensor(e.at_offset(buffers[name].offset), result.type.dtype, result.type.shape))
+                outs.append(Tensor(e.at_offset(buffers[name].offset), result.type.dtype, result.type.shape,
+                                   buffers[name].dtype))
             else:
                 outs.append(e.scratch(result.type.dtype, result.type.shape))
+        e.op_position = position
         emit_op(e, op, ins, outs)
         for result, out in zip(op.results, outs):
             tensors[id(result)] = out
@@ -1578,8 +1655,9 @@ def compile_cpu_steps(module: KernelModule, graph: Graph, value_buffers: Mapping
             continue
         jit = compile_module(llvm_module)
         function = jit.function("cpu_step", None, ctypes.c_void_p)
-        fault = jit.engine.get_global_value_address(FAULT_FLAG)
-        compiled[call.name] = CompiledStep(call.name, function, fault, jit)
+        cells = tuple(jit.engine.get_global_value_address(name) for name in (FAULT_FLAG, FAULT_INDEX, FAULT_BOUND))
+        compiled[call.name] = CompiledStep(call.name, function, cells, jit,  # type: ignore[arg-type]
+                                           tuple(ops_by_name[n] for n in call.ops))
     return compiled
 
 
@@ -1596,6 +1674,6 @@ def interpreter_ops(module: KernelModule, graph: Graph, compiled: Mapping[str, S
 
 
 __all__ = [
-    "FAULT_FLAG", "SUPPORTED_DTYPES", "SUPPORTED_OPS", "CompiledStep", "Tensor", "build_step_module",
-    "compile_cpu_steps", "emit_step", "interpreter_ops", "step_unsupported_ops", "unsupported_reason",
+    "FAULT_BOUND", "FAULT_FLAG", "FAULT_INDEX", "SUPPORTED_DTYPES", "SUPPORTED_OPS", "CompiledStep", "Tensor", "build_step_module",
+    "compile_cpu_steps", "emit_step", "interpreter_ops", "step_index_error", "step_unsupported_ops", "unsupported_reason",
 ]

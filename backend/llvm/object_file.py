@@ -233,7 +233,8 @@ typedef struct moecc_tensor {
     const char *name;      /* the ONNX input / output name */
     int64_t offset;        /* byte offset in the heap arena */
     int64_t nbytes;        /* bytes it occupies there */
-    int32_t dtype;         /* enum moecc_dtype: the type as stored in the heap */
+    int32_t dtype;         /* enum moecc_dtype: the ONNX type, as the heap stores it
+                              (MOECC_BOOL: one byte, 0 or 1; MOECC_F16: IEEE half) */
     int32_t rank;
     int64_t shape[MOECC_MAX_RANK];
 } moecc_tensor;
@@ -249,9 +250,10 @@ extern const int64_t moecc_weight_image_bytes;
 void moecc_init_heap(uint8_t *heap);
 /* Run the model: inputs are read from, outputs written to the heap. Arenas: 64-byte aligned,
    sizes as above, not shared between concurrent calls. Returns 0, a fault code
-   (1: gather index out of range, 2: nonzero overflow, 3: index out of range in a CPU step:
-   gather/scatter/one_hot; moecc_fault_statement holds the step's position) or
-   MOECC_NEEDS_HOST_STEPS. */
+   (1: gather index out of range in a kernel, 2: nonzero overflow, 3: index out of range in a
+   CPU step: gather/scatter; moecc_fault_statement holds the step's position,
+   moecc_fault_kernel the op's position in the step and moecc_fault_detail the index as given)
+   or MOECC_NEEDS_HOST_STEPS. */
 int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
 /* Threads (default 1): run on n threads in all, the caller plus n - 1 worker threads the object
    starts, each with a scratch arena of its own that the object allocates (moecc_scratch_bytes).

@@ -2,7 +2,11 @@
 
 Embedding lookups (``gather``), MoE token routing (``gather``/``scatter_nd``) and KV-cache
 updates lower to these. Index operands are i64 or i32; negative indices count from the end
-of the indexed axis as ONNX says, and an index out of range is an error at run time.
+of the indexed axis as ONNX says, and an index out of range is an error at run time: the
+computation raises :class:`IndexRangeError` (the value and the axis size), and whoever runs
+the op (the reference interpreter, the ASIC and cpu runtimes, which find the value in their
+fault records) reports it with :func:`index_out_of_range`, naming the ONNX node, the input
+the index came from, the value and the valid range.
 """
 
 from __future__ import annotations
@@ -12,13 +16,31 @@ from typing import Any
 
 import numpy as np
 
-from moecc.errors import ShapeError
+from moecc.errors import InputError, MoeccError, ShapeError
 from moecc.ir.ops.common import NUMERIC_TYPES, normalize_axis, require_dtype, require_same_dtype
 from moecc.ir.registry import Attr, AttrKind, op
 from moecc.ir.types import DType, TensorType
 
 INDEX_TYPES: tuple[DType, ...] = (DType.I64, DType.I32)
 REDUCTIONS: tuple[str, ...] = ("none", "add", "mul", "max", "min")
+#: Op kinds whose operand 1 holds indices into operand 0 (out of range: a run-time error).
+INDEXING_KINDS: tuple[str, ...] = ("gather", "gather_elements", "gather_nd", "scatter_elements", "scatter_nd")
+
+
+class IndexRangeError(InputError):
+    """An index met at run time lies outside ``[-size, size)`` of the axis it indexes: bad
+    input data (a token id beyond the vocabulary), not a bad model. ``index`` and ``size``
+    are the value and the axis size; :func:`index_out_of_range` words it for the op."""
+
+    def __init__(self, message: str, *, index: int, size: int, **context: Any) -> None:
+        self.index = index
+        self.size = size
+        super().__init__(message, **context)
+
+
+def _out_of_range(kind: str, index: int, size: int) -> IndexRangeError:
+    return IndexRangeError(f"op '{kind}': index {index} is out of range [{-size}, {size})", index=index, size=size,
+                           remedy="give indices within the indexed axis")
 
 
 def _wrap_indices(kind: str, indices: np.ndarray, size: int) -> np.ndarray:
@@ -26,8 +48,41 @@ def _wrap_indices(kind: str, indices: np.ndarray, size: int) -> np.ndarray:
     idx = np.asarray(indices, dtype=np.int64)
     if idx.size and (idx.min() < -size or idx.max() >= size):
         bad = idx[(idx < -size) | (idx >= size)].reshape(-1)[0]
-        raise ShapeError(f"op '{kind}': index {int(bad)} is out of range for an axis of size {size}")
+        raise _out_of_range(kind, int(bad), size)
     return np.where(idx < 0, idx + size, idx)
+
+
+def _first_bad_tuple_entry(kind: str, idx: np.ndarray, sizes: np.ndarray) -> IndexRangeError:
+    """The error of the first entry (row-major) of index tuples ``idx [..., k]`` outside its
+    axis (``sizes[j]`` for entry ``j``)."""
+    bad = (idx < -sizes) | (idx >= sizes)
+    flat = int(np.flatnonzero(bad.reshape(-1))[0])
+    return _out_of_range(kind, int(idx.reshape(-1)[flat]), int(sizes[flat % len(sizes)]))
+
+
+def index_source(value: Any) -> str:
+    """Where an index operand's values come from, for messages: ``input 'input_ids'`` when
+    it is a graph input (or a reshape of one), else the value and the node computing it."""
+    origin = value
+    while origin.producer is not None and origin.producer.kind == "reshape":
+        origin = origin.producer.operands[0]
+    if origin.producer is None:
+        return f"input '{origin.name}'"
+    producer = value.producer
+    return f"%{value.name} (computed by node '{producer.source or producer.kind}')"
+
+
+def index_out_of_range(op: Any, index: int, size: int) -> MoeccError:
+    """The run-time error of graph op ``op`` (an :data:`INDEXING_KINDS` op) meeting ``index``
+    outside ``[-size, size)``, on any target: it names the ONNX node, the input the index
+    came from, the value and the valid range, e.g. ``node '/embed/Gather', op gather: index
+    50000 in input 'input_ids' is out of range [-1000, 1000)``."""
+    where = index_source(op.operands[1]) if op.kind in INDEXING_KINDS and len(op.operands) > 1 else "an index operand"
+    return IndexRangeError(
+        f"index {index} in {where} is out of range [{-size}, {size})",
+        index=index, size=size, node=op.source, op_type=op.kind,
+        remedy=f"give indices within the indexed axis of size {size} (negative ones count from its end)",
+    )
 
 
 def _check_indices(kind: str, t: TensorType) -> None:
@@ -112,7 +167,7 @@ class GatherND:
         flat_idx = np.asarray(indices, dtype=np.int64).reshape((batch, -1, k))
         sizes = np.array(data.shape[b : b + k], dtype=np.int64)
         if flat_idx.size and (np.any(flat_idx < -sizes) or np.any(flat_idx >= sizes)):
-            raise ShapeError(f"op 'gather_nd': an index is out of range for data of shape {data.shape}")
+            raise _first_bad_tuple_entry("gather_nd", flat_idx, sizes)
         flat_idx = np.where(flat_idx < 0, flat_idx + sizes, flat_idx)
         out = np.stack(
             [flat_data[n][tuple(flat_idx[n].T)] for n in range(batch)]
@@ -196,7 +251,7 @@ class ScatterND:
         sizes = np.array(data.shape[:k], dtype=np.int64)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1, k)
         if idx.size and (np.any(idx < -sizes) or np.any(idx >= sizes)):
-            raise ShapeError(f"op 'scatter_nd': an index is out of range for data of shape {data.shape}")
+            raise _first_bad_tuple_entry("scatter_nd", idx, sizes)
         idx = np.where(idx < 0, idx + sizes, idx)
         flat_updates = updates.reshape((idx.shape[0],) + data.shape[k:])
         out = data.copy()
