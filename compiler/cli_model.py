@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
-    p.add_argument("--emit", choices=["graph", "kernel", "asm", "llvm", "obj"],
+    p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
                         "object with the C entry point moecc_run and its header (-o stem + .h), see docs/cpu_object_abi.md")
     p.add_argument("--compile-to", metavar="STAGE",
@@ -97,6 +97,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 # -- argument helpers ---------------------------------------------------------------------
+
+def _emit_choices() -> list[str]:
+    """Every stage or file some target can emit, in flow order (each target checks its own)."""
+    from moecc.targets import all_targets
+
+    choices: list[str] = []
+    for target in all_targets():
+        choices += [c for c in target.ir_stages + target.emit_files if c not in choices]
+    return choices
+
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """``name:1x128`` → ``("name", (1, 128))``; the name may itself contain colons."""

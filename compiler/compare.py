@@ -29,6 +29,11 @@ def tolerances(precision: str) -> tuple[float, float]:
     return (BF16_RTOL, BF16_ATOL) if precision == "bf16" else (F32_RTOL, F32_ATOL)
 
 
+def _is_float(dtype: np.dtype) -> bool:
+    # numpy reports ml_dtypes' bfloat16 as kind 'V': compare it as a float, not bit for bit.
+    return dtype.kind in "fc" or dtype.name == "bfloat16"
+
+
 def compare_outputs(
     got: Mapping[str, np.ndarray],
     expected: Mapping[str, np.ndarray],
@@ -47,7 +52,7 @@ def compare_outputs(
         if have.shape != want.shape:
             problems.append(f"output '{name}' has shape {have.shape}, expected {want.shape}")
             continue
-        if want.dtype.kind in "fc" or have.dtype.kind in "fc":
+        if _is_float(want.dtype) or _is_float(have.dtype):
             a = have.astype(np.float64)
             b = want.astype(np.float64)
             bad = ~np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)

@@ -29,6 +29,7 @@ from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
 from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
 from moecc.passes.lowering_stages import LowerToKernelsStage, PartitionStage, PlanMemoryStage
+from moecc.passes.tiled_lowering import LowerToTiledStage  # noqa: F401  (registers lower-to-tiled)
 
 __all__ = [
     "DEFAULT_GRAPH_PIPELINE",

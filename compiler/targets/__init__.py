@@ -17,8 +17,9 @@ from moecc.targets.asic import AsicTarget
 from moecc.targets.base import CompileTarget
 from moecc.targets.cpu import CpuCompileTarget
 from moecc.targets.ref import RefTarget
+from moecc.targets.tiled import TiledTarget
 
-_REGISTRY: dict[str, CompileTarget] = {t.name: t for t in (RefTarget(), AsicTarget(), CpuCompileTarget())}
+_REGISTRY: dict[str, CompileTarget] = {t.name: t for t in (RefTarget(), AsicTarget(), CpuCompileTarget(), TiledTarget())}
 
 #: Targets implemented in this version, with a one-line description each.
 TARGETS: dict[str, str] = {name: target.description for name, target in _REGISTRY.items()}
@@ -30,6 +31,11 @@ def get_target(name: str) -> CompileTarget:
     if target is None:
         raise TargetError(f"unknown target '{name}'", remedy=f"choose one of: {', '.join(_REGISTRY)}")
     return target
+
+
+def all_targets() -> tuple[CompileTarget, ...]:
+    """Every registered target, in registry order."""
+    return tuple(_REGISTRY.values())
 
 
 def check_target(name: str) -> str:
@@ -59,4 +65,4 @@ def supported_onnx_ops(target: str = "ref") -> dict[str, str]:
     return frontend_ops()
 
 
-__all__ = ["TARGETS", "CompileTarget", "check_target", "get_target", "supported_onnx_ops", "target_options"]
+__all__ = ["TARGETS", "CompileTarget", "all_targets", "check_target", "get_target", "supported_onnx_ops", "target_options"]

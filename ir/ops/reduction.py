@@ -69,7 +69,10 @@ def _mean(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
     total = _sum(x, axes, keepdims)
     if x.dtype.kind in "iu":
-        return int_divide(total, np.asarray(count, dtype=x.dtype)) if count else np.zeros_like(total)
+        if not count or count > np.iinfo(x.dtype).max:
+            # A count the dtype cannot hold exceeds every |sum| it can: truncating division gives 0.
+            return np.zeros_like(total)
+        return int_divide(total, np.asarray(count, dtype=x.dtype))
     return total / x.dtype.type(count)
 
 

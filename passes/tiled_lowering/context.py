@@ -1,0 +1,344 @@
+"""The lowering context: tiling parameters, the rule table, buffers and kernels being built.
+
+Lowering from the graph IR into the tiled IR (:mod:`moecc.ir.tiled`) is driven by data: the
+:data:`RULES` table maps each graph op kind to one :class:`Rule` whose ``supports(op, ctx)``
+answers ``None`` (it lowers the op) or a reason (it does not: the op becomes a host call), and
+whose ``lower(op, ctx)`` emits the kernels. Whatever says yes is what lowers, so the
+partition and the lowering cannot drift apart.
+
+The :class:`LoweringContext` holds what the rules share: every graph value's *view* (a value
+produced by a transpose, slice, expand or a no-copy reshape is a view of its operand's buffer,
+not a new buffer), the global buffers and weights made so far, and the steps emitted in order.
+:class:`KernelBuilder` collects one kernel's local buffers and statements. Tile sizes come from
+:class:`TilingParams`: target-neutral numbers (rows, columns, contraction depth, local bytes),
+not any part's memories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moecc.errors import PassError
+from moecc.ir.affine import Affine
+from moecc.ir.graph import Graph, Op, Value
+from moecc.ir.tiled.nodes import Buffer, Const, Kernel, Step, Stmt, View
+from moecc.ir.types import DType
+
+
+@dataclass(frozen=True, slots=True)
+class TilingParams:
+    """How big tiles are, whatever runs them: ``tile_rows`` x ``tile_cols`` output elements per
+    element-wise or matmul tile, ``k_tile`` elements of a contraction (or reduction) per step,
+    and ``local_bytes`` of kernel-local scratch a kernel may declare for its tiles."""
+
+    tile_rows: int = 32
+    tile_cols: int = 64
+    k_tile: int = 64
+    local_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("tile_rows", "tile_cols", "k_tile", "local_bytes"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise PassError(f"tiling parameter {name}={getattr(self, name)!r} must be a positive integer",
+                                pass_name="lower-to-tiled", remedy="give positive tile sizes")
+
+    @property
+    def tile_elements(self) -> int:
+        return self.tile_rows * self.tile_cols
+
+
+SupportsFn = Callable[[Op, "LoweringContext"], "str | None"]
+LowerFn = Callable[[Op, "LoweringContext"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one op kind lowers: ``supports`` gives ``None`` or the reason it cannot, ``lower``
+    emits the kernels (called only after ``supports`` said yes). ``family`` names the module."""
+
+    kind: str
+    supports: SupportsFn
+    lower: LowerFn
+    family: str
+    empty_operands: bool = False  # lowers ops with an operand of no elements too
+
+
+#: Op kind -> its lowering rule. Kinds without a rule become host calls.
+RULES: dict[str, Rule] = {}
+
+
+def always(op: Op, ctx: LoweringContext) -> str | None:
+    """A ``supports`` that accepts every op of the kind."""
+    return None
+
+
+def register_rule(*kinds: str, supports: SupportsFn = always,
+                  empty_operands: bool = False) -> Callable[[LowerFn], LowerFn]:
+    """Decorator: ``lower`` (and ``supports``) become the rule of each of ``kinds``;
+    ``empty_operands``: the rule also lowers ops one of whose operands has no elements."""
+
+    def wrap(lower: LowerFn) -> LowerFn:
+        family = lower.__module__.rsplit(".", 1)[-1]
+        for kind in kinds:
+            if kind in RULES:
+                raise ValueError(f"op kind '{kind}' has two tiled lowering rules")
+            RULES[kind] = Rule(kind, supports, lower, family, empty_operands)
+        return lower
+
+    return wrap
+
+
+# -- views of values ---------------------------------------------------------------------------
+
+def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides: list[int] = []
+    step = 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= d
+    return tuple(reversed(strides))
+
+
+def numel(shape: tuple[int, ...]) -> int:
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
+def as_rank1(view: View) -> View:
+    """A rank-0 view (a scalar value) as the one-element rank-1 view statements need."""
+    return view if view.rank else View(view.buffer, view.offset, (1,), (1,))
+
+
+def const(value: float | int | bool, dtype: DType) -> Const:
+    """A scalar constant of ``dtype`` with its value in the Python type the IR wants."""
+    if dtype == DType.BOOL:
+        return Const(bool(value), dtype)
+    if dtype.is_float:
+        return Const(float(value), dtype)
+    return Const(int(value), dtype)
+
+
+def int_fits(value: int, dtype: DType) -> bool:
+    info = np.iinfo(dtype.numpy)
+    return info.min <= value <= info.max
+
+
+_LOOP_VAR = re.compile(r"_l\d+")
+
+
+class KernelBuilder:
+    """One kernel under construction: its locals, statements and a loop-variable supply."""
+
+    def __init__(self, ctx: LoweringContext, name: str, sources: tuple[str, ...]) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.sources = sources
+        self.locals: list[Buffer] = []
+        self.stmts: list[Stmt] = []
+
+    def local(self, hint: str, dtype: DType, shape: tuple[int, ...]) -> View:
+        """A fresh local buffer; returns its contiguous view."""
+        name = self.ctx.fresh_name(hint)
+        buf = Buffer(name, "local", dtype, tuple(shape))
+        self.locals.append(buf)
+        self.ctx.all_buffers[name] = buf
+        return View.contiguous(name, shape)
+
+    def var(self) -> str:
+        """A loop variable unique in the module (so nested loops never shadow each other)."""
+        return self.ctx.fresh_var()
+
+    def emit(self, stmts: list[Stmt] | tuple[Stmt, ...]) -> None:
+        self.stmts.extend(stmts)
+
+    def dtype(self, view: View) -> DType:
+        return self.ctx.dtype(view)
+
+    @property
+    def params(self) -> TilingParams:
+        return self.ctx.params
+
+
+@dataclass(frozen=True, slots=True)
+class HostOp:
+    """An op left to a host call: a row of the report's ``host_ops``."""
+
+    op: str
+    kind: str
+    onnx_node: str
+    reason: str
+
+    def as_row(self) -> dict[str, str]:
+        return {"op": self.op, "kind": self.kind, "onnx_node": self.onnx_node, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class LoweringContext:
+    """State shared by the rules while one graph is lowered."""
+
+    graph: Graph
+    params: TilingParams
+    globals_: list[Buffer] = field(default_factory=list)
+    all_buffers: dict[str, Buffer] = field(default_factory=dict)
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    weight_sources: dict[str, str] = field(default_factory=dict)  # buffer -> graph const value
+    views: dict[Value, View] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+    step_names: set[str] = field(default_factory=set)
+    designated: dict[Value, str] = field(default_factory=dict)  # graph output value -> output buffer
+    host_ops: list[HostOp] = field(default_factory=list)
+    _names: set[str] = field(default_factory=set)
+    _vars: int = 0
+
+    # -- names
+    def fresh_name(self, hint: str) -> str:
+        base = "".join(c if c.isalnum() or c in "_." else "_" for c in hint).strip(".") or "t"
+        if _LOOP_VAR.fullmatch(base):
+            base += "_"
+        name, n = base, 0
+        while name in self._names:
+            n += 1
+            name = f"{base}_{n}"
+        self._names.add(name)
+        return name
+
+    def fresh_var(self) -> str:
+        while True:
+            name = f"_l{self._vars}"
+            self._vars += 1
+            if name not in self._names:
+                return name
+
+    def fresh_step(self, hint: str) -> str:
+        base = "".join(c if c.isalnum() or c in "_." else "_" for c in hint).strip(".") or "k"
+        name, n = base, 0
+        while name in self.step_names:
+            n += 1
+            name = f"{base}_{n}"
+        self.step_names.add(name)
+        return name
+
+    # -- buffers
+    def add_global(self, hint: str, dtype: DType, shape: tuple[int, ...], role: str = "temp") -> View:
+        name = self.fresh_name(hint)
+        buf = Buffer(name, "global", dtype, tuple(shape), role)
+        self.globals_.append(buf)
+        self.all_buffers[name] = buf
+        return View.contiguous(name, shape)
+
+    def dtype(self, view: View) -> DType:
+        return self.all_buffers[view.buffer].dtype
+
+    def constant(self, array: np.ndarray, hint: str, source: str | None = None) -> View:
+        """A weight buffer holding ``array`` (a graph constant, or one lowering made: masks, iotas)."""
+        arr = np.asarray(array)
+        view = self.add_global(hint, DType.from_numpy(arr.dtype), tuple(arr.shape), "weight")
+        self.weights[view.buffer] = arr
+        if source is not None:
+            self.weight_sources[view.buffer] = source
+        return view
+
+    # -- values
+    def view(self, value: Value) -> View:
+        """The view holding ``value``'s elements in row-major order of its shape."""
+        found = self.views.get(value)
+        if found is not None:
+            return found
+        producer = value.producer
+        if producer is not None and producer.is_const:
+            view = self.constant(producer.attrs["value"], value.name, source=value.name)
+            self.views[value] = view
+            return view
+        raise PassError(f"value %{value.name} is used before it was lowered", pass_name="lower-to-tiled",
+                        remedy="the graph must be in topological order (run the verifier)")
+
+    def bind(self, value: Value, view: View) -> None:
+        if tuple(view.shape) != value.type.shape:
+            raise PassError(f"lowering bound %{value.name} {value.type} to a view of shape {list(view.shape)}",
+                            pass_name="lower-to-tiled", remedy="this is a bug in a tiled lowering rule")
+        self.views[value] = view
+
+    def result(self, value: Value) -> View:
+        """A fresh contiguous buffer for ``value`` (its output buffer when it is a graph output)."""
+        name = self.designated.get(value)
+        if name is not None and value not in self.views:
+            view = View.contiguous(name, value.type.shape)
+        else:
+            view = self.add_global(value.name, value.type.dtype, value.type.shape)
+        self.views[value] = view
+        return view
+
+    def is_whole_buffer(self, view: View) -> bool:
+        """Whether ``view`` is exactly its buffer in row-major order (size-1 axes aside)."""
+        buf = self.all_buffers[view.buffer]
+        if buf.shape != tuple(view.shape) or view.offset != Affine(0):
+            return False
+        want = contiguous_strides(buf.shape)
+        return all(n == 1 or s == w for n, s, w in zip(view.shape, view.strides, want))
+
+    def materialize(self, value: Value) -> str:
+        """The name of a global buffer of exactly ``value``'s type holding it (copying a view
+        into a fresh buffer when it is not one already)."""
+        view = self.view(value)
+        if self.is_whole_buffer(view) and self.all_buffers[view.buffer].space == "global":
+            return view.buffer
+        dst = self.add_global(value.name, value.type.dtype, value.type.shape)
+        if value.type.numel:
+            from moecc.passes.tiled_lowering.tiles import tiled_copy  # tiles imports this module
+
+            with self.kernel(f"copy_{value.name}", (value.producer.source or value.producer.kind,)
+                             if value.producer is not None else ()) as kb:
+                kb.emit(tiled_copy(kb, as_rank1(dst), as_rank1(view)))
+        return dst.buffer
+
+    def contiguous(self, view: View, dtype: DType, hint: str, sources: tuple[str, ...]) -> View:
+        """A copy of ``view`` in a fresh row-major global buffer (for a reshape a view cannot say)."""
+        dst = self.add_global(hint, dtype, tuple(view.shape))
+        if numel(tuple(view.shape)):
+            from moecc.passes.tiled_lowering.tiles import tiled_copy  # tiles imports this module
+
+            with self.kernel(f"copy_{hint}", sources) as kb:
+                kb.emit(tiled_copy(kb, as_rank1(dst), as_rank1(view)))
+        return dst
+
+    # -- kernels
+    @contextmanager
+    def kernel(self, hint: str, sources: tuple[str, ...]) -> Iterator[KernelBuilder]:
+        """Build one kernel; it is appended to the steps when the block ends (if not empty)."""
+        kb = KernelBuilder(self, self.fresh_step(hint), sources)
+        yield kb
+        if kb.stmts:
+            self.steps.append(Kernel(kb.name, tuple(kb.locals), tuple(kb.stmts), kb.sources))
+
+    def op_kernel(self, op: Op) -> AbstractContextManager[KernelBuilder]:
+        """:meth:`kernel` named after ``op``'s first result, sourced from its ONNX node."""
+        return self.kernel(op.results[0].name, sources_of(op))
+
+
+def sources_of(op: Op) -> tuple[str, ...]:
+    return (op.source or op.kind,)
+
+
+__all__ = [
+    "RULES",
+    "HostOp",
+    "KernelBuilder",
+    "LoweringContext",
+    "Rule",
+    "TilingParams",
+    "always",
+    "as_rank1",
+    "const",
+    "contiguous_strides",
+    "int_fits",
+    "numel",
+    "register_rule",
+    "sources_of",
+]

@@ -1,0 +1,221 @@
+"""Element-wise ops: one ``compute`` per tile, broadcasting as stride-0 views.
+
+Each graph kind is a row of :data:`UNARY` or :data:`BINARY`: how its expression is built from
+its operands. Operands of another shape are broadcast views of their buffers (numpy rules:
+added leading axes and stretched size-1 axes get stride 0), never copies. Half-precision
+(f16/bf16) arithmetic is written in f32 (operands ``cast<f32>``, constants f32) and cast back
+once on store, which is how the graph reference computes it; integers compute in their own
+dtype and wrap. Activations that are not a tiled-IR op (relu, softplus, gelu, ...) are their
+formulas. Chains of element-wise ops stay one statement each (fusing them is later work).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from moecc.ir.graph import Op, Value
+from moecc.ir.ops.elementwise import clip_bound
+from moecc.ir.tiled import views
+from moecc.ir.tiled.nodes import Binary, Cast, Expr, Select, Unary
+from moecc.ir.types import DType
+from moecc.passes.tiled_lowering.context import LoweringContext, as_rank1, const, register_rule
+from moecc.passes.tiled_lowering.tiles import tiled_compute
+
+HALF = (DType.F16, DType.BF16)
+
+
+def work_dtype(dtype: DType) -> DType:
+    """The dtype float arithmetic is written in: f32 for every float type."""
+    return DType.F32 if dtype in HALF else dtype
+
+
+def widen(x: Expr, dtype: DType) -> Expr:
+    return Cast(DType.F32, x) if dtype in HALF else x
+
+
+def narrow(x: Expr, dtype: DType) -> Expr:
+    return Cast(dtype, x) if dtype in HALF else x
+
+
+def bin_(op: str, a: Expr, b: Expr) -> Binary:
+    return Binary(op, a, b)
+
+
+def un(op: str, x: Expr) -> Unary:
+    return Unary(op, x)
+
+
+# -- activations (shared with the composites) ---------------------------------------------------
+
+def softplus(x: Expr, t: DType) -> Expr:
+    # max(x, 0) + log(1 + exp(-|x|)): no overflow for large |x| (as numpy's logaddexp).
+    return bin_("add", bin_("max", x, const(0, t)),
+                un("log", bin_("add", const(1, t), un("exp", un("neg", un("abs", x))))))
+
+
+def hard_sigmoid(x: Expr, t: DType, alpha: float, beta: float) -> Expr:
+    lin = bin_("add", bin_("mul", x, const(alpha, t)), const(beta, t))
+    return bin_("min", bin_("max", lin, const(0, t)), const(1, t))
+
+
+def gelu(x: Expr, t: DType, approximate: bool) -> Expr:
+    if approximate:
+        cube = bin_("mul", bin_("mul", x, x), x)
+        inner = bin_("mul", const(math.sqrt(2 / math.pi), t), bin_("add", x, bin_("mul", const(0.044715, t), cube)))
+        return bin_("mul", bin_("mul", const(0.5, t), x), bin_("add", const(1, t), un("tanh", inner)))
+    return bin_("mul", bin_("mul", const(0.5, t), x),
+                bin_("add", const(1, t), un("erf", bin_("mul", x, const(1 / math.sqrt(2.0), t)))))
+
+
+def activation(name: str, x: Expr, t: DType) -> Expr:
+    """The gated-MLP / MoE activations of the composite ops (on a float expression of ``t``)."""
+    if name == "silu":
+        return bin_("div", x, bin_("add", const(1, t), un("exp", un("neg", x))))
+    if name == "gelu":
+        return gelu(x, t, approximate=False)
+    if name == "gelu_tanh":
+        return gelu(x, t, approximate=True)
+    return bin_("max", x, const(0, t))
+
+
+# -- the tables ---------------------------------------------------------------------------------
+
+UnaryBuild = Callable[[Expr, Mapping[str, Any], DType], Expr]
+BinaryBuild = Callable[[Expr, Expr, Mapping[str, Any], DType], Expr]
+
+
+def _direct(name: str) -> UnaryBuild:
+    return lambda x, attrs, t: un(name, x)
+
+
+def _is_inf(x: Expr, attrs: Mapping[str, Any], t: DType) -> Expr:
+    pos, neg = attrs["detect_positive"], attrs["detect_negative"]
+    tests = []
+    if pos:
+        tests.append(bin_("eq", x, const(math.inf, t)))
+    if neg:
+        tests.append(bin_("eq", x, const(-math.inf, t)))
+    if not tests:
+        return const(False, DType.BOOL)
+    return tests[0] if len(tests) == 1 else bin_("or", tests[0], tests[1])
+
+
+#: Unary kind -> expression of its (widened) operand.
+UNARY: dict[str, UnaryBuild] = {
+    **{k: _direct(k) for k in ("neg", "abs", "sign", "exp", "log", "sqrt", "tanh", "erf", "sigmoid", "sin", "cos",
+                               "floor", "ceil", "not")},
+    "reciprocal": _direct("rcp"),
+    "relu": lambda x, attrs, t: bin_("max", x, const(0, t)),
+    "softplus": lambda x, attrs, t: softplus(x, t),
+    "hard_swish": lambda x, attrs, t: bin_("mul", x, hard_sigmoid(x, t, 1 / 6, 0.5)),
+    "mish": lambda x, attrs, t: bin_("mul", x, un("tanh", softplus(x, t))),
+    "gelu": lambda x, attrs, t: gelu(x, t, attrs["approximate"] == "tanh"),
+    "leaky_relu": lambda x, attrs, t: Select(bin_("lt", x, const(0, t)), bin_("mul", x, const(attrs["alpha"], t)), x),
+    "hard_sigmoid": lambda x, attrs, t: hard_sigmoid(x, t, attrs["alpha"], attrs["beta"]),
+    "is_nan": lambda x, attrs, t: bin_("ne", x, x),
+    "is_inf": _is_inf,
+}
+
+
+def _int_mod(a: Expr, b: Expr, attrs: Mapping[str, Any], t: DType) -> Expr:
+    """Integer remainder from truncating division: C's fmod, or (fmod=False) the divisor's
+    sign; x mod 0 is 0, as numpy gives."""
+    rem = bin_("sub", a, bin_("mul", bin_("div", a, b), b))
+    if not attrs["fmod"]:
+        differ = bin_("ne", bin_("lt", rem, const(0, t)), bin_("lt", b, const(0, t)))
+        rem = Select(bin_("and", bin_("ne", rem, const(0, t)), differ), bin_("add", rem, b), rem)
+    return Select(bin_("eq", b, const(0, t)), const(0, t), rem)
+
+
+#: Binary kind -> expression of its two (widened) operands.
+BINARY: dict[str, BinaryBuild] = {
+    **{k: (lambda name: lambda a, b, attrs, t: bin_(name, a, b))(k)
+       for k in ("add", "sub", "mul", "div", "pow", "max", "min", "and", "or", "xor")},
+    **{k: (lambda name: lambda a, b, attrs, t: bin_(name, a, b))(v)
+       for k, v in (("equal", "eq"), ("less", "lt"), ("greater", "gt"), ("less_equal", "le"),
+                    ("greater_equal", "ge"))},
+    "mod": _int_mod,
+}
+
+
+# -- emission -----------------------------------------------------------------------------------
+
+def broadcast_view(ctx: LoweringContext, value: Value, shape: tuple[int, ...]) -> Any:
+    """``value``'s view broadcast to ``shape`` (stride-0 axes), rank >= 1."""
+    return as_rank1(views.broadcast(ctx.view(value), shape))
+
+
+def emit_elementwise(ctx: LoweringContext, op: Op, operands: Sequence[Value], build: Callable[[list[Expr]], Expr]) -> None:
+    """``op``'s single result = ``build(operands)``, every operand broadcast to the result."""
+    out = op.result
+    dst = as_rank1(ctx.result(out))
+    srcs = [broadcast_view(ctx, v, out.type.shape) for v in operands]
+    with ctx.op_kernel(op) as kb:
+        kb.emit(tiled_compute(kb, dst, srcs, build))
+
+
+@register_rule(*UNARY)
+def lower_unary(op: Op, ctx: LoweringContext) -> None:
+    t, out_t = op.operands[0].type.dtype, op.result.type.dtype
+    fn = UNARY[op.kind]
+
+    def build(xs: list[Expr]) -> Expr:
+        expr = fn(widen(xs[0], t), op.attrs, work_dtype(t))
+        return narrow(expr, out_t) if out_t == t else expr
+
+    emit_elementwise(ctx, op, op.operands, build)
+
+
+def _binary_supports(op: Op, ctx: LoweringContext) -> str | None:
+    if op.kind == "mod" and op.operands[0].type.dtype.is_float:
+        return "float mod needs an exactly rounded remainder (numpy's fmod); no tiled expression computes it"
+    return None
+
+
+@register_rule(*BINARY, supports=_binary_supports)
+def lower_binary(op: Op, ctx: LoweringContext) -> None:
+    t, out_t = op.operands[0].type.dtype, op.result.type.dtype
+    fn = BINARY[op.kind]
+
+    def build(xs: list[Expr]) -> Expr:
+        expr = fn(widen(xs[0], t), widen(xs[1], t), op.attrs, work_dtype(t))
+        return narrow(expr, out_t) if out_t == t else expr
+
+    emit_elementwise(ctx, op, op.operands, build)
+
+
+@register_rule("cast")
+def lower_cast(op: Op, ctx: LoweringContext) -> None:
+    to = op.attrs["to"]
+    emit_elementwise(ctx, op, op.operands, lambda xs: xs[0] if op.operands[0].type.dtype == to else Cast(to, xs[0]))
+
+
+@register_rule("where")
+def lower_where(op: Op, ctx: LoweringContext) -> None:
+    emit_elementwise(ctx, op, op.operands, lambda xs: Select(xs[0], xs[1], xs[2]))
+
+
+@register_rule("clip")
+def lower_clip(op: Op, ctx: LoweringContext) -> None:
+    t = op.operands[0].type.dtype
+    bounds = []
+    for name, fn in (("min", "max"), ("max", "min")):
+        bound = op.attrs.get(name)
+        if bound is not None:
+            value = clip_bound(bound, np.dtype(t.numpy))
+            bounds.append((fn, const(float(value) if t.is_float else int(value), t)))
+
+    def build(xs: list[Expr]) -> Expr:
+        expr: Expr = xs[0]
+        for fn, bound in bounds:
+            expr = bin_(fn, expr, bound)
+        return expr
+
+    emit_elementwise(ctx, op, op.operands, build)
+
+
+__all__ = ["BINARY", "UNARY", "activation", "broadcast_view", "emit_elementwise", "narrow", "widen", "work_dtype"]

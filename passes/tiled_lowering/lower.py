@@ -1,0 +1,172 @@
+"""The lowering driver: a graph (after the graph passes) into one tiled module, host calls between kernels.
+
+Ops are visited in order. For each, the rule table (:data:`~.context.RULES`) decides: the
+op's rule says yes and lowers it into kernels, or (no rule, or the rule's reason) the op joins
+the current run of host ops; a run of consecutive host ops becomes one host call holding those
+graph ops inline, bound to global buffers. Values whose producer is a view op (transpose,
+slice, expand, most reshapes) are views of another buffer; they are copied into a buffer of
+their own only where a host call or a module output needs one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moecc.ir.graph import Graph, Op, Value
+from moecc.ir.tiled.nodes import HostCall, TiledModule, View
+from moecc.passes.tiled_lowering.context import (
+    RULES,
+    HostOp,
+    LoweringContext,
+    TilingParams,
+    as_rank1,
+)
+from moecc.passes.tiled_lowering.tiles import tiled_copy
+
+# Importing the rule modules fills the rule table.
+from moecc.passes.tiled_lowering import (  # noqa: F401  (registration)
+    composite,
+    contractions,
+    data,
+    elementwise,
+    indexing,
+    norms,
+    reductions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TiledLowering:
+    """What lowering produced: the module, its weights (buffer -> data), which weight buffers
+    hold graph constants (buffer -> value name), the input buffer of each graph input and the
+    ops left to host calls."""
+
+    module: TiledModule
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    weight_sources: dict[str, str] = field(default_factory=dict)
+    input_buffers: tuple[str, ...] = ()
+    host_ops: tuple[HostOp, ...] = ()
+
+    @property
+    def kernel_count(self) -> int:
+        return len(self.module.kernels)
+
+    @property
+    def host_call_count(self) -> int:
+        return sum(1 for s in self.module.steps if isinstance(s, HostCall))
+
+
+def decide(op: Op, ctx: LoweringContext) -> str | None:
+    """``None`` when ``op`` lowers into kernels, else the reason it runs on the host."""
+    rule = RULES.get(op.kind)
+    if rule is None:
+        return f"no tiled lowering rule for op kind '{op.kind}'"
+    if any(r.type.numel == 0 for r in op.results):
+        return None  # nothing to compute (handled in lower_graph)
+    if not rule.empty_operands and any(v.type.numel == 0 for v in op.operands):
+        return "an operand has no elements (the result is an identity or fill value, computed on the host)"
+    return rule.supports(op, ctx)
+
+
+def lower_graph(graph: Graph, params: TilingParams | None = None) -> TiledLowering:
+    """Lower ``graph`` into a tiled module (see the module docstring)."""
+    ctx = LoweringContext(graph, params or TilingParams())
+    input_buffers = []
+    for value in graph.inputs:
+        view = ctx.add_global(value.name, value.type.dtype, value.type.shape, "input")
+        ctx.views[value] = view
+        input_buffers.append(view.buffer)
+    outputs = _plan_outputs(ctx)
+    uses = graph.uses()
+    pending: list[tuple[Op, str]] = []
+    for op in graph.ops:
+        if op.is_const:
+            continue
+        reason = decide(op, ctx)
+        if reason is not None:
+            pending.append((op, reason))
+            continue
+        if pending:
+            _host_call(ctx, pending, uses)
+            pending = []
+        if any(r.type.numel == 0 for r in op.results):
+            for r in op.results:
+                ctx.result(r)
+            continue
+        RULES[op.kind].lower(op, ctx)
+        for r in op.results:
+            if r not in ctx.views:
+                ctx.result(r)  # an unused result a rule did not write (cannot be read)
+    if pending:
+        _host_call(ctx, pending, uses)
+    _finish_outputs(ctx, outputs)
+    module = TiledModule(tuple(ctx.globals_), tuple(ctx.steps), tuple(input_buffers), tuple(outputs))
+    used = {b.name for b in module.buffers}
+    weights = {k: v for k, v in ctx.weights.items() if k in used}
+    return TiledLowering(module, weights, dict(ctx.weight_sources), tuple(input_buffers), tuple(ctx.host_ops))
+
+
+def _plan_outputs(ctx: LoweringContext) -> list[str]:
+    """One output buffer per graph output; the op producing the value writes it directly when
+    it is that value's first appearance among the outputs."""
+    names: list[str] = []
+    for value in ctx.graph.outputs:
+        view = ctx.add_global(value.name, value.type.dtype, value.type.shape, "output")
+        if value not in ctx.designated and value.producer is not None and not value.producer.is_const:
+            ctx.designated[value] = view.buffer
+        names.append(view.buffer)
+    return names
+
+
+def _finish_outputs(ctx: LoweringContext, outputs: list[str]) -> None:
+    """Copy every output held elsewhere (a view, an input, a constant, a repeat) into its buffer."""
+    for value, name in zip(ctx.graph.outputs, outputs):
+        view = ctx.view(value)
+        if view.buffer == name and ctx.is_whole_buffer(view) or value.type.numel == 0:
+            continue
+        dst = View.contiguous(name, value.type.shape)
+        with ctx.kernel(f"output_{name}", (value.producer.source or value.producer.kind,)
+                        if value.producer is not None else ()) as kb:
+            kb.emit(tiled_copy(kb, as_rank1(dst), as_rank1(view)))
+
+
+def _host_call(ctx: LoweringContext, group: list[tuple[Op, str]], uses: dict[Value, list[Op | None]]) -> None:
+    """One host call running ``group``'s ops (consecutive in the graph) on the graph interpreter."""
+    ops = [op for op, _ in group]
+    inside = {id(op) for op in ops}
+    produced = {r for op in ops for r in op.results}
+    name = ctx.fresh_step(f"host_{ops[0].results[0].name}")
+    sub = Graph(name)
+    mapping: dict[Value, Value] = {}
+    bound_inputs: list[str] = []
+    for op in ops:
+        for value in op.operands:
+            if value in mapping or value in produced:
+                continue
+            producer = value.producer
+            if producer is not None and producer.is_const:
+                # Constants travel inside the host call's graph.
+                mapping[value] = sub.add_op("const", [], dict(producer.attrs), [value.type], names=[value.name],
+                                            source=producer.source).result
+                continue
+            bound_inputs.append(ctx.materialize(value))
+            mapping[value] = sub.add_input(value.name, value.type)
+        new = sub.add_op(op.kind, [mapping[v] for v in op.operands], dict(op.attrs), [r.type for r in op.results],
+                         names=[r.name for r in op.results], source=op.source)
+        mapping.update(zip(op.results, new.results))
+    exported = [r for op in ops for r in op.results
+                if any(user is None or id(user) not in inside for user in uses.get(r, []))]
+    if not exported:  # results nobody reads: keep the first so the call has an output
+        exported = [ops[0].results[0]]
+    sub.set_outputs([mapping[r] for r in exported])
+    bound_outputs = [ctx.result(r).buffer for r in exported]
+    reasons = list(dict.fromkeys(reason for _, reason in group))
+    sources = tuple(dict.fromkeys(op.source or op.kind for op in ops))
+    ctx.steps.append(HostCall(name, sub, tuple(bound_inputs), tuple(bound_outputs), "; ".join(reasons), sources))
+    for op, reason in group:
+        ctx.host_ops.append(HostOp(f"%{op.results[0].name}", op.kind, op.source or "", reason))
+
+
+__all__ = ["TiledLowering", "decide", "lower_graph"]
