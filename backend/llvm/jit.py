@@ -10,7 +10,13 @@ host: its CPU name and features, so the vectorisers and the instruction selector
 SIMD extension it has). :func:`compile_module` keeps each execution engine alive for the rest
 of the process (the machine code lives in it) and caches it by the module's text, so building
 the same module twice compiles once. :func:`emit_object` produces a relocatable object file
-for the same target, for ahead-of-time use.
+for the same target, for ahead-of-time use; :func:`load_object` puts such an object (a
+``.moe`` artifact's) into an engine after checking that LLVM's loader can place it.
+
+JIT modules and objects are the same code: small code model, position-independent (see
+:func:`target_machine`), loaded by llvmlite's memory manager, which maps each object's code
+and data as one block so its 32-bit PC-relative references reach wherever the process's
+address space puts that block.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import ctypes
 import functools
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
@@ -45,8 +52,30 @@ def _initialise_llvm() -> None:
 def target_machine(target: CpuTarget | None = None, *, for_jit: bool = True) -> llvm.TargetMachine:
     """An LLVM target machine for ``target`` (default: the host) at -O3.
 
-    JIT machines use the JIT code model; object-file machines use position-independent code so
-    the object can be linked into a shared library."""
+    JIT and object machines generate the same code (``for_jit`` only tells LLVM who will
+    load it): the small code model, position-independent.
+
+    Why that pair. The code must run at whatever address the process's address space gives
+    it: a process that already maps a few GiB (a big numpy array, another model) has free
+    gaps on both sides of that region, and MCJIT's default memory manager maps code,
+    read-only and writable data separately, each where the kernel finds room, so an object's
+    ``.text`` landed in a gap above a 3 GiB array and its ``.rodata``/``.bss`` below it; the
+    small code model's 32-bit PC-relative references between them then cannot be resolved
+    and LLVM's loader aborts the process (an assertion, no exception). Position-independent
+    small-model code needs only its own sections within 2 GiB of each other:
+    :func:`compile_module` and :func:`load_object` use llvmlite's memory manager, which
+    reserves one block per object for all its sections (with room for the loader's stubs and
+    GOT, through which calls to libc and to other engines' functions go as 64-bit
+    addresses), and :func:`load_object` refuses, before LLVM sees it, an object that block
+    could not hold. Heap and scratch arenas are arguments, never addresses in the code. The
+    ``--emit obj`` object is standard x86-64 PIC for C (``docs/cpu_object_abi.md``).
+
+    The large code model would not need the block (every reference 64-bit) but loads each
+    constant-pool address with ``movabs`` (and, position-independent, keeps a GOT base in a
+    register) and calls indirectly; measured on llama-block and gpt2-block artifacts, small
+    PIC ran as fast as large, medium and the old static large JIT (within 1 %), so the
+    standard model it is. The medium code model would only move large globals (the weight
+    image) out of 32-bit reach, which the reserved block makes unnecessary up to 2 GiB."""
     _initialise_llvm()
     target = target or host_cpu_target()
     try:
@@ -55,8 +84,10 @@ def target_machine(target: CpuTarget | None = None, *, for_jit: bool = True) -> 
             cpu=target.name,
             features=target.features,
             opt=3,
-            reloc="default" if for_jit else "pic",
-            codemodel="jitdefault" if for_jit else "default",
+            # Small code model, position-independent, for the JIT and objects alike (see the
+            # docstring: why not the large or medium model, and what makes it load anywhere).
+            reloc="pic",
+            codemodel="small",
             jit=for_jit,
         )
     except RuntimeError as err:
@@ -137,6 +168,18 @@ class JitModule:
         return self._functions[key]  # type: ignore[return-value]
 
 
+#: Engines get llvmlite's memory manager (``use_lmm``; llvmlite's default only on 64-bit ARM),
+#: which maps all of an object's sections as one block; MCJIT's default one maps code and data
+#: separately, possibly GiBs apart (see :func:`target_machine`).
+_CONTIGUOUS_SECTIONS = True
+
+
+def _new_engine(module: llvm.ModuleRef, machine: llvm.TargetMachine) -> llvm.ExecutionEngine:
+    """An MCJIT engine for ``module`` (it takes ownership of ``machine``) whose memory manager
+    maps each object it loads as one block (``use_lmm``: in every llvmlite this project allows)."""
+    return llvm.create_mcjit_compiler(module, machine, use_lmm=_CONTIGUOUS_SECTIONS)
+
+
 _jit_cache: dict[str, JitModule] = {}
 _jit_lock = threading.Lock()
 
@@ -158,7 +201,7 @@ def compile_module(
         optimise(parsed, target, speed_level)
         optimised_text = str(parsed)
         try:
-            engine = llvm.create_mcjit_compiler(parsed, target_machine(target))
+            engine = _new_engine(parsed, target_machine(target))
             engine.finalize_object()
         except RuntimeError as err:
             raise MoeccError(
@@ -189,14 +232,16 @@ def emit_assembly(module: ir.Module, target: CpuTarget | None = None, speed_leve
 
 def load_object(data: bytes, target: CpuTarget | None = None, name: str = "object") -> JitModule:
     """Machine code from an object file (as :func:`emit_object` writes it) in a fresh MCJIT
-    engine: nothing is parsed, optimised or compiled. A file LLVM cannot load, or one whose
-    relocations it cannot resolve, is a :class:`MoeccError`."""
+    engine: nothing is parsed, optimised or compiled. The object's sections go into one block
+    (:data:`_CONTIGUOUS_SECTIONS`), so it runs wherever that block is mapped. A file LLVM
+    cannot load, or one whose relocations its loader could not apply at every address (it
+    would abort the process), is a :class:`MoeccError` raised before LLVM sees it."""
     target = target or host_cpu_target()
     _check_elf_object(bytes(data), name)
     try:
         # The engine takes ownership of its target machine and frees it with itself, so it
         # gets a machine of its own, not the cached one other engines and emitters share.
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine.__wrapped__(target))
+        engine = _new_engine(llvm.parse_assembly(""), target_machine.__wrapped__(target))
         engine.add_object_file(llvm.ObjectFileRef.from_data(bytes(data)))
         engine.finalize_object()
     except (RuntimeError, ValueError, OSError) as err:
@@ -205,9 +250,39 @@ def load_object(data: bytes, target: CpuTarget | None = None, name: str = "objec
     return JitModule(name=name, engine=engine, optimised_ir="")
 
 
+def host_is_x86_64() -> bool:
+    """Whether this process runs on x86-64 (whose relocation types :func:`load_object` checks)."""
+    import platform
+
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+#: ELF constants the checks below read.
+_SHT_SYMTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 4, 8, 9
+_SHF_ALLOC = 2
+_SHN_ABS, _SHN_COMMON = 0xFFF1, 0xFFF2
+_EM_X86_64 = 62
+#: x86-64 relocation types RuntimeDyld applies at any address: 64-bit ones (absolute, PC-,
+#: GOT- and GOT-base-relative: what large-model code uses) ...
+_RELOCATIONS_64 = {0: "NONE", 1: "64", 24: "PC64", 25: "GOTOFF64", 27: "GOT64", 29: "GOTPC64"}
+#: ... and 32-bit PC-relative ones, which reach within the object's block (calls to symbols
+#: outside it go through a stub, GOT references through a GOT entry, both inside the block),
+#: except a PC32 to a symbol outside the object: that one would have to reach the symbol itself.
+_RELOCATIONS_32_NEAR = {2: "PC32", 4: "PLT32", 9: "GOTPCREL", 26: "GOTPC32", 41: "GOTPCRELX", 42: "REX_GOTPCRELX"}
+_R_X86_64_PC32 = 2
+#: Most bytes an object with 32-bit PC-relative relocations may map: its block must lie within
+#: +-2 GiB of every reference in it (a margin of 64 KiB under 2^31 for the loader's rounding).
+_NEAR_REACH_BYTES = 2**31 - 2**16
+#: What one relocation can add to the block at most: a stub (6 bytes on x86-64, aligned) and a
+#: GOT entry (8 bytes).
+_BYTES_PER_RELOCATION = 16
+
+
 def _check_elf_object(data: bytes, name: str) -> None:
     """Refuse what is not a whole 64-bit little-endian relocatable ELF file before LLVM sees
-    it: LLVM's object loader trusts the header and crashes the process on garbage."""
+    it: LLVM's object loader trusts the header and crashes the process on garbage. On x86-64
+    hosts also refuse an object LLVM's loader would abort on wherever it is mapped
+    (:func:`_check_x86_64_relocations`)."""
     import struct
 
     def bad(why: str) -> MoeccError:
@@ -218,15 +293,132 @@ def _check_elf_object(data: bytes, name: str) -> None:
         raise bad("no ELF header")
     if data[4] != 2 or data[5] != 1:
         raise bad("not a 64-bit little-endian ELF file")
-    e_type, = struct.unpack_from("<H", data, 16)
+    e_type, e_machine = struct.unpack_from("<HH", data, 16)
     e_shoff, = struct.unpack_from("<Q", data, 40)
     e_shentsize, e_shnum, e_shstrndx = struct.unpack_from("<HHH", data, 58)
     if e_type != 1:
         raise bad(f"ELF type {e_type}, not a relocatable object")
     if e_shentsize != 64 or e_shnum == 0 or e_shstrndx >= e_shnum or e_shoff + e_shnum * e_shentsize > len(data):
         raise bad("its section header table is truncated or malformed")
+    sections = []
     for index in range(e_shnum):
-        sh_type, = struct.unpack_from("<I", data, e_shoff + index * 64 + 4)
-        sh_offset, sh_size = struct.unpack_from("<QQ", data, e_shoff + index * 64 + 24)
-        if sh_type != 8 and sh_offset + sh_size > len(data):  # 8: SHT_NOBITS occupies no file bytes
+        header = _Section(*struct.unpack_from("<IIQQQQIIQQ", data, e_shoff + index * 64))
+        if header.type != _SHT_NOBITS and header.offset + header.size > len(data):
             raise bad(f"section {index} extends past the end of the file")
+        sections.append(header)
+    if host_is_x86_64():
+        if e_machine != _EM_X86_64:
+            raise bad(f"it is for ELF machine {e_machine}, not x86-64 (62)")
+        _check_x86_64_relocations(data, sections, name, bad)
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """An ELF64 section header (``Elf64_Shdr``)."""
+
+    name: int
+    type: int
+    flags: int
+    address: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    align: int
+    entry_size: int
+
+
+def _check_x86_64_relocations(data: bytes, sections: list[_Section], name: str,
+                              bad: Callable[[str], MoeccError]) -> None:
+    """Refuse, with a :class:`MoeccError`, an x86-64 object whose relocations LLVM's loader
+    (RuntimeDyld) could not apply wherever the block holding the object is mapped: it asserts
+    (aborting the process) when a 32-bit field cannot hold the value, and on types it does not
+    implement. What passes: the types of :data:`_RELOCATIONS_64` anywhere, and those of
+    :data:`_RELOCATIONS_32_NEAR` when the whole block stays within :data:`_NEAR_REACH_BYTES`
+    and no PC32 names a symbol the object does not define (small-model objects moecc emits,
+    large-model ones, and medium-model ones up to the same size)."""
+    import struct
+
+    block_bytes = 3 * 4096  # code, read-only and writable data are page-rounded apart
+    near = 0  # the type of a 32-bit relocation the object has (0: none)
+    for section in sections:
+        if section.flags & _SHF_ALLOC:
+            align = max(section.align, 1)
+            block_bytes += -(-section.size // align) * align + align
+        if section.type not in (_SHT_RELA, _SHT_REL) or section.info >= len(sections):
+            continue
+        if not sections[section.info].flags & _SHF_ALLOC:
+            continue  # relocations of sections the loader does not map (debug information)
+        entry = 24 if section.type == _SHT_RELA else 16
+        if section.entry_size != entry or section.size % entry or section.link >= len(sections):
+            raise bad(f"relocation section at offset {section.offset} is malformed")
+        symbols = sections[section.link]
+        if symbols.type != _SHT_SYMTAB:
+            raise bad(f"relocation section at offset {section.offset} has no symbol table")
+        count = section.size // entry
+        block_bytes += count * _BYTES_PER_RELOCATION
+        view = memoryview(data)[section.offset: section.offset + section.size]
+        for row in struct.iter_unpack("<QQ" if entry == 16 else "<QQq", view):
+            kind, symbol = row[1] & 0xFFFFFFFF, row[1] >> 32
+            if kind in _RELOCATIONS_64:
+                continue
+            if kind not in _RELOCATIONS_32_NEAR:
+                what = ("a 32-bit absolute address (static non-PIC code, only loadable in the lowest 2 GiB)"
+                        if kind in (10, 11) else "not one moecc lets LLVM's JIT loader apply (it may abort on it)")
+                raise MoeccError(
+                    f"the object has x86-64 relocation type {kind}, {what}",
+                    location=f"object '{name}'",
+                    remedy="rebuild the object (recompile the model) with this moecc, which emits "
+                           "position-independent code")
+            near = near or kind
+            if kind == _R_X86_64_PC32:
+                if symbol * 24 + 24 > symbols.size:
+                    raise bad(f"a relocation names symbol {symbol}, past the symbol table")
+                shndx, = struct.unpack_from("<H", data, symbols.offset + symbol * 24 + 6)
+                # No symbol, an undefined (SHN_UNDEF) or an absolute (SHN_ABS) one: the target
+                # lies outside the block, possibly GiBs away.
+                if symbol == 0 or shndx in (0, _SHN_ABS):
+                    raise MoeccError(
+                        "the object has a 32-bit PC-relative reference (R_X86_64_PC32) to symbol "
+                        f"'{_symbol_name(data, sections, symbols, symbol)}', which it does not define: "
+                        "it cannot reach it wherever the object and that symbol are mapped",
+                        location=f"object '{name}'",
+                        remedy="rebuild the object (recompile the model) with this moecc, whose "
+                               "code reaches outside symbols through the GOT")
+    block_bytes += _common_bytes(data, sections)
+    if near and block_bytes > _NEAR_REACH_BYTES:
+        raise MoeccError(
+            f"the object needs {block_bytes / 2**30:.2f} GiB of code and data (its weight image "
+            f"included) but has 32-bit PC-relative references ({_RELOCATIONS_32_NEAR[near]}), which "
+            "reach 2 GiB: LLVM's loader cannot place it",
+            location=f"object '{name}'",
+            remedy="run the model JIT-compiled (moecc.compile(model, target='cpu')), which keeps "
+                   "the weights in the heap rather than in the code, or make the weights smaller")
+
+
+def _common_bytes(data: bytes, sections: list[_Section]) -> int:
+    """Bytes the loader allocates, in the object's block, for its common symbols (``st_value``
+    is their alignment)."""
+    import struct
+
+    total = 0
+    for table in sections:
+        if table.type == _SHT_SYMTAB:
+            view = memoryview(data)[table.offset: table.offset + table.size - table.size % 24]
+            for _, _, _, shndx, value, size in struct.iter_unpack("<IBBHQQ", view):
+                if shndx == _SHN_COMMON:
+                    total += size + max(value, 1)
+    return total
+
+
+def _symbol_name(data: bytes, sections: list[_Section], symbols: _Section, symbol: int) -> str:
+    """The name of entry ``symbol`` of the symbol table ``symbols`` (for messages)."""
+    import struct
+
+    offset, = struct.unpack_from("<I", data, symbols.offset + symbol * 24)
+    strings = sections[symbols.link] if symbols.link < len(sections) else None
+    if strings is None or offset >= strings.size:
+        return f"#{symbol}"
+    start = strings.offset + offset
+    end = data.find(b"\0", start, strings.offset + strings.size)
+    return data[start: end if end >= 0 else strings.offset + strings.size].decode("utf-8", "replace")

@@ -202,7 +202,10 @@ class CpuCompileTarget(CompileTarget):
         except ArtifactError:
             raise
         except MoeccError as err:
-            raise ArtifactError(f"'{path}' holds an invalid cpu program: {err}", remedy="recompile the model") from None
+            # The inner error's own remedy (e.g. "run it JIT-compiled") beats a generic one.
+            remedy, err.remedy = err.remedy, None
+            raise ArtifactError(f"'{path}' holds an invalid cpu program: {err.add_context()}",
+                                remedy=remedy or "recompile the model") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"'{path}': cpu part is corrupt ({type(exc).__name__}: {exc})",
                                 remedy="recompile the model") from None
