@@ -22,6 +22,7 @@ from typing import NoReturn
 import lark
 
 from moecc.errors import IRParseError
+from moecc.ir.text_errors import syntax_error
 from moecc.ir.kernel import (
     BCAST_MODES,
     KERNEL_DTYPES,
@@ -89,49 +90,8 @@ def parse_kernel_module(text: str) -> KernelModule:
     try:
         tree = _lark_parser().parse(text)
     except lark.exceptions.UnexpectedInput as err:
-        raise _syntax_error(err, text) from None
+        raise syntax_error(err, text, _lark_parser(), _TERMINAL_NAMES, "see docs/kernel_ir.md for the kernel IR text form") from None
     return _ModuleReader().module(tree)
-
-
-# -- syntax errors -------------------------------------------------------------------------
-
-def _describe_terminals(names: set[str] | frozenset[str]) -> str:
-    readable = sorted({_terminal_description(n) for n in names if not n.startswith("$")})
-    if not readable:
-        return "the end of the text"
-    return readable[0] if len(readable) == 1 else "one of " + ", ".join(readable)
-
-
-def _terminal_description(name: str) -> str:
-    if name in _TERMINAL_NAMES:
-        return _TERMINAL_NAMES[name]
-    try:
-        pattern = _lark_parser().get_terminal(name).pattern
-    except KeyError:
-        return name
-    # Keywords and punctuation are string patterns: show them as written (`'<-'`, `'load'`).
-    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else name
-
-
-def _syntax_error(err: lark.exceptions.UnexpectedInput, text: str) -> IRParseError:
-    line, column = err.line, err.column
-    if isinstance(err, lark.exceptions.UnexpectedCharacters):
-        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        message = f"unexpected character {char!r}"
-        expected = err.allowed or set()
-    elif isinstance(err, lark.exceptions.UnexpectedToken) and err.token.type != "$END":
-        message = f"unexpected {err.token.value!r}"
-        expected = err.accepts or err.expected
-    else:  # end of input: point just past the last non-blank line
-        lines = text.rstrip().split("\n")
-        line, column = len(lines), len(lines[-1]) + 1
-        message = "unexpected end of text"
-        expected = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
-    return IRParseError(
-        f"{message}, expected {_describe_terminals(expected)}",
-        location=f"line {line}:{column}",
-        remedy="see docs/kernel_ir.md for the kernel IR text form",
-    )
 
 
 # -- tree to module --------------------------------------------------------------------------

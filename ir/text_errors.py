@@ -1,0 +1,53 @@
+"""Syntax errors of the IR text forms: one wording for every Lark-parsed level.
+
+The graph, kernel and tiled IR parsers each hand a Lark ``UnexpectedInput`` here with their
+parser and a table of readable terminal names; the result is an :class:`IRParseError` that says
+what was found, what was expected and where (``line L:C``), with the level's remedy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import lark
+
+from moecc.errors import IRParseError
+
+
+def describe_terminal(name: str, parser: lark.Lark, names: Mapping[str, str]) -> str:
+    """How a terminal reads in a message: its table name, the keyword or punctuation as written
+    (``'<-'``, ``'copy'``), or its Lark name."""
+    if name in names:
+        return names[name]
+    try:
+        pattern = parser.get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'" if isinstance(pattern, lark.lexer.PatternStr) else name
+
+
+def describe_terminals(found: set[str] | frozenset[str], parser: lark.Lark, names: Mapping[str, str]) -> str:
+    readable = sorted({describe_terminal(n, parser, names) for n in found if not n.startswith("$")})
+    if not readable:
+        return "the end of the text"
+    return readable[0] if len(readable) == 1 else "one of " + ", ".join(readable)
+
+
+def syntax_error(err: lark.exceptions.UnexpectedInput, text: str, parser: lark.Lark, names: Mapping[str, str],
+                 remedy: str) -> IRParseError:
+    """The :class:`IRParseError` for a Lark syntax error in ``text``."""
+    line, column = err.line, err.column
+    if isinstance(err, lark.exceptions.UnexpectedCharacters):
+        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        message = f"unexpected character {char!r}"
+        expected = err.allowed or set()
+    elif isinstance(err, lark.exceptions.UnexpectedToken) and err.token.type != "$END":
+        message = f"unexpected {err.token.value!r}"
+        expected = err.accepts or err.expected
+    else:  # end of input: point just past the last non-blank line
+        lines = text.rstrip().split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+        message = "unexpected end of text"
+        expected = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
+    return IRParseError(f"{message}, expected {describe_terminals(expected, parser, names)}",
+                        location=f"line {line}:{column}", remedy=remedy)
