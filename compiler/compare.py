@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-#: fp32 against fp32 (DESIGN.md): same math, different summation order.
+#: fp32 against fp32: same math, different summation order.
 F32_RTOL = 1e-4
 F32_ATOL = 1e-5
 #: The MXU in bf16 (8-bit mantissa operands, f32 accumulation) against the f32 reference.

@@ -2,7 +2,7 @@
 
 A stand-alone developer script: nothing in moecc imports it and CI does not run it. It makes the
 real exporter output that the hand-built examples in :mod:`moecc.examples` imitate, for local
-checks of the frontend and the back ends (see DESIGN.md, "Real models for local checks";
+checks of the frontend and the back ends (see docs/architecture.md and the README's "Tests" section;
 ``scripts/check_hf_exports.py`` compiles these exports with moecc and compares them with
 onnxruntime). No weights are downloaded: every model is built from a small config with a fixed
 seed.
