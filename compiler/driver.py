@@ -39,6 +39,7 @@ def compile(  # noqa: A001 - the public name of the API
     precision: str | None = None,
     trace: bool | None = None,
     threads: int | None = None,
+    lowering: str | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -54,13 +55,16 @@ def compile(  # noqa: A001 - the public name of the API
     on ``asic``, ``asic_target`` names the part (a target description in ``moecc.isa_spec``,
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
-    ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it).
+    ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
+    ``lowering`` chooses the level a back end reads: ``"kernel"`` (the kernel IR, today's default)
+    or ``"tiled"`` (the target-neutral tiled IR).
     """
     from moecc.passes.compilation import Compilation
     from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager
 
     backend = get_target(target)
-    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads}
+    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads,
+             "lowering": lowering}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     graph_pipeline = DEFAULT_GRAPH_PIPELINE if pipeline is None else pipeline
     passes = target_pipeline(target, graph_pipeline, options)

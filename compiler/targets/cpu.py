@@ -6,10 +6,18 @@ caches: :func:`moecc.backend.llvm.cpu_target.tiling_target`), ``plan-memory`` (o
 thread pool's size (results do not depend on it). ``moecc compile --emit obj`` writes the same
 code as an ELF object with a C ABI; a ``.moe`` keeps that object, so loading needs no LLVM
 code generation.
+
+``lowering="tiled"`` (default ``"kernel"``: the path above) compiles from the tiled IR instead:
+``lower-to-tiled`` with tile sizes for the host's caches
+(:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the whole
+tiled module as one LLVM module, JIT-compiled: :mod:`moecc.backend.llvm.tiled`); host calls run
+on the reference interpreter between machine-code segments. Its ``.moe`` keeps the tiled IR
+text and the weights lowering made; loading parses, verifies and JIT-compiles it again.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,13 +35,24 @@ if TYPE_CHECKING:
 
 _KERNELS = "kernels.kir"
 _OBJECT = "kernels.o"
+_TILED = "cpu_tiled.tir"
+_TILED_WEIGHTS = "cpu_tiled_weights.npz"
+#: Values of the ``lowering`` option: through the kernel IR (today's default) or the tiled IR.
+LOWERINGS = ("kernel", "tiled")
+
+
+def _is_tiled(compiled: CompiledModel) -> bool:
+    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+
+    return isinstance(compiled.executable, TiledCpuExecutable)
 
 
 class CpuCompileTarget(CompileTarget):
     name: ClassVar[str] = "cpu"
     description: ClassVar[str] = "the host CPU: the whole model compiled with LLVM into machine code (JIT or an ELF object)"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1}
-    ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "llvm")
+    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "lowering": "kernel"}
+    # "kernel" exists with lowering="kernel", "tiled" with lowering="tiled".
+    ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "tiled", "llvm")
     emit_files: ClassVar[tuple[str, ...]] = ("obj",)
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,6 +60,9 @@ class CpuCompileTarget(CompileTarget):
         threads = options["threads"]
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UnsupportedError(f"threads must be a positive integer, got {threads!r}", remedy="use threads=1 or more")
+        if options["lowering"] not in LOWERINGS:
+            raise UnsupportedError(f"lowering must be one of {', '.join(LOWERINGS)}, got {options['lowering']!r}",
+                                   remedy="use lowering='kernel' (through the kernel IR) or 'tiled' (from the tiled IR)")
         return options
 
     def prepare(self, unit: Compilation) -> None:
@@ -53,9 +75,21 @@ class CpuCompileTarget(CompileTarget):
         import moecc.backend.llvm.stages  # noqa: F401  (registers emit-llvm)
         from moecc.passes.manager import parse_pipeline
 
+        if options.get("lowering") == "tiled":
+            from moecc.backend.llvm.cpu_target import host_cpu_target
+            from moecc.backend.llvm.tiled.params import cpu_tiling_params
+            from moecc.backend.llvm.tiled.stage import EmitLlvmTiledStage
+            from moecc.passes.tiled_lowering.stage import LowerToTiledStage
+
+            params = cpu_tiling_params(host_cpu_target())
+            return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes),
+                    EmitLlvmTiledStage()]
         return parse_pipeline("partition,lower-to-kernels,plan-memory,emit-llvm")
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
+        if unit.options.get("lowering") == "tiled":
+            self._finish_tiled(compiled, unit)
+            return
         from moecc.backend.llvm.codegen import heap_bytes
         from moecc.cpu_runtime import CpuExecutable
         from moecc.passes.kernel_lowering import graph_flops
@@ -75,6 +109,21 @@ class CpuCompileTarget(CompileTarget):
         }
         compiled.options["cpu"] = unit.machine.name
 
+    def _finish_tiled(self, compiled: CompiledModel, unit: Compilation) -> None:
+        from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+        from moecc.passes.tiled_lowering.stage import tiled_of
+
+        lowering = tiled_of(unit, "build the executable")
+        program = unit.products["cpu_program"]
+        compiled.executable = TiledCpuExecutable(program, dict(lowering.weights), lowering.input_buffers, unit.graph)
+        compiled.partition = {
+            "kernels": lowering.kernel_count,
+            "host_calls": lowering.host_call_count,
+            "host_ops": [row.as_row() for row in lowering.host_ops],
+            "weight_sources": dict(lowering.weight_sources),
+        }
+        compiled.options["cpu"] = unit.machine.name
+
     # -- using -------------------------------------------------------------------------
     def run(self, compiled: CompiledModel, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         program = compiled.executable.program
@@ -82,7 +131,10 @@ class CpuCompileTarget(CompileTarget):
         if program.threads != threads:  # a loaded artifact: the manifest's option
             program.set_threads(threads)
         start = time.perf_counter()
-        outputs = compiled.executable.run(feeds)
+        if _is_tiled(compiled):
+            outputs = compiled.executable.run(feeds, [v.name for v in compiled.graph.inputs], compiled.graph.output_names)
+        else:
+            outputs = compiled.executable.run(feeds)
         compiled.last_stats, compiled.last_stats_source = time.perf_counter() - start, "last run()"
         return outputs
 
@@ -90,12 +142,26 @@ class CpuCompileTarget(CompileTarget):
         from moecc.cpu_runtime import cpu_report
 
         report = compiled.graph_report()
+        if _is_tiled(compiled):
+            from moecc.backend.llvm.tiled.report import tiled_cpu_report
+
+            report["cpu"] = tiled_cpu_report(compiled)
+            return report
         report["cpu"] = cpu_report(compiled)
         return report
 
     def summary(self, report: Mapping[str, Any]) -> str:
         cpu = report["cpu"]
         blocking = cpu["sgemm_blocking"]
+        if cpu.get("lowering") == "tiled":
+            return super().summary(report) + (
+                f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
+                f"register tile, {cpu['threads']} thread(s), lowering tiled (tiles {cpu['tiling']})\n"
+                f"code          {cpu['kernels']} kernels as LLVM code, {cpu['host_calls']} host calls on the interpreter "
+                f"({cpu['host_calls_run']} run so far)\n"
+                f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB ({cpu['heap_bytes_reused'] / 1024:.1f} KiB saved by "
+                f"reusing temps), scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB per thread\n"
+                f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n")
         return super().summary(report) + (
             f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
             f"register tile, {cpu['threads']} thread(s)\n"
@@ -106,6 +172,14 @@ class CpuCompileTarget(CompileTarget):
             f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n")
 
     def ir_text(self, compiled: CompiledModel, stage: str) -> str:
+        tiled = _is_tiled(compiled)
+        if stage == ("kernel" if tiled else "tiled"):
+            raise UnsupportedError(f"stage '{stage}' exists only with lowering='{'kernel' if tiled else 'tiled'}'",
+                                   remedy=f"ask for ir('{'tiled' if tiled else 'kernel'}') or 'llvm'")
+        if stage == "tiled":
+            from moecc.ir.tiled import print_tiled_module
+
+            return print_tiled_module(compiled.executable.module)
         if stage == "kernel":
             from moecc.ir.kernel_printer import print_kernel_module
 
@@ -123,6 +197,8 @@ class CpuCompileTarget(CompileTarget):
         from moecc.ir.kernel import CpuCall
         from moecc.ir.kernel_printer import print_kernel_module
 
+        if _is_tiled(compiled):
+            return self._save_tiled(compiled, members)
         exe = compiled.executable
         cpu = host_cpu_target()
         members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
@@ -152,8 +228,60 @@ class CpuCompileTarget(CompileTarget):
             "constants_in_object": in_object,
         }
 
+    def _save_tiled(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
+        """The tiled IR as text and the weights lowering made (graph constants stay in the
+        graph's weights): loading re-JITs from the text, no machine code is stored."""
+        from moecc.backend.llvm.cpu_target import host_cpu_target
+        from moecc.ir.tiled import print_tiled_module
+
+        exe = compiled.executable
+        sources = dict(compiled.partition.get("weight_sources", {}))
+        members[_TILED] = print_tiled_module(exe.module).encode("utf-8")
+        own = {name: (a.view(np.uint16) if a.dtype.name == "bfloat16" else a)
+               for name, a in exe.weights.items() if name not in sources}
+        buffer = io.BytesIO()
+        np.savez(buffer, **own)
+        members[_TILED_WEIGHTS] = buffer.getvalue()
+        return {"lowering": "tiled", "cpu": host_cpu_target().name, "input_buffers": list(exe.input_buffers),
+                "partition": dict(compiled.partition)}
+
+    def _load_tiled(self, compiled: CompiledModel, entry: Mapping[str, Any], members: Mapping[str, bytes],
+                    path: Any) -> None:
+        from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+        from moecc.backend.llvm.tiled.program import compile_tiled_module
+        from moecc.ir.tiled import parse_tiled_module
+
+        try:
+            module = parse_tiled_module(members[_TILED].decode("utf-8"))
+            buffers = {b.name: b for b in module.buffers}
+            weights: dict[str, np.ndarray] = {}
+            with np.load(io.BytesIO(members[_TILED_WEIGHTS]), allow_pickle=False) as npz:
+                for name in npz.files:
+                    weights[name] = npz[name].view(buffers[name].dtype.numpy).reshape(buffers[name].shape)
+            constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
+            partition = dict(entry["partition"])
+            for buffer, value in dict(partition.get("weight_sources", {})).items():
+                weights[buffer] = np.asarray(constants[value])
+            missing = [b.name for b in module.buffers if b.role == "weight" and b.name not in weights]
+            if missing:
+                raise ArtifactError(f"'{path}': no data for tiled weight buffer(s) {', '.join(missing[:5])}",
+                                    remedy="recompile the model")
+            program = compile_tiled_module(module, weights=weights)  # verifies the module first
+            compiled.executable = TiledCpuExecutable(program, weights, tuple(str(n) for n in entry["input_buffers"]),
+                                                     compiled.graph)
+            compiled.partition = partition
+        except ArtifactError:
+            raise
+        except MoeccError as err:
+            raise ArtifactError(f"'{path}' holds an invalid tiled cpu module: {err}", remedy="recompile the model") from None
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise ArtifactError(f"'{path}': tiled cpu part is corrupt ({type(exc).__name__}: {exc})",
+                                remedy="recompile the model") from None
+
     def constants_stored_elsewhere(self, entry: Mapping[str, Any] | None) -> frozenset[str]:
-        return frozenset(entry["constants_in_object"]) if entry is not None else frozenset()
+        if entry is None or entry.get("lowering") == "tiled":
+            return frozenset()
+        return frozenset(entry["constants_in_object"])
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
                      path: Any) -> None:
@@ -167,6 +295,9 @@ class CpuCompileTarget(CompileTarget):
         from moecc.ir.kernel import verify_kernel_module
         from moecc.ir.kernel_parser import parse_kernel_module
 
+        if entry is not None and entry.get("lowering") == "tiled":
+            self._load_tiled(compiled, entry, members, path)
+            return
         try:
             if entry is None:
                 raise KeyError("cpu")

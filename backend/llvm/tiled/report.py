@@ -1,0 +1,48 @@
+"""The ``cpu`` part of the report for ``lowering="tiled"``: fields as the kernel-IR path's
+(:func:`moecc.cpu_runtime.cpu_report`) where they mean the same, plus what is the tiled
+path's own (tile sizes, host calls, matmuls through the sgemm, bytes saved by temp reuse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moecc.backend.llvm.tiled.params import cpu_tiling_params
+
+
+def tiled_cpu_report(model: Any) -> dict[str, Any]:
+    """The report of a compiled model whose executable is a ``TiledCpuExecutable`` (runs it on
+    seeded random inputs first when it has not run yet, and says so)."""
+    from moecc.asic_runtime import random_inputs
+
+    program = model.executable.program
+    if not isinstance(model.last_stats, float):
+        model.run({spec.name: array for spec, array in zip(model.inputs, random_inputs(model.graph).values())})
+        model.last_stats_source = "seeded random inputs (no run() yet)"
+    target = program.cpu_target
+    params = cpu_tiling_params(target)
+    built = program.built
+    return {
+        "lowering": "tiled",
+        "cpu": target.name,
+        "vector_floats": target.vector_floats,
+        "caches_bytes": {"l1d": target.l1d_bytes, "l2": target.l2_bytes, "l3": target.l3_bytes},
+        "sgemm_blocking": {"mr": target.mr, "nr": target.nr, "mc": target.mc, "kc": target.kc, "nc": target.nc},
+        "tiling": f"{params.tile_rows}x{params.tile_cols}, k {params.k_tile}, {params.local_bytes // 1024} KiB locals",
+        "threads": program.threads,
+        "kernels": len(program.module.kernels),
+        "host_calls": len(program.host_calls),
+        "host_calls_run": program.host_calls_run,
+        "sgemm_matmuls": built.sgemm_calls,
+        "staged_matmuls": built.staged_matmuls,
+        "integer_matmuls": built.integer_matmuls,
+        "dot_product_matmuls": built.dot_matmuls,
+        "partition": dict(model.partition),
+        "heap_bytes": program.heap_bytes,
+        "heap_bytes_reused": built.heap.reused_bytes,
+        "scratch_bytes_per_thread": program.scratch_bytes,
+        "last_run_ms": round(float(model.last_stats) * 1e3, 3),
+        "last_run_source": model.last_stats_source,
+    }
+
+
+__all__ = ["tiled_cpu_report"]
