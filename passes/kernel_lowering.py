@@ -288,7 +288,7 @@ def partition_graph(graph: Graph, ctx: LoweringContext) -> Partition:
             placement[i] = "const"
             continue
         rule = ASIC_LOWERINGS.get(op.kind)
-        reason = f"no ASIC lowering for '{op.kind}'" if rule is None else storage_reason(op, rule, ctx) or rule.supports(op, ctx)
+        reason = f"no kernel lowering rule for '{op.kind}'" if rule is None else storage_reason(op, rule, ctx) or rule.supports(op, ctx)
         if reason is None:
             placement[i] = "asic"
         else:

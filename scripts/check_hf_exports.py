@@ -7,8 +7,9 @@ downloads) it exports the ONNX file, runs it in onnxruntime, compiles it with mo
 the same inputs, and prints one table row per model, export form and target: compile and run
 time, the max abs difference per output, the partition (on ``asic`` the share of FLOPs on the
 ASIC and the ops left as CPU steps; on ``cpu`` the kernels and CPU steps; on both
-``partition["interpreter_ops"]``) and ``ok``: every output within ``rtol=1e-3, atol=1e-4`` of
-onnxruntime and no op left on the reference interpreter.
+``partition["interpreter_ops"]``; on ``tiled``, the tiled IR on its interpreter, the kernels and
+host calls, whose ops run on the graph interpreter) and ``ok``: every output within
+``rtol=1e-3, atol=1e-4`` of onnxruntime and no op left on the reference interpreter.
 
 Each model is exported twice: static (compiled as exported, at ``--batch`` x ``--seq``) and with
 symbolic batch and sequence dims (compiled with ``input_shapes=`` at ``--dynamic-batch`` x
@@ -53,7 +54,9 @@ from moecc.examples.export_hf import EXPORTS, Export, eager_output, export_one, 
 RTOL = 1e-3
 ATOL = 1e-4
 #: Target labels of the table: label -> (moecc target, threads).
-TARGETS: dict[str, tuple[str, int]] = {"cpu-t1": ("cpu", 1), "cpu-t2": ("cpu", 2), "asic": ("asic", 1)}
+TARGETS: dict[str, tuple[str, int]] = {
+    "cpu-t1": ("cpu", 1), "cpu-t2": ("cpu", 2), "asic": ("asic", 1), "tiled": ("tiled", 1),
+}
 FORMS = ("static", "dynamic")
 
 
@@ -104,6 +107,10 @@ def make_case(spec: Export, form: str, out_dir: Path, ns: argparse.Namespace) ->
 
 def _partition_summary(target: str, partition: Mapping[str, Any]) -> tuple[str, bool]:
     """A short text of the partition, and whether it is acceptable (no op left on the interpreter)."""
+    if target == "tiled":  # no FLOP split; a host call runs its graph ops on the interpreter
+        hosted = ",".join(sorted({row["kind"] for row in partition.get("host_ops", [])})) or "-"
+        text = f"{partition['kernels']} kernels, {partition['host_calls']} host calls; host ops {hosted}"
+        return text, not partition["host_calls"]
     interpreted = dict(partition.get("interpreter_ops", {}))
     flops = partition["flops"]
     if target == "asic":
