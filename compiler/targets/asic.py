@@ -6,6 +6,11 @@ part runs it), ``lower-to-kernels``, ``plan-memory`` (HBM, SRAM and accumulator 
 ``compile-host-steps`` (LLVM code for the host steps in between). Tiling reads the part's
 description (``asic_target``: a name from ``moecc isa --targets`` or a path to a target TOML)
 and the ISA table. ``precision="bf16"`` runs the MXU in bf16 with f32 accumulation.
+
+``lowering="tiled"`` reaches the kernel IR through the tiled IR instead: ``lower-to-tiled``
+(tiling parameters from the part: :func:`moecc.backend.asic.staging.asic_tiling_params`) and
+``stage-for-asic`` (:mod:`moecc.backend.asic.staging`) replace ``partition`` and
+``lower-to-kernels``; the rest of the pipeline and the executable are the same.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ if TYPE_CHECKING:
 _KERNELS = "kernels.kir"
 _IMAGE = "hbm_image.bin"
 _REPORT = "report.json"
+_HOST_KERNELS = "host_kernels.tir"  # lowering="tiled": kernels staging left to the host
 
 
 class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
+                                                    "lowering": "kernel"}
+    #: How the graph reaches the kernel IR: today's ASIC lowering rules, or the tiled IR + staging.
+    LOWERINGS: ClassVar[tuple[str, ...]] = ("kernel", "tiled")
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -46,6 +55,9 @@ class AsicTarget(CompileTarget):
         if not isinstance(options["asic_target"], str):
             raise UnsupportedError(f"asic_target must be a part name or a path, got {options['asic_target']!r}")
         options["trace"] = bool(options["trace"])
+        if options["lowering"] not in self.LOWERINGS:
+            raise UnsupportedError(f"lowering '{options['lowering']}' is not supported",
+                                   remedy=f"use one of {', '.join(self.LOWERINGS)}")
         return options
 
     def prepare(self, unit: Compilation) -> None:
@@ -58,12 +70,21 @@ class AsicTarget(CompileTarget):
         import moecc.backend.llvm.stages  # noqa: F401  (registers compile-host-steps)
         from moecc.passes.manager import parse_pipeline
 
+        if options.get("lowering", "kernel") == "tiled":
+            from dataclasses import asdict
+
+            import moecc.passes.tiled_lowering.stage  # noqa: F401  (registers lower-to-tiled)
+            from moecc.backend.asic.staging import asic_tiling_params
+            from moecc.isa_spec.target import load_target
+
+            params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
+            tiling = ",".join(f"{key}={value}" for key, value in params.items())
+            return parse_pipeline(f"lower-to-tiled{{{tiling}}},stage-for-asic,plan-memory,select-instructions,"
+                                  "compile-host-steps")
         return parse_pipeline("partition,lower-to-kernels,plan-memory,select-instructions,compile-host-steps")
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.asic_runtime import AsicExecutable
-        from moecc.backend.llvm.graph_ops import interpreter_ops
-        from moecc.passes.kernel_lowering import graph_flops
 
         module, plan, part, graph = unit.kernels, unit.memory_plan, unit.partition, unit.graph
         assert module is not None and plan is not None
@@ -71,6 +92,54 @@ class AsicTarget(CompileTarget):
                                     target=unit.machine, segments=list(unit.products["segments"]))
         executable.compiled_steps = dict(unit.products.get("host_steps", {}))
         compiled.executable = executable
+        if part is None:  # lowering="tiled": no graph partition, the staging's report
+            self._finish_tiled(compiled, unit, executable)
+        else:
+            self._finish_partition(compiled, unit, executable)
+        compiled.memory = {
+            "sram_peak_bytes": plan.sram_peak_bytes,
+            "sram_capacity_bytes": unit.machine.sram_capacity_bytes,
+            "acc_peak_bytes": plan.acc_peak_bytes,
+            "acc_capacity_bytes": unit.machine.acc_capacity_bytes,
+            "hbm_bytes_planned": plan.hbm_bytes_planned,
+        }
+        compiled.options["asic_target"] = unit.machine.name
+
+    def _finish_tiled(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
+        """Kernels staging left to the host run the tiled interpreter over the image (their
+        CpuCall steps name no graph ops, so the host-step compiler made no code for them)."""
+        from moecc.backend.asic.staging import host_kernel_steps
+        from moecc.backend.asic.staging.stage import PRODUCT
+        from moecc.backend.llvm.graph_ops import interpreter_ops
+        from moecc.passes.kernel_lowering import graph_flops
+
+        staged = unit.products[PRODUCT]
+        hbm = {b.name: b for b in executable.module.hbm}
+        executable.compiled_steps.update(host_kernel_steps(staged.host_kernels, hbm))
+        graph = unit.graph
+        host_sources = {row["onnx_node"] for row in staged.host_rows}
+        placement = {i: ("cpu" if op.source in host_sources else "asic") for i, op in enumerate(graph.ops)
+                     if not op.is_const}
+        counts = {"asic": sum(1 for p in placement.values() if p == "asic"),
+                  "cpu": sum(1 for p in placement.values() if p == "cpu")}
+        cpu_ops: dict[str, int] = {}
+        for row in staged.host_rows:
+            cpu_ops[row["kind"]] = cpu_ops.get(row["kind"], 0) + 1
+        compiled.partition = {
+            "ops": counts,
+            "cpu_ops": cpu_ops,
+            "host_ops": list(staged.host_rows),
+            "flops": graph_flops(graph, placement),
+            "interpreter_ops": interpreter_ops(executable.module, graph, executable.compiled_steps),
+            "lowering": "tiled",
+            "staging_slow_paths": staged.slow_paths,
+        }
+
+    def _finish_partition(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
+        from moecc.backend.llvm.graph_ops import interpreter_ops
+        from moecc.passes.kernel_lowering import graph_flops
+
+        module, part, graph = executable.module, unit.partition, unit.graph
         cpu_ops: dict[str, int] = {}
         for index in part.reasons:
             kind = graph.ops[index].kind
@@ -82,14 +151,6 @@ class AsicTarget(CompileTarget):
             "flops": graph_flops(graph, part.placement),
             "interpreter_ops": interpreter_ops(module, graph, executable.compiled_steps),
         }
-        compiled.memory = {
-            "sram_peak_bytes": plan.sram_peak_bytes,
-            "sram_capacity_bytes": unit.machine.sram_capacity_bytes,
-            "acc_peak_bytes": plan.acc_peak_bytes,
-            "acc_capacity_bytes": unit.machine.acc_capacity_bytes,
-            "hbm_bytes_planned": plan.hbm_bytes_planned,
-        }
-        compiled.options["asic_target"] = unit.machine.name
 
     # -- using -------------------------------------------------------------------------
     def run(self, compiled: CompiledModel, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -142,6 +203,11 @@ class AsicTarget(CompileTarget):
             segments.append({"listing": segment.listing, "kernels": list(segment.kernels), "steps": list(segment.steps),
                              "unit_counts": dict(segment.unit_counts)})
         members[_REPORT] = json.dumps(compiled.report(), indent=2, sort_keys=True).encode("utf-8")
+        from moecc.backend.asic.staging.host import host_kernels_text
+
+        host_kernels = host_kernels_text(exe.compiled_steps)
+        if host_kernels is not None:
+            members[_HOST_KERNELS] = host_kernels.encode("utf-8")
         return {
             "asic_target": exe.target.name,
             "hbm_bytes": exe.hbm_bytes,
@@ -188,6 +254,11 @@ class AsicTarget(CompileTarget):
                                     target=target, segments=segments)
         # The artifact keeps the host steps' graph ops, not their code: JIT them again.
         executable.compiled_steps = compile_cpu_steps(module, compiled.graph, executable.value_buffers)
+        if _HOST_KERNELS in members:  # tiled kernels on the host: their text, not graph ops
+            from moecc.backend.asic.staging.host import host_kernels_from_text
+
+            executable.compiled_steps.update(host_kernels_from_text(members[_HOST_KERNELS].decode("utf-8"),
+                                                                    {b.name: b for b in module.hbm}))
         compiled.executable = executable
         compiled.partition = dict(entry.get("partition", {}))
         compiled.memory = dict(entry.get("memory", {}))

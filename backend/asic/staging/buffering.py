@@ -1,0 +1,115 @@
+"""Multi-buffering of streamed tiles: the idiom of ``passes/tiling_matmul.py``, as a rewrite.
+
+Staging reads operands into pool temporaries that never live across loop iterations, so in a
+loop whose body loads (``Load``/``Gather``) into temporaries, iteration ``i + 1``'s loads
+could run while iteration ``i`` computes, but for the one buffer they share: the scheduler
+orders the load after the previous readers (a write-after-read on the same bytes). Giving
+those temporaries slots removes the false dependency. ``Affine`` has no modulo, so the loop
+is unrolled by the slot count ``S`` (up to :data:`MAX_SLOTS`; 2 is double buffering): copy
+``j`` uses slot ``j``, and ``count % S`` copies follow the loop. Only innermost loops are rewritten, and only while
+the kernel's SRAM (with the doubled slots) fits the part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from moecc.ir.affine import Affine
+from moecc.ir.kernel import For, Gather, HbmRef, Load, LocalRef, Stmt, local_refs, walk
+from moecc.isa_spec.target import Target
+
+from moecc.backend.asic.staging.tiles import KernelStager, substitute
+
+
+#: Slots a streamed temporary may get: the DMA keeps several descriptors in flight, and a
+#: load's setup latency is hidden only when that many tiles are ahead of the compute.
+MAX_SLOTS = 4
+
+
+def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stager: KernelStager,
+                  target: Target) -> tuple[Stmt, ...]:
+    """``body`` with streamed loops multi-buffered: temporaries, and tiled locals (an
+    accumulator tile per output tile) referenced nowhere but in that loop, get slots."""
+    slots: dict[str, int] = {}
+    everywhere = _reference_counts(body)
+
+    def fits(extra: set[str], count: int) -> bool:
+        totals = {"sram": 0, "acc": 0}
+        for buf in stager.buffers():
+            n = max(slots.get(buf.name, buf.slots), count if buf.name in extra else 1)
+            totals[buf.space] += -(-buf.slot_bytes * n // 64) * 64
+        return totals["sram"] <= target.sram_capacity_bytes and totals["acc"] <= target.acc_capacity_bytes
+
+    def rewrite(stmts: Sequence[Stmt]) -> list[Stmt]:
+        out: list[Stmt] = []
+        for stmt in stmts:
+            if not isinstance(stmt, For):
+                out.append(stmt)
+                continue
+            if any(isinstance(s, For) for s in stmt.body) or stmt.count < 2:
+                out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body))))
+                continue
+            streamed = {s.dst.buffer for s in stmt.body if isinstance(s, (Load, Gather)) and s.dst.buffer in temps}
+            inside = _reference_counts(stmt.body)
+            owned = {n for n in locals_ if n in inside and inside[n] == everywhere[n]}
+            local = _iteration_private(stmt.body, streamed | owned) if streamed else set()
+            ways = next((n for n in range(min(MAX_SLOTS, stmt.count), 1, -1) if local and fits(local, n)), 0)
+            if not ways:
+                out.append(stmt)
+                continue
+            for name in local:
+                slots[name] = max(slots.get(name, 1), ways)
+            var = Affine.of(stmt.var)
+            unrolled = [_map(s, stmt.var, var * ways + j, local, j) for j in range(ways) for s in stmt.body]
+            out.append(For(stmt.var, stmt.count // ways, tuple(unrolled)))
+            start = stmt.count - stmt.count % ways
+            out.extend(_map(s, stmt.var, Affine(start + j), local, j) for j in range(stmt.count % ways) for s in stmt.body)
+        return out
+
+    result = tuple(rewrite(body))
+    if slots:
+        stager.temps[:] = [dataclasses.replace(b, slots=slots[b.name]) if b.name in slots else b for b in stager.temps]
+        stager.locals_.update({n: dataclasses.replace(b, slots=slots[n]) for n, b in stager.locals_.items() if n in slots})
+    return result
+
+
+def _reference_counts(body: Sequence[Stmt]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for stmt, _ in walk(body):
+        for _, ref in local_refs(stmt):
+            counts[ref.buffer] = counts.get(ref.buffer, 0) + 1
+    return counts
+
+
+def _iteration_private(body: Sequence[Stmt], buffers: set[str]) -> set[str]:
+    """The buffers written before they are read in each iteration, and read in it: a loop that
+    only fills parts of a tile consumed after the loop must keep one slot for it."""
+    written: set[str] = set()
+    read: set[str] = set()
+    shared: set[str] = set()
+    for stmt in body:
+        roles = local_refs(stmt)
+        for role, ref in roles:
+            if role == "read" and ref.buffer not in written:
+                shared.add(ref.buffer)
+        for role, ref in roles:
+            (written if role == "write" else read).add(ref.buffer)
+    return (buffers & read) - shared
+
+
+def _map(stmt: Stmt, var: str, value: Affine, streamed: set[str], slot_index: int) -> Stmt:
+    """``stmt`` with ``var`` replaced by ``value``; refs to ``streamed`` buffers use slot ``slot_index``."""
+    changes = {}
+    for f in dataclasses.fields(stmt):
+        ref = getattr(stmt, f.name)
+        if isinstance(ref, LocalRef):
+            slot = Affine(slot_index) if ref.buffer in streamed else ref.slot
+            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, substitute(ref.offset, var, value),
+                                       substitute(slot, var, value))
+        elif isinstance(ref, HbmRef):
+            changes[f.name] = HbmRef(ref.buffer, substitute(ref.offset, var, value), ref.rows, ref.cols, ref.pitch)
+    return dataclasses.replace(stmt, **changes) if changes else stmt
+
+
+__all__ = ["double_buffer"]

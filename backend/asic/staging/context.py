@@ -1,0 +1,88 @@
+"""What staging one kernel needs to know besides the kernel: dtypes, weights, the part's limits.
+
+:class:`StageContext` is shared by the statement stagers (:mod:`.statements`,
+:mod:`.expressions`, :mod:`.matmul`): the tiled dtype of every buffer (the IR's semantics),
+the HBM storage dtype the target gives it, the weights (a stride-0 view of a constant is an
+immediate), the MXU dtype of this kernel and the tile budget. It also converts tiles between a
+buffer's storage dtype and the dtype the VPU computes in (f32 for every float and bool, i32
+for every integer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from moecc.ir.kernel import Vector
+from moecc.ir.types import DType
+from moecc.isa_spec.target import Target
+
+from moecc.backend.asic.staging.tiles import KernelStager, NotStageable, Tile, kind_shape
+
+#: Bytes of SRAM one tiled statement's temporaries may take per block (operands, expression
+#: nodes, conversions); blocks of rows are cut to fit it.
+STATEMENT_BUDGET_BYTES = 2 * 1024 * 1024
+#: Temporaries a statement is assumed to need per element of its block, for that cut.
+TEMPS_PER_ELEMENT = 8
+
+
+def compute_dtype(dtype: DType) -> DType:
+    """The dtype the VPU computes values of tiled dtype ``dtype`` in."""
+    if dtype.is_float or dtype == DType.BOOL:
+        return DType.F32
+    return DType.I32
+
+
+@dataclass(slots=True)
+class StageContext:
+    stager: KernelStager
+    target: Target
+    dtypes: dict[str, DType]  # tiled dtype of every global and local buffer
+    roles: dict[str, str]  # role of every global buffer ("local" for locals)
+    weights: Mapping[str, np.ndarray]
+    mxu_dtype: DType
+    written: frozenset[str] = frozenset()  # buffers the kernel writes (loop-invariant reads may hoist otherwise)
+
+    @property
+    def tile_dim(self) -> int:
+        return self.target.limits.tile_dim
+
+    def row_cap(self, cols: int, temps: int = TEMPS_PER_ELEMENT) -> int:
+        """Rows per block so that ``temps`` f32 tiles of ``cols`` columns fit the budget."""
+        return max(1, min(self.tile_dim, STATEMENT_BUDGET_BYTES // max(1, cols * 4 * temps)))
+
+    def constant(self, buffer: str, offset: int) -> float | int | bool | None:
+        """The element of a weight buffer (a constant the lowering made or the graph held)."""
+        if self.roles.get(buffer) != "weight" or buffer not in self.weights:
+            return None
+        flat = np.asarray(self.weights[buffer]).reshape(-1)
+        return flat[offset].item() if 0 <= offset < flat.size else None
+
+    # -- dtype conversions on the VPU -------------------------------------------------------
+    def convert(self, tile: Tile, dtype: DType, rows: int, cols: int) -> Tile:
+        """``tile`` converted to ``dtype`` (``vpu.cvt``; nothing when it already is)."""
+        if tile.dtype == dtype:
+            return tile
+        r, c = kind_shape(tile.kind, rows, cols)
+        out = self.stager.temp(dtype, r, c)
+        self.stager.emit(Vector("cvt", out, a=tile.ref, dtype=tile.dtype, odt=dtype))
+        return Tile(out, dtype, tile.kind)
+
+    def to_compute(self, tile: Tile, logical: DType, rows: int, cols: int) -> Tile:
+        """A tile read from a buffer of tiled dtype ``logical``, in its compute dtype."""
+        return self.convert(tile, compute_dtype(logical), rows, cols)
+
+    def to_storage(self, tile: Tile, buffer: str, rows: int, cols: int) -> Tile:
+        """A compute-dtype tile converted into ``buffer``'s storage dtype."""
+        storage = self.stager.dtype_of(buffer)
+        logical = self.dtypes[buffer]
+        if logical == DType.F16:
+            raise NotStageable("f16 values round to half precision, which no VPU conversion does")
+        if logical in (DType.I8, DType.U8):
+            raise NotStageable(f"{logical} values wrap at 8 bits, which the VPU's i32 does not")
+        return self.convert(tile, storage, rows, cols)
+
+
+__all__ = ["STATEMENT_BUDGET_BYTES", "StageContext", "compute_dtype"]

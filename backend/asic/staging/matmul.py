@@ -1,0 +1,123 @@
+"""``matmul`` statements onto the MXU: accumulator tiles, operand tiles in the MXU dtype.
+
+``dst[b.., m, n] (+)= a[b.., m, k] @ b[b.., k, n]``: batch axes become loops; ``m`` is cut
+into blocks whose accumulator tile fits, ``n`` and ``k`` into blocks within the ``mxu.mm``
+fields (the lowering's tiles already are, at the ASIC's tiling parameters). Per block:
+
+- the destination is the accumulator itself when it is a tiled local the staging placed in
+  the accumulator (every matmul destination local is) and the block is contiguous in it;
+  otherwise an accumulator temporary, initialised from the destination when the statement
+  accumulates, and moved (converted) into the destination afterwards;
+- ``a`` and ``b`` are read into SRAM tiles and converted to the MXU dtype (bf16 at
+  ``precision="bf16"`` except in routing kernels, see :mod:`.module`); ``b^T`` is read as
+  stored (``n x k``) and multiplied with ``transpose_w``; ``a^T`` has no MXU form and is read
+  transposed (slow path);
+- the first ``k`` block stores, the rest accumulate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from moecc.ir.affine import Affine
+from moecc.ir.kernel import LocalRef, MatMul as KMatMul, Vector
+from moecc.ir.tiled.nodes import MatMul
+from moecc.ir.types import DType
+
+from moecc.backend.asic.staging.context import StageContext, compute_dtype
+from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile
+
+
+def stage_matmul(ctx: StageContext, stmt: MatMul) -> None:
+    if stmt.acc_dtype != DType.F32:
+        raise NotStageable(f"an integer contraction ({stmt.acc_dtype} accumulation): the MXU multiplies floats")
+    dst, a, b = stmt.dst, stmt.a, stmt.b
+    m, n = dst.shape[-2:]
+    k = a.shape[-2] if stmt.transpose_a else a.shape[-1]
+    cap = ctx.tile_dim
+    n_block = min(n, cap)
+    acc_budget = ctx.target.acc_capacity_bytes // 4  # a quarter of the accumulator per block
+    m_block = max(1, min(m, cap, acc_budget // (4 * n_block)))
+    k_block = min(k, cap)
+    stager = ctx.stager
+    for d_off, a_off, b_off in _batches(ctx, stmt):
+        for m0, mn in stager.blocks(m, m_block):
+            for n0, nn in _static_blocks(n, n_block):
+                _block(ctx, stmt, d_off, a_off, b_off, m0, mn, Affine(n0), nn, k, k_block)
+
+
+def _batches(ctx: StageContext, stmt: MatMul) -> Iterator[tuple[Affine, Affine, Affine]]:
+    views = (stmt.dst, stmt.a, stmt.b)
+    batch = stmt.dst.shape[:-2]
+
+    def walk(level: int, offsets: tuple[Affine, ...]) -> Iterator[tuple[Affine, Affine, Affine]]:
+        if level == len(batch):
+            yield offsets  # type: ignore[misc]
+            return
+        if batch[level] == 1:
+            yield from walk(level + 1, offsets)
+            return
+        with ctx.stager.loop(batch[level]) as var:
+            yield from walk(level + 1, tuple(o + var * v.strides[level] for o, v in zip(offsets, views)))
+
+    yield from walk(0, tuple(v.offset for v in views))
+
+
+def _static_blocks(total: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
+def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off: Affine, m0: Affine, mn: int,
+           n0: Affine, nn: int, k: int, k_block: int) -> None:
+    stager = ctx.stager
+    d_rs, d_cs = stmt.dst.strides[-2:]
+    out_region = Region(stmt.dst.buffer, d_off + m0 * d_rs + n0 * d_cs, mn, nn, d_rs, d_cs)
+    local = stager.locals_.get(stmt.dst.buffer)
+    direct = (local is not None and local.space == "acc" and (d_cs == 1 or nn == 1) and (d_rs == nn or mn == 1))
+    if direct:
+        acc = LocalRef(stmt.dst.buffer, mn, nn, out_region.offset)
+    else:
+        acc = stager.temp(DType.F32, mn, nn, "acc")
+        if stmt.accumulate:
+            old = stager.read(out_region)
+            old = ctx.convert(ctx.to_compute(old, ctx.dtypes[stmt.dst.buffer], mn, nn), DType.F32, mn, nn)
+            old = stager.expand(old, mn, nn)
+            stager.emit(Vector("mov", acc, a=old.ref, dtype=DType.F32))
+    a_s = stmt.a.strides[-2:]
+    b_s = stmt.b.strides[-2:]
+    for index, (k0, kn) in enumerate(_static_blocks(k, k_block)):
+        if stmt.transpose_a:  # a viewed [k, m]: element (r, c) of the m x k block
+            a_region = Region(stmt.a.buffer, a_off + m0 * a_s[1] + k0 * a_s[0], mn, kn, a_s[1], a_s[0])
+        else:
+            a_region = Region(stmt.a.buffer, a_off + m0 * a_s[0] + k0 * a_s[1], mn, kn, a_s[0], a_s[1])
+        if stmt.transpose_b:  # b viewed [n, k]: the n x k block, multiplied transposed
+            w_region = Region(stmt.b.buffer, b_off + n0 * b_s[0] + k0 * b_s[1], nn, kn, b_s[0], b_s[1])
+        else:
+            w_region = Region(stmt.b.buffer, b_off + k0 * b_s[0] + n0 * b_s[1], kn, nn, b_s[0], b_s[1])
+        a_tile = _mxu_operand(ctx, a_region)
+        w_tile = _mxu_operand(ctx, w_region)
+        stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
+                            transpose_w=stmt.transpose_b))
+    if not direct:
+        result = Tile(acc, DType.F32, "full", "acc")
+        result = ctx.convert(result, compute_dtype(ctx.dtypes[stmt.dst.buffer]), mn, nn)
+        stager.write(out_region, ctx.to_storage(result, stmt.dst.buffer, mn, nn))
+
+
+def _mxu_operand(ctx: StageContext, region: Region) -> LocalRef:
+    """The region as a full SRAM tile in the MXU dtype."""
+    stager = ctx.stager
+    tile = stager.expand(stager.read(region), region.rows, region.cols)
+    if tile.dtype == ctx.mxu_dtype and tile.space == "sram":
+        return tile.ref
+    if tile.dtype == DType.I32:
+        tile = ctx.convert(tile, DType.F32, region.rows, region.cols)
+        if tile.dtype == ctx.mxu_dtype:
+            return tile.ref
+    out = stager.temp(ctx.mxu_dtype, region.rows, region.cols)
+    op = "mov" if tile.dtype == ctx.mxu_dtype else "cvt"
+    stager.emit(Vector(op, out, a=tile.ref, dtype=tile.dtype, odt=ctx.mxu_dtype if op == "cvt" else None))
+    return out
+
+
+__all__ = ["stage_matmul"]

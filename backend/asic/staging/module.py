@@ -1,0 +1,152 @@
+"""Staging a whole tiled module into the ASIC kernel IR.
+
+- Global buffers become HBM buffers in the target's storage dtypes (``Target.storage_dtypes``:
+  i64 as i32, bool as f32 0/1, f16 as f32), with their roles; weights are converted into those
+  dtypes as ``LoweringContext.weight`` does on the kernel path.
+- Each tiled kernel becomes one kernel: its locals become SRAM buffers (2-D, flat), or
+  accumulator buffers when a ``matmul`` writes them; each statement is staged
+  (:mod:`.statements`). A kernel with anything staging cannot express becomes a host step
+  with the reason (:mod:`.host`); so does a host call, re-keyed onto the graph's ops.
+- The MXU dtype is bf16 at ``precision="bf16"``, f32 otherwise and in kernels implementing a
+  routing matmul (:func:`~moecc.passes.kernel_lowering.routing_matmuls`, matched by ONNX node).
+- Double buffering (:mod:`.buffering`) then gives streamed loads two slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moecc.ir.graph import Graph
+from moecc.ir.kernel import Buffer as KBuffer
+from moecc.ir.kernel import CpuCall, Kernel as KKernel, KernelModule
+from moecc.ir.tiled.nodes import Buffer, For, HostCall, Kernel, MatMul, TiledModule, stmt_views, walk
+from moecc.ir.types import DType
+from moecc.isa_spec.target import Target
+from moecc.passes.kernel_lowering import routing_matmuls
+
+from moecc.backend.asic.staging.buffering import double_buffer
+from moecc.backend.asic.staging.context import StageContext
+from moecc.backend.asic.staging.host import touched_globals
+from moecc.backend.asic.staging.statements import stage_statement
+from moecc.backend.asic.staging.tiles import KernelStager, NotStageable
+
+
+@dataclass(slots=True)
+class StagedModule:
+    """What staging produced: the kernel module, HBM weight data (storage dtypes), graph value
+    name -> HBM buffer, the kernels left to the host (name -> tiled kernel and the globals it
+    touches) and one report row per host step."""
+
+    module: KernelModule
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    value_buffers: dict[str, str] = field(default_factory=dict)
+    host_kernels: dict[str, tuple[Kernel, tuple[Buffer, ...]]] = field(default_factory=dict)
+    host_rows: list[dict[str, str]] = field(default_factory=list)
+    slow_paths: int = 0
+
+
+def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Graph, input_buffers: tuple[str, ...],
+                 target: Target, precision: str = "f32") -> StagedModule:
+    storage = target.storage_dtypes
+    globals_ = {b.name: b for b in tiled.buffers}
+    hbm_dtypes = {b.name: storage[b.dtype] for b in tiled.buffers}
+    routing = {op.source for op in routing_matmuls(graph) if op.source}
+    for name in _mxu_only_weights(tiled, routing) if precision == "bf16" else ():
+        hbm_dtypes[name] = DType.BF16
+    module = KernelModule(
+        hbm=[KBuffer(b.name, "hbm", hbm_dtypes[b.name], tuple(b.shape) or (1,), role=b.role) for b in tiled.buffers],
+        inputs=list(tiled.inputs),
+        outputs=list(dict.fromkeys(tiled.outputs)),
+    )
+    staged = StagedModule(module)
+    for name, data in weights.items():
+        if name in hbm_dtypes:
+            staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy).reshape(-1))
+    for step in tiled.steps:
+        if isinstance(step, HostCall):
+            staged.module.steps.append(_host_call(step, staged))
+            continue
+        mxu = DType.BF16 if precision == "bf16" and not routing.intersection(step.sources) else DType.F32
+        try:
+            kernel, slow = _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
+        except NotStageable as err:
+            touched = touched_globals(step, globals_)
+            staged.host_kernels[step.name] = (step, tuple(globals_[n] for n in touched))
+            staged.module.steps.append(CpuCall(step.name, touched, touched, ()))
+            for source in step.sources or (step.name,):
+                staged.host_rows.append({"op": f"@{step.name}", "kind": "kernel", "onnx_node": source,
+                                         "reason": err.message})
+            continue
+        staged.slow_paths += slow
+        staged.module.steps.append(kernel)
+    for value, buffer in zip(graph.outputs, tiled.outputs):
+        staged.value_buffers[value.name] = buffer
+    for value, buffer in zip(graph.inputs, input_buffers):
+        staged.value_buffers[value.name] = buffer
+    return staged
+
+
+def _mxu_only_weights(tiled: TiledModule, routing: set[str]) -> set[str]:
+    """f32 weights read only as matmul operands of bf16 kernels: held in HBM as bf16 (as the
+    kernel path packs them), so they load at half the bytes and need no conversion."""
+    weights = {b.name for b in tiled.buffers if b.role == "weight" and b.dtype == DType.F32}
+    other: set[str] = set()
+    used: set[str] = set()
+    for step in tiled.steps:
+        if isinstance(step, HostCall):
+            other.update(step.inputs)
+            continue
+        bf16 = not routing.intersection(step.sources)
+        for _, stmt, _ in walk(step.body):
+            if isinstance(stmt, MatMul) and bf16:
+                used.update({stmt.a.buffer, stmt.b.buffer} & weights)
+                other.add(stmt.dst.buffer)
+            elif not isinstance(stmt, For):
+                other.update(v.buffer for _, v in stmt_views(stmt))
+    return (used & weights) - other
+
+
+def _host_call(call: HostCall, staged: StagedModule) -> CpuCall:
+    for value, buffer in zip(call.graph.inputs, call.inputs):
+        staged.value_buffers.setdefault(value.name, buffer)
+    for value, buffer in zip(call.graph.outputs, call.outputs):
+        staged.value_buffers[value.name] = buffer
+    ops = tuple(op.results[0].name for op in call.graph.ops if not op.is_const)
+    for op in call.graph.ops:
+        if not op.is_const:
+            staged.host_rows.append({"op": f"%{op.results[0].name}", "kind": op.kind, "onnx_node": op.source or "",
+                                     "reason": call.reason})
+    return CpuCall(call.name, tuple(dict.fromkeys(call.inputs)), tuple(dict.fromkeys(call.outputs)), ops)
+
+
+def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],
+                  target: Target, mxu: DType) -> tuple[KKernel, int]:
+    storage = target.storage_dtypes
+    acc_locals = {stmt.dst.buffer for _, stmt, _ in walk(kernel.body) if isinstance(stmt, MatMul)}
+    stager = KernelStager(kernel.name, dict(hbm_dtypes))
+    dtypes = {b.name: b.dtype for b in tiled.buffers}
+    roles = {b.name: b.role for b in tiled.buffers}
+    for buf in kernel.buffers:
+        dtypes[buf.name] = buf.dtype
+        roles[buf.name] = "local"
+        elements = max(1, buf.elements)
+        cols = buf.shape[-1] if buf.shape and buf.shape[-1] > 0 else 1
+        shape = (elements // cols, cols)
+        if buf.name in acc_locals:
+            if buf.dtype != DType.F32:
+                raise NotStageable(f"a {buf.dtype} matmul destination (the accumulator holds f32)")
+            stager.locals_[buf.name] = KBuffer(buf.name, "acc", DType.F32, shape)
+        else:
+            stager.locals_[buf.name] = KBuffer(buf.name, "sram", storage[buf.dtype], shape)
+    written = frozenset(v.buffer for _, stmt, _ in walk(kernel.body) if not isinstance(stmt, For)
+                        for access, v in stmt_views(stmt) if access != "read")
+    ctx = StageContext(stager, target, dtypes, roles, weights, mxu, written)
+    for stmt in kernel.body:
+        stage_statement(ctx, stmt)
+    body = double_buffer(stager.body, {b.name for b in stager.temps}, set(stager.locals_), stager, target)
+    return KKernel(kernel.name, stager.buffers(), body, kernel.sources), stager.slow_paths
+
+
+__all__ = ["StagedModule", "stage_module"]

@@ -1,0 +1,42 @@
+"""Tiling parameters for ``lower-to-tiled`` derived from a moe-asic part.
+
+The tiled lowering is target-neutral: it reads four numbers (:class:`TilingParams`). For the
+ASIC they follow from the part's description, so that a tiled statement maps onto few
+instructions after staging:
+
+- ``tile_cols``: the MXU's width (``mxu_cols``), one weight tile per output tile;
+- ``k_tile``: :data:`K_FOLDS` array heights: ``mxu.mm`` folds a deep contraction through the
+  array itself (the weight FIFO loads the next fold while one streams), so one statement per
+  few folds means fewer loads, fewer instructions and no accumulate chain between them; it is
+  also the chunk of row reductions, whose rows then stay whole for ``vpu.rsum``;
+- ``tile_rows``: activation rows per tile, as many as one weight tile is reused for (a
+  multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
+- ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
+  (operands converted to f32, expression nodes) and double-buffers streamed tiles.
+"""
+
+from __future__ import annotations
+
+from moecc.isa_spec.target import Target
+from moecc.passes.tiled_lowering.context import TilingParams
+
+#: Contraction depth of one tiled matmul statement, in MXU heights.
+K_FOLDS = 4
+#: Activation rows per weight tile, in MXU heights.
+ROWS_PER_WEIGHT_TILE = 2
+#: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
+LOCAL_SHARE = 8
+
+
+def asic_tiling_params(target: Target) -> TilingParams:
+    """The :class:`TilingParams` ``lower-to-tiled`` uses for ``target``."""
+    dim = target.limits.tile_dim
+    return TilingParams(
+        tile_rows=max(1, min(dim, ROWS_PER_WEIGHT_TILE * target.mxu_rows)),
+        tile_cols=max(1, min(dim, target.mxu_cols)),
+        k_tile=max(1, min(dim, K_FOLDS * target.mxu_rows)),
+        local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
+    )
+
+
+__all__ = ["K_FOLDS", "LOCAL_SHARE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]

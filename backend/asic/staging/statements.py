@@ -1,0 +1,263 @@
+"""Tiled statements other than ``compute`` and ``matmul``, staged onto kernel-IR statements.
+
+| tiled | kernel IR |
+|---|---|
+| ``copy`` | ``Load`` / ``Store`` through an SRAM tile (HBM to HBM goes through SRAM; SRAM to SRAM is ``vpu.mov``) |
+| ``reduce.sum/max/min`` | ``vpu.rsum`` / ``vpu.rmax`` per block of the row (min as ``-max(-x)``), blocks combined with ``add``/``max`` |
+| ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults), ``Gather`` |
+| ``topk`` | ``vpu.topk`` (smallest as the largest of ``-x``) |
+| ``for`` (static) | ``For`` |
+| ``scatter``, ``for`` with a run-time count | not stageable: the kernel IR has no scatter statement and no run-time-count loop |
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from moecc.ir.affine import Affine
+from moecc.ir.kernel import Gather as KGather
+from moecc.ir.kernel import HbmRef, LocalRef, Vector
+from moecc.ir.tiled.nodes import Compute, Copy, For, Gather, MatMul, Reduce, Scatter, Stmt, TopK, View
+from moecc.ir.types import DType
+
+from moecc.backend.asic.staging.axes import plan_axes, regions
+from moecc.backend.asic.staging.context import StageContext, compute_dtype
+from moecc.backend.asic.staging.expressions import stage_compute
+from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile
+
+
+def stage_statement(ctx: StageContext, stmt: Stmt) -> None:
+    """Emit ``stmt`` into ``ctx.stager`` (raises :class:`NotStageable` when it cannot be)."""
+    if isinstance(stmt, For):
+        if stmt.is_dynamic:
+            raise NotStageable("a loop with a run-time trip count (the kernel IR's loops are static)")
+        ctx.stager.new_statement()
+        ctx.stager.loop_depth += 1
+        try:
+            with ctx.stager.loop(int(stmt.count), stmt.var):
+                for inner in stmt.body:
+                    stage_statement(ctx, inner)
+        finally:
+            ctx.stager.loop_depth -= 1
+        return
+    if ctx.stager.loop_depth == 0:
+        # Statements in one loop body keep distinct temporaries, so that one iteration's
+        # statements (and, multi-buffered, consecutive iterations) do not wait for each other.
+        ctx.stager.new_statement()
+    if isinstance(stmt, Compute):
+        stage_compute(ctx, stmt)
+    elif isinstance(stmt, Copy):
+        stage_copy(ctx, stmt)
+    elif isinstance(stmt, Reduce):
+        stage_reduce(ctx, stmt)
+    elif isinstance(stmt, MatMul):
+        from moecc.backend.asic.staging.matmul import stage_matmul
+
+        stage_matmul(ctx, stmt)
+    elif isinstance(stmt, Gather):
+        stage_gather(ctx, stmt)
+    elif isinstance(stmt, TopK):
+        stage_topk(ctx, stmt)
+    elif isinstance(stmt, Scatter):
+        raise NotStageable("scatter: the kernel IR has no scatter statement (isel has no dma.scatter emitter)")
+    else:
+        raise NotStageable(f"statement {type(stmt).__name__}")
+
+
+def stage_copy(ctx: StageContext, stmt: Copy) -> None:
+    views = [stmt.dst, stmt.src]
+    axes = plan_axes(stmt.dst.shape, views, col_cap=ctx.tile_dim)
+    for dst, src in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, 2), ctx.tile_dim):
+        ctx.stager.write(dst, ctx.stager.read(src))
+
+
+def _rows_view(view: View) -> View:
+    """A reduction destination ``[.., 1]`` without its last axis broadcast (plan_axes pins the
+    reduced axis; the destination does not move along it)."""
+    return View(view.buffer, view.offset, view.shape, view.strides[:-1] + (0,))
+
+
+def stage_reduce(ctx: StageContext, stmt: Reduce) -> None:
+    src_dtype, dst_dtype = ctx.dtypes[stmt.src.buffer], ctx.dtypes[stmt.dst.buffer]
+    cdt = compute_dtype(src_dtype)
+    if stmt.src.strides[-1] != 1 and stmt.src.shape[-1] > 1 and any(x == 1 for x in stmt.src.strides[:-1]):
+        _reduce_across(ctx, stmt, cdt)
+        return
+    views = [_rows_view(stmt.dst), stmt.src]
+    axes = plan_axes(stmt.src.shape, views, keep_last=True)
+    width = axes.cols.size
+    cols = min(width, ctx.tile_dim)
+    stager = ctx.stager
+    for dst, src in regions(stager, axes, views, ctx.row_cap(cols, 4), 1 << 30):
+        rows = src.rows
+        total = stager.temp(cdt, rows, 1)
+        combine = "add" if stmt.op == "sum" else "max"
+        first = True
+        for c0, cn in _static_blocks(width, cols):
+            part = Region(src.buffer, src.offset + c0 * src.cstride, rows, cn, src.rstride, src.cstride)
+            tile = stager.expand(ctx.to_compute(stager.read(part), src_dtype, rows, cn), rows, cn)
+            if stmt.op == "min":
+                negated = stager.temp(cdt, rows, cn)
+                stager.emit(Vector("neg", negated, a=tile.ref, dtype=cdt))
+                tile = Tile(negated, cdt, "full")
+            target = total if first else stager.temp(cdt, rows, 1)
+            stager.emit(Vector("rsum" if stmt.op == "sum" else "rmax", target, a=tile.ref, dtype=cdt))
+            if not first:
+                stager.emit(Vector(combine, total, a=total, b=target, dtype=cdt))
+            first = False
+        if stmt.op == "min":
+            stager.emit(Vector("neg", total, a=total, dtype=cdt))
+        out = Tile(total, cdt, "full")
+        out_region = Region(dst.buffer, dst.offset, rows, 1, dst.rstride, 1)
+        if stmt.accumulate:
+            old = ctx.to_compute(stager.read(out_region), dst_dtype, rows, 1)
+            old = stager.expand(ctx.convert(old, cdt, rows, 1), rows, 1)
+            op = {"sum": "add", "max": "max", "min": "min"}[stmt.op]
+            merged = stager.temp(cdt, rows, 1)
+            stager.emit(Vector(op, merged, a=old.ref, b=total, dtype=cdt))
+            out = Tile(merged, cdt, "full")
+        out = ctx.convert(out, compute_dtype(dst_dtype), rows, 1)
+        stager.write(out_region, ctx.to_storage(out, dst.buffer, rows, 1))
+
+
+def _reduce_across(ctx: StageContext, stmt: Reduce, cdt: DType) -> None:
+    """A reduction whose axis is strided while another axis is contiguous (a sum over experts
+    of ``[tokens, hidden, experts]`` viewed from ``[experts, tokens, hidden]``): element-wise
+    ``add``/``max``/``min`` of the axis's slices, tiles laid out along the contiguous axis,
+    instead of a row reduction over element-by-element DMAs."""
+    stager = ctx.stager
+    src_dtype, dst_dtype = ctx.dtypes[stmt.src.buffer], ctx.dtypes[stmt.dst.buffer]
+    shape = stmt.src.shape[:-1]
+    dst = View(stmt.dst.buffer, stmt.dst.offset, shape, stmt.dst.strides[:-1])
+    first = View(stmt.src.buffer, stmt.src.offset, shape, stmt.src.strides[:-1])
+    step, count = stmt.src.strides[-1], stmt.src.shape[-1]
+    op = {"sum": "add", "max": "max", "min": "min"}[stmt.op]
+    axes = plan_axes(shape, [dst, first], col_cap=ctx.tile_dim)
+    for out, src in regions(stager, axes, [dst, first], ctx.row_cap(axes.cols.size, 4), ctx.tile_dim):
+        rows, cols = src.rows, src.cols
+        total = stager.temp(cdt, rows, cols)
+        start = stager.expand(ctx.to_compute(stager.read(src), src_dtype, rows, cols), rows, cols)
+        stager.emit(Vector("mov", total, a=start.ref, dtype=cdt))
+        with stager.loop(count - 1) as k:
+            nxt = Region(src.buffer, src.offset + (k + 1) * step, rows, cols, src.rstride, src.cstride)
+            tile = stager.expand(ctx.to_compute(stager.read(nxt), src_dtype, rows, cols), rows, cols)
+            stager.emit(Vector(op, total, a=total, b=tile.ref, dtype=cdt))
+        if stmt.accumulate:
+            old = stager.expand(ctx.convert(ctx.to_compute(stager.read(out), dst_dtype, rows, cols), cdt, rows, cols),
+                                rows, cols)
+            stager.emit(Vector(op, total, a=total, b=old.ref, dtype=cdt))
+        result = ctx.convert(Tile(total, cdt, "full"), compute_dtype(dst_dtype), rows, cols)
+        stager.write(out, ctx.to_storage(result, out.buffer, rows, cols))
+
+
+def _static_blocks(total: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
+def stage_gather(ctx: StageContext, stmt: Gather) -> None:
+    table = stmt.table
+    if ctx.roles.get(table.buffer) == "local":
+        raise NotStageable("a gather from a local buffer (the DMA gathers from HBM)")
+    if table.strides[1] != 1 or table.strides[0] < 0:
+        raise NotStageable("a gather from table rows that are not contiguous")
+    if ctx.dtypes[stmt.index.buffer] in (DType.I8, DType.U8):
+        raise NotStageable("8-bit indices")
+    stager = ctx.stager
+    table_rows, width = table.shape
+    itemsize = stager.dtype_of(table.buffer).itemsize
+    limits = ctx.target.limits
+    pitch, split = table.strides[0], _pitch_split(table.strides[0], itemsize, limits.stride_bytes)
+    if split is None:
+        raise NotStageable(f"table rows {pitch * itemsize} bytes apart exceed the gather stride field and no "
+                           f"divisor of the pitch fits it")
+    if table_rows >= 1 << 24:
+        raise NotStageable("a table too long to wrap negative indices exactly in the f32 immediate")
+    count = stmt.index.shape[0]
+    col_block = max(1, min(width, limits.row_bytes // itemsize, ctx.tile_dim))
+    row_block = ctx.row_cap(col_block, 3)
+    dst_rs, dst_cs = stmt.dst.strides
+    constants = stager.temp(DType.I32, 1, 3)
+    istride = stmt.index.strides[0]
+    # Indices the kernel does not write are loop-invariant where their view is: load and wrap
+    # them once, before the loops over column blocks.
+    invariant = stmt.index.buffer not in ctx.written and stmt.index.buffer not in stager.locals_
+    with stager.hoisted(stmt.index.offset) if invariant else contextlib.nullcontext():
+        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(0)), imm=0.0, dtype=DType.I32))
+        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(1)), imm=float(table_rows), dtype=DType.I32))
+        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(2)), imm=-1.0, dtype=DType.I32))
+        chunks = []
+        for r0, rn in _static_blocks(count, row_block):
+            raw = stager.expand(stager.read(Region(stmt.index.buffer, stmt.index.offset + r0 * istride, rn, 1, istride, 1)),
+                                rn, 1)
+            wrapped = _wrap_indices(ctx, raw.ref, rn, table_rows, constants)
+            if split > 1:  # row i starts at sub-row i*split of pitch / split elements
+                stager.emit(Vector("muls", wrapped, a=wrapped, imm=float(split), dtype=DType.I32))
+            chunks.append((Affine(r0), rn, wrapped))
+    for r0, rn, wrapped in chunks:
+        for c0, cn in _static_blocks(width, col_block):
+            out = stager.temp(stager.dtype_of(table.buffer), rn, cn)
+            window = HbmRef(table.buffer, table.offset + c0, (table_rows - 1) * split + 1, cn, pitch // split)
+            stager.emit(KGather(out, window, wrapped))
+            dst = Region(stmt.dst.buffer, stmt.dst.offset + r0 * dst_rs + c0 * dst_cs, rn, cn, dst_rs, dst_cs)
+            stager.write(dst, Tile(out, stager.dtype_of(table.buffer), "full"))
+
+
+def _pitch_split(pitch: int, itemsize: int, limit: int) -> int | None:
+    """``k`` such that rows ``pitch`` elements apart are sub-rows ``pitch / k`` apart within the
+    gather's stride field (the DMA then gathers sub-row ``index * k``): 1 when the pitch fits,
+    None when no divisor does. A 256 x 256 f32 expert matrix per row is 4 bytes too wide."""
+    for k in range(1, 65):
+        if pitch % k == 0 and pitch // k * itemsize <= limit:
+            return k
+    return None
+
+
+def _wrap_indices(ctx: StageContext, raw: LocalRef, rows: int, table_rows: int, constants: LocalRef) -> LocalRef:
+    """``raw < 0 ? raw + rows : raw``, then -1 where that is still ``>= rows`` (the DMA faults on
+    a negative row: an index out of range is a run-time error, not a read past the table)."""
+    stager = ctx.stager
+    zero, size, minus_one = (LocalRef(constants.buffer, 1, 1, Affine(i)) for i in range(3))
+    mask = stager.temp(DType.I32, rows, 1)
+    wrapped = stager.temp(DType.I32, rows, 1)
+    stager.emit(Vector("cmpge", mask, a=raw, b=zero, bcast="scalar", dtype=DType.I32))
+    stager.emit(Vector("adds", wrapped, a=raw, imm=float(table_rows), dtype=DType.I32))
+    stager.emit(Vector("sel", wrapped, a=mask, b=raw, dtype=DType.I32))
+    stager.emit(Vector("cmpge", mask, a=wrapped, b=size, bcast="scalar", dtype=DType.I32))
+    stager.emit(Vector("sel", wrapped, a=mask, b=minus_one, bcast="scalar", dtype=DType.I32))
+    return wrapped
+
+
+def stage_topk(ctx: StageContext, stmt: TopK) -> None:
+    k, width = stmt.k, stmt.src.shape[-1]
+    if k > ctx.target.limits.topk or k > width:
+        raise NotStageable(f"top-{k}: vpu.topk takes k up to {ctx.target.limits.topk}")
+    if width > ctx.tile_dim:
+        raise NotStageable(f"top-k over {width} elements: vpu.topk reads at most {ctx.tile_dim} columns")
+    stager = ctx.stager
+    src_dtype = ctx.dtypes[stmt.src.buffer]
+    cdt = compute_dtype(src_dtype)
+    # One loop nest over the rows; values, indices and source share their leading axes.
+    values = View(stmt.values.buffer, stmt.values.offset, stmt.src.shape, stmt.values.strides[:-1] + (1,))
+    indices = View(stmt.indices.buffer, stmt.indices.offset, stmt.src.shape, stmt.indices.strides[:-1] + (1,))
+    views = [values, indices, stmt.src]
+    axes = plan_axes(stmt.src.shape, views, keep_last=True)
+    vcs, ics = stmt.values.strides[-1], stmt.indices.strides[-1]
+    for vals, idx, src in regions(stager, axes, views, ctx.row_cap(width, 4), 1 << 30):
+        rows = src.rows
+        tile = stager.expand(ctx.to_compute(stager.read(src), src_dtype, rows, width), rows, width)
+        if not stmt.largest:
+            negated = stager.temp(cdt, rows, width)
+            stager.emit(Vector("neg", negated, a=tile.ref, dtype=cdt))
+            tile = Tile(negated, cdt, "full")
+        top = stager.temp(cdt, rows, k)
+        order = stager.temp(DType.I32, rows, k)
+        stager.emit(Vector("topk", top, a=tile.ref, b=order, k=k, dtype=cdt))
+        if not stmt.largest:
+            stager.emit(Vector("neg", top, a=top, dtype=cdt))
+        out = ctx.to_storage(Tile(top, cdt, "full"), vals.buffer, rows, k)
+        stager.write(Region(vals.buffer, vals.offset, rows, k, vals.rstride, vcs), out)
+        index_tile = ctx.to_storage(Tile(order, DType.I32, "full"), idx.buffer, rows, k)
+        stager.write(Region(idx.buffer, idx.offset, rows, k, idx.rstride, ics), index_tile)
+
+
+__all__ = ["stage_copy", "stage_gather", "stage_reduce", "stage_statement", "stage_topk"]
