@@ -30,6 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="MXU precision on --target asic (default f32; bf16: f32 accumulation)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
+    p.add_argument("--lowering", choices=["kernel", "tiled"], default=None,
+                   help="how the target lowers the graph (targets with a lowering option): tiled (the "
+                        "target-neutral tiled IR; cpu's default) or kernel (the ASIC-shaped kernel IR; asic's default, "
+                        "and needed for --emit kernel on cpu)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -182,7 +186,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     backend = get_target(args.target)
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
-             "trace": True if args.trace else None}
+             "lowering": args.lowering, "trace": True if args.trace else None}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline
@@ -194,6 +198,13 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.emit and args.emit not in backend.ir_stages + backend.emit_files:
         raise InputError(f"--emit {args.emit} is not a stage of --target {args.target}",
                          remedy=f"--target {args.target} emits: {', '.join(backend.ir_stages + backend.emit_files)}")
+    stages_for = backend.ir_stages_for
+    if args.emit and args.emit not in stages_for(options) + backend.emit_files:
+        lowering = options.get("lowering", backend.option_defaults.get("lowering"))
+        needed = [name for name in ("kernel", "tiled") if args.emit in stages_for({**options, "lowering": name})]
+        raise InputError(f"--emit {args.emit} needs --lowering {needed[0] if needed else '?'}: --target {args.target} "
+                         f"lowers with '{lowering}' here, whose stages are {', '.join(stages_for(options))}",
+                         remedy=f"add --lowering {needed[0] if needed else 'kernel'}")
     if args.trace and not backend.simulated:
         raise InputError(f"--trace needs a target with a simulator (--target asic), not --target {args.target}")
     if args.emit == "obj" and not args.output:

@@ -127,7 +127,11 @@ class CompiledModel:
                 return self.stage_text
             raise UnsupportedError(f"the model was compiled only up to stage '{self.stopped_after}'",
                                    remedy=f"ask for ir('{self.stopped_after}') or compile the whole model")
-        stages = self.backend.ir_stages
+        stages = self.backend.ir_stages_for(self.options)
+        needs = self.backend.options_for_stage(stage)
+        if stage not in stages and needs is not None:
+            raise UnsupportedError(f"stage '{stage}' of target '{self.target}' exists only with {needs}",
+                                   remedy=f"compile with {needs}, or ask for one of: {', '.join(stages)}")
         if stage not in stages:
             raise UnsupportedError(
                 f"stage '{stage}' is not available for target '{self.target}'",

@@ -143,8 +143,17 @@ def _i64_and_bool_model() -> onnx.ModelProto:
 
 
 def test_cpu_keeps_i64_beyond_int32_and_stores_bool_as_a_byte() -> None:
-    model = moecc.compile(_i64_and_bool_model(), target="cpu")
     x = np.array([-(2**45), -1, 3, 4, 2**50], dtype=np.int64)
+    tiled = moecc.compile(_i64_and_bool_model(), target="cpu")  # the default lowering
+    out = tiled.run({"x": x})
+    assert out["sum"].dtype == np.int64 and out["more"].dtype == np.bool_
+    np.testing.assert_array_equal(out["sum"], x + 2**40)
+    np.testing.assert_array_equal(out["more"], x > 3)
+    module = tiled.executable.module
+    assert [module.buffer(n).dtype for n in tiled.executable.input_buffers] == [DType.I64]
+    assert [module.buffer(n).dtype for n in module.outputs] == [v.type.dtype for v in tiled.graph.outputs]
+    # The kernel IR path's heap buffers (its memory plan) hold the same dtypes.
+    model = moecc.compile(_i64_and_bool_model(), target="cpu", lowering="kernel")
     out = model.run({"x": x})
     assert out["sum"].dtype == np.int64 and out["more"].dtype == np.bool_
     np.testing.assert_array_equal(out["sum"], x + 2**40)
@@ -183,7 +192,9 @@ def test_cpu_where_packs_a_constant_condition_also_read_by_a_cpu_step(step_first
                                helper.make_tensor_value_info("b", TensorProto.BOOL, [32, 32])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [32, 32]),
                                helper.make_tensor_value_info("n", TensorProto.BOOL, [32, 32])], inits)
-    model = moecc.compile(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), target="cpu")
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # The kernel IR path's placement and packing (the tiled default has no CPU steps).
+    model = moecc.compile(onnx_model, target="cpu", lowering="kernel")
     assert model.partition["ops"] == {"kernels": 1, "cpu_steps": 1}  # the where, the and
     executable = getattr(model, "executable", None) or model.cpu
     packed = sorted(str(b.dtype) for b in executable.module.hbm if b.name.startswith("cond"))
@@ -193,5 +204,8 @@ def test_cpu_where_packs_a_constant_condition_also_read_by_a_cpu_step(step_first
     rng = np.random.default_rng(2)
     x, b = rng.standard_normal((32, 32)).astype(np.float32), rng.random((32, 32)) > 0.5
     out = model.run({"x": x, "b": b})
+    np.testing.assert_array_equal(out["y"], np.where(cond, x, np.float32(0)))
+    np.testing.assert_array_equal(out["n"], cond & b)
+    out = moecc.compile(onnx_model, target="cpu").run({"x": x, "b": b})
     np.testing.assert_array_equal(out["y"], np.where(cond, x, np.float32(0)))
     np.testing.assert_array_equal(out["n"], cond & b)

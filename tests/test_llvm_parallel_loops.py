@@ -496,16 +496,23 @@ def test_examples_at_two_threads_match_one_bitwise(name: str, split_small_loops:
     parallel loops."""
     model = build_example(name)
     inputs = example_inputs(name, model, seed=0)
+    # Parallel loops are the kernel IR path's (lowering="kernel").
     with monkeypatch.context() as patch:
         patch.setattr(codegen, "PARALLEL_LOOPS", False)
-        sequential = moecc.compile(model, target="cpu").run(inputs)
-    single = moecc.compile(model, target="cpu").run(inputs)
-    compiled = moecc.compile(model, target="cpu", threads=2)
+        sequential = moecc.compile(model, target="cpu", lowering="kernel").run(inputs)
+    single = moecc.compile(model, target="cpu", lowering="kernel").run(inputs)
+    compiled = moecc.compile(model, target="cpu", threads=2, lowering="kernel")
     # dense-moe's kernels have no top-level loops at this size; every other example splits some.
     assert _chunk_functions(compiled.executable.program) or name == "dense-moe"
     for outputs in (single, compiled.run(inputs), compiled.run(inputs)):
         for key, value in outputs.items():
             np.testing.assert_array_equal(value, sequential[key], err_msg=key)
+    # The default (tiled) lowering: two threads give one thread's outputs bitwise too.
+    tiled_single = moecc.compile(model, target="cpu").run(inputs)
+    tiled = moecc.compile(model, target="cpu", threads=2)
+    for outputs in (tiled.run(inputs), tiled.run(inputs)):
+        for key, value in outputs.items():
+            np.testing.assert_array_equal(value, tiled_single[key], err_msg=key)
 
 
 def test_attention_softmax_loop_is_split() -> None:
@@ -513,6 +520,6 @@ def test_attention_softmax_loop_is_split() -> None:
     from moecc.examples import realistic_sizes
 
     model = build_example("llama-block", **{**realistic_sizes("llama-block"), "n_layers": 1})
-    compiled = moecc.compile(model, target="cpu", threads=2)
+    compiled = moecc.compile(model, target="cpu", threads=2, lowering="kernel")  # the kernel IR path's loops
     chunks = _chunk_functions(compiled.executable.program)
     assert any("softmax" in name for name in chunks), chunks

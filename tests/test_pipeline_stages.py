@@ -8,6 +8,7 @@ another target and stages of another target are clear errors.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -25,9 +26,18 @@ from moecc.targets import get_target
 STAGES = {
     "ref": [],
     "asic": ["partition", "lower-to-kernels", "plan-memory", "select-instructions", "compile-host-steps"],
-    "cpu": ["partition", "lower-to-kernels", "plan-memory", "emit-llvm"],
+    "cpu": ["lower-to-tiled", "emit-llvm-tiled"],  # the default lowering="tiled"
+    "cpu-kernel": ["partition", "lower-to-kernels", "plan-memory", "emit-llvm"],
     "tiled": ["lower-to-tiled"],
 }
+#: Case -> (target, options, CLI flags): "cpu-kernel" is the cpu target with lowering="kernel".
+CASES = {case: (case, {}, []) for case in STAGES}
+CASES["cpu-kernel"] = ("cpu", {"lowering": "kernel"}, ["--lowering", "kernel"])
+
+
+def _without_options(pipeline: str) -> str:
+    """``pipeline`` with each pass's ``{options}`` removed (tile sizes depend on the host)."""
+    return re.sub(r"\{[^}]*\}", "", pipeline)
 
 
 @pytest.fixture(scope="module")
@@ -65,38 +75,43 @@ def parse_back(level: str, text: str) -> None:
         raise AssertionError(f"no parser for level {level}")
 
 
-@pytest.mark.parametrize("target", sorted(STAGES))
-def test_print_pipeline_lists_graph_passes_then_stages(target: str, model_path: Path,
+@pytest.mark.parametrize("case", sorted(STAGES))
+def test_print_pipeline_lists_graph_passes_then_stages(case: str, model_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compile", str(model_path), "--target", target, "--print-pipeline"]) == 0
+    from moecc.targets import target_options
+
+    target, options, flags = CASES[case]
+    assert main(["compile", str(model_path), "--target", target, *flags, "--print-pipeline"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert printed == ",".join([DEFAULT_GRAPH_PIPELINE, *STAGES[target]])
-    assert pipeline_text(target_pipeline(target)) == printed
-    assert main(["compile", str(model_path), "--target", target, "-p", "dce", "--print-pipeline"]) == 0
-    assert capsys.readouterr().out.strip() == ",".join(["dce", *STAGES[target]])
+    assert _without_options(printed) == ",".join([DEFAULT_GRAPH_PIPELINE, *STAGES[case]])
+    assert pipeline_text(target_pipeline(target, None, target_options(target, options))) == printed
+    assert main(["compile", str(model_path), "--target", target, *flags, "-p", "dce", "--print-pipeline"]) == 0
+    assert _without_options(capsys.readouterr().out.strip()) == ",".join(["dce", *STAGES[case]])
 
 
-@pytest.mark.parametrize("target", ["asic", "cpu", "tiled"])
-def test_ir_after_every_stage_parses_back(target: str, model_path: Path) -> None:
+@pytest.mark.parametrize("case", ["asic", "cpu", "cpu-kernel", "tiled"])
+def test_ir_after_every_stage_parses_back(case: str, model_path: Path) -> None:
     dumps: list[tuple[str, str, str]] = []
 
     def sink(name: str, ir: object, text: str) -> None:
         dumps.append((name, getattr(ir, "level", "graph"), text))
 
+    target, options, _ = CASES[case]
     compiled = moecc.compile(model_path, target=target, print_ir_after_all=True, dump_sink=sink,
-                             ir_stream=_Discard())
+                             ir_stream=_Discard(), **options)
     names = [name for name, _, _ in dumps]
-    assert names == DEFAULT_GRAPH_PIPELINE.split(",") + STAGES[target]
+    assert names == DEFAULT_GRAPH_PIPELINE.split(",") + STAGES[case]
     levels = {name: level for name, level, _ in dumps}
-    assert levels[STAGES[target][-1]] == {"asic": "asm", "cpu": "llvm", "tiled": "tiled"}[target]
-    if target == "tiled":
+    assert levels[STAGES[case][-1]] == {"asic": "asm", "cpu": "llvm", "cpu-kernel": "llvm", "tiled": "tiled"}[case]
+    if case == "tiled":
         return
     for name, level, text in dumps:
         try:
             parse_back(level, text)
         except MoeccError as err:
             raise AssertionError(f"IR after {name} ({level}) does not parse back: {err}") from None
-    assert "// placement of each op (partition):" in dict((n, t) for n, _, t in dumps)["partition"]
+    if "partition" in names:
+        assert "// placement of each op (partition):" in dict((n, t) for n, _, t in dumps)["partition"]
     # The whole compile still runs.
     assert compiled.stopped_after is None and compiled.executable is not None
 

@@ -1,21 +1,23 @@
 """Ahead-of-time output of the cpu target: one self-contained relocatable object per model.
 
-Position in the flow: after :func:`moecc.backend.llvm.codegen.compile_kernel_module` (which
-keeps the kernels' LLVM IR). :func:`emit_model_object` links, into one module, the kernels,
-the blocked ``moecc_sgemm`` (:mod:`moecc.backend.llvm.matmul`) and a small ABI layer built
-with the IR builder, optimises it at O3 for the target CPU and emits a position-independent
-ELF object. The C interface is documented in ``docs/cpu_object_abi.md`` (:func:`c_header`
+Position in the flow: after LLVM emission, on either lowering. :func:`link_object` is the one
+ABI builder: it links, into one module, the model's LLVM module, the blocked ``moecc_sgemm``
+(:mod:`moecc.backend.llvm.matmul`) and a small ABI layer built with the IR builder, optimises
+it at O3 for the target CPU and emits a position-independent ELF object.
+:func:`emit_tiled_object` feeds it the module :mod:`moecc.backend.llvm.tiled` emits from the
+tiled IR (the default, ``lowering="tiled"``; ``moecc_run`` calls its segments),
+:func:`emit_model_object` the one :func:`moecc.backend.llvm.codegen.compile_kernel_module`
+emits from the kernel IR (``lowering="kernel"``; its sequences are renamed to
+``moecc_run_all`` / ``moecc_run_segment_<i>`` so that every symbol the object defines starts
+with ``moecc_``). The C interface is documented in ``docs/cpu_object_abi.md`` (:func:`c_header`
 writes the header); the same object is what a ``.moe`` artifact stores, and
-:func:`program_from_object` turns it back into a runnable :class:`CpuProgram` without
-lowering or optimising anything.
-
-The ABI layer renames the kernels' sequences to ``moecc_run_all`` / ``moecc_run_segment_<i>``
-so that every symbol the object defines starts with ``moecc_``.
+:func:`program_from_object` (kernel IR) or the cpu target's loader (tiled IR) turns it back
+into a runnable program without lowering or optimising anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -64,9 +66,14 @@ class ObjectAbi:
 
 
 def model_abi(executable: object) -> ObjectAbi:
-    """The ABI tables of a compiled :class:`~moecc.cpu_runtime.CpuExecutable`."""
+    """The ABI tables of a compiled :class:`~moecc.cpu_runtime.CpuExecutable` or
+    :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`."""
     import numpy as np
 
+    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+
+    if isinstance(executable, TiledCpuExecutable):
+        return tiled_model_abi(executable)
     exe = executable
     module: KernelModule = exe.module  # type: ignore[attr-defined]
     buffers = {b.name: b for b in module.hbm}
@@ -90,30 +97,85 @@ def model_abi(executable: object) -> ObjectAbi:
     )
 
 
+def tiled_model_abi(executable: object) -> ObjectAbi:
+    """The ABI tables of a :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`
+    (the cpu target with ``lowering="tiled"``): global buffers at their heap offsets."""
+    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+
+    exe = executable
+    assert isinstance(exe, TiledCpuExecutable)
+    program, graph = exe.program, exe.graph
+    module = program.module
+    offsets = program.built.heap.offsets
+
+    def tensor(name: str, buffer_name: str, shape: Sequence[int]) -> TensorAbi:
+        buffer = module.buffer(buffer_name)
+        return TensorAbi(name, offsets[buffer_name], buffer.elements * buffer.dtype.itemsize, buffer.dtype, tuple(shape))
+
+    weights = [b for b in module.buffers if b.role == "weight"]
+    weight_end = max((offsets[b.name] + b.elements * b.dtype.itemsize for b in weights), default=0)
+    heap = program.new_heap()
+    for name, value in exe.weights.items():
+        program.write(heap, name, value)
+    return ObjectAbi(
+        heap_bytes=program.heap_bytes,
+        scratch_bytes=program.scratch_bytes,
+        inputs=tuple(tensor(v.name, b, v.type.shape) for v, b in zip(graph.inputs, exe.input_buffers)),
+        outputs=tuple(tensor(name, b, v.type.shape)
+                      for name, v, b in zip(graph.output_names, graph.outputs, module.outputs)),
+        weight_image=heap[:weight_end].tobytes(),
+        host_steps=len(program.host_calls),
+    )
+
+
 def emit_model_object(program: CpuProgram, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
     """A relocatable ELF object with the kernels, ``moecc_sgemm`` and the C ABI layer."""
-    target = target or host_cpu_target()
-    linked = _linked_module(program, abi, target)
-    optimise(linked, target)
-    return target_machine(target, for_jit=False).emit_object(linked)
+    def rename(name: str) -> str:
+        return ENTRY_PREFIX_OBJECT + name if name == "run_all" or name.startswith("run_segment_") else name
+
+    return link_object(program.llvm_ir, abi, [ENTRY_PREFIX_OBJECT + "run_all"], target, rename)
+
+
+def emit_tiled_object(program: object, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
+    """The object of a :class:`~moecc.backend.llvm.tiled.program.TiledCpuProgram`: its LLVM
+    module (segments, kernels, thread pool, fault cells) with ``moecc_sgemm`` and the ABI layer;
+    ``moecc_run`` runs the segments in order (there is one unless the model has host calls, and
+    then ``moecc_run`` returns ``MOECC_NEEDS_HOST_STEPS``)."""
+    from moecc.backend.llvm.tiled.codegen import SEGMENT_PREFIX
+    from moecc.ir.tiled.nodes import HostCall
+
+    schedule = program.built.schedule  # type: ignore[attr-defined]
+    entries = [f"{SEGMENT_PREFIX}{item}" for item in schedule if not isinstance(item, HostCall)]
+    return link_object(program.llvm_ir, abi, entries, target or program.cpu_target)  # type: ignore[attr-defined]
 
 
 def executable_object(executable: object, target: CpuTarget | None = None) -> bytes:
-    """:func:`emit_model_object` of a compiled :class:`~moecc.cpu_runtime.CpuExecutable`."""
+    """:func:`emit_model_object` (or :func:`emit_tiled_object`) of a compiled executable."""
+    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+
+    if isinstance(executable, TiledCpuExecutable):
+        return emit_tiled_object(executable.program, model_abi(executable), target)
     return emit_model_object(executable.program, model_abi(executable), target)  # type: ignore[attr-defined]
 
 
-def _linked_module(program: CpuProgram, abi: ObjectAbi, target: CpuTarget) -> llvm.ModuleRef:
+def link_object(llvm_ir: str, abi: ObjectAbi, entries: Sequence[str], target: CpuTarget | None = None,
+                rename: Callable[[str], str] | None = None) -> bytes:
+    """The one ABI builder both cpu lowerings share: the model's LLVM module text (functions
+    renamed by ``rename``), ``moecc_sgemm`` and the ABI layer (``moecc_run`` calling
+    ``entries`` in order, stopping at a fault) linked into one module, optimised at O3 for
+    ``target`` and emitted as a position-independent relocatable ELF object."""
     from moecc.backend.llvm.matmul import build_sgemm_module
 
-    kernels = _parse(program.llvm_ir, "moecc_kernels")
+    target = target or host_cpu_target()
+    kernels = _parse(llvm_ir, "moecc_kernels")
     for fn in kernels.functions:
-        if fn.name == "run_all" or fn.name.startswith("run_segment_"):
-            fn.name = ENTRY_PREFIX_OBJECT + fn.name
+        if rename is not None:
+            fn.name = rename(fn.name)
     kernels.link_in(parse_and_verify(build_sgemm_module(target), target))
-    kernels.link_in(parse_and_verify(_abi_module(abi, program), target))
+    kernels.link_in(parse_and_verify(_abi_module(abi, entries), target))
     kernels.verify()
-    return kernels
+    optimise(kernels, target)
+    return target_machine(target, for_jit=False).emit_object(kernels)
 
 
 def _parse(text: str, name: str) -> llvm.ModuleRef:
@@ -126,11 +188,11 @@ def _parse(text: str, name: str) -> llvm.ModuleRef:
     return parsed
 
 
-def _abi_module(abi: ObjectAbi, program: CpuProgram) -> ir.Module:
-    """``moecc_run``, ``moecc_init_heap`` and the layout tables, built with the IR builder."""
+def _abi_module(abi: ObjectAbi, entries: Sequence[str]) -> ir.Module:
+    """``moecc_run`` (calling ``entries``, each ``void(i8* heap, i8* scratch)``, until one
+    faults), ``moecc_init_heap`` and the layout tables, built with the IR builder."""
     module = ir.Module(name="moecc_abi")
     arena_fn = ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR])
-    run_all = ir.Function(module, arena_fn, name=ENTRY_PREFIX_OBJECT + "run_all")
     fault_code = ir.GlobalVariable(module, I32, "moecc_fault_code")
 
     run = ir.Function(module, ir.FunctionType(I32, [I8_PTR, I8_PTR]), name="moecc_run")
@@ -139,7 +201,14 @@ def _abi_module(abi: ObjectAbi, program: CpuProgram) -> ir.Module:
         b.ret(ir.Constant(I32, NEEDS_HOST_STEPS))
     else:
         b.store(ir.Constant(I32, 0), fault_code)
-        b.call(run_all, run.args)
+        done = run.append_basic_block("done")
+        for entry in entries:
+            b.call(ir.Function(module, arena_fn, name=entry), run.args)
+            ok = run.append_basic_block("next")
+            b.cbranch(b.icmp_signed("!=", b.load(fault_code), ir.Constant(I32, 0)), done, ok)
+            b.position_at_end(ok)
+        b.branch(done)
+        b.position_at_end(done)
         b.ret(b.load(fault_code))
 
     image_type = ir.ArrayType(I8, len(abi.weight_image))
@@ -197,16 +266,21 @@ def _tensor_table(module: ir.Module, name: str, tensors: Sequence[TensorAbi]) ->
 
 def weight_image(program: CpuProgram) -> bytes:
     """The weight image of a program loaded from an object (:func:`program_from_object`)."""
+    return object_weight_image(program._jit, program.heap_bytes)
+
+
+def object_weight_image(jit: object, heap_bytes: int) -> bytes:
+    """The weight image of an object loaded into ``jit`` (a :class:`~moecc.backend.llvm.jit.JitModule`)."""
     import ctypes
 
-    engine = program._jit.engine
+    engine = jit.engine  # type: ignore[attr-defined]
     size_address = engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL + "_bytes")
     image_address = engine.get_global_value_address(WEIGHT_IMAGE_SYMBOL)
     if not size_address or not image_address:
         raise MoeccError(f"the object defines no {WEIGHT_IMAGE_SYMBOL}", remedy="rebuild the object (recompile the model)")
     size = ctypes.c_int64.from_address(size_address).value
-    if not 0 <= size <= program.heap_bytes:
-        raise MoeccError(f"the object's weight image claims {size} bytes, its heap has {program.heap_bytes}",
+    if not 0 <= size <= heap_bytes:
+        raise MoeccError(f"the object's weight image claims {size} bytes, its heap has {heap_bytes}",
                          remedy="rebuild the object (recompile the model)")
     return ctypes.string_at(image_address, size)
 
@@ -218,6 +292,16 @@ def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | N
     (no lowering, no LLVM optimisation)."""
     jit = load_object(data, target, name="moecc_kernels")
     return program_for_module(module, jit, entry_prefix=ENTRY_PREFIX_OBJECT, native_steps=native_steps)
+
+
+def object_constant(jit: object, name: str) -> int:
+    """The value of the object's ``int64`` constant ``name`` (``moecc_heap_bytes``, ...)."""
+    import ctypes
+
+    address = jit.engine.get_global_value_address(name)  # type: ignore[attr-defined]
+    if not address:
+        raise MoeccError(f"the object defines no {name}", remedy="rebuild the object (recompile the model)")
+    return int(ctypes.c_int64.from_address(address).value)
 
 
 C_HEADER = """\
@@ -252,8 +336,9 @@ void moecc_init_heap(uint8_t *heap);
    sizes as above, not shared between concurrent calls. Returns 0, a fault code
    (1: gather index out of range in a kernel, 2: nonzero overflow, 3: index out of range in a
    CPU step: gather/scatter; moecc_fault_statement holds the step's position,
-   moecc_fault_kernel the op's position in the step and moecc_fault_detail the index as given)
-   or MOECC_NEEDS_HOST_STEPS. */
+   moecc_fault_kernel the op's position in the step and moecc_fault_detail the index as given;
+   with lowering="tiled": 3 is an index out of range in a gather/scatter kernel, 4 a run-time
+   loop count out of range, see "Memory") or MOECC_NEEDS_HOST_STEPS. */
 int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
 /* Threads (default 1): run on n threads in all, the caller plus n - 1 worker threads the object
    starts, each with a scratch arena of its own that the object allocates (moecc_scratch_bytes).
@@ -270,5 +355,6 @@ def c_header() -> str:
     return C_HEADER
 
 
-__all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "WEIGHT_IMAGE_SYMBOL", "weight_image", "ObjectAbi", "TensorAbi", "c_header", "emit_model_object", "executable_object",
-           "model_abi", "program_from_object"]
+__all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "WEIGHT_IMAGE_SYMBOL", "ObjectAbi", "TensorAbi", "c_header",
+           "emit_model_object", "emit_tiled_object", "executable_object", "link_object", "model_abi", "object_constant",
+           "object_weight_image", "program_from_object", "tiled_model_abi", "weight_image"]

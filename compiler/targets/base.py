@@ -101,6 +101,16 @@ class CompileTarget:
             lines.append(f"compile time  {sum(report['pass_times'].values()) * 1000:.1f} ms")
         return "\n".join(lines) + "\n"
 
+    def ir_stages_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The IR stages a model compiled with ``options`` can print (:attr:`ir_stages` lists
+        every stage any option set has)."""
+        return self.ir_stages
+
+    def options_for_stage(self, stage: str) -> str | None:
+        """The option setting under which ``stage`` exists (e.g. ``"lowering='kernel'"``), for
+        errors; None when no option set has it."""
+        return None
+
     def ir_text(self, compiled: CompiledModel, stage: str) -> str:
         """Text of ``stage`` (one of :attr:`ir_stages` other than ``graph``)."""
         raise UnsupportedError(f"stage '{stage}' is not available for target '{self.name}'")

@@ -1,18 +1,20 @@
 """The ``cpu`` target: the whole model as machine code for the host CPU, through LLVM.
 
-Pipeline after the graph passes: ``partition``, ``lower-to-kernels`` (tiled for the host's
-caches: :func:`moecc.backend.llvm.cpu_target.tiling_target`), ``plan-memory`` (one heap) and
-``emit-llvm`` (kernels and host steps in one LLVM module, O3, JIT). ``threads`` sets the native
-thread pool's size (results do not depend on it). ``moecc compile --emit obj`` writes the same
-code as an ELF object with a C ABI; a ``.moe`` keeps that object, so loading needs no LLVM
-code generation.
+Default (``lowering="tiled"``): ``lower-to-tiled`` with tile sizes for the host's caches
+(:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the
+whole tiled module as one LLVM module, O3, JIT: :mod:`moecc.backend.llvm.tiled`); host calls,
+if any, run on the reference interpreter between machine-code segments. IR stages: graph,
+tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it).
+``moecc compile --emit obj`` writes that module as an ELF object with the C ABI of
+docs/cpu_object_abi.md (:func:`moecc.backend.llvm.object_file.link_object`, the ABI builder
+both lowerings share); a ``.moe`` keeps the object (and the tiled IR text), so loading needs
+no code generation.
 
-``lowering="tiled"`` (default ``"kernel"``: the path above) compiles from the tiled IR instead:
-``lower-to-tiled`` with tile sizes for the host's caches
-(:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the whole
-tiled module as one LLVM module, JIT-compiled: :mod:`moecc.backend.llvm.tiled`); host calls run
-on the reference interpreter between machine-code segments. Its ``.moe`` keeps the tiled IR
-text and the weights lowering made; loading parses, verifies and JIT-compiles it again.
+``lowering="kernel"`` compiles through the ASIC-shaped kernel IR instead: ``partition``,
+``lower-to-kernels`` (tiled for the host's caches:
+:func:`moecc.backend.llvm.cpu_target.tiling_target`), ``plan-memory`` (one heap) and
+``emit-llvm`` (kernels and CPU steps in one LLVM module, with copy elision, vector fusion and
+parallel loops). IR stages: graph, kernel, llvm. Objects and ``.moe`` artifacts likewise.
 """
 
 from __future__ import annotations
@@ -37,8 +39,34 @@ _KERNELS = "kernels.kir"
 _OBJECT = "kernels.o"
 _TILED = "cpu_tiled.tir"
 _TILED_WEIGHTS = "cpu_tiled_weights.npz"
-#: Values of the ``lowering`` option: through the kernel IR (today's default) or the tiled IR.
+#: Values of the ``lowering`` option: through the kernel IR or the tiled IR (the default).
 LOWERINGS = ("kernel", "tiled")
+
+
+def _check_features(entry: Mapping[str, Any], path: Any) -> Any:
+    """The host CPU target, after checking it has every feature the stored code was compiled for."""
+    from moecc.backend.llvm.cpu_target import host_cpu_target
+
+    host = host_cpu_target()
+    enabled = {f[1:] for f in host.features.split(",") if f.startswith("+")}
+    missing = sorted(f[1:] for f in str(entry["features"]).split(",") if f.startswith("+") and f[1:] not in enabled)
+    if missing:
+        raise ArtifactError(f"'{path}' was compiled for CPU '{entry['cpu']}' with features this CPU "
+                            f"('{host.name}') lacks: {', '.join(missing[:8])}", remedy="recompile the model on this machine")
+    return host
+
+
+def _interpreter_ops(module: Any) -> dict[str, int]:
+    """Op kind -> count of the graph ops the tiled module's host calls run on the interpreter."""
+    from moecc.ir.tiled.nodes import HostCall
+
+    counts: dict[str, int] = {}
+    for step in module.steps:
+        if isinstance(step, HostCall):
+            for op in step.graph.ops:
+                if not op.is_const:
+                    counts[op.kind] = counts.get(op.kind, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _is_tiled(compiled: CompiledModel) -> bool:
@@ -50,10 +78,23 @@ def _is_tiled(compiled: CompiledModel) -> bool:
 class CpuCompileTarget(CompileTarget):
     name: ClassVar[str] = "cpu"
     description: ClassVar[str] = "the host CPU: the whole model compiled with LLVM into machine code (JIT or an ELF object)"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "lowering": "kernel"}
-    # "kernel" exists with lowering="kernel", "tiled" with lowering="tiled".
+    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "lowering": "tiled"}
+    # Every stage some lowering has: "kernel" exists with lowering="kernel", "tiled" with
+    # lowering="tiled" (ir_stages_for gives one lowering's stages).
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "tiled", "llvm")
     emit_files: ClassVar[tuple[str, ...]] = ("obj",)
+
+    def ir_stages_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The IR stages of a compilation with ``options``: ("graph", "tiled", "llvm") with
+        lowering="tiled" (the default), ("graph", "kernel", "llvm") with lowering="kernel"."""
+        lowering = options.get("lowering", self.option_defaults["lowering"])
+        return ("graph", "tiled", "llvm") if lowering == "tiled" else ("graph", "kernel", "llvm")
+
+    def options_for_stage(self, stage: str) -> str | None:
+        for lowering in ("tiled", "kernel"):
+            if stage in self.ir_stages_for({"lowering": lowering}):
+                return f"lowering='{lowering}'"
+        return None
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         options = super().check_options(given)
@@ -120,6 +161,8 @@ class CpuCompileTarget(CompileTarget):
             "kernels": lowering.kernel_count,
             "host_calls": lowering.host_call_count,
             "host_ops": [row.as_row() for row in lowering.host_ops],
+            # As on the kernel path: op kind -> how many run on the reference interpreter.
+            "interpreter_ops": _interpreter_ops(lowering.module),
             "weight_sources": dict(lowering.weight_sources),
         }
         compiled.options["cpu"] = unit.machine.name
@@ -229,24 +272,112 @@ class CpuCompileTarget(CompileTarget):
         }
 
     def _save_tiled(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
-        """The tiled IR as text and the weights lowering made (graph constants stay in the
-        graph's weights): loading re-JITs from the text, no machine code is stored."""
+        """The tiled IR as text (for ``ir('tiled')``, host calls and fault messages) and the
+        machine code as the same relocatable object ``--emit obj`` writes, which also holds
+        the weight image: loading needs no code generation. Graph constants whose bytes the
+        image holds as they are are listed in ``constants_in_object`` (left out of
+        ``weights.npz``)."""
         from moecc.backend.llvm.cpu_target import host_cpu_target
+        from moecc.backend.llvm.object_file import emit_tiled_object, tiled_model_abi
         from moecc.ir.tiled import print_tiled_module
 
         exe = compiled.executable
-        sources = dict(compiled.partition.get("weight_sources", {}))
+        program = exe.program
+        cpu = host_cpu_target()
+        abi = tiled_model_abi(exe)
         members[_TILED] = print_tiled_module(exe.module).encode("utf-8")
-        own = {name: (a.view(np.uint16) if a.dtype.name == "bfloat16" else a)
-               for name, a in exe.weights.items() if name not in sources}
-        buffer = io.BytesIO()
-        np.savez(buffer, **own)
-        members[_TILED_WEIGHTS] = buffer.getvalue()
-        return {"lowering": "tiled", "cpu": host_cpu_target().name, "input_buffers": list(exe.input_buffers),
-                "partition": dict(compiled.partition)}
+        # Loaded from an artifact: the object it came from (there is no LLVM module to emit).
+        members[_OBJECT] = exe.object_code if exe.object_code is not None else emit_tiled_object(program, abi, cpu)
+        offsets = program.built.heap.offsets
+        constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
+        in_object: dict[str, str] = {}
+        for buffer_name, value_name in dict(compiled.partition.get("weight_sources", {})).items():
+            value = constants.get(value_name)
+            if value is None or isinstance(value, ElidedTensor):
+                continue
+            buffer = exe.module.buffer(buffer_name)
+            if buffer.role != "weight" or np.dtype(value.dtype) != np.dtype(buffer.dtype.numpy):
+                continue  # converted on the way to the heap: keep the original
+            if tuple(np.shape(value)) != tuple(buffer.shape) and np.size(value) != buffer.elements:
+                continue
+            data = np.ascontiguousarray(value).tobytes()
+            start = offsets[buffer_name]
+            if abi.weight_image[start: start + len(data)] == data:
+                in_object.setdefault(value_name, buffer_name)
+        built = program.built
+        return {"lowering": "tiled", "cpu": cpu.name, "features": cpu.features, "input_buffers": list(exe.input_buffers),
+                "partition": dict(compiled.partition), "heap_offsets": dict(offsets),
+                "heap_bytes_reused": built.heap.reused_bytes,
+                "matmuls": {"sgemm": built.sgemm_calls, "staged": built.staged_matmuls,
+                            "integer": built.integer_matmuls, "dot": built.dot_matmuls},
+                "constants_in_object": in_object}
 
     def _load_tiled(self, compiled: CompiledModel, entry: Mapping[str, Any], members: Mapping[str, bytes],
                     path: Any) -> None:
+        """Rebuild the tiled executable from the stored object (no lowering, no LLVM code
+        generation); weights come out of the object's weight image."""
+        from moecc.backend.llvm.jit import load_object
+        from moecc.backend.llvm.object_file import object_constant, object_weight_image
+        from moecc.backend.llvm.tiled.codegen import BuiltModule, tiled_schedule
+        from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+        from moecc.backend.llvm.tiled.memory import HeapPlan, ScratchPlan
+        from moecc.backend.llvm.tiled.program import TiledCpuProgram
+        from moecc.ir.tiled import parse_tiled_module, verify_tiled_module
+
+        if _TILED_WEIGHTS in members:  # written before tiled artifacts held an object
+            self._load_tiled_ir(compiled, entry, members, path)
+            return
+        try:
+            host = _check_features(entry, path)
+            module = parse_tiled_module(members[_TILED].decode("utf-8"))
+            verify_tiled_module(module)
+            jit = load_object(members[_OBJECT], host, name="moecc_tiled")
+            heap_bytes = object_constant(jit, "moecc_heap_bytes")
+            scratch_bytes = object_constant(jit, "moecc_scratch_bytes")
+            offsets = {str(k): int(v) for k, v in dict(entry["heap_offsets"]).items()}
+            for buffer in module.buffers:
+                if offsets[buffer.name] + buffer.elements * buffer.dtype.itemsize > heap_bytes:
+                    raise ArtifactError(f"'{path}': buffer {buffer.name} lies outside the object's heap",
+                                        remedy="recompile the model")
+            schedule, host_zero, _ = tiled_schedule(module)
+            matmuls = dict(entry["matmuls"])
+            built = BuiltModule(None, HeapPlan(offsets, heap_bytes, int(entry["heap_bytes_reused"])),  # type: ignore[arg-type]
+                                ScratchPlan({}, 0, 0, 0, 0, scratch_bytes), schedule, host_zero,
+                                int(matmuls["sgemm"]), int(matmuls["staged"]), int(matmuls["integer"]), int(matmuls["dot"]))
+            program = TiledCpuProgram(module, built, jit, "", host)
+            image = np.frombuffer(object_weight_image(jit, heap_bytes), dtype=np.uint8)
+
+            def stored(name: str) -> np.ndarray:
+                buffer = module.buffer(name)
+                size, start = buffer.elements * buffer.dtype.itemsize, offsets[name]
+                if start + size > image.size:
+                    raise ArtifactError(f"'{path}': weight {name} lies outside the object's weight image",
+                                        remedy="recompile the model")
+                return image[start: start + size].view(buffer.dtype.numpy).reshape(buffer.shape).copy()
+
+            weights = {b.name: stored(b.name) for b in module.buffers if b.role == "weight"}
+            constants = {op.result.name: op for op in compiled.graph.const_ops()}
+            bound = {}
+            for value_name, buffer_name in dict(entry["constants_in_object"]).items():
+                op = constants[value_name]
+                bound[value_name] = weights[buffer_name].reshape(op.result.type.shape)
+            compiled.graph.bind_weights(bound)
+            compiled.executable = TiledCpuExecutable(program, weights, tuple(str(n) for n in entry["input_buffers"]),
+                                                     compiled.graph, object_code=bytes(members[_OBJECT]))
+            compiled.partition = dict(entry["partition"])
+        except ArtifactError:
+            raise
+        except MoeccError as err:
+            remedy, err.remedy = err.remedy, None
+            raise ArtifactError(f"'{path}' holds an invalid tiled cpu program: {err.add_context()}",
+                                remedy=remedy or "recompile the model") from None
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise ArtifactError(f"'{path}': tiled cpu part is corrupt ({type(exc).__name__}: {exc})",
+                                remedy="recompile the model") from None
+
+    def _load_tiled_ir(self, compiled: CompiledModel, entry: Mapping[str, Any], members: Mapping[str, bytes],
+                       path: Any) -> None:
+        """An older tiled artifact (tiled IR and its weights, no object): JIT-compiled again."""
         from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
         from moecc.backend.llvm.tiled.program import compile_tiled_module
         from moecc.ir.tiled import parse_tiled_module
@@ -279,9 +410,9 @@ class CpuCompileTarget(CompileTarget):
                                 remedy="recompile the model") from None
 
     def constants_stored_elsewhere(self, entry: Mapping[str, Any] | None) -> frozenset[str]:
-        if entry is None or entry.get("lowering") == "tiled":
+        if entry is None:
             return frozenset()
-        return frozenset(entry["constants_in_object"])
+        return frozenset(entry.get("constants_in_object", {}))
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
                      path: Any) -> None:
@@ -301,12 +432,7 @@ class CpuCompileTarget(CompileTarget):
         try:
             if entry is None:
                 raise KeyError("cpu")
-            host = host_cpu_target()
-            enabled = {f[1:] for f in host.features.split(",") if f.startswith("+")}
-            missing = sorted(f[1:] for f in str(entry["features"]).split(",") if f.startswith("+") and f[1:] not in enabled)
-            if missing:
-                raise ArtifactError(f"'{path}' was compiled for CPU '{entry['cpu']}' with features this CPU "
-                                    f"('{host.name}') lacks: {', '.join(missing[:8])}", remedy="recompile the model on this machine")
+            host = _check_features(entry, path)
             module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
             verify_kernel_module(module)
             program = program_from_object(module, members[_OBJECT], host, [str(n) for n in entry["native_steps"]])

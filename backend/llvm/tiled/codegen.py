@@ -46,6 +46,38 @@ def _symbol(index: int, name: str) -> str:
     return f"moecc_tiled_k{index}_" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)
 
 
+def tiled_schedule(module: TiledModule, segment_per_kernel: bool = False
+                   ) -> tuple[tuple[int | HostCall, ...], dict[str, tuple[str, ...]], list[int]]:
+    """The run order (segment numbers and host calls), the buffers to zero before each host
+    call (those nothing wrote yet) and the segment of every kernel: the kernels between two
+    host calls form a segment (each kernel one with ``segment_per_kernel``)."""
+    seen = {b.name for b in module.buffers if b.role in ("input", "weight")}
+    schedule: list[int | HostCall] = []
+    host_zero: dict[str, tuple[str, ...]] = {}
+    segment_of: list[int] = []
+    segments = 0
+    open_segment = False
+    for step in module.steps:
+        if isinstance(step, HostCall):
+            if open_segment:
+                segments += 1
+                open_segment = False
+            host_zero[step.name] = tuple(n for n in step.inputs if n not in seen)
+            seen.update(step.inputs, step.outputs)
+            schedule.append(step)
+            continue
+        assert isinstance(step, Kernel)
+        seen.update(step_buffers(step))  # globals only matter: a host call names no kernel local
+        if not open_segment:
+            schedule.append(segments)
+            open_segment = True
+        segment_of.append(segments)
+        if segment_per_kernel:
+            segments += 1
+            open_segment = False
+    return tuple(schedule), host_zero, segment_of
+
+
 def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reuse_temps: bool = True,
                        segment_per_kernel: bool = False,
                        scalars: Mapping[str, float | int | bool] | None = None) -> BuiltModule:
@@ -61,25 +93,13 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
     pool = add_thread_pool(llvm_module, scratch.total_bytes)
     matmul = MatmulEmitter(llvm_module, scratch, target, pool)
     globals_ = {b.name: b for b in module.buffers}
+    schedule, host_zero, segment_of = tiled_schedule(module, segment_per_kernel)
+    segments: list[list[ir.Function]] = [[] for item in schedule if not isinstance(item, HostCall)]
     seen = {b.name for b in module.buffers if b.role in ("input", "weight")}
-    schedule: list[int | HostCall] = []
-    host_zero: dict[str, tuple[str, ...]] = {}
-    segment: list[ir.Function] = []
-    segments: list[list[ir.Function]] = []
-
-    def close_segment() -> None:
-        if segment:
-            schedule.append(len(segments))
-            segments.append(list(segment))
-            segment.clear()
-
     kernel_index = 0
     for step in module.steps:
         if isinstance(step, HostCall):
-            close_segment()
-            host_zero[step.name] = tuple(n for n in step.inputs if n not in seen)
             seen.update(step.inputs, step.outputs)
-            schedule.append(step)
             continue
         assert isinstance(step, Kernel)
         dtypes = {name: b.dtype for name, b in globals_.items()}
@@ -92,11 +112,8 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
         zero = {name: sizes[name] for name in first_reads(step, seen)}
         emitter = KernelEmitter(llvm_module, step, kernel_index, _symbol(kernel_index, step.name), faults, dtypes,
                                 places, zero, matmul, scalars)
-        segment.append(emitter.emit())
+        segments[segment_of[kernel_index]].append(emitter.emit())
         kernel_index += 1
-        if segment_per_kernel:
-            close_segment()
-    close_segment()
 
     for number, functions in enumerate(segments):
         fn = ir.Function(llvm_module, ir.FunctionType(ir.VoidType(), [I8_PTR, I8_PTR]), name=f"{SEGMENT_PREFIX}{number}")
@@ -110,8 +127,8 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
         b.branch(done)
         b.position_at_end(done)
         b.ret_void()
-    return BuiltModule(llvm_module, heap, scratch, tuple(schedule), host_zero, matmul.calls, matmul.staged, matmul.loops,
+    return BuiltModule(llvm_module, heap, scratch, schedule, host_zero, matmul.calls, matmul.staged, matmul.loops,
                        matmul.dots)
 
 
-__all__ = ["SEGMENT_PREFIX", "BuiltModule", "build_tiled_module"]
+__all__ = ["SEGMENT_PREFIX", "BuiltModule", "build_tiled_module", "tiled_schedule"]

@@ -24,6 +24,7 @@ class TiledCpuExecutable:
     weights: Mapping[str, np.ndarray] = field(default_factory=dict)
     input_buffers: tuple[str, ...] = ()
     graph: Any = None
+    object_code: bytes | None = None  # the ELF object it was loaded from (a .moe), kept for saving again
     _heap: np.ndarray | None = None
     _scratch: np.ndarray | None = None
 

@@ -32,9 +32,13 @@ from moecc.ir.tiled.nodes import (Compute, Copy, ElementRef, For, Gather, Kernel
                                   TopK, View, expr_views)
 from moecc.ir.types import DType
 
-#: Fault codes the module's ``moecc_tiled_fault_code`` cell holds (0: none).
-FAULT_INDEX = 1
-FAULT_LOOP_COUNT = 2
+#: Fault codes the module's ``moecc_fault_code`` cell holds (0: none). Part of the object ABI
+#: (docs/cpu_object_abi.md): 3 is an index out of range, as for the kernel-IR path's CPU steps.
+FAULT_INDEX = 3
+FAULT_LOOP_COUNT = 4
+#: Symbols of the fault cells (the object ABI's names; ``value`` is ``moecc_fault_detail``).
+FAULT_SYMBOLS = {"code": "moecc_fault_code", "value": "moecc_fault_detail", "bound": "moecc_fault_bound",
+                 "kernel": "moecc_fault_kernel", "statement": "moecc_fault_statement"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,7 @@ class FaultCells:
     @staticmethod
     def declare(module: ir.Module) -> FaultCells:
         def cell(name: str, typ: ir.Type) -> ir.GlobalVariable:
-            var = ir.GlobalVariable(module, typ, "moecc_tiled_fault_" + name)
+            var = ir.GlobalVariable(module, typ, FAULT_SYMBOLS[name])
             var.initializer = ir.Constant(typ, 0)
             return var
 
@@ -470,4 +474,4 @@ class KernelEmitter:
         self.nest(list(src.shape[:-1]), row, "trow")
 
 
-__all__ = ["FAULT_INDEX", "FAULT_LOOP_COUNT", "FaultCells", "KernelEmitter", "coalesce", "write_order"]
+__all__ = ["FAULT_INDEX", "FAULT_LOOP_COUNT", "FAULT_SYMBOLS", "FaultCells", "KernelEmitter", "coalesce", "write_order"]

@@ -23,7 +23,7 @@ import numpy as np
 from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
 from moecc.backend.llvm.jit import JitModule
 from moecc.backend.llvm.tiled.codegen import SEGMENT_PREFIX, BuiltModule, build_tiled_module
-from moecc.backend.llvm.tiled.kernel import FAULT_INDEX
+from moecc.backend.llvm.tiled.kernel import FAULT_INDEX, FAULT_SYMBOLS
 from moecc.errors import InputError, MoeccError
 from moecc.ir.tiled.nodes import HostCall, TiledModule, walk
 from moecc.ir.types import DType
@@ -180,7 +180,7 @@ class TiledCpuProgram:
         return [(name, sorted(times)[len(times) // 2]) for name, times in zip(names, samples)]
 
     def _cell(self, name: str, ctype: Any) -> Any:
-        return ctype.from_address(self.jit.engine.get_global_value_address("moecc_tiled_fault_" + name))
+        return ctype.from_address(self.jit.engine.get_global_value_address(FAULT_SYMBOLS[name]))
 
     def _fault(self, graph: Any) -> MoeccError:
         from moecc.ir.ops.indexing import INDEXING_KINDS, IndexRangeError, index_out_of_range

@@ -31,6 +31,10 @@ def tiled_cpu_report(model: Any) -> dict[str, Any]:
         "threads": program.threads,
         "kernels": len(program.module.kernels),
         "host_calls": len(program.host_calls),
+        # The kernel-IR path's names: no CPU steps here (every op is a kernel), and what runs on
+        # the interpreter runs in host calls.
+        "cpu_steps_compiled": 0,
+        "cpu_steps_interpreted": len(program.host_calls),
         "host_calls_run": program.host_calls_run,
         "sgemm_matmuls": built.sgemm_calls,
         "staged_matmuls": built.staged_matmuls,
