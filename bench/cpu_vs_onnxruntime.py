@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
     parser.add_argument("--threads", type=int, default=1, help="models section: threads for moecc and onnxruntime")
     parser.add_argument("--scale", type=int, default=1, help="models section: multiply sequence, hidden, heads, intermediate")
-    parser.add_argument("--lowering", choices=("kernel", "tiled", "both"), default="kernel",
+    parser.add_argument("--lowering", choices=("kernel", "tiled", "both"), default="tiled",
                         help="models section: the cpu target's lowering (both: a column each)")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
