@@ -17,10 +17,8 @@ The grammar is ``grammar.lark`` in this package (LALR, contextual lexer).
 from __future__ import annotations
 
 import functools
-import json
 import re
 from importlib import resources
-from typing import NoReturn
 
 import lark
 import numpy as np
@@ -28,7 +26,11 @@ import numpy as np
 from moecc.errors import IRParseError, MoeccError
 from moecc.ir.affine import Affine
 from moecc.ir.parser import parse_graph
-from moecc.ir.text_errors import syntax_error
+from moecc.ir.text_syntax import fail as _fail
+from moecc.ir.text_syntax import syntax_error
+from moecc.ir.text_syntax import token_int as _int
+from moecc.ir.text_syntax import token_name as _name
+from moecc.ir.text_syntax import token_string as _string
 from moecc.ir.tiled.nodes import (
     BINARY_OPS,
     REDUCE_OPS,
@@ -116,27 +118,6 @@ def parse_tiled_module(text: str) -> TiledModule:
 
 
 # -- tree to module --------------------------------------------------------------------------
-
-def _fail(message: str, at: lark.Token, *, remedy: str | None = None) -> NoReturn:
-    raise IRParseError(message, location=f"line {at.line}:{at.column}", remedy=remedy)
-
-
-def _name(token: lark.Token) -> str:
-    """The name in a ``%name`` / ``@name`` token; quoted names use string escapes."""
-    body = str(token)[1:]
-    return _string(token, body) if body.startswith('"') else body
-
-
-def _string(token: lark.Token, body: str | None = None) -> str:
-    try:
-        return json.loads(str(token) if body is None else body)
-    except json.JSONDecodeError as err:
-        _fail(f"bad string literal {token}: {err.msg}", token)
-
-
-def _int(token: lark.Token) -> int:
-    return int(str(token))
-
 
 def _names(tree: lark.Tree | None) -> tuple[str, ...]:
     return () if tree is None else tuple(_name(t) for t in tree.children)

@@ -1,13 +1,17 @@
-"""Syntax errors of the IR text forms: one wording for every Lark-parsed level.
+"""Pieces the Lark-parsed IR text forms share (kernel IR, tiled IR): syntax errors and tokens.
 
-The graph, kernel and tiled IR parsers each hand a Lark ``UnexpectedInput`` here with their
-parser and a table of readable terminal names; the result is an :class:`IRParseError` that says
-what was found, what was expected and where (``line L:C``), with the level's remedy.
+A parser hands a Lark ``UnexpectedInput`` to :func:`syntax_error` with its parser and a table of
+readable terminal names; the result is an :class:`IRParseError` that says what was found, what
+was expected and where (``line L:C``), with the level's remedy. :func:`token_name`,
+:func:`token_string` and :func:`token_int` read the tokens both grammars share; :func:`fail`
+raises an error at a token.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import NoReturn
 
 import lark
 
@@ -51,3 +55,25 @@ def syntax_error(err: lark.exceptions.UnexpectedInput, text: str, parser: lark.L
         expected = set(getattr(err, "accepts", None) or getattr(err, "expected", None) or ())
     return IRParseError(f"{message}, expected {describe_terminals(expected, parser, names)}",
                         location=f"line {line}:{column}", remedy=remedy)
+
+
+def fail(message: str, at: lark.Token, *, remedy: str | None = None) -> NoReturn:
+    """Raise an :class:`IRParseError` at token ``at``."""
+    raise IRParseError(message, location=f"line {at.line}:{at.column}", remedy=remedy)
+
+
+def token_name(token: lark.Token) -> str:
+    """The name in a ``%name`` / ``@name`` token; quoted names use string escapes."""
+    body = str(token)[1:]
+    return token_string(token, body) if body.startswith('"') else body
+
+
+def token_string(token: lark.Token, body: str | None = None) -> str:
+    try:
+        return json.loads(str(token) if body is None else body)
+    except json.JSONDecodeError as err:
+        fail(f"bad string literal {token}: {err.msg}", token)
+
+
+def token_int(token: lark.Token) -> int:
+    return int(str(token))
