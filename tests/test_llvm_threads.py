@@ -70,3 +70,29 @@ def test_threads_kept_in_artifact_and_cli(tmp_path: Path, split_every_matmul: No
     assert main(["compile", str(onnx_path), "--threads", "2"]) == 2  # threads need --target cpu
     with pytest.raises(UnsupportedError):
         moecc.compile(model, target="ref", threads=2)
+
+
+@pytest.mark.parametrize("lowering", ["tiled", "kernel"])
+def test_dropping_a_threaded_model_then_exiting_does_not_crash(lowering: str, tmp_path) -> None:
+    """Workers spin in the JIT's machine code: a dropped model (compiled or loaded) must not free
+    that code under them, and exit must stop them first (a segfault at exit before the fix)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import gc, moecc
+        from moecc.examples import build_example, example_inputs
+        m = build_example("llama-block")
+        f = example_inputs("llama-block", m, seed=0)
+        for _ in range(2):
+            cm = moecc.compile(m, target="cpu", threads=2, lowering="{lowering}")
+            cm.run(f)
+            cm.save(r"{tmp_path / 'm.moe'}")
+            loaded = moecc.load(r"{tmp_path / 'm.moe'}")
+            loaded.run(f)
+            del cm, loaded
+            gc.collect()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit code {done.returncode}: {done.stderr[-2000:]}"

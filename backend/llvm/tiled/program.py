@@ -29,14 +29,15 @@ from moecc.ir.tiled.nodes import HostCall, TiledModule, walk
 from moecc.ir.types import DType
 
 _SEGMENT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-#: Setters of pools with workers running, by JIT module: stopped at exit, before the engines
-#: (and the machine code the workers spin in) are freed.
-_running_pools: dict[int, Any] = {}
+#: Pools with workers running, by JIT module, with the module itself: holding it keeps its
+#: engine (and the machine code the workers spin in) alive however the program is dropped,
+#: until exit stops the workers first.
+_running_pools: dict[int, tuple[Any, Any]] = {}
 
 
 @atexit.register
 def _stop_running_pools() -> None:
-    for setter in list(_running_pools.values()):
+    for _, setter in list(_running_pools.values()):
         setter(1)
     _running_pools.clear()
 
@@ -104,7 +105,7 @@ class TiledCpuProgram:
                              remedy="run with fewer threads (the system refused more)")
         self.threads = threads
         if threads > 1:
-            _running_pools[id(self.jit)] = setter
+            _running_pools[id(self.jit)] = (self.jit, setter)
         else:
             _running_pools.pop(id(self.jit), None)
 
