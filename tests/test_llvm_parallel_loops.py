@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import moecc
-from moecc.backend.llvm import codegen
+from moecc.backend.llvm import codegen, parallel_matmul
 from moecc.backend.llvm.codegen import CpuProgram, compile_kernel_module
 from moecc.backend.llvm.parallel_loops import ParallelLoop, SequentialLoop, analyse_loop
 from moecc.errors import SimulationError
@@ -235,7 +235,7 @@ def test_inner_loops_and_strided_stores(split_small_loops: None) -> None:
 def test_big_matmul_loops_split_only_evenly(monkeypatch: pytest.MonkeyPatch, split_small_loops: None) -> None:
     """Loops of matmuls that split on their own: whole iterations go to threads only when they
     share out evenly; otherwise the kernel runs the chunk itself (both must agree bitwise)."""
-    monkeypatch.setattr(codegen, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(parallel_matmul, "PARALLEL_MIN_FLOPS", 0)
     for count in (3, 4):
         hbm = [_hbm("x", "input", count * R), _hbm("w", "input", C, C), _hbm("y", "output", count * R)]
         local = (_sram("a"), _sram("b", C, C), Buffer("acc", "acc", DType.F32, (R, C)), _sram("o"))

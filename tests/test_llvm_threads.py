@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import moecc
-from moecc.backend.llvm import codegen
+from moecc.backend.llvm import parallel_matmul
 from moecc.errors import MoeccError, UnsupportedError
 from moecc.examples import build_example, example_inputs
 
@@ -16,7 +16,7 @@ from moecc.examples import build_example, example_inputs
 @pytest.fixture
 def split_every_matmul(monkeypatch: pytest.MonkeyPatch) -> None:
     # The examples' default sizes are far below the threshold; split every matmul instead.
-    monkeypatch.setattr(codegen, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(parallel_matmul, "PARALLEL_MIN_FLOPS", 0)
 
 
 @pytest.mark.parametrize("name", ["gpt2-block", "llama-block"])

@@ -17,7 +17,7 @@ Each :class:`~moecc.ir.kernel.Kernel` becomes ``void <name>(i8* heap, i8* scratc
 ``Gather`` → a bounds-checked row copy per index, ``MatMul`` → ``moecc_matmul``, which calls
 the blocked ``moecc_sgemm_ws`` (:mod:`moecc.backend.llvm.matmul`) with the thread's packing
 panels — a transposed weight is packed transposed, no copy — and splits products of at least
-:data:`PARALLEL_MIN_FLOPS` into column (or row) chunks over the module's thread pool
+:data:`~moecc.backend.llvm.parallel_matmul.PARALLEL_MIN_FLOPS` into column (or row) chunks over the module's thread pool
 (:mod:`moecc.backend.llvm.thread_pool`, sized by :meth:`CpuProgram.set_threads`),
 ``Vector`` → element loops (:mod:`moecc.backend.llvm.vector_ops`); a run of consecutive
 element-wise ``Vector`` statements over one tile shape becomes a single loop computing them
@@ -85,6 +85,7 @@ from moecc.backend.llvm.copy_elision import (
     overlaps,
     writes_anywhere,
 )
+from moecc.backend.llvm import parallel_matmul
 from moecc.backend.llvm.parallel_loops import ParallelLoop, analyse_loops
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
 from moecc.backend.llvm.vector_fusion import FusedRun, emit_run, plan_run
@@ -127,11 +128,6 @@ ZERO_LOCAL_BUFFERS = False
 #: (:mod:`moecc.backend.llvm.copy_elision`). Off: every copy is performed where it stands, as the
 #: ASIC does; tests compare the two.
 ELIDE_COPIES = True
-#: Products of at least this many flops (2*M*N*K) are split across the pool's threads; below
-#: it one thread does the whole matmul. Handing chunks to the native pool costs about a
-#: microsecond; a chunk of 1 MFLOP takes ~10 us on one core (~100 GFLOP/s), so smaller
-#: products would gain little and pay twice for packing A (every column chunk packs all of A).
-PARALLEL_MIN_FLOPS = 1_000_000
 #: Top-level loops doing at least this much work (:attr:`ParallelLoop.work`, element operations
 #: of about a nanosecond each on one core) run their iterations across the pool's threads.
 #: Handing a loop to the pool costs about a microsecond (two when a worker has to be woken),
@@ -145,11 +141,6 @@ PARALLEL_LOOPS = True
 #: (:mod:`moecc.backend.llvm.object_file`), where every exported symbol starts with ``moecc_``.
 ENTRY_PREFIX_OBJECT = "moecc_"
 _F32_PTR = F32.as_pointer()
-#: ``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``.
-_MATMUL_TYPE = ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32,
-                                               I8_PTR])
-#: The matmul's arguments, then its slivers (NR columns or MR rows) and the parts they are cut into.
-_MATMUL_ARGS = ir.LiteralStructType([_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64, I64, I32, I32, I64, I64])
 
 #: A host step on the heap image: reads its inputs from and writes its outputs to ``heap``.
 CpuStepOnHeap = Callable[[CpuCall, np.ndarray], None]
@@ -290,7 +281,7 @@ class CpuProgram:
 
     def set_threads(self, threads: int) -> None:
         """Run on ``threads`` threads: the caller plus ``threads - 1`` native workers of the
-        program's pool, which split matmuls of at least :data:`PARALLEL_MIN_FLOPS` by columns
+        program's pool, which split matmuls of at least :data:`~moecc.backend.llvm.parallel_matmul.PARALLEL_MIN_FLOPS` by columns
         (or rows) and the iterations of independent loops of at least
         :data:`PARALLEL_MIN_LOOP_WORK`. 1: single-threaded (the workers are stopped).
 
@@ -507,7 +498,7 @@ def build_kernel_module(module: KernelModule, cpu_target: CpuTarget | None = Non
     llvm_module = ir.Module(name="moecc_kernels")
     faults = _FaultGlobals.declare(llvm_module)
     pool = add_thread_pool(llvm_module, layout.total_bytes)
-    matmul = _define_matmul(llvm_module, layout, target, pool)
+    matmul = parallel_matmul.define_parallel_matmul(llvm_module, layout, target, pool)
     hbm = {b.name: b for b in module.hbm}
     shared = _ModuleParts(llvm_module, hbm, layout, faults, matmul, pool, _LoopFaults.declare(llvm_module))
     symbols = step_symbols(module, native_steps if emit_step is not None else ())
@@ -714,89 +705,6 @@ def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Functi
     b.branch(done)
     b.position_at_end(done)
     b.ret_void()
-
-
-def _define_matmul(module: ir.Module, layout: ScratchLayout, target: CpuTarget, pool: ThreadPool) -> ir.Function:
-    """``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``:
-    ``moecc_sgemm_ws`` over the panels in ``scratch``; products of at least
-    :data:`PARALLEL_MIN_FLOPS` go through the pool in chunks of NR columns (or MR rows when N
-    is narrower than two column slivers), each chunk packing into its own thread's panels.
-    Column and row chunks leave every element's sum over K in the same order, so the result
-    does not depend on the thread count."""
-    from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL
-
-    workspace = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64,
-                                                                    I64, I32, I32, _F32_PTR, _F32_PTR]),
-                            name=WORKSPACE_SYMBOL)
-
-    def panels(b: ir.IRBuilder, scratch: ir.Value) -> list[ir.Value]:
-        return [b.bitcast(b.gep(scratch, [i64(base)], inbounds=True), _F32_PTR)
-                for base in (layout.panel_a_base, layout.panel_b_base)]
-
-    def chunk_function(name: str, by_columns: bool) -> ir.Function:
-        fn = ir.Function(module, CHUNK_FUNCTION, name=name)
-        fn.linkage = "internal"
-        context, begin, end, scratch = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        args = b.bitcast(context, _MATMUL_ARGS.as_pointer())
-        c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, units, parts = (
-            b.load(b.gep(args, [ir.Constant(I32, 0), ir.Constant(I32, slot)])) for slot in range(13))
-        unit = target.nr if by_columns else target.mr
-        # Parts [begin, end) of ``parts`` cover slivers [units*begin/parts, units*end/parts).
-        first = b.mul(b.sdiv(b.mul(units, begin), parts), i64(unit))
-        last = b.mul(b.sdiv(b.mul(units, end), parts), i64(unit))
-        extent = n if by_columns else m
-        last = b.select(b.icmp_signed("<", last, extent), last, extent)
-        count = b.sub(last, first)
-        if by_columns:
-            w_offset = b.select(b.icmp_signed("!=", transpose_b, ir.Constant(I32, 0)), b.mul(first, ldb), first)
-            call = [b.gep(c, [first]), a, b.gep(w, [w_offset]), m, count, k]
-        else:
-            call = [b.gep(c, [b.mul(first, ldc)]), b.gep(a, [b.mul(first, lda)]), w, count, n, k]
-        b.call(workspace, [*call, lda, ldb, ldc, accumulate, transpose_b, *panels(b, scratch)])
-        b.ret_void()
-        return fn
-
-    by_columns = chunk_function("moecc_matmul_columns", True)
-    by_rows = chunk_function("moecc_matmul_rows", False)
-    fn = ir.Function(module, _MATMUL_TYPE, name="moecc_matmul")
-    fn.linkage = "internal"
-    c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, scratch = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    context = b.alloca(_MATMUL_ARGS)
-    flops = b.mul(b.mul(b.mul(m, n), k), i64(2))
-    big = b.icmp_signed(">=", flops, i64(PARALLEL_MIN_FLOPS))
-    wide = b.icmp_signed(">=", n, i64(2 * target.nr))
-    tall = b.icmp_signed(">=", m, i64(2 * target.mr))
-    serial = fn.append_basic_block("serial")
-    parallel = fn.append_basic_block("parallel")
-    b.cbranch(b.and_(big, b.or_(wide, tall)), parallel, serial)
-
-    b.position_at_end(serial)
-    b.call(workspace, [c, a, w, m, n, k, lda, ldb, ldc, accumulate, transpose_b, *panels(b, scratch)])
-    b.ret_void()
-
-    b.position_at_end(parallel)
-    for slot, value in enumerate(fn.args[:11]):
-        b.store(value, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, slot)]))
-    opaque = b.bitcast(context, I8_PTR)
-    # One part per thread: every column part packs all of A again (a row part all of B), so
-    # more parts than threads only repeat packing (measured: 8 column parts of a 128x688x256
-    # product cost 1.35x the work of one).
-    threads = b.sext(b.call(pool.get_threads, []), I64)
-    slivers = b.sdiv(b.add(n, i64(target.nr - 1)), i64(target.nr))
-    blocks = b.sdiv(b.add(m, i64(target.mr - 1)), i64(target.mr))
-    units = b.select(wide, slivers, blocks)
-    parts = b.select(b.icmp_signed("<", units, threads), units, threads)
-    b.store(units, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, 11)]))
-    b.store(parts, b.gep(context, [ir.Constant(I32, 0), ir.Constant(I32, 12)]))
-    with b.if_else(wide) as (then, otherwise):
-        with then:
-            b.call(pool.parallel_for, [by_columns, opaque, parts, scratch])
-        with otherwise:
-            b.call(pool.parallel_for, [by_rows, opaque, parts, scratch])
-    b.ret_void()
-    return fn
 
 
 #: Pools with workers running, by JIT engine: stopped at exit, before the engines (and the
@@ -1164,7 +1072,7 @@ class _KernelEmitter:
         b.store(ir.Constant(I32, 0), loop_faults.code)
         count = i64(plan.loop.count)
         split = [chunk.function, self.heap, count, self.scratch]
-        if plan.matmul_flops >= PARALLEL_MIN_FLOPS:
+        if plan.matmul_flops >= parallel_matmul.PARALLEL_MIN_FLOPS:
             # Its matmuls would split across the threads on their own: hand out whole
             # iterations only when they share out evenly (at most a quarter of the threads'
             # time idle), else run the chunk here and let each matmul split.
@@ -1384,7 +1292,7 @@ class _KernelEmitter:
             i64(m), i64(n), i64(k), i64(lda), i64(ldw), i64(n),
             ir.Constant(I32, int(stmt.accumulate)), ir.Constant(I32, int(transpose)), self.scratch])
 
-__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_LOOPS", "PARALLEL_MIN_FLOPS",
+__all__ = ["ARENA_ALIGNMENT", "ENTRY_PREFIX_OBJECT", "FAULT_CODES", "PARALLEL_LOOPS",
            "PARALLEL_MIN_LOOP_WORK", "CpuProgram", "CpuStepOnHeap", "ScratchLayout", "StepEmitter", "aligned_zeros",
            "build_kernel_module", "step_symbols", "compile_kernel_module", "heap_bytes",
            "parallel_loop_plans", "program_for_module", "scratch_layout"]

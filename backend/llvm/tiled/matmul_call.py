@@ -49,9 +49,9 @@ class MatmulEmitter:
     def __init__(self, module: ir.Module, scratch: ScratchPlan, target: CpuTarget, pool: ThreadPool) -> None:
         # The kernel-IR back end's matmul entry: moecc_sgemm_ws over the calling thread's
         # panels (at scratch.panel_a_base/panel_b_base), big products split over the pool.
-        from moecc.backend.llvm.codegen import _define_matmul
+        from moecc.backend.llvm.parallel_matmul import define_parallel_matmul
 
-        self.matmul = _define_matmul(module, scratch, target, pool)
+        self.matmul = define_parallel_matmul(module, scratch, target, pool)
         self.scratch = scratch
         self.calls = 0
         self.staged = 0
