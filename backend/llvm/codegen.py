@@ -54,7 +54,6 @@ iterations may have been written by then, which the sequential loop would not ha
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -86,6 +85,7 @@ from moecc.backend.llvm.copy_elision import (
     writes_anywhere,
 )
 from moecc.backend.llvm import parallel_matmul
+from moecc.backend.llvm.host_runtime import ARENA_ALIGNMENT, aligned_zeros, track_pool
 from moecc.backend.llvm.parallel_loops import ParallelLoop, analyse_loops
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, MAX_THREADS, SET_THREADS_SYMBOL, ThreadPool, add_thread_pool
 from moecc.backend.llvm.vector_fusion import FusedRun, emit_run, plan_run
@@ -115,8 +115,6 @@ from moecc.ir.types import DType
 if TYPE_CHECKING:
     from moecc.backend.llvm.cpu_target import CpuTarget
 
-#: Alignment of the arenas' regions (a cache line, and the memory plan's alignment).
-ARENA_ALIGNMENT = 64
 #: Run-time fault codes stored in ``@moecc_fault_code``.
 FAULT_CODES: dict[str, int] = {"gather-index": 1, "nonzero-overflow": 2, "cpu-step-index": 3}
 #: Clear every kernel's local buffers on entry, as the reference interpreter does. Off: the
@@ -227,15 +225,6 @@ def heap_bytes(module: KernelModule) -> int:
     return _align(end)
 
 
-def aligned_zeros(nbytes: int) -> np.ndarray:
-    """A zeroed uint8 arena of at least ``nbytes`` starting on an :data:`ARENA_ALIGNMENT` boundary
-    (numpy only promises 16 bytes; cache-line alignment keeps tiles and panels off split lines)."""
-    size = max(nbytes, ARENA_ALIGNMENT)
-    raw = np.zeros(size + ARENA_ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % ARENA_ALIGNMENT
-    return raw[start:start + size]
-
-
 # -- the compiled program -------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -318,13 +307,10 @@ class CpuProgram:
         if setter(self.threads) != 0:
             setter(1)
             self.threads = 1
-            _running_pools.pop(id(self._jit), None)
+            track_pool(self._jit, setter, 1)
             raise MoeccError("the thread pool could not start its worker threads",
                              remedy="run with fewer threads (the system refused more)")
-        if self.threads > 1:
-            _running_pools[id(self._jit)] = (self._jit, setter)
-        else:
-            _running_pools.pop(id(self._jit), None)
+        track_pool(self._jit, setter, self.threads)
 
     # arenas
 
@@ -705,18 +691,6 @@ def _emit_sequence(module: ir.Module, name: str, items: Sequence[tuple[ir.Functi
     b.branch(done)
     b.position_at_end(done)
     b.ret_void()
-
-
-#: Pools with workers running, by JIT engine: stopped at exit, before the engines (and the
-#: machine code the workers spin in) are freed.
-_running_pools: dict[int, tuple[Any, Any]] = {}
-
-
-@atexit.register
-def _stop_running_pools() -> None:
-    for _, setter in list(_running_pools.values()):
-        setter(1)
-    _running_pools.clear()
 
 
 def _compile(module: ir.Module, cpu_target: CpuTarget | None) -> Any:

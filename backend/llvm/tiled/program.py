@@ -12,7 +12,6 @@ for a row index (worded for the graph op by ``index_out_of_range`` when the grap
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 
 from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
 from moecc.backend.llvm.jit import JitModule
+from moecc.backend.llvm.host_runtime import aligned_zeros, track_pool
 from moecc.backend.llvm.tiled.codegen import SEGMENT_PREFIX, BuiltModule, build_tiled_module
 from moecc.backend.llvm.tiled.kernel import FAULT_INDEX, FAULT_SYMBOLS
 from moecc.errors import InputError, MoeccError
@@ -29,25 +29,6 @@ from moecc.ir.tiled.nodes import HostCall, TiledModule, walk
 from moecc.ir.types import DType
 
 _SEGMENT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
-#: Pools with workers running, by JIT module, with the module itself: holding it keeps its
-#: engine (and the machine code the workers spin in) alive however the program is dropped,
-#: until exit stops the workers first.
-_running_pools: dict[int, tuple[Any, Any]] = {}
-
-
-@atexit.register
-def _stop_running_pools() -> None:
-    for _, setter in list(_running_pools.values()):
-        setter(1)
-    _running_pools.clear()
-
-
-def aligned_zeros(nbytes: int) -> np.ndarray:
-    """A zeroed uint8 arena of ``nbytes`` starting on a 64-byte boundary."""
-    size = max(nbytes, 64)
-    raw = np.zeros(size + 64, dtype=np.uint8)
-    start = -raw.ctypes.data % 64
-    return raw[start:start + size]
 
 
 def _jit(built: BuiltModule, target: CpuTarget) -> JitModule:
@@ -104,10 +85,7 @@ class TiledCpuProgram:
             raise MoeccError("the thread pool could not start its worker threads",
                              remedy="run with fewer threads (the system refused more)")
         self.threads = threads
-        if threads > 1:
-            _running_pools[id(self.jit)] = (self.jit, setter)
-        else:
-            _running_pools.pop(id(self.jit), None)
+        track_pool(self.jit, setter, threads)
 
     # arenas
 
@@ -249,4 +227,4 @@ def run_tiled_on_cpu(module: TiledModule, inputs: Mapping[str, np.ndarray],
     return {name: program.read(heap, name) for name in module.outputs}
 
 
-__all__ = ["TiledCpuProgram", "aligned_zeros", "compile_tiled_module", "run_tiled_on_cpu"]
+__all__ = ["TiledCpuProgram", "compile_tiled_module", "run_tiled_on_cpu"]
