@@ -19,7 +19,6 @@ parallel loops). IR stages: graph, kernel, llvm. Objects and ``.moe`` artifacts 
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -380,23 +379,12 @@ class CpuCompileTarget(CompileTarget):
         """An older tiled artifact (tiled IR and its weights, no object): JIT-compiled again."""
         from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
         from moecc.backend.llvm.tiled.program import compile_tiled_module
-        from moecc.ir.tiled import parse_tiled_module
+        from moecc.targets.tiled import read_tiled_members
 
         try:
-            module = parse_tiled_module(members[_TILED].decode("utf-8"))
-            buffers = {b.name: b for b in module.buffers}
-            weights: dict[str, np.ndarray] = {}
-            with np.load(io.BytesIO(members[_TILED_WEIGHTS]), allow_pickle=False) as npz:
-                for name in npz.files:
-                    weights[name] = npz[name].view(buffers[name].dtype.numpy).reshape(buffers[name].shape)
-            constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
             partition = dict(entry["partition"])
-            for buffer, value in dict(partition.get("weight_sources", {})).items():
-                weights[buffer] = np.asarray(constants[value])
-            missing = [b.name for b in module.buffers if b.role == "weight" and b.name not in weights]
-            if missing:
-                raise ArtifactError(f"'{path}': no data for tiled weight buffer(s) {', '.join(missing[:5])}",
-                                    remedy="recompile the model")
+            module, weights = read_tiled_members(members[_TILED], members[_TILED_WEIGHTS], partition, compiled.graph,
+                                                 path)
             program = compile_tiled_module(module, weights=weights)  # verifies the module first
             compiled.executable = TiledCpuExecutable(program, weights, tuple(str(n) for n in entry["input_buffers"]),
                                                      compiled.graph)
@@ -420,7 +408,6 @@ class CpuCompileTarget(CompileTarget):
         no code generation. Weights come out of the object's weight image, and so do the graph
         constants it holds as they are."""
         from moecc.asic_runtime import from_hbm
-        from moecc.backend.llvm.cpu_target import host_cpu_target
         from moecc.backend.llvm.object_file import program_from_object, weight_image
         from moecc.cpu_runtime import CpuExecutable
         from moecc.ir.kernel import verify_kernel_module

@@ -50,6 +50,29 @@ class TiledExecutable:
         return {name: results[buffer] for name, buffer in zip(output_names, self.module.outputs)}
 
 
+def read_tiled_members(module_text: bytes, weights_npz: bytes, partition: Mapping[str, Any], graph: Any,
+                       path: Any) -> tuple[TiledModule, dict[str, np.ndarray]]:
+    """The tiled module an artifact stores (not verified) and the data of its weight buffers: the
+    ones lowering made itself from ``weights_npz``, graph constants by ``partition["weight_sources"]``.
+    Shared by the ``tiled`` target and the ``cpu`` target's re-JIT path."""
+    from moecc.ir.tiled import parse_tiled_module
+
+    module = parse_tiled_module(module_text.decode("utf-8"))
+    buffers = {b.name: b for b in module.buffers}
+    weights: dict[str, np.ndarray] = {}
+    with np.load(io.BytesIO(weights_npz), allow_pickle=False) as npz:
+        for name in npz.files:
+            weights[name] = npz[name].view(buffers[name].dtype.numpy).reshape(buffers[name].shape)
+    constants = {op.result.name: op.attrs["value"] for op in graph.const_ops()}
+    for buffer, value in dict(partition.get("weight_sources", {})).items():
+        weights[buffer] = np.asarray(constants[value])
+    missing = [b.name for b in module.buffers if b.role == "weight" and b.name not in weights]
+    if missing:
+        raise ArtifactError(f"'{path}': no data for tiled weight buffer(s) {', '.join(missing[:5])}",
+                            remedy="recompile the model")
+    return module, weights
+
+
 class TiledTarget(CompileTarget):
     name: ClassVar[str] = "tiled"
     description: ClassVar[str] = "the target-neutral tiled IR on its interpreter (the oracle of the tiled level)"
@@ -111,26 +134,14 @@ class TiledTarget(CompileTarget):
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
                      path: Any) -> None:
-        from moecc.ir.tiled import parse_tiled_module, verify_tiled_module
+        from moecc.ir.tiled import verify_tiled_module
 
         try:
             if entry is None:
                 raise KeyError("tiled")
-            module = parse_tiled_module(members[_MODULE].decode("utf-8"))
-            verify_tiled_module(module)
-            buffers = {b.name: b for b in module.buffers}
-            weights: dict[str, np.ndarray] = {}
-            with np.load(io.BytesIO(members[_WEIGHTS]), allow_pickle=False) as npz:
-                for name in npz.files:
-                    weights[name] = npz[name].view(buffers[name].dtype.numpy).reshape(buffers[name].shape)
-            constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
             partition = dict(entry["partition"])
-            for buffer, value in dict(partition.get("weight_sources", {})).items():
-                weights[buffer] = np.asarray(constants[value])
-            missing = [b.name for b in module.buffers if b.role == "weight" and b.name not in weights]
-            if missing:
-                raise ArtifactError(f"'{path}': no data for tiled weight buffer(s) {', '.join(missing[:5])}",
-                                    remedy="recompile the model")
+            module, weights = read_tiled_members(members[_MODULE], members[_WEIGHTS], partition, compiled.graph, path)
+            verify_tiled_module(module)
             compiled.executable = TiledExecutable(module, weights, tuple(str(n) for n in entry["input_buffers"]))
             compiled.partition = partition
         except ArtifactError:
