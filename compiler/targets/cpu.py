@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 _KERNELS = "kernels.kir"
 _OBJECT = "kernels.o"
 _TILED = "cpu_tiled.tir"
-_TILED_WEIGHTS = "cpu_tiled_weights.npz"
 #: Values of the ``lowering`` option: through the kernel IR or the tiled IR (the default).
 LOWERINGS = ("kernel", "tiled")
 
@@ -323,9 +322,6 @@ class CpuCompileTarget(CompileTarget):
         from moecc.backend.llvm.tiled.program import TiledCpuProgram
         from moecc.ir.tiled import parse_tiled_module, verify_tiled_module
 
-        if _TILED_WEIGHTS in members:  # written before tiled artifacts held an object
-            self._load_tiled_ir(compiled, entry, members, path)
-            return
         try:
             host = _check_features(entry, path)
             module = parse_tiled_module(members[_TILED].decode("utf-8"))
@@ -370,29 +366,6 @@ class CpuCompileTarget(CompileTarget):
             remedy, err.remedy = err.remedy, None
             raise ArtifactError(f"'{path}' holds an invalid tiled cpu program: {err.add_context()}",
                                 remedy=remedy or "recompile the model") from None
-        except (KeyError, TypeError, ValueError, OSError) as exc:
-            raise ArtifactError(f"'{path}': tiled cpu part is corrupt ({type(exc).__name__}: {exc})",
-                                remedy="recompile the model") from None
-
-    def _load_tiled_ir(self, compiled: CompiledModel, entry: Mapping[str, Any], members: Mapping[str, bytes],
-                       path: Any) -> None:
-        """An older tiled artifact (tiled IR and its weights, no object): JIT-compiled again."""
-        from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
-        from moecc.backend.llvm.tiled.program import compile_tiled_module
-        from moecc.targets.tiled import read_tiled_members
-
-        try:
-            partition = dict(entry["partition"])
-            module, weights = read_tiled_members(members[_TILED], members[_TILED_WEIGHTS], partition, compiled.graph,
-                                                 path)
-            program = compile_tiled_module(module, weights=weights)  # verifies the module first
-            compiled.executable = TiledCpuExecutable(program, weights, tuple(str(n) for n in entry["input_buffers"]),
-                                                     compiled.graph)
-            compiled.partition = partition
-        except ArtifactError:
-            raise
-        except MoeccError as err:
-            raise ArtifactError(f"'{path}' holds an invalid tiled cpu module: {err}", remedy="recompile the model") from None
         except (KeyError, TypeError, ValueError, OSError) as exc:
             raise ArtifactError(f"'{path}': tiled cpu part is corrupt ({type(exc).__name__}: {exc})",
                                 remedy="recompile the model") from None
