@@ -11,8 +11,6 @@ Sections (``--section``):
   ``--threads N`` compiles with ``threads=N`` and gives onnxruntime ``intra_op_num_threads=N``
   (default 1). ``--scale 2`` doubles sequence, hidden size, heads and intermediate size.
   ``--check`` exits 1 when the Llama-style model is below half onnxruntime's speed.
-  ``--lowering kernel|tiled|both`` picks the cpu target's lowering (``both``: one column
-  each, measured in the same alternation).
 
 - ``scaling``: how two *independent* sgemm calls (private operands and panels, one per
   thread; ctypes releases the GIL) run at once against one alone, at the products of the
@@ -21,7 +19,6 @@ Sections (``--section``):
 
     python bench/cpu_vs_onnxruntime.py [--section matmul|models|scaling|all] [--sizes 256,512,1024]
                                        [--repeats 9] [--check] [--threads 1] [--scale 1]
-                                       [--lowering kernel|tiled|both]
 """
 
 from __future__ import annotations
@@ -198,10 +195,9 @@ def model_sizes(name: str, scale: int = 1) -> dict[str, object]:
     return sizes
 
 
-def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1,
-                  lowerings: tuple[str, ...] = ("kernel",)) -> tuple[dict[str, float], float, float]:
-    """Median seconds of moecc ``cpu`` per lowering and of onnxruntime (``threads`` threads
-    each, alternating), and the max abs difference of any moecc output from onnxruntime's."""
+def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1) -> tuple[float, float, float]:
+    """Median seconds of moecc ``cpu`` and of onnxruntime (``threads`` threads each, alternating),
+    and the max abs difference of any moecc output from onnxruntime's."""
     import onnxruntime as ort
 
     import moecc
@@ -210,47 +206,38 @@ def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1,
     sizes = model_sizes(name, scale)
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
-    compiled = {lowering: moecc.compile(model, target="cpu", threads=threads, lowering=lowering) for lowering in lowerings}
+    compiled = moecc.compile(model, target="cpu", threads=threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     theirs = dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs)))
-    error = 0.0
-    for one in compiled.values():
-        ours = one.run(inputs)  # type: ignore[attr-defined]
-        error = max(error, max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs))
-    samples: dict[str, list[float]] = {"ort": [], **{lowering: [] for lowering in lowerings}}
+    ours = compiled.run(inputs)
+    error = max(float(np.abs(ours[k] - theirs[k]).max()) for k in theirs)
+    samples: dict[str, list[float]] = {"ort": [], "moecc": []}
     for _ in range(repeats):
-        for lowering, one in compiled.items():
-            start = time.perf_counter()
-            one.run(inputs)  # type: ignore[attr-defined]
-            samples[lowering].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        compiled.run(inputs)
+        samples["moecc"].append(time.perf_counter() - start)
         start = time.perf_counter()
         session.run(None, inputs)
         samples["ort"].append(time.perf_counter() - start)
-    return {lowering: statistics.median(samples[lowering]) for lowering in lowerings}, statistics.median(samples["ort"]), error
+    return statistics.median(samples["moecc"]), statistics.median(samples["ort"]), error
 
 
-def bench_models(repeats: int, threads: int = 1, scale: int = 1, lowering: str = "kernel") -> bool:
-    """Print the whole-model table; True when the Llama-style model reaches MIN_MODEL_RATIO
-    (with every lowering measured)."""
-    lowerings = ("kernel", "tiled") if lowering == "both" else (lowering,)
+def bench_models(repeats: int, threads: int = 1, scale: int = 1) -> bool:
+    """Print the whole-model table; True when the Llama-style model reaches MIN_MODEL_RATIO."""
     print(f"threads {threads} each, scale {scale}, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    moecc_columns = "".join(f" moecc cpu ({low}) ms |" for low in lowerings)
-    speed_columns = "".join(f" speed vs onnxruntime ({low}) |" for low in lowerings)
-    print(f"| example | sizes |{moecc_columns} onnxruntime ms |{speed_columns} max abs diff |")
-    print("|---|---|" + "---|" * (2 * len(lowerings) + 2))
+    print("| example | sizes | moecc cpu ms | onnxruntime ms | speed vs onnxruntime | max abs diff |")
+    print("|---|---|---|---|---|---|")
     passed = True
     for name in MODEL_EXAMPLES:
-        ours, theirs, error = measure_model(name, repeats, threads, scale, lowerings)
+        ours, theirs, error = measure_model(name, repeats, threads, scale)
         sizes = model_sizes(name, scale)
         shown = ", ".join(f"{k}={sizes[k]}" for k in ("seq", "hidden", "intermediate", "n_experts", "n_layers") if k in sizes)
-        times = "".join(f" {ours[low] * 1e3:.2f} |" for low in lowerings)
-        ratios = "".join(f" {theirs / ours[low]:.2f}x |" for low in lowerings)
-        print(f"| {name} | {shown} |{times} {theirs * 1e3:.2f} |{ratios} {error:.1e} |")
+        print(f"| {name} | {shown} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {theirs / ours:.2f}x | {error:.1e} |")
         if name == "llama-block":
-            passed &= all(theirs / ours[low] >= MIN_MODEL_RATIO for low in lowerings)
+            passed &= theirs / ours >= MIN_MODEL_RATIO
     return passed
 
 
@@ -307,15 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
     parser.add_argument("--threads", type=int, default=1, help="models section: threads for moecc and onnxruntime")
     parser.add_argument("--scale", type=int, default=1, help="models section: multiply sequence, hidden, heads, intermediate")
-    parser.add_argument("--lowering", choices=("kernel", "tiled", "both"), default="tiled",
-                        help="models section: the cpu target's lowering (both: a column each)")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
     passed = True
     if args.section in ("matmul", "all"):
         passed &= bench_matmul(sizes, args.repeats)
     if args.section in ("models", "all"):
-        passed &= bench_models(args.repeats, args.threads, args.scale, args.lowering)
+        passed &= bench_models(args.repeats, args.threads, args.scale)
     if args.section == "scaling":
         bench_scaling()
     return 0 if passed or not args.check else 1

@@ -4,9 +4,9 @@ Last stage of the ASIC flow. An :class:`AsicExecutable` holds the planned kernel
 moe-asic programs generated from it (one per run of consecutive kernels) and the packed
 weights. :meth:`AsicExecutable.run` builds the HBM image (weights and inputs at their planned
 offsets, converted to their HBM dtypes), then walks the module's steps: each program segment
-runs on the simulator over the image; each CPU step runs its graph ops over the image as
-LLVM code (:mod:`moecc.backend.llvm.graph_ops`), reading its inputs from and writing its
-outputs to their planned offsets (a step no emitter covers would run on the reference
+runs on the simulator over the image; each CPU step runs its graph ops as machine code compiled
+through the tiled IR (:mod:`moecc.backend.llvm.host_steps`), reading its inputs from and writing
+its outputs to their planned offsets (a step loaded without its code runs on the reference
 interpreter instead). Cycles, bytes and traces of the segments add up to the run's
 :class:`AsicRunStats`.
 
@@ -136,17 +136,16 @@ class AsicRunStats:
 
 @dataclass(slots=True)
 class StagedExecutable:
-    """A planned kernel module over one HBM image, with graph ops for its CPU steps.
-
-    Shared by the ``asic`` runtime (kernels on the simulator) and the ``cpu`` runtime
-    (kernels as LLVM machine code): both lay out the image from the same memory plan."""
+    """A planned kernel module over one HBM image, with graph ops for its CPU steps: the image
+    layout, host-boundary conversions, host steps and index diagnosis that
+    :class:`AsicExecutable` runs its program segments between."""
 
     graph: Graph
     module: KernelModule
     weights: dict[str, np.ndarray]
     value_buffers: dict[str, str]
     hbm_bytes: int
-    #: JIT-compiled CPU steps by step name (backend.llvm.graph_ops); None or absent: interpreter.
+    #: Compiled host steps by step name (backend.llvm.host_steps); None or absent: interpreter.
     compiled_steps: dict[str, Any] = field(default_factory=dict)
 
     def _buffers(self) -> dict[str, Buffer]:
@@ -227,11 +226,25 @@ class StagedExecutable:
     def run_cpu_step(self, call: CpuCall, image: np.ndarray, ops_by_name: Mapping[str, Op]) -> None:
         """Run a CPU step over ``image``: its LLVM-compiled function when there is one,
         else its graph ops on the reference interpreter."""
+        from moecc.backend.llvm.host_steps import HostStepProgram
+
         compiled = self.compiled_steps.get(call.name)
-        if compiled is not None:
+        buffers = self._buffers()
+        if isinstance(compiled, HostStepProgram):
+            values = {v.name: from_hbm(_read(image, buffers[self.value_buffers[v.name]]), v.type.dtype, v.type.shape)
+                      for v in compiled.inputs}
+            try:
+                results = compiled.run(values)
+            except MoeccError as err:
+                raise err.add_context(location=f"cpu step {call.name}") from None
+            for value in compiled.outputs:
+                name = self.value_buffers.get(value.name)
+                if name in call.outputs:
+                    _write(image, buffers[name], to_hbm(results[value.name], buffers[name]))
+            return
+        if compiled is not None:  # a callable over the image (a tiled kernel staging left to the host)
             compiled(image)
             return
-        buffers = self._buffers()
         env: dict[int, np.ndarray] = {}
         ops = [ops_by_name[name] for name in call.ops]
         produced = {id(r) for op in ops for r in op.results}

@@ -31,9 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
     p.add_argument("--lowering", choices=["kernel", "tiled"], default=None,
-                   help="how the target lowers the graph (targets with a lowering option): tiled (the "
-                        "target-neutral tiled IR; cpu's default) or kernel (the ASIC-shaped kernel IR; asic's default, "
-                        "and needed for --emit kernel on cpu)")
+                   help="how --target asic reaches its kernel IR: kernel (its lowering rules, the default) or "
+                        "tiled (the target-neutral tiled IR, then stage-for-asic)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -198,13 +197,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.emit and args.emit not in backend.ir_stages + backend.emit_files:
         raise InputError(f"--emit {args.emit} is not a stage of --target {args.target}",
                          remedy=f"--target {args.target} emits: {', '.join(backend.ir_stages + backend.emit_files)}")
-    stages_for = backend.ir_stages_for
-    if args.emit and args.emit not in stages_for(options) + backend.emit_files:
-        lowering = options.get("lowering", backend.option_defaults.get("lowering"))
-        needed = [name for name in ("kernel", "tiled") if args.emit in stages_for({**options, "lowering": name})]
-        raise InputError(f"--emit {args.emit} needs --lowering {needed[0] if needed else '?'}: --target {args.target} "
-                         f"lowers with '{lowering}' here, whose stages are {', '.join(stages_for(options))}",
-                         remedy=f"add --lowering {needed[0] if needed else 'kernel'}")
+    if args.emit and args.emit not in backend.ir_stages_for(options) + backend.emit_files:
+        raise InputError(f"--emit {args.emit} is not a stage of --target {args.target} with these options",
+                         remedy=f"--target {args.target} emits here: {', '.join(backend.ir_stages_for(options))}")
     if args.trace and not backend.simulated:
         raise InputError(f"--trace needs a target with a simulator (--target asic), not --target {args.target}")
     if args.emit == "obj" and not args.output:

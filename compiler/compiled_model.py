@@ -47,7 +47,7 @@ class CompiledModel:
     outputs: list[TensorSpec]
     options: dict[str, Any] = field(default_factory=dict)
     pass_times: dict[str, float] = field(default_factory=dict)
-    executable: Any = None  # the target's: AsicExecutable, CpuExecutable (None on "ref")
+    executable: Any = None  # the target's: AsicExecutable, TiledCpuExecutable (None on "ref")
     partition: dict[str, Any] = field(default_factory=dict)  # ops/FLOPs per placement, CPU reasons
     memory: dict[str, int] = field(default_factory=dict)  # memory plan figures
     last_stats: Any = None  # AsicRunStats (asic) or wall-clock seconds (cpu) of the last run()

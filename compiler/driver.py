@@ -56,8 +56,8 @@ def compile(  # noqa: A001 - the public name of the API
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
     ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
-    ``lowering`` chooses the level a back end reads: ``"kernel"`` (the kernel IR, today's default)
-    or ``"tiled"`` (the target-neutral tiled IR).
+    ``lowering`` (``asic``) chooses how the kernel IR is reached: ``"kernel"`` (the ASIC lowering
+    rules, the default) or ``"tiled"`` (the target-neutral tiled IR, then ``stage-for-asic``).
     """
     from moecc.passes.compilation import Compilation
     from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager

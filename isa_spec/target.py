@@ -7,8 +7,8 @@ capacities. The default part is ``moe-asic-v1``; ``moe-asic-edge`` is a small co
 A target also says how its memories store each graph dtype (:attr:`Target.storage_dtypes`):
 the kernel lowering gives every HBM buffer the storage dtype of its value, and the runtimes
 convert at the host boundary. Every moe-asic part stores :data:`ASIC_STORAGE_DTYPES` (its
-memories and units work in f32, bf16 and i32 only); the cpu target's tiling view
-(:func:`moecc.backend.llvm.cpu_target.tiling_target`) stores every dtype as itself.
+memories and units work in f32, bf16 and i32 only); the cpu target's heap stores every dtype
+as itself.
 """
 
 from __future__ import annotations

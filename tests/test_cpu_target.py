@@ -24,12 +24,13 @@ def test_example_matches_reference_on_cpu(name: str) -> None:
 
 def test_cpu_ir_stages_and_artifact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = build_example("gpt2-block")
-    compiled = moecc.compile(model, target="cpu")  # lowering="tiled": graph, tiled, llvm
+    compiled = moecc.compile(model, target="cpu")  # graph, tiled, llvm
     assert "define void" in compiled.ir("llvm")
     assert compiled.ir("tiled").startswith("tiled_module")
-    with pytest.raises(moecc.MoeccError, match="only with lowering='kernel'"):
+    with pytest.raises(moecc.MoeccError, match="stage 'kernel' is not available for target 'cpu'"):
         compiled.ir("kernel")
-    assert moecc.compile(model, target="cpu", lowering="kernel").ir("kernel").startswith("kernel_module")
+    with pytest.raises(moecc.MoeccError, match="lowering.*asic"):  # an option of the asic target
+        moecc.compile(model, target="cpu", lowering="kernel")
     path = tmp_path / "gpt2.moe"
     compiled.save(path)
     inputs = example_inputs("gpt2-block", model)
@@ -40,27 +41,21 @@ def test_cpu_ir_stages_and_artifact(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "llvm"]) == 0
     assert "moecc_sgemm" in capsys.readouterr().out
     assert main(["compile", str(onnx_path), "--emit", "llvm"]) == 2  # llvm needs --target cpu
-    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "kernel"]) == 2  # needs --lowering kernel
-    assert "--emit kernel needs --lowering kernel" in capsys.readouterr().err
-    assert main(["compile", str(onnx_path), "--target", "cpu", "--lowering", "kernel", "--emit", "kernel"]) == 0
-    assert capsys.readouterr().out.startswith("kernel_module")
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "kernel"]) == 2  # no kernel IR on cpu
+    capsys.readouterr()
     assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "tiled"]) == 0
     assert capsys.readouterr().out.startswith("tiled_module")
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_whole_model_runs_as_one_native_sequence(name: str) -> None:
-    compiled = moecc.compile(build_example(name), target="cpu")  # lowering="tiled": one segment, no host call
+    compiled = moecc.compile(build_example(name), target="cpu")  # one segment, no host call
     program = compiled.executable.program
     assert program.host_calls == () and program.built.schedule == (0,)
     assert compiled.partition["interpreter_ops"] == {} and compiled.partition["host_calls"] == 0
-    compiled = moecc.compile(build_example(name), target="cpu", lowering="kernel")  # kernel IR + CPU steps
-    program = compiled.executable.program
-    assert program.host_steps == () and len(program.segments) == 1
-    assert compiled.partition["interpreter_ops"] == {}
 
 
-def test_index_out_of_range_in_a_cpu_step_names_the_step() -> None:
+def test_index_out_of_range_on_cpu_names_the_node() -> None:
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
@@ -72,17 +67,9 @@ def test_index_out_of_range_in_a_cpu_step_names_the_step() -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     onnx.checker.check_model(model)
-    # The kernel IR path runs an int64 gather as a CPU step (compiled), and names it.
-    compiled = moecc.compile(model, target="cpu", lowering="kernel")
-    assert compiled.executable.program.host_steps == ()
-    data = np.arange(6, dtype=np.float32).reshape(2, 3)
-    good = compiled.run({"data": data, "idx": np.array([[0, 2], [1, -1]])})
-    np.testing.assert_array_equal(good["y"], [[0, 2], [4, 5]])
-    with pytest.raises(moecc.MoeccError, match="cpu step .*out of range"):
-        compiled.run({"data": data, "idx": np.array([[0, 3], [1, 0]])})
-    np.testing.assert_array_equal(compiled.run({"data": data, "idx": np.array([[1, 1], [0, 0]])})["y"], [[1, 1], [3, 3]])
-    # The default (tiled) path: a gather kernel, the error names the node, the index and the range.
+    # A gather kernel: the error names the node, the index and the range.
     compiled = moecc.compile(model, target="cpu")
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert compiled.executable.program.host_calls == ()
     np.testing.assert_array_equal(compiled.run({"data": data, "idx": np.array([[0, 2], [1, -1]])})["y"], [[0, 2], [4, 5]])
     with pytest.raises(moecc.MoeccError, match=r"GatherElements.*index 3 in input 'idx' is out of range \[-3, 3\)"):
@@ -115,29 +102,10 @@ def test_cpu_artifact_keeps_the_weights_once(tmp_path: Path) -> None:
 
 
 def test_cpu_report_says_where_ops_run_and_how_long_a_run_took(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    model = build_example("dense-moe")  # has a CPU step (with lowering="kernel")
-    compiled = moecc.compile(model, target="cpu", threads=2, lowering="kernel")
-    report = compiled.report()["cpu"]
-    assert report["last_run_source"].startswith("seeded random inputs")
-    assert report["threads"] == 2 and report["cpu_steps_compiled"] >= 1 and report["cpu_steps_interpreted"] == 0
-    assert report["kernels"] == len(compiled.executable.module.kernels) and report["scratch_bytes_per_thread"] > 0
-    assert compiled.report()["cpu"]["last_run_source"] == "seeded random inputs (no run() yet)"  # not run again
-    compiled.run(example_inputs("dense-moe", model))
-    assert compiled.report()["cpu"]["last_run_source"] == "last run()"
-    assert compiled.report()["cpu"]["last_run_ms"] > 0
-    assert {"emit-llvm", "lower-to-kernels"} <= set(compiled.pass_times)
-    onnx_path = tmp_path / "m.onnx"
-    onnx_path.write_bytes(model.SerializeToString())
-    assert main(["compile", str(onnx_path), "--target", "cpu", "--lowering", "kernel", "--report", "-"]) == 0
-    out = capsys.readouterr().out
-    assert "CPU steps as LLVM code, 0 on the interpreter" in out and "run time" in out
-
-
-def test_cpu_report_on_the_tiled_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     model = build_example("dense-moe")
     compiled = moecc.compile(model, target="cpu", threads=2)
     report = compiled.report()["cpu"]
-    assert report["lowering"] == "tiled" and report["last_run_source"].startswith("seeded random inputs")
+    assert report["last_run_source"].startswith("seeded random inputs")
     assert report["threads"] == 2 and report["cpu_steps_interpreted"] == 0 and report["host_calls"] == 0
     assert report["kernels"] == len(compiled.executable.module.kernels) > 0
     assert report["heap_bytes"] > 0 and report["scratch_bytes_per_thread"] > 0 and report["vector_floats"] >= 4
@@ -149,12 +117,12 @@ def test_cpu_report_on_the_tiled_default(capsys: pytest.CaptureFixture[str], tmp
     onnx_path.write_bytes(model.SerializeToString())
     assert main(["compile", str(onnx_path), "--target", "cpu", "--report", "-", "-o", str(tmp_path / "m.moe")]) == 0
     out = capsys.readouterr().out
-    assert "0 host calls on the interpreter" in out and "lowering tiled" in out and "run time" in out
+    assert "0 host calls on the interpreter" in out and "tiles" in out and "run time" in out
 
 
 def test_wide_lm_head_is_one_matmul_kernel_on_cpu() -> None:
     """A vocabulary row wider than the ASIC's DMA stride field (2^18 bytes) is still one sgemm
-    kernel on the cpu (no DMA fields there), on both lowerings, and a host op with that reason
+    kernel on the cpu (no DMA fields there), and a host op with that reason
     on the asic."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
@@ -171,7 +139,7 @@ def test_wide_lm_head_is_one_matmul_kernel_on_cpu() -> None:
         [numpy_helper.from_array(weight, "W")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     x = rng.standard_normal((1, 4, hidden)).astype(np.float32)
-    cpu = moecc.compile(model, target="cpu")  # lowering="tiled"
+    cpu = moecc.compile(model, target="cpu")
     assert cpu.partition["host_ops"] == [] and cpu.partition["host_calls"] == 0
     # One kernel for the one node; its contractions (full column tiles and the edge tile) are sgemm calls.
     (kernel,) = cpu.executable.module.kernels
@@ -182,9 +150,6 @@ def test_wide_lm_head_is_one_matmul_kernel_on_cpu() -> None:
     assert report["kernels"] == 1 and report["cpu_steps_interpreted"] == 0
     assert report["sgemm_matmuls"] == sum(isinstance(s, MatMul) for _, s, _ in walk(kernel.body))
     np.testing.assert_allclose(cpu.run({"x": x})["logits"], x @ weight, rtol=1e-5, atol=1e-5)
-    kernel_path = moecc.compile(model, target="cpu", lowering="kernel")
-    assert kernel_path.partition["host_ops"] == [] and kernel_path.partition["ops"]["kernels"] == 1
-    np.testing.assert_allclose(kernel_path.run({"x": x})["logits"], x @ weight, rtol=1e-5, atol=1e-5)
     asic = moecc.compile(model, target="asic", compile_to="partition")
     assert "exceeds the DMA stride field (262143 bytes)" in asic.ir("partition")
 

@@ -54,16 +54,12 @@ def _table(library: ctypes.CDLL, name: str, count: int) -> list[_Tensor]:
     return list((_Tensor * count).in_dll(library, name))
 
 
-LOWERINGS = ["tiled", "kernel"]  # the cpu target's default first; both write the same ABI
-
-
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
-@pytest.mark.parametrize("lowering", LOWERINGS)
-def test_object_runs_from_c_and_matches_reference(tmp_path: Path, lowering: str) -> None:
+def test_object_runs_from_c_and_matches_reference(tmp_path: Path) -> None:
     model = build_example("llama-block")
     onnx_path = tmp_path / "llama.onnx"
     onnx_path.write_bytes(model.SerializeToString())
-    assert main(["compile", str(onnx_path), "--target", "cpu", "--lowering", lowering, "--emit", "obj",
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "obj",
                  "-o", str(tmp_path / "model.o")]) == 0
     assert (tmp_path / "model.o").read_bytes()[:4] == b"\x7fELF"
     (tmp_path / "driver.c").write_text(C_DRIVER)
@@ -115,13 +111,12 @@ def _i64_bool_gather_model() -> onnx.ModelProto:
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
-@pytest.mark.parametrize("lowering", LOWERINGS)
-def test_object_abi_holds_i64_and_bool_as_themselves(tmp_path: Path, lowering: str) -> None:
+def test_object_abi_holds_i64_and_bool_as_themselves(tmp_path: Path) -> None:
     """int64 in and out as int64 (a sum beyond int32 exact), bool as one byte 0/1, and an
     index out of range is fault 3 with the index in moecc_fault_detail."""
     onnx_path = tmp_path / "m.onnx"
     onnx_path.write_bytes(_i64_bool_gather_model().SerializeToString())
-    assert main(["compile", str(onnx_path), "--target", "cpu", "--lowering", lowering, "--emit", "obj",
+    assert main(["compile", str(onnx_path), "--target", "cpu", "--emit", "obj",
                  "-o", str(tmp_path / "model.o")]) == 0
     (tmp_path / "driver.c").write_text(C_DRIVER)
     library_path = tmp_path / "libm.so"
@@ -150,8 +145,7 @@ def test_object_abi_holds_i64_and_bool_as_themselves(tmp_path: Path, lowering: s
     status, _ = run(np.array([1, 2**33, 3, 4], dtype=np.int64))
     assert status == 3
     assert ctypes.c_int64.in_dll(library, "moecc_fault_detail").value == 2**33
-    if lowering == "tiled":
-        assert ctypes.c_int64.in_dll(library, "moecc_fault_bound").value == 10  # the table's rows
+    assert ctypes.c_int64.in_dll(library, "moecc_fault_bound").value == 10  # the table's rows
 
 
 def test_emit_obj_needs_output_and_cpu(tmp_path: Path) -> None:
@@ -162,23 +156,19 @@ def test_emit_obj_needs_output_and_cpu(tmp_path: Path) -> None:
     assert not (tmp_path / "m.o").exists()
 
 
-@pytest.mark.parametrize("lowering", LOWERINGS)
-def test_cpu_artifact_reloads_machine_code_without_codegen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           lowering: str) -> None:
-    model = build_example("dense-moe")  # has a CPU step between kernel segments (lowering="kernel")
-    compiled = moecc.compile(model, target="cpu", lowering=lowering)
+def test_cpu_artifact_reloads_machine_code_without_codegen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = build_example("dense-moe")
+    compiled = moecc.compile(model, target="cpu")
     path = tmp_path / "m.moe"
     compiled.save(path)
 
     def no_codegen(*args: object, **kwargs: object) -> None:
         raise AssertionError("loading a cpu artifact must not generate code")
 
-    import moecc.backend.llvm.codegen as codegen
     import moecc.backend.llvm.jit as jit
     import moecc.backend.llvm.tiled.codegen as tiled_codegen
     import moecc.backend.llvm.tiled.program as tiled_program
 
-    monkeypatch.setattr(codegen, "compile_kernel_module", no_codegen)
     monkeypatch.setattr(tiled_codegen, "build_tiled_module", no_codegen)
     monkeypatch.setattr(tiled_program, "compile_tiled_module", no_codegen)
     monkeypatch.setattr(jit, "compile_module", no_codegen)
@@ -188,10 +178,8 @@ def test_cpu_artifact_reloads_machine_code_without_codegen(tmp_path: Path, monke
     reference = moecc.compile(model, target="ref").run(feeds)
     assert not compare_outputs(loaded.run(feeds), reference)
     assert not compare_outputs(loaded.run(feeds), reference)
-    assert loaded.options["lowering"] == lowering
-    if lowering == "tiled":  # saved again, a loaded model keeps the object it came from
-        loaded.save(tmp_path / "again.moe")
-        assert not compare_outputs(moecc.load(tmp_path / "again.moe").run(feeds), reference)
+    loaded.save(tmp_path / "again.moe")  # saved again, a loaded model keeps the object it came from
+    assert not compare_outputs(moecc.load(tmp_path / "again.moe").run(feeds), reference)
 
 
 def test_cpu_artifact_with_corrupt_object_is_an_artifact_error(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The CPU back end reading the tiled IR (moecc.backend.llvm.tiled) against the tiled interpreter:
 one hand-built module per statement kind and dtype family, run-time loop counts, faults naming
-value and range, host calls, and every bundled example through ``cpu`` with lowering="tiled"."""
+value and range, host calls, and every bundled example through ``cpu``."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from tests.test_tiled_ir import (C, MOE_ROWS, MOE_TILES, SOFTMAX, T, _routing, _
 RNG = np.random.default_rng(11)
 
 
-def compile_cpu(model: object, lowering: str = "tiled", **kwargs: object) -> moecc.CompiledModel:
-    return moecc.compile(model, target="cpu", lowering=lowering, **kwargs)
+def compile_cpu(model: object, **kwargs: object) -> moecc.CompiledModel:
+    return moecc.compile(model, target="cpu", **kwargs)
 
 
 def _same(module: TiledModule, data: dict[str, np.ndarray], exact: bool = False) -> dict[str, np.ndarray]:
@@ -476,7 +476,7 @@ def test_every_example_matches_ref(name: str) -> None:
     rtol, atol = tolerances("f32")
     assert compare_outputs(compiled.run(feeds), expected, rtol=rtol, atol=atol) == []
     report = compiled.report()["cpu"]
-    assert report["lowering"] == "tiled" and report["host_calls"] == 0 and report["kernels"] > 0
+    assert report["host_calls"] == 0 and report["kernels"] > 0
     assert "define" in compiled.ir("llvm") and "tiled_module(" in compiled.ir("tiled")
 
 
@@ -490,12 +490,7 @@ def test_saved_artifact_reloads_by_re_jitting_the_tiled_ir(tmp_path: object) -> 
     first, again = compiled.run(feeds), loaded.run(feeds)
     for key in first:
         np.testing.assert_array_equal(first[key], again[key])
-    assert loaded.report()["cpu"]["lowering"] == "tiled"
-
-
-def test_lowering_option_is_checked() -> None:
-    with pytest.raises(moecc.MoeccError, match="lowering must be one of kernel, tiled"):
-        compile_cpu(build_example("gpt2-block"), lowering="fast")
+    assert loaded.report()["cpu"]["host_calls"] == 0
 
 
 def test_threads_split_big_matmuls_without_changing_results() -> None:

@@ -1,5 +1,5 @@
-"""Branch-free f32 math (:mod:`moecc.backend.llvm.vector_math`) against numpy, and the
-explicit-vector row reductions of :mod:`moecc.backend.llvm.vector_ops` against the interpreter.
+"""Branch-free f32 math (:mod:`moecc.backend.llvm.vector_math`) against numpy, and the element
+loops of the tiled-IR emitter that apply it (vectorised, no libm).
 
 Each function is applied by a tiny builder-made loop, JIT-compiled for the host (FMA, AVX-512
 where present) and for a plain SSE2 x86-64 target (no FMA: ``llvm.fmuladd`` stays a multiply
@@ -15,31 +15,16 @@ import functools
 import re
 from collections.abc import Callable
 
+import llvmlite.binding as llvm
 import numpy as np
 import pytest
 from llvmlite import ir
 
 from moecc.backend.llvm import jit, vector_math
-from moecc.backend.llvm.codegen import build_kernel_module, compile_kernel_module
 from moecc.backend.llvm.cpu_target import host_cpu_target, make_cpu_target
 from moecc.backend.llvm.loop_builder import I8_PTR, I64, counted_loop, element_pointer
-from moecc.ir.kernel import (
-    VECTOR_OPS,
-    Affine,
-    Buffer,
-    HbmRef,
-    Kernel,
-    KernelModule,
-    Load,
-    LocalRef,
-    Store,
-    Vector,
-)
-from moecc.ir.kernel_interpreter import run_kernel_module
 from moecc.ir.types import DType
-from moecc.isa_spec.target import load_target
 from moecc.ir.vector_semantics import erf as erf_reference
-from moecc.passes.memory_plan import plan_memory
 
 #: Max ulps from the correctly rounded result (as measured; sigmoid adds a rounded 1 + e and a division).
 MAX_ULP_CORRECTLY_ROUNDED = {"exp": 1, "sigmoid": 2, "tanh": 1, "log": 1}
@@ -249,100 +234,33 @@ def test_apply_loops_vectorise_without_libm_calls(name: str) -> None:
 
 
 
-# -- the row reductions of vector_ops ---------------------------------------------------------
-# Their explicit-vector code (8-lane pairwise sums, 16-lane maxima with a NaN mask) has
-# edges the generic kernel tests do not reach: tails, split trees, NaN in either part.
+# -- the element loops of the tiled-IR emitter -------------------------------------------------
 
-def _row_reduction(op: str, dtype: DType, rows: int, cols: int,
-                   data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(CPU result, interpreter result) of ``vpu.<op>`` over a rows x cols tile."""
-    a = Buffer("ha", "hbm", dtype, (rows, cols), role="input")
-    d = Buffer("od", "hbm", dtype, (rows, 1), role="output")
-    local = (Buffer("a", "sram", dtype, (rows, cols)), Buffer("d", "sram", dtype, (rows, 1)))
-    body = (Load(LocalRef("a", rows, cols), HbmRef("ha", Affine(0), rows, cols, cols)),
-            Vector(op, LocalRef("d", rows, 1), LocalRef("a", rows, cols), dtype=dtype),
-            Store(HbmRef("od", Affine(0), rows, 1, 1), LocalRef("d", rows, 1)))
-    module = KernelModule([a, d], [Kernel("reduce", local, body)], ["ha"], ["od"])
-    planned, _ = plan_memory(module, load_target("moe-asic-v1"))
-    program = compile_kernel_module(planned)
-    values = {"ha": data.astype(dtype.numpy)}
-    heap = program.new_heap(values)
-    program.run(heap)
-    return program.read(heap, "od"), run_kernel_module(planned, values)["od"]
+def _optimised_model_ir(onnx_op: str, reduce: str) -> str:
+    """The optimised LLVM IR of a [37, 150] f32 ``onnx_op`` followed by a row ``reduce`` as the
+    cpu target compiles it (odd sizes: vector bodies and scalar remainders both exist)."""
+    from onnx import TensorProto, helper
 
+    import moecc
 
-# Below 8 (sequential), one block, block + tail, the first split, uneven splits, a deep tree.
-_SUM_LENGTHS = (1, 7, 8, 9, 64, 127, 128, 129, 136, 255, 256, 257, 1000, 2752)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [37, 150])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [37, 1])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    nodes = [helper.make_node(onnx_op, ["x"], ["e"]), helper.make_node(reduce, ["e", "axes"], ["y"], keepdims=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], initializer=[axes]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    program = moecc.compile(model, target="cpu").executable.program
+    parsed = llvm.parse_assembly(program.llvm_ir)
+    jit.optimise(parsed, program.cpu_target)
+    return str(parsed)
 
 
-@pytest.mark.parametrize("dtype", [DType.F32, DType.BF16])
-@pytest.mark.parametrize("cols", _SUM_LENGTHS)
-def test_row_sums_are_numpy_pairwise_bit_for_bit(cols: int, dtype: DType) -> None:
-    rng = np.random.default_rng(cols)
-    # Wide magnitudes make every change of summation order visible in the last bits.
-    data = rng.standard_normal((3, cols)) * np.exp(rng.uniform(-8, 8, (3, cols)))
-    got, want = _row_reduction("rsum", dtype, 3, cols, data)
-    assert got.tobytes() == want.tobytes()
-
-
-@pytest.mark.parametrize("dtype", [DType.F32, DType.BF16])
-@pytest.mark.parametrize("cols", (1, 5, 16, 37, 128, 133))
-def test_row_max_propagates_nan_from_any_position(cols: int, dtype: DType) -> None:
-    rng = np.random.default_rng(cols)
-    rows = cols + 3
-    data = rng.standard_normal((rows, cols)) * 100
-    for r in range(cols):
-        data[r, r] = np.nan  # in the vector part or the scalar tail, one position per row
-    data[cols] = -np.inf  # a row of -inf
-    data[cols + 1, :] = -3.0
-    data[cols + 1, -1] = np.inf  # +inf in the last position
-    got, want = _row_reduction("rmax", dtype, rows, cols, data)
-    # (through f32: numpy's array comparison counts bf16 NaNs as unequal)
-    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
-
-
-def test_integer_row_reductions() -> None:
-    data = np.random.default_rng(7).integers(-(2**31), 2**31 - 1, (4, 45))
-    for op in ("rsum", "rmax"):
-        got, want = _row_reduction(op, DType.I32, 4, 45, data)
-        np.testing.assert_array_equal(got, want)
-
-
-def _optimised_kernel_ir(op: str, bcast: str = "none") -> str:
-    """The optimised LLVM IR of the one kernel function of a ``vpu.<op>`` statement on a
-    37 x 150 f32 tile (odd sizes: vector bodies and scalar remainders both exist)."""
-    rows, cols = 37, 150
-    kind = VECTOR_OPS[op]
-    b_shape = {"none": (rows, cols), "col": (rows, 1), "row": (1, cols), "scalar": (1, 1)}[bcast]
-    a_shape = b_shape if kind == "unary" else (rows, cols)
-    d_shape = (rows, 1) if kind == "reduce" else (rows, cols)
-    shapes = {"a": a_shape, "b": b_shape, "d": d_shape}
-    hbm = [Buffer(f"h{n}", "hbm", DType.F32, shape, role="input") for n, shape in shapes.items()]
-    hbm.append(Buffer("od", "hbm", DType.F32, d_shape, role="output"))
-    refs = {n: LocalRef(n, *shape) for n, shape in shapes.items()}
-    body = tuple(Load(refs[n], HbmRef(f"h{n}", Affine(0), *shape, shape[1])) for n, shape in shapes.items())
-    body += (Vector(op, refs["d"], refs["a"], refs["b"] if kind == "binary" else None, bcast=bcast),
-             Store(HbmRef("od", Affine(0), *d_shape, d_shape[1]), refs["d"]))
-    local = tuple(Buffer(n, "sram", DType.F32, shape) for n, shape in shapes.items())
-    module = KernelModule(hbm, [Kernel("k", local, body)], [f"h{n}" for n in shapes], ["od"])
-    planned, _ = plan_memory(module, load_target("moe-asic-v1"))
-    llvm_module, _, symbols, _, _ = build_kernel_module(planned)
-    parsed = jit.parse_and_verify(llvm_module)
-    jit.optimise(parsed)
-    text = str(parsed)
-    start = text.index(f'define void @{symbols["k"]}(')
-    return text[start:text.index("\n}\n", start)]
-
-
-@pytest.mark.parametrize("op,bcast", [("exp", "none"), ("sigmoid", "none"), ("tanh", "none"), ("erf", "none"),
-                                      ("log", "none"), ("add", "col"), ("sub", "col"), ("mul", "row"),
-                                      ("mul", "scalar"), ("rmax", "none"), ("rsum", "none")])
-def test_kernel_vector_statements_vectorise(op: str, bcast: str) -> None:
-    """Every element loop of these statements is widened (the col case by hoisting the
-    column's value out of the inner loop) and nothing calls libm."""
-    text = _optimised_kernel_ir(op, bcast)
-    arithmetic = re.findall(r"= (?:fadd|fsub|fmul|fdiv|select|fcmp \w+) <\d+ x (?:float|i1)>", text)
-    assert arithmetic, f"vpu.{op} (bcast {bcast}) has no vector arithmetic:\n{text}"
-    calls = set(re.findall(r"call [^@]*@([\w.]+)", text)) - {"llvm.memcpy.p0.p0.i64"}
-    # (scalar f32 forms appear in the remainder loops)
-    assert all(re.fullmatch(r"llvm\.(fmuladd|fabs|copysign)\.(v\d+)?f32", c) for c in calls), calls
+@pytest.mark.parametrize("onnx_op", ["Exp", "Sigmoid", "Tanh", "Erf", "Log"])
+@pytest.mark.parametrize("reduce", ["ReduceSum", "ReduceMax"])
+def test_tiled_element_loops_vectorise(onnx_op: str, reduce: str) -> None:
+    """The element loops of a compiled model are widened and nothing calls libm."""
+    text = _optimised_model_ir(onnx_op, reduce)
+    arithmetic = re.findall(r"= (?:fadd|fsub|fmul|fdiv|select|fcmp \w+)(?: \w+)* <\d+ x (?:float|i1)>", text)
+    assert arithmetic, f"{onnx_op} + {reduce} has no vector arithmetic"
+    for libm in ("@expf", "@tanhf", "@logf", "@erff", "@llvm.exp.", "@llvm.log."):
+        assert libm not in text, f"{onnx_op} + {reduce} calls {libm}"

@@ -26,13 +26,13 @@ from moecc.targets import get_target
 STAGES = {
     "ref": [],
     "asic": ["partition", "lower-to-kernels", "plan-memory", "select-instructions", "compile-host-steps"],
-    "cpu": ["lower-to-tiled", "emit-llvm-tiled"],  # the default lowering="tiled"
-    "cpu-kernel": ["partition", "lower-to-kernels", "plan-memory", "emit-llvm"],
+    "cpu": ["lower-to-tiled", "emit-llvm-tiled"],
+    "asic-tiled": ["lower-to-tiled", "stage-for-asic", "plan-memory", "select-instructions", "compile-host-steps"],
     "tiled": ["lower-to-tiled"],
 }
-#: Case -> (target, options, CLI flags): "cpu-kernel" is the cpu target with lowering="kernel".
+#: Case -> (target, options, CLI flags): "asic-tiled" is the asic target with lowering="tiled".
 CASES = {case: (case, {}, []) for case in STAGES}
-CASES["cpu-kernel"] = ("cpu", {"lowering": "kernel"}, ["--lowering", "kernel"])
+CASES["asic-tiled"] = ("asic", {"lowering": "tiled"}, ["--lowering", "tiled"])
 
 
 def _without_options(pipeline: str) -> str:
@@ -89,7 +89,7 @@ def test_print_pipeline_lists_graph_passes_then_stages(case: str, model_path: Pa
     assert _without_options(capsys.readouterr().out.strip()) == ",".join(["dce", *STAGES[case]])
 
 
-@pytest.mark.parametrize("case", ["asic", "cpu", "cpu-kernel", "tiled"])
+@pytest.mark.parametrize("case", ["asic", "asic-tiled", "cpu", "tiled"])
 def test_ir_after_every_stage_parses_back(case: str, model_path: Path) -> None:
     dumps: list[tuple[str, str, str]] = []
 
@@ -102,7 +102,7 @@ def test_ir_after_every_stage_parses_back(case: str, model_path: Path) -> None:
     names = [name for name, _, _ in dumps]
     assert names == DEFAULT_GRAPH_PIPELINE.split(",") + STAGES[case]
     levels = {name: level for name, level, _ in dumps}
-    assert levels[STAGES[case][-1]] == {"asic": "asm", "cpu": "llvm", "cpu-kernel": "llvm", "tiled": "tiled"}[case]
+    assert levels[STAGES[case][-1]] == {"asic": "asm", "asic-tiled": "asm", "cpu": "llvm", "tiled": "tiled"}[case]
     if case == "tiled":
         return
     for name, level, text in dumps:

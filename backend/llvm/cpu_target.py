@@ -1,6 +1,6 @@
 """CPU target description for the LLVM backend: what the host offers and how to block for it.
 
-The LLVM backend tiles kernel IR and its GEMM micro-kernel for a :class:`CpuTarget`, the CPU
+The LLVM backend tiles the tiled IR and its GEMM micro-kernel for a :class:`CpuTarget`, the CPU
 counterpart of the ASIC's target description: the LLVM CPU name and feature string the JIT
 compiles for (:mod:`moecc.backend.llvm.jit`), the SIMD width in floats, the cache sizes,
 and the blocking of the matmul (:mod:`moecc.backend.llvm.matmul`): an ``MR x NR`` register
@@ -8,21 +8,16 @@ tile, and ``MC x KC`` / ``KC x NC`` packed panels sized so that a ``KC x NR`` sl
 stays in L1 and an ``MC x KC`` block of A stays in L2 while the micro-kernel sweeps them.
 
 :func:`host_cpu_target` reads the host (llvmlite's CPU name and features, cache sizes from
-``/sys/devices/system/cpu/cpu0/cache`` when present) once per process. :func:`tiling_target`
-is the ASIC-style description the kernel lowering tiles for, with the CPU's own storage dtypes
-(:data:`CPU_STORAGE_DTYPES`: the heap holds every graph dtype as itself).
+``/sys/devices/system/cpu/cpu0/cache`` when present) once per process.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moecc.errors import MoeccError
-from moecc.ir.types import DType
-from moecc.isa_spec.target import DEFAULT_TARGET, Target, isa_tile_limits, load_target
 
 #: Where Linux describes the first CPU's caches (``index*/{level,type,size}``).
 SYSFS_CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -31,10 +26,7 @@ DEFAULT_L1D_BYTES = 32 * 1024
 DEFAULT_L2_BYTES = 1024 * 1024
 DEFAULT_L3_BYTES = 8 * 1024 * 1024
 FLOAT_BYTES = 4
-#: Graph dtype -> heap dtype on the CPU: every dtype is stored as itself (i64 as i64, f16 as
-#: IEEE half, i8/u8 as one byte, bool as one byte holding 0 or 1, numpy's ``bool_``), so the
-#: heap, the runtime's copies and the object ABI hold exactly the ONNX values.
-CPU_STORAGE_DTYPES: tuple[tuple[DType, DType], ...] = tuple((dtype, dtype) for dtype in DType)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,38 +174,3 @@ def host_cpu_target() -> CpuTarget:
     text = features.flatten() + (",-prefer-256-bit" if "avx512f" in enabled else "")
     l1d, l2, l3 = read_cache_sizes()
     return make_cpu_target(llvm.get_host_cpu_name(), text, l1d, l2, l3)
-
-
-def tiling_target(cpu: CpuTarget) -> Target:
-    """The target description the kernel-IR lowering tiles for when compiling for this CPU.
-
-    The lowering rules size tiles from an ASIC-style description (array dims, scratchpad and
-    accumulator capacities, DMA engines). For the CPU: the "array" is the GEMM's K/N cache
-    block, the scratchpad is the L2 cache (tiles copied there stay cache-resident), the
-    accumulator half of it, one "DMA engine" (copies are synchronous, so double buffering buys
-    nothing) and the vector width as lanes. Clock and bandwidths are irrelevant here (the CPU
-    is timed, not simulated) and are kept from the default part.
-
-    Storage (:data:`CPU_STORAGE_DTYPES`) is the CPU's own, not the ASIC's: the heap holds every
-    value in its graph dtype, so kernels run only ops whose HBM values are f32, bf16 or i32
-    (the kernel IR's dtypes) and the rest become CPU steps.
-    """
-    base = load_target(DEFAULT_TARGET)
-    block = max(cpu.kc, cpu.nr)
-    return dataclasses.replace(
-        base,
-        name=f"cpu-{cpu.name}",
-        description=f"tiling view of the host CPU {cpu.name}",
-        sram_capacity_bytes=cpu.l2_bytes,
-        acc_capacity_bytes=max(cpu.l2_bytes // 2, 64 * 1024),
-        mxu_rows=block,
-        mxu_cols=block,
-        mxu_dtypes=("f32", "bf16"),
-        vpu_lanes=cpu.vector_floats,
-        dma_engines=1,
-        storage=CPU_STORAGE_DTYPES,
-        # Loops take any stride or row length (no DMA fields): a 128k-vocabulary LM head is one
-        # matmul kernel, not a host step. Tile rows/cols and top-k stay as the ISA's; cache
-        # budgets bound tiles long before those do.
-        tile_limits=dataclasses.replace(isa_tile_limits(), row_bytes=1 << 40, stride_bytes=1 << 40),
-    )

@@ -1,7 +1,7 @@
 """The Python side every compiled CPU program shares: arenas and running thread pools.
 
-Both CPU code generators (the kernel-IR one, :mod:`moecc.backend.llvm.codegen`, and the tiled-IR
-one, :mod:`moecc.backend.llvm.tiled`) hand the machine code heap and scratch arenas from
+The CPU code generator (:mod:`moecc.backend.llvm.tiled`: whole models on ``cpu`` and the
+``asic`` target's host steps) hands the machine code heap and scratch arenas from
 :func:`aligned_zeros`, and register each JIT module whose pool has worker threads with
 :func:`track_pool`: the registry holds the module, so its engine (the code the workers spin in)
 cannot be freed under them, and stops every pool at exit before the engines go.

@@ -1,7 +1,7 @@
 """Counted loops and typed element access for llvmlite IR builders.
 
-Used by the kernel-IR code generator (:mod:`moecc.backend.llvm.codegen`) and its vector-op
-lowering (:mod:`moecc.backend.llvm.vector_ops`): every loop the CPU backend emits is a
+Used by the tiled-IR code generator (:mod:`moecc.backend.llvm.tiled`), the sgemm and the
+thread pool: every loop the CPU backend emits is a
 ``for i in range(count)`` with a phi-node induction variable, so the O3 pipeline sees the
 canonical form its loop vectoriser and unroller expect. Element loads and stores convert the
 kernel IR's storage dtypes (f32, bf16, i32) to and from the working types the VPU semantics

@@ -1,18 +1,14 @@
 """Ahead-of-time output of the cpu target: one self-contained relocatable object per model.
 
-Position in the flow: after LLVM emission, on either lowering. :func:`link_object` is the one
+Position in the flow: after LLVM emission (``emit-llvm-tiled``). :func:`link_object` is the
 ABI builder: it links, into one module, the model's LLVM module, the blocked ``moecc_sgemm``
 (:mod:`moecc.backend.llvm.matmul`) and a small ABI layer built with the IR builder, optimises
 it at O3 for the target CPU and emits a position-independent ELF object.
-:func:`emit_tiled_object` feeds it the module :mod:`moecc.backend.llvm.tiled` emits from the
-tiled IR (the default, ``lowering="tiled"``; ``moecc_run`` calls its segments),
-:func:`emit_model_object` the one :func:`moecc.backend.llvm.codegen.compile_kernel_module`
-emits from the kernel IR (``lowering="kernel"``; its sequences are renamed to
-``moecc_run_all`` / ``moecc_run_segment_<i>`` so that every symbol the object defines starts
-with ``moecc_``). The C interface is documented in ``docs/cpu_object_abi.md`` (:func:`c_header`
-writes the header); the same object is what a ``.moe`` artifact stores, and
-:func:`program_from_object` (kernel IR) or the cpu target's loader (tiled IR) turns it back
-into a runnable program without lowering or optimising anything.
+:func:`emit_model_object` feeds it the module :mod:`moecc.backend.llvm.tiled` emits from the
+tiled IR (``moecc_run`` calls its segments). The C interface is documented in
+``docs/cpu_object_abi.md`` (:func:`c_header` writes the header); the same object is what a
+``.moe`` artifact stores, and the cpu target's loader turns it back into a runnable program
+without lowering or optimising anything.
 """
 
 from __future__ import annotations
@@ -23,12 +19,10 @@ from dataclasses import dataclass
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from moecc.backend.llvm.codegen import ENTRY_PREFIX_OBJECT, CpuProgram, program_for_module, scratch_layout
 from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
-from moecc.backend.llvm.jit import load_object, optimise, parse_and_verify, target_machine
+from moecc.backend.llvm.jit import optimise, parse_and_verify, target_machine
 from moecc.backend.llvm.loop_builder import I8, I8_PTR, I32, I64
 from moecc.errors import MoeccError
-from moecc.ir.kernel import KernelModule
 from moecc.ir.types import DType
 
 #: Numeric codes of element types in ``moecc_tensor.dtype`` (stable: part of the C ABI).
@@ -66,40 +60,8 @@ class ObjectAbi:
 
 
 def model_abi(executable: object) -> ObjectAbi:
-    """The ABI tables of a compiled :class:`~moecc.cpu_runtime.CpuExecutable` or
-    :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`."""
-    import numpy as np
-
-    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
-
-    if isinstance(executable, TiledCpuExecutable):
-        return tiled_model_abi(executable)
-    exe = executable
-    module: KernelModule = exe.module  # type: ignore[attr-defined]
-    buffers = {b.name: b for b in module.hbm}
-
-    def tensor(name: str, value: object) -> TensorAbi:
-        buffer = buffers[exe.value_buffers[value.name]]  # type: ignore[attr-defined]
-        assert buffer.offset is not None
-        return TensorAbi(name, buffer.offset, buffer.nbytes, buffer.dtype, tuple(value.type.shape))  # type: ignore[attr-defined]
-
-    graph = exe.graph  # type: ignore[attr-defined]
-    zeros = {v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in graph.inputs}
-    image = exe.initial_image(zeros)  # type: ignore[attr-defined]
-    weight_end = max((buffers[n].offset + buffers[n].nbytes for n in exe.weights), default=0)  # type: ignore[attr-defined]
-    return ObjectAbi(
-        heap_bytes=int(exe.hbm_bytes),  # type: ignore[attr-defined]
-        scratch_bytes=scratch_layout(module).total_bytes,
-        inputs=tuple(tensor(v.name, v) for v in graph.inputs),
-        outputs=tuple(tensor(name, v) for name, v in zip(graph.output_names, graph.outputs)),
-        weight_image=image[:weight_end].tobytes(),
-        host_steps=len(exe.program.host_steps),  # type: ignore[attr-defined]
-    )
-
-
-def tiled_model_abi(executable: object) -> ObjectAbi:
-    """The ABI tables of a :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`
-    (the cpu target with ``lowering="tiled"``): global buffers at their heap offsets."""
+    """The ABI tables of a :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`:
+    global buffers at their heap offsets."""
     from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
 
     exe = executable
@@ -128,15 +90,7 @@ def tiled_model_abi(executable: object) -> ObjectAbi:
     )
 
 
-def emit_model_object(program: CpuProgram, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
-    """A relocatable ELF object with the kernels, ``moecc_sgemm`` and the C ABI layer."""
-    def rename(name: str) -> str:
-        return ENTRY_PREFIX_OBJECT + name if name == "run_all" or name.startswith("run_segment_") else name
-
-    return link_object(program.llvm_ir, abi, [ENTRY_PREFIX_OBJECT + "run_all"], target, rename)
-
-
-def emit_tiled_object(program: object, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
+def emit_model_object(program: object, abi: ObjectAbi, target: CpuTarget | None = None) -> bytes:
     """The object of a :class:`~moecc.backend.llvm.tiled.program.TiledCpuProgram`: its LLVM
     module (segments, kernels, thread pool, fault cells) with ``moecc_sgemm`` and the ABI layer;
     ``moecc_run`` runs the segments in order (there is one unless the model has host calls, and
@@ -150,18 +104,13 @@ def emit_tiled_object(program: object, abi: ObjectAbi, target: CpuTarget | None 
 
 
 def executable_object(executable: object, target: CpuTarget | None = None) -> bytes:
-    """:func:`emit_model_object` (or :func:`emit_tiled_object`) of a compiled executable."""
-    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
-
-    if isinstance(executable, TiledCpuExecutable):
-        return emit_tiled_object(executable.program, model_abi(executable), target)
+    """:func:`emit_model_object` of a compiled :class:`~moecc.backend.llvm.tiled.executable.TiledCpuExecutable`."""
     return emit_model_object(executable.program, model_abi(executable), target)  # type: ignore[attr-defined]
 
 
 def link_object(llvm_ir: str, abi: ObjectAbi, entries: Sequence[str], target: CpuTarget | None = None,
                 rename: Callable[[str], str] | None = None) -> bytes:
-    """The one ABI builder both cpu lowerings share: the model's LLVM module text (functions
-    renamed by ``rename``), ``moecc_sgemm`` and the ABI layer (``moecc_run`` calling
+    """The ABI builder: the model's LLVM module text (functions renamed by ``rename``), ``moecc_sgemm`` and the ABI layer (``moecc_run`` calling
     ``entries`` in order, stopping at a fault) linked into one module, optimised at O3 for
     ``target`` and emitted as a position-independent relocatable ELF object."""
     from moecc.backend.llvm.matmul import build_sgemm_module
@@ -264,11 +213,6 @@ def _tensor_table(module: ir.Module, name: str, tensors: Sequence[TensorAbi]) ->
     table.initializer = ir.Constant(table_type, entries)
 
 
-def weight_image(program: CpuProgram) -> bytes:
-    """The weight image of a program loaded from an object (:func:`program_from_object`)."""
-    return object_weight_image(program._jit, program.heap_bytes)
-
-
 def object_weight_image(jit: object, heap_bytes: int) -> bytes:
     """The weight image of an object loaded into ``jit`` (a :class:`~moecc.backend.llvm.jit.JitModule`)."""
     import ctypes
@@ -283,15 +227,6 @@ def object_weight_image(jit: object, heap_bytes: int) -> bytes:
         raise MoeccError(f"the object's weight image claims {size} bytes, its heap has {heap_bytes}",
                          remedy="rebuild the object (recompile the model)")
     return ctypes.string_at(image_address, size)
-
-
-def program_from_object(module: KernelModule, data: bytes, target: CpuTarget | None = None,
-                        native_steps: Sequence[str] = ()) -> CpuProgram:
-    """A runnable :class:`CpuProgram` from an object :func:`emit_model_object` wrote (with the
-    CPU steps ``native_steps`` compiled in): the object is loaded into an MCJIT engine as is
-    (no lowering, no LLVM optimisation)."""
-    jit = load_object(data, target, name="moecc_kernels")
-    return program_for_module(module, jit, entry_prefix=ENTRY_PREFIX_OBJECT, native_steps=native_steps)
 
 
 def object_constant(jit: object, name: str) -> int:
@@ -356,5 +291,5 @@ def c_header() -> str:
 
 
 __all__ = ["C_HEADER", "DTYPE_CODES", "NEEDS_HOST_STEPS", "WEIGHT_IMAGE_SYMBOL", "ObjectAbi", "TensorAbi", "c_header",
-           "emit_model_object", "emit_tiled_object", "executable_object", "link_object", "model_abi", "object_constant",
-           "object_weight_image", "program_from_object", "tiled_model_abi", "weight_image"]
+           "emit_model_object", "executable_object", "link_object", "model_abi", "object_constant",
+           "object_weight_image"]

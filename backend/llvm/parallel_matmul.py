@@ -1,8 +1,7 @@
-"""The matmul entry every CPU code generator calls: ``moecc_matmul`` over the packed sgemm, split
+"""The matmul entry the CPU code generator calls: ``moecc_matmul`` over the packed sgemm, split
 across the module's thread pool when the product is big.
 
-Both CPU paths (the kernel-IR code generator, :mod:`moecc.backend.llvm.codegen`, and the tiled-IR
-one, :mod:`moecc.backend.llvm.tiled`) define it once per LLVM module with
+The tiled-IR code generator (:mod:`moecc.backend.llvm.tiled`) defines it once per LLVM module with
 :func:`define_parallel_matmul`; each thread packs into its own scratch panels, whose offsets the
 caller's scratch layout gives (``panel_a_base``, ``panel_b_base``).
 """

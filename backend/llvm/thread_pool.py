@@ -1,9 +1,9 @@
 """Worker threads for generated CPU code: a persistent pthread pool built with the IR builder.
 
-Where it sits: :func:`moecc.backend.llvm.codegen.compile_kernel_module` adds the pool to every
-program module, so JIT-compiled programs and object files (:mod:`moecc.backend.llvm.object_file`)
-carry their own. Parallel code (big matmuls split by columns or rows, and kernel loops whose
-iterations are independent, see ``codegen`` and ``parallel_loops``) hands it a range of work
+Where it sits: the tiled-IR code generator (:mod:`moecc.backend.llvm.tiled`) adds the pool to
+every program module, so JIT-compiled programs and object files
+(:mod:`moecc.backend.llvm.object_file`) carry their own. Parallel code (big matmuls split by
+columns or rows, and kernel loops whose iterations are independent) hands it a range of work
 items; nothing in the pool goes through Python, so handing work to the other threads costs
 about a microsecond rather than the ~80 us a Python thread-pool round trip did.
 

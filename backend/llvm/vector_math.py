@@ -1,8 +1,7 @@
 """Branch-free f32 transcendental functions emitted with the llvmlite IR builder.
 
-Where it sits: the CPU backend lowers element-wise kernel-IR ``Vector`` statements
-(:mod:`moecc.backend.llvm.vector_ops`), and later the graph-level CPU steps
-(:mod:`moecc.backend.llvm.graph_ops`), to scalar loops and relies on LLVM's loop vectoriser
+Where it sits: the CPU backend lowers the tiled IR's element expressions
+(:mod:`moecc.backend.llvm.tiled.expr`) to scalar loops and relies on LLVM's loop vectoriser
 to widen them. A call to libm (``expf``, ``tanhf``, or ``llvm.exp.f32``, which becomes
 ``expf``) stops that: the vectoriser keeps one scalar call per element. Every function here
 is straight-line arithmetic, bit manipulation, compares and selects on one f32 value, so a

@@ -3,7 +3,8 @@
 Pipeline after the graph passes: ``partition`` (each op's lowering rule decides whether the
 part runs it), ``lower-to-kernels``, ``plan-memory`` (HBM, SRAM and accumulator offsets),
 ``select-instructions`` (isel, tokens, one program per run of kernels) and
-``compile-host-steps`` (LLVM code for the host steps in between). Tiling reads the part's
+``compile-host-steps`` (machine code for the host steps in between, compiled
+through the tiled IR as the ``cpu`` target compiles them). Tiling reads the part's
 description (``asic_target``: a name from ``moecc isa --targets`` or a path to a target TOML)
 and the ISA table. ``precision="bf16"`` runs the MXU in bf16 with f32 accumulation.
 
@@ -110,7 +111,7 @@ class AsicTarget(CompileTarget):
         CpuCall steps name no graph ops, so the host-step compiler made no code for them)."""
         from moecc.backend.asic.staging import host_kernel_steps
         from moecc.backend.asic.staging.stage import PRODUCT
-        from moecc.backend.llvm.graph_ops import interpreter_ops
+        from moecc.backend.llvm.host_steps import interpreter_ops
         from moecc.passes.kernel_lowering import graph_flops
 
         staged = unit.products[PRODUCT]
@@ -130,16 +131,16 @@ class AsicTarget(CompileTarget):
             "cpu_ops": cpu_ops,
             "host_ops": list(staged.host_rows),
             "flops": graph_flops(graph, placement),
-            "interpreter_ops": interpreter_ops(executable.module, graph, executable.compiled_steps),
+            "interpreter_ops": interpreter_ops(executable.compiled_steps),
             "lowering": "tiled",
             "staging_slow_paths": staged.slow_paths,
         }
 
     def _finish_partition(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
-        from moecc.backend.llvm.graph_ops import interpreter_ops
+        from moecc.backend.llvm.host_steps import interpreter_ops
         from moecc.passes.kernel_lowering import graph_flops
 
-        module, part, graph = executable.module, unit.partition, unit.graph
+        part, graph = unit.partition, unit.graph
         cpu_ops: dict[str, int] = {}
         for index in part.reasons:
             kind = graph.ops[index].kind
@@ -149,7 +150,7 @@ class AsicTarget(CompileTarget):
             "cpu_ops": cpu_ops,
             "host_ops": host_ops(graph, part),
             "flops": graph_flops(graph, part.placement),
-            "interpreter_ops": interpreter_ops(module, graph, executable.compiled_steps),
+            "interpreter_ops": interpreter_ops(executable.compiled_steps),
         }
 
     # -- using -------------------------------------------------------------------------
@@ -221,7 +222,7 @@ class AsicTarget(CompileTarget):
                      path: Any) -> None:
         from moecc.asic_runtime import AsicExecutable
         from moecc.backend.asic.codegen import ProgramSegment
-        from moecc.backend.llvm.graph_ops import compile_cpu_steps
+        from moecc.backend.llvm.host_steps import compile_host_steps
         from moecc.ir.kernel import verify_kernel_module
         from moecc.ir.kernel_parser import parse_kernel_module
         from moecc.isa_spec import decode_program
@@ -252,8 +253,8 @@ class AsicTarget(CompileTarget):
                                 remedy="recompile the model") from None
         executable = AsicExecutable(compiled.graph, module, weights, dict(entry["value_buffers"]), int(entry["hbm_bytes"]),
                                     target=target, segments=segments)
-        # The artifact keeps the host steps' graph ops, not their code: JIT them again.
-        executable.compiled_steps = compile_cpu_steps(module, compiled.graph, executable.value_buffers)
+        # The artifact keeps the host steps' graph ops, not their code: compile them again.
+        executable.compiled_steps = dict(compile_host_steps(module, compiled.graph, executable.value_buffers))
         if _HOST_KERNELS in members:  # tiled kernels on the host: their text, not graph ops
             from moecc.backend.asic.staging.host import host_kernels_from_text
 

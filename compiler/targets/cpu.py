@@ -1,20 +1,13 @@
 """The ``cpu`` target: the whole model as machine code for the host CPU, through LLVM.
 
-Default (``lowering="tiled"``): ``lower-to-tiled`` with tile sizes for the host's caches
+Pipeline after the graph passes: ``lower-to-tiled`` with tile sizes for the host's caches
 (:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the
 whole tiled module as one LLVM module, O3, JIT: :mod:`moecc.backend.llvm.tiled`); host calls,
 if any, run on the reference interpreter between machine-code segments. IR stages: graph,
 tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it).
 ``moecc compile --emit obj`` writes that module as an ELF object with the C ABI of
-docs/cpu_object_abi.md (:func:`moecc.backend.llvm.object_file.link_object`, the ABI builder
-both lowerings share); a ``.moe`` keeps the object (and the tiled IR text), so loading needs
-no code generation.
-
-``lowering="kernel"`` compiles through the ASIC-shaped kernel IR instead: ``partition``,
-``lower-to-kernels`` (tiled for the host's caches:
-:func:`moecc.backend.llvm.cpu_target.tiling_target`), ``plan-memory`` (one heap) and
-``emit-llvm`` (kernels and CPU steps in one LLVM module, with copy elision, vector fusion and
-parallel loops). IR stages: graph, kernel, llvm. Objects and ``.moe`` artifacts likewise.
+docs/cpu_object_abi.md (:func:`moecc.backend.llvm.object_file.link_object`); a ``.moe`` keeps
+the object (and the tiled IR text), so loading needs no code generation.
 """
 
 from __future__ import annotations
@@ -27,18 +20,15 @@ import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError, UnsupportedError
 from moecc.ir.graph import ElidedTensor
-from moecc.targets.base import CompileTarget, host_ops
+from moecc.targets.base import CompileTarget
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
     from moecc.passes.compilation import Compilation
     from moecc.passes.manager import Pass
 
-_KERNELS = "kernels.kir"
 _OBJECT = "kernels.o"
 _TILED = "cpu_tiled.tir"
-#: Values of the ``lowering`` option: through the kernel IR or the tiled IR (the default).
-LOWERINGS = ("kernel", "tiled")
 
 
 def _check_features(entry: Mapping[str, Any], path: Any) -> Any:
@@ -54,102 +44,38 @@ def _check_features(entry: Mapping[str, Any], path: Any) -> Any:
     return host
 
 
-def _interpreter_ops(module: Any) -> dict[str, int]:
-    """Op kind -> count of the graph ops the tiled module's host calls run on the interpreter."""
-    from moecc.ir.tiled.nodes import HostCall
-
-    counts: dict[str, int] = {}
-    for step in module.steps:
-        if isinstance(step, HostCall):
-            for op in step.graph.ops:
-                if not op.is_const:
-                    counts[op.kind] = counts.get(op.kind, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def _is_tiled(compiled: CompiledModel) -> bool:
-    from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
-
-    return isinstance(compiled.executable, TiledCpuExecutable)
-
-
 class CpuCompileTarget(CompileTarget):
     name: ClassVar[str] = "cpu"
     description: ClassVar[str] = "the host CPU: the whole model compiled with LLVM into machine code (JIT or an ELF object)"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "lowering": "tiled"}
-    # Every stage some lowering has: "kernel" exists with lowering="kernel", "tiled" with
-    # lowering="tiled" (ir_stages_for gives one lowering's stages).
-    ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "tiled", "llvm")
+    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1}
+    ir_stages: ClassVar[tuple[str, ...]] = ("graph", "tiled", "llvm")
     emit_files: ClassVar[tuple[str, ...]] = ("obj",)
-
-    def ir_stages_for(self, options: Mapping[str, Any]) -> tuple[str, ...]:
-        """The IR stages of a compilation with ``options``: ("graph", "tiled", "llvm") with
-        lowering="tiled" (the default), ("graph", "kernel", "llvm") with lowering="kernel"."""
-        lowering = options.get("lowering", self.option_defaults["lowering"])
-        return ("graph", "tiled", "llvm") if lowering == "tiled" else ("graph", "kernel", "llvm")
-
-    def options_for_stage(self, stage: str) -> str | None:
-        for lowering in ("tiled", "kernel"):
-            if stage in self.ir_stages_for({"lowering": lowering}):
-                return f"lowering='{lowering}'"
-        return None
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         options = super().check_options(given)
         threads = options["threads"]
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UnsupportedError(f"threads must be a positive integer, got {threads!r}", remedy="use threads=1 or more")
-        if options["lowering"] not in LOWERINGS:
-            raise UnsupportedError(f"lowering must be one of {', '.join(LOWERINGS)}, got {options['lowering']!r}",
-                                   remedy="use lowering='kernel' (through the kernel IR) or 'tiled' (from the tiled IR)")
         return options
 
     def prepare(self, unit: Compilation) -> None:
-        from moecc.backend.llvm.cpu_target import host_cpu_target, tiling_target
+        from moecc.backend.llvm.cpu_target import host_cpu_target
 
         unit.machine = host_cpu_target()
-        unit.tiling = tiling_target(unit.machine)
 
     def stages(self, options: Mapping[str, Any]) -> list[Pass]:
-        import moecc.backend.llvm.stages  # noqa: F401  (registers emit-llvm)
-        from moecc.passes.manager import parse_pipeline
+        from moecc.backend.llvm.cpu_target import host_cpu_target
+        from moecc.backend.llvm.tiled.params import cpu_tiling_params
+        from moecc.backend.llvm.tiled.stage import EmitLlvmTiledStage
+        from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
-        if options.get("lowering") == "tiled":
-            from moecc.backend.llvm.cpu_target import host_cpu_target
-            from moecc.backend.llvm.tiled.params import cpu_tiling_params
-            from moecc.backend.llvm.tiled.stage import EmitLlvmTiledStage
-            from moecc.passes.tiled_lowering.stage import LowerToTiledStage
-
-            params = cpu_tiling_params(host_cpu_target())
-            return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes),
-                    EmitLlvmTiledStage()]
-        return parse_pipeline("partition,lower-to-kernels,plan-memory,emit-llvm")
+        params = cpu_tiling_params(host_cpu_target())
+        return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes),
+                EmitLlvmTiledStage()]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
-        if unit.options.get("lowering") == "tiled":
-            self._finish_tiled(compiled, unit)
-            return
-        from moecc.backend.llvm.codegen import heap_bytes
-        from moecc.cpu_runtime import CpuExecutable
-        from moecc.passes.kernel_lowering import graph_flops
-
-        module, plan, part, graph = unit.kernels, unit.memory_plan, unit.partition, unit.graph
-        assert module is not None and plan is not None
-        program = unit.products["cpu_program"]
-        compiled.executable = CpuExecutable(graph, module, unit.weights, unit.value_buffers,
-                                            max(plan.hbm_bytes_planned, heap_bytes(module)), program=program)
-        compiled.partition = {
-            # The lowering's "asic" placement is a kernel here; its "cpu" ops are the CPU steps.
-            "ops": {"kernels" if k == "asic" else "cpu_steps": v for k, v in part.counts(graph).items()},
-            "flops": {"kernels" if k == "asic" else "cpu_steps" if k == "cpu" else k: v
-                      for k, v in graph_flops(graph, part.placement).items()},
-            "host_ops": host_ops(graph, part),
-            "interpreter_ops": program.interpreter_ops(graph),
-        }
-        compiled.options["cpu"] = unit.machine.name
-
-    def _finish_tiled(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
+        from moecc.backend.llvm.tiled.program import interpreted_op_counts
         from moecc.passes.tiled_lowering.stage import tiled_of
 
         lowering = tiled_of(unit, "build the executable")
@@ -159,8 +85,8 @@ class CpuCompileTarget(CompileTarget):
             "kernels": lowering.kernel_count,
             "host_calls": lowering.host_call_count,
             "host_ops": [row.as_row() for row in lowering.host_ops],
-            # As on the kernel path: op kind -> how many run on the reference interpreter.
-            "interpreter_ops": _interpreter_ops(lowering.module),
+            # Op kind -> how many run on the reference interpreter.
+            "interpreter_ops": interpreted_op_counts(lowering.module),
             "weight_sources": dict(lowering.weight_sources),
         }
         compiled.options["cpu"] = unit.machine.name
@@ -172,120 +98,54 @@ class CpuCompileTarget(CompileTarget):
         if program.threads != threads:  # a loaded artifact: the manifest's option
             program.set_threads(threads)
         start = time.perf_counter()
-        if _is_tiled(compiled):
-            outputs = compiled.executable.run(feeds, [v.name for v in compiled.graph.inputs], compiled.graph.output_names)
-        else:
-            outputs = compiled.executable.run(feeds)
+        outputs = compiled.executable.run(feeds, [v.name for v in compiled.graph.inputs], compiled.graph.output_names)
         compiled.last_stats, compiled.last_stats_source = time.perf_counter() - start, "last run()"
         return outputs
 
     def report(self, compiled: CompiledModel) -> dict[str, Any]:
-        from moecc.cpu_runtime import cpu_report
+        from moecc.backend.llvm.tiled.report import tiled_cpu_report
 
         report = compiled.graph_report()
-        if _is_tiled(compiled):
-            from moecc.backend.llvm.tiled.report import tiled_cpu_report
-
-            report["cpu"] = tiled_cpu_report(compiled)
-            return report
-        report["cpu"] = cpu_report(compiled)
+        report["cpu"] = tiled_cpu_report(compiled)
         return report
 
     def summary(self, report: Mapping[str, Any]) -> str:
         cpu = report["cpu"]
         blocking = cpu["sgemm_blocking"]
-        if cpu.get("lowering") == "tiled":
-            return super().summary(report) + (
+        return super().summary(report) + (
                 f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
-                f"register tile, {cpu['threads']} thread(s), lowering tiled (tiles {cpu['tiling']})\n"
+                f"register tile, {cpu['threads']} thread(s), tiles {cpu['tiling']}\n"
                 f"code          {cpu['kernels']} kernels as LLVM code, {cpu['host_calls']} host calls on the interpreter "
                 f"({cpu['host_calls_run']} run so far)\n"
                 f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB ({cpu['heap_bytes_reused'] / 1024:.1f} KiB saved by "
                 f"reusing temps), scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB per thread\n"
                 f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n")
-        return super().summary(report) + (
-            f"cpu           {cpu['cpu']}, {cpu['vector_floats']} floats/vector, sgemm {blocking['mr']}x{blocking['nr']} "
-            f"register tile, {cpu['threads']} thread(s)\n"
-            f"code          {cpu['kernels']} kernels, {cpu['cpu_steps_compiled']} CPU steps as LLVM code, "
-            f"{cpu['cpu_steps_interpreted']} on the interpreter\n"
-            f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB, scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB "
-            f"per thread\n"
-            f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n")
 
     def ir_text(self, compiled: CompiledModel, stage: str) -> str:
-        tiled = _is_tiled(compiled)
-        if stage == ("kernel" if tiled else "tiled"):
-            raise UnsupportedError(f"stage '{stage}' exists only with lowering='{'kernel' if tiled else 'tiled'}'",
-                                   remedy=f"ask for ir('{'tiled' if tiled else 'kernel'}') or 'llvm'")
         if stage == "tiled":
             from moecc.ir.tiled import print_tiled_module
 
             return print_tiled_module(compiled.executable.module)
-        if stage == "kernel":
-            from moecc.ir.kernel_printer import print_kernel_module
-
-            return print_kernel_module(compiled.executable.module)
         return str(compiled.executable.program.llvm_ir)
 
     # -- artifacts ---------------------------------------------------------------------
     def save_members(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
-        """The kernel IR and the machine code of kernels and CPU steps as one relocatable
-        object, which also holds the weight image. Graph constants whose bytes the image holds
-        as they are are listed in ``constants_in_object`` (left out of ``weights.npz``)."""
-        from moecc.asic_runtime import to_hbm
-        from moecc.backend.llvm.cpu_target import host_cpu_target
-        from moecc.backend.llvm.object_file import executable_object, model_abi
-        from moecc.ir.kernel import CpuCall
-        from moecc.ir.kernel_printer import print_kernel_module
-
-        if _is_tiled(compiled):
-            return self._save_tiled(compiled, members)
-        exe = compiled.executable
-        cpu = host_cpu_target()
-        members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
-        members[_OBJECT] = executable_object(exe, cpu)
-        image = model_abi(exe).weight_image
-        buffers = {b.name: b for b in exe.module.hbm}
-        in_object: dict[str, str] = {}
-        for op in compiled.graph.const_ops():
-            # Constants missing from value_buffers have HBM buffers of their own name (the bytes are compared below).
-            buffer = buffers.get(exe.value_buffers.get(op.result.name, op.result.name))
-            value = op.attrs["value"]
-            if buffer is None or buffer.role != "weight" or buffer.offset is None or isinstance(value, ElidedTensor):
-                continue
-            if np.dtype(value.dtype) != np.dtype(buffer.dtype.numpy):
-                continue  # converted on the way to the heap: keep the original
-            data = to_hbm(value, buffer).tobytes()
-            if image[buffer.offset: buffer.offset + len(data)] == data:
-                in_object[op.result.name] = buffer.name
-        host = {step.name for step in exe.program.host_steps}
-        return {
-            "cpu": cpu.name,
-            "features": cpu.features,
-            "hbm_bytes": exe.hbm_bytes,
-            "value_buffers": exe.value_buffers,
-            "partition": dict(compiled.partition),
-            "native_steps": [s.name for s in exe.module.steps if isinstance(s, CpuCall) and s.name not in host],
-            "constants_in_object": in_object,
-        }
-
-    def _save_tiled(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
         """The tiled IR as text (for ``ir('tiled')``, host calls and fault messages) and the
         machine code as the same relocatable object ``--emit obj`` writes, which also holds
         the weight image: loading needs no code generation. Graph constants whose bytes the
         image holds as they are are listed in ``constants_in_object`` (left out of
         ``weights.npz``)."""
         from moecc.backend.llvm.cpu_target import host_cpu_target
-        from moecc.backend.llvm.object_file import emit_tiled_object, tiled_model_abi
+        from moecc.backend.llvm.object_file import emit_model_object, model_abi
         from moecc.ir.tiled import print_tiled_module
 
         exe = compiled.executable
         program = exe.program
         cpu = host_cpu_target()
-        abi = tiled_model_abi(exe)
+        abi = model_abi(exe)
         members[_TILED] = print_tiled_module(exe.module).encode("utf-8")
         # Loaded from an artifact: the object it came from (there is no LLVM module to emit).
-        members[_OBJECT] = exe.object_code if exe.object_code is not None else emit_tiled_object(program, abi, cpu)
+        members[_OBJECT] = exe.object_code if exe.object_code is not None else emit_model_object(program, abi, cpu)
         offsets = program.built.heap.offsets
         constants = {op.result.name: op.attrs["value"] for op in compiled.graph.const_ops()}
         in_object: dict[str, str] = {}
@@ -310,8 +170,8 @@ class CpuCompileTarget(CompileTarget):
                             "integer": built.integer_matmuls, "dot": built.dot_matmuls},
                 "constants_in_object": in_object}
 
-    def _load_tiled(self, compiled: CompiledModel, entry: Mapping[str, Any], members: Mapping[str, bytes],
-                    path: Any) -> None:
+    def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
+                     path: Any) -> None:
         """Rebuild the tiled executable from the stored object (no lowering, no LLVM code
         generation); weights come out of the object's weight image."""
         from moecc.backend.llvm.jit import load_object
@@ -322,7 +182,12 @@ class CpuCompileTarget(CompileTarget):
         from moecc.backend.llvm.tiled.program import TiledCpuProgram
         from moecc.ir.tiled import parse_tiled_module, verify_tiled_module
 
+        if entry is not None and entry.get("lowering") != "tiled":
+            raise ArtifactError(f"'{path}' holds cpu code compiled through the kernel IR, which this moecc no longer has",
+                                remedy="recompile the model")
         try:
+            if entry is None:
+                raise KeyError("cpu")
             host = _check_features(entry, path)
             module = parse_tiled_module(members[_TILED].decode("utf-8"))
             verify_tiled_module(module)
@@ -375,56 +240,3 @@ class CpuCompileTarget(CompileTarget):
             return frozenset()
         return frozenset(entry.get("constants_in_object", {}))
 
-    def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
-                     path: Any) -> None:
-        """Rebuild the executable from the stored object: no lowering, no LLVM optimisation,
-        no code generation. Weights come out of the object's weight image, and so do the graph
-        constants it holds as they are."""
-        from moecc.asic_runtime import from_hbm
-        from moecc.backend.llvm.object_file import program_from_object, weight_image
-        from moecc.cpu_runtime import CpuExecutable
-        from moecc.ir.kernel import verify_kernel_module
-        from moecc.ir.kernel_parser import parse_kernel_module
-
-        if entry is not None and entry.get("lowering") == "tiled":
-            self._load_tiled(compiled, entry, members, path)
-            return
-        try:
-            if entry is None:
-                raise KeyError("cpu")
-            host = _check_features(entry, path)
-            module = parse_kernel_module(members[_KERNELS].decode("utf-8"))
-            verify_kernel_module(module)
-            program = program_from_object(module, members[_OBJECT], host, [str(n) for n in entry["native_steps"]])
-            image = np.frombuffer(weight_image(program), dtype=np.uint8)
-            buffers = {b.name: b for b in module.hbm}
-
-            def stored(name: str) -> np.ndarray:
-                buffer = buffers[name]
-                size = buffer.elements * buffer.dtype.itemsize
-                if buffer.offset is None or buffer.offset + size > image.size:
-                    raise ArtifactError(f"'{path}': weight {name} lies outside the object's weight image",
-                                        remedy="recompile the model")
-                return image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
-
-            weights = {b.name: stored(b.name) for b in module.hbm if b.role == "weight"}
-            constants = {op.result.name: op for op in compiled.graph.const_ops()}
-            bound = {}
-            for value_name, buffer_name in dict(entry["constants_in_object"]).items():
-                op = constants[value_name]
-                bound[value_name] = from_hbm(weights[buffer_name], op.result.type.dtype, op.result.type.shape)
-            compiled.graph.bind_weights(bound)
-            executable = CpuExecutable(compiled.graph, module, weights, dict(entry["value_buffers"]), int(entry["hbm_bytes"]),
-                                       program=program)
-        except ArtifactError:
-            raise
-        except MoeccError as err:
-            # The inner error's own remedy (e.g. "run it JIT-compiled") beats a generic one.
-            remedy, err.remedy = err.remedy, None
-            raise ArtifactError(f"'{path}' holds an invalid cpu program: {err.add_context()}",
-                                remedy=remedy or "recompile the model") from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactError(f"'{path}': cpu part is corrupt ({type(exc).__name__}: {exc})",
-                                remedy="recompile the model") from None
-        compiled.executable = executable
-        compiled.partition = dict(entry.get("partition", {}))

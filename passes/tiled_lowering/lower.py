@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from moecc.ir.graph import Graph, Op, Value
+from moecc.ir.subgraph import extract_subgraph
 from moecc.ir.tiled.nodes import HostCall, TiledModule, View
 from moecc.passes.tiled_lowering.context import (
     RULES,
@@ -136,31 +137,13 @@ def _host_call(ctx: LoweringContext, group: list[tuple[Op, str]], uses: dict[Val
     """One host call running ``group``'s ops (consecutive in the graph) on the graph interpreter."""
     ops = [op for op, _ in group]
     inside = {id(op) for op in ops}
-    produced = {r for op in ops for r in op.results}
     name = ctx.fresh_step(f"host_{ops[0].results[0].name}")
-    sub = Graph(name)
-    mapping: dict[Value, Value] = {}
-    bound_inputs: list[str] = []
-    for op in ops:
-        for value in op.operands:
-            if value in mapping or value in produced:
-                continue
-            producer = value.producer
-            if producer is not None and producer.is_const:
-                # Constants travel inside the host call's graph.
-                mapping[value] = sub.add_op("const", [], dict(producer.attrs), [value.type], names=[value.name],
-                                            source=producer.source).result
-                continue
-            bound_inputs.append(ctx.materialize(value))
-            mapping[value] = sub.add_input(value.name, value.type)
-        new = sub.add_op(op.kind, [mapping[v] for v in op.operands], dict(op.attrs), [r.type for r in op.results],
-                         names=[r.name for r in op.results], source=op.source)
-        mapping.update(zip(op.results, new.results))
     exported = [r for op in ops for r in op.results
                 if any(user is None or id(user) not in inside for user in uses.get(r, []))]
     if not exported:  # results nobody reads: keep the first so the call has an output
         exported = [ops[0].results[0]]
-    sub.set_outputs([mapping[r] for r in exported])
+    sub, inputs = extract_subgraph(name, ops, exported)  # constants travel inside its graph
+    bound_inputs = [ctx.materialize(value) for value in inputs]
     bound_outputs = [ctx.result(r).buffer for r in exported]
     reasons = list(dict.fromkeys(reason for _, reason in group))
     sources = tuple(dict.fromkeys(op.source or op.kind for op in ops))

@@ -185,6 +185,17 @@ class TiledCpuProgram:
                           remedy="the loop's declared max bounds every count it may read")
 
 
+def interpreted_op_counts(module: TiledModule) -> dict[str, int]:
+    """Op kind -> count of the graph ops ``module``'s host calls run on the reference interpreter."""
+    counts: dict[str, int] = {}
+    for step in module.steps:
+        if isinstance(step, HostCall):
+            for op in step.graph.ops:
+                if not op.is_const:
+                    counts[op.kind] = counts.get(op.kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def scalar_weights(module: TiledModule, weights: Mapping[str, np.ndarray]) -> dict[str, float | int | bool]:
     """Value of every one-element weight buffer ``weights`` holds, in the buffer's dtype."""
     out: dict[str, float | int | bool] = {}
@@ -227,4 +238,4 @@ def run_tiled_on_cpu(module: TiledModule, inputs: Mapping[str, np.ndarray],
     return {name: program.read(heap, name) for name in module.outputs}
 
 
-__all__ = ["TiledCpuProgram", "compile_tiled_module", "run_tiled_on_cpu"]
+__all__ = ["TiledCpuProgram", "compile_tiled_module", "interpreted_op_counts", "run_tiled_on_cpu"]

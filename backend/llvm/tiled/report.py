@@ -1,6 +1,6 @@
-"""The ``cpu`` part of the report for ``lowering="tiled"``: fields as the kernel-IR path's
-(:func:`moecc.cpu_runtime.cpu_report`) where they mean the same, plus what is the tiled
-path's own (tile sizes, host calls, matmuls through the sgemm, bytes saved by temp reuse)."""
+"""The ``cpu`` part of a ``cpu`` model's report: the host CPU and its blocking, threads, tile
+sizes, kernels and host calls, matmuls through the sgemm, heap and scratch (bytes saved by temp
+reuse) and the last run's time."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ def tiled_cpu_report(model: Any) -> dict[str, Any]:
     params = cpu_tiling_params(target)
     built = program.built
     return {
-        "lowering": "tiled",
         "cpu": target.name,
         "vector_floats": target.vector_floats,
         "caches_bytes": {"l1d": target.l1d_bytes, "l2": target.l2_bytes, "l3": target.l3_bytes},
