@@ -11,7 +11,7 @@ import sys
 import time
 
 from moecc.compare import compare_outputs, tolerances
-from moecc.targets import TARGETS, get_target
+from moecc.targets import TARGETS, get_target, target_options
 
 #: Preference order of targets for the demo: the first one implemented is used.
 DEMO_TARGET_ORDER = ("asic", "cpu", "ref")
@@ -23,12 +23,13 @@ def run_demo(example: str = "moe-transformer", target: str | None = None, precis
     from moecc.examples import build_example, example_inputs
 
     chosen = target or next(t for t in DEMO_TARGET_ORDER if t in TARGETS)
+    backend = get_target(chosen)  # a bad target or option is refused before anything is printed
+    options = {"precision": precision} if "precision" in backend.option_defaults else {}
+    target_options(chosen, options)
     model = build_example(example)
     inputs = example_inputs(example, model, seed=0)
     print(f"moecc demo: example '{example}' ({len(model.graph.node)} ONNX nodes), target '{chosen}'")
     start = time.perf_counter()
-    backend = get_target(chosen)
-    options = {"precision": precision} if "precision" in backend.option_defaults else {}
     compiled = moecc.compile(model, target=chosen, **options)
     print(f"compiled in {(time.perf_counter() - start) * 1000:.0f} ms")
     start = time.perf_counter()

@@ -184,3 +184,40 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("moecc: error:")
     assert not list(tmp_path.glob("*.moe"))
+
+
+@pytest.mark.parametrize("target", ["ref", "cpu", "tiled", "asic"])
+def test_a_tensor_no_target_can_hold_is_refused_at_compile_time(target: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A 4 PiB Relu: refused when compiling (naming the value), not when running."""
+    shape = [1 << 25, 1 << 25]
+    path = tmp_path / "huge_relu.onnx"
+    _write_model(path, _model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                              [_vi("x", TensorProto.FLOAT, shape)], [_vi("y", TensorProto.FLOAT, shape)]))
+    assert main(["compile", str(path), "--target", target, "-o", str(tmp_path / "m.moe")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ("%x" in err or "HBM" in err)
+    assert not (tmp_path / "m.moe").exists()
+
+
+def test_output_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "m.onnx"
+    _write_model(path, good_model())
+    old = os.umask(0o022)
+    try:
+        assert main(["compile", str(path), "-o", str(tmp_path / "m.moe"), "--report", str(tmp_path / "r.json")]) == 0
+        os.umask(0o077)
+        assert main(["compile", str(path), "-o", str(tmp_path / "private.moe")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.moe").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.moe").stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_refuses_a_bad_target_before_printing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--target", "BAD"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "unknown target 'BAD'" in err

@@ -23,12 +23,28 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from moecc.errors import UnsupportedError
+from moecc.errors import TargetError, UnsupportedError
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
     from moecc.passes.compilation import Compilation
     from moecc.passes.manager import Pass
+
+
+def refuse_values_too_big(graph: Any, holder: str) -> None:
+    """Raise :class:`~moecc.errors.TargetError` naming the first value of ``graph`` (input or op
+    result) larger than :data:`~moecc.frontend.onnx_importer.MAX_TENSOR_BYTES`, which ``holder``
+    (the memory that would have to hold it) cannot."""
+    from moecc.frontend.onnx_importer import MAX_TENSOR_BYTES
+
+    values = [(v, "input") for v in graph.inputs]
+    values += [(r, f"op {op.kind} (ONNX node '{op.source or op.kind}')") for op in graph.ops for r in op.results]
+    for value, where in values:
+        size = value.type.numel * value.type.dtype.itemsize
+        if size > MAX_TENSOR_BYTES:
+            raise TargetError(f"value %{value.name} of {where} is {value.type}, {size / 2**30:,.1f} GiB: more than "
+                              f"{holder} can hold ({MAX_TENSOR_BYTES / 2**30:.0f} GiB per tensor)",
+                              remedy="check the model's shapes (or --input-shape); the model is too big to run")
 
 
 def host_ops(graph: Any, partition: Any) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError, UnsupportedError
 from moecc.ir.graph import ElidedTensor
-from moecc.targets.base import CompileTarget
+from moecc.targets.base import CompileTarget, refuse_values_too_big
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
@@ -78,6 +78,7 @@ class CpuCompileTarget(CompileTarget):
         from moecc.backend.llvm.tiled.program import interpreted_op_counts
         from moecc.passes.tiled_lowering.stage import tiled_of
 
+        refuse_values_too_big(unit.graph, "the cpu heap")
         lowering = tiled_of(unit, "build the executable")
         program = unit.products["cpu_program"]
         compiled.executable = TiledCpuExecutable(program, dict(lowering.weights), lowering.input_buffers, unit.graph)

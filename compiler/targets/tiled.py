@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError
-from moecc.targets.base import CompileTarget
+from moecc.targets.base import CompileTarget, refuse_values_too_big
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
@@ -86,6 +86,7 @@ class TiledTarget(CompileTarget):
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.passes.tiled_lowering.stage import tiled_of
 
+        refuse_values_too_big(unit.graph, "the tiled interpreter")
         lowering = tiled_of(unit, "build the executable")
         compiled.executable = TiledExecutable(lowering.module, dict(lowering.weights), lowering.input_buffers)
         compiled.partition = {
