@@ -189,7 +189,7 @@ class AsicTarget(CompileTarget):
     # -- artifacts ---------------------------------------------------------------------
     def save_members(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
         """The kernel IR, program binaries and listings, the HBM image with the weights placed,
-        and the report."""
+        and the report when a run has produced its figures (saving never simulates)."""
         from moecc.ir.kernel_printer import print_kernel_module
         from moecc.isa_spec import encode_program
 
@@ -203,7 +203,8 @@ class AsicTarget(CompileTarget):
             members[f"program{index}.s"] = segment.listing.encode("utf-8")
             segments.append({"listing": segment.listing, "kernels": list(segment.kernels), "steps": list(segment.steps),
                              "unit_counts": dict(segment.unit_counts)})
-        members[_REPORT] = json.dumps(compiled.report(), indent=2, sort_keys=True).encode("utf-8")
+        if compiled.last_stats is not None:
+            members[_REPORT] = json.dumps(compiled.report(), indent=2, sort_keys=True).encode("utf-8")
         from moecc.backend.asic.staging.host import host_kernels_text
 
         host_kernels = host_kernels_text(exe.compiled_steps)
