@@ -4,6 +4,13 @@ Built from the last simulated run of a :class:`~moecc.compiled_model.CompiledMod
 it has not run yet, from one run on seeded random inputs, and the report says so): cycles and
 the roofline bound of the same work, HBM traffic against the compulsory bytes, per-unit
 busy cycles, what ran on the ASIC versus the CPU, the memory plan and the compile stage times.
+
+Host steps are part of the model's time: each is priced by the part's host model
+(:attr:`~moecc.isa_spec.target.Target.host_flops_per_s` and its neighbours: a launch overhead
+plus the larger of its FLOPs at the host's rate and its HBM bytes at the host link's rate), in
+ASIC cycles. ``cycles`` is the ASIC's (simulated), ``host_cycles`` the host steps' (modelled),
+``total_cycles`` both, and the roofline ratio is taken on the total. The summary warns when more
+than :data:`HOST_FLOPS_WARNING` of the FLOPs run on the host, naming the ops and why.
 """
 
 from __future__ import annotations
@@ -11,6 +18,31 @@ from __future__ import annotations
 from typing import Any
 
 from moecc.ir.kernel import CpuCall, Kernel
+
+#: Share of the model's FLOPs on the host above which the summary warns.
+HOST_FLOPS_WARNING = 0.05
+
+
+def host_step_costs(model: Any) -> list[dict[str, Any]]:
+    """One row per host step: its name, graph ops, FLOPs, HBM bytes read and written, and the
+    cycles the target's host model gives it (see the module docstring). A kernel staging left to
+    the host has no graph ops: its FLOPs count as 0 and its bytes are the buffers it touches."""
+    from moecc.passes.kernel_lowering import op_flops
+
+    exe = model.executable
+    target = exe.target
+    ops = {op.results[0].name: op for op in model.graph.ops}
+    sizes = {b.name: b.elements * b.dtype.itemsize for b in exe.module.hbm}
+    rows = []
+    for step in exe.module.steps:
+        if not isinstance(step, CpuCall):
+            continue
+        flops = sum(op_flops(ops[name]) for name in step.ops if name in ops)
+        moved = sum(sizes.get(name, 0) for name in set(step.inputs) | set(step.outputs))
+        seconds = target.host_step_overhead_s + max(flops / target.host_flops_per_s, moved / target.host_bytes_per_s)
+        rows.append({"step": step.name, "ops": len(step.ops), "flops": flops, "bytes": moved,
+                     "cycles": int(round(seconds * target.clock_hz))})
+    return rows
 
 
 def asic_report(model: Any) -> dict[str, Any]:
@@ -31,6 +63,9 @@ def asic_report(model: Any) -> dict[str, Any]:
     compute_cycles = stats.mxu_flops / target.peak_flops_per_cycle(mxu_dtype) if stats.mxu_flops else 0.0
     memory_cycles = compulsory / target.hbm_bytes_per_cycle
     roofline = max(compute_cycles, memory_cycles, 1.0)
+    host_rows = host_step_costs(model)
+    host_cycles = sum(row["cycles"] for row in host_rows)
+    total_cycles = stats.cycles + host_cycles
     cycles = max(stats.cycles, 1)
     kernels = [s for s in exe.module.steps if isinstance(s, Kernel)]
     return {
@@ -39,10 +74,20 @@ def asic_report(model: Any) -> dict[str, Any]:
         "precision": mxu_dtype,
         "figures_from": model.last_stats_source,
         "cycles": stats.cycles,
-        "seconds": stats.cycles / target.clock_hz,
+        "host_cycles": host_cycles,
+        "total_cycles": total_cycles,
+        "seconds": total_cycles / target.clock_hz,
+        "host": {
+            "steps": len(host_rows),
+            "flops": sum(row["flops"] for row in host_rows),
+            "bytes": sum(row["bytes"] for row in host_rows),
+            "model": f"host model of {target.name}: {target.host_flops_per_s / 1e9:g} GFLOP/s, "
+                     f"{target.host_bytes_per_s / 1e9:g} GB/s to HBM, {target.host_step_overhead_s * 1e6:g} us per step",
+            "per_step": host_rows,
+        },
         "roofline_cycles": round(roofline, 1),
         "roofline_bound": "compute" if compute_cycles >= memory_cycles else "memory",
-        "ratio_to_roofline": round(cycles / roofline, 3),
+        "ratio_to_roofline": round(max(total_cycles, 1) / roofline, 3),
         "flops": flops["total"],
         "mxu_flops": stats.mxu_flops,
         "flops_on_asic_fraction": round(flops["asic"] / flops["total"], 4) if flops["total"] else 1.0,
@@ -75,8 +120,9 @@ def format_asic_summary(report: dict[str, Any]) -> str:
     units = report["units"]
     lines = [
         f"target      {report['asic_target']} ({report['precision']} MXU), figures from {report['figures_from']}",
-        f"cycles      {report['cycles']:,} ({report['seconds'] * 1e6:.1f} us); roofline {report['roofline_cycles']:,.0f} "
-        f"({report['roofline_bound']}-bound), ratio {report['ratio_to_roofline']:.2f}x",
+        f"cycles      {report['total_cycles']:,} ({report['seconds'] * 1e6:.1f} us): ASIC {report['cycles']:,}, "
+        f"host steps {report['host_cycles']:,} ({report['host']['steps']} steps, modelled); "
+        f"roofline {report['roofline_cycles']:,.0f} ({report['roofline_bound']}-bound), ratio {report['ratio_to_roofline']:.2f}x",
         f"FLOPs       {report['flops']:,} in the model, {report['flops_on_asic_fraction'] * 100:.1f}% on the ASIC",
         f"HBM         read {report['hbm_bytes']['read']:,} B, written {report['hbm_bytes']['written']:,} B, "
         f"compulsory {report['compulsory_hbm_bytes']:,} B",
@@ -90,6 +136,12 @@ def format_asic_summary(report: dict[str, Any]) -> str:
     ]
     for unit, data in units.items():
         lines.append(f"  {unit:8s}  {data['busy_cycles']:>11,}   {data['utilization'] * 100:6.1f}%")
+    on_host = 1.0 - report["flops_on_asic_fraction"]
+    if on_host > HOST_FLOPS_WARNING:
+        reasons = "; ".join(f"{row['kind']} ({row['onnx_node']}): {row['reason']}" for row in report["host_ops"][:6])
+        more = len(report["host_ops"]) - 6
+        lines.append(f"WARNING     {on_host * 100:.1f}% of the FLOPs run on the host: {reasons}"
+                     + (f"; and {more} more" if more > 0 else ""))
     total = sum(report["pass_times"].values())
     lines.append(f"compile     {total * 1000:.0f} ms")
     return "\n".join(lines) + "\n"

@@ -99,6 +99,8 @@ def target_reference() -> str:
                           f"{t.dma_gather_row_cycles} cycles/row gathered"),
         ("queues", lambda t: f"depth {t.queue_depth}, loop stack {t.loop_stack}"),
         ("timing classes", lambda t: ", ".join(f"{k} {v}" for k, v in t.timing)),
+        ("host (prices host steps)", lambda t: f"{t.host_flops_per_s / 1e9:g} GFLOP/s, {t.host_bytes_per_s / 1e9:g} GB/s, "
+                                               f"{t.host_step_overhead_s * 1e6:g} us per step"),
     ]
     lines = ["## Targets (generated)", "", header, "|---" * (len(targets) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(fn(t) for t in targets) + " |" for label, fn in rows]

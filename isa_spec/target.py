@@ -115,6 +115,13 @@ class Target:
     storage: tuple[tuple[DType, DType], ...] = ASIC_STORAGE_DTYPES
     #: Largest tiles one statement may name; None: the ISA table's (:func:`isa_tile_limits`).
     tile_limits: TileLimits | None = None
+    #: The host that runs host steps (graph ops no kernel covers), as the report prices them: one
+    #: step costs ``host_step_overhead_s + max(flops / host_flops_per_s, bytes / host_bytes_per_s)``,
+    #: ``bytes`` being what it reads and writes in HBM (over the host link). ``[host]`` in the TOML;
+    #: these defaults (one AVX-512 core, a PCIe 4.0 x16 link, a 10 us launch) when it is absent.
+    host_flops_per_s: float = 1.0e11
+    host_bytes_per_s: float = 2.5e10
+    host_step_overhead_s: float = 1.0e-5
 
     @property
     def limits(self) -> TileLimits:
@@ -180,17 +187,29 @@ def parse_target(text: str, origin: str = "<target>") -> Target:
             queue_depth=int(data["queues"]["depth"]),
             loop_stack=int(data["queues"]["loop_stack"]),
             timing=tuple(sorted((k, int(v)) for k, v in data["timing"].items())),
+            **_host_model(data.get("host", {})),
         )
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{origin}: not valid TOML: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise TargetError(f"{origin}: missing or bad entry {exc}", remedy="compare with target-moe-asic-v1.toml") from None
     positive = ("clock_hz", "hbm_bandwidth_bytes_per_s", "sram_capacity_bytes", "acc_capacity_bytes",
-                "mxu_rows", "mxu_cols", "vpu_lanes", "dma_engines", "queue_depth", "loop_stack")
+                "mxu_rows", "mxu_cols", "vpu_lanes", "dma_engines", "queue_depth", "loop_stack",
+                "host_flops_per_s", "host_bytes_per_s")
     for attr in positive:
         if getattr(target, attr) <= 0:
             raise TargetError(f"{origin}: {attr} must be positive")
     return target
+
+
+def _host_model(host: Mapping[str, object]) -> dict[str, float]:
+    """The ``[host]`` table's entries as :class:`Target` fields (absent ones keep the defaults)."""
+    names = {"flops_per_s": "host_flops_per_s", "bytes_per_s": "host_bytes_per_s",
+             "step_overhead_s": "host_step_overhead_s"}
+    unknown = sorted(set(host) - set(names))
+    if unknown:
+        raise KeyError(f"host.{unknown[0]}")
+    return {names[key]: float(value) for key, value in host.items()}  # type: ignore[arg-type]
 
 
 def available_targets() -> list[str]:

@@ -1,0 +1,67 @@
+"""Host steps are part of an ASIC model's time (#11): priced by the part's host model, added to
+``total_cycles`` and the roofline ratio, and named by the summary when they carry the FLOPs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from onnx import TensorProto, helper
+
+import moecc
+from moecc.asic_report import format_asic_summary
+from moecc.errors import TargetError
+from moecc.examples import build_example
+from moecc.isa_spec.target import load_target, parse_target
+
+
+def _host_heavy_model() -> object:
+    """IsNaN and a float Mod (no ASIC rule: host steps) around one Add (a kernel)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 64])
+    nodes = [helper.make_node("IsNaN", ["x"], ["n"], name="nan"), helper.make_node("Cast", ["n"], ["c"], to=1, name="cast"),
+             helper.make_node("Add", ["c", "x"], ["s"], name="add"),
+             helper.make_node("Mod", ["s", "x"], ["y"], fmod=1, name="fmod")]
+    return helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_total_cycles_include_the_host_steps() -> None:
+    compiled = moecc.compile(_host_heavy_model(), target="asic")
+    report = compiled.report()
+    target = load_target("moe-asic-v1")
+    steps = report["host"]["per_step"]
+    assert report["host"]["steps"] == len(steps) == report["kernels"]["cpu_steps"] == 2
+    for row in steps:  # overhead + max(FLOPs at the host's rate, bytes over the link), in ASIC cycles
+        seconds = target.host_step_overhead_s + max(row["flops"] / target.host_flops_per_s,
+                                                    row["bytes"] / target.host_bytes_per_s)
+        assert row["cycles"] == round(seconds * target.clock_hz) and row["bytes"] > 0
+    assert report["host_cycles"] == sum(row["cycles"] for row in steps) > 0
+    assert report["total_cycles"] == report["cycles"] + report["host_cycles"]
+    assert report["ratio_to_roofline"] == pytest.approx(report["total_cycles"] / report["roofline_cycles"], rel=1e-2)
+    summary = format_asic_summary(report)
+    assert "host steps" in summary and "WARNING" in summary
+    assert "is_nan (nan)" in summary and "mod (fmod)" in summary and "no kernel lowering rule" in summary
+
+
+def test_a_model_without_host_steps_has_no_host_cycles() -> None:
+    report = moecc.compile(build_example("gpt2-block"), target="asic").report()
+    assert report["host_cycles"] == 0 and report["total_cycles"] == report["cycles"]
+    assert "WARNING" not in format_asic_summary(report)
+
+
+def test_host_model_comes_from_the_target_description(tmp_path: Path) -> None:
+    text = Path(moecc.isa_spec.__file__).with_name("target-moe-asic-v1.toml").read_text()
+    base = text[:text.index("[host]")]
+    default = parse_target(base)  # no [host]: the documented defaults
+    assert (default.host_flops_per_s, default.host_bytes_per_s, default.host_step_overhead_s) == (1.0e11, 2.5e10, 1.0e-5)
+    slow = parse_target(base + "[host]\nflops_per_s = 1.0e9\nbytes_per_s = 1.0e9\n")
+    assert slow.host_flops_per_s == 1.0e9 and slow.host_step_overhead_s == 1.0e-5
+    with pytest.raises(TargetError, match="host.gflops"):
+        parse_target(base + "[host]\ngflops = 3\n")
+    with pytest.raises(TargetError, match="host_bytes_per_s must be positive"):
+        parse_target(base + "[host]\nbytes_per_s = 0\n")
+    path = tmp_path / "slow-host.toml"
+    path.write_text(base.replace('name = "moe-asic-v1"', 'name = "slow-host"') + "[host]\nflops_per_s = 1.0e8\n")
+    fast = moecc.compile(_host_heavy_model(), target="asic").report()["host_cycles"]
+    slowed = moecc.compile(_host_heavy_model(), target="asic", asic_target=str(path)).report()["host_cycles"]
+    assert slowed > fast
