@@ -28,13 +28,14 @@ __version__ = "0.1.0"
 
 from moecc.artifact import load_artifact as load  # noqa: E402
 from moecc.compiled_model import CompiledModel  # noqa: E402
-from moecc.driver import compile  # noqa: E402,A004
+from moecc.driver import compile, compile_graph  # noqa: E402,A004
 from moecc.targets import TARGETS, supported_onnx_ops  # noqa: E402
 
 __all__ = [
     "TARGETS",
     "CompiledModel",
     "compile",
+    "compile_graph",
     "load",
     "supported_onnx_ops",
     "ArtifactError",

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from moecc.compiled_model import CompiledModel
 from moecc.frontend.onnx_importer import InputShapes, ModelSource, import_onnx, load_model, resolve_input_types
+from moecc.ir.graph import Graph
 from moecc.targets import get_target, target_options
 
 
@@ -59,24 +60,56 @@ def compile(  # noqa: A001 - the public name of the API
     ``lowering`` (``asic``) chooses how the kernel IR is reached: ``"kernel"`` (the ASIC lowering
     rules, the default) or ``"tiled"`` (the target-neutral tiled IR, then ``stage-for-asic``).
     """
+    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads,
+             "lowering": lowering}
+    options = target_options(target, {k: v for k, v in given.items() if v is not None})
+    start = time.perf_counter()
+    onnx_model, _ = load_model(model)  # once: external data is read into the proto here
+    graph = import_onnx(onnx_model, input_shapes, constant_inputs)
+    import_time = time.perf_counter() - start
+    frozen = set(constant_inputs or {})
+    input_names = [n for n in _onnx_input_names(onnx_model, input_shapes, constant_inputs) if n not in frozen]
+    recorded = {"input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}}
+    return _compile_graph(graph, target, options, input_names, recorded, {"import-onnx": import_time}, pipeline,
+                          print_ir_after_all, print_ir_after, time_passes, ir_stream, compile_to, dump_sink)
+
+
+def compile_graph(
+    graph: Graph,
+    target: str = "ref",
+    *,
+    pipeline: str | None = None,
+    compile_to: str | None = None,
+    **options: Any,
+) -> CompiledModel:
+    """Compile a graph-IR ``graph`` (built in Python or parsed from text) as :func:`compile`
+    compiles an imported model: the graph pipeline, then ``target``'s stages; ``options`` are
+    the target's compile options. The graph is rewritten in place by the passes (pass a copy to
+    keep it); its inputs are the model's inputs, in order."""
+    from moecc.errors import InputError
+    from moecc.ir.graph import ElidedTensor
+
+    checked = target_options(target, {k: v for k, v in options.items() if v is not None})
+    elided = [op.result.name for op in graph.const_ops() if isinstance(op.attrs.get("value"), ElidedTensor)]
+    if elided:
+        raise InputError(f"the graph's constant(s) {', '.join('%' + n for n in elided[:5])} hold no data (elided text)",
+                         remedy="bind them with graph.bind_weights(...) or print the graph with elide_constants=False")
+    return _compile_graph(graph, target, checked, [v.name for v in graph.inputs], {}, {}, pipeline,
+                          False, (), False, None, compile_to, None)
+
+
+def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_names: list[str],
+                   recorded: dict[str, Any], times: dict[str, float], pipeline: str | None, print_ir_after_all: bool,
+                   print_ir_after: Iterable[str], time_passes: bool, ir_stream: TextIO | None,
+                   compile_to: str | None, dump_sink: Callable[[str, Any, str], None] | None) -> CompiledModel:
+    """The pass pipeline over ``graph`` and the target's executable (the shared part of
+    :func:`compile` and :func:`compile_graph`)."""
     from moecc.passes.compilation import Compilation
     from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager
 
     backend = get_target(target)
-    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads,
-             "lowering": lowering}
-    options = target_options(target, {k: v for k, v in given.items() if v is not None})
     graph_pipeline = DEFAULT_GRAPH_PIPELINE if pipeline is None else pipeline
     passes = target_pipeline(target, graph_pipeline, options)
-
-    times: dict[str, float] = {}
-    start = time.perf_counter()
-    onnx_model, _ = load_model(model)  # once: external data is read into the proto here
-    graph = import_onnx(onnx_model, input_shapes, constant_inputs)
-    times["import-onnx"] = time.perf_counter() - start
-    frozen = set(constant_inputs or {})
-    input_names = [n for n in _onnx_input_names(onnx_model, input_shapes, constant_inputs) if n not in frozen]
-
     unit = Compilation(graph, options=dict(options))
     backend.prepare(unit)
     manager = PassManager(
@@ -91,9 +124,8 @@ def compile(  # noqa: A001 - the public name of the API
     manager.run(unit)
     times.update(manager.pass_times)
 
-    recorded = {"pipeline": graph_pipeline, "input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()},
-                **options}
-    compiled = CompiledModel.from_graph(graph, target, input_names, recorded, times)
+    compiled = CompiledModel.from_graph(graph, target, input_names, {"pipeline": graph_pipeline, **recorded, **options},
+                                        times)
     if manager.stopped_after is not None:
         compiled.stopped_after, compiled.stage_text = manager.stopped_after, unit.ir_text()
         return compiled
