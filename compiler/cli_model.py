@@ -1,4 +1,4 @@
-"""Model sub-commands of the ``moecc`` CLI: compile, run, opt, ops, example, inspect, demo.
+"""Model sub-commands of the ``moecc`` CLI: compile, bisect, run, opt, ops, example, inspect, demo.
 
 Each handler turns arguments into calls of the Python API (:func:`moecc.compile`,
 :func:`moecc.load`, the pass manager, the printer/parser) and writes files only through
@@ -57,6 +57,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "(kernel IR), .s (asm), .ll (LLVM)")
     p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
     p.set_defaults(func=_cmd_compile)
+
+    p = subparsers.add_parser("bisect", help="find where a target first disagrees with the reference",
+                              description="Run the reference and a target on the same inputs; name the first op whose "
+                                          "output differs and the first pass or stage after which it does. Exit 1 when "
+                                          "something differs, 0 when nothing does.")
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--target", required=True, help="the target to check: asic, cpu or tiled")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable; others seeded)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
+    p.add_argument("-p", "--pipeline", default=None, help="graph pass pipeline (default: the default one)")
+    p.add_argument("--asic-target", default=None, metavar="PART")
+    p.add_argument("--precision", choices=["f32", "bf16"], default=None)
+    p.add_argument("--lowering", choices=["kernel", "tiled"], default=None)
+    p.set_defaults(func=_cmd_bisect)
 
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
     p.add_argument("artifact", help=".moe artifact")
@@ -266,6 +281,25 @@ def _write_object(compiled: Any, output: str) -> None:
     header = str(Path(output).with_suffix(".h"))
     atomic_write(header, c_header())
     print(f"wrote {output} and {header}", file=sys.stderr)
+
+
+def _cmd_bisect(args: argparse.Namespace) -> int:
+    from moecc.bisect import bisect_model
+    from moecc.targets import target_options
+
+    given = {"asic_target": args.asic_target, "precision": args.precision, "lowering": args.lowering}
+    options = {k: v for k, v in given.items() if v is not None}
+    target_options(args.target, options)  # a bad option is refused before any work
+    inputs = {}
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"bad --input '{item}'", remedy="write it as NAME=FILE.npy")
+        inputs[name] = _load_npy(path, name)
+    result = bisect_model(args.model, args.target, options, input_shapes=_input_shapes(args.input_shape),
+                          inputs=inputs, seed=args.seed, pipeline=args.pipeline)
+    sys.stdout.write(result.format())
+    return 1 if result.differs else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
