@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--lowering", choices=["kernel", "tiled"], default=None,
                    help="how --target asic reaches its kernel IR: kernel (its lowering rules, the default) or "
                         "tiled (the target-neutral tiled IR, then stage-for-asic)")
+    p.add_argument("--moe", choices=["sparse", "dense"], default=None,
+                   help="how --target cpu/tiled run MoE layers: sparse (each token on its chosen experts, the default) "
+                        "or dense (every expert on every token, for comparison)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -200,7 +203,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     backend = get_target(args.target)
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
-             "lowering": args.lowering, "trace": True if args.trace else None}
+             "lowering": args.lowering, "moe": args.moe, "trace": True if args.trace else None}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline

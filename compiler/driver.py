@@ -41,6 +41,7 @@ def compile(  # noqa: A001 - the public name of the API
     trace: bool | None = None,
     threads: int | None = None,
     lowering: str | None = None,
+    moe: str | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -58,10 +59,12 @@ def compile(  # noqa: A001 - the public name of the API
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
     ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
     ``lowering`` (``asic``) chooses how the kernel IR is reached: ``"kernel"`` (the ASIC lowering
-    rules, the default) or ``"tiled"`` (the target-neutral tiled IR, then ``stage-for-asic``).
+    rules, the default) or ``"tiled"`` (the target-neutral tiled IR, then ``stage-for-asic``);
+    ``moe`` (``cpu``, ``tiled``): ``"sparse"`` (the default) runs each expert of a ``moe`` op on
+    the tokens routed to it, ``"dense"`` every expert on every token (for comparison).
     """
     given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads,
-             "lowering": lowering}
+             "lowering": lowering, "moe": moe}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     onnx_model, _ = load_model(model)  # once: external data is read into the proto here

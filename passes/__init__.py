@@ -28,6 +28,7 @@ from moecc.passes.cse import CommonSubexpressionElimination, eliminate_common_su
 from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
 from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
+from moecc.passes.raise_moe import RaiseMoe, raise_moe_layers
 from moecc.passes.lowering_stages import LowerToKernelsStage, PartitionStage, PlanMemoryStage
 from moecc.passes.tiled_lowering import LowerToTiledStage  # noqa: F401  (registers lower-to-tiled)
 
@@ -43,6 +44,7 @@ __all__ = [
     "LowerToKernelsStage",
     "PartitionStage",
     "PlanMemoryStage",
+    "RaiseMoe",
     "Pass",
     "PassManager",
     "decompose_einsums",
@@ -51,6 +53,7 @@ __all__ = [
     "get_pass",
     "parse_pipeline",
     "pipeline_text",
+    "raise_moe_layers",
     "register_pass",
     "registered_passes",
     "remove_dead_ops",

@@ -323,13 +323,86 @@ def storage_reason(op: Op, rule: AsicLowering, ctx: LoweringContext) -> str | No
 
 
 def lowering_context(graph: Graph, target: Target, precision: str = "f32") -> LoweringContext:
-    """The context lowering rules (and the partitioner's ``supports`` checks) see."""
+    """The context lowering rules (and the partitioner's ``supports`` checks) see. ``moe`` ops
+    are first expanded into dense graph ops (:func:`expand_moe_densely`)."""
     if precision not in PRECISIONS:
         raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
+    expand_moe_densely(graph)
     ctx = LoweringContext(graph, target, precision)
     if precision == "bf16":
         ctx.f32_ops = {id(op) for op in routing_matmuls(graph)}
     return ctx
+
+
+def expand_moe_densely(graph: Graph) -> int:
+    """The kernel lowering's ``moe`` rule: each ``moe`` op (every form of
+    :class:`~moecc.ir.ops.composite.Moe`) becomes the dense graph ops the ASIC kernels run, as the
+    dense-masked MoE examples are written: router matmul (+ bias), softmax, top_k,
+    renormalisation, the top-k weights scattered into a ``[T, E]`` gate; every expert on every
+    token (``x @ w[H, E*F]`` per projection, the down projection batched over experts, biases
+    added), weighted by the gate and summed over the experts. Routing ops without a kernel rule
+    run as host steps. Returns how many ops were expanded. (Sparse dispatch is later work.)"""
+    from moecc.ir.builder import GraphBuilder
+    from moecc.ir.ops.composite import moe_operand_layout
+
+    count = 0
+    for moe in [op for op in graph.ops if op.kind == "moe"]:
+        b = GraphBuilder(graph, source=moe.source)
+        b.insert_at = next(i for i, op in enumerate(graph.ops) if op is moe)
+        attrs = moe.attrs
+        w = dict(zip(moe_operand_layout(attrs), moe.operands))
+        x = w["x"]
+        dtype = x.type.dtype
+        tokens, hidden = x.type.shape
+        experts = w["router_w"].type.shape[1]
+        ffn = w["w_gate"].type.shape[2]
+        top = attrs["top_k"]
+        logits = b.emit1("matmul", [x, w["router_w"]], name="moe_logits")
+        if attrs["router_bias"]:
+            logits = b.emit1("add", [logits, w["router_b"]], name="moe_logits")
+        probs = b.emit1("softmax", [logits], {"axis": -1}, name="moe_probs")
+        top_v, top_i = b.emit("top_k", [probs], {"k": top, "axis": -1}, name="moe_top")
+        if attrs["normalize"]:
+            total = b.emit1("reduce_sum", [top_v], {"axes": (-1,), "keepdims": True}, name="moe_top_sum")
+            top_v = b.emit1("div", [top_v, total], name="moe_top")
+        zeros = b.const(np.zeros((tokens, experts), dtype=dtype.numpy), "moe_zeros")
+        gates = b.emit1("scatter_elements", [zeros, top_i, top_v], {"axis": -1}, name="moe_gates")
+
+        def project(weight: str, bias: str) -> Value:
+            # [E, H, F] -> [H, E*F]: one matmul for every expert.
+            stacked = b.emit1("transpose", [w[weight]], {"perm": (1, 0, 2)})
+            stacked = b.emit1("reshape", [stacked], {"shape": (hidden, experts * ffn)})
+            h = b.emit1("matmul", [x, stacked], name=f"moe_{weight}")
+            if attrs["expert_bias"]:
+                h = b.emit1("add", [h, b.emit1("reshape", [w[bias]], {"shape": (experts * ffn,)})], name=f"moe_{weight}")
+            return h
+
+        h = project("w_gate", "b_gate")
+        name = attrs["activation"]
+        if name == "silu":
+            h = b.emit1("mul", [h, b.emit1("sigmoid", [h])], name="moe_act")
+        elif name == "relu":
+            h = b.emit1("relu", [h], name="moe_act")
+        else:
+            h = b.emit1("gelu", [h], {"approximate": "tanh" if name == "gelu_tanh" else "none"}, name="moe_act")
+        if attrs["gated"]:
+            h = b.emit1("mul", [h, project("w_up", "b_up")], name="moe_hidden")
+        h = b.emit1("transpose", [b.emit1("reshape", [h], {"shape": (tokens, experts, ffn)})], {"perm": (1, 0, 2)})
+        y = b.emit1("matmul", [h, w["w_down"]], name="moe_experts")  # [E, T, H]
+        if attrs["expert_bias"]:
+            y = b.emit1("add", [y, b.emit1("reshape", [w["b_down"]], {"shape": (experts, 1, hidden)})], name="moe_experts")
+        y = b.emit1("transpose", [y], {"perm": (1, 0, 2)})  # [T, E, H]
+        weight = b.emit1("reshape", [gates], {"shape": (tokens, experts, 1)})
+        weighted = b.emit1("mul", [y, weight], name="moe_weighted")
+        out = b.emit1("reduce_sum", [weighted], {"axes": (1,), "keepdims": False}, name="moe_sum")
+        old = moe.result
+        graph.replace_all_uses(old, out)
+        graph.remove_ops([moe])
+        graph.release_name(out.name)
+        out.name = old.name
+        graph.reserve_name(old.name)
+        count += 1
+    return count
 
 
 def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fuse: bool = True,
@@ -402,7 +475,8 @@ _ROUTING_PATH_KINDS = frozenset({"softmax", "log_softmax", "sigmoid", "reshape",
 
 
 def routing_matmuls(graph: Graph, max_depth: int = 8) -> list[Op]:
-    """Matmuls whose result reaches a ``top_k``/``arg_max`` through element-wise/shape ops.
+    """Matmuls whose result reaches a ``top_k``/``arg_max`` through element-wise/shape ops, and
+    ``moe`` ops (whose router matmul is part of the op).
 
     At ``precision="bf16"`` these stay f32: a bf16 router flips near-tied expert choices,
     a discrete error of the whole expert's output rather than a rounding error (MoE models
@@ -410,6 +484,10 @@ def routing_matmuls(graph: Graph, max_depth: int = 8) -> list[Op]:
     found: list[Op] = []
     seen: set[int] = set()
     for op in graph.ops:
+        if op.kind == "moe":
+            # Its router matmul is inside (the tiled lowering emits it in the op's kernel).
+            found.append(op)
+            continue
         if op.kind not in ("top_k", "arg_max", "arg_min"):
             continue
         frontier = [(op.operands[0], 0)]
@@ -460,6 +538,12 @@ def op_flops(op: Op) -> int:
         return 2 * out * k
     if op.kind in ("gemm", "einsum"):
         return 2 * op.result.type.numel * op.operands[0].type.shape[-1]
+    if op.kind == "moe":
+        # As the dense lowerings run it: the router and every expert on every token.
+        tokens, hidden = op.operands[0].type.shape
+        experts, ffn = op.operands[1].type.shape[1], op.operands[2].type.shape[2]
+        projections = 3 if op.attrs["gated"] else 2
+        return 2 * tokens * hidden * experts * (1 + projections * ffn)
     if op.is_const or op.kind in ("reshape", "transpose", "concat", "slice", "expand", "gather", "gather_nd",
                                    "gather_elements", "scatter_elements", "scatter_nd", "tile", "cast"):
         return 0

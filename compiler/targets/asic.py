@@ -79,7 +79,9 @@ class AsicTarget(CompileTarget):
             from moecc.isa_spec.target import load_target
 
             params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
-            tiling = ",".join(f"{key}={value}" for key, value in params.items())
+            # moe=dense: staging has no run-time-count loop or scatter on the chip yet, so sparse
+            # dispatch would leave whole expert loops to the host.
+            tiling = ",".join(f"{key}={value}" for key, value in params.items()) + ",moe=dense"
             return parse_pipeline(f"lower-to-tiled{{{tiling}}},stage-for-asic,plan-memory,select-instructions,"
                                   "compile-host-steps")
         return parse_pipeline("partition,lower-to-kernels,plan-memory,select-instructions,compile-host-steps")

@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from moecc.passes.manager import Pass
 
 
+def check_moe_option(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` after checking its ``moe`` value (how ``moe`` ops lower on the tiled IR)."""
+    from moecc.passes.tiled_lowering.context import MOE_MODES
+
+    if options.get("moe") not in MOE_MODES:
+        raise UnsupportedError(f"moe must be one of {', '.join(MOE_MODES)}, got {options.get('moe')!r}",
+                               remedy="use moe='sparse' (each token to its chosen experts) or 'dense' (every expert on every token)")
+    return options
+
+
 def refuse_values_too_big(graph: Any, holder: str) -> None:
     """Raise :class:`~moecc.errors.TargetError` naming the first value of ``graph`` (input or op
     result) larger than :data:`~moecc.frontend.onnx_importer.MAX_TENSOR_BYTES`, which ``holder``

@@ -4,7 +4,9 @@ Pipeline after the graph passes: ``lower-to-tiled`` with tile sizes for the host
 (:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the
 whole tiled module as one LLVM module, O3, JIT: :mod:`moecc.backend.llvm.tiled`); host calls,
 if any, run on the reference interpreter between machine-code segments. IR stages: graph,
-tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it).
+tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it);
+``moe="dense"`` runs every expert of a ``moe`` op on every token instead of dispatching each
+token to its chosen experts (``sparse``, the default).
 ``moecc compile --emit obj`` writes that module as an ELF object with the C ABI of
 docs/cpu_object_abi.md (:func:`moecc.backend.llvm.object_file.link_object`); a ``.moe`` keeps
 the object (and the tiled IR text), so loading needs no code generation.
@@ -20,7 +22,7 @@ import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError, UnsupportedError
 from moecc.ir.graph import ElidedTensor
-from moecc.targets.base import CompileTarget, refuse_values_too_big
+from moecc.targets.base import CompileTarget, check_moe_option, refuse_values_too_big
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
@@ -47,7 +49,7 @@ def _check_features(entry: Mapping[str, Any], path: Any) -> Any:
 class CpuCompileTarget(CompileTarget):
     name: ClassVar[str] = "cpu"
     description: ClassVar[str] = "the host CPU: the whole model compiled with LLVM into machine code (JIT or an ELF object)"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "moe": "sparse"}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "tiled", "llvm")
     emit_files: ClassVar[tuple[str, ...]] = ("obj",)
 
@@ -56,7 +58,7 @@ class CpuCompileTarget(CompileTarget):
         threads = options["threads"]
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UnsupportedError(f"threads must be a positive integer, got {threads!r}", remedy="use threads=1 or more")
-        return options
+        return check_moe_option(options)
 
     def prepare(self, unit: Compilation) -> None:
         from moecc.backend.llvm.cpu_target import host_cpu_target
@@ -70,7 +72,8 @@ class CpuCompileTarget(CompileTarget):
         from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
         params = cpu_tiling_params(host_cpu_target())
-        return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes),
+        return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes,
+                                  str(options.get("moe", "sparse"))),
                 EmitLlvmTiledStage()]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError
-from moecc.targets.base import CompileTarget, refuse_values_too_big
+from moecc.targets.base import CompileTarget, check_moe_option, refuse_values_too_big
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
@@ -77,11 +77,15 @@ class TiledTarget(CompileTarget):
     name: ClassVar[str] = "tiled"
     description: ClassVar[str] = "the target-neutral tiled IR on its interpreter (the oracle of the tiled level)"
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "tiled")
+    option_defaults: ClassVar[Mapping[str, Any]] = {"moe": "sparse"}
+
+    def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        return check_moe_option(super().check_options(given))
 
     def stages(self, options: Mapping[str, Any]) -> list[Pass]:
-        from moecc.passes.manager import parse_pipeline
+        from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
-        return parse_pipeline("lower-to-tiled")
+        return [LowerToTiledStage(moe=str(options.get("moe", "sparse")))]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.passes.tiled_lowering.stage import tiled_of

@@ -278,24 +278,79 @@ class GatedMlp:
         return [_gated_mlp(x, w_gate, w_up, w_down, attrs["activation"]).astype(arrays[0].dtype)]
 
 
+def moe_operand_layout(attrs: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of a ``moe`` op's operands, in order, for its attributes: ``x, router_w,
+    w_gate, [w_up], w_down, [b_gate, [b_up], b_down], [router_b]`` (``w_up``/``b_up`` when
+    ``gated``, the expert biases when ``expert_bias``, the router bias when ``router_bias``)."""
+    names = ["x", "router_w", "w_gate"] + (["w_up"] if attrs["gated"] else []) + ["w_down"]
+    if attrs["expert_bias"]:
+        names += ["b_gate"] + (["b_up"] if attrs["gated"] else []) + ["b_down"]
+    if attrs["router_bias"]:
+        names.append("router_b")
+    return tuple(names)
+
+
+def is_basic_moe(attrs: Mapping[str, Any]) -> bool:
+    """True when a ``moe`` op has the original form (gated, no biases): five operands ``x,
+    router_w, w_gate, w_up, w_down``. Consumers that only know that form check this."""
+    return bool(attrs["gated"]) and not attrs["expert_bias"] and not attrs["router_bias"]
+
+
+def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mapping[str, Any]) -> np.ndarray:
+    """Expert ``e`` on the rows ``x`` (f32 arrays ``w`` by operand name)."""
+    act = _activation(attrs["activation"])
+    h = x @ w["w_gate"][e]
+    if attrs["expert_bias"]:
+        h = h + w["b_gate"][e]
+    h = act(h)
+    if attrs["gated"]:
+        up = x @ w["w_up"][e]
+        if attrs["expert_bias"]:
+            up = up + w["b_up"][e]
+        h = h * up
+    y = h @ w["w_down"][e]
+    if attrs["expert_bias"]:
+        y = y + w["b_down"][e]
+    return y
+
+
 @op(
     "moe",
-    operands=["x", "router_w", "w_gate", "w_up", "w_down"],
+    operands=["x", "router_w", "w_gate", Operand("weights", variadic=True)],
     attrs=[
         Attr("top_k", AttrKind.INT),
         Attr("normalize", AttrKind.BOOL, True),
         Attr("activation", AttrKind.STR, "silu", choices=ACTIVATIONS),
+        Attr("gated", AttrKind.BOOL, True),
+        Attr("expert_bias", AttrKind.BOOL, False),
+        Attr("router_bias", AttrKind.BOOL, False),
     ],
 )
 class Moe:
-    """Mixture of experts: each token of x ``[T, H]`` is routed by ``softmax(x @ router_w)``
-    (router_w ``[H, E]``) to its ``top_k`` experts (ties: the lower expert index first), whose
-    gated MLPs (w_gate/w_up ``[E, H, F]``, w_down ``[E, F, H]``) are summed weighted by the
-    router probabilities, renormalised to sum to 1 over the chosen experts if ``normalize``."""
+    """Mixture of experts: each token of x ``[T, H]`` is routed by ``softmax(x @ router_w
+    (+ router_b))`` (router_w ``[H, E]``, router_b ``[E]``) to its ``top_k`` experts (ties: the
+    lower expert index first), whose MLPs are summed weighted by the router probabilities,
+    renormalised to sum to 1 over the chosen experts if ``normalize``.
+
+    Operands, in order: ``x, router_w, w_gate, [w_up], w_down, [b_gate, [b_up], b_down],
+    [router_b]``. Expert ``e`` computes ``(act(x @ w_gate[e] + b_gate[e]) * (x @ w_up[e] +
+    b_up[e])) @ w_down[e] + b_down[e]`` (w_gate/w_up ``[E, H, F]``, w_down ``[E, F, H]``,
+    b_gate/b_up ``[E, F]``, b_down ``[E, H]``); without ``gated`` there is no ``w_up``/``b_up``
+    and no product (a plain MLP ``act(x @ w_gate[e] + b_gate[e]) @ w_down[e] + b_down[e]``);
+    without ``expert_bias`` (the default) there are no biases. The defaults (gated, no biases)
+    give the five operands ``x, router_w, w_gate, w_up, w_down``."""
 
     @staticmethod
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
-        x, router, w_gate, w_up, w_down = types
+        names = moe_operand_layout(attrs)
+        if len(types) != len(names):
+            raise ShapeError(
+                f"op 'moe': with gated={attrs['gated']}, expert_bias={attrs['expert_bias']}, "
+                f"router_bias={attrs['router_bias']} the operands are {', '.join(names)} "
+                f"({len(names)}), got {len(types)}"
+            )
+        t = dict(zip(names, types))
+        x, router, w_gate, w_down = t["x"], t["router_w"], t["w_gate"], t["w_down"]
         require_dtype("moe", x, FLOAT_TYPES, "x operand")
         require_same_dtype("moe", types)
         if x.rank != 2 or router.rank != 2 or w_gate.rank != 3 or w_down.rank != 3:
@@ -303,6 +358,7 @@ class Moe:
         tokens, hidden = x.shape
         experts = router.shape[1]
         ffn = w_gate.shape[2]
+        w_up = t.get("w_up", w_gate)
         if (
             router.shape[0] != hidden
             or w_gate.shape != (experts, hidden, ffn)
@@ -313,14 +369,21 @@ class Moe:
                 f"op 'moe': for x {x} and router_w {router} the experts need w_gate/w_up "
                 f"[{experts}, {hidden}, F] and w_down [{experts}, F, {hidden}], got {w_gate}, {w_up}, {w_down}"
             )
+        wanted = {"b_gate": (experts, ffn), "b_up": (experts, ffn), "b_down": (experts, hidden), "router_b": (experts,)}
+        for name, shape in wanted.items():
+            if name in t and t[name].shape != shape:
+                raise ShapeError(f"op 'moe': {name} must have shape {list(shape)}, got {t[name]}")
         if not 1 <= attrs["top_k"] <= experts:
             raise ShapeError(f"op 'moe': top_k {attrs['top_k']} must be in [1, {experts}]")
         return [x]
 
     @staticmethod
     def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
-        x, router, w_gate, w_up, w_down = (_f32(a) for a in arrays)
+        w = {name: _f32(a) for name, a in zip(moe_operand_layout(attrs), arrays)}
+        x, router = w["x"], w["router_w"]
         logits = x @ router
+        if attrs["router_bias"]:
+            logits = logits + w["router_b"]
         probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
         probs = probs / probs.sum(axis=-1, keepdims=True)
         chosen = np.argsort(-probs, axis=-1, kind="stable")[:, : attrs["top_k"]]
@@ -332,6 +395,6 @@ class Moe:
             token_ids, slot = np.nonzero(chosen == expert)
             if token_ids.size == 0:
                 continue
-            y = _gated_mlp(x[token_ids], w_gate[expert], w_up[expert], w_down[expert], attrs["activation"])
+            y = _moe_expert(x[token_ids], w, expert, attrs)
             out[token_ids] += weights[token_ids, slot][:, None] * y
         return [out.astype(arrays[0].dtype)]

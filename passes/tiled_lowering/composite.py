@@ -9,10 +9,12 @@
 - ``rotary_embedding``: two element-wise statements on the halves (or the even/odd stride-2
   views when interleaved), cos/sin broadcast over heads; the unrotated tail is a copy.
 - ``gated_mlp``: three tiled matmuls into f32 buffers and one element-wise ``act(g) * u``.
-- ``moe``: dense form. Router logits (matmul), softmax rows, top-k, renormalisation, a dense
+- ``moe``: sparse dispatch by default (:mod:`.moe_dispatch`: each expert runs on the tokens
+  routed to it); with ``moe="dense"`` the dense form. Router logits (matmul), softmax rows, top-k, renormalisation, a dense
   ``[tokens, experts]`` gate built by comparing the top-k indices with an expert iota; then a
   loop over experts runs every expert's gated MLP on every token and accumulates
-  ``gate[:, e] * y`` in f32. Sparse dispatch (gather, run-time counts, scatter-add) is later work.
+  ``gate[:, e] * y`` in f32 (the extended forms too: a plain MLP without ``w_up``, expert
+  biases added after each matmul, a router bias before the softmax).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from moecc.ir.affine import Affine
 from moecc.ir.graph import Op
+from moecc.ir.ops.composite import is_basic_moe, moe_operand_layout
 from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import Binary, Compute, Expr, For, MatMul, Operand, Reduce, Select, Stmt, TopK, Unary, View
 from moecc.ir.types import DType
@@ -30,6 +33,7 @@ from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, 
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
 from moecc.passes.tiled_lowering.elementwise import activation, narrow, widen
+from moecc.passes.tiled_lowering.moe_dispatch import lower_moe_sparse
 from moecc.passes.tiled_lowering.reductions import reduce_chunks, row_tile, softmax_rows
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
 
@@ -182,13 +186,51 @@ def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
         kb.emit(_mlp(kb, rows, ctx.view(w_gate), ctx.view(w_up), ctx.view(w_down), out, g, u, op.attrs["activation"]))
 
 
+def _moe_expert(kb: KernelBuilder, x: View, w: dict[str, View], y: View, g: View, u: View, attrs: dict,
+                t: DType) -> list[Stmt]:
+    """One expert of an extended ``moe`` (see :class:`~moecc.ir.ops.composite.Moe`) on every row
+    of ``x`` into ``y``: ``(act(x @ w_gate + b_gate) [* (x @ w_up + b_up)]) @ w_down + b_down``,
+    through the f32 buffers ``g`` and ``u`` (biases broadcast over the rows)."""
+    rows, ffn = g.shape
+    hidden = y.shape[1]
+    act = attrs["activation"]
+
+    def rowwise(bias: View, width: int) -> View:
+        return views.broadcast(views.reshape(bias, (1, width)), (rows, width))
+
+    stmts = emit_matmul(kb, g, x, w["w_gate"])
+    if attrs["expert_bias"]:
+        stmts += tiled_compute(kb, g, [g, rowwise(w["b_gate"], ffn)], lambda xs: Binary("add", xs[0], widen(xs[1], t)))
+    if attrs["gated"]:
+        stmts += emit_matmul(kb, u, x, w["w_up"])
+        if attrs["expert_bias"]:
+            stmts += tiled_compute(kb, u, [u, rowwise(w["b_up"], ffn)], lambda xs: Binary("add", xs[0], widen(xs[1], t)))
+        stmts += tiled_compute(kb, g, [g, u], lambda xs: Binary("mul", activation(act, xs[0], F32), xs[1]))
+    else:
+        stmts += tiled_compute(kb, g, [g], lambda xs: activation(act, xs[0], F32))
+    stmts += emit_matmul(kb, y, g, w["w_down"])
+    if attrs["expert_bias"]:
+        stmts += tiled_compute(kb, y, [y, rowwise(w["b_down"], hidden)], lambda xs: Binary("add", xs[0], widen(xs[1], t)))
+    return stmts
+
+
 @register_rule("moe")
 def lower_moe(op: Op, ctx: LoweringContext) -> None:
-    x, router, w_gate, w_up, w_down = op.operands
+    if ctx.moe == "sparse":
+        lower_moe_sparse(op, ctx)
+        return
+    lower_moe_dense(op, ctx)
+
+
+def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
+    """Every expert on every token, weighted by a dense ``[tokens, experts]`` gate."""
+    names = moe_operand_layout(op.attrs)
+    operand = dict(zip(names, op.operands))
+    x, router = operand["x"], operand["router_w"]
     t = x.type.dtype
     tokens, hidden = x.type.shape
     experts = router.type.shape[1]
-    ffn = w_gate.type.shape[2]
+    ffn = operand["w_gate"].type.shape[2]
     top = op.attrs["top_k"]
     name = op.result.name
     xv = ctx.view(x)
@@ -205,6 +247,9 @@ def lower_moe(op: Op, ctx: LoweringContext) -> None:
     with ctx.op_kernel(op) as kb:
         # Router: probabilities, the top-k of each token, renormalised.
         kb.emit(emit_matmul(kb, probs, xv, ctx.view(router)))
+        if op.attrs["router_bias"]:
+            bias = views.broadcast(views.reshape(ctx.view(operand["router_b"]), (1, experts)), (tokens, experts))
+            kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary("add", xs[0], widen(xs[1], t))))
         tile = row_tile(kb, (tokens,), experts, 2)
         scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
         sums = kb.local("top_sum", F32, tile + (1,))
@@ -237,12 +282,28 @@ def lower_moe(op: Op, ctx: LoweringContext) -> None:
         def expert(view: View, rows: int, cols: int) -> View:
             return views.reshape(views.window(view, (Affine.of(e), 0, 0), (1, rows, cols)), (rows, cols))
 
-        body = _mlp(kb, xv, expert(ctx.view(w_gate), hidden, ffn), expert(ctx.view(w_up), hidden, ffn),
-                    expert(ctx.view(w_down), ffn, hidden), y, g, u, op.attrs["activation"])
+        def expert_row(view: View, cols: int) -> View:
+            return views.reshape(views.window(view, (Affine.of(e), 0), (1, cols)), (cols,))
+
+        if is_basic_moe(op.attrs):
+            body = _mlp(kb, xv, expert(ctx.view(operand["w_gate"]), hidden, ffn),
+                        expert(ctx.view(operand["w_up"]), hidden, ffn),
+                        expert(ctx.view(operand["w_down"]), ffn, hidden), y, g, u, op.attrs["activation"])
+        else:
+            ws = {"w_gate": expert(ctx.view(operand["w_gate"]), hidden, ffn),
+                  "w_down": expert(ctx.view(operand["w_down"]), ffn, hidden)}
+            if op.attrs["gated"]:
+                ws["w_up"] = expert(ctx.view(operand["w_up"]), hidden, ffn)
+            if op.attrs["expert_bias"]:
+                ws["b_gate"] = expert_row(ctx.view(operand["b_gate"]), ffn)
+                ws["b_down"] = expert_row(ctx.view(operand["b_down"]), hidden)
+                if op.attrs["gated"]:
+                    ws["b_up"] = expert_row(ctx.view(operand["b_up"]), ffn)
+            body = _moe_expert(kb, xv, ws, y, g, u, op.attrs, t)
         weight_e = views.broadcast(views.window(gate, (0, Affine.of(e)), (tokens, 1)), (tokens, hidden))
         body += tiled_compute(kb, acc, [acc, weight_e, y], lambda xs: Binary("add", xs[0], Binary("mul", xs[1], xs[2])))
         kb.emit([For(e, experts, tuple(body))])
         kb.emit(tiled_compute(kb, out, [acc], lambda xs: narrow(xs[0], t)))
 
 
-__all__ = ["lower_attention", "lower_gated_mlp", "lower_moe", "lower_rotary"]
+__all__ = ["lower_attention", "lower_gated_mlp", "lower_moe", "lower_moe_dense", "lower_rotary"]

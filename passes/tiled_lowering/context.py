@@ -68,6 +68,10 @@ class Rule:
     empty_operands: bool = False  # lowers ops with an operand of no elements too
 
 
+#: How a ``moe`` op lowers: ``sparse`` runs each expert on the tokens routed to it
+#: (:mod:`.moe_dispatch`), ``dense`` runs every expert on every token and masks (for comparison).
+MOE_MODES = ("sparse", "dense")
+
 #: Op kind -> its lowering rule. Kinds without a rule become host calls.
 RULES: dict[str, Rule] = {}
 
@@ -185,6 +189,7 @@ class LoweringContext:
 
     graph: Graph
     params: TilingParams
+    moe: str = "sparse"  # one of MOE_MODES
     globals_: list[Buffer] = field(default_factory=list)
     all_buffers: dict[str, Buffer] = field(default_factory=dict)
     weights: dict[str, np.ndarray] = field(default_factory=dict)
@@ -327,6 +332,7 @@ def sources_of(op: Op) -> tuple[str, ...]:
 
 
 __all__ = [
+    "MOE_MODES",
     "RULES",
     "HostOp",
     "KernelBuilder",

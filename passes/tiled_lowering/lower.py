@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from moecc.errors import PassError
 from moecc.ir.graph import Graph, Op, Value
 from moecc.ir.subgraph import extract_subgraph
 from moecc.ir.tiled.nodes import HostCall, TiledModule, View
 from moecc.passes.tiled_lowering.context import (
+    MOE_MODES,
     RULES,
     HostOp,
     LoweringContext,
@@ -71,9 +73,13 @@ def decide(op: Op, ctx: LoweringContext) -> str | None:
     return rule.supports(op, ctx)
 
 
-def lower_graph(graph: Graph, params: TilingParams | None = None) -> TiledLowering:
-    """Lower ``graph`` into a tiled module (see the module docstring)."""
-    ctx = LoweringContext(graph, params or TilingParams())
+def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sparse") -> TiledLowering:
+    """Lower ``graph`` into a tiled module (see the module docstring); ``moe`` is one of
+    :data:`~.context.MOE_MODES` (how ``moe`` ops lower)."""
+    if moe not in MOE_MODES:
+        raise PassError(f"moe={moe!r} is not a moe lowering", pass_name="lower-to-tiled",
+                        remedy=f"use one of {', '.join(MOE_MODES)}")
+    ctx = LoweringContext(graph, params or TilingParams(), moe)
     input_buffers = []
     for value in graph.inputs:
         view = ctx.add_global(value.name, value.type.dtype, value.type.shape, "input")

@@ -4,7 +4,8 @@ Registers the ``tiled`` IR level (printed by :func:`~moecc.ir.tiled.print_tiled_
 parses back with :func:`~moecc.ir.tiled.parse_tiled_module`; verified by
 :func:`~moecc.ir.tiled.verify_tiled_module`) and the stage pass producing it. The lowering's
 result (module, weights, host ops) is kept in ``unit.products["tiled"]``. The tiling parameters
-are the pass's options: ``lower-to-tiled{tile_rows=8,k_tile=16}``.
+are the pass's options: ``lower-to-tiled{tile_rows=8,k_tile=16}``; ``moe=dense`` lowers ``moe`` ops
+densely (every expert on every token) instead of by sparse dispatch.
 """
 
 from __future__ import annotations
@@ -55,10 +56,11 @@ class LowerToTiledStage(StagePass):
     tile_cols: int = 64
     k_tile: int = 64
     local_bytes: int = 64 * 1024
+    moe: str = "sparse"  # how moe ops lower: sparse dispatch, or dense (every expert on every token)
 
     def run(self, unit: Compilation) -> None:
         params = TilingParams(self.tile_rows, self.tile_cols, self.k_tile, self.local_bytes)
-        unit.products[PRODUCT] = lower_graph(unit.graph, params)
+        unit.products[PRODUCT] = lower_graph(unit.graph, params, self.moe)
 
 
 __all__ = ["PRODUCT", "LowerToTiledStage", "tiled_of"]

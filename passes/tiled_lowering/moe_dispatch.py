@@ -1,0 +1,235 @@
+"""Sparse dispatch of a ``moe`` op: each expert runs only on the tokens routed to it.
+
+Part of the tiled lowering (:mod:`moecc.passes.tiled_lowering`); the ``moe`` rule
+(:mod:`.composite`) calls :func:`lower_moe_sparse` unless the lowering was asked for the dense
+form. The plan, for ``T`` tokens, ``E`` experts, top-``K`` routing and token tiles of ``R``
+rows (``S = ceil(T / R) * R`` slots per expert):
+
+1. **Route** (one kernel): router logits ``x @ router_w (+ router_b)``, softmax rows, top-``K``
+   per token (ties to the lower expert, as the reference), renormalised when ``normalize``.
+2. **Dispatch** (one kernel): per-expert token lists built in token order. The slot tables
+   ``slot_token[E, S]`` and ``slot_weight[E, S]`` start as padding (token ``T``, weight 0) and
+   ``counts[E]`` at 0; then, for each (token, choice) ``p`` in order, ``r = counts[e]`` is
+   gathered, ``counts[e] += 1`` scattered, and the token and its routing weight are scattered
+   to slot ``e * S + r``. Finally ``tiles[e] = ceil(counts[e] / R)``.
+3. **Experts** (one kernel): for each expert ``e``, a loop whose trip count ``tiles[e]`` is
+   read at run time (at most ``S / R``): gather the tile's token rows (``x`` padded with a zero
+   row ``T``), run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``),
+   scale each row by its routing weight and scatter-add the rows into an f32 accumulator of
+   ``T + 1`` rows (padding rows land in row ``T``, which is dropped).
+4. The first ``T`` accumulator rows, rounded to ``x``'s dtype, are the result.
+
+Experts are visited in index order, so each token's output sums its experts' contributions in
+the order the reference does. Work done is ``sum_e tiles[e] * R`` rows per expert instead of
+``T``: at most ``R - 1`` padding rows per expert (dropless).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from moecc.ir.affine import Affine
+from moecc.ir.graph import Op
+from moecc.ir.ops.composite import moe_operand_layout
+from moecc.ir.tiled import views
+from moecc.ir.tiled.nodes import (
+    Binary,
+    Cast,
+    Compute,
+    ElementRef,
+    Expr,
+    For,
+    Gather,
+    MatMul,
+    Operand,
+    Reduce,
+    Scatter,
+    Stmt,
+    TopK,
+    View,
+)
+from moecc.ir.types import DType
+from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const
+from moecc.passes.tiled_lowering.contractions import emit_matmul
+from moecc.passes.tiled_lowering.elementwise import activation, narrow
+from moecc.passes.tiled_lowering.reductions import row_tile, softmax_rows
+from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, window
+
+F32 = DType.F32
+I32 = DType.I32
+#: Smallest token tile of an expert (rows): below it the matmuls are too thin to pay for their setup.
+MIN_TOKEN_TILE = 16
+
+
+def token_tile(tokens: int, experts: int, top_k: int, tile_rows: int) -> int:
+    """Rows of an expert's token tile: the mean tokens per expert rounded up to a multiple of
+    :data:`MIN_TOKEN_TILE`, within ``[MIN_TOKEN_TILE, tile_rows]`` and at most ``tokens``. Padding
+    is then at most one tile minus a row per expert, and a balanced expert runs one or two tiles."""
+    mean = math.ceil(tokens * top_k / experts)
+    rows = math.ceil(mean / MIN_TOKEN_TILE) * MIN_TOKEN_TILE
+    return max(1, min(tokens, tile_rows, max(MIN_TOKEN_TILE, rows)))
+
+
+def _expert(view: View, e: Affine, shape: tuple[int, ...]) -> View:
+    """Expert ``e``'s slice of a stacked ``[E, *shape]`` view, as a ``shape`` view."""
+    return views.reshape(views.window(view, (e,) + (0,) * len(shape), (1,) + shape), shape)
+
+
+def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
+    attrs = op.attrs
+    operands = dict(zip(moe_operand_layout(attrs), op.operands))
+    x = operands["x"]
+    t = x.type.dtype
+    tokens, hidden = x.type.shape
+    experts = operands["router_w"].type.shape[1]
+    ffn = operands["w_gate"].type.shape[2]
+    top = attrs["top_k"]
+    gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
+    name = op.result.name
+    rows = token_tile(tokens, experts, top, ctx.params.tile_rows)
+    tiles_max = math.ceil(tokens / rows)
+    slots = tiles_max * rows
+    sources = (op.source or op.kind,)
+
+    probs = ctx.add_global(f"{name}_probs", F32, (tokens, experts))
+    top_v = ctx.add_global(f"{name}_route_weight", F32, (tokens, top))
+    top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top))
+    _route(ctx, op, operands, probs, top_v, top_i, sources)
+
+    counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1))
+    tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
+    slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
+    slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))
+    token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
+    with ctx.kernel(f"{name}_dispatch", sources) as kb:
+        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens))
+
+    padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
+    acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
+    out = ctx.result(op.result)
+    with ctx.kernel(f"{name}_experts", sources) as kb:
+        kb.emit(tiled_compute(kb, window(padded, (Affine(0), Affine(0)), (tokens, hidden)), [ctx.view(x)], lambda xs: xs[0]))
+        kb.emit(tiled_compute(kb, window(padded, (Affine(tokens), Affine(0)), (1, hidden)), [], lambda xs: const(0, t)))
+        kb.emit(tiled_compute(kb, acc, [], lambda xs: const(0, F32)))
+        kb.emit(_experts(kb, op, operands, padded, acc, tiles, slot_token, slot_weight, rows, tiles_max, slots,
+                         experts, hidden, ffn, gated, biased))
+        kb.emit(tiled_compute(kb, out, [window(acc, (Affine(0), Affine(0)), (tokens, hidden))],
+                              lambda xs: narrow(xs[0], t)))
+
+
+def _route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View,
+           sources: tuple[str, ...]) -> None:
+    """Router probabilities, the top-k experts of each token and their (renormalised) weights."""
+    tokens, experts = probs.shape
+    top = top_v.shape[1]
+    with ctx.kernel(f"{op.result.name}_route", sources) as kb:
+        kb.emit(emit_matmul(kb, probs, ctx.view(operands["x"]), ctx.view(operands["router_w"])))
+        if "router_b" in operands:
+            bias = views.broadcast(views.reshape(ctx.view(operands["router_b"]), (1, experts)), (tokens, experts))
+            b_t = ctx.dtype(bias)
+            kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary(
+                "add", xs[0], xs[1] if b_t == F32 else Cast(F32, xs[1]))))
+        tile = row_tile(kb, (tokens,), experts, 2)
+        scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
+        sums = kb.local("top_sum", F32, tile + (1,))
+
+        def route(starts: Starts, sizes: Sizes) -> list[Stmt]:
+            z = (Affine(0), Affine(0))
+            row_probs = window(probs, starts + (Affine(0),), sizes + (experts,))
+            stmts = softmax_rows(kb, False, F32, row_probs, row_probs,
+                                 [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
+            values = window(top_v, starts + (Affine(0),), sizes + (top,))
+            stmts.append(TopK(values, window(top_i, starts + (Affine(0),), sizes + (top,)), row_probs, True))
+            if op.attrs["normalize"]:
+                total = window(sums, z, sizes + (1,))
+                stmts += [Reduce("sum", total, values), Compute(values, Binary("div", Operand(values), Operand(total)))]
+            return stmts
+
+        kb.emit(tile_loops(kb, (tokens,), tile, route))
+
+
+def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, slot_token: View,
+              slot_weight: View, token_of: View, rows: int, slots: int, tokens: int) -> list[Stmt]:
+    """The slot tables, token counts and tile counts of every expert (see the module docstring)."""
+    choices = top_v.shape[0] * top_v.shape[1]
+    weights = views.reshape(top_v, (choices, 1))
+    experts_of = views.reshape(top_i, (choices,))
+    rank = kb.local("rank", I32, (1, 1))
+    slot = kb.local("slot", I32, (1, 1))
+    one = kb.local("one", I32, (1, 1))
+    stmts: list[Stmt] = [
+        *tiled_compute(kb, counts, [], lambda xs: const(0, I32)),
+        *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
+        *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
+        Compute(one, const(1, I32)),
+    ]
+    p = kb.var()
+    at = Affine.of(p)
+    chosen = views.window(experts_of, (at,), (1,))
+    body = (
+        Gather(rank, counts, chosen),
+        Scatter(counts, chosen, one, accumulate=True),
+        Compute(slot, Binary("add", Binary("mul", Operand(views.reshape(chosen, (1, 1))), const(slots, I32)),
+                             Operand(rank))),
+        Scatter(slot_token, views.reshape(slot, (1,)), views.window(token_of, (at, 0), (1, 1))),
+        Scatter(slot_weight, views.reshape(slot, (1,)), views.window(weights, (at, 0), (1, 1))),
+    )
+    stmts.append(For(p, choices, body))
+    stmts += tiled_compute(kb, tiles, [counts], lambda xs: Binary(
+        "div", Binary("add", xs[0], const(rows - 1, I32)), const(rows, I32)))
+    return stmts
+
+
+def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View, tiles: View, slot_token: View,
+             slot_weight: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int, ffn: int,
+             gated: bool, biased: bool) -> list[Stmt]:
+    """For each expert, its token tiles (run-time count): gather, MLP, weight, scatter-add."""
+    ctx = kb.ctx
+    act = op.attrs["activation"]
+    chunk = max(1, min(ffn, kb.params.tile_cols))
+    xt = kb.local("expert_tokens", ctx.dtype(padded), (rows, hidden))
+    y = kb.local("expert_out", F32, (rows, hidden))
+    g = kb.local("expert_gate", F32, (rows, chunk))
+    u = kb.local("expert_up", F32, (rows, chunk)) if gated else None
+    e, i = kb.var(), kb.var()
+    ev = Affine.of(e)
+    first = ev * slots + Affine.of(i) * rows  # the tile's first slot
+    token_ids = views.reshape(views.window(slot_token, (first, 0), (rows, 1)), (rows,))
+    w_gate = _expert(ctx.view(operands["w_gate"]), ev, (hidden, ffn))
+    w_up = _expert(ctx.view(operands["w_up"]), ev, (hidden, ffn)) if gated else None
+    w_down = _expert(ctx.view(operands["w_down"]), ev, (ffn, hidden))
+
+    def bias(name: str, width: int, start: int, size: int, n: int) -> View:
+        b = _expert(ctx.view(operands[name]), ev, (width,))
+        return views.broadcast(views.reshape(views.window(b, (start,), (size,)), (1, size)), (n, size))
+
+    def f32(view: View) -> Expr:
+        return Operand(view) if ctx.dtype(view) == F32 else Cast(F32, Operand(view))
+
+    body: list[Stmt] = [Gather(xt, padded, token_ids)]
+    for index, start in enumerate(range(0, ffn, chunk)):
+        size = min(chunk, ffn - start)
+        gv = window(g, (Affine(0), Affine(0)), (rows, size))
+        body.append(MatMul(gv, xt, views.window(w_gate, (0, start), (hidden, size))))
+        h: Expr = Binary("add", Operand(gv), f32(bias("b_gate", ffn, start, size, rows))) if biased else Operand(gv)
+        h = activation(act, h, F32)
+        if u is not None and w_up is not None:
+            uv = window(u, (Affine(0), Affine(0)), (rows, size))
+            body.append(MatMul(uv, xt, views.window(w_up, (0, start), (hidden, size))))
+            up: Expr = Binary("add", Operand(uv), f32(bias("b_up", ffn, start, size, rows))) if biased else Operand(uv)
+            h = Binary("mul", h, up)
+        body.append(Compute(gv, h))
+        body.append(MatMul(y, gv, views.window(w_down, (start, 0), (size, hidden)), accumulate=index > 0))
+    weight = views.broadcast(views.window(slot_weight, (first, 0), (rows, 1)), (rows, hidden))
+    out: Expr = Operand(y)
+    if biased:
+        out = Binary("add", out, f32(bias("b_down", hidden, 0, hidden, rows)))
+    body.append(Compute(y, Binary("mul", out, Operand(weight))))
+    body.append(Scatter(acc, token_ids, y, accumulate=True))
+    tile_loop = For(i, ElementRef(tiles.buffer, ev), tuple(body), max_count=tiles_max)
+    return [For(e, experts, (tile_loop,))]
+
+
+__all__ = ["MIN_TOKEN_TILE", "lower_moe_sparse", "token_tile"]
