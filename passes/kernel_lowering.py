@@ -189,7 +189,7 @@ class LoweringContext:
             return self._weight_cache[key]
         natural = self.storage_dtype(DType.from_numpy(data.dtype)) if data.dtype != np.float64 else None
         name = self._new_hbm(hint if dtype == natural else f"{hint}.{dtype}", dtype, tuple(data.shape), "weight")
-        self.weights[name] = np.ascontiguousarray(data.astype(dtype.numpy))
+        self.weights[name] = np.ascontiguousarray(data.astype(dtype.numpy, copy=False))  # no copy when it is stored as is
         self._weight_cache[key] = name
         return name
 
@@ -203,7 +203,7 @@ class LoweringContext:
             return bound
         data = const_value(value)
         assert data is not None, f"%{value.name} is not a constant"
-        name = self.weight(value.name, np.asarray(data).astype(dtype.numpy), dtype)
+        name = self.weight(value.name, np.asarray(data), dtype)
         self.value_buffers.setdefault(id(value), name)
         return name
 

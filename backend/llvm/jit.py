@@ -123,6 +123,13 @@ def parse_and_verify(module: ir.Module, target: CpuTarget | None = None, text: s
     return parsed
 
 
+#: Whether O3 runs LLVM's loop unroller. Off: full unrolling of the tiled IR's static tile loops
+#: (a 16-iteration loop around a 16 x 512 vectorised nest becomes 256 copies) made an MLP layer
+#: 3,500 lines of IR and ~0.9 s of code generation per kernel, while the vectoriser's own
+#: interleaving (on) keeps the inner loops as wide. Measured in docs/benchmarks.md.
+LOOP_UNROLLING = False
+
+
 def optimise(parsed: llvm.ModuleRef, target: CpuTarget | None = None, speed_level: int = DEFAULT_SPEED_LEVEL) -> None:
     """Run the new pass manager's default ``-O<speed_level>`` pipeline (loop and SLP
     vectorisation on) in place, with the target's cost model."""
@@ -130,7 +137,7 @@ def optimise(parsed: llvm.ModuleRef, target: CpuTarget | None = None, speed_leve
     tuning = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     tuning.loop_vectorization = True
     tuning.slp_vectorization = True
-    tuning.loop_unrolling = True
+    tuning.loop_unrolling = LOOP_UNROLLING
     tuning.loop_interleaving = True
     builder = llvm.create_pass_builder(machine, tuning)
     builder.getModulePassManager().run(parsed, builder)
@@ -192,7 +199,7 @@ def compile_module(
     Cached by (module text, target, speed level); the engine is kept for the process's life."""
     target = target or host_cpu_target()
     text = module_text(module, target)
-    key = hashlib.sha256(f"{target}\n{speed_level}\n{text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{target}\n{speed_level}\n{LOOP_UNROLLING}\n{text}".encode()).hexdigest()
     with _jit_lock:
         cached = _jit_cache.get(key)
         if cached is not None:

@@ -135,6 +135,10 @@ class NodeContext:
         if proto is None:
             return default
         if proto.type == onnx.AttributeProto.TENSOR:
+            if proto.t.data_location == onnx.TensorProto.EXTERNAL:
+                from moecc.frontend.onnx_importer import tensor_array  # the importer imports this module
+
+                return tensor_array(proto.t)  # mapped from its file
             return onnx.numpy_helper.to_array(proto.t)
         if proto.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
             raise self.error(f"attribute '{name}' holds a subgraph, which moecc does not support")

@@ -64,7 +64,12 @@ def supported_onnx_ops() -> dict[str, str]:
 # -- loading ------------------------------------------------------------------------------
 
 def load_model(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
-    """Read a model and its external data; every failure is a :class:`ModelLoadError`."""
+    """Read a model; every failure is a :class:`ModelLoadError`.
+
+    External data is not read: each external initializer's ``location`` is made absolute (and
+    checked: the file exists and holds the tensor's bytes), and the importer maps the file
+    (:func:`tensor_array`), so weights are read from disk once, when something uses them,
+    and never copied into the protobuf."""
     if isinstance(source, onnx.ModelProto):
         return source, None
     if isinstance(source, bytes):
@@ -79,14 +84,36 @@ def load_model(source: ModelSource) -> tuple[onnx.ModelProto, Path | None]:
     except OSError as exc:
         raise ModelLoadError(f"cannot read '{path}': {exc.strerror}") from None
     model = _parse_model_bytes(data, str(path))
-    try:
-        onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
-    except (OSError, ValueError, onnx.checker.ValidationError) as exc:
-        raise ModelLoadError(
-            f"cannot load external data of '{path}': {exc}",
-            remedy="keep the model's .data files next to it, as exported",
-        ) from None
+    _resolve_external_data(model, path)
     return model, path
+
+
+def _resolve_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Make every external initializer's location absolute, checking that its bytes exist."""
+    folder = path.parent.resolve()
+    tensors = list(model.graph.initializer) + [t for node in model.graph.node for a in node.attribute
+                                               if a.type == onnx.AttributeProto.TENSOR for t in (a.t,)]
+    for tensor in tensors:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        target = (folder / location).resolve() if location else None
+        if target is None or folder not in target.parents:
+            raise ModelLoadError(f"cannot load external data of '{path}': initializer '{tensor.name}' points outside "
+                                 f"the model's folder ('{location}')", remedy="keep the model's .data files next to it, as exported")
+        try:
+            size = target.stat().st_size
+        except OSError:
+            raise ModelLoadError(f"cannot load external data of '{path}': '{location}' of initializer '{tensor.name}' "
+                                 f"does not exist", remedy="keep the model's .data files next to it, as exported") from None
+        offset, length = int(info.get("offset", 0) or 0), info.get("length")
+        if offset < 0 or offset > size or (length is not None and offset + int(length) > size):
+            raise ModelLoadError(f"cannot load external data of '{path}': initializer '{tensor.name}' lies past the end "
+                                 f"of '{location}' ({size} bytes)", remedy="the data file is truncated; re-export the model")
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = str(target)
 
 
 def _parse_model_bytes(data: bytes, where: str) -> onnx.ModelProto:
@@ -204,10 +231,35 @@ def resolve_input_types(model: onnx.ModelProto, input_shapes: InputShapes | None
     return types
 
 
+#: Initializers with more elements than this are given to ONNX shape inference by type only
+#: (weights never determine a shape; small ones may: Reshape targets, axes, pads).
+INFERENCE_INITIALIZER_ELEMENTS = 4096
+
+
 def _with_static_inputs(model: onnx.ModelProto, types: Mapping[str, TensorType]) -> onnx.ModelProto:
+    """The model as ONNX shape inference sees it: the inputs at their static shapes, and every
+    big initializer declared as an input of its type instead of carried with its data (so no
+    weight bytes are serialised or copied for inference)."""
     fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    for inp in fixed.graph.input:
+    for field in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        setattr(fixed, field, getattr(model, field))
+    fixed.opset_import.extend(model.opset_import)
+    fixed.functions.extend(model.functions)
+    source, graph = model.graph, fixed.graph
+    graph.name = source.name
+    graph.node.extend(source.node)
+    graph.input.extend(source.input)
+    graph.output.extend(source.output)
+    graph.value_info.extend(source.value_info)
+    graph.sparse_initializer.extend(source.sparse_initializer)
+    declared = {inp.name for inp in source.input}
+    for tensor in source.initializer:
+        numel = int(np.prod(tensor.dims, dtype=np.int64)) if tensor.dims else 1
+        if numel <= INFERENCE_INITIALIZER_ELEMENTS and tensor.data_location != onnx.TensorProto.EXTERNAL:
+            graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    for inp in graph.input:
         if inp.name in types:
             dims = inp.type.tensor_type.shape
             dims.Clear()
@@ -219,7 +271,7 @@ def _with_static_inputs(model: onnx.ModelProto, types: Mapping[str, TensorType])
 def _onnx_shape_inference(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
     """Run ONNX's own strict shape inference: it rejects inconsistent models early, naming the node."""
     if model.ByteSize() > 1_500_000_000:
-        return {}  # inference needs the model in one protobuf; too big to be worth it
+        return {}  # inference needs the model in one protobuf (2 GiB at most); weights are not in it
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except onnx.shape_inference.InferenceError as exc:
@@ -261,7 +313,9 @@ def _node_order(nodes: Sequence[onnx.NodeProto], available: set[str]) -> list[in
         raise VerificationError(f"the model's graph has a cycle: {names}", remedy="re-export the model") from None
 
 
-def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
+def tensor_array(tensor: onnx.TensorProto) -> np.ndarray:
+    """An initializer (or a tensor attribute) as a numpy array of its moecc dtype; external data
+    is memory-mapped (:func:`_mapped_initializer`), not read."""
     try:
         dtype = DType.from_onnx(tensor.data_type)
     except MoeccError as err:
@@ -273,10 +327,7 @@ def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
             remedy="the tensor is too large to hold; check the model is not corrupt",
         )
     if tensor.data_location == onnx.TensorProto.EXTERNAL and not tensor.raw_data:
-        raise ModelLoadError(
-            f"initializer '{tensor.name}' keeps its data in an external file that was not loaded",
-            remedy="pass the model by path so its external data can be found",
-        )
+        return _mapped_initializer(tensor, dtype, numel)
     try:
         array = numpy_helper.to_array(tensor)
     except (ValueError, TypeError, MemoryError) as exc:
@@ -284,6 +335,33 @@ def _initializer_array(tensor: onnx.TensorProto) -> np.ndarray:
     if array.shape != tuple(tensor.dims):
         raise ModelLoadError(f"initializer '{tensor.name}' holds {array.size} elements, its dims {tuple(tensor.dims)} need {numel}")
     return np.asarray(array.astype(dtype.numpy, copy=False), order="C")  # ascontiguousarray would make scalars 1-D
+
+
+def _mapped_initializer(tensor: onnx.TensorProto, dtype: DType, numel: int) -> np.ndarray:
+    """An external initializer as a read-only memory map of its file (no copy, paged in on use)."""
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = Path(info.get("location", ""))
+    if not location.is_absolute():
+        raise ModelLoadError(
+            f"initializer '{tensor.name}' keeps its data in an external file that was not loaded",
+            remedy="pass the model by path so its external data can be found",
+        )
+    stored = np.dtype(numpy_helper.helper.tensor_dtype_to_np_dtype(tensor.data_type)).newbyteorder("<")
+    offset = int(info.get("offset", 0) or 0)
+    nbytes = numel * stored.itemsize
+    if "length" in info and int(info["length"]) != nbytes:
+        raise ModelLoadError(f"initializer '{tensor.name}' has {info['length']} bytes of external data, "
+                             f"its dims {tuple(tensor.dims)} need {nbytes}", remedy="re-export the model")
+    try:
+        if location.stat().st_size < offset + nbytes:
+            raise ModelLoadError(f"initializer '{tensor.name}' lies past the end of '{location}'",
+                                 remedy="the data file is truncated; re-export the model")
+        array = np.memmap(location, dtype=stored, mode="r", offset=offset, shape=tuple(int(d) for d in tensor.dims))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot map the external data of initializer '{tensor.name}': {exc}") from None
+    if dtype.numpy != stored:
+        return np.asarray(array.astype(dtype.numpy))  # a converted copy (e.g. big-endian data)
+    return array.view(np.ndarray) if array.ndim else np.asarray(array[()])
 
 
 # -- import -------------------------------------------------------------------------------
@@ -320,7 +398,7 @@ def import_onnx(
     builder = GraphBuilder(graph)
     env: dict[str, Value] = {}
     for tensor in graph_proto.initializer:
-        env[tensor.name] = builder.const(_initializer_array(tensor), tensor.name)
+        env[tensor.name] = builder.const(tensor_array(tensor), tensor.name)
     for inp in graph_proto.input:
         if inp.name in frozen:
             env[inp.name] = builder.const(np.asarray(frozen[inp.name]), inp.name)
