@@ -17,6 +17,7 @@ import numpy as np
 
 from moecc.errors import CheckFailed, InputError, IRParseError, MoeccError
 from moecc.fileio import atomic_write
+from moecc.progress import Progress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="write the IR after every pass and stage as numbered files: NN-after-NAME.mir (graph), .kir "
                         "(kernel IR), .s (asm), .ll (LLVM)")
     p.add_argument("--elide-constants", choices=["yes", "no"], default="yes", help="elide large constants in --emit output")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress line (it is shown only when stderr is a terminal)")
     p.set_defaults(func=_cmd_compile)
 
     p = subparsers.add_parser("bisect", help="find where a target first disagrees with the reference",
@@ -196,9 +199,6 @@ class _DumpDir:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    import io
-
-    import moecc
     from moecc.targets import get_target
 
     backend = get_target(args.target)
@@ -225,6 +225,21 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     if args.compile_to and args.emit:
         raise InputError("--compile-to and --emit both choose what to print; give one of them")
     dumps = _DumpDir(args.dump_dir) if args.dump_dir else None
+    # The status line would interleave with IR printed to stderr.
+    progress = Progress(quiet=args.quiet or bool(args.print_ir_after_all or args.print_ir_after))
+    try:
+        return _compile_and_write(args, options, dumps, progress)
+    finally:
+        progress.clear()
+
+
+def _compile_and_write(args: argparse.Namespace, options: dict[str, Any], dumps: Any, progress: Progress) -> int:
+    """The rest of ``moecc compile`` once the arguments are checked (``progress`` sees each step)."""
+    import io
+
+    import moecc
+    from moecc.targets import get_target
+
     compiled = moecc.compile(
         args.model,
         target=args.target,
@@ -236,8 +251,10 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         ir_stream=sys.stderr if args.print_ir_after_all or args.print_ir_after else io.StringIO(),
         compile_to=args.compile_to,
         dump_sink=dumps,
+        progress=progress,
         **options,
     )
+    progress.clear()
     if args.time_passes:
         _print_pass_times(compiled.pass_times)
     if args.explain_partition:
@@ -258,12 +275,16 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         sys.stdout.write(compiled.ir(args.emit, elide_constants=args.elide_constants == "yes"))
         return 0
     output = args.output or (Path(args.model).stem + ".moe")
+    if args.report or args.trace:
+        progress.step("simulating for the report" if get_target(args.target).simulated else "running for the report")
     report = compiled.report() if (args.report or args.trace) else None
     if args.trace:
         atomic_write(args.trace, json.dumps(compiled.trace()) + "\n")
     if args.report and args.report != "-":
         atomic_write(args.report, json.dumps(report, indent=2) + "\n")
+    progress.step(f"writing {output}")
     compiled.save(output)
+    progress.clear()
     if args.report == "-":
         _print_report_summary(report)
     print(f"wrote {output}", file=sys.stderr)

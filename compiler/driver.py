@@ -36,6 +36,7 @@ def compile(  # noqa: A001 - the public name of the API
     ir_stream: TextIO | None = None,
     compile_to: str | None = None,
     dump_sink: Callable[[str, Any, str], None] | None = None,
+    progress: Any = None,
     asic_target: str | None = None,
     precision: str | None = None,
     trace: bool | None = None,
@@ -51,7 +52,7 @@ def compile(  # noqa: A001 - the public name of the API
     follow it. ``print_ir_after``/``print_ir_after_all`` print the IR after those passes or stages
     to ``ir_stream`` (``dump_sink(name, compilation, text)`` receives each printed dump too);
     ``compile_to`` stops after the named pass or stage (the model then only prints that IR:
-    ``ir(compile_to)``).
+    ``ir(compile_to)``); ``progress`` (a :class:`moecc.progress.Progress`) is told each step.
 
     Target options (each belongs to one target; giving it to another is an error):
     on ``asic``, ``asic_target`` names the part (a target description in ``moecc.isa_spec``,
@@ -67,6 +68,8 @@ def compile(  # noqa: A001 - the public name of the API
              "lowering": lowering, "moe": moe}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
+    if progress is not None:
+        progress.step("import-onnx")
     onnx_model, _ = load_model(model)  # once: external data is read into the proto here
     graph = import_onnx(onnx_model, input_shapes, constant_inputs)
     import_time = time.perf_counter() - start
@@ -74,7 +77,7 @@ def compile(  # noqa: A001 - the public name of the API
     input_names = [n for n in _onnx_input_names(onnx_model, input_shapes, constant_inputs) if n not in frozen]
     recorded = {"input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}}
     return _compile_graph(graph, target, options, input_names, recorded, {"import-onnx": import_time}, pipeline,
-                          print_ir_after_all, print_ir_after, time_passes, ir_stream, compile_to, dump_sink)
+                          print_ir_after_all, print_ir_after, time_passes, ir_stream, compile_to, dump_sink, progress)
 
 
 def compile_graph(
@@ -104,7 +107,8 @@ def compile_graph(
 def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_names: list[str],
                    recorded: dict[str, Any], times: dict[str, float], pipeline: str | None, print_ir_after_all: bool,
                    print_ir_after: Iterable[str], time_passes: bool, ir_stream: TextIO | None,
-                   compile_to: str | None, dump_sink: Callable[[str, Any, str], None] | None) -> CompiledModel:
+                   compile_to: str | None, dump_sink: Callable[[str, Any, str], None] | None,
+                   progress: Any = None) -> CompiledModel:
     """The pass pipeline over ``graph`` and the target's executable (the shared part of
     :func:`compile` and :func:`compile_graph`)."""
     from moecc.passes.compilation import Compilation
@@ -123,6 +127,7 @@ def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_
         out=ir_stream or sys.stderr,
         stop_after=compile_to,
         dump_sink=dump_sink,
+        on_pass=progress.step if progress is not None else None,
     )
     manager.run(unit)
     times.update(manager.pass_times)
@@ -132,6 +137,8 @@ def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_
     if manager.stopped_after is not None:
         compiled.stopped_after, compiled.stage_text = manager.stopped_after, unit.ir_text()
         return compiled
+    if progress is not None:
+        progress.step(f"building the {target} executable")
     backend.finish(compiled, unit)
     return compiled
 

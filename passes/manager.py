@@ -366,6 +366,7 @@ class PassManager:
         out: TextIO | None = None,
         stop_after: str | None = None,
         dump_sink: Callable[[str, Any, str], None] | None = None,
+        on_pass: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.passes: list[Pass] = parse_pipeline(passes) if isinstance(passes, str) else list(passes)
         for p in self.passes:
@@ -391,6 +392,7 @@ class PassManager:
         self.stop_after = stop_after
         self.stopped_after: str | None = None
         self.dump_sink = dump_sink
+        self.on_pass = on_pass  # called with (name, 1-based position, count) before each top-level pass
         names = _pass_names(self.passes)
         if stop_after is not None and stop_after not in names:
             raise PassError(f"cannot stop after '{stop_after}': the pipeline has no such pass",
@@ -412,7 +414,9 @@ class PassManager:
             except MoeccError as err:
                 raise err.add_context(location="pass pipeline input") from None
         changed = False
-        for p in self.passes:
+        for index, p in enumerate(self.passes, start=1):
+            if self.on_pass is not None:
+                self.on_pass(p.name, index, len(self.passes))
             changed = self._run_pass(p, ir) or changed
             if self.stopped_after is not None:
                 break
