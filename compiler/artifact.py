@@ -6,7 +6,7 @@ graph IR with constants elided), ``weights.npz`` (constant data keyed by value n
 target's own members (kernel IR, programs, objects: :meth:`CompileTarget.save_members
 <moecc.targets.base.CompileTarget.save_members>`), with the target's manifest entry under its name.
 :func:`load_artifact` checks all of it; a corrupt, truncated, foreign or newer file is an
-:class:`~moecc.errors.ArtifactError`. Files are written atomically.
+:class:`~moecc.errors.ArtifactError`. Files are written atomically, streamed into the destination folder.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from moecc import __version__
 from moecc.compiled_model import CompiledModel, TensorSpec
 from moecc.errors import ArtifactError, MoeccError
-from moecc.fileio import atomic_write
+from moecc.fileio import atomic_writer
 from moecc.ir.graph import ElidedTensor
 
 ARTIFACT_FORMAT = "moecc-artifact"
@@ -33,6 +33,8 @@ ARTIFACT_VERSION = 2
 _MANIFEST = "manifest.json"
 _GRAPH = "graph.mir"
 _WEIGHTS = "weights.npz"
+#: Members bigger than this are stored uncompressed (streamed straight into the archive).
+STORE_ABOVE_BYTES = 1 << 20
 
 
 def _sha256(data: bytes) -> str:
@@ -76,12 +78,11 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     }
     if target_entry is not None:
         manifest[backend.name] = target_entry  # the target's own part, under its name
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    with atomic_writer(path) as handle, zipfile.ZipFile(handle, "w") as archive:
+        archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED)
         for name, data in members.items():
-            archive.writestr(name, data)
-    atomic_write(path, buffer.getvalue())
+            # Weights, images and machine code barely compress: store them (deflating 300 MB took 15 s).
+            archive.writestr(name, data, zipfile.ZIP_STORED if len(data) > STORE_ABOVE_BYTES else zipfile.ZIP_DEFLATED)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, bytes]]:

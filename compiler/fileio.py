@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from moecc.errors import MoeccError
 
@@ -20,10 +23,11 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file handle whose contents become ``path`` when the block ends without an
+    error (temp file in the same folder, then rename); on an error nothing is left behind."""
     target = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise MoeccError(f"output path '{target}' is a directory", remedy="give a file name")
@@ -32,7 +36,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
         # mkstemp creates the file 0600; the result gets the mode a plain open() would give it.
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
@@ -42,3 +46,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_writer`)."""
+    with atomic_writer(path) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)

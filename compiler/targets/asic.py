@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError, UnsupportedError
+from moecc.ir.graph import ElidedTensor
 from moecc.targets.base import CompileTarget, host_ops
 
 if TYPE_CHECKING:
@@ -190,15 +191,33 @@ class AsicTarget(CompileTarget):
 
     # -- artifacts ---------------------------------------------------------------------
     def save_members(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any]:
-        """The kernel IR, program binaries and listings, the HBM image with the weights placed,
-        and the report when a run has produced its figures (saving never simulates)."""
+        """The kernel IR, program binaries and listings, the HBM image up to the last weight (the
+        weights at their offsets), and the report when a run has produced its figures (saving
+        never simulates). Graph constants whose bytes the image holds as they are are listed in
+        ``constants_in_image`` (left out of ``weights.npz``: each weight is stored once)."""
+        from moecc.asic_runtime import to_hbm
         from moecc.ir.kernel_printer import print_kernel_module
         from moecc.isa_spec import encode_program
 
         exe = compiled.executable
         members[_KERNELS] = print_kernel_module(exe.module).encode("utf-8")
-        image = exe.initial_image({v.name: np.zeros(v.type.shape, v.type.dtype.numpy) for v in exe.graph.inputs})
-        members[_IMAGE] = image.tobytes()
+        buffers = {b.name: b for b in exe.module.hbm}
+        placed = [buffers[name] for name in exe.weights]
+        image = np.zeros(max((b.offset + b.nbytes for b in placed), default=0), dtype=np.uint8)
+        for name, data in exe.weights.items():
+            buffer = buffers[name]
+            image[buffer.offset: buffer.offset + buffer.nbytes] = to_hbm(data, buffer).reshape(-1).view(np.uint8)
+        in_image: dict[str, str] = {}
+        for op in compiled.graph.const_ops():
+            buffer = buffers.get(exe.value_buffers.get(op.result.name, op.result.name))
+            value = op.attrs["value"]
+            if (buffer is None or buffer.role != "weight" or buffer.offset is None or isinstance(value, ElidedTensor)
+                    or np.dtype(value.dtype) != np.dtype(buffer.dtype.numpy) or value.nbytes != buffer.nbytes):
+                continue
+            if np.array_equal(image[buffer.offset: buffer.offset + buffer.nbytes],
+                              np.ascontiguousarray(value).reshape(-1).view(np.uint8)):
+                in_image[op.result.name] = buffer.name
+        members[_IMAGE] = memoryview(image)  # type: ignore[assignment]  (written as it is, not copied)
         segments = []
         for index, segment in enumerate(exe.segments):
             members[f"program{index}.bin"] = encode_program(segment.program)
@@ -219,7 +238,11 @@ class AsicTarget(CompileTarget):
             "segments": segments,
             "partition": dict(compiled.partition),
             "memory": compiled.memory,
+            "constants_in_image": in_image,
         }
+
+    def constants_stored_elsewhere(self, entry: Mapping[str, Any] | None) -> frozenset[str]:
+        return frozenset((entry or {}).get("constants_in_image", {}))
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
                      path: Any) -> None:
@@ -241,7 +264,11 @@ class AsicTarget(CompileTarget):
             for buffer in module.hbm:
                 if buffer.role == "weight":
                     size = buffer.elements * buffer.dtype.itemsize
-                    weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy).copy()
+                    weights[buffer.name] = image[buffer.offset: buffer.offset + size].view(buffer.dtype.numpy)
+            constants = {op.result.name: op for op in compiled.graph.const_ops()}
+            compiled.graph.bind_weights({
+                name: weights[buffer_name].reshape(constants[name].result.type.shape)
+                for name, buffer_name in dict(entry.get("constants_in_image", {})).items()})
             segments = []
             for index, meta in enumerate(entry["segments"]):
                 program = decode_program(members[f"program{index}.bin"])
