@@ -164,3 +164,27 @@ def test_moe_option_is_checked(tmp_path: object, capsys: pytest.CaptureFixture[s
         handle.write(model.SerializeToString())
     assert main(["compile", path, "--target", "cpu", "--moe", "dense", "--emit", "tiled"]) == 0
     assert not DYNAMIC_LOOP.search(capsys.readouterr().out)
+
+
+def test_cpu_report_shows_the_routing_of_each_moe_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    import moecc
+    from moecc.examples import build_example, example_inputs
+    from moecc.moe_report import expert_flops_per_row
+
+    model = build_example("moe-transformer")
+    compiled = moecc.compile(model, target="cpu")
+    compiled.run(example_inputs("moe-transformer", model, seed=1))
+    report = compiled.report()
+    layers = report["moe"]
+    assert len(layers) == 2  # one per MoE layer, in graph order
+    tokens = {op.operands[0].type.shape[0] for op in compiled.graph.ops if op.kind == "moe"}.pop()
+    for layer, described in zip(layers, compiled.partition["moe_layers"]):
+        assert sum(layer["tokens_per_expert"]) == tokens * layer["top_k"] and layer["dropped_tokens"] == 0
+        tile = described["token_tile"]
+        executed = sum(-(-c // tile) * tile for c in layer["tokens_per_expert"])
+        assert layer["padding_rows"] == executed - tokens * layer["top_k"] < layer["experts"] * tile
+        per_row = expert_flops_per_row(described)
+        # (at the example's 16 tokens one tile holds them all: executed can equal dense)
+        assert layer["executed_expert_flops"] == executed * per_row <= layer["dense_expert_flops"] == tokens * layer["experts"] * per_row
+        assert layer["imbalance"] == pytest.approx(max(layer["tokens_per_expert"]) * layer["experts"] / (tokens * layer["top_k"]), rel=1e-3)
+    assert "tokens per expert" in compiled.backend.summary(report)

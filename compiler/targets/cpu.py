@@ -92,6 +92,7 @@ class CpuCompileTarget(CompileTarget):
             # Op kind -> how many run on the reference interpreter.
             "interpreter_ops": interpreted_op_counts(lowering.module),
             "weight_sources": dict(lowering.weight_sources),
+            "moe_layers": [dict(layer) for layer in lowering.moe_layers],
         }
         compiled.options["cpu"] = unit.machine.name
 
@@ -109,11 +110,20 @@ class CpuCompileTarget(CompileTarget):
     def report(self, compiled: CompiledModel) -> dict[str, Any]:
         from moecc.backend.llvm.tiled.report import tiled_cpu_report
 
+        from moecc.moe_report import routing_report
+
         report = compiled.graph_report()
-        report["cpu"] = tiled_cpu_report(compiled)
+        report["cpu"] = tiled_cpu_report(compiled)  # runs the model first when it has not run yet
+        exe = compiled.executable
+        layers = list(compiled.partition.get("moe_layers", []))
+        if layers and exe._heap is not None:
+            counts = [exe.program.read(exe._heap, str(layer["counts_buffer"])).reshape(-1) for layer in layers]
+            report["moe"] = routing_report(layers, counts)
         return report
 
     def summary(self, report: Mapping[str, Any]) -> str:
+        from moecc.moe_report import format_routing
+
         cpu = report["cpu"]
         blocking = cpu["sgemm_blocking"]
         return super().summary(report) + (
@@ -123,7 +133,8 @@ class CpuCompileTarget(CompileTarget):
                 f"({cpu['host_calls_run']} run so far)\n"
                 f"memory        heap {cpu['heap_bytes'] / 1024:.1f} KiB ({cpu['heap_bytes_reused'] / 1024:.1f} KiB saved by "
                 f"reusing temps), scratch {cpu['scratch_bytes_per_thread'] / 1024:.1f} KiB per thread\n"
-                f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n")
+                f"run time      {cpu['last_run_ms']:.3f} ms ({cpu['last_run_source']})\n"
+                + format_routing(report.get("moe", [])))
 
     def ir_text(self, compiled: CompiledModel, stage: str) -> str:
         if stage == "tiled":

@@ -199,6 +199,7 @@ class LoweringContext:
     step_names: set[str] = field(default_factory=set)
     designated: dict[Value, str] = field(default_factory=dict)  # graph output value -> output buffer
     host_ops: list[HostOp] = field(default_factory=list)
+    moe_layers: list[dict[str, object]] = field(default_factory=list)  # one per sparse moe op (moe_dispatch)
     _names: set[str] = field(default_factory=set)
     _vars: int = 0
 

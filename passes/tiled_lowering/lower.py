@@ -51,6 +51,9 @@ class TiledLowering:
     weight_sources: dict[str, str] = field(default_factory=dict)
     input_buffers: tuple[str, ...] = ()
     host_ops: tuple[HostOp, ...] = ()
+    #: One entry per sparsely dispatched moe op: its node, sizes and the buffer holding its
+    #: tokens per expert after a run (:mod:`.moe_dispatch`), for the routing report.
+    moe_layers: tuple[dict[str, object], ...] = ()
 
     @property
     def kernel_count(self) -> int:
@@ -112,7 +115,8 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     module = TiledModule(tuple(ctx.globals_), tuple(ctx.steps), tuple(input_buffers), tuple(outputs))
     used = {b.name for b in module.buffers}
     weights = {k: v for k, v in ctx.weights.items() if k in used}
-    return TiledLowering(module, weights, dict(ctx.weight_sources), tuple(input_buffers), tuple(ctx.host_ops))
+    return TiledLowering(module, weights, dict(ctx.weight_sources), tuple(input_buffers), tuple(ctx.host_ops),
+                         tuple(ctx.moe_layers))
 
 
 def _plan_outputs(ctx: LoweringContext) -> list[str]:

@@ -98,7 +98,11 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top))
     _route(ctx, op, operands, probs, top_v, top_i, sources)
 
-    counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1))
+    # Kept after the run (not a temp whose space is reused): the routing report reads it.
+    counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1), "output")
+    ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
+                           "top_k": top, "hidden": hidden, "ffn": ffn, "gated": gated, "token_tile": rows,
+                           "counts_buffer": counts.buffer})
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
     slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
     slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))

@@ -1,0 +1,58 @@
+"""The routing part of a report: per MoE layer, how tokens spread over experts and what it cost.
+
+Built by a target's report from the layers its lowering dispatched (a ``moe`` op lowered by
+:mod:`moecc.passes.tiled_lowering.moe_dispatch`) and the tokens each expert received in the
+run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalance`` (max over
+mean), ``dropped_tokens`` (0: dispatch is dropless), ``padding_rows`` (rows of the experts' last
+token tiles that hold no token, and the FLOPs spent on them), ``dense_expert_flops`` (every
+expert on every token) and ``executed_expert_flops`` (the token tiles the experts ran,
+padding included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def expert_flops_per_row(layer: Mapping[str, Any]) -> int:
+    """FLOPs of one expert on one token row: two or three matmuls of ``hidden x ffn``."""
+    return (3 if layer["gated"] else 2) * 2 * int(layer["hidden"]) * int(layer["ffn"])
+
+
+def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequence[int]]) -> list[dict[str, Any]]:
+    """One entry per layer, from its description and the tokens each of its experts received."""
+    rows = []
+    for layer, per_expert in zip(layers, counts):
+        tokens = [int(c) for c in per_expert]
+        tile = int(layer["token_tile"])
+        executed_rows = sum(-(-c // tile) * tile for c in tokens)
+        per_row = expert_flops_per_row(layer)
+        mean = sum(tokens) / len(tokens) if tokens else 0.0
+        rows.append({
+            "layer": layer["onnx_node"],
+            "op": layer["op"],
+            "experts": int(layer["experts"]),
+            "top_k": int(layer["top_k"]),
+            "tokens_per_expert": tokens,
+            "imbalance": round(max(tokens) / mean, 3) if mean else 0.0,
+            "dropped_tokens": 0,
+            "padding_rows": executed_rows - sum(tokens),
+            "padding_flops": (executed_rows - sum(tokens)) * per_row,
+            "dense_expert_flops": int(layer["tokens"]) * int(layer["experts"]) * per_row,
+            "executed_expert_flops": executed_rows * per_row,
+        })
+    return rows
+
+
+def format_routing(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line per layer for a report summary."""
+    lines = []
+    for row in rows:
+        share = row["executed_expert_flops"] / row["dense_expert_flops"] if row["dense_expert_flops"] else 0.0
+        lines.append(f"moe           {row['layer']}: tokens per expert {row['tokens_per_expert']}, imbalance "
+                     f"{row['imbalance']:.2f}, {row['padding_rows']} padding rows, expert FLOPs {share * 100:.0f}% of dense\n")
+    return "".join(lines)
+
+
+__all__ = ["expert_flops_per_row", "format_routing", "routing_report"]
