@@ -11,6 +11,7 @@ Sections (``--section``):
   ``--threads N`` compiles with ``threads=N`` and gives onnxruntime ``intra_op_num_threads=N``
   (default 1). ``--scale 2`` doubles sequence, hidden size, heads and intermediate size.
   ``--check`` exits 1 when the Llama-style model is below half onnxruntime's speed.
+  ``--moe dense`` runs MoE layers densely (every expert on every token) instead of dispatching.
 
 - ``scaling``: how two *independent* sgemm calls (private operands and panels, one per
   thread; ctypes releases the GIL) run at once against one alone, at the products of the
@@ -18,7 +19,7 @@ Sections (``--section``):
   threads can gain on this machine.
 
     python bench/cpu_vs_onnxruntime.py [--section matmul|models|scaling|all] [--sizes 256,512,1024]
-                                       [--repeats 9] [--check] [--threads 1] [--scale 1]
+                                       [--repeats 9] [--check] [--threads 1] [--scale 1] [--moe sparse|dense]
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def model_sizes(name: str, scale: int = 1) -> dict[str, object]:
     return sizes
 
 
-def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1) -> tuple[float, float, float]:
+def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1, moe: str = "sparse") -> tuple[float, float, float]:
     """Median seconds of moecc ``cpu`` and of onnxruntime (``threads`` threads each, alternating),
     and the max abs difference of any moecc output from onnxruntime's."""
     import onnxruntime as ort
@@ -206,7 +207,7 @@ def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1) -> 
     sizes = model_sizes(name, scale)
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
-    compiled = moecc.compile(model, target="cpu", threads=threads)
+    compiled = moecc.compile(model, target="cpu", threads=threads, moe=moe)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -225,14 +226,14 @@ def measure_model(name: str, repeats: int, threads: int = 1, scale: int = 1) -> 
     return statistics.median(samples["moecc"]), statistics.median(samples["ort"]), error
 
 
-def bench_models(repeats: int, threads: int = 1, scale: int = 1) -> bool:
+def bench_models(repeats: int, threads: int = 1, scale: int = 1, moe: str = "sparse") -> bool:
     """Print the whole-model table; True when the Llama-style model reaches MIN_MODEL_RATIO."""
-    print(f"threads {threads} each, scale {scale}, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"threads {threads} each, scale {scale}, moe {moe}, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print("| example | sizes | moecc cpu ms | onnxruntime ms | speed vs onnxruntime | max abs diff |")
     print("|---|---|---|---|---|---|")
     passed = True
     for name in MODEL_EXAMPLES:
-        ours, theirs, error = measure_model(name, repeats, threads, scale)
+        ours, theirs, error = measure_model(name, repeats, threads, scale, moe)
         sizes = model_sizes(name, scale)
         shown = ", ".join(f"{k}={sizes[k]}" for k in ("seq", "hidden", "intermediate", "n_experts", "n_layers") if k in sizes)
         print(f"| {name} | {shown} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} | {theirs / ours:.2f}x | {error:.1e} |")
@@ -294,13 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if sgemm is below 50%% of numpy at >= 256")
     parser.add_argument("--threads", type=int, default=1, help="models section: threads for moecc and onnxruntime")
     parser.add_argument("--scale", type=int, default=1, help="models section: multiply sequence, hidden, heads, intermediate")
+    parser.add_argument("--moe", choices=("sparse", "dense"), default="sparse",
+                        help="models section: how MoE layers run (sparse dispatch, or every expert on every token)")
     args = parser.parse_args(argv)
     sizes = [int(text) for text in args.sizes.split(",") if text]
     passed = True
     if args.section in ("matmul", "all"):
         passed &= bench_matmul(sizes, args.repeats)
     if args.section in ("models", "all"):
-        passed &= bench_models(args.repeats, args.threads, args.scale)
+        passed &= bench_models(args.repeats, args.threads, args.scale, args.moe)
     if args.section == "scaling":
         bench_scaling()
     return 0 if passed or not args.check else 1
