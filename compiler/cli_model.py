@@ -84,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable)")
     p.add_argument("--output-dir", help="write each output as NAME.npy into this folder")
     p.add_argument("--check", action="store_true", help="compare with the reference interpreter (exit 1 on mismatch)")
+    p.add_argument("--record-routing", metavar="FILE.json", help="write each MoE layer's expert choices (cpu)")
+    p.add_argument("--check-routing", metavar="FILE.json",
+                   help="compare each MoE layer's expert choices with a recording (exit 1 at the first difference)")
     p.set_defaults(func=_cmd_run)
 
     p = subparsers.add_parser("opt", help="run passes over textual graph IR", description="Parse graph IR text, run a pass pipeline, print the result.")
@@ -364,6 +367,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if problems:
             raise CheckFailed("; ".join(problems))
         print("check: outputs match the reference interpreter")
+    if args.record_routing:
+        atomic_write(args.record_routing, json.dumps({"routing": compiled.routing()}) + "\n")
+        print(f"wrote {args.record_routing}", file=sys.stderr)
+    if args.check_routing:
+        from moecc.moe_report import first_routing_difference
+
+        try:
+            recorded = json.loads(Path(args.check_routing).read_text())["routing"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"cannot read the routing recording '{args.check_routing}': {exc}",
+                             remedy="give a file written by --record-routing") from None
+        difference = first_routing_difference(compiled.routing(), recorded)
+        if difference is not None:
+            raise CheckFailed(f"routing differs from {args.check_routing}: {difference}")
+        print(f"check: routing matches {args.check_routing}")
     return 0
 
 

@@ -108,6 +108,12 @@ class CompiledModel:
         feeds = self.check_inputs(inputs)
         return self.backend.run(self, feeds)
 
+    def routing(self) -> list[dict[str, Any]]:
+        """The expert choices of each MoE layer in the last run: ``[{"layer": ONNX node,
+        "experts": [[e, ..] per token]}, ..]`` in graph order (``cpu``)."""
+        self._require_complete("record routing")
+        return self.backend.routing(self)
+
     def trace(self) -> dict[str, Any]:
         """Chrome/Perfetto trace of the last simulated run (runs once on seeded inputs if needed)."""
         self._require_complete("trace")

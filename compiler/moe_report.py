@@ -55,4 +55,21 @@ def format_routing(rows: Sequence[Mapping[str, Any]]) -> str:
     return "".join(lines)
 
 
-__all__ = ["expert_flops_per_row", "format_routing", "routing_report"]
+
+
+def first_routing_difference(got: Sequence[Mapping[str, Any]], want: Sequence[Mapping[str, Any]]) -> str | None:
+    """Where two recorded routings first differ (layer, token, experts), or None."""
+    if len(got) != len(want):
+        return f"{len(got)} MoE layers routed, the recording has {len(want)}"
+    for index, (a, b) in enumerate(zip(got, want)):
+        if a["layer"] != b["layer"]:
+            return f"layer {index} is '{a['layer']}', the recording's is '{b['layer']}'"
+        if len(a["experts"]) != len(b["experts"]):
+            return f"layer '{a['layer']}' routed {len(a['experts'])} tokens, the recording {len(b['experts'])}"
+        for token, (x, y) in enumerate(zip(a["experts"], b["experts"])):
+            if list(x) != list(y):
+                return f"layer '{a['layer']}', token {token}: experts {list(x)}, the recording has {list(y)}"
+    return None
+
+
+__all__ = ["expert_flops_per_row", "first_routing_difference", "format_routing", "routing_report"]

@@ -188,3 +188,33 @@ def test_cpu_report_shows_the_routing_of_each_moe_layer(capsys: pytest.CaptureFi
         assert layer["executed_expert_flops"] == executed * per_row <= layer["dense_expert_flops"] == tokens * layer["experts"] * per_row
         assert layer["imbalance"] == pytest.approx(max(layer["tokens_per_expert"]) * layer["experts"] / (tokens * layer["top_k"]), rel=1e-3)
     assert "tokens per expert" in compiled.backend.summary(report)
+
+
+def test_routing_is_recorded_and_checked(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """--record-routing writes each layer's choices; --check-routing passes on the same inputs
+    and names the first differing layer and token on altered ones (exit 1)."""
+    import moecc
+    from moecc.cli import main
+    from moecc.examples import build_example, example_inputs
+
+    model = build_example("mixtral-block")
+    compiled = moecc.compile(model, target="cpu")
+    with pytest.raises(moecc.MoeccError, match="no run yet"):
+        compiled.routing()
+    feeds = example_inputs("mixtral-block", model, seed=0)
+    compiled.run(feeds)
+    (layer,) = compiled.routing()
+    assert len(layer["experts"]) == feeds["input_ids"].size and all(len(set(e)) == 2 for e in layer["experts"])
+    artifact, record = f"{tmp_path}/m.moe", f"{tmp_path}/routing.json"
+    compiled.save(artifact)
+    np.save(f"{tmp_path}/ids.npy", feeds["input_ids"])
+    altered = feeds["input_ids"].copy()
+    altered[0, 3] = (altered[0, 3] + 7) % 100
+    np.save(f"{tmp_path}/other.npy", altered)
+    assert main(["run", artifact, "--input", f"input_ids={tmp_path}/ids.npy", "--record-routing", record]) == 0
+    assert main(["run", artifact, "--input", f"input_ids={tmp_path}/ids.npy", "--check-routing", record]) == 0
+    assert "routing matches" in capsys.readouterr().out
+    assert main(["run", artifact, "--input", f"input_ids={tmp_path}/other.npy", "--check-routing", record]) == 1
+    assert "token 3: experts" in capsys.readouterr().err
+    with pytest.raises(moecc.MoeccError, match="does not record routing"):
+        moecc.compile(model, target="asic").routing()

@@ -144,6 +144,11 @@ class CompileTarget:
     def trace(self, compiled: CompiledModel) -> dict[str, Any]:
         raise UnsupportedError(f"target '{self.name}' has no trace", remedy="compile with target='asic'")
 
+    def routing(self, compiled: CompiledModel) -> list[dict[str, Any]]:
+        """Each dispatched MoE layer's expert choices in the last run (see :mod:`moecc.moe_report`)."""
+        raise UnsupportedError(f"target '{self.name}' does not record routing",
+                               remedy="compile with target='cpu' (MoE layers dispatched sparsely)")
+
     # -- artifacts ---------------------------------------------------------------------
     def save_members(self, compiled: CompiledModel, members: dict[str, bytes]) -> dict[str, Any] | None:
         """Add this target's files to an artifact's ``members``; return its manifest entry

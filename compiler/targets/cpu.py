@@ -121,6 +121,14 @@ class CpuCompileTarget(CompileTarget):
             report["moe"] = routing_report(layers, counts)
         return report
 
+    def routing(self, compiled: CompiledModel) -> list[dict[str, Any]]:
+        exe = compiled.executable
+        if exe._heap is None:
+            raise UnsupportedError("no run yet: routing is recorded by a run", remedy="run the model first")
+        return [{"layer": layer["onnx_node"],
+                 "experts": exe.program.read(exe._heap, str(layer["experts_buffer"])).tolist()}
+                for layer in compiled.partition.get("moe_layers", [])]
+
     def summary(self, report: Mapping[str, Any]) -> str:
         from moecc.moe_report import format_routing
 

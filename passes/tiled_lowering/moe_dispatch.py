@@ -95,14 +95,15 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
 
     probs = ctx.add_global(f"{name}_probs", F32, (tokens, experts))
     top_v = ctx.add_global(f"{name}_route_weight", F32, (tokens, top))
-    top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top))
+    # Kept after the run (not reused): the routing a run chose, for recording and checking it.
+    top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top), "output")
     _route(ctx, op, operands, probs, top_v, top_i, sources)
 
     # Kept after the run (not a temp whose space is reused): the routing report reads it.
     counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1), "output")
     ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
                            "top_k": top, "hidden": hidden, "ffn": ffn, "gated": gated, "token_tile": rows,
-                           "counts_buffer": counts.buffer})
+                           "counts_buffer": counts.buffer, "experts_buffer": top_i.buffer})
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
     slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
     slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))
