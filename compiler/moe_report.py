@@ -4,9 +4,9 @@ Built by a target's report from the layers its lowering dispatched (a ``moe`` op
 :mod:`moecc.passes.tiled_lowering.moe_dispatch`) and the tokens each expert received in the
 run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalance`` (max over
 mean), ``dropped_tokens`` (0: dispatch is dropless), ``padding_rows`` (rows of the experts' last
-token tiles that hold no token, and the FLOPs spent on them), ``dense_expert_flops`` (every
-expert on every token) and ``executed_expert_flops`` (the token tiles the experts ran,
-padding included).
+token tiles that hold no token: gathered and scattered, but not multiplied, so
+``padding_flops`` is 0), ``dense_expert_flops`` (every expert on every token) and
+``executed_expert_flops`` (the experts' matmuls on the rows routed to them).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
     for layer, per_expert in zip(layers, counts):
         tokens = [int(c) for c in per_expert]
         tile = int(layer["token_tile"])
-        executed_rows = sum(-(-c // tile) * tile for c in tokens)
+        moved_rows = sum(-(-c // tile) * tile for c in tokens)
         per_row = expert_flops_per_row(layer)
         mean = sum(tokens) / len(tokens) if tokens else 0.0
         rows.append({
@@ -37,10 +37,10 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
             "tokens_per_expert": tokens,
             "imbalance": round(max(tokens) / mean, 3) if mean else 0.0,
             "dropped_tokens": 0,
-            "padding_rows": executed_rows - sum(tokens),
-            "padding_flops": (executed_rows - sum(tokens)) * per_row,
+            "padding_rows": moved_rows - sum(tokens),
+            "padding_flops": 0,  # the experts' matmuls compute each tile's real rows only
             "dense_expert_flops": int(layer["tokens"]) * int(layer["experts"]) * per_row,
-            "executed_expert_flops": executed_rows * per_row,
+            "executed_expert_flops": sum(tokens) * per_row,
         })
     return rows
 

@@ -19,11 +19,11 @@ from moecc.errors import PassError
 from moecc.ir.graph import Graph
 from moecc.ir.interpreter import run_graph
 from moecc.ir.tiled import print_tiled_module, run_tiled_module, verify_tiled_module
-from moecc.ir.tiled.nodes import For, Scatter, walk
+from moecc.ir.tiled.nodes import For, MatMul, Scatter, walk
 from moecc.ir.types import DType, TensorType
 from moecc.passes.tiled_lowering.context import TilingParams
 from moecc.passes.tiled_lowering.lower import lower_graph
-from moecc.passes.tiled_lowering.moe_dispatch import MIN_TOKEN_TILE, token_tile
+from moecc.passes.tiled_lowering.moe_dispatch import token_tile
 
 #: A loop whose trip count is read at run time, as printed: ``for %i = 0 to %tiles[%e] max 4 {``.
 DYNAMIC_LOOP = re.compile(r"\] max \d+ \{")
@@ -107,7 +107,9 @@ def test_sparse_lowering_loops_over_each_experts_tokens() -> None:
     sparse = lower_graph(graph, PARAMS, moe="sparse").module
     loops = [s for k in sparse.kernels for _, s, _ in walk(k.body) if isinstance(s, For)]
     dynamic = [loop for loop in loops if not isinstance(loop.count, int)]
-    assert len(dynamic) == 1 and dynamic[0].max_count == 64 // token_tile(64, 4, 2, PARAMS.tile_rows)
+    assert len(dynamic) == 1 and dynamic[0].max_count == 64 // token_tile(64, PARAMS.tile_rows)
+    matmuls = [s for k in sparse.kernels for _, s, _ in walk(k.body) if isinstance(s, MatMul) and s.rows is not None]
+    assert len(matmuls) == 3  # gate, up, down: each computes only the tile's real rows
     scatters = [s for k in sparse.kernels for _, s, _ in walk(k.body) if isinstance(s, Scatter)]
     assert any(s.accumulate for s in scatters)
     assert DYNAMIC_LOOP.search(print_tiled_module(sparse))
@@ -115,11 +117,9 @@ def test_sparse_lowering_loops_over_each_experts_tokens() -> None:
     assert all(isinstance(s.count, int) for k in dense.kernels for _, s, _ in walk(k.body) if isinstance(s, For))
 
 
-def test_token_tile_follows_the_mean_tokens_per_expert() -> None:
-    assert token_tile(128, 8, 2, 256) == 32  # 32 tokens per expert on average
-    assert token_tile(128, 64, 2, 256) == MIN_TOKEN_TILE  # 4 on average: the smallest tile
-    assert token_tile(4096, 8, 2, 256) == 256  # capped by the tile rows
-    assert token_tile(5, 2, 2, 256) == 5  # never more than the tokens
+def test_token_tile_is_the_tile_rows_at_most_the_tokens() -> None:
+    assert token_tile(4096, 256) == 256
+    assert token_tile(5, 256) == 5
 
 
 def test_unknown_moe_mode_is_refused() -> None:
@@ -181,11 +181,11 @@ def test_cpu_report_shows_the_routing_of_each_moe_layer(capsys: pytest.CaptureFi
     for layer, described in zip(layers, compiled.partition["moe_layers"]):
         assert sum(layer["tokens_per_expert"]) == tokens * layer["top_k"] and layer["dropped_tokens"] == 0
         tile = described["token_tile"]
-        executed = sum(-(-c // tile) * tile for c in layer["tokens_per_expert"])
-        assert layer["padding_rows"] == executed - tokens * layer["top_k"] < layer["experts"] * tile
+        moved = sum(-(-c // tile) * tile for c in layer["tokens_per_expert"])
+        assert layer["padding_rows"] == moved - tokens * layer["top_k"] < layer["experts"] * tile
         per_row = expert_flops_per_row(described)
-        # (at the example's 16 tokens one tile holds them all: executed can equal dense)
-        assert layer["executed_expert_flops"] == executed * per_row <= layer["dense_expert_flops"] == tokens * layer["experts"] * per_row
+        assert layer["executed_expert_flops"] == tokens * layer["top_k"] * per_row  # exactly the routed rows
+        assert layer["dense_expert_flops"] == tokens * layer["experts"] * per_row and layer["padding_flops"] == 0
         assert layer["imbalance"] == pytest.approx(max(layer["tokens_per_expert"]) * layer["experts"] / (tokens * layer["top_k"]), rel=1e-3)
     assert "tokens per expert" in compiled.backend.summary(report)
 

@@ -399,7 +399,21 @@ class _KernelRun:
         if stmt.accumulate:
             product = product + self.read(stmt.dst).astype(work)
         # Integer products wrap in the accumulation dtype first, as an i32 accumulator would.
-        self.write(stmt.dst, _store_as(product.astype(stmt.acc_dtype.numpy), self.dtype_of(stmt.dst)))
+        result = _store_as(product.astype(stmt.acc_dtype.numpy), self.dtype_of(stmt.dst))
+        if stmt.rows is not None:  # only the first rows are computed; the others stay as they were
+            rows = min(max(self.element(stmt.rows), 0), result.shape[-2])
+            kept = np.array(self.read(stmt.dst), copy=True)
+            kept[..., :rows, :] = result[..., :rows, :]
+            result = kept
+        self.write(stmt.dst, result)
+
+    def element(self, ref: ElementRef) -> int:
+        """The integer element ``ref`` names, at the current loop variables."""
+        flat = self.arrays[ref.buffer]
+        offset = ref.offset.eval(self.env)
+        if not 0 <= offset < flat.size:
+            raise self.invalid(f"element {offset} is outside %{ref.buffer} ({flat.size} elements)")
+        return int(flat[offset])
 
     def row_indices(self, table: View, index: View) -> np.ndarray:
         """Flat element indices of the table rows ``index`` selects: shape (n, cols)."""

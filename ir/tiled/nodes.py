@@ -270,7 +270,11 @@ class MatMul:
     ``transpose_a``: ``a`` is viewed ``[b.., k, m]``; ``transpose_b``: ``b`` is ``[b.., n, k]``
     (``q @ k^T``). Batch dims are equal on all three (broadcast a weight with a stride-0
     batch axis). Operands are widened to ``acc_dtype`` (f32 for float, i32/i64 for integer
-    operands); the result (plus ``dst`` when accumulating) is rounded to ``dst``'s dtype."""
+    operands); the result (plus ``dst`` when accumulating) is rounded to ``dst``'s dtype.
+
+    ``rows``: an integer element read at run time; only the first ``rows`` rows (clamped to
+    ``[0, m]``) of each matrix of ``dst`` are computed, the others are left unspecified (a MoE
+    expert's last token tile holds fewer tokens than rows)."""
 
     dst: View
     a: View
@@ -279,6 +283,7 @@ class MatMul:
     acc_dtype: DType = DType.F32
     transpose_a: bool = False
     transpose_b: bool = False
+    rows: ElementRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +379,15 @@ def walk(body: Sequence[Stmt]) -> Iterator[tuple[int, Stmt, tuple[For, ...]]]:
                 yield from visit(stmt.body, loops + (stmt,))
 
     yield from visit(body, ())
+
+
+def stmt_elements(stmt: Stmt) -> tuple[ElementRef, ...]:
+    """The integer elements ``stmt`` itself reads at run time: a loop's count, a matmul's rows."""
+    if isinstance(stmt, For) and isinstance(stmt.count, ElementRef):
+        return (stmt.count,)
+    if isinstance(stmt, MatMul) and stmt.rows is not None:
+        return (stmt.rows,)
+    return ()
 
 
 def stmt_views(stmt: Stmt) -> list[tuple[str, View]]:
@@ -479,6 +493,7 @@ __all__ = [
     "Const",
     "Copy",
     "ElementRef",
+    "stmt_elements",
     "Expr",
     "For",
     "Gather",

@@ -161,7 +161,8 @@ def format_statement(stmt: Stmt) -> str:
     if isinstance(stmt, MatMul):
         a = format_view(stmt.a) + ("^T" if stmt.transpose_a else "")
         b = format_view(stmt.b) + ("^T" if stmt.transpose_b else "")
-        return f"matmul {format_view(stmt.dst)} {_assign(stmt.accumulate)} {a} @ {b} : {stmt.acc_dtype}"
+        rows = "" if stmt.rows is None else f" rows {format_element(stmt.rows)}"
+        return f"matmul {format_view(stmt.dst)} {_assign(stmt.accumulate)} {a} @ {b} : {stmt.acc_dtype}{rows}"
     if isinstance(stmt, Gather):
         return f"gather {format_view(stmt.dst)} <- {format_view(stmt.table)} rows {format_view(stmt.index)}"
     if isinstance(stmt, Scatter):

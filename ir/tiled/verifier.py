@@ -200,7 +200,23 @@ class _KernelChecker:
                 continue
             for access, view in stmt_views(stmt):
                 self.view(view, ranges, runs, write=access != "read")
+            if isinstance(stmt, MatMul) and stmt.rows is not None:
+                self.element(stmt.rows, ranges, runs, "matmul row count")
+                if not stmt.acc_dtype.is_float:
+                    raise self.fail("a matmul with a run-time row count must be a float contraction")
             self.statement(stmt)
+
+    def element(self, ref: ElementRef, ranges: dict[str, int], runs: bool, what: str) -> None:
+        """An integer element read at run time (a loop count, a matmul's rows) is in its buffer."""
+        buf = self.buffer(ref.buffer)
+        if not buf.dtype.is_int:
+            raise self.fail(f"{what} is read from {buf.dtype} buffer {format_value_name(buf.name)}; "
+                            "it must be an integer buffer")
+        self.in_scope(ref.offset.variables, ranges)
+        lo, hi = ref.offset.bounds(ranges)
+        if runs and (lo < 0 or hi >= buf.elements):
+            raise self.fail(f"{what} element [{lo}, {hi}] is outside buffer {format_value_name(buf.name)} "
+                            f"({buf.elements} elements)")
 
     def loop(self, stmt: For, ranges: dict[str, int], runs: bool) -> None:
         if stmt.var in ranges:
@@ -208,16 +224,7 @@ class _KernelChecker:
         if stmt.var in self.buffers:
             raise self.fail(f"loop variable {format_value_name(stmt.var)} has a buffer's name")
         if isinstance(stmt.count, ElementRef):
-            ref = stmt.count
-            buf = self.buffer(ref.buffer)
-            if not buf.dtype.is_int:
-                raise self.fail(f"run-time loop count is read from {buf.dtype} buffer {format_value_name(buf.name)}; "
-                                "it must be an integer buffer")
-            self.in_scope(ref.offset.variables, ranges)
-            lo, hi = ref.offset.bounds(ranges)
-            if runs and (lo < 0 or hi >= buf.elements):
-                raise self.fail(f"loop count element [{lo}, {hi}] is outside buffer {format_value_name(buf.name)} "
-                                f"({buf.elements} elements)")
+            self.element(stmt.count, ranges, runs, "run-time loop count")
             if stmt.max_count is None or stmt.max_count < 0:
                 raise self.fail("a loop with a run-time count needs 'max N' (N >= 0), its bound for verification")
         else:

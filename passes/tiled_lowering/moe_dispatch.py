@@ -14,14 +14,16 @@ rows (``S = ceil(T / R) * R`` slots per expert):
    to slot ``e * S + r``. Finally ``tiles[e] = ceil(counts[e] / R)``.
 3. **Experts** (one kernel): for each expert ``e``, a loop whose trip count ``tiles[e]`` is
    read at run time (at most ``S / R``): gather the tile's token rows (``x`` padded with a zero
-   row ``T``), run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``),
+   row ``T``), run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``) with
+   matmuls that compute only the tile's real rows (``rows[e, i]``, a run-time row count),
    scale each row by its routing weight and scatter-add the rows into an f32 accumulator of
    ``T + 1`` rows (padding rows land in row ``T``, which is dropped).
 4. The first ``T`` accumulator rows, rounded to ``x``'s dtype, are the result.
 
 Experts are visited in index order, so each token's output sums its experts' contributions in
-the order the reference does. Work done is ``sum_e tiles[e] * R`` rows per expert instead of
-``T``: at most ``R - 1`` padding rows per expert (dropless).
+the order the reference does. The experts' matmuls run ``sum_e tokens[e]`` rows instead of
+``E * T`` (no FLOPs on padding, dropless); gathers, scatters and element-wise steps move whole
+tiles.
 """
 
 from __future__ import annotations
@@ -59,17 +61,11 @@ from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_c
 
 F32 = DType.F32
 I32 = DType.I32
-#: Smallest token tile of an expert (rows): below it the matmuls are too thin to pay for their setup.
-MIN_TOKEN_TILE = 16
-
-
-def token_tile(tokens: int, experts: int, top_k: int, tile_rows: int) -> int:
-    """Rows of an expert's token tile: the mean tokens per expert rounded up to a multiple of
-    :data:`MIN_TOKEN_TILE`, within ``[MIN_TOKEN_TILE, tile_rows]`` and at most ``tokens``. Padding
-    is then at most one tile minus a row per expert, and a balanced expert runs one or two tiles."""
-    mean = math.ceil(tokens * top_k / experts)
-    rows = math.ceil(mean / MIN_TOKEN_TILE) * MIN_TOKEN_TILE
-    return max(1, min(tokens, tile_rows, max(MIN_TOKEN_TILE, rows)))
+def token_tile(tokens: int, tile_rows: int) -> int:
+    """Rows of an expert's token tile: the lowering's tile rows, at most ``tokens``. The experts'
+    matmuls compute only a tile's real rows (a run-time row count), so a big tile costs no
+    FLOPs on padding; it makes fewer matmul calls, each packing an expert's weights once."""
+    return max(1, min(tokens, tile_rows))
 
 
 def _expert(view: View, e: Affine, shape: tuple[int, ...]) -> View:
@@ -88,7 +84,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     top = attrs["top_k"]
     gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
     name = op.result.name
-    rows = token_tile(tokens, experts, top, ctx.params.tile_rows)
+    rows = token_tile(tokens, ctx.params.tile_rows)
     tiles_max = math.ceil(tokens / rows)
     slots = tiles_max * rows
     sources = (op.source or op.kind,)
@@ -105,11 +101,18 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
                            "top_k": top, "hidden": hidden, "ffn": ffn, "gated": gated, "token_tile": rows,
                            "counts_buffer": counts.buffer, "experts_buffer": top_i.buffer})
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
+    tile_rows = ctx.add_global(f"{name}_rows_per_tile", I32, (experts, tiles_max))
+    tile_starts = ctx.constant(np.arange(tiles_max, dtype=np.int32).reshape(1, -1) * rows, f"{name}_tile_starts")
     slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
     slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))
     token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
     with ctx.kernel(f"{name}_dispatch", sources) as kb:
         kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens))
+        # The tokens in each tile: min(max(count - start, 0), rows).
+        counts_b = views.broadcast(counts, (experts, tiles_max))
+        starts_b = views.broadcast(tile_starts, (experts, tiles_max))
+        kb.emit(tiled_compute(kb, tile_rows, [counts_b, starts_b], lambda xs: Binary(
+            "min", Binary("max", Binary("sub", xs[0], xs[1]), const(0, I32)), const(rows, I32))))
 
     padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
     acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
@@ -118,8 +121,8 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
         kb.emit(tiled_compute(kb, window(padded, (Affine(0), Affine(0)), (tokens, hidden)), [ctx.view(x)], lambda xs: xs[0]))
         kb.emit(tiled_compute(kb, window(padded, (Affine(tokens), Affine(0)), (1, hidden)), [], lambda xs: const(0, t)))
         kb.emit(tiled_compute(kb, acc, [], lambda xs: const(0, F32)))
-        kb.emit(_experts(kb, op, operands, padded, acc, tiles, slot_token, slot_weight, rows, tiles_max, slots,
-                         experts, hidden, ffn, gated, biased))
+        kb.emit(_experts(kb, op, operands, padded, acc, tiles, tile_rows, slot_token, slot_weight, rows, tiles_max,
+                         slots, experts, hidden, ffn, gated, biased))
         kb.emit(tiled_compute(kb, out, [window(acc, (Affine(0), Affine(0)), (tokens, hidden))],
                               lambda xs: narrow(xs[0], t)))
 
@@ -187,10 +190,11 @@ def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: 
     return stmts
 
 
-def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View, tiles: View, slot_token: View,
-             slot_weight: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int, ffn: int,
-             gated: bool, biased: bool) -> list[Stmt]:
-    """For each expert, its token tiles (run-time count): gather, MLP, weight, scatter-add."""
+def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View, tiles: View, tile_rows: View,
+             slot_token: View, slot_weight: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int,
+             ffn: int, gated: bool, biased: bool) -> list[Stmt]:
+    """For each expert, its token tiles (run-time count): gather, MLP on the tile's real rows
+    (run-time row count), weight, scatter-add (padding rows land in the dropped row)."""
     ctx = kb.ctx
     act = op.attrs["activation"]
     chunk = max(1, min(ffn, kb.params.tile_cols))
@@ -201,6 +205,7 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     e, i = kb.var(), kb.var()
     ev = Affine.of(e)
     first = ev * slots + Affine.of(i) * rows  # the tile's first slot
+    real = ElementRef(tile_rows.buffer, ev * tiles_max + Affine.of(i))  # the tile's tokens
     token_ids = views.reshape(views.window(slot_token, (first, 0), (rows, 1)), (rows,))
     w_gate = _expert(ctx.view(operands["w_gate"]), ev, (hidden, ffn))
     w_up = _expert(ctx.view(operands["w_up"]), ev, (hidden, ffn)) if gated else None
@@ -217,16 +222,16 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     for index, start in enumerate(range(0, ffn, chunk)):
         size = min(chunk, ffn - start)
         gv = window(g, (Affine(0), Affine(0)), (rows, size))
-        body.append(MatMul(gv, xt, views.window(w_gate, (0, start), (hidden, size))))
+        body.append(MatMul(gv, xt, views.window(w_gate, (0, start), (hidden, size)), rows=real))
         h: Expr = Binary("add", Operand(gv), f32(bias("b_gate", ffn, start, size, rows))) if biased else Operand(gv)
         h = activation(act, h, F32)
         if u is not None and w_up is not None:
             uv = window(u, (Affine(0), Affine(0)), (rows, size))
-            body.append(MatMul(uv, xt, views.window(w_up, (0, start), (hidden, size))))
+            body.append(MatMul(uv, xt, views.window(w_up, (0, start), (hidden, size)), rows=real))
             up: Expr = Binary("add", Operand(uv), f32(bias("b_up", ffn, start, size, rows))) if biased else Operand(uv)
             h = Binary("mul", h, up)
         body.append(Compute(gv, h))
-        body.append(MatMul(y, gv, views.window(w_down, (start, 0), (size, hidden)), accumulate=index > 0))
+        body.append(MatMul(y, gv, views.window(w_down, (start, 0), (size, hidden)), accumulate=index > 0, rows=real))
     weight = views.broadcast(views.window(slot_weight, (first, 0), (rows, 1)), (rows, hidden))
     out: Expr = Operand(y)
     if biased:
@@ -237,4 +242,4 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     return [For(e, experts, (tile_loop,))]
 
 
-__all__ = ["MIN_TOKEN_TILE", "lower_moe_sparse", "token_tile"]
+__all__ = ["lower_moe_sparse", "token_tile"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from moecc.ir.tiled.nodes import Copy, For, Kernel, MatMul, Stmt, View, stmt_views
+from moecc.ir.tiled.nodes import Copy, For, Kernel, MatMul, Stmt, View, stmt_elements, stmt_views
 
 
 @dataclass(slots=True)
@@ -40,9 +40,8 @@ def _flat(stmts: Sequence[Stmt]) -> Iterator[Stmt]:
 
 
 def _buffers(stmt: Stmt) -> set[str]:
-    if isinstance(stmt, For):
-        return {stmt.count.buffer} if not isinstance(stmt.count, int) else set()
-    return {view.buffer for _, view in stmt_views(stmt)}
+    names = {ref.buffer for ref in stmt_elements(stmt)}
+    return names if isinstance(stmt, For) else names | {view.buffer for _, view in stmt_views(stmt)}
 
 
 def _blocks(body: Sequence[Stmt]) -> Iterator[Sequence[Stmt]]:

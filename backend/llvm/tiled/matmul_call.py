@@ -61,7 +61,7 @@ class MatmulEmitter:
     def emit(self, k: KernelEmitter, stmt: MatMul) -> None:
         if not stmt.acc_dtype.is_float:
             self._int_loops(k, stmt)
-        elif self._dot_form(k, stmt):
+        elif self._dot_form(k, stmt) and stmt.rows is None:
             self._dots(k, stmt)
         else:
             self._sgemm(k, stmt)
@@ -133,6 +133,12 @@ class MatmulEmitter:
         self.calls += 1
         a0, b0, c0 = k.affine(stmt.a.offset), k.affine(stmt.b.offset), k.affine(stmt.dst.offset)
         batch = list(stmt.dst.shape[:-2])
+        rows: ir.Value = i64(m)
+        if stmt.rows is not None:  # a run-time row count, clamped to [0, m]
+            ref = stmt.rows
+            raw = k.wide_int(k.load(ref.buffer, k.affine(ref.offset), [], []), dt[ref.buffer])
+            raw = b.select(b.icmp_signed("<", raw, i64(0)), i64(0), raw)
+            rows = b.select(b.icmp_signed(">", raw, i64(m)), i64(m), raw)
 
         def f32_at(byte: int) -> ir.Value:
             return b.bitcast(b.gep(k.scratch, [i64(byte)], inbounds=True), _F32_PTR)
@@ -173,7 +179,7 @@ class MatmulEmitter:
                 ldc = n
                 if accumulate:
                     stage_in(stmt.dst, c0, index, m, n, scm, scn, c_stage)
-            b.call(self.matmul, [c_ptr, a_ptr, b_ptr, i64(m), i64(n), i64(kk), i64(lda), i64(ldb), i64(ldc),
+            b.call(self.matmul, [c_ptr, a_ptr, b_ptr, rows, i64(n), i64(kk), i64(lda), i64(ldb), i64(ldc),
                                  ir.Constant(I32, int(accumulate)), ir.Constant(I32, int(b_transposed)), k.scratch])
             if not direct_c:
                 strides = list(stmt.dst.strides[:-2])

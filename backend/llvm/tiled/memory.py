@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moecc.backend.llvm.cpu_target import CpuTarget
-from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_views, walk
+from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_elements, stmt_views, walk
 
 #: Alignment of every buffer in both arenas: one cache line (and one AVX-512 vector).
 ALIGN = 64
@@ -55,11 +55,9 @@ def step_buffers(step: Kernel | HostCall) -> set[str]:
         return set(step.inputs) | set(step.outputs)
     names: set[str] = set()
     for _, stmt, _ in walk(step.body):
-        if isinstance(stmt, For):
-            if not isinstance(stmt.count, int):
-                names.add(stmt.count.buffer)
-            continue
-        names.update(view.buffer for _, view in stmt_views(stmt))
+        names.update(ref.buffer for ref in stmt_elements(stmt))
+        if not isinstance(stmt, For):
+            names.update(view.buffer for _, view in stmt_views(stmt))
     return names
 
 
@@ -108,14 +106,11 @@ def first_reads(kernel: Kernel, seen: set[str]) -> list[str]:
     zero: list[str] = []
     local_seen: set[str] = set()
     for _, stmt, _ in walk(kernel.body):
-        accesses: list[tuple[str, str]] = []
-        if isinstance(stmt, For):
-            if not isinstance(stmt.count, int):
-                accesses.append(("read", stmt.count.buffer))
-        else:
+        accesses: list[tuple[str, str]] = [("read", ref.buffer) for ref in stmt_elements(stmt)]
+        if not isinstance(stmt, For):
             # Reads first: a statement reading and writing a buffer reads it before writing.
             pairs = [(access, view.buffer) for access, view in stmt_views(stmt)]
-            accesses = [p for p in pairs if p[0] != "write"] + [p for p in pairs if p[0] == "write"]
+            accesses += [p for p in pairs if p[0] != "write"] + [p for p in pairs if p[0] == "write"]
         for access, name in accesses:
             known = local_seen if name in local else seen
             if name in known:
