@@ -19,11 +19,26 @@ from moecc.ir.graph import ElidedTensor, Graph, Op, Value, attrs_equal, tensor_d
 from moecc.passes.manager import Pass, register_pass
 
 
+#: Constants up to this size are keyed by a digest of all their bytes.
+DIGEST_WHOLE_BYTES = 1 << 20
+#: Bytes hashed from each of the start, middle and end of a bigger constant.
+SAMPLE_BYTES = 1 << 14
+
+
 def _attr_key(value: Any) -> Hashable:
     """A hashable key that is equal for any two values :func:`attrs_equal` accepts (it may
     also be equal for some it rejects; candidates are compared exactly afterwards)."""
     if isinstance(value, np.ndarray):
-        return ("array", tensor_digest(value))
+        if value.nbytes <= DIGEST_WHOLE_BYTES:
+            return ("array", tensor_digest(value))
+        # A big constant (a weight, often a map of its file): its type and three slices. Equal
+        # arrays get equal keys; the rare unequal pair that collides is told apart by the exact
+        # compare, and no weight is read whole just to be hashed.
+        flat = value.reshape(-1)
+        step = max(1, SAMPLE_BYTES // value.itemsize)
+        middle = flat.size // 2
+        parts = (flat[:step], flat[middle: middle + step], flat[-step:])
+        return ("array", str(value.dtype), value.shape, tuple(tensor_digest(np.ascontiguousarray(p)) for p in parts))
     if isinstance(value, float) and value != value:
         return ("nan",)
     if isinstance(value, (tuple, list)):

@@ -76,3 +76,24 @@ def test_broken_external_data_is_a_load_error(damage: str, message: str, tmp_pat
         path.write_bytes(model.SerializeToString())
     with pytest.raises(moecc.ModelLoadError, match=message):
         moecc.compile(str(path), target="ref")
+
+
+def test_cse_keys_big_constants_by_samples_and_compares_them_exactly() -> None:
+    """Big constants are keyed without reading them whole; equal ones still merge, and two that
+    differ only outside the sampled slices are kept apart by the exact compare."""
+    from moecc.ir.graph import Graph
+    from moecc.ir.types import DType, TensorType
+    from moecc.passes.manager import get_pass
+
+    base = np.random.default_rng(0).standard_normal(1 << 19).astype(np.float32)  # 2 MiB
+    other = base.copy()
+    other[100_000] += 1.0  # outside the start, middle and end samples
+    graph = Graph("g")
+    x = graph.add_input("x", TensorType((1 << 19,), DType.F32))
+    values = [graph.add_op("const", [], {"value": a}, [TensorType(a.shape, DType.F32)], names=[n]).result
+              for n, a in (("a", base), ("b", base.copy()), ("c", other))]
+    outs = [graph.add_op("add", [x, v], {}, [TensorType(base.shape, DType.F32)]).result for v in values]
+    graph.set_outputs(outs)
+    get_pass("cse").apply(graph)
+    consts = [op for op in graph.ops if op.is_const]
+    assert len(consts) == 2  # a and b merged, c kept
