@@ -38,7 +38,8 @@ _DEFAULT_DOMAINS = ("", "ai.onnx")
 #: A single initializer above this size is refused before numpy tries to hold it.
 MAX_TENSOR_BYTES = 16 * 1024**3
 
-_HANDLER_MODULES = ("onnx_elementwise", "onnx_reduction", "onnx_linalg", "onnx_shape", "onnx_indexing", "onnx_composite")
+_HANDLER_MODULES = ("onnx_elementwise", "onnx_reduction", "onnx_linalg", "onnx_shape", "onnx_indexing", "onnx_composite",
+                    "onnx_contrib")
 
 ModelSource = str | os.PathLike[str] | bytes | onnx.ModelProto
 InputShapes = Mapping[str, Sequence[int]]
@@ -155,21 +156,29 @@ def model_opset(model: onnx.ModelProto) -> int:
 
 # -- checks -------------------------------------------------------------------------------
 
+def handler_key(node: onnx.NodeProto) -> str:
+    """The key of ``node``'s handler: its op type in the default domain, else ``domain::op type``."""
+    return node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}::{node.op_type}"
+
+
 def check_supported_ops(model: onnx.ModelProto, opset: int) -> None:
     """Raise one :class:`UnsupportedOpsError` listing every unsupported op type and its nodes."""
     _load_handlers()
     missing: dict[str, list[str]] = {}
     for node in model.graph.node:
-        handler = ONNX_HANDLERS.get(node.op_type) if node.domain in _DEFAULT_DOMAINS else None
-        label = node.op_type if node.domain in _DEFAULT_DOMAINS else f"{node.domain}::{node.op_type}"
+        label = handler_key(node)
+        handler = ONNX_HANDLERS.get(label)
         if handler is None or not handler.supports(opset):
             missing.setdefault(label, []).append(node.name or f"#{len(missing.get(label, []))}")
     if not missing:
         return
+    from moecc.frontend.onnx_contrib import REFUSED_OPS
+
     parts = []
     for label, names in sorted(missing.items()):
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        parts.append(f"{label} ({len(names)} node{'s' if len(names) != 1 else ''}: {shown})")
+        why = f"; {REFUSED_OPS[label]}" if label in REFUSED_OPS else ""
+        parts.append(f"{label} ({len(names)} node{'s' if len(names) != 1 else ''}: {shown}{why})")
     raise UnsupportedOpsError(
         f"{len(missing)} unsupported op type{'s' if len(missing) != 1 else ''} at opset {opset}: " + "; ".join(parts),
         remedy="see `moecc ops` for the supported ops",
@@ -408,7 +417,7 @@ def import_onnx(
     nodes = list(graph_proto.node)
     for index in _node_order(nodes, set(env)):
         node = nodes[index]
-        handler = ONNX_HANDLERS[node.op_type]
+        handler = ONNX_HANDLERS[handler_key(node)]
         inputs = [env[name] if name else None for name in node.input]
         ctx = NodeContext(node, opset, builder, inputs)
         builder.source = node.name or node.op_type
