@@ -402,6 +402,9 @@ def expand_moe_densely(graph: Graph) -> int:
         out.name = old.name
         graph.reserve_name(old.name)
         count += 1
+    if count:  # the moe ops' own weight layouts are dead now: keep the weights once
+        uses = graph.uses()
+        graph.remove_ops([op for op in graph.ops if op.is_const and not uses.get(op.result)])
     return count
 
 
