@@ -112,7 +112,21 @@ def asic_report(model: Any) -> dict[str, Any]:
         },
         "memory": dict(model.memory),
         "pass_times": {k: round(v, 6) for k, v in model.pass_times.items()},
+        **_routing(exe, stats),
     }
+
+
+def _routing(exe: Any, stats: Any) -> dict[str, Any]:
+    """``{"moe": [...]}`` from the run's expert choices, or nothing when there are none."""
+    import numpy as np
+
+    from moecc.moe_report import routing_report
+
+    if not exe.moe_layers or len(stats.moe_experts) != len(exe.moe_layers):
+        return {}
+    counts = [np.bincount(np.asarray(chosen, dtype=np.int64).reshape(-1), minlength=int(layer["experts"]))
+              for layer, chosen in zip(exe.moe_layers, stats.moe_experts)]
+    return {"moe": routing_report(exe.moe_layers, counts)}
 
 
 def format_asic_summary(report: dict[str, Any]) -> str:
@@ -144,4 +158,7 @@ def format_asic_summary(report: dict[str, Any]) -> str:
                      + (f"; and {more} more" if more > 0 else ""))
     total = sum(report["pass_times"].values())
     lines.append(f"compile     {total * 1000:.0f} ms")
+    from moecc.moe_report import format_routing
+
+    lines += [line for line in format_routing(report.get("moe", [])).splitlines()]
     return "\n".join(lines) + "\n"

@@ -112,6 +112,8 @@ class AsicRunStats:
     segments: int = 0
     cpu_steps: int = 0
     trace_events: list[dict[str, Any]] = field(default_factory=list)
+    #: Each MoE layer's chosen experts per token ([tokens, k]), read from HBM after the run.
+    moe_experts: list[np.ndarray] = field(default_factory=list)
 
     def add(self, report: Any, events: list[dict[str, Any]]) -> None:
         """Add one segment's report; its trace events are shifted to start where the last ended."""
@@ -281,6 +283,8 @@ class AsicExecutable(StagedExecutable):
 
     target: Target = None  # type: ignore[assignment]
     segments: list[Any] = field(default_factory=list)
+    #: The MoE layers the lowering expanded (kernel_lowering.expand_moe_densely), for routing.
+    moe_layers: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self, feeds: Mapping[str, np.ndarray], *, trace: bool = False) -> tuple[dict[str, np.ndarray], AsicRunStats]:
         """Run on inputs keyed by graph input value name; outputs keyed by ONNX output name."""
@@ -311,7 +315,22 @@ class AsicExecutable(StagedExecutable):
             image = result.hbm
             stats.add(result.report, result.trace_events if trace else [])
             step = segment.steps[1]
+        stats.moe_experts = self.routing(image)
         return self.read_outputs(image), stats
+
+    def routing(self, image: np.ndarray) -> list[np.ndarray]:
+        """Each MoE layer's chosen experts (``[tokens, k]``) as the run left them in HBM (empty
+        when a layer's choices never went through HBM)."""
+        buffers = self._buffers()
+        values = {r.name: r for op in self.graph.ops for r in op.results}
+        chosen = []
+        for layer in self.moe_layers:
+            value = values.get(str(layer["experts_value"]))
+            name = self.value_buffers.get(value.name) if value is not None else None
+            if value is None or name not in buffers:
+                return []
+            chosen.append(from_hbm(_read(image, buffers[name]), value.type.dtype, value.type.shape))
+        return chosen
 
 
 def _write(image: np.ndarray, buffer: Buffer, flat: np.ndarray) -> None:

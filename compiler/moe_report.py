@@ -6,7 +6,9 @@ run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalanc
 mean), ``dropped_tokens`` (0: dispatch is dropless), ``padding_rows`` (rows of the experts' last
 token tiles that hold no token: gathered and scattered, but not multiplied, so
 ``padding_flops`` is 0), ``dense_expert_flops`` (every expert on every token) and
-``executed_expert_flops`` (the experts' matmuls on the rows routed to them).
+``executed_expert_flops`` (the experts' matmuls on the rows routed to them). A layer a target
+runs densely (``"dense"``: the ``asic`` kernel lowering today) executes the dense FLOPs, and
+every row no token chose is padding.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
         tile = int(layer["token_tile"])
         moved_rows = sum(-(-c // tile) * tile for c in tokens)
         per_row = expert_flops_per_row(layer)
+        dense = int(layer["tokens"]) * int(layer["experts"]) * per_row
         mean = sum(tokens) / len(tokens) if tokens else 0.0
         rows.append({
             "layer": layer["onnx_node"],
@@ -37,10 +40,11 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
             "tokens_per_expert": tokens,
             "imbalance": round(max(tokens) / mean, 3) if mean else 0.0,
             "dropped_tokens": 0,
-            "padding_rows": moved_rows - sum(tokens),
-            "padding_flops": 0,  # the experts' matmuls compute each tile's real rows only
-            "dense_expert_flops": int(layer["tokens"]) * int(layer["experts"]) * per_row,
-            "executed_expert_flops": sum(tokens) * per_row,
+            # Run densely (every expert on every token): the rows no token chose are the padding.
+            "padding_rows": (int(layer["tokens"]) * int(layer["experts"]) if layer.get("dense") else moved_rows) - sum(tokens),
+            "padding_flops": dense - sum(tokens) * per_row if layer.get("dense") else 0,
+            "dense_expert_flops": dense,
+            "executed_expert_flops": dense if layer.get("dense") else sum(tokens) * per_row,
         })
     return rows
 

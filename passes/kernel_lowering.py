@@ -164,6 +164,11 @@ class LoweringContext:
     _buffer_names: set[str] = field(default_factory=set)
     _weight_cache: dict[tuple[str, DType], str] = field(default_factory=dict)
     f32_ops: set[int] = field(default_factory=set)  # ids of matmuls kept in f32 at precision bf16
+    #: The moe ops expanded densely (:func:`expand_moe_densely`), for the routing report.
+    moe_layers: list[dict[str, Any]] = field(default_factory=list)
+    #: Values whose HBM buffers keep their contents to the end of a run (not reused): each MoE
+    #: layer's chosen experts, read back for the routing report.
+    kept: set[str] = field(default_factory=set)
 
     # -- HBM buffers of graph values --------------------------------------------------
     def hbm(self, value: Value) -> str:
@@ -176,7 +181,7 @@ class LoweringContext:
             name = self.weight(value.name, np.asarray(data), self.storage_dtype(value.type.dtype))
             self.value_buffers[id(value)] = name
             return name
-        role = "input" if value in self.graph.inputs else "temp"
+        role = "input" if value in self.graph.inputs else "output" if value.name in self.kept else "temp"
         name = self._new_hbm(value.name, self.storage_dtype(value.type.dtype), value.type.shape, role)
         self.value_buffers[id(value)] = name
         return name
@@ -327,25 +332,28 @@ def lowering_context(graph: Graph, target: Target, precision: str = "f32") -> Lo
     are first expanded into dense graph ops (:func:`expand_moe_densely`)."""
     if precision not in PRECISIONS:
         raise UnsupportedError(f"precision '{precision}' is not supported", remedy=f"use one of {', '.join(PRECISIONS)}")
-    expand_moe_densely(graph)
+    layers = expand_moe_densely(graph)
     ctx = LoweringContext(graph, target, precision)
+    ctx.moe_layers = layers
+    ctx.kept = {str(layer["experts_value"]) for layer in layers}
     if precision == "bf16":
         ctx.f32_ops = {id(op) for op in routing_matmuls(graph)}
     return ctx
 
 
-def expand_moe_densely(graph: Graph) -> int:
+def expand_moe_densely(graph: Graph) -> list[dict[str, Any]]:
     """The kernel lowering's ``moe`` rule: each ``moe`` op (every form of
     :class:`~moecc.ir.ops.composite.Moe`) becomes the dense graph ops the ASIC kernels run, as the
     dense-masked MoE examples are written: router matmul (+ bias), softmax, top_k,
     renormalisation, the top-k weights scattered into a ``[T, E]`` gate; every expert on every
     token (``x @ w[H, E*F]`` per projection, the down projection batched over experts, biases
     added), weighted by the gate and summed over the experts. Routing ops without a kernel rule
-    run as host steps. Returns how many ops were expanded. (Sparse dispatch is later work.)"""
+    run as host steps. Returns one description per expanded op (its node, sizes and the value
+    holding each token's chosen experts, for the routing report). (Sparse dispatch is later work.)"""
     from moecc.ir.builder import GraphBuilder
     from moecc.ir.ops.composite import moe_operand_layout
 
-    count = 0
+    layers: list[dict[str, Any]] = []
     for moe in [op for op in graph.ops if op.kind == "moe"]:
         b = GraphBuilder(graph, source=moe.source)
         b.insert_at = next(i for i, op in enumerate(graph.ops) if op is moe)
@@ -401,20 +409,25 @@ def expand_moe_densely(graph: Graph) -> int:
         graph.release_name(out.name)
         out.name = old.name
         graph.reserve_name(old.name)
-        count += 1
-    if count:  # the moe ops' own weight layouts are dead now: keep the weights once
+        layers.append({"op": old.name, "onnx_node": moe.source or moe.kind, "tokens": tokens, "experts": experts,
+                       "top_k": top, "hidden": hidden, "ffn": ffn, "gated": bool(attrs["gated"]),
+                       "token_tile": tokens, "dense": True, "experts_value": top_i.name})
+    if layers:  # the moe ops' own weight layouts are dead now: keep the weights once
         uses = graph.uses()
         graph.remove_ops([op for op in graph.ops if op.is_const and not uses.get(op.result)])
-    return count
+    return layers
 
 
 def lower_to_kernels(graph: Graph, target: Target, precision: str = "f32", *, fuse: bool = True,
-                     partition: Partition | None = None) -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
+                     partition: Partition | None = None,
+                     kept: set[str] | frozenset[str] = frozenset()) -> tuple[KernelModule, dict[str, np.ndarray], Partition, dict[str, str]]:
     """Lower a graph to kernel IR. Returns the module, weight data by HBM buffer name, the
     partition, and the map graph value name → HBM buffer name. ``partition`` is the placement
     to follow (default: :func:`partition_graph`'s). ``fuse=False`` lowers every op on its own
-    (no :data:`FUSION_PLANNERS`), for comparisons."""
+    (no :data:`FUSION_PLANNERS`), for comparisons. ``kept``: names of values whose buffers must
+    hold them to the end of the run (besides the outputs)."""
     ctx = lowering_context(graph, target, precision)
+    ctx.kept |= set(kept)
     if partition is None:
         partition = partition_graph(graph, ctx)
     for v in graph.inputs:

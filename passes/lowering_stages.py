@@ -44,6 +44,7 @@ class PartitionStage(StagePass):
 
         ctx = lowering_context(unit.graph, _tiling(unit, self.name), str(unit.options.get("precision", "f32")))
         unit.partition = partition_graph(unit.graph, ctx)
+        unit.products["moe_layers"] = list(ctx.moe_layers)
 
 
 @register_pass
@@ -59,9 +60,10 @@ class LowerToKernelsStage(StagePass):
     def run(self, unit: Compilation) -> None:
         from moecc.passes.kernel_lowering import lower_to_kernels
 
+        kept = {str(layer["experts_value"]) for layer in unit.products.get("moe_layers", [])}
         module, weights, partition, value_buffers = lower_to_kernels(
             unit.graph, _tiling(unit, self.name), str(unit.options.get("precision", "f32")),
-            fuse=self.fuse, partition=unit.partition)
+            fuse=self.fuse, partition=unit.partition, kept=kept)
         unit.kernels, unit.weights, unit.partition, unit.value_buffers = module, weights, partition, value_buffers
 
 

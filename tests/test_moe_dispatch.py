@@ -218,3 +218,21 @@ def test_routing_is_recorded_and_checked(tmp_path: object, capsys: pytest.Captur
     assert "token 3: experts" in capsys.readouterr().err
     with pytest.raises(moecc.MoeccError, match="does not record routing"):
         moecc.compile(model, target="asic").routing()
+
+
+def test_asic_report_shows_the_same_routing_run_densely() -> None:
+    """The asic runs MoE layers densely today: its report reads the choices the run made (the
+    same as the cpu's on the same inputs) and counts every expert on every token as executed."""
+    import moecc
+    from moecc.examples import build_example, example_inputs
+
+    model = build_example("moe-transformer")
+    feeds = example_inputs("moe-transformer", model, seed=4)
+    asic, cpu = moecc.compile(model, target="asic"), moecc.compile(model, target="cpu")
+    asic.run(feeds)
+    cpu.run(feeds)
+    on_asic, on_cpu = asic.report()["moe"], cpu.report()["moe"]
+    assert [r["tokens_per_expert"] for r in on_asic] == [r["tokens_per_expert"] for r in on_cpu]
+    for row in on_asic:
+        assert row["executed_expert_flops"] == row["dense_expert_flops"] > row["padding_flops"] > 0
+    assert "tokens per expert" in moecc.compile(model, target="asic").backend.summary(asic.report())

@@ -93,7 +93,8 @@ class AsicTarget(CompileTarget):
         module, plan, part, graph = unit.kernels, unit.memory_plan, unit.partition, unit.graph
         assert module is not None and plan is not None
         executable = AsicExecutable(graph, module, unit.weights, unit.value_buffers, plan.hbm_bytes_planned,
-                                    target=unit.machine, segments=list(unit.products["segments"]))
+                                    target=unit.machine, segments=list(unit.products["segments"]),
+                                    moe_layers=list(unit.products.get("moe_layers", [])))
         executable.compiled_steps = dict(unit.products.get("host_steps", {}))
         compiled.executable = executable
         if part is None:  # lowering="tiled": no graph partition, the staging's report
@@ -154,6 +155,7 @@ class AsicTarget(CompileTarget):
             "host_ops": host_ops(graph, part),
             "flops": graph_flops(graph, part.placement),
             "interpreter_ops": interpreter_ops(executable.compiled_steps),
+            "moe_layers": list(executable.moe_layers),
         }
 
     # -- using -------------------------------------------------------------------------
@@ -290,6 +292,7 @@ class AsicTarget(CompileTarget):
 
             executable.compiled_steps.update(host_kernels_from_text(members[_HOST_KERNELS].decode("utf-8"),
                                                                     {b.name: b for b in module.hbm}))
+        executable.moe_layers = list(dict(entry.get("partition", {})).get("moe_layers", []))
         compiled.executable = executable
         compiled.partition = dict(entry.get("partition", {}))
         compiled.memory = dict(entry.get("memory", {}))
