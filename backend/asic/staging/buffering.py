@@ -1,13 +1,18 @@
 """Multi-buffering of streamed tiles: the idiom of ``passes/tiling_matmul.py``, as a rewrite.
 
-Staging reads operands into pool temporaries that never live across loop iterations, so in a
-loop whose body loads (``Load``/``Gather``) into temporaries, iteration ``i + 1``'s loads
-could run while iteration ``i`` computes, but for the one buffer they share: the scheduler
-orders the load after the previous readers (a write-after-read on the same bytes). Giving
-those temporaries slots removes the false dependency. ``Affine`` has no modulo, so the loop
-is unrolled by the slot count ``S`` (up to :data:`MAX_SLOTS`; 2 is double buffering): copy
-``j`` uses slot ``j``, and ``count % S`` copies follow the loop. Only innermost loops are rewritten, and only while
-the kernel's SRAM (with the doubled slots) fits the part.
+Runs last in :func:`~.module._stage_kernel`, on the staged kernel-IR body. Staging gives the
+statements of one loop body distinct pool temporaries, but consecutive iterations share them:
+iteration ``i + 1``'s load into a tile, or its ``vpu.mov`` out of an accumulator tile, is
+ordered after iteration ``i``'s readers of the same bytes (a write-after-read), and the
+scheduler's one-signal-per-producer tokens then chain the wait to the end of the previous
+iteration. Giving every *iteration-private* buffer of an innermost loop slots removes those
+false dependencies: temporaries (loaded tiles, converted operands, the SRAM tile a result is
+moved into before its store) and tiled locals referenced nowhere but in that loop (an
+accumulator tile per output tile), written before they are read in each iteration and read
+in it. ``Affine`` has no modulo, so the loop is unrolled by the slot count ``S`` (up to
+:data:`MAX_SLOTS`; 2 is double buffering): copy ``j`` uses slot ``j``, and ``count % S``
+copies follow the loop. Only innermost loops are rewritten, and only while the kernel's SRAM
+and accumulator (with the added slots) fit the part.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import For, Gather, HbmRef, Load, LocalRef, Stmt, local_refs, walk
+from moecc.ir.kernel import For, HbmRef, LocalRef, Stmt, local_refs, walk
 from moecc.isa_spec.target import Target
 
 from moecc.backend.asic.staging.tiles import KernelStager, substitute
@@ -29,8 +34,9 @@ MAX_SLOTS = 4
 
 def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stager: KernelStager,
                   target: Target) -> tuple[Stmt, ...]:
-    """``body`` with streamed loops multi-buffered: temporaries, and tiled locals (an
-    accumulator tile per output tile) referenced nowhere but in that loop, get slots."""
+    """``body`` with its innermost loops multi-buffered: the iteration-private temporaries,
+    and tiled locals (an accumulator tile per output tile) referenced nowhere but in that
+    loop, get slots."""
     slots: dict[str, int] = {}
     everywhere = _reference_counts(body)
 
@@ -50,10 +56,10 @@ def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stag
             if any(isinstance(s, For) for s in stmt.body) or stmt.count < 2:
                 out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body))))
                 continue
-            streamed = {s.dst.buffer for s in stmt.body if isinstance(s, (Load, Gather)) and s.dst.buffer in temps}
             inside = _reference_counts(stmt.body)
             owned = {n for n in locals_ if n in inside and inside[n] == everywhere[n]}
-            local = _iteration_private(stmt.body, streamed | owned) if streamed else set()
+            scratch = {n for n in inside if n in temps}
+            local = _iteration_private(stmt.body, scratch | owned)
             ways = next((n for n in range(min(MAX_SLOTS, stmt.count), 1, -1) if local and fits(local, n)), 0)
             if not ways:
                 out.append(stmt)

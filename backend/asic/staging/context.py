@@ -3,29 +3,38 @@
 :class:`StageContext` is shared by the statement stagers (:mod:`.statements`,
 :mod:`.expressions`, :mod:`.matmul`): the tiled dtype of every buffer (the IR's semantics),
 the HBM storage dtype the target gives it, the weights (a stride-0 view of a constant is an
-immediate), the MXU dtype of this kernel and the tile budget. It also converts tiles between a
-buffer's storage dtype and the dtype the VPU computes in (f32 for every float and bool, i32
-for every integer).
+immediate), the MXU dtype of this kernel and the tile budget (rows per block:
+:meth:`StageContext.row_cap`). It reads regions of buffers the kernel does not write before
+the loops they do not move in (:meth:`StageContext.read`; not when the kernel is restaged
+``conservative`` to fit the SRAM), and converts tiles between a buffer's storage dtype and
+the dtype the VPU computes in (f32 for every float and bool, i32 for every integer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from moecc.ir.kernel import Vector
+from moecc.ir.tiled.nodes import View
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
-from moecc.backend.asic.staging.tiles import KernelStager, NotStageable, Tile, kind_shape
+from moecc.backend.asic.staging.axes import Axes
+from moecc.backend.asic.staging.tiles import KernelStager, NotStageable, Region, Tile, kind_shape
 
 #: Bytes of SRAM one tiled statement's temporaries may take per block (operands, expression
 #: nodes, conversions); blocks of rows are cut to fit it.
 STATEMENT_BUDGET_BYTES = 2 * 1024 * 1024
 #: Temporaries a statement is assumed to need per element of its block, for that cut.
 TEMPS_PER_ELEMENT = 8
+#: Elements of one block of an element-wise statement or reduction, at most (256 KiB of
+#: f32: a DMA's transfer outweighs its setup) and, when the statement is cut to pipeline, at
+#: least.
+MAX_TILE_ELEMENTS = 65536
+MIN_TILE_ELEMENTS = 16384
 
 
 def compute_dtype(dtype: DType) -> DType:
@@ -44,14 +53,37 @@ class StageContext:
     weights: Mapping[str, np.ndarray]
     mxu_dtype: DType
     written: frozenset[str] = frozenset()  # buffers the kernel writes (loop-invariant reads may hoist otherwise)
+    resident: dict = field(default_factory=dict)  # (region, MXU dtype) -> operand tile kept for the kernel
+    conservative: bool = False  # no hoisting: the kernel did not fit the SRAM with it
 
     @property
     def tile_dim(self) -> int:
         return self.target.limits.tile_dim
 
-    def row_cap(self, cols: int, temps: int = TEMPS_PER_ELEMENT) -> int:
-        """Rows per block so that ``temps`` f32 tiles of ``cols`` columns fit the budget."""
-        return max(1, min(self.tile_dim, STATEMENT_BUDGET_BYTES // max(1, cols * 4 * temps)))
+    def row_cap(self, cols: int, temps: int = TEMPS_PER_ELEMENT, axes: Axes | None = None) -> int:
+        """Rows per block so that ``temps`` f32 tiles of ``cols`` columns fit the budget, and a
+        block holds at most :data:`MAX_TILE_ELEMENTS` elements (DMAs long enough to outweigh
+        their setup). A statement that is one tile (``axes`` without outer loops, and no loop
+        around it) is cut in two down to :data:`MIN_TILE_ELEMENTS`, so that one half's store
+        overlaps the other's load, and the next kernel's load of the first half its compute."""
+        target = MAX_TILE_ELEMENTS
+        if axes is not None and self.stager.depth == 0 and all(a.size == 1 for a in axes.outer):
+            half = -(-axes.rows.size // 2) * cols
+            target = min(MAX_TILE_ELEMENTS, max(MIN_TILE_ELEMENTS, half))
+        rows = min(STATEMENT_BUDGET_BYTES // max(1, cols * 4 * temps), target // max(1, cols))
+        return max(1, min(self.tile_dim, rows))
+
+    def read(self, region: Region) -> Tile:
+        """``stager.read(region)``, loaded before the loops it does not move in when the kernel
+        does not write its buffer (a norm's weight row, a broadcast source read per group)."""
+        if region.buffer in self.stager.locals_ or region.buffer in self.written or self.conservative:
+            return self.stager.read(region)
+        with self.stager.hoisted(region.offset):
+            return self.stager.read(region)
+
+    def local_views(self, views: Sequence[View]) -> tuple[bool, ...]:
+        """Which of ``views`` are of kernel-local buffers (tiles in SRAM or the accumulator)."""
+        return tuple(v.buffer in self.stager.locals_ for v in views)
 
     def constant(self, buffer: str, offset: int) -> float | int | bool | None:
         """The element of a weight buffer (a constant the lowering made or the graph held)."""

@@ -72,9 +72,9 @@ def stage_compute(ctx: StageContext, stmt: Compute) -> None:
     for view in expr_views(expr):
         if view not in views:
             views.append(view)
-    axes = plan_axes(shape, views, col_cap=ctx.tile_dim)
-    for block in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size), ctx.tile_dim):
-        by_view = dict(zip(views[1:], block[1:]))
+    axes = plan_axes(shape, views, col_cap=ctx.tile_dim, local=ctx.local_views(views))
+    for block in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, axes=axes), ctx.tile_dim):
+        by_view = dict(zip(views, block))  # an operand may be the destination itself (in place)
         dst = block[0]
         ev = _Evaluator(ctx, by_view, dst.rows, dst.cols)
         value, _ = ev.eval(expr)
@@ -119,7 +119,7 @@ class _Evaluator:
         if isinstance(expr, Operand):
             region = self.regions[expr.view]
             logical = self.ctx.dtypes[expr.view.buffer]
-            tile = self.ctx.stager.read(region)
+            tile = self.ctx.read(region)
             return self.ctx.to_compute(tile, logical, self.rows, self.cols), logical
         if isinstance(expr, Unary):
             value, dtype = self.eval(expr.x)

@@ -20,7 +20,7 @@ import numpy as np
 
 from moecc.ir.kernel import Buffer as KBuffer
 from moecc.ir.tiled.interpreter import execute_step
-from moecc.ir.tiled.nodes import Buffer, Kernel, stmt_views, walk
+from moecc.ir.tiled.nodes import Buffer, For, Kernel, stmt_elements, stmt_views, walk
 from moecc.ir.types import DType
 
 
@@ -28,9 +28,8 @@ def touched_globals(kernel: Kernel, globals_: Mapping[str, Buffer]) -> tuple[str
     """Global buffers a tiled kernel reads or writes (views and run-time loop counts)."""
     names: list[str] = []
     for _, stmt, _ in walk(kernel.body):
-        views = [v for _, v in stmt_views(stmt)]
-        count = getattr(stmt, "count", None)
-        buffers = [v.buffer for v in views] + ([count.buffer] if hasattr(count, "buffer") else [])
+        views = [] if isinstance(stmt, For) else [v for _, v in stmt_views(stmt)]
+        buffers = [v.buffer for v in views] + [ref.buffer for ref in stmt_elements(stmt)]
         for name in buffers:
             if name in globals_ and name not in names:
                 names.append(name)

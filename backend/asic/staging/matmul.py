@@ -1,6 +1,8 @@
 """``matmul`` statements onto the MXU: accumulator tiles, operand tiles in the MXU dtype.
 
-``dst[b.., m, n] (+)= a[b.., m, k] @ b[b.., k, n]``: batch axes become loops; ``m`` is cut
+``dst[b.., m, n] (+)= a[b.., m, k] @ b[b.., k, n]``: batch axes over which ``b`` does not move
+fold into ``m`` when the rows continue across them (:func:`fold_batch`), the others become
+loops; ``m`` is cut
 into blocks whose accumulator tile fits, ``n`` and ``k`` into blocks within the ``mxu.mm``
 fields (the lowering's tiles already are, at the ASIC's tiling parameters). Per block:
 
@@ -8,7 +10,11 @@ fields (the lowering's tiles already are, at the ASIC's tiling parameters). Per 
   the accumulator (every matmul destination local is) and the block is contiguous in it;
   otherwise an accumulator temporary, initialised from the destination when the statement
   accumulates, and moved (converted) into the destination afterwards;
-- ``a`` and ``b`` are read into SRAM tiles and converted to the MXU dtype (bf16 at
+- ``a`` and ``b`` are read into SRAM tiles (before the loops their region does not move in,
+  when the kernel does not write them: the operand stays resident, for the whole kernel when
+  no loop moves it; an operand that moves only with the loops inside one it does not move in,
+  e.g. with the contraction loop inside the loop over output tiles, has all its blocks
+  loaded before that loop) and converted to the MXU dtype (bf16 at
   ``precision="bf16"`` except in routing kernels, see :mod:`.module`); ``b^T`` is read as
   stored (``n x k``) and multiplied with ``transpose_w``; ``a^T`` has no MXU form and is read
   transposed (slow path);
@@ -17,21 +23,26 @@ fields (the lowering's tiles already are, at the ASIC's tiling parameters). Per 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Iterator
 
 from moecc.ir.affine import Affine
 from moecc.ir.kernel import LocalRef, MatMul as KMatMul, Vector
-from moecc.ir.tiled.nodes import MatMul
+from moecc.ir.tiled.nodes import MatMul, View
 from moecc.ir.types import DType
 
 from moecc.backend.asic.staging.context import StageContext, compute_dtype
-from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile
+from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile, substitute
 
 
 def stage_matmul(ctx: StageContext, stmt: MatMul) -> None:
     if stmt.acc_dtype != DType.F32:
         raise NotStageable(f"an integer contraction ({stmt.acc_dtype} accumulation): the MXU multiplies floats")
-    dst, a, b = stmt.dst, stmt.a, stmt.b
+    if stmt.rows is not None:
+        raise NotStageable("a matmul with a run-time row count (the kernel IR's tiles have static shapes)")
+    stmt = fold_batch(stmt)
+    dst, a = stmt.dst, stmt.a
     m, n = dst.shape[-2:]
     k = a.shape[-2] if stmt.transpose_a else a.shape[-1]
     cap = ctx.tile_dim
@@ -44,6 +55,28 @@ def stage_matmul(ctx: StageContext, stmt: MatMul) -> None:
         for m0, mn in stager.blocks(m, m_block):
             for n0, nn in _static_blocks(n, n_block):
                 _block(ctx, stmt, d_off, a_off, b_off, m0, mn, Affine(n0), nn, k, k_block)
+
+
+def fold_batch(stmt: MatMul) -> MatMul:
+    """``stmt`` with its innermost batch axes folded into ``m`` while ``b`` is the same matrix
+    for every batch element (stride 0) and ``dst`` and ``a`` step over them as over more rows
+    (batch stride = ``m`` x row stride): a ``[2, 96, k]`` activation times a weight is one
+    ``192``-row product, which loads the weight tile into the array once, not per batch element."""
+    while stmt.dst.rank > 2 and not stmt.transpose_a:
+        dst, a, b = stmt.dst, stmt.a, stmt.b
+        m = dst.shape[-2]
+        single = dst.shape[-3] == 1
+        if not single and (b.strides[-3] != 0 and b.shape[-3] != 1 or dst.strides[-3] != m * dst.strides[-2]
+                           or a.strides[-3] != m * a.strides[-2]):
+            break
+
+        def fold(view: View) -> View:
+            return View(view.buffer, view.offset, view.shape[:-3] + (view.shape[-3] * view.shape[-2], view.shape[-1]),
+                        view.strides[:-3] + view.strides[-2:])
+
+        b = View(b.buffer, b.offset, b.shape[:-3] + b.shape[-2:], b.strides[:-3] + b.strides[-2:])
+        stmt = dataclasses.replace(stmt, dst=fold(dst), a=fold(a), b=b)
+    return stmt
 
 
 def _batches(ctx: StageContext, stmt: MatMul) -> Iterator[tuple[Affine, Affine, Affine]]:
@@ -94,14 +127,94 @@ def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off:
             w_region = Region(stmt.b.buffer, b_off + n0 * b_s[0] + k0 * b_s[1], nn, kn, b_s[0], b_s[1])
         else:
             w_region = Region(stmt.b.buffer, b_off + k0 * b_s[0] + n0 * b_s[1], kn, nn, b_s[0], b_s[1])
-        a_tile = _mxu_operand(ctx, a_region)
-        w_tile = _mxu_operand(ctx, w_region)
+        a_tile = _operand(ctx, a_region)
+        w_tile = _operand(ctx, w_region)
         stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
                             transpose_w=stmt.transpose_b))
     if not direct:
         result = Tile(acc, DType.F32, "full", "acc")
         result = ctx.convert(result, compute_dtype(ctx.dtypes[stmt.dst.buffer]), mn, nn)
         stager.write(out_region, ctx.to_storage(result, stmt.dst.buffer, mn, nn))
+
+
+#: Share of the SRAM operand tiles kept for a whole kernel may take.
+RESIDENT_SHARE = 16
+#: Share of the SRAM one operand's blocks loaded before a loop (:func:`_blocked_operand`) may take.
+BLOCKED_SHARE = 4
+
+
+def _operand(ctx: StageContext, region: Region) -> LocalRef:
+    """An operand tile, loaded (and converted) before the loops its region does not move in
+    when the kernel does not write its buffer: the activation rows stay resident across the
+    output columns, a weight tile across the row blocks."""
+    if region.buffer in ctx.stager.locals_ or region.buffer in ctx.written or ctx.conservative:
+        return _mxu_operand(ctx, region)
+    key = (region, ctx.mxu_dtype)
+    if key in ctx.resident:
+        return ctx.resident[key]
+    # An operand no loop moves (the activation rows of a projection) stays for the rest of
+    # the kernel, within a share of the SRAM: the edge tile's statement reads it again.
+    keep = not region.offset.terms and \
+        ctx.stager.kept_bytes() + region.rows * region.cols * 4 <= ctx.target.sram_capacity_bytes // RESIDENT_SHARE
+    stager = ctx.stager
+    if stager.invariant_level(region.offset) == stager.depth:
+        ref = _blocked_operand(ctx, region)
+        if ref is not None:
+            return ref
+    with stager.hoisted(region.offset, keep=keep):
+        ref = _mxu_operand(ctx, region)
+    if keep:
+        ctx.resident[key] = ref
+    return ref
+
+
+def _blocked_operand(ctx: StageContext, region: Region) -> LocalRef | None:
+    """The operand's tiles for every iteration of the loops it moves in, inside the outermost
+    loop it does not move in (:meth:`~.tiles.KernelStager.blocked_loops`), loaded (and
+    converted) into consecutive blocks of one buffer by a loop nest placed before that loop;
+    the current iteration's tile is its block. None when the blocks do not fit their share."""
+    stager = ctx.stager
+    rows, cols = region.rows, region.cols
+    if region.kind != "full" or region.cstride != 1 or region.rstride < cols:
+        return None
+    storage = stager.dtype_of(region.buffer)
+    if storage == DType.I32:
+        return None
+    tile_bytes = rows * cols * (storage.itemsize + (ctx.mxu_dtype.itemsize if storage != ctx.mxu_dtype else 0))
+    capacity = ctx.target.sram_capacity_bytes
+    in_use = sum(b.nbytes for b in stager.buffers())
+
+    def fits(count: int) -> bool:
+        return count * tile_bytes <= capacity // BLOCKED_SHARE and in_use + count * tile_bytes <= capacity // 2
+
+    plan = stager.blocked_loops(region.offset, fits)
+    if plan is None:
+        return None
+    level, loops = plan
+    count = 1
+    for _, n in loops:
+        count *= n
+    radix, index = count, Affine()
+    for var, n in loops:
+        radix //= n
+        index = index + Affine.of(var) * radix
+    with stager.hoisted(level=level):
+        blocks = stager.temp(storage, count * rows, cols)
+        converted = stager.temp(ctx.mxu_dtype, count * rows, cols) if storage != ctx.mxu_dtype else blocks
+        with contextlib.ExitStack() as nest:
+            offset, at = region.offset, Affine()
+            radix = count
+            for var, n in loops:
+                w = nest.enter_context(stager.loop(n))
+                radix //= n
+                offset = substitute(offset, var, w)
+                at = at + w * (radix * rows * cols)
+            stager.load_into(LocalRef(blocks.buffer, rows, cols, at), region.buffer, offset, rows, cols,
+                             region.rstride, region.cstride)
+            if converted != blocks:
+                stager.emit(Vector("cvt", LocalRef(converted.buffer, rows, cols, at), a=LocalRef(blocks.buffer, rows, cols, at),
+                                   dtype=storage, odt=ctx.mxu_dtype))
+    return LocalRef(converted.buffer, rows, cols, index * (rows * cols))
 
 
 def _mxu_operand(ctx: StageContext, region: Region) -> LocalRef:

@@ -3,13 +3,17 @@
 - Global buffers become HBM buffers in the target's storage dtypes (``Target.storage_dtypes``:
   i64 as i32, bool as f32 0/1, f16 as f32), with their roles; weights are converted into those
   dtypes as ``LoweringContext.weight`` does on the kernel path.
-- Each tiled kernel becomes one kernel: its locals become SRAM buffers (2-D, flat), or
+- A small global temporary only one kernel touches becomes a local of it (:mod:`.private`).
+- Each tiled kernel becomes one kernel: its runs of element-wise statements are done block by
+  block (:mod:`.blocks`), live ranges of a local used through a view that is not dense get
+  buffers of their own (:mod:`.webs`); its locals become SRAM buffers (2-D, flat), or
   accumulator buffers when a ``matmul`` writes them; each statement is staged
   (:mod:`.statements`). A kernel with anything staging cannot express becomes a host step
   with the reason (:mod:`.host`); so does a host call, re-keyed onto the graph's ops.
 - The MXU dtype is bf16 at ``precision="bf16"``, f32 otherwise and in kernels implementing a
   routing matmul (:func:`~moecc.passes.kernel_lowering.routing_matmuls`, matched by ONNX node).
-- Double buffering (:mod:`.buffering`) then gives streamed loads two slots.
+- Multi-buffering (:mod:`.buffering`) then gives the iteration-private tiles of innermost
+  loops up to four slots.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from moecc.backend.asic.staging.context import StageContext
 from moecc.backend.asic.staging.host import touched_globals
 from moecc.backend.asic.staging.statements import stage_statement
 from moecc.backend.asic.staging.tiles import KernelStager, NotStageable
+from moecc.backend.asic.staging.blocks import fuse_runs
+from moecc.backend.asic.staging.private import localize, private_temps
+from moecc.backend.asic.staging.webs import split_webs
 
 
 @dataclass(slots=True)
@@ -64,10 +71,13 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
     for name, data in weights.items():
         if name in hbm_dtypes:
             staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy).reshape(-1))
+    private = private_temps(tiled, target)
     for step in tiled.steps:
         if isinstance(step, HostCall):
             staged.module.steps.append(_host_call(step, staged))
             continue
+        if private.get(step.name):
+            step = localize(step, private[step.name])
         mxu = DType.BF16 if precision == "bf16" and not routing.intersection(step.sources) else DType.F32
         try:
             kernel, slow = _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
@@ -86,6 +96,10 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
     for value, buffer in zip(graph.inputs, input_buffers):
         staged.value_buffers[value.name] = buffer
     return staged
+
+
+#: Share of the SRAM the blocks of one run of statements done block by block may take.
+FUSED_SHARE = 8
 
 
 def _mxu_only_weights(tiled: TiledModule, routing: set[str]) -> set[str]:
@@ -123,7 +137,28 @@ def _host_call(call: HostCall, staged: StagedModule) -> CpuCall:
 
 def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],
                   target: Target, mxu: DType) -> tuple[KKernel, int]:
+    """The staged kernel; staged again without the transformations that hold more tiles in
+    SRAM at once (statement blocks, hoisted and resident operands) when it would not fit."""
+    staged = _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=False)
+    if _fits(staged[0], target):
+        return staged
+    return _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=True)
+
+
+def _fits(kernel: KKernel, target: Target) -> bool:
+    totals = {"sram": 0, "acc": 0}
+    for buf in kernel.buffers:
+        totals[buf.space] += -(-buf.nbytes // 64) * 64
+    return totals["sram"] <= target.sram_capacity_bytes and totals["acc"] <= target.acc_capacity_bytes
+
+
+def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],
+                       target: Target, mxu: DType, conservative: bool) -> tuple[KKernel, int]:
     storage = target.storage_dtypes
+    names = {b.name for b in tiled.buffers}
+    if not conservative:
+        kernel = fuse_runs(kernel, names, target.sram_capacity_bytes // FUSED_SHARE)
+    kernel = split_webs(kernel, names)
     acc_locals = {stmt.dst.buffer for _, stmt, _ in walk(kernel.body) if isinstance(stmt, MatMul)}
     stager = KernelStager(kernel.name, dict(hbm_dtypes))
     dtypes = {b.name: b.dtype for b in tiled.buffers}
@@ -142,7 +177,7 @@ def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DTyp
             stager.locals_[buf.name] = KBuffer(buf.name, "sram", storage[buf.dtype], shape)
     written = frozenset(v.buffer for _, stmt, _ in walk(kernel.body) if not isinstance(stmt, For)
                         for access, v in stmt_views(stmt) if access != "read")
-    ctx = StageContext(stager, target, dtypes, roles, weights, mxu, written)
+    ctx = StageContext(stager, target, dtypes, roles, weights, mxu, written, conservative=conservative)
     for stmt in kernel.body:
         stage_statement(ctx, stmt)
     body = double_buffer(stager.body, {b.name for b in stager.temps}, set(stager.locals_), stager, target)

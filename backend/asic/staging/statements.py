@@ -6,7 +6,7 @@
 | ``reduce.sum/max/min`` | ``vpu.rsum`` / ``vpu.rmax`` per block of the row (min as ``-max(-x)``), blocks combined with ``add``/``max`` |
 | ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults), ``Gather`` |
 | ``topk`` | ``vpu.topk`` (smallest as the largest of ``-x``) |
-| ``for`` (static) | ``For`` |
+| ``for`` (static) | ``For``; a loop around one element-wise statement is that statement with one more axis (:func:`coalesce`) |
 | ``scatter``, ``for`` with a run-time count | not stageable: the kernel IR has no scatter statement and no run-time-count loop |
 """
 
@@ -17,20 +17,27 @@ import contextlib
 from moecc.ir.affine import Affine
 from moecc.ir.kernel import Gather as KGather
 from moecc.ir.kernel import HbmRef, LocalRef, Vector
-from moecc.ir.tiled.nodes import Compute, Copy, For, Gather, MatMul, Reduce, Scatter, Stmt, TopK, View
+from moecc.ir.tiled.nodes import Compute, Copy, For, Gather, MatMul, Reduce, Scatter, Stmt, TopK, View, stmt_views
 from moecc.ir.types import DType
 
 from moecc.backend.asic.staging.axes import plan_axes, regions
 from moecc.backend.asic.staging.context import StageContext, compute_dtype
 from moecc.backend.asic.staging.expressions import stage_compute
 from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile
+from moecc.backend.asic.staging.webs import map_expr_views
 
 
 def stage_statement(ctx: StageContext, stmt: Stmt) -> None:
     """Emit ``stmt`` into ``ctx.stager`` (raises :class:`NotStageable` when it cannot be)."""
+    if ctx.stager.loop_depth == 0:
+        ctx.stager.release()
     if isinstance(stmt, For):
         if stmt.is_dynamic:
             raise NotStageable("a loop with a run-time trip count (the kernel IR's loops are static)")
+        merged = coalesce(stmt, ctx.tile_dim)
+        if merged is not None:
+            stage_statement(ctx, merged)
+            return
         ctx.stager.new_statement()
         ctx.stager.loop_depth += 1
         try:
@@ -64,11 +71,74 @@ def stage_statement(ctx: StageContext, stmt: Stmt) -> None:
         raise NotStageable(f"statement {type(stmt).__name__}")
 
 
+def coalesce(loop: For, max_cols: int = 1 << 30) -> Compute | Copy | Reduce | Gather | None:
+    """A static loop around one element-wise statement (``compute``, ``copy``, ``reduce``; or a
+    loop nest that coalesces to one) as that statement with the loop as a leading axis (a
+    ``gather`` of column blocks: as one gather of all its columns, :func:`_coalesce_gather`): its
+    views step by their offsets' coefficient of the loop variable. Staging then plans the
+    axes of the whole nest at once (larger tiles, axes merged across the loop), instead of
+    per iteration. None when the iterations could interact: the destination would not be
+    injective (an accumulation across iterations), or a view of the destination's buffer is
+    not the destination itself."""
+    if loop.is_dynamic or len(loop.body) != 1 or int(loop.count) < 1:
+        return None
+    inner = loop.body[0]
+    if isinstance(inner, For):
+        inner = coalesce(inner, max_cols)
+    var, count = loop.var, int(loop.count)
+    if isinstance(inner, Gather):
+        return _coalesce_gather(inner, var, count, max_cols)
+    if not isinstance(inner, (Compute, Copy, Reduce)):
+        return None
+    accesses = stmt_views(inner)
+    dst = accesses[0][1]
+    if any(v.buffer == dst.buffer and v != dst for _, v in accesses[1:]):
+        return None
+    if isinstance(inner, Reduce) and inner.src.buffer == dst.buffer:
+        return None
+
+    def widen(view: View) -> View:
+        coef = sum(c for v, c in view.offset.terms if v == var)
+        rest = Affine(view.offset.const, tuple((v, c) for v, c in view.offset.terms if v != var))
+        return View(view.buffer, rest, (count,) + view.shape, (coef,) + view.strides)
+
+    new_dst = widen(dst)
+    if not new_dst.is_injective:
+        return None
+    if isinstance(inner, Compute):
+        return Compute(new_dst, map_expr_views(inner.expr, widen))
+    if isinstance(inner, Copy):
+        return Copy(new_dst, widen(inner.src))
+    return Reduce(inner.op, new_dst, widen(inner.src), inner.accumulate)
+
+
+def _coalesce_gather(inner: Gather, var: str, count: int, max_cols: int) -> Gather | None:
+    """A loop over adjacent column blocks of the same rows gathered: one wider gather, up to
+    ``max_cols`` columns (one gather instruction's row)."""
+    def coef(view: View) -> int:
+        return sum(c for v, c in view.offset.terms if v == var)
+
+    def rest(view: View) -> Affine:
+        return Affine(view.offset.const, tuple((v, c) for v, c in view.offset.terms if v != var))
+
+    dst, table = inner.dst, inner.table
+    if coef(inner.index) != 0 or dst.rank != 2 or table.rank != 2 or dst.buffer == table.buffer:
+        return None
+    if coef(dst) != dst.shape[1] * dst.strides[1] or coef(table) != table.shape[1] * table.strides[1]:
+        return None
+    if dst.strides[1] != 1 or table.strides[1] != 1 or count * dst.shape[1] > min(dst.strides[0], max_cols) \
+            or count * table.shape[1] > table.strides[0]:
+        return None
+    return Gather(View(dst.buffer, rest(dst), (dst.shape[0], count * dst.shape[1]), dst.strides),
+                  View(table.buffer, rest(table), (table.shape[0], count * table.shape[1]), table.strides), inner.index)
+
+
 def stage_copy(ctx: StageContext, stmt: Copy) -> None:
     views = [stmt.dst, stmt.src]
-    axes = plan_axes(stmt.dst.shape, views, col_cap=ctx.tile_dim)
-    for dst, src in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, 2), ctx.tile_dim):
-        ctx.stager.write(dst, ctx.stager.read(src))
+    axes = plan_axes(stmt.dst.shape, views, col_cap=ctx.tile_dim, local=ctx.local_views(views))
+    for dst, src in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, 2, axes), ctx.tile_dim):
+        # Into a global, the load may move out of loops; into a local it is retargeted instead.
+        ctx.stager.write(dst, ctx.read(src) if dst.buffer not in ctx.stager.locals_ else ctx.stager.read(src))
 
 
 def _rows_view(view: View) -> View:
@@ -84,18 +154,18 @@ def stage_reduce(ctx: StageContext, stmt: Reduce) -> None:
         _reduce_across(ctx, stmt, cdt)
         return
     views = [_rows_view(stmt.dst), stmt.src]
-    axes = plan_axes(stmt.src.shape, views, keep_last=True)
+    axes = plan_axes(stmt.src.shape, views, keep_last=True, local=ctx.local_views(views))
     width = axes.cols.size
     cols = min(width, ctx.tile_dim)
     stager = ctx.stager
-    for dst, src in regions(stager, axes, views, ctx.row_cap(cols, 4), 1 << 30):
+    for dst, src in regions(stager, axes, views, ctx.row_cap(cols, 4, axes), 1 << 30):
         rows = src.rows
         total = stager.temp(cdt, rows, 1)
         combine = "add" if stmt.op == "sum" else "max"
         first = True
         for c0, cn in _static_blocks(width, cols):
             part = Region(src.buffer, src.offset + c0 * src.cstride, rows, cn, src.rstride, src.cstride)
-            tile = stager.expand(ctx.to_compute(stager.read(part), src_dtype, rows, cn), rows, cn)
+            tile = stager.expand(ctx.to_compute(ctx.read(part), src_dtype, rows, cn), rows, cn)
             if stmt.op == "min":
                 negated = stager.temp(cdt, rows, cn)
                 stager.emit(Vector("neg", negated, a=tile.ref, dtype=cdt))
@@ -132,8 +202,8 @@ def _reduce_across(ctx: StageContext, stmt: Reduce, cdt: DType) -> None:
     first = View(stmt.src.buffer, stmt.src.offset, shape, stmt.src.strides[:-1])
     step, count = stmt.src.strides[-1], stmt.src.shape[-1]
     op = {"sum": "add", "max": "max", "min": "min"}[stmt.op]
-    axes = plan_axes(shape, [dst, first], col_cap=ctx.tile_dim)
-    for out, src in regions(stager, axes, [dst, first], ctx.row_cap(axes.cols.size, 4), ctx.tile_dim):
+    axes = plan_axes(shape, [dst, first], col_cap=ctx.tile_dim, local=ctx.local_views([dst, first]))
+    for out, src in regions(stager, axes, [dst, first], ctx.row_cap(axes.cols.size, 4, axes), ctx.tile_dim):
         rows, cols = src.rows, src.cols
         total = stager.temp(cdt, rows, cols)
         start = stager.expand(ctx.to_compute(stager.read(src), src_dtype, rows, cols), rows, cols)
@@ -240,7 +310,7 @@ def stage_topk(ctx: StageContext, stmt: TopK) -> None:
     values = View(stmt.values.buffer, stmt.values.offset, stmt.src.shape, stmt.values.strides[:-1] + (1,))
     indices = View(stmt.indices.buffer, stmt.indices.offset, stmt.src.shape, stmt.indices.strides[:-1] + (1,))
     views = [values, indices, stmt.src]
-    axes = plan_axes(stmt.src.shape, views, keep_last=True)
+    axes = plan_axes(stmt.src.shape, views, keep_last=True, local=ctx.local_views(views))
     vcs, ics = stmt.values.strides[-1], stmt.indices.strides[-1]
     for vals, idx, src in regions(stager, axes, views, ctx.row_cap(width, 4), 1 << 30):
         rows = src.rows

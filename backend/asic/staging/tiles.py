@@ -13,8 +13,14 @@ window of a tiled buffer inside the current loops) and brings them into SRAM *ti
 - writing a tile stores it (``Store``) or moves it (``vpu.mov``) the same way.
 
 Temporaries come from a per-kernel pool keyed by space, dtype and shape: staging one tiled
-statement takes temporaries, the next statement reuses them (they never live across tiled
-statements), so a kernel's SRAM is its tiled locals plus the largest statement's scratch.
+statement takes temporaries, the next statement reuses them (they never live across
+kernel-level statements; the statements of one loop body keep theirs apart, so a region a
+statement of the body loaded is reused by the next one reading it, not loaded again), so a
+kernel's SRAM is its tiled locals plus the largest statement's scratch. Loop-invariant work
+is *hoisted* (:meth:`KernelStager.hoisted`) before the loops it does not depend on; its
+temporaries stay out of the pool until the kernel-level statement ends (or, kept, until the
+kernel ends), and a region moving only in inner loops can be loaded for all their iterations
+at once (:meth:`KernelStager.blocked_loops`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from moecc.ir.kernel import Buffer, For, HbmRef, Load, LocalRef, Stmt, Store, Ve
 from moecc.ir.kernel import Gather as KGather
 from moecc.ir.types import DType
 
+#: Times the loops a blocked region does not move in must run for :meth:`KernelStager.blocked_loops`.
+MIN_BLOCK_REUSE = 3
 #: Broadcast kinds of a tile: its shape for an ``R x C`` statement is R x C, 1 x C, R x 1, 1 x 1.
 KINDS: tuple[str, ...] = ("full", "row", "col", "scalar")
 
@@ -124,6 +132,11 @@ class KernelStager:
     _pool_used: dict[tuple[str, DType, int, int], int] = field(default_factory=dict)
     _bodies: list[list[Stmt]] = field(default_factory=lambda: [[]])
     _loop_vars: list[str] = field(default_factory=list)  # variable of each open loop (_bodies[i + 1])
+    _loop_counts: list[int] = field(default_factory=list)  # trip count of each open loop
+    _pinned: set[str] = field(default_factory=set)  # hoisted temporaries: out of the pool until release()
+    _kept: set[str] = field(default_factory=set)  # temporaries out of the pool for the whole kernel
+    _taken: list[list[str]] = field(default_factory=list)  # temporaries taken inside each open hoisted()
+    _loaded: dict[tuple, Tile] = field(default_factory=dict)  # global regions loaded in the current body
     _vars: Iterator[int] = field(default_factory=itertools.count)
     slow_paths: int = 0  # element-by-element DMAs or moves (views no 2-D window expresses)
     loop_depth: int = 0  # tiled loops around the statement being staged
@@ -141,29 +154,96 @@ class KernelStager:
     def loop(self, count: int, var: str | None = None) -> Iterator[Affine]:
         """Emit ``for var = 0 to count`` around what the block emits; yields the variable."""
         var = var or f"_s{next(self._vars)}"
+        self._loaded.clear()
         self._bodies.append([])
         self._loop_vars.append(var)
+        self._loop_counts.append(count)
         try:
             yield Affine.of(var)
         finally:
             body = self._bodies.pop()
             self._loop_vars.pop()
+            self._loop_counts.pop()
+            self._loaded.clear()
         if body and count > 0:
             self.emit(For(var, count, tuple(body)))
 
     @contextmanager
-    def hoisted(self, *offsets: Affine) -> Iterator[None]:
+    def hoisted(self, *offsets: Affine, keep: bool = False, level: int | None = None) -> Iterator[None]:
         """Emit the block's statements before the outermost open loop none of ``offsets``
-        depends on (loop-invariant work, e.g. a gather's indices, runs once)."""
-        used = {v for offset in offsets for v in offset.variables}
-        level = max((i + 1 for i, var in enumerate(self._loop_vars) if var in used), default=0)
+        depends on (loop-invariant work, e.g. a gather's indices or a matmul operand reused
+        across the output tiles, runs once). Temporaries the block takes stay out of the pool
+        until :meth:`release` (the end of the kernel-level statement), so that no statement
+        inside the loops reuses them; with ``keep``, for the rest of the kernel (a tile later
+        statements read again). ``level`` overrides where (the loops left open around it)."""
+        if level is None:
+            level = self.invariant_level(*offsets)
+        # Never hoist over a loop that does not run (its body's reads are not bounds-checked).
+        level = max([level] + [i + 1 for i, n in enumerate(self._loop_counts) if n < 1])
+        moved = level < len(self._loop_vars)
         inner, inner_vars = self._bodies[level + 1:], self._loop_vars[level:]
-        del self._bodies[level + 1:], self._loop_vars[level:]
+        inner_counts = self._loop_counts[level:]
+        del self._bodies[level + 1:], self._loop_vars[level:], self._loop_counts[level:]
+        self._taken.append([])
         try:
             yield
         finally:
+            taken = self._taken.pop()
+            if keep:
+                self._kept.update(taken)
+            elif moved:
+                self._pinned.update(taken)
+            elif self._taken:
+                self._taken[-1].extend(taken)
             self._bodies.extend(inner)
             self._loop_vars.extend(inner_vars)
+            self._loop_counts.extend(inner_counts)
+
+    def invariant_level(self, *offsets: Affine) -> int:
+        """The open loops the innermost one ``offsets`` depend on is among (0: none)."""
+        used = {v for offset in offsets for v in offset.variables}
+        return max((i + 1 for i, var in enumerate(self._loop_vars) if var in used), default=0)
+
+    def blocked_loops(self, offset: Affine, blocks_fit) -> tuple[int, list[tuple[str, int]]] | None:
+        """Where a region moving with ``offset`` can be loaded for all its positions at once:
+        (level, loops) when, inside the ``level``-th open loop (which it does not move in),
+        it moves only in ``loops`` (variable, count; outermost first), and ``blocks_fit(n)``
+        accepts the product ``n`` of their counts. The outermost such level is taken. A
+        contraction's operand then loads every ``k`` (and ``n``) block once, before the loop
+        over row blocks or output tiles, instead of once per output tile."""
+        used = set(offset.variables)
+        depth = len(self._loop_vars)
+        if any(n < 1 for n in self._loop_counts):
+            return None
+        last_used = max((i for i in range(depth) if self._loop_vars[i] in used), default=-1)
+        for level in range(last_used):
+            if self._loop_vars[level] in used:
+                continue
+            loops = [(self._loop_vars[i], self._loop_counts[i]) for i in range(level, depth) if self._loop_vars[i] in used]
+            count = reuse = 1
+            for _, n in loops:
+                count *= n
+            for i in range(level, depth):
+                if self._loop_vars[i] not in used:
+                    reuse *= self._loop_counts[i]
+            # The blocks load before the loops start, ahead of what the first iteration needs
+            # on the (in-order) load queue: worth it when they spare at least two reloads.
+            if reuse >= MIN_BLOCK_REUSE and blocks_fit(count):
+                return level, loops
+        return None
+
+    @property
+    def depth(self) -> int:
+        """Loops open around what is being emitted."""
+        return len(self._loop_vars)
+
+    def kept_bytes(self) -> int:
+        """SRAM the temporaries kept for the whole kernel take."""
+        return sum(b.nbytes for b in self.temps if b.name in self._kept)
+
+    def release(self) -> None:
+        """A kernel-level statement is done: hoisted temporaries return to the pool."""
+        self._pinned.clear()
 
     def blocks(self, total: int, size: int) -> Iterator[tuple[Affine, int]]:
         """(start, length) blocks covering ``range(total)``: full blocks under one loop, then the
@@ -182,18 +262,22 @@ class KernelStager:
     def new_statement(self) -> None:
         """Temporaries taken so far may be reused: the previous tiled statement is done."""
         self._pool_used.clear()
+        self._loaded.clear()
 
     def temp(self, dtype: DType, rows: int, cols: int, space: str = "sram") -> LocalRef:
         key = (space, dtype, rows, cols)
         index = self._pool_used.get(key, 0)
         self._pool_used[key] = index + 1
-        matches = [b for b in self.temps if (b.space, b.dtype, b.shape) == (space, dtype, (rows, cols))]
+        matches = [b for b in self.temps if (b.space, b.dtype, b.shape) == (space, dtype, (rows, cols))
+                   and b.name not in self._pinned and b.name not in self._kept]
         if index < len(matches):
             buf = matches[index]
         else:
             buf = Buffer(f"{'a' if space == 'acc' else 't'}{len(self.temps)}_{dtype}_{rows}x{cols}", space, dtype,
                          (rows, cols))
             self.temps.append(buf)
+        if self._taken:
+            self._taken[-1].append(buf.name)
         return LocalRef(buf.name, rows, cols)
 
     def temp_tile(self, dtype: DType, kind: str, rows: int, cols: int, space: str = "sram") -> Tile:
@@ -228,9 +312,15 @@ class KernelStager:
             self._move_rows(LocalRef(out.buffer, rows, cols), buffer, offset, rows, cols, rstride, cstride, dtype,
                             into_region=False)
             return Tile(out, dtype, "full")
+        # A region loaded before in the same loop body (by an earlier statement of it: their
+        # temporaries stay apart) is still in its tile unless the kernel stored to it since.
+        key = (buffer, offset, rows, cols, rstride, cstride, id(self._bodies[-1]))
+        if key in self._loaded:
+            return self._loaded[key]
         out = self.temp(dtype, rows, cols)
         self._dma(out, buffer, offset, rows, cols, rstride, cstride, load=True)
-        return Tile(out, dtype, "full")
+        self._loaded[key] = Tile(out, dtype, "full")
+        return self._loaded[key]
 
     # -- writing tiles into regions -------------------------------------------------------
     def write(self, region: Region, tile: Tile) -> None:
@@ -269,6 +359,7 @@ class KernelStager:
             return True
         if isinstance(last, (Load, KGather)) and last.dst == temp and local.space == "sram":
             body[-1] = dataclasses.replace(last, dst=dst)
+            self._loaded = {k: t for k, t in self._loaded.items() if t.ref.buffer != temp.buffer}
             return True
         return False
 
@@ -280,6 +371,11 @@ class KernelStager:
         self.emit(Vector("mov", out, a=tile.ref, bcast=bcast_mode(tile.kind, "full"), dtype=tile.dtype))
         return Tile(out, tile.dtype, "full")
 
+    def load_into(self, tile: LocalRef, buffer: str, offset: Affine, rows: int, cols: int, rstride: int,
+                  cstride: int) -> None:
+        """Load a strided window of global ``buffer`` into contiguous ``tile`` (DMA)."""
+        self._dma(tile, buffer, offset, rows, cols, rstride, cstride, load=True)
+
     # -- element movement -----------------------------------------------------------------
     def _dma(self, tile: LocalRef, buffer: str, offset: Affine, rows: int, cols: int, rstride: int, cstride: int,
              load: bool) -> None:
@@ -287,6 +383,9 @@ class KernelStager:
 
         def one(local: LocalRef, window: HbmRef) -> None:
             self.emit(Load(local, window) if load else Store(window, local))
+
+        if not load:
+            self._loaded = {k: t for k, t in self._loaded.items() if k[0] != buffer}
 
         base = tile.offset
         if cols == 1 or cstride == 1:

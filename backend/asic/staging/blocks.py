@@ -1,0 +1,181 @@
+"""A kernel's run of element-wise statements done block by block, before it is staged.
+
+Runs in :func:`~.module._stage_kernel` on the tiled kernel, before :mod:`.webs`, after
+:func:`merge_reductions` has joined a row reduction the lowering chunked. The tiled
+lowering writes a multi-statement op (softmax, layer norm) as a sequence of kernel-level
+statements, each over the whole tensor: every statement waits for the previous one to
+finish everywhere, and an operand read by two statements is loaded twice. When a maximal run
+of kernel-level ``compute``/``reduce``/``copy`` statements shares a leading axis along which
+every statement only reads what the run wrote in the same slice, the run becomes one loop over
+blocks of that axis with the statements inside (and a tail for the rows the blocks leave):
+block ``b``'s loads overlap block ``b - 1``'s compute and store, and a kernel local only the
+run uses shrinks to one block (dense, multi-buffered by :mod:`.buffering`).
+
+The slice condition, sufficient: every buffer the run writes is seen through one view in the
+whole run (up to how its last axis broadcasts: ``[.., 1]`` or stride 0), the one a statement
+writes, which is injective (a destination), so different blocks touch different elements; a
+local being shrunk is used nowhere else in the kernel. The
+axis is the outermost such one of size > 1; blocks hold about :data:`BLOCK_ELEMENTS` elements
+of the run's largest view, and at least two blocks are made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from moecc.ir.affine import Affine
+from moecc.ir.tiled.nodes import Buffer, Compute, Copy, For, Kernel, Reduce, Stmt, View, stmt_views, walk
+
+from moecc.backend.asic.staging.webs import map_expr_views
+
+#: Elements of the run's largest view per block (64 KiB of f32).
+BLOCK_ELEMENTS = 16384
+
+_Elementwise = (Compute, Copy, Reduce)
+
+
+def merge_reductions(body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
+    """``reduce D = S[.., a:b]`` followed by ``reduce D += S[.., b:c]`` (the tiled lowering's
+    chunks of a long row) as one ``reduce D = S[.., a:c]``, in every statement list: staging
+    cuts rows into blocks itself, and a whole row keeps the statements of a kernel alike (a
+    norm's statements then run block by block). Sums may reassociate (the IR leaves their order
+    unspecified); max and min are exact."""
+    out: list[Stmt] = []
+    for stmt in body:
+        if isinstance(stmt, For):
+            stmt = dataclasses.replace(stmt, body=merge_reductions(stmt.body))
+        prev = out[-1] if out else None
+        if isinstance(stmt, Reduce) and stmt.accumulate and isinstance(prev, Reduce) and prev.op == stmt.op \
+                and prev.dst == stmt.dst:
+            a, b = prev.src, stmt.src
+            step = b.offset + a.offset * -1
+            if (a.buffer == b.buffer and a.shape[:-1] == b.shape[:-1] and a.strides == b.strides and a.strides[-1] != 0
+                    and not step.terms and step.const == a.shape[-1] * a.strides[-1]):
+                out[-1] = Reduce(prev.op, prev.dst, View(a.buffer, a.offset, a.shape[:-1] + (a.shape[-1] + b.shape[-1],),
+                                                         a.strides), prev.accumulate)
+                continue
+        out.append(stmt)
+    return tuple(out)
+
+
+def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> Kernel:
+    """``kernel`` with its runs of element-wise statements done block by block (see the module
+    docstring); ``taken`` holds the global buffer names (new names avoid them); one block of
+    every view of a run (the tiles its statements keep apart) fits ``budget_bytes``."""
+    names = set(taken) | {b.name for b in kernel.buffers}
+    names |= {stmt.var for _, stmt, _ in walk(kernel.body) if isinstance(stmt, For)}
+    body: list[Stmt] = []
+    buffers = {b.name: b for b in kernel.buffers}
+    stmts = merge_reductions(kernel.body)
+    i = 0
+    while i < len(stmts):
+        j = i
+        while j < len(stmts) and isinstance(stmts[j], _Elementwise):
+            j += 1
+        if j - i >= 2:
+            others = stmts[:i] + stmts[j:]
+            body.extend(_fuse(stmts[i:j], others, buffers, names, budget_bytes))
+            i = j
+        else:
+            body.append(stmts[i])
+            i += 1
+    if tuple(body) == kernel.body:
+        return kernel
+    if tuple(body) == stmts:
+        return dataclasses.replace(kernel, body=stmts)
+    used = {v.buffer for _, stmt, _ in walk(body) for _, v in stmt_views(stmt)}
+    return dataclasses.replace(kernel, buffers=tuple(b for b in buffers.values() if b.name in used), body=tuple(body))
+
+
+def _fuse(run: tuple[Stmt, ...], others: tuple[Stmt, ...], buffers: dict[str, Buffer], names: set[str],
+          budget_bytes: int) -> list[Stmt]:
+    rank = run[0].dst.rank  # type: ignore[attr-defined]
+    shape = run[0].dst.shape[:-1]  # type: ignore[attr-defined]
+    if rank < 2 or any(s.dst.rank != rank or s.dst.shape[:-1] != shape for s in run):  # type: ignore[attr-defined]
+        return list(run)
+    accesses = [(a, v) for s in run for a, v in stmt_views(s)]
+    views: dict[str, View] = {}  # written buffer -> the view a statement writes it through
+    for access, view in accesses:
+        if access != "read":
+            views.setdefault(view.buffer, view)
+    if any(v.buffer in views and _key(v) != _key(views[v.buffer]) for _, v in accesses):
+        return list(run)
+    written = set(views)
+    axis = next((a for a in range(rank - 1) if shape[a] > 1 and all(v.strides[a] != 0 for v in views.values())), None)
+    if axis is None:
+        return list(run)
+    size = shape[axis]
+    per_row = max(v.elements for _, v in accesses) // size
+    all_rows = sum(v.elements for _, v in accesses) // size
+    block = min(size // 2, BLOCK_ELEMENTS // max(1, per_row), budget_bytes // max(1, 4 * all_rows))
+    if block < 1:
+        return list(run)
+    count, tail = divmod(size, block)
+    if count < 2:
+        return list(run)
+    # Kernel locals the run alone uses shrink to one dense block.
+    used_elsewhere = {v.buffer for s in others for _, inner, _ in walk((s,)) for _, v in stmt_views(inner)}
+    shrink = {name for name in written if name in buffers and buffers[name].space == "local"
+              and name not in used_elsewhere}
+    var = _fresh("_blk", names)
+    names.add(var)
+
+    def sliced(start: Affine, rows: int, renamed: dict[str, str]):
+        def f(view: View) -> View:
+            dims = view.shape[:axis] + (rows,) + view.shape[axis + 1:]
+            if view.buffer in renamed:
+                dense = View.contiguous(renamed[view.buffer], views[view.buffer].shape[:axis] + (rows,) +
+                                        views[view.buffer].shape[axis + 1:])
+                same_last = (view.shape[-1], view.strides[-1]) == (views[view.buffer].shape[-1],
+                                                                   views[view.buffer].strides[-1])
+                return View(dense.buffer, dense.offset, dims, dense.strides[:-1] + (dense.strides[-1] if same_last else 0,))
+            return View(view.buffer, view.offset + start * view.strides[axis], dims, view.strides)
+        return f
+
+    out: list[Stmt] = []
+    for start, rows, n in ((Affine.of(var) * block, block, count), (Affine(count * block), tail, 1)):
+        if not rows:
+            continue
+        renamed: dict[str, str] = {}
+        for name in sorted(shrink):
+            local = buffers[name]
+            new = _fresh(f"{name}.b{rows}", names)
+            names.add(new)
+            view = views[name]
+            dims = view.shape[:axis] + (rows,) + view.shape[axis + 1:]
+            buffers[new] = Buffer(new, "local", local.dtype, dims)
+            renamed[name] = new
+        f = sliced(start, rows, renamed)
+        stmts = tuple(_map(s, f) for s in run)
+        if n > 1:
+            out.append(For(var, n, stmts))
+        else:
+            out.extend(stmts)
+    return out
+
+
+def _key(view: View) -> tuple:
+    """What two views of a written buffer must share: offset, every axis but the last, and the
+    offsets the last axis reaches (a ``[.., 1]`` view and a stride-0 broadcast of it agree)."""
+    last = frozenset(i * view.strides[-1] for i in range(view.shape[-1]))
+    return view.offset, view.shape[:-1], view.strides[:-1], last
+
+
+def _map(stmt: Stmt, f) -> Stmt:
+    if isinstance(stmt, Compute):
+        return Compute(f(stmt.dst), map_expr_views(stmt.expr, f))
+    if isinstance(stmt, Copy):
+        return Copy(f(stmt.dst), f(stmt.src))
+    assert isinstance(stmt, Reduce)
+    return Reduce(stmt.op, f(stmt.dst), f(stmt.src), stmt.accumulate)
+
+
+def _fresh(name: str, names: set[str]) -> str:
+    candidate, n = name, 0
+    while candidate in names:
+        n += 1
+        candidate = f"{name}{n}"
+    return candidate
+
+
+__all__ = ["BLOCK_ELEMENTS", "fuse_runs", "merge_reductions"]
