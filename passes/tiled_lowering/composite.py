@@ -244,7 +244,9 @@ def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
     acc = ctx.add_global(f"{name}_acc", F32, (tokens, hidden))
     iota = ctx.constant(np.arange(experts, dtype=np.int64), f"{name}_iota")
     out = ctx.result(op.result)
-    with ctx.op_kernel(op) as kb:
+    # The router in a kernel of its own (``<name>_route``): at precision bf16 the ASIC keeps it in
+    # f32 (a bf16 router flips near-tied choices) and runs the experts in bf16.
+    with ctx.kernel(f"{name}_route", sources_of(op)) as kb:
         # Router: probabilities, the top-k of each token, renormalised.
         kb.emit(emit_matmul(kb, probs, xv, ctx.view(router)))
         if op.attrs["router_bias"]:
@@ -266,6 +268,7 @@ def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
             return stmts
 
         kb.emit(tile_loops(kb, (tokens,), tile, route))
+    with ctx.op_kernel(op) as kb:
         # The dense gate: gate[t, e] = weight of e among token t's top-k (0 elsewhere).
         kb.emit(tiled_compute(kb, gate, [], lambda xs: const(0, F32)))
         slot = kb.var()

@@ -59,7 +59,7 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
     storage = target.storage_dtypes
     globals_ = {b.name: b for b in tiled.buffers}
     hbm_dtypes = {b.name: storage[b.dtype] for b in tiled.buffers}
-    routing = {op.source for op in routing_matmuls(graph) if op.source}
+    routing = RoutingKernels(graph)
     for name in _mxu_only_weights(tiled, routing) if precision == "bf16" else ():
         hbm_dtypes[name] = DType.BF16
     module = KernelModule(
@@ -78,7 +78,7 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
             continue
         if private.get(step.name):
             step = localize(step, private[step.name])
-        mxu = DType.BF16 if precision == "bf16" and not routing.intersection(step.sources) else DType.F32
+        mxu = DType.BF16 if precision == "bf16" and not routing.holds(step) else DType.F32
         try:
             kernel, slow = _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
         except NotStageable as err:
@@ -102,7 +102,24 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
 FUSED_SHARE = 8
 
 
-def _mxu_only_weights(tiled: TiledModule, routing: set[str]) -> set[str]:
+class RoutingKernels:
+    """Which kernels implement a routing matmul (kept f32 at precision bf16): those of a
+    matmul feeding a top-k (by ONNX node), and of a ``moe`` op only its ``<result>_route``
+    kernel (the lowering gives the router a kernel of its own; the experts run in bf16)."""
+
+    def __init__(self, graph: Graph) -> None:
+        ops = routing_matmuls(graph)
+        self.nodes = {op.source for op in ops if op.source and op.kind != "moe"}
+        # Kernel names are the lowering's step names: the hint with other characters as "_".
+        self.moe_routes = {"".join(c if c.isalnum() or c in "_." else "_" for c in f"{op.result.name}_route").strip(".")
+                           for op in ops if op.kind == "moe"}
+
+    def holds(self, kernel: Kernel) -> bool:
+        return bool(self.nodes.intersection(kernel.sources)) or any(
+            kernel.name == route or kernel.name.startswith(route + "_") for route in self.moe_routes)
+
+
+def _mxu_only_weights(tiled: TiledModule, routing: RoutingKernels) -> set[str]:
     """f32 weights read only as matmul operands of bf16 kernels: held in HBM as bf16 (as the
     kernel path packs them), so they load at half the bytes and need no conversion."""
     weights = {b.name for b in tiled.buffers if b.role == "weight" and b.dtype == DType.F32}
@@ -112,7 +129,7 @@ def _mxu_only_weights(tiled: TiledModule, routing: set[str]) -> set[str]:
         if isinstance(step, HostCall):
             other.update(step.inputs)
             continue
-        bf16 = not routing.intersection(step.sources)
+        bf16 = not routing.holds(step)
         for _, stmt, _ in walk(step.body):
             if isinstance(stmt, MatMul) and bf16:
                 used.update({stmt.a.buffer, stmt.b.buffer} & weights)
