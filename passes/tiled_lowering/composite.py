@@ -27,14 +27,14 @@ from moecc.ir.affine import Affine
 from moecc.ir.graph import Op
 from moecc.ir.ops.composite import is_basic_moe, moe_operand_layout
 from moecc.ir.tiled import views
-from moecc.ir.tiled.nodes import Binary, Compute, Expr, For, MatMul, Operand, Reduce, Select, Stmt, TopK, Unary, View
+from moecc.ir.tiled.nodes import Binary, Compute, Expr, For, MatMul, Operand, Reduce, Select, Stmt, Unary, View
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
 from moecc.passes.tiled_lowering.elementwise import activation, narrow, widen
-from moecc.passes.tiled_lowering.moe_dispatch import lower_moe_sparse
-from moecc.passes.tiled_lowering.reductions import reduce_chunks, row_tile, softmax_rows
+from moecc.passes.tiled_lowering.moe_dispatch import emit_route, lower_moe_sparse
+from moecc.passes.tiled_lowering.reductions import reduce_chunks
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
 
 F32 = DType.F32
@@ -244,30 +244,7 @@ def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
     acc = ctx.add_global(f"{name}_acc", F32, (tokens, hidden))
     iota = ctx.constant(np.arange(experts, dtype=np.int64), f"{name}_iota")
     out = ctx.result(op.result)
-    # The router in a kernel of its own (``<name>_route``): at precision bf16 the ASIC keeps it in
-    # f32 (a bf16 router flips near-tied choices) and runs the experts in bf16.
-    with ctx.kernel(f"{name}_route", sources_of(op)) as kb:
-        # Router: probabilities, the top-k of each token, renormalised.
-        kb.emit(emit_matmul(kb, probs, xv, ctx.view(router)))
-        if op.attrs["router_bias"]:
-            bias = views.broadcast(views.reshape(ctx.view(operand["router_b"]), (1, experts)), (tokens, experts))
-            kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary("add", xs[0], widen(xs[1], t))))
-        tile = row_tile(kb, (tokens,), experts, 2)
-        scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
-        sums = kb.local("top_sum", F32, tile + (1,))
-
-        def route(starts: Starts, sizes: Sizes) -> list[Stmt]:
-            z = (Affine(0), Affine(0))
-            rows = window(probs, starts + (Affine(0),), sizes + (experts,))
-            stmts = softmax_rows(kb, False, F32, rows, rows, [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
-            tv = window(top_v, starts + (Affine(0),), sizes + (top,))
-            stmts.append(TopK(tv, window(top_i, starts + (Affine(0),), sizes + (top,)), rows, True))
-            if op.attrs["normalize"]:
-                total = window(sums, z, sizes + (1,))
-                stmts += [Reduce("sum", total, tv), Compute(tv, Binary("div", Operand(tv), Operand(total)))]
-            return stmts
-
-        kb.emit(tile_loops(kb, (tokens,), tile, route))
+    emit_route(ctx, op, operand, probs, top_v, top_i)  # its own kernel: f32 on a bf16 ASIC
     with ctx.op_kernel(op) as kb:
         # The dense gate: gate[t, e] = weight of e among token t's top-k (0 elsewhere).
         kb.emit(tiled_compute(kb, gate, [], lambda xs: const(0, F32)))

@@ -53,7 +53,7 @@ from moecc.ir.tiled.nodes import (
     View,
 )
 from moecc.ir.types import DType
-from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const
+from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.elementwise import activation, narrow
 from moecc.passes.tiled_lowering.reductions import row_tile, softmax_rows
@@ -93,7 +93,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     top_v = ctx.add_global(f"{name}_route_weight", F32, (tokens, top))
     # Kept after the run (not reused): the routing a run chose, for recording and checking it.
     top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top), "output")
-    _route(ctx, op, operands, probs, top_v, top_i, sources)
+    emit_route(ctx, op, operands, probs, top_v, top_i)
 
     # Kept after the run (not a temp whose space is reused): the routing report reads it.
     counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1), "output")
@@ -127,12 +127,13 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
                               lambda xs: narrow(xs[0], t)))
 
 
-def _route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View,
-           sources: tuple[str, ...]) -> None:
-    """Router probabilities, the top-k experts of each token and their (renormalised) weights."""
+def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View) -> None:
+    """The router kernel ``<result>_route`` of a ``moe`` op (sparse and dense forms alike):
+    probabilities, the top-k experts of each token and their (renormalised) weights. A kernel of
+    its own, so that the ASIC can keep it in f32 at precision bf16 while the experts run bf16."""
     tokens, experts = probs.shape
     top = top_v.shape[1]
-    with ctx.kernel(f"{op.result.name}_route", sources) as kb:
+    with ctx.kernel(f"{op.result.name}_route", sources_of(op)) as kb:
         kb.emit(emit_matmul(kb, probs, ctx.view(operands["x"]), ctx.view(operands["router_w"])))
         if "router_b" in operands:
             bias = views.broadcast(views.reshape(ctx.view(operands["router_b"]), (1, experts)), (tokens, experts))
@@ -242,4 +243,4 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     return [For(e, experts, (tile_loop,))]
 
 
-__all__ = ["lower_moe_sparse", "token_tile"]
+__all__ = ["emit_route", "lower_moe_sparse", "token_tile"]
