@@ -116,18 +116,21 @@ class CpuCompileTarget(CompileTarget):
         report["cpu"] = tiled_cpu_report(compiled)  # runs the model first when it has not run yet
         exe = compiled.executable
         layers = list(compiled.partition.get("moe_layers", []))
-        if layers and exe._heap is not None:
-            counts = [exe.program.read(exe._heap, str(layer["counts_buffer"])).reshape(-1) for layer in layers]
+        counts = [exe.last_run_buffer(str(layer["counts_buffer"])) for layer in layers]
+        if layers and all(c is not None for c in counts):
+            counts = [c.reshape(-1) for c in counts]
             report["moe"] = routing_report(layers, counts)
         return report
 
     def routing(self, compiled: CompiledModel) -> list[dict[str, Any]]:
         exe = compiled.executable
-        if exe._heap is None:
-            raise UnsupportedError("no run yet: routing is recorded by a run", remedy="run the model first")
-        return [{"layer": layer["onnx_node"],
-                 "experts": exe.program.read(exe._heap, str(layer["experts_buffer"])).tolist()}
-                for layer in compiled.partition.get("moe_layers", [])]
+        rows = []
+        for layer in compiled.partition.get("moe_layers", []):
+            chosen = exe.last_run_buffer(str(layer["experts_buffer"]))
+            if chosen is None:
+                raise UnsupportedError("no run yet: routing is recorded by a run", remedy="run the model first")
+            rows.append({"layer": layer["onnx_node"], "experts": chosen.tolist()})
+        return rows
 
     def summary(self, report: Mapping[str, Any]) -> str:
         from moecc.moe_report import format_routing

@@ -46,5 +46,10 @@ class TiledCpuExecutable:
         program.run(self._heap, self._scratch, self.graph)
         return {name: program.read(self._heap, buffer) for name, buffer in zip(output_names, program.module.outputs)}
 
+    def last_run_buffer(self, name: str) -> np.ndarray | None:
+        """Global buffer ``name`` as the last run left it (a kept buffer: an output-role one), or
+        None before the first run."""
+        return None if self._heap is None else self.program.read(self._heap, name)
+
 
 __all__ = ["TiledCpuExecutable"]
