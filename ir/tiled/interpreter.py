@@ -335,11 +335,8 @@ class _KernelRun:
             self.env[stmt.var] = outer
 
     def loop_count(self, ref: ElementRef, max_count: int | None) -> int:
-        flat = self.arrays[ref.buffer]
+        value = self.element(ref)
         offset = ref.offset.eval(self.env)
-        if not 0 <= offset < flat.size:
-            raise self.invalid(f"loop count element {offset} is outside %{ref.buffer} ({flat.size} elements)")
-        value = int(flat[offset])
         bound = 0 if max_count is None else max_count
         if not 0 <= value <= bound:
             raise self.fault(f"run-time loop count {value} (element {offset} of %{ref.buffer}) is out of range "
