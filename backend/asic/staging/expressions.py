@@ -29,6 +29,9 @@ from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile, bcast_m
 
 _DIRECT_UNARY = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "rcp", "tanh", "erf", "sigmoid")
 _INT_UNARY = ("neg", "abs")
+#: Graph integer types the chip holds in i32: arithmetic that may leave int32 is not staged
+#: (the host computes it in the graph's type, and storing an out-of-range result is refused).
+_WIDE_INTS = (DType.I64,)
 _COMMUTATIVE = ("add", "mul", "max", "min", "cmpeq")
 _SCALAR_FORMS = {"add": "adds", "mul": "muls", "max": "maxs", "min": "mins"}
 _POWERS = (0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0)
@@ -137,6 +140,8 @@ class _Evaluator:
 
     def unary(self, op: str, value: Val, dtype: DType) -> Val:
         cdt = compute_dtype(dtype)
+        if dtype in _WIDE_INTS and op == "neg":
+            raise NotStageable(f"'{op}' on {dtype}: held as i32 on the chip, it could wrap where the graph does not")
         tile = self.materialize(value, "scalar", cdt) if isinstance(value, Imm) else value
         if op in _DIRECT_UNARY and (cdt == DType.F32 or op in _INT_UNARY):
             return self.vec(op, self.out(cdt, tile.kind), tile)
@@ -145,7 +150,14 @@ class _Evaluator:
             pos = self.vec("cmpgt", self.out(cdt, tile.kind), tile, zero, bcast=bcast_mode("scalar", tile.kind))
             neg = self.vec("neg", self.out(cdt, tile.kind), tile)
             below = self.vec("cmpgt", self.out(cdt, tile.kind), neg, zero, bcast=bcast_mode("scalar", tile.kind))
-            return self.vec("sub", self.out(cdt, tile.kind), pos, below)
+            sign = self.vec("sub", self.out(cdt, tile.kind), pos, below)
+            if cdt != DType.F32:
+                return sign
+            # sign(NaN) is NaN: where x != x, take x.
+            same = self.vec("cmpeq", self.out(cdt, tile.kind), tile, tile)
+            nan = self.vec("adds", self.out(cdt, tile.kind), self.vec("muls", self.out(cdt, tile.kind), same, imm=-1.0),
+                           imm=1.0)
+            return self.vec("sel", sign, nan, tile)
         if op == "not" and dtype == DType.BOOL:
             flipped = self.vec("muls", self.out(cdt, tile.kind), tile, imm=-1.0)
             return self.vec("adds", self.out(cdt, tile.kind), flipped, imm=1.0)
@@ -156,13 +168,23 @@ class _Evaluator:
             kind = tile.kind
             if op == "floor":
                 wrong = self.vec("cmpgt", self.out(cdt, kind), trunc, tile)
-                return self.vec("sub", self.out(cdt, kind), trunc, wrong)
-            wrong = self.vec("cmpgt", self.out(cdt, kind), tile, trunc)
-            return self.vec("add", self.out(cdt, kind), trunc, wrong)
+                rounded = self.vec("sub", self.out(cdt, kind), trunc, wrong)
+            else:
+                wrong = self.vec("cmpgt", self.out(cdt, kind), tile, trunc)
+                rounded = self.vec("add", self.out(cdt, kind), trunc, wrong)
+            # |x| >= 2^23 is an integer already (and beyond i32 the conversion is wrong), NaN and
+            # +-inf stay themselves: keep x wherever -|x| > -2^23 does not hold.
+            magnitude = self.vec("neg", self.out(cdt, kind), self.vec("abs", self.out(cdt, kind), tile))
+            limit = self.materialize(Imm(-float(1 << 23)), "scalar", cdt)
+            small = self.vec("cmpgt", self.out(cdt, kind), magnitude, limit, bcast=bcast_mode("scalar", kind))
+            keep = self.vec("adds", self.out(cdt, kind), self.vec("muls", self.out(cdt, kind), small, imm=-1.0), imm=1.0)
+            return self.vec("sel", rounded, keep, tile)
         raise NotStageable(f"'{op}' on {dtype} has no VPU instruction or decomposition")
 
     def binary(self, op: str, a: Val, b: Val, dtype: DType) -> tuple[Val, DType]:
         cdt = compute_dtype(dtype)
+        if dtype in _WIDE_INTS and op in ("add", "sub", "mul", "pow"):
+            raise NotStageable(f"'{op}' on {dtype}: held as i32 on the chip, it could wrap where the graph does not")
         if op in ("and", "or", "xor"):
             if dtype != DType.BOOL:
                 raise NotStageable(f"bitwise '{op}' on {dtype}: the VPU has no integer bit operations")

@@ -45,13 +45,16 @@ class HostKernelStep:
     placed: tuple[KBuffer, ...]  # the same buffers in HBM (planned offsets, storage dtypes)
 
     def __call__(self, image: np.ndarray) -> None:
+        from moecc.asic_runtime import to_hbm
+
         memory: dict[str, np.ndarray] = {}
         for tiled, hbm in zip(self.globals_, self.placed):
             stored = _view(image, hbm)
             memory[tiled.name] = (stored != 0) if tiled.dtype == DType.BOOL else stored.astype(tiled.dtype.numpy)
         execute_step(self.kernel, self.globals_, memory)
         for tiled, hbm in zip(self.globals_, self.placed):
-            _view(image, hbm)[...] = memory[tiled.name].astype(hbm.dtype.numpy)
+            # An integer the storage cannot hold (an i64 result beyond the chip's i32) is refused, never wrapped.
+            _view(image, hbm)[...] = to_hbm(memory[tiled.name], hbm)
 
 
 def _view(image: np.ndarray, buffer: KBuffer) -> np.ndarray:
