@@ -117,7 +117,7 @@ def _observe_all(graph: Graph) -> Graph:
 def _compile(graph: Graph, target: str, options: Mapping[str, Any], pipeline: str | None) -> Any:
     from moecc.driver import compile_graph
 
-    return compile_graph(graph.clone(), target, pipeline=pipeline, **options)
+    return compile_graph(graph, target, pipeline=pipeline, **options)
 
 
 def _first_op(graph: Graph, observed: Graph, reference: Mapping[str, np.ndarray], target: str,

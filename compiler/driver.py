@@ -90,8 +90,8 @@ def compile_graph(
 ) -> CompiledModel:
     """Compile a graph-IR ``graph`` (built in Python or parsed from text) as :func:`compile`
     compiles an imported model: the graph pipeline, then ``target``'s stages; ``options`` are
-    the target's compile options. The graph is rewritten in place by the passes (pass a copy to
-    keep it); its inputs are the model's inputs, in order."""
+    the target's compile options. The passes work on a copy (``graph`` is left as it is); its
+    inputs are the model's inputs, in order."""
     from moecc.errors import InputError
     from moecc.ir.graph import ElidedTensor
 
@@ -100,7 +100,7 @@ def compile_graph(
     if elided:
         raise InputError(f"the graph's constant(s) {', '.join('%' + n for n in elided[:5])} hold no data (elided text)",
                          remedy="bind them with graph.bind_weights(...) or print the graph with elide_constants=False")
-    return _compile_graph(graph, target, checked, [v.name for v in graph.inputs], {}, {}, pipeline,
+    return _compile_graph(graph.clone(), target, checked, [v.name for v in graph.inputs], {}, {}, pipeline,
                           False, (), False, None, compile_to, None)
 
 

@@ -50,7 +50,7 @@ from moecc.ir.kernel import (
 )
 from moecc.ir.kernel_printer import format_statement
 from moecc.ir.types import DType
-from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
+from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS, topk_order
 
 #: A host step: runs ``call`` by reading and replacing arrays of the HBM dict in place.
 CpuStep = Callable[[CpuCall, dict[str, np.ndarray]], None]
@@ -376,7 +376,7 @@ class _KernelRun:
         src = self.tile(a_ref, stmt.dtype).astype(work)
         values = self.tile(stmt.dst, stmt.dtype)
         indices = self.tile(b_ref, DType.I32)
-        order = np.argsort(-src, axis=1, kind="stable")[:, :k]  # stable: ties keep the lower index first
+        order = topk_order(src, k)  # NaN first, ties keep the lower index first
         values[...] = np.take_along_axis(src, order, axis=1).astype(values.dtype)
         indices[...] = order
 

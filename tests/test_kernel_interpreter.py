@@ -334,6 +334,12 @@ def test_topk_ties_keep_the_lower_index_and_cvt_rounds_to_nearest_even() -> None
                        {"dst": np.zeros((1, 2), np.float32), "a": a, "b": np.zeros((1, 2), np.int32)},
                        {"dst": F32, "a": F32, "b": I32})
     assert got["dst"].tolist() == [[3.0, 3.0]] and got["b"].tolist() == [[1, 2]]
+    # NaN counts above every number, +inf included, as the graph IR's top_k/arg_max say (fuzzer, #11).
+    nan = np.array([[1.0, np.nan, np.inf, np.nan]], np.float32)
+    got = _interpreted(Vector("topk", LocalRef("d", 1, 3), LocalRef("a", 1, 4), LocalRef("b", 1, 3), k=3),
+                       {"dst": np.zeros((1, 3), np.float32), "a": nan, "b": np.zeros((1, 3), np.int32)},
+                       {"dst": F32, "a": F32, "b": I32})
+    assert got["b"].tolist() == [[1, 3, 2]] and np.isnan(got["dst"][0, :2]).all() and got["dst"][0, 2] == np.inf
     # 1 + 2^-8 is halfway between two bf16 values: ties go to the even mantissa (1.0).
     halfway = np.array([[1 + 2**-8, 1 + 3 * 2**-8, -2.7]], np.float32)
     cvt = {"dst": np.zeros((1, 3), ml_dtypes.bfloat16), "a": halfway}

@@ -73,6 +73,18 @@ def test_vpu_topk_and_convert_to_bf16() -> None:
     np.testing.assert_array_equal(result.read("y"), expected)
 
 
+def test_vpu_topk_puts_nan_above_every_number() -> None:
+    """NaN ranks above +inf, as the graph IR's top_k and arg_max say (found by the fuzzer, #11)."""
+    x = X.copy()
+    x[:, 5] = np.nan
+    x[:, 7] = np.inf
+    x[3, 2] = np.nan
+    body = "    vpu.topk sram[r0 + 0x2000], sram[r0], sram[r0 + 0x3000], rows=8, cols=16, dtype=f32, k=3"
+    result = Simulator(assemble(_program(body, x, (8, 3)))).run({"x": x})
+    top = result.read("y")
+    assert np.isnan(top[:, 0]).all() and np.isnan(top[3, 1]) and top[3, 2] == np.inf and (top[[0, 1, 2], 1] == np.inf).all()
+
+
 def test_block_sparse_matmul_skips_zero_tiles() -> None:
     a = RNG.standard_normal((64, 256)).astype(np.float32)
     w = RNG.standard_normal((256, 256)).astype(np.float32)

@@ -39,7 +39,7 @@ from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
 from moecc.backend.asic.memory import Memory
 from moecc.backend.asic.report import SimReport, TraceEvent, UnitReport, chrome_trace
 from moecc.backend.asic.timing import DmaTiming, HbmBus, MxuTiming, Scheduled, vpu_schedule
-from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS
+from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS, topk_order
 
 DEFAULT_STEP_LIMIT = 5_000_000
 N_REGISTERS = 32
@@ -588,7 +588,7 @@ class _Run:
             if not 1 <= k <= cols:
                 raise self.fail(issued.pc, f"k={k} must be in 1..cols ({cols})")
             src = self.vpu_operand(issued, "a", (rows, cols), dtype_code).astype(work)
-            order = np.argsort(-src, axis=1, kind="stable")[:, :k]
+            order = topk_order(src, k)  # NaN first, ties keep the lower index first
             dst = self.vpu_operand(issued, "dst", (rows, k), dtype_code)
             dst[...] = np.take_along_axis(src, order, axis=1).astype(dst.dtype)
             self.vpu_operand(issued, "b", (rows, k), self.sim.isa.enums["dtype"]["i32"])[...] = order
