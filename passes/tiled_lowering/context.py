@@ -26,7 +26,7 @@ import numpy as np
 from moecc.errors import PassError
 from moecc.ir.affine import Affine
 from moecc.ir.graph import Graph, Op, Value
-from moecc.ir.tiled.nodes import Buffer, Const, Kernel, Step, Stmt, View
+from moecc.ir.tiled.nodes import Buffer, Const, Expr, Kernel, Step, Stmt, View
 from moecc.ir.types import DType
 
 
@@ -171,6 +171,16 @@ class KernelBuilder:
 
 
 @dataclass(frozen=True, slots=True)
+class Inlined:
+    """An element-wise result never stored: ``build`` makes its expression from the operands
+    of ``leaves`` (values that have views), for its one user to inline."""
+
+    leaves: tuple[Value, ...]
+    build: Callable[[list[Expr]], Expr]
+    sources: tuple[str, ...] = ()  # the ONNX nodes of the ops inlined (named by the user's kernel)
+
+
+@dataclass(frozen=True, slots=True)
 class HostOp:
     """An op left to a host call: a row of the report's ``host_ops``."""
 
@@ -200,6 +210,12 @@ class LoweringContext:
     designated: dict[Value, str] = field(default_factory=dict)  # graph output value -> output buffer
     host_ops: list[HostOp] = field(default_factory=list)
     moe_layers: list[dict[str, object]] = field(default_factory=list)  # one per sparse moe op (moe_dispatch)
+    #: The open fusion group's kernel (:mod:`.fusion`): while set, every kernel a rule opens is it.
+    group: KernelBuilder | None = None
+    #: Element-wise results planned to be inlined into their users' expressions (:mod:`.fusion`)
+    #: and, once lowered, each one's leaves and expression builder (:mod:`.elementwise`).
+    inline_plan: set[Value] = field(default_factory=set)
+    inlined: dict[Value, Inlined] = field(default_factory=dict)
     _names: set[str] = field(default_factory=set)
     _vars: int = 0
 
@@ -317,9 +333,18 @@ class LoweringContext:
     # -- kernels
     @contextmanager
     def kernel(self, hint: str, sources: tuple[str, ...]) -> Iterator[KernelBuilder]:
-        """Build one kernel; it is appended to the steps when the block ends (if not empty)."""
+        """Build one kernel; it is appended to the steps when the block ends (if not empty).
+        While a fusion group is open, the kernel is the group's (appended when it closes)."""
+        if self.group is not None:
+            self.group.sources = tuple(dict.fromkeys(self.group.sources + sources))
+            yield self.group
+            return
         kb = KernelBuilder(self, self.fresh_step(hint), sources)
         yield kb
+        self.append_kernel(kb)
+
+    def append_kernel(self, kb: KernelBuilder) -> None:
+        """Append ``kb``'s kernel to the steps (nothing when it has no statements)."""
         if kb.stmts:
             self.steps.append(Kernel(kb.name, tuple(kb.locals), tuple(kb.stmts), kb.sources))
 
@@ -336,6 +361,7 @@ __all__ = [
     "MOE_MODES",
     "RULES",
     "HostOp",
+    "Inlined",
     "KernelBuilder",
     "LoweringContext",
     "Rule",

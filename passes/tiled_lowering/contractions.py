@@ -25,7 +25,7 @@ from moecc.ir.ops.common import broadcast_shapes
 from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import Binary, Cast, Compute, Copy, Expr, MatMul, Operand, Stmt, View
 from moecc.ir.types import DType
-from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule
+from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, TilingParams, const, register_rule
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, chunks, fit_tile, tile_loops, window
 
 #: (destination tile, accumulator tile, tile starts, tile sizes) -> the expression stored.
@@ -63,7 +63,8 @@ def emit_matmul(kb: KernelBuilder, dst: View, a: View, b: View, *, transpose_a: 
     batch = dst.shape[:-2]
     m, n = dst.shape[-2:]
     k = a.shape[-2] if transpose_a else a.shape[-1]
-    tm, tn = min(m, kb.params.tile_rows), min(n, kb.params.tile_cols)
+    tn = min(n, kb.params.tile_cols)
+    tm = _rows_per_tile(kb.params, m, n, k, tn, ctx.dtype(b).itemsize)
     tb = fit_tile(batch, max(1, kb.params.local_bytes // (tm * tn * 4)))
     acc = kb.local("acc", acc_t, tb + (tm, tn))
     zero_b = tuple(Affine(0) for _ in batch)
@@ -91,6 +92,19 @@ def emit_matmul(kb: KernelBuilder, dst: View, a: View, b: View, *, transpose_a: 
         return stmts
 
     return tile_loops(kb, dst.shape, tb + (tm, tn), body)
+
+
+def _rows_per_tile(params: TilingParams, m: int, n: int, k: int, tn: int, itemsize: int) -> int:
+    """Rows of an output tile: ``tile_rows``, or more when ``b`` spans several column tiles
+    (each pass over the rows streams all of ``b`` again) and the taller ``a`` block and
+    accumulator tile still fit: the ``a`` block within four times ``local_bytes`` (it is read
+    from global memory, where staging keeps it resident), the accumulator tile a quarter."""
+    tm = min(m, params.tile_rows)
+    if n <= tn or m <= tm:
+        return tm
+    step = params.tile_rows
+    fit = min(4 * params.local_bytes // max(1, k * itemsize), params.local_bytes // 4 // (tn * 4))
+    return max(tm, min(m, fit // step * step))
 
 
 def matmul_views(ctx: LoweringContext, a: View, b: View, out: View) -> tuple[View, View, View]:

@@ -6,7 +6,9 @@ added leading axes and stretched size-1 axes get stride 0), never copies. Half-p
 (f16/bf16) arithmetic is written in f32 (operands ``cast<f32>``, constants f32) and cast back
 once on store, which is how the graph reference computes it; integers compute in their own
 dtype and wrap. Activations that are not a tiled-IR op (relu, softplus, gelu, ...) are their
-formulas. Chains of element-wise ops stay one statement each (fusing them is later work).
+formulas. An op whose result :mod:`.fusion` planned to inline emits nothing: its expression
+is built into its one user's statement (:class:`~.context.Inlined`), so a chain of single-use
+element-wise ops is one ``compute``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from moecc.ir.ops.elementwise import clip_bound
 from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import Binary, Cast, Expr, Select, Unary
 from moecc.ir.types import DType
-from moecc.passes.tiled_lowering.context import LoweringContext, as_rank1, const, register_rule
+from moecc.passes.tiled_lowering.context import Inlined, LoweringContext, as_rank1, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.tiles import tiled_compute
 
 HALF = (DType.F16, DType.BF16)
@@ -150,12 +152,35 @@ def broadcast_view(ctx: LoweringContext, value: Value, shape: tuple[int, ...]) -
 
 
 def emit_elementwise(ctx: LoweringContext, op: Op, operands: Sequence[Value], build: Callable[[list[Expr]], Expr]) -> None:
-    """``op``'s single result = ``build(operands)``, every operand broadcast to the result."""
+    """``op``'s single result = ``build(operands)``, every operand broadcast to the result.
+    Operands that were inlined contribute their leaves and expressions; a result planned to be
+    inlined is recorded (:class:`Inlined`) instead of computed."""
+    leaves: list[Value] = []
+    parts: list[Inlined | None] = []
+    for v in operands:
+        lazy = ctx.inlined.get(v)
+        parts.append(lazy)
+        leaves.extend(lazy.leaves if lazy is not None else (v,))
+
+    def full(xs: list[Expr]) -> Expr:
+        args: list[Expr] = []
+        i = 0
+        for lazy in parts:
+            n = 1 if lazy is None else len(lazy.leaves)
+            args.append(xs[i] if lazy is None else lazy.build(xs[i:i + n]))
+            i += n
+        return build(args)
+
     out = op.result
+    sources = tuple(dict.fromkeys(s for lazy in parts if lazy is not None for s in lazy.sources))
+    sources += tuple(s for s in sources_of(op) if s not in sources)
+    if out in ctx.inline_plan:
+        ctx.inlined[out] = Inlined(tuple(leaves), full, sources)
+        return
     dst = as_rank1(ctx.result(out))
-    srcs = [broadcast_view(ctx, v, out.type.shape) for v in operands]
-    with ctx.op_kernel(op) as kb:
-        kb.emit(tiled_compute(kb, dst, srcs, build))
+    srcs = [broadcast_view(ctx, v, out.type.shape) for v in leaves]
+    with ctx.kernel(out.name, sources) as kb:
+        kb.emit(tiled_compute(kb, dst, srcs, full))
 
 
 @register_rule(*UNARY)

@@ -3,7 +3,8 @@
 Ops are visited in order. For each, the rule table (:data:`~.context.RULES`) decides: the
 op's rule says yes and lowers it into kernels, or (no rule, or the rule's reason) the op joins
 the current run of host ops; a run of consecutive host ops becomes one host call holding those
-graph ops inline, bound to global buffers. Values whose producer is a view op (transpose,
+graph ops inline, bound to global buffers. Consecutive element-wise and row ops share one
+kernel (:mod:`.fusion`). Values whose producer is a view op (transpose,
 slice, expand, most reshapes) are views of another buffer; they are copied into a buffer of
 their own only where a host call or a module output needs one.
 """
@@ -26,6 +27,7 @@ from moecc.passes.tiled_lowering.context import (
     TilingParams,
     as_rank1,
 )
+from moecc.passes.tiled_lowering.fusion import FusionGroups, plan_inlining
 from moecc.passes.tiled_lowering.tiles import tiled_copy
 
 # Importing the rule modules fills the rule table.
@@ -89,13 +91,16 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
         ctx.views[value] = view
         input_buffers.append(view.buffer)
     outputs = _plan_outputs(ctx)
+    ctx.inline_plan = plan_inlining(ctx)
     uses = graph.uses()
     pending: list[tuple[Op, str]] = []
+    groups = FusionGroups(ctx)
     for op in graph.ops:
         if op.is_const:
             continue
         reason = decide(op, ctx)
         if reason is not None:
+            groups.close()
             pending.append((op, reason))
             continue
         if pending:
@@ -105,10 +110,13 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
             for r in op.results:
                 ctx.result(r)
             continue
+        groups.before(op)
         RULES[op.kind].lower(op, ctx)
+        groups.after(op)
         for r in op.results:
-            if r not in ctx.views:
+            if r not in ctx.views and r not in ctx.inlined:
                 ctx.result(r)  # an unused result a rule did not write (cannot be read)
+    groups.close()
     if pending:
         _host_call(ctx, pending, uses)
     _finish_outputs(ctx, outputs)

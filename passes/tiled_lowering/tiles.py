@@ -69,17 +69,24 @@ def tile_loops(kb: KernelBuilder, shape: Sequence[int], tile: Sequence[int], bod
     return walk(0, (), ())
 
 
+#: Chunks of a contraction or reduction written out rather than looped over (:func:`chunks`).
+UNROLLED_CHUNKS = 4
+
+
 def chunks(kb: KernelBuilder, n: int, t: int, body: Callable[[Affine, int, bool], list[Stmt]]) -> list[Stmt]:
     """``n`` elements in chunks of ``t``: the body gets (start, size, first); the first chunk is
-    peeled (it stores, the rest accumulate), then a loop over the other full chunks, then the edge."""
+    peeled (it stores, the rest accumulate), then the other full chunks (written out up to
+    :data:`UNROLLED_CHUNKS` of them, so that the loop around a short contraction is innermost
+    and its tiles can be multi-buffered; else a loop), then the edge."""
     t = max(1, min(t, n))
     full, rem = divmod(n, t)
     if full == 0:
         return body(Affine(0), rem, True)
     out = body(Affine(0), t, True)
-    if full == 2:
-        out += body(Affine(t), t, False)
-    elif full > 2:
+    if full <= UNROLLED_CHUNKS:
+        for i in range(1, full):
+            out += body(Affine(i * t), t, False)
+    else:
         var = kb.var()
         out.append(For(var, full - 1, tuple(body(Affine.of(var) * t + t, t, False))))
     if rem:
@@ -121,4 +128,4 @@ def tiled_copy(kb: KernelBuilder, dst: View, src: View) -> list[Stmt]:
     return tile_loops(kb, dst.shape, chosen, body)
 
 
-__all__ = ["choose_tile", "chunks", "fit_tile", "tile_loops", "tiled_compute", "tiled_copy", "window", "zeros"]
+__all__ = ["UNROLLED_CHUNKS", "choose_tile", "chunks", "fit_tile", "tile_loops", "tiled_compute", "tiled_copy", "window", "zeros"]

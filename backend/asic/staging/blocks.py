@@ -1,7 +1,10 @@
 """A kernel's run of element-wise statements done block by block, before it is staged.
 
 Runs in :func:`~.module._stage_kernel` on the tiled kernel, before :mod:`.webs`, after
-:func:`merge_reductions` has joined a row reduction the lowering chunked. The tiled
+:func:`merge_reductions` has joined a row reduction the lowering chunked and
+:func:`align_runs` (before :mod:`.private`) has coalesced the loops the lowering wrote per
+statement and put the statements of a run holding a row reduction in one ``[rows, ..]``
+structure (the lowering tiles each op of a fused norm its own way). The tiled
 lowering writes a multi-statement op (softmax, layer norm) as a sequence of kernel-level
 statements, each over the whole tensor: every statement waits for the previous one to
 finish everywhere, and an operand read by two statements is loaded twice. When a maximal run
@@ -22,6 +25,7 @@ of the run's largest view, and at least two blocks are made.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from moecc.ir.affine import Affine
 from moecc.ir.tiled.nodes import Buffer, Compute, Copy, For, Kernel, Reduce, Stmt, View, stmt_views, walk
@@ -58,6 +62,39 @@ def merge_reductions(body: tuple[Stmt, ...]) -> tuple[Stmt, ...]:
     return tuple(out)
 
 
+def _runs(stmts: tuple[Stmt, ...]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each maximal run of two or more element-wise statements."""
+    out = []
+    i = 0
+    while i < len(stmts):
+        j = i
+        while j < len(stmts) and isinstance(stmts[j], _Elementwise):
+            j += 1
+        if j - i >= 2:
+            out.append((i, j))
+        i = max(j, i + 1)
+    return out
+
+
+def align_runs(kernel: Kernel) -> Kernel:
+    """``kernel`` with its row reductions merged (:func:`merge_reductions`) and each run of
+    element-wise statements holding a row reduction (kernel-level loops around one such
+    statement coalesced into it) put in one row structure (:func:`_aligned`); other
+    statements as they are. Runs before :mod:`.private` decides which global
+    temporaries become locals: a fused norm's squares are then seen whole, densely."""
+    original = merge_reductions(kernel.body)
+    stmts = tuple(_coalesced(s) for s in original)
+    out: list[Stmt] = []
+    i = 0
+    for start, end in _runs(stmts):
+        out.extend(original[i:start])
+        aligned = _aligned(stmts[start:end])
+        out.extend(aligned if aligned is not None else original[start:end])
+        i = end
+    out.extend(original[i:])
+    return kernel if tuple(out) == kernel.body else dataclasses.replace(kernel, body=tuple(out))
+
+
 def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> Kernel:
     """``kernel`` with its runs of element-wise statements done block by block (see the module
     docstring); ``taken`` holds the global buffer names (new names avoid them); one block of
@@ -66,19 +103,13 @@ def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> K
     names |= {stmt.var for _, stmt, _ in walk(kernel.body) if isinstance(stmt, For)}
     body: list[Stmt] = []
     buffers = {b.name: b for b in kernel.buffers}
-    stmts = merge_reductions(kernel.body)
+    stmts = align_runs(kernel).body
     i = 0
-    while i < len(stmts):
-        j = i
-        while j < len(stmts) and isinstance(stmts[j], _Elementwise):
-            j += 1
-        if j - i >= 2:
-            others = stmts[:i] + stmts[j:]
-            body.extend(_fuse(stmts[i:j], others, buffers, names, budget_bytes))
-            i = j
-        else:
-            body.append(stmts[i])
-            i += 1
+    for start, end in _runs(stmts):
+        body.extend(stmts[i:start])
+        body.extend(_fuse(stmts[start:end], stmts[:start] + stmts[end:], buffers, names, budget_bytes))
+        i = end
+    body.extend(stmts[i:])
     if tuple(body) == kernel.body:
         return kernel
     if tuple(body) == stmts:
@@ -154,6 +185,97 @@ def _fuse(run: tuple[Stmt, ...], others: tuple[Stmt, ...], buffers: dict[str, Bu
     return out
 
 
+def _coalesced(stmt: Stmt) -> Stmt:
+    """A kernel-level loop around one element-wise statement as that statement with one more
+    axis (what staging does to it anyway, :func:`~.statements.coalesce`), so that the loops
+    the lowering wrote per op can join a run."""
+    from moecc.backend.asic.staging.statements import coalesce  # statements imports webs, as we do
+
+    if isinstance(stmt, For) and not stmt.is_dynamic:
+        merged = coalesce(stmt)
+        if isinstance(merged, _Elementwise):
+            return merged
+    return stmt
+
+
+def _regrouped(stmt: Stmt, groups: list[list[int]]) -> Stmt:
+    """``stmt`` with the axes of its iteration space (a reduction's leading axes) replaced by
+    ``groups``: each a run of original axes, outermost first, merged into one axis."""
+    def f(view: View) -> View:
+        lead = len(view.shape) - (1 if isinstance(stmt, Reduce) else 0)
+        shape = [math.prod(view.shape[a] for a in g) for g in groups]
+        strides = [view.strides[g[-1]] for g in groups]
+        return View(view.buffer, view.offset, tuple(shape) + view.shape[lead:], tuple(strides) + view.strides[lead:])
+    return _map(stmt, f)
+
+
+def _merged(stmt: Stmt) -> Stmt | None:
+    """``stmt`` with the fewest axes: size-1 axes dropped (not a reduction's last), the others
+    ordered by the destination's strides and neighbours merged where every view steps over
+    them as one. None when it cannot be expressed so (a broadcast destination)."""
+    dst = stmt.dst  # type: ignore[attr-defined]
+    lead = dst.rank - (1 if isinstance(stmt, Reduce) else 0)
+    if isinstance(stmt, Compute | Copy):
+        # Operands of size 1 along an axis broadcast: make that a stride-0 axis of the
+        # destination's size, so that every view has the destination's shape.
+        if any(v.rank != dst.rank for _, v in stmt_views(stmt)):
+            return None
+        stmt = _map(stmt, lambda v: View(v.buffer, v.offset, dst.shape, tuple(
+            s if n == d else 0 for n, d, s in zip(v.shape, dst.shape, v.strides))))
+    views = [v for _, v in stmt_views(stmt)]
+    if any(v.shape[:lead] != dst.shape[:lead] for v in views):
+        return None
+    axes = sorted((a for a in range(lead) if dst.shape[a] != 1), key=lambda a: -dst.strides[a])
+    if any(dst.strides[a] == 0 for a in axes):
+        return None
+    groups: list[list[int]] = []
+    for a in axes:
+        if groups and all(v.strides[groups[-1][-1]] == v.shape[a] * v.strides[a] for v in views):
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    return _regrouped(stmt, groups)
+
+
+def _split_rows(stmt: Stmt, rows: int) -> Stmt | None:
+    """A merged element-wise ``stmt`` as ``[rows, n]`` (a reduction: ``[rows, ..]``), or None."""
+    dst = stmt.dst  # type: ignore[attr-defined]
+    lead = dst.rank - (1 if isinstance(stmt, Reduce) else 0)
+    if isinstance(stmt, Reduce):
+        if lead == 1 and dst.shape[0] == rows:
+            return stmt
+        if lead == 0 and rows == 1:
+            return _map(stmt, lambda v: View(v.buffer, v.offset, (1,) + v.shape, (0,) + v.strides))
+        return None
+    if lead == 2 and dst.shape[0] == rows:
+        return stmt
+    if lead == 1 and dst.shape[0] % rows == 0:
+        cols = dst.shape[0] // rows
+        return _map(stmt, lambda v: View(v.buffer, v.offset, (rows, cols), (cols * v.strides[0], v.strides[0])))
+    if lead == 0 and rows == 1:
+        return _map(stmt, lambda v: View(v.buffer, v.offset, (1, 1), (0, 0)))
+    return None
+
+
+def _aligned(run: tuple[Stmt, ...]) -> tuple[Stmt, ...] | None:
+    """The run's statements in one row structure, ``[rows, ..]``, when it holds a row
+    reduction and every statement can be viewed so: rows are the reduction's rows (a fused
+    norm's square, sum, scale and normalised output, written by the lowering over different
+    tilings of the same rows). None otherwise (the run is fused as it stands, if at all)."""
+    reduction = next((s for s in run if isinstance(s, Reduce)), None)
+    if reduction is None:
+        return None
+    rows = math.prod(reduction.dst.shape[:-1])
+    out = []
+    for stmt in run:
+        merged = _merged(stmt)
+        split = _split_rows(merged, rows) if merged is not None else None
+        if split is None:
+            return None
+        out.append(split)
+    return tuple(out)
+
+
 def _key(view: View) -> tuple:
     """What two views of a written buffer must share: offset, every axis but the last, and the
     offsets the last axis reaches (a ``[.., 1]`` view and a stride-0 broadcast of it agree)."""
@@ -178,4 +300,4 @@ def _fresh(name: str, names: set[str]) -> str:
     return candidate
 
 
-__all__ = ["BLOCK_ELEMENTS", "fuse_runs", "merge_reductions"]
+__all__ = ["BLOCK_ELEMENTS", "align_runs", "fuse_runs", "merge_reductions"]

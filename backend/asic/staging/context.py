@@ -26,8 +26,10 @@ from moecc.backend.asic.staging.axes import Axes
 from moecc.backend.asic.staging.tiles import KernelStager, NotStageable, Region, Tile, kind_shape
 
 #: Bytes of SRAM one tiled statement's temporaries may take per block (operands, expression
-#: nodes, conversions); blocks of rows are cut to fit it.
+#: nodes, conversions); blocks of rows are cut to fit it. At most 1/STATEMENT_SRAM_SHARE of the
+#: part's SRAM (1/(2 * share) when the kernel is restaged conservatively).
 STATEMENT_BUDGET_BYTES = 2 * 1024 * 1024
+STATEMENT_SRAM_SHARE = 4
 #: Temporaries a statement is assumed to need per element of its block, for that cut.
 TEMPS_PER_ELEMENT = 8
 #: Elements of one block of an element-wise statement or reduction, at most (256 KiB of
@@ -70,7 +72,9 @@ class StageContext:
         if axes is not None and self.stager.depth == 0 and all(a.size == 1 for a in axes.outer):
             half = -(-axes.rows.size // 2) * cols
             target = min(MAX_TILE_ELEMENTS, max(MIN_TILE_ELEMENTS, half))
-        rows = min(STATEMENT_BUDGET_BYTES // max(1, cols * 4 * temps), target // max(1, cols))
+        share = STATEMENT_SRAM_SHARE * (2 if self.conservative else 1)
+        budget = min(STATEMENT_BUDGET_BYTES, self.target.sram_capacity_bytes // share)
+        rows = min(budget // max(1, cols * 4 * temps), target // max(1, cols))
         return max(1, min(self.tile_dim, rows))
 
     def read(self, region: Region) -> Tile:

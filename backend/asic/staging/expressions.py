@@ -24,7 +24,7 @@ from moecc.ir.tiled.nodes import Binary, Cast, Compute, Const, Expr, Operand, Se
 from moecc.ir.types import DType
 
 from moecc.backend.asic.staging.axes import broadcast_strides, plan_axes, regions
-from moecc.backend.asic.staging.context import StageContext, compute_dtype
+from moecc.backend.asic.staging.context import TEMPS_PER_ELEMENT, StageContext, compute_dtype
 from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile, bcast_mode, join_kinds
 
 _DIRECT_UNARY = ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "rcp", "tanh", "erf", "sigmoid")
@@ -68,6 +68,17 @@ def fold_constants(expr: Expr, ctx: StageContext, shape: tuple[int, ...]) -> Exp
     return expr
 
 
+def _node_count(expr: Expr) -> int:
+    """Nodes of ``expr`` that compute (each may take a temporary tile of the block)."""
+    if isinstance(expr, Unary | Cast):
+        return 1 + _node_count(expr.x)
+    if isinstance(expr, Binary):
+        return 1 + _node_count(expr.a) + _node_count(expr.b)
+    if isinstance(expr, Select):
+        return 1 + _node_count(expr.cond) + _node_count(expr.a) + _node_count(expr.b)
+    return 0
+
+
 def stage_compute(ctx: StageContext, stmt: Compute) -> None:
     shape = stmt.dst.shape
     expr = fold_constants(stmt.expr, ctx, shape)
@@ -76,7 +87,8 @@ def stage_compute(ctx: StageContext, stmt: Compute) -> None:
         if view not in views:
             views.append(view)
     axes = plan_axes(shape, views, col_cap=ctx.tile_dim, local=ctx.local_views(views))
-    for block in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, axes=axes), ctx.tile_dim):
+    temps = max(TEMPS_PER_ELEMENT, _node_count(expr) + len(views))
+    for block in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, temps, axes), ctx.tile_dim):
         by_view = dict(zip(views, block))  # an operand may be the destination itself (in place)
         dst = block[0]
         ev = _Evaluator(ctx, by_view, dst.rows, dst.cols)

@@ -180,12 +180,17 @@ def _blocked_operand(ctx: StageContext, region: Region) -> LocalRef | None:
     storage = stager.dtype_of(region.buffer)
     if storage == DType.I32:
         return None
-    tile_bytes = rows * cols * (storage.itemsize + (ctx.mxu_dtype.itemsize if storage != ctx.mxu_dtype else 0))
+    # Converted operands keep only the MXU-dtype blocks; the stored dtype passes through one
+    # staging block, loaded and converted block by block.
+    convert = storage != ctx.mxu_dtype
+    tile_bytes = rows * cols * (ctx.mxu_dtype.itemsize if convert else storage.itemsize)
+    staging_bytes = rows * cols * storage.itemsize if convert else 0
     capacity = ctx.target.sram_capacity_bytes
     in_use = sum(b.nbytes for b in stager.buffers())
 
     def fits(count: int) -> bool:
-        return count * tile_bytes <= capacity // BLOCKED_SHARE and in_use + count * tile_bytes <= capacity // 2
+        need = count * tile_bytes + staging_bytes
+        return need <= capacity // BLOCKED_SHARE and in_use + need <= capacity // 2
 
     plan = stager.blocked_loops(region.offset, fits)
     if plan is None:
@@ -199,8 +204,8 @@ def _blocked_operand(ctx: StageContext, region: Region) -> LocalRef | None:
         radix //= n
         index = index + Affine.of(var) * radix
     with stager.hoisted(level=level):
-        blocks = stager.temp(storage, count * rows, cols)
-        converted = stager.temp(ctx.mxu_dtype, count * rows, cols) if storage != ctx.mxu_dtype else blocks
+        converted = stager.temp(ctx.mxu_dtype if convert else storage, count * rows, cols)
+        staging = stager.temp(storage, rows, cols) if convert else None
         with contextlib.ExitStack() as nest:
             offset, at = region.offset, Affine()
             radix = count
@@ -209,10 +214,12 @@ def _blocked_operand(ctx: StageContext, region: Region) -> LocalRef | None:
                 radix //= n
                 offset = substitute(offset, var, w)
                 at = at + w * (radix * rows * cols)
-            stager.load_into(LocalRef(blocks.buffer, rows, cols, at), region.buffer, offset, rows, cols,
-                             region.rstride, region.cstride)
-            if converted != blocks:
-                stager.emit(Vector("cvt", LocalRef(converted.buffer, rows, cols, at), a=LocalRef(blocks.buffer, rows, cols, at),
+            if staging is None:
+                stager.load_into(LocalRef(converted.buffer, rows, cols, at), region.buffer, offset, rows, cols,
+                                 region.rstride, region.cstride)
+            else:
+                stager.load_into(staging, region.buffer, offset, rows, cols, region.rstride, region.cstride)
+                stager.emit(Vector("cvt", LocalRef(converted.buffer, rows, cols, at), a=staging,
                                    dtype=storage, odt=ctx.mxu_dtype))
     return LocalRef(converted.buffer, rows, cols, index * (rows * cols))
 

@@ -35,8 +35,8 @@ from moecc.backend.asic.staging.context import StageContext
 from moecc.backend.asic.staging.host import touched_globals
 from moecc.backend.asic.staging.statements import stage_statement
 from moecc.backend.asic.staging.tiles import KernelStager, NotStageable
-from moecc.backend.asic.staging.blocks import fuse_runs
-from moecc.backend.asic.staging.private import localize, private_temps
+from moecc.backend.asic.staging.blocks import align_runs, fuse_runs
+from moecc.backend.asic.staging.private import PRIVATE_TEMP_SHARES, localize, private_temps
 from moecc.backend.asic.staging.webs import split_webs
 
 
@@ -71,16 +71,16 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
     for name, data in weights.items():
         if name in hbm_dtypes:
             staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy).reshape(-1))
-    private = private_temps(tiled, target)
+    private = [private_temps(tiled, target, share) for share in PRIVATE_TEMP_SHARES]
     for step in tiled.steps:
         if isinstance(step, HostCall):
             staged.module.steps.append(_host_call(step, staged))
             continue
-        if private.get(step.name):
-            step = localize(step, private[step.name])
         mxu = DType.BF16 if precision == "bf16" and not routing.holds(step) else DType.F32
+        step = align_runs(step)
         try:
-            kernel, slow = _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
+            kernel, slow = _stage_with_private(step, [p.get(step.name, []) for p in private], tiled, hbm_dtypes,
+                                               weights, target, mxu)
         except NotStageable as err:
             touched = touched_globals(step, globals_)
             staged.host_kernels[step.name] = (step, tuple(globals_[n] for n in touched))
@@ -150,6 +150,22 @@ def _host_call(call: HostCall, staged: StagedModule) -> CpuCall:
             staged.host_rows.append({"op": f"%{op.results[0].name}", "kind": op.kind, "onnx_node": op.source or "",
                                      "reason": call.reason})
     return CpuCall(call.name, tuple(dict.fromkeys(call.inputs)), tuple(dict.fromkeys(call.outputs)), ops)
+
+
+def _stage_with_private(step: Kernel, choices: list[list[Buffer]], tiled: TiledModule, hbm_dtypes: dict[str, DType],
+                        weights: dict[str, np.ndarray], target: Target, mxu: DType) -> tuple[KKernel, int]:
+    """``step`` staged with the first of ``choices`` (sets of its private temporaries, largest
+    first; see :mod:`.private`) whose staged kernel fits the SRAM, else with none."""
+    tried: set[tuple[str, ...]] = set()
+    for buffers in choices:
+        key = tuple(b.name for b in buffers)
+        if not buffers or key in tried:
+            continue
+        tried.add(key)
+        staged = _stage_kernel(localize(step, buffers), tiled, hbm_dtypes, weights, target, mxu)
+        if _fits(staged[0], target):
+            return staged
+    return _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
 
 
 def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],

@@ -8,7 +8,8 @@ instructions after staging:
 - ``k_tile``: :data:`K_FOLDS` array heights: ``mxu.mm`` folds a deep contraction through the
   array itself (the weight FIFO loads the next fold while one streams), so one statement per
   few folds means fewer loads, fewer instructions and no accumulate chain between them; it is
-  also the chunk of row reductions, whose rows then stay whole for ``vpu.rsum``;
+  also the chunk of row reductions, whose rows then stay whole for ``vpu.rsum``; at least
+  :data:`MIN_K_TILE` elements;
 - ``tile_rows``: activation rows per tile, as many as one weight tile is reused for (a
   multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
 - ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
@@ -22,6 +23,9 @@ from moecc.passes.tiled_lowering.context import TilingParams
 
 #: Contraction depth of one tiled matmul statement, in MXU heights.
 K_FOLDS = 4
+#: ... and at least this many elements: on a small array four folds are too short a
+#: contraction to amortise a statement's operand loads and accumulator moves.
+MIN_K_TILE = 256
 #: Activation rows per weight tile, in MXU heights.
 ROWS_PER_WEIGHT_TILE = 2
 #: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
@@ -34,9 +38,9 @@ def asic_tiling_params(target: Target) -> TilingParams:
     return TilingParams(
         tile_rows=max(1, min(dim, ROWS_PER_WEIGHT_TILE * target.mxu_rows)),
         tile_cols=max(1, min(dim, target.mxu_cols)),
-        k_tile=max(1, min(dim, K_FOLDS * target.mxu_rows)),
+        k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
     )
 
 
-__all__ = ["K_FOLDS", "LOCAL_SHARE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
+__all__ = ["K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]

@@ -3,7 +3,11 @@
 Runs in :func:`~.module.stage_module` before each kernel is staged. A tiled kernel that writes
 a global temporary and reads it back (a reduction's partial sums; the activations of an
 expert's MLP inside a fused MoE kernel) stores it to HBM and loads it again; when no other
-step touches it and it is small, it becomes a local of the kernel instead. Staging needs the
+step touches it and it fits, it becomes a local of the kernel instead: first with every such
+temporary up to :data:`PRIVATE_TEMP_SHARES` ``[0]`` of the SRAM each (a fused element-wise
+group's intermediates, which :mod:`.blocks` then shrinks to one block); when the staged kernel
+does not fit the SRAM that way, with the smaller share, then with none
+(:func:`~.module.stage_module` tries them in turn). Staging needs the
 regions a statement makes of a local to be contiguous, so the local keeps the buffer's
 row-major layout when every view of it is dense (or broadcast), and otherwise is laid out in
 *column blocks* when every view of it is a ``rows x b`` block of ``[R, W]`` at a column
@@ -25,14 +29,16 @@ from moecc.isa_spec.target import Target
 
 from moecc.backend.asic.staging.webs import dense_view, map_expr_views
 
-#: A global temporary only one kernel uses becomes one of its locals up to this share of the SRAM.
-PRIVATE_TEMP_SHARE = 64
+#: A global temporary only one kernel uses becomes one of its locals up to 1/share of the SRAM:
+#: the shares tried in turn, the first whose staged kernel fits the SRAM wins (none: no locals).
+PRIVATE_TEMP_SHARES = (8, 64)
 #: Narrowest column block a private temporary is laid out in.
 MIN_BLOCK_COLS = 16
 
 
-def private_temps(tiled: TiledModule, target: Target) -> dict[str, list[Buffer]]:
-    """Kernel name -> the global temporaries no other step touches and that fit the share."""
+def private_temps(tiled: TiledModule, target: Target, share: int) -> dict[str, list[Buffer]]:
+    """Kernel name -> the global temporaries no other step touches, each at most 1/``share``
+    of the SRAM."""
     users: dict[str, set[str]] = {}
     for step in tiled.steps:
         if isinstance(step, HostCall):
@@ -44,7 +50,7 @@ def private_temps(tiled: TiledModule, target: Target) -> dict[str, list[Buffer]]
                 users.setdefault(stmt.count.buffer, set()).add(f"@{step.name}")
             for _, view in stmt_views(stmt):
                 users.setdefault(view.buffer, set()).add(step.name)
-    limit = target.sram_capacity_bytes // PRIVATE_TEMP_SHARE
+    limit = target.sram_capacity_bytes // share
     outputs = set(tiled.outputs)
     private: dict[str, list[Buffer]] = {}
     for buf in tiled.buffers:
@@ -191,4 +197,4 @@ def _divide(col: Affine, block: int) -> Affine:
     return Affine(col.const // block, tuple((v, c // block) for v, c in col.terms))
 
 
-__all__ = ["MIN_BLOCK_COLS", "PRIVATE_TEMP_SHARE", "localize", "private_temps"]
+__all__ = ["MIN_BLOCK_COLS", "PRIVATE_TEMP_SHARES", "localize", "private_temps"]

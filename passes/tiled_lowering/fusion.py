@@ -1,0 +1,145 @@
+"""Element-wise fusion at lowering time: a chain of element-wise and row ops becomes one kernel.
+
+Position in the flow: used by :func:`~.lower.lower_graph` while it visits the graph's ops in
+order. Lowered one by one, every element-wise op of a decomposed norm or activation is a
+kernel of its own: on the ASIC each pays a kernel boundary (every queue drains) and an HBM
+round trip for its result. A *fusion group* instead collects the statements of consecutive
+ops into one kernel; the values only the group uses stay global temporaries of that one
+kernel, which ASIC staging then makes SRAM locals and runs block by block
+(``backend/asic/staging/private.py`` and ``blocks.py``). On the CPU the statements are the
+same ones, in the same order, so results are bitwise unchanged on every target.
+
+What joins (:data:`FUSIBLE_FAMILIES`, :data:`FUSIBLE_KINDS`): element-wise ops (unary,
+binary, cast, where, clip), row reductions and softmax, layer/RMS norms, and the data ops
+that are views or copies (reshape, transpose, slice, expand, concat, tile, trilu). An op
+joins the open group when it reads a value the group produced (a view of one counts);
+otherwise the group is closed (appended as a kernel) and the op starts a new one. Anything
+else (a contraction, a gather, a composite, a host call) closes the group first. A group
+also closes when its kernel's locals exceed :data:`MAX_GROUP_LOCAL_SHARE` times the tiling's
+``local_bytes`` or it holds :data:`MAX_GROUP_OPS` ops, so one kernel never outgrows a part.
+
+Inside a group, *expression fusion* goes further (:func:`plan_inlining`): an element-wise
+result read only by element-wise ops of the same shape is never stored; its expression is
+built into each user's statement (:mod:`.elementwise`), when it has one user or is one cheap
+op. A tanh-GELU after a bias add is then one statement, not nine.
+
+Before/after, llama's decomposed RMSNorm (``pow``, ``reduce_mean``, ``add``, ``sqrt``,
+``reciprocal``, ``mul``, ``mul``): seven kernels become one, ``fused_<pow result>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from moecc.ir.graph import Op, Value
+from moecc.passes.tiled_lowering.context import RULES, KernelBuilder, LoweringContext
+
+#: Rule families (module names under ``passes/tiled_lowering``) whose ops may join a group.
+FUSIBLE_FAMILIES = frozenset({"elementwise", "norms"})
+#: Further op kinds that may join: row reductions, softmax and the view/copy data ops.
+FUSIBLE_KINDS = frozenset({
+    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "softmax", "log_softmax",
+    "reshape", "transpose", "slice", "expand", "concat", "tile", "trilu",
+})
+#: A group closes once its kernel's locals exceed this many times the tiling's ``local_bytes``.
+MAX_GROUP_LOCAL_SHARE = 4
+#: ... or once it holds this many ops.
+MAX_GROUP_OPS = 32
+
+
+#: Element-wise kinds that are one VPU op: recomputed by each user when their result is read
+#: by several element-wise ops (:func:`plan_inlining`).
+CHEAP_KINDS = frozenset({"add", "sub", "mul", "max", "min", "neg", "abs", "cast"})
+
+
+def inlinable(op: Op, ctx: LoweringContext) -> bool:
+    """Whether ``op`` is an element-wise op its rule lowers through one expression."""
+    from moecc.passes.tiled_lowering.lower import decide  # lower imports this module
+
+    rule = RULES.get(op.kind)
+    return (rule is not None and rule.family == "elementwise" and len(op.results) == 1
+            and op.result.type.numel > 0 and all(v.type.numel > 0 for v in op.operands) and decide(op, ctx) is None)
+
+
+def plan_inlining(ctx: LoweringContext) -> set[Value]:
+    """The element-wise results to inline into their users (not graph outputs), each user an
+    element-wise op of the same shape (nothing computed at a larger shape than before):
+
+    - a result with one use;
+    - a result with several uses when its op is one node over values that are stored (a
+      bias add read by the two halves of a GELU): each user recomputes that node from the
+      operands instead of reading a stored copy, which saves the store and costs one VPU op."""
+    uses = ctx.graph.uses()
+    plan: set[Value] = set()
+    for op in ctx.graph.ops:
+        if op.is_const or not inlinable(op, ctx):
+            continue
+        users = uses.get(op.result, [])
+        if not users or any(u is None or not inlinable(u, ctx) or u.result.type.shape != op.result.type.shape
+                            for u in users):
+            continue
+        if len(users) == 1 or (op.kind in CHEAP_KINDS and not any(v in plan for v in op.operands)):
+            plan.add(op.result)
+    return plan
+
+
+def fusible(op: Op) -> bool:
+    """Whether ``op`` may share a kernel with the element-wise ops around it."""
+    rule = RULES.get(op.kind)
+    return rule is not None and (rule.family in FUSIBLE_FAMILIES or op.kind in FUSIBLE_KINDS)
+
+
+@dataclass(slots=True)
+class FusionGroups:
+    """The open group of one lowering: its kernel builder, its ops and the values they made."""
+
+    ctx: LoweringContext
+    builder: KernelBuilder | None = None
+    ops: list[Op] = field(default_factory=list)
+    produced: set[Value] = field(default_factory=set)
+    named: list[Op] = field(default_factory=list)  # the ops that wrote statements (the name)
+    _stmts_before: int = 0
+
+    def before(self, op: Op) -> None:
+        """Called before ``op`` (which lowers into kernels) is lowered: close the open group
+        unless ``op`` joins it; open a group for a fusible ``op`` that did not join one."""
+        if not fusible(op):
+            self.close()
+            return
+        if self.builder is not None and not any(v in self.produced for v in op.operands):
+            self.close()
+        if self.builder is None:
+            self.builder = KernelBuilder(self.ctx, "", ())
+            self.ctx.group = self.builder
+        self._stmts_before = len(self.builder.stmts)
+
+    def after(self, op: Op) -> None:
+        """Called after ``op`` was lowered: note its results, close an oversized group."""
+        if self.builder is None:
+            return
+        self.ops.append(op)
+        self.produced.update(op.results)
+        if len(self.builder.stmts) > self._stmts_before:
+            self.named.append(op)
+        local_bytes = sum(b.elements * b.dtype.itemsize for b in self.builder.locals)
+        if (len(self.ops) >= MAX_GROUP_OPS
+                or local_bytes > MAX_GROUP_LOCAL_SHARE * self.ctx.params.local_bytes):
+            self.close()
+
+    def close(self) -> None:
+        """Append the open group's kernel (if it has statements) and forget the group."""
+        kb = self.builder
+        if kb is None:
+            return
+        self.ctx.group = None
+        self.builder = None
+        named, self.ops, self.produced, self.named = self.named, [], set(), []
+        if not kb.stmts:
+            return
+        first = named[0].results[0].name if named else "group"
+        kb.name = self.ctx.fresh_step(f"fused_{first}" if len(named) > 1 else first)
+        self.ctx.append_kernel(kb)
+
+
+__all__ = ["FUSIBLE_FAMILIES", "FUSIBLE_KINDS", "MAX_GROUP_LOCAL_SHARE", "MAX_GROUP_OPS", "FusionGroups", "fusible",
+           "CHEAP_KINDS", "inlinable", "plan_inlining"]
