@@ -18,8 +18,14 @@ in *elements* of the buffer's dtype.
 
 Statements (each maps to one instruction kind; see :data:`VECTOR_OPS`):
 ``Load`` (HBM → SRAM, 2-D strided), ``Store`` (SRAM → HBM), ``Gather`` (rows of an HBM
-table by an int32 index list in SRAM), ``MatMul`` (acc ← [acc +] a @ w), ``Vector`` (one
-VPU op), ``For`` (loop).
+table by an int32 index list in SRAM), ``Scatter`` (the inverse: SRAM rows into rows of an
+HBM table by an index list, ``add`` to accumulate, as MoE combine needs), ``MatMul``
+(acc ← [acc +] a @ w), ``Vector`` (one VPU op), ``For`` (loop).
+
+Loops have a static trip count, or a run-time one (:class:`Count`: an int32 element of an
+SRAM buffer, e.g. the number of tokens routed to an expert): such a *dynamic* loop declares
+``max_count``, the static bound that verification and instruction selection work with, and
+runs its body ``clamp(count, 0, max_count)`` times.
 """
 
 from __future__ import annotations
@@ -139,6 +145,20 @@ class Gather:
 
 
 @dataclass(frozen=True, slots=True)
+class Scatter:
+    """``table row indices[i] <- src row i`` (``add``: ``+=``, duplicates all add, in ``dtype``): ``src`` n x cols in SRAM; ``indices`` 1 x n or n x 1 int32 in SRAM; ``table`` an HBM window whose ``pitch`` is the row stride (elements) and ``cols`` the row width.
+
+    Rows are written in order, so without ``add`` a repeated index keeps the last row. With
+    ``add`` the sums are formed in f32 and rounded to ``dtype`` once (``dma.scatter_add``)."""
+
+    table: HbmRef
+    src: LocalRef
+    indices: LocalRef
+    add: bool = False
+    dtype: DType = DType.F32
+
+
+@dataclass(frozen=True, slots=True)
 class MatMul:
     """``dst (acc, m x n, f32) <- [dst +] a (sram, m x k) @ w (sram, k x n)`` on the MXU.
 
@@ -174,15 +194,48 @@ class Vector:
 
 
 @dataclass(frozen=True, slots=True)
+class Count:
+    """A run-time trip count: the int32 element at ``offset`` (elements, an Affine of the enclosing loop variables) of the local SRAM buffer ``buffer``."""
+
+    buffer: str
+    offset: Affine = Affine()
+
+    @property
+    def ref(self) -> LocalRef:
+        """The 1 x 1 tile the count is read from."""
+        return LocalRef(self.buffer, 1, 1, self.offset)
+
+
+@dataclass(frozen=True, slots=True)
 class For:
-    """``for var in range(count): body``."""
+    """``for var in range(count): body``.
+
+    ``count`` is static, or a :class:`Count` read when the loop starts (a *dynamic* loop).
+    A dynamic loop must declare ``max_count`` (>= 0), its static bound: the body runs
+    ``clamp(count, 0, max_count)`` times with ``var = 0, 1, ...``. The producer of the count
+    guarantees ``count <= max_count`` (the clamp is what the hardware does otherwise: the
+    unrolled code has ``max_count`` iterations); tiles are verified for every ``var`` below
+    ``max_count``. Static loops leave ``max_count`` None."""
 
     var: str
-    count: int
+    count: int | Count
     body: tuple[Stmt, ...]
+    max_count: int | None = None
+
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether the trip count is read at run time."""
+        return isinstance(self.count, Count)
+
+    @property
+    def trip_bound(self) -> int:
+        """The most iterations the loop can run (its count, or its declared ``max_count``)."""
+        if isinstance(self.count, Count):
+            return self.max_count if self.max_count is not None else 0
+        return self.count
 
 
-Stmt = Union[Load, Store, Gather, MatMul, Vector, For]
+Stmt = Union[Load, Store, Gather, Scatter, MatMul, Vector, For]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,25 +289,45 @@ class KernelModule:
 
 
 def walk(body: Sequence[Stmt], ranges: dict[str, int] | None = None) -> Iterator[tuple[Stmt, dict[str, int]]]:
-    """Every non-loop statement with the trip counts of its enclosing loops."""
+    """Every non-loop statement with the trip counts of its enclosing loops (a dynamic
+    loop's ``max_count``: every iteration that can run)."""
     ranges = dict(ranges or {})
     for stmt in body:
         if isinstance(stmt, For):
             inner = dict(ranges)
-            inner[stmt.var] = stmt.count
+            inner[stmt.var] = stmt.trip_bound
             yield from walk(stmt.body, inner)
         else:
             yield stmt, ranges
 
 
+def walk_loops(body: Sequence[Stmt], ranges: dict[str, int] | None = None) -> Iterator[tuple[For, dict[str, int]]]:
+    """Every loop with the trip counts of the loops *enclosing* it (what its :class:`Count`
+    offset may depend on), outer loops first."""
+    ranges = dict(ranges or {})
+    for stmt in body:
+        if isinstance(stmt, For):
+            yield stmt, ranges
+            inner = dict(ranges)
+            inner[stmt.var] = stmt.trip_bound
+            yield from walk_loops(stmt.body, inner)
+
+
 def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
-    """The (role, ref) pairs of a statement's SRAM/acc operands; role is 'read' or 'write'."""
+    """The (role, ref) pairs of a statement's SRAM/acc operands; role is 'read' or 'write'.
+
+    For a loop: only what the loop header itself touches (a dynamic loop reads its
+    :class:`Count` as a 1 x 1 tile), not its body (use :func:`walk` for that)."""
+    if isinstance(stmt, For):
+        return [("read", stmt.count.ref)] if isinstance(stmt.count, Count) else []
     if isinstance(stmt, Load):
         return [("write", stmt.dst)]
     if isinstance(stmt, Store):
         return [("read", stmt.src)]
     if isinstance(stmt, Gather):
         return [("write", stmt.dst), ("read", stmt.indices)]
+    if isinstance(stmt, Scatter):
+        return [("read", stmt.src), ("read", stmt.indices)]
     if isinstance(stmt, MatMul):
         refs = [("read", stmt.a), ("read", stmt.w), ("write", stmt.dst)]
         return refs + ([("read", stmt.dst)] if stmt.accumulate else [])
@@ -271,18 +344,24 @@ def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
 
 
 def hbm_refs(stmt: Stmt) -> list[tuple[str, HbmRef]]:
+    """The (role, ref) pairs of a statement's HBM operands; role is 'read' or 'write'."""
     if isinstance(stmt, Load):
         return [("read", stmt.src)]
     if isinstance(stmt, Store):
         return [("write", stmt.dst)]
     if isinstance(stmt, Gather):
         return [("read", stmt.table)]
+    if isinstance(stmt, Scatter):
+        # Which rows are written depends on the indices: the whole window counts.
+        return [("write", stmt.table)] + ([("read", stmt.table)] if stmt.add else [])
     return []
 
 
 def verify_kernel_module(module: KernelModule) -> None:
     """Check buffers exist, spaces/dtypes fit each statement, and every tile stays inside its
-    buffer for all loop iterations. Raises :class:`VerificationError` naming kernel and statement."""
+    buffer for all loop iterations (a dynamic loop's up to ``max_count``); a dynamic loop's
+    :class:`Count` must be an in-bounds element of a local SRAM i32 buffer. Raises
+    :class:`VerificationError` naming kernel and statement (or loop)."""
     hbm = {b.name: b for b in module.hbm}
     if len(hbm) != len(module.hbm):
         raise VerificationError("kernel module: duplicate HBM buffer names")
@@ -304,19 +383,50 @@ def verify_kernel_module(module: KernelModule) -> None:
                 raise VerificationError(f"kernel {step.name}: local buffer {b.name} must be a 2-D sram/acc buffer")
             if b.space == "acc" and b.dtype != DType.F32:
                 raise VerificationError(f"kernel {step.name}: accumulator buffer {b.name} must be f32")
+        for loop, ranges in walk_loops(step.body):
+            _check_loop(loop, local, ranges, f"kernel {step.name}, loop %{loop.var}")
         for index, (stmt, ranges) in enumerate(walk(step.body)):
             where = f"kernel {step.name}, statement {index} ({type(stmt).__name__})"
+            # Bounds only matter when some iteration reaches the statement (no loop runs 0 times).
+            runs = all(trips > 0 for trips in ranges.values())
             for _, ref in local_refs(stmt):
-                _check_local(ref, local, ranges, where)
+                _check_local(ref, local, ranges, where, bounds=runs)
             for _, href in hbm_refs(stmt):
-                _check_hbm(href, hbm, ranges, where)
+                _check_hbm(href, hbm, ranges, where, bounds=runs)
             _check_statement(stmt, local, where)
 
 
-def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
+def _check_loop(loop: For, local: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
+    if not isinstance(loop.count, Count):
+        if loop.max_count is not None:
+            raise VerificationError(f"{where}: max_count is only for a loop with a run-time count (a Count)")
+        return
+    if loop.max_count is None or isinstance(loop.max_count, bool) or not isinstance(loop.max_count, int) \
+            or loop.max_count < 0:
+        raise VerificationError(f"{where}: a loop with a run-time count needs max_count >= 0, "
+                                f"got {loop.max_count!r}")
+    count = loop.count
+    buf = local.get(count.buffer)
+    if buf is None:
+        raise VerificationError(f"{where}: unknown local buffer '{count.buffer}' for the trip count")
+    if buf.space != "sram" or buf.dtype != DType.I32:
+        raise VerificationError(f"{where}: the trip count is read from {buf.space} {buf.dtype} buffer "
+                                f"{buf.name}; it must be a local sram i32 buffer")
+    unknown = [var for var, _ in count.offset.terms if var not in ranges]
+    if unknown:
+        raise VerificationError(f"{where}: the trip count's offset {count.offset} uses {', '.join(unknown)}, "
+                                f"which is not an enclosing loop variable")
+    # Bounds only matter when the count is read (no enclosing loop runs 0 times).
+    _check_local(count.ref, local, ranges, f"{where} (trip count)", bounds=all(t > 0 for t in ranges.values()))
+
+
+def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str, int], where: str,
+                 bounds: bool = True) -> None:
     buf = local.get(ref.buffer)
     if buf is None:
         raise VerificationError(f"{where}: unknown local buffer '{ref.buffer}'")
+    if not bounds:
+        return
     lo, hi = ref.offset.bounds(ranges)
     slo, shi = ref.slot.bounds(ranges)
     if lo < 0 or hi + ref.rows * ref.cols > buf.elements or slo < 0 or shi >= buf.slots or ref.rows <= 0 or ref.cols <= 0:
@@ -326,10 +436,13 @@ def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str
         )
 
 
-def _check_hbm(ref: HbmRef, hbm: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
+def _check_hbm(ref: HbmRef, hbm: Mapping[str, Buffer], ranges: Mapping[str, int], where: str,
+               bounds: bool = True) -> None:
     buf = hbm.get(ref.buffer)
     if buf is None:
         raise VerificationError(f"{where}: unknown HBM buffer '{ref.buffer}'")
+    if not bounds:
+        return
     lo, hi = ref.offset.bounds(ranges)
     last = hi + (ref.rows - 1) * ref.pitch + ref.cols
     if lo < 0 or last > buf.elements or ref.rows <= 0 or ref.cols <= 0 or ref.pitch < 0:
@@ -350,6 +463,23 @@ def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> Non
             raise VerificationError(f"{where}: DMA reaches only SRAM, not {space(ref)}")
         if (ref.rows, ref.cols) != (other.rows, other.cols) and not isinstance(stmt, Gather):
             raise VerificationError(f"{where}: DMA tile {ref.rows}x{ref.cols} vs HBM window {other.rows}x{other.cols}")
+    if isinstance(stmt, Scatter):
+        if space(stmt.src) != "sram" or space(stmt.indices) != "sram":
+            raise VerificationError(f"{where}: scatter reads rows and indices from SRAM only")
+        n = stmt.src.rows
+        if (stmt.indices.rows, stmt.indices.cols) not in ((1, n), (n, 1)):
+            raise VerificationError(f"{where}: scatter of {n} rows needs 1x{n} or {n}x1 indices, "
+                                    f"not {stmt.indices.rows}x{stmt.indices.cols}")
+        if local[stmt.indices.buffer].dtype != DType.I32:
+            raise VerificationError(f"{where}: scatter indices {stmt.indices.buffer} must be i32")
+        if stmt.src.cols != stmt.table.cols:
+            raise VerificationError(f"{where}: scatter of {stmt.src.cols}-column rows into table rows of "
+                                    f"{stmt.table.cols}")
+        if stmt.add and stmt.dtype not in (DType.F32, DType.BF16):
+            raise VerificationError(f"{where}: scatter_add adds in f32 or bf16, not {stmt.dtype}")
+        if stmt.add and local[stmt.src.buffer].dtype != stmt.dtype:
+            raise VerificationError(f"{where}: scatter_add in {stmt.dtype} of {local[stmt.src.buffer].dtype} "
+                                    f"rows from {stmt.src.buffer}")
     if isinstance(stmt, MatMul):
         if space(stmt.dst) != "acc" or space(stmt.a) != "sram" or space(stmt.w) != "sram":
             raise VerificationError(f"{where}: matmul needs acc <- sram @ sram")

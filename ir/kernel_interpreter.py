@@ -11,13 +11,18 @@ rounding, same tie-breaking), but over *named* buffers instead of byte addresses
 - Each kernel run gets fresh zero-filled local buffers, one ``(slots, rows*cols)`` array per
   SRAM/acc buffer. Byte offsets and aliasing between buffers are deliberately not modelled:
   that is memory planning's contract, checked by the simulator.
-- Loops run in Python with their variables bound; each statement is whole-tile numpy.
+- Loops run in Python with their variables bound; each statement is whole-tile numpy. A
+  loop with a run-time count (:class:`~moecc.ir.kernel.Count`) reads it from its SRAM
+  buffer when it starts and runs ``clamp(count, 0, max_count)`` times, as the unrolled
+  ``blt``-guarded code of instruction selection does.
 
 Beyond :func:`~moecc.ir.kernel.verify_kernel_module` the interpreter checks what only makes
 sense per statement: operand tile shapes against the op's broadcast mode, operand dtypes
 against the statement's dtype (the hardware reinterprets bytes, so a mismatch is a bug in
 the IR, reported as :class:`VerificationError`), and run-time data faults (gather indices
 outside the table, ``nonzero`` overflowing its list) as :class:`SimulationError`.
+``scatter_add`` sums in f32 (duplicate indices in order) and rounds to its dtype once, as
+``dma.scatter_add`` does.
 
     hbm = run_kernel_module(module, {"x": x, "w": w}, cpu_step=run_on_host)
     y = hbm["y"].reshape(module.hbm_buffer("y").shape)
@@ -33,6 +38,7 @@ from moecc.errors import InputError, MoeccError, SimulationError, UnsupportedErr
 from moecc.ir.kernel import (
     VECTOR_OPS,
     Buffer,
+    Count,
     CpuCall,
     For,
     Gather,
@@ -42,13 +48,14 @@ from moecc.ir.kernel import (
     Load,
     LocalRef,
     MatMul,
+    Scatter,
     Stmt,
     Store,
     Vector,
     verify_kernel_module,
     walk,
 )
-from moecc.ir.kernel_printer import format_statement
+from moecc.ir.kernel_printer import format_loop_header, format_statement
 from moecc.ir.types import DType
 from moecc.ir.vector_semantics import BINARY_OPS, FLOAT_ONLY_OPS, SCALAR_OPS, UNARY_OPS, topk_order
 
@@ -160,8 +167,9 @@ class _KernelRun:
     def block(self, body: Sequence[Stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, For):
+                trips = self.trip_count(stmt)
                 outer = self.env.get(stmt.var)
-                for value in range(stmt.count):
+                for value in range(trips):
                     self.env[stmt.var] = value
                     self.block(stmt.body)
                 if outer is None:
@@ -176,6 +184,8 @@ class _KernelRun:
                 self.store(stmt)
             elif isinstance(stmt, Gather):
                 self.gather(stmt)
+            elif isinstance(stmt, Scatter):
+                self.scatter(stmt)
             elif isinstance(stmt, MatMul):
                 self.matmul(stmt)
             elif isinstance(stmt, Vector):
@@ -183,14 +193,28 @@ class _KernelRun:
             else:
                 raise self.invalid(f"not a kernel statement: {type(stmt).__name__}")
 
+    def trip_count(self, stmt: For) -> int:
+        """The loop's static count, or its run-time :class:`Count` clamped to ``[0, max_count]``."""
+        if not isinstance(stmt.count, Count):
+            return stmt.count
+        self.stmt = stmt
+        if stmt.max_count is None:
+            raise self.invalid("a loop with a run-time count needs max_count")
+        value = int(self.tile(stmt.count.ref, DType.I32)[0, 0])
+        return min(max(value, 0), stmt.max_count)
+
     # -- errors
 
     def where(self) -> str:
         stmt = self.stmt
-        index = self.index.get(id(stmt), "?")
         loops = ", ".join(f"{var}={value}" for var, value in self.env.items())
-        text = format_statement(stmt) if stmt is not None else ""
-        return f"kernel {self.kernel.name}, statement {index} `{text}`" + (f" at {loops}" if loops else "")
+        if isinstance(stmt, For):
+            head = f"kernel {self.kernel.name}, loop `{format_loop_header(stmt)}`"
+        else:
+            index = self.index.get(id(stmt), "?")
+            text = format_statement(stmt) if stmt is not None else ""
+            head = f"kernel {self.kernel.name}, statement {index} `{text}`"
+        return head + (f" at {loops}" if loops else "")
 
     def invalid(self, message: str) -> VerificationError:
         return VerificationError(message, location=self.where(), remedy="fix the kernel IR (tiling or lowering)")
@@ -265,6 +289,32 @@ class _KernelRun:
         if bad.any():
             raise self.fault(f"gather index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
         dst[...] = flat[self.window(stmt.table, flat.size, rows)]
+
+    def scatter(self, stmt: Scatter) -> None:
+        src = self.tile(stmt.src, stmt.dtype if stmt.add else None)
+        count = stmt.src.rows
+        indices = self.tile(stmt.indices, DType.I32).reshape(-1)
+        if indices.size != count:
+            raise self.invalid(f"scatter of {count} rows has {indices.size} indices")
+        if stmt.src.cols != stmt.table.cols:
+            raise self.invalid(f"scatter of {stmt.src.cols}-column rows into table rows of {stmt.table.cols} elements")
+        flat = self.hbm_array(stmt.table, src.dtype)
+        rows = indices.astype(np.int64)
+        bad = (rows < 0) | (rows >= stmt.table.rows)
+        if bad.any():
+            raise self.fault(f"scatter index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
+        if not stmt.add:
+            index = self.window(stmt.table, flat.size, rows)
+            for i in range(count):  # in order: with a repeated index the last row wins
+                flat[index[i]] = src[i]
+            return
+        # As dma.scatter_add: every distinct row read once, the rows added in order in f32,
+        # the sum rounded to the dtype once.
+        unique, inverse = np.unique(rows, return_inverse=True)
+        index = self.window(stmt.table, flat.size, unique)
+        current = flat[index].astype(np.float32)
+        np.add.at(current, inverse.reshape(-1), src.astype(np.float32))
+        flat[index] = current.astype(flat.dtype)
 
     # -- MXU
 

@@ -30,6 +30,7 @@ from moecc.ir.kernel import (
     VECTOR_OPS,
     Affine,
     Buffer,
+    Count,
     CpuCall,
     For,
     Gather,
@@ -39,6 +40,7 @@ from moecc.ir.kernel import (
     Load,
     LocalRef,
     MatMul,
+    Scatter,
     Stmt,
     Store,
     Vector,
@@ -167,6 +169,10 @@ class _ModuleReader:
             return Store(self.hbm(c[0]), self.local(c[1]))
         if tree.data == "gather":
             return Gather(self.local(c[0]), self.hbm(c[1]), self.local(c[2]))
+        if tree.data in ("scatter_assign", "scatter_add"):
+            table, src, indices, dtype = c
+            return Scatter(self.hbm(table), self.local(src), self.local(indices), tree.data == "scatter_add",
+                           DType.F32 if dtype is None else _dtype(dtype, allowed=KERNEL_DTYPES))
         if tree.data == "matmul":
             dst, mode, a, w, transposed, dtype = c
             return MatMul(self.local(dst), self.local(a), self.local(w), mode.data == "mm_accumulate",
@@ -174,10 +180,16 @@ class _ModuleReader:
         if tree.data == "vector":
             return self.vector(tree)
         if tree.data == "for_loop":
-            var, start, count, *body = c
+            var, start, count, bound, *body = c
             if _int(start) != 0:
                 _fail(f"loops start at 0, not {start}", start, remedy="write 'for %i = 0 to COUNT' and offset the index")
-            return For(_name(var), _int(count), tuple(self.statement(s) for s in body))
+            if isinstance(count, lark.Tree):  # `%buf[OFFSET]`: a run-time count
+                buffer, offset = count.children
+                trips: int | Count = Count(_name(buffer), self.affine(offset))
+            else:
+                trips = _int(count)
+            return For(_name(var), trips, tuple(self.statement(s) for s in body),
+                       None if bound is None else _int(bound))
         raise AssertionError(f"unhandled statement rule {tree.data}")  # grammar and reader disagree
 
     def vector(self, tree: lark.Tree) -> Vector:

@@ -20,11 +20,18 @@ The format is described in ``docs/kernel_ir.md``::
           load %b[64x32 slot %j] <- %w[64x32 at 32*%j pitch 128]
           ...
         }
+        for %t = 0 to %n[%e] max 16 {
+          ...
+        }
+        scatter_add %y[4x128 at 0 pitch 128] += %r[4x128] index %idx[1x4] : f32
       }
       cpu @router ins(%y) outs(%z) ops("/TopK")
       return %y
     }
 
+A loop's count is an integer, or ``%buf[OFFSET] max BOUND`` for a run-time count (the i32
+element ``OFFSET`` of SRAM buffer ``%buf``, :class:`~moecc.ir.kernel.Count`, with its
+``max_count``); ``scatter_add ... +=`` is a :class:`~moecc.ir.kernel.Scatter` with ``add``.
 Loop variables are ``%`` names like buffers (as MLIR's induction variables), offsets are affine
 expressions over them (``128*%i + %j - 3``), and fields equal to their defaults are left out
 (a LocalRef's zero offset and slot, a local buffer's single slot and ``temp`` role).
@@ -38,6 +45,7 @@ from moecc.ir.kernel import (
     BCAST_MODES,
     Affine,
     Buffer,
+    Count,
     CpuCall,
     For,
     Gather,
@@ -47,11 +55,13 @@ from moecc.ir.kernel import (
     Load,
     LocalRef,
     MatMul,
+    Scatter,
     Stmt,
     Store,
     Vector,
 )
 from moecc.ir.printer import format_graph_name, format_value_name, quote_string
+from moecc.ir.types import DType
 
 _INDENT = "  "
 
@@ -121,8 +131,21 @@ def format_hbm_ref(ref: HbmRef) -> str:
     return f"{format_value_name(ref.buffer)}[{ref.rows}x{ref.cols} at {format_affine(ref.offset)} pitch {ref.pitch}]"
 
 
+def format_count(count: Count) -> str:
+    """``%n[%e]``: the run-time trip count, element ``offset`` of SRAM buffer ``%n``."""
+    return f"{format_value_name(count.buffer)}[{format_affine(count.offset)}]"
+
+
+def format_loop_header(stmt: For) -> str:
+    """``for %i = 0 to 4 {`` or, with a run-time count, ``for %i = 0 to %n[%e] max 16 {``."""
+    count = format_count(stmt.count) if isinstance(stmt.count, Count) else str(stmt.count)
+    bound = "" if stmt.max_count is None else f" max {stmt.max_count}"
+    return f"for {format_value_name(stmt.var)} = 0 to {count}{bound} {{"
+
+
 def format_statement(stmt: Stmt) -> str:
-    """One non-loop statement on one line (a :class:`For` needs :func:`print_kernel`)."""
+    """One non-loop statement on one line (a :class:`For` needs :func:`print_kernel`;
+    :func:`format_loop_header` gives its first line)."""
     if isinstance(stmt, Load):
         return f"load {format_local_ref(stmt.dst)} <- {format_hbm_ref(stmt.src)}"
     if isinstance(stmt, Store):
@@ -130,6 +153,12 @@ def format_statement(stmt: Stmt) -> str:
     if isinstance(stmt, Gather):
         return (f"gather {format_local_ref(stmt.dst)} <- {format_hbm_ref(stmt.table)} "
                 f"index {format_local_ref(stmt.indices)}")
+    if isinstance(stmt, Scatter):
+        head = (f"scatter_add {format_hbm_ref(stmt.table)} +=" if stmt.add
+                else f"scatter {format_hbm_ref(stmt.table)} <-")
+        text = f"{head} {format_local_ref(stmt.src)} index {format_local_ref(stmt.indices)}"
+        # The dtype matters to scatter_add only; a plain scatter shows it when not the default.
+        return text + (f" : {stmt.dtype}" if stmt.add or stmt.dtype != DType.F32 else "")
     if isinstance(stmt, MatMul):
         arrow = "+=" if stmt.accumulate else "<-"
         return (f"matmul {format_local_ref(stmt.dst)} {arrow} {format_local_ref(stmt.a)} @ "
@@ -186,7 +215,7 @@ def _body_lines(body: Sequence[Stmt], indent: str) -> list[str]:
     lines: list[str] = []
     for stmt in body:
         if isinstance(stmt, For):
-            lines.append(f"{indent}for {format_value_name(stmt.var)} = 0 to {stmt.count} {{")
+            lines.append(indent + format_loop_header(stmt))
             lines += _body_lines(stmt.body, indent + _INDENT)
             lines.append(indent + "}")
         else:
@@ -205,9 +234,11 @@ def _is_word(text: str) -> bool:
 __all__ = [
     "format_affine",
     "format_buffer",
+    "format_count",
     "format_cpu_call",
     "format_hbm_ref",
     "format_local_ref",
+    "format_loop_header",
     "format_statement",
     "print_kernel",
     "print_kernel_module",

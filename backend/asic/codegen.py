@@ -7,6 +7,10 @@ the CPU steps between programs), and each segment goes through
 
     instruction selection (isel) -> token scheduling (schedule) -> Program + asm listing
 
+The scheduled stream may hold ``label`` pseudo-instructions (branch targets of run-time
+loops, :func:`moecc.backend.asic.isel.is_label`): they become ``ProgramBuilder.label`` calls,
+take no pc, and are left out of the listing's instruction lines and of the unit counts.
+
 The program's regions name every HBM buffer of the module, so the host and the simulator
 address inputs, outputs, weights and temporaries by name in one shared HBM image.
 
@@ -21,7 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from moecc.backend.asic.isel import select_instructions
+from moecc.backend.asic.isel import is_label, select_instructions
 from moecc.backend.asic.schedule import ScheduledInstruction, ScheduleStats, schedule
 from moecc.errors import TargetError
 from moecc.ir.kernel import Buffer, Kernel, KernelModule
@@ -87,9 +91,14 @@ def build_program(scheduled: Sequence[ScheduledInstruction], regions: Sequence[R
     builder = ProgramBuilder(isa)
     for region in regions:
         builder.region(region.name, region.offset, region.dtype, region.shape)
+    emitted: list[ScheduledInstruction] = []  # by pc (labels take none)
     for item in scheduled:
+        if is_label(item.inst):
+            builder.label(item.inst.operands["name"])
+            continue
         waits = tuple(t for t in item.wait if t)
         builder.emit(item.inst.mnemonic, wait=waits, signal=item.signal, **item.inst.operands)
+        emitted.append(item)
     program = builder.build()
     for pc, inst in enumerate(program.instructions):
         spec = isa.by_mnemonic(inst.mnemonic)
@@ -99,7 +108,7 @@ def build_program(scheduled: Sequence[ScheduledInstruction], regions: Sequence[R
             if not f.min_value <= value <= f.max_value:
                 raise TargetError(
                     f"instruction {pc} ({inst.mnemonic}): field {f.name}={value} does not fit {f.width} bits",
-                    location=scheduled[pc].inst.comment or None,
+                    location=emitted[pc].inst.comment or None,
                     remedy="this is an instruction-selection bug; please report it with the kernel IR")
     return program
 
@@ -107,22 +116,44 @@ def build_program(scheduled: Sequence[ScheduledInstruction], regions: Sequence[R
 def listing_text(program: Program, scheduled: Sequence[ScheduledInstruction], kernels: Mapping[str, Kernel],
                  isa: IsaSpec | None = None) -> str:
     """Assembly text with a ``; kernel NAME (sources)`` line where each kernel starts and the
-    statement each instruction came from as a trailing comment. Re-assembles to ``program``."""
+    statement each instruction came from as a trailing comment; branch targets print as
+    labels ``L<pc>``. Re-assembles to ``program``."""
     isa = isa or load_isa()
     header = disassemble(Program((), program.regions, program.isa_version), isa).rstrip("\n").split("\n")
     lines = list(header)
+    items = [item for item in scheduled if not is_label(item.inst)]
+    labels = _branch_labels(program, isa)
     current = None
-    for pc, (inst, item) in enumerate(zip(program.instructions, scheduled)):
+    for pc, (inst, item) in enumerate(zip(program.instructions, items)):
         kernel = item.inst.kernel
         if kernel and kernel != current:
             current = kernel
             sources = kernels[kernel].sources if kernel in kernels else ()
             lines.append(f"; kernel {kernel}" + (f" ({', '.join(sources)})" if sources else ""))
-        text = f"    {format_instruction(inst, pc, None, isa)}"
+        if pc in labels:
+            lines.append(f"{labels[pc]}:")
+        text = f"    {format_instruction(inst, pc, labels, isa)}"
         if item.inst.comment:
             text = f"{text:<100} ; {item.inst.comment}"
         lines.append(text)
+    if len(program.instructions) in labels:
+        lines.append(f"{labels[len(program.instructions)]}:")
     return "\n".join(lines) + "\n"
+
+
+def _branch_labels(program: Program, isa: IsaSpec) -> dict[int, str]:
+    """``L<pc>`` for every pc a branch or loop body of ``program`` targets (as the disassembler)."""
+    labels: dict[int, str] = {}
+    count = len(program.instructions)
+    for pc, inst in enumerate(program.instructions):
+        spec = isa.by_mnemonic(inst.mnemonic)
+        assert spec is not None
+        for f in spec.fields:
+            if f.kind in ("body", "target"):
+                target = pc + inst.fields[f.name] + (1 if f.kind == "body" else 0)
+                if 0 <= target <= count:
+                    labels[target] = f"L{target}"
+    return labels
 
 
 def generate_programs(module: KernelModule, target: Target, isa: IsaSpec | None = None) -> list[ProgramSegment]:
@@ -135,7 +166,7 @@ def generate_programs(module: KernelModule, target: Target, isa: IsaSpec | None 
         stream = select_instructions(module, kernels, target, isa)
         scheduled, stats = schedule(stream)
         program = build_program(scheduled, regions, isa)
-        units = Counter(item.inst.unit for item in scheduled)
+        units = Counter(item.inst.unit for item in scheduled if not is_label(item.inst))
         segments.append(ProgramSegment(
             program=program,
             listing=listing_text(program, scheduled, {k.name: k for k in kernels}, isa),

@@ -5,9 +5,28 @@ byte offset) and before token scheduling (:mod:`moecc.backend.asic.schedule`), w
 the waits and signals; :mod:`moecc.backend.asic.codegen` strings the stages together.
 
 Selection is a table: :data:`STATEMENT_EMITTERS` maps each statement type to an emitter and
-:data:`VECTOR_EMITTERS` maps each VPU op to one. Loops are unrolled (static trip counts):
-the loop variable is bound and every :class:`~moecc.ir.kernel.Affine` offset evaluated, so
-the output is straight-line code. Hardware loops are a later optimisation.
+:data:`VECTOR_EMITTERS` maps each VPU op to one. Loops are unrolled: the loop variable is
+bound and every :class:`~moecc.ir.kernel.Affine` offset evaluated, so the output is
+straight-line code. Hardware loops are a later optimisation.
+
+A loop with a run-time trip count (a :class:`~moecc.ir.kernel.Count`) is unrolled to its
+``max_count`` too, each iteration guarded by a forward branch out of the loop::
+
+    barrier                        ; the count's producer has finished (lds reads SRAM now)
+    lds  r30, sram[count]
+    ; iteration i (0 <= i < max_count):
+    barrier                        ; (i > 0) closes iteration i-1: no token crosses it
+    li   r31, i+1
+    blt  r30, r31, END             ; count < i+1: skip the rest
+    <body with var = i>
+    END:  (a ``label`` pseudo-instruction, see :func:`is_label`)
+    barrier
+
+The branch only ever skips *whole* iterations between barriers, so the scheduler's
+straight-line view stays correct: the selected ``barrier`` resets its token state. The
+count and trip registers (:data:`COUNT_REGISTER`, :data:`TRIP_REGISTER`) are outside the
+address-base cache, which is emptied at ``END`` (a skipped body's ``li``s did not run).
+Nested run-time loops raise :class:`~moecc.errors.TargetError`.
 
 Addresses are ``mem[rB + off]``. An address that fits the format's offset field uses ``r0``;
 a larger one is split into a base register (set with ``li``, cached so neighbouring tiles
@@ -29,6 +48,7 @@ from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
     VECTOR_OPS,
     Buffer,
+    Count,
     For,
     Gather,
     HbmRef,
@@ -37,16 +57,24 @@ from moecc.ir.kernel import (
     Load,
     LocalRef,
     MatMul,
+    Scatter,
     Stmt,
     Store,
     Vector,
 )
+from moecc.ir.types import DType
 from moecc.isa_spec.program import Addr
 from moecc.isa_spec.spec import IsaSpec, load_isa
 from moecc.isa_spec.target import Target
 
 #: Scalar registers instruction selection may use as address bases (r0 is zero).
-BASE_REGISTERS: tuple[int, ...] = tuple(range(1, 32))
+BASE_REGISTERS: tuple[int, ...] = tuple(range(1, 30))
+#: Holds a run-time loop's trip count (``lds``); never an address base.
+COUNT_REGISTER = 30
+#: Holds ``i + 1`` for a run-time loop's guard of iteration ``i``; never an address base.
+TRIP_REGISTER = 31
+#: Mnemonic and unit of the pseudo-instruction that places a branch label in the stream.
+LABEL = "label"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +102,13 @@ class SelectedInstruction:
     kernel: str = ""
 
 
+def is_label(inst: SelectedInstruction) -> bool:
+    """Whether ``inst`` is a label pseudo-instruction (``operands["name"]``), not a real one:
+    the scheduler passes it through, :func:`~moecc.backend.asic.codegen.build_program` turns
+    it into ``ProgramBuilder.label`` and everything counting instructions skips it."""
+    return inst.unit == LABEL
+
+
 class Selector:
     """Selects the instructions of the kernels of one program (one register state)."""
 
@@ -88,6 +123,8 @@ class Selector:
         self.kernel: Kernel | None = None
         self.local: dict[str, Buffer] = {}
         self.comment = ""
+        self.labels = 0  # labels made so far (their names are unique per program)
+        self.dynamic_loop: str | None = None  # variable of the run-time loop being selected
 
     # -- limits from the instruction table -----------------------------------------------------
 
@@ -132,6 +169,15 @@ class Selector:
         assert spec is not None, mnemonic
         self.out.append(SelectedInstruction(mnemonic, operands, spec.unit, tuple(reads), tuple(writes),
                                             self.comment, self.kernel_name))
+
+    def new_label(self, hint: str) -> str:
+        self.labels += 1
+        return f"{hint}.{self.labels}"
+
+    def label(self, name: str) -> None:
+        """Place label ``name`` here (a pseudo-instruction; branch operands name it)."""
+        self.out.append(SelectedInstruction(LABEL, {"name": name}, LABEL, comment=self.comment,
+                                            kernel=self.kernel_name))
 
     def register_holding(self, value: int) -> int:
         """A register holding exactly ``value`` (``li`` unless cached)."""
@@ -272,6 +318,35 @@ def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:
     sel.emit("dma.gather", reads=reads, writes=[ByteRange("sram", s, s + count * row_bytes)],
              dst=sel.address("dma.gather", "dst", s), src=sel.address("dma.gather", "src", h),
              idx=sel.address("dma.gather", "idx", i), n=n_reg, row_bytes=row_bytes, stride=stride)
+
+
+def emit_scatter(sel: Selector, stmt: Scatter, env: Mapping[str, int]) -> None:
+    mnemonic = "dma.scatter_add" if stmt.add else "dma.scatter"
+    sel.describe(stmt, env, f"{'scatter_add' if stmt.add else 'scatter'} {stmt.src.buffer} rows by "
+                            f"{stmt.indices.buffer} -> {stmt.table.buffer}")
+    local, s = sel.local_address(stmt.src, env)
+    table, h = sel.hbm_address(stmt.table, env)
+    index_buf, i = sel.local_address(stmt.indices, env)
+    size = _check_same_itemsize(sel, local, table, "scatter")
+    row_bytes, stride = stmt.table.cols * size, stmt.table.pitch * size
+    if row_bytes > sel.field_max(mnemonic, "row_bytes") or stride > sel.field_max(mnemonic, "stride"):
+        raise TargetError(
+            f"kernel {sel.kernel_name}: scatter of {row_bytes}-byte rows with stride {stride} exceeds "
+            f"{mnemonic}'s row_bytes/stride fields",
+            remedy="scatter narrower column blocks of the table (one Scatter per block)")
+    count = stmt.src.rows
+    # The rows written depend on the indices: the whole window the table can reach.
+    table_end = h + ((stmt.table.rows - 1) * stmt.table.pitch + stmt.table.cols) * size
+    table_range = ByteRange("hbm", h, table_end)
+    reads = [ByteRange("sram", s, s + count * row_bytes),
+             ByteRange("sram", i, i + stmt.indices.rows * stmt.indices.cols * index_buf.dtype.itemsize)]
+    if stmt.add:
+        reads.append(table_range)
+    extra = {"dtype": stmt.dtype.value} if stmt.add else {}
+    n_reg = sel.register_holding(count)
+    sel.emit(mnemonic, reads=reads, writes=[table_range],
+             dst=sel.address(mnemonic, "dst", h), src=sel.address(mnemonic, "src", s),
+             idx=sel.address(mnemonic, "idx", i), n=n_reg, row_bytes=row_bytes, stride=stride, **extra)
 
 
 # -- MXU ---------------------------------------------------------------------------------------
@@ -427,8 +502,51 @@ def emit_vector(sel: Selector, stmt: Vector, env: Mapping[str, int]) -> None:
 
 
 def emit_for(sel: Selector, stmt: For, env: Mapping[str, int]) -> None:
+    if isinstance(stmt.count, Count):
+        emit_dynamic_for(sel, stmt, stmt.count, env)
+        return
     for value in range(stmt.count):
         sel.select_body(stmt.body, {**env, stmt.var: value})
+
+
+def emit_dynamic_for(sel: Selector, stmt: For, count: Count, env: Mapping[str, int]) -> None:
+    """A run-time trip count: unrolled to ``max_count`` iterations, each guarded by a ``blt``
+    out of the loop (see the module docstring for the code and why it schedules correctly)."""
+    if sel.dynamic_loop is not None:
+        raise TargetError(
+            f"kernel {sel.kernel_name}: loop %{stmt.var} with a run-time count is nested in run-time loop "
+            f"%{sel.dynamic_loop}; instruction selection supports one level of run-time loops",
+            remedy="make the inner (or outer) loop's trip count static")
+    if stmt.max_count is None or stmt.max_count < 0:
+        raise VerificationError(f"kernel {sel.kernel_name}: loop %{stmt.var} with a run-time count needs "
+                                f"max_count >= 0")
+    buf, at = sel.local_address(count.ref, env)
+    if buf.space != "sram" or buf.dtype != DType.I32:
+        raise VerificationError(f"kernel {sel.kernel_name}: loop %{stmt.var} reads its count from "
+                                f"{buf.space} {buf.dtype} buffer {buf.name}; it must be sram i32")
+    if stmt.max_count == 0:
+        return  # the body can never run
+    where = f"{count.buffer}[{count.offset.eval(env)}]"
+    sel.describe(stmt, env, f"for {stmt.var} < {where} (max {stmt.max_count})")
+    end = sel.new_label(f"{sel.kernel_name}.{stmt.var}.end")
+    sel.emit("barrier")
+    sel.emit("lds", reads=[ByteRange("sram", at, at + 4)], rd=COUNT_REGISTER, addr=sel.address("lds", "addr", at))
+    sel.dynamic_loop = stmt.var
+    try:
+        for value in range(stmt.max_count):
+            inner = {**env, stmt.var: value}
+            sel.describe(stmt, inner, f"iteration {value} of for {stmt.var} < {where}")
+            if value:
+                sel.emit("barrier")  # iteration 0 follows the barrier before the lds
+            sel.emit("li", rd=TRIP_REGISTER, imm=value + 1)
+            sel.emit("blt", ra=COUNT_REGISTER, rb=TRIP_REGISTER, target=end)
+            sel.select_body(stmt.body, inner)
+    finally:
+        sel.dynamic_loop = None
+    sel.describe(stmt, env, f"end of for {stmt.var} < {where}")
+    sel.label(end)
+    sel.registers.clear()  # a skipped body's li's did not run
+    sel.emit("barrier")
 
 
 #: Statement type -> emitter. Loops unroll here; each other statement becomes 1+ instructions.
@@ -436,6 +554,7 @@ STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None
     Load: emit_load,
     Store: emit_store,
     Gather: emit_gather,
+    Scatter: emit_scatter,
     MatMul: emit_matmul,
     Vector: emit_vector,
     For: emit_for,

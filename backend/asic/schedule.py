@@ -34,6 +34,12 @@ The scheme, correctness first:
   old consumer could take ``p``'s. Tokens are reused least recently used first; when
   none of the 31 qualifies, a ``barrier`` drains every unit and frees them all.
 
+Control instructions of the stream pass through untouched, except a selected ``barrier``,
+which resets the token state as the scheduler's own barriers do; ``label`` pseudo-
+instructions pass through too. So a run-time loop (isel's ``blt`` past whole iterations
+closed by barriers) needs nothing else here: no token crosses a barrier, so skipping the
+instructions between two of them leaves no signal or wait unmatched.
+
 The stream is already in program order; the scheduler never reorders it. Overlap comes
 from the lowering: with double-buffered SRAM slots the DMA of the next tile only waits
 for the MXU work on the tile two steps back.
@@ -155,8 +161,12 @@ class Scheduler:
     def _emit_ctrl(self, mnemonic: str, comment: str, wait: tuple[int, int] = (0, 0)) -> None:
         self.out.append(ScheduledInstruction(SelectedInstruction(mnemonic, {}, "ctrl", comment=comment), wait))
 
-    def _barrier(self, comment: str) -> None:
-        self._emit_ctrl("barrier", comment)
+    def _barrier(self, comment: str, selected: SelectedInstruction | None = None) -> None:
+        """A barrier (``selected``: one from the stream) drains every unit: all tokens free."""
+        if selected is None:
+            self._emit_ctrl("barrier", comment)
+        else:
+            self.out.append(ScheduledInstruction(selected))
         self.stats.barriers += 1
         done = tuple(len(self.nodes[u]) for u in QUEUED_UNITS)
         self.ctrl_clock = done  # type: ignore[assignment]
@@ -215,7 +225,10 @@ class Scheduler:
 
     def add(self, inst: SelectedInstruction) -> None:
         if inst.unit not in _UNIT_INDEX:
-            self.out.append(ScheduledInstruction(inst))
+            if inst.mnemonic == "barrier":
+                self._barrier(inst.comment, inst)
+            else:
+                self.out.append(ScheduledInstruction(inst))  # other ctrl, and labels
             return
         unit = inst.unit
         seq = len(self.nodes[unit]) + 1
