@@ -6,7 +6,7 @@ and compulsory HBM bytes / bandwidth) and their ratio, with the share of FLOPs o
 The roofline is computed in the same process from the same run, so the ratio is the figure of
 merit (1.0 = at the bound).
 
-    python bench/asic_roofline.py [--target moe-asic-v1] [--precision f32] [--lowering kernel|tiled] [--examples a,b] [--write docs/benchmarks.md]
+    python bench/asic_roofline.py [--target moe-asic-v1] [--precision f32] [--moe sparse|dense] [--examples a,b] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ SIZE_OVERRIDES: dict[str, dict[str, int]] = {
 }
 
 
-def measure(name: str, asic_target: str, precision: str, lowering: str = "kernel") -> dict[str, object]:
+def measure(name: str, asic_target: str, precision: str, moe: str = "sparse") -> dict[str, object]:
     sizes = {**realistic_sizes(name), "batch": 1, **SIZE_OVERRIDES.get(name, {})}
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
     start = time.perf_counter()
-    compiled = moecc.compile(model, target="asic", asic_target=asic_target, precision=precision, lowering=lowering)
+    compiled = moecc.compile(model, target="asic", asic_target=asic_target, precision=precision, moe=moe)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     compiled.run(inputs)
@@ -60,12 +60,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="moe-asic-v1")
     parser.add_argument("--precision", default="f32", choices=["f32", "bf16"])
-    parser.add_argument("--lowering", default="kernel", choices=["kernel", "tiled"],
-                        help="kernel: the hand-written ASIC lowering; tiled: lower-to-tiled + stage-for-asic")
+    parser.add_argument("--moe", default="sparse", choices=["sparse", "dense"],
+                        help="how MoE layers run: each token on its chosen experts, or every expert on every token")
     parser.add_argument("--examples", default=",".join(sorted(EXAMPLES)))
     parser.add_argument("--write", help="append the table to this Markdown file")
     args = parser.parse_args()
-    rows = [measure(name, args.target, args.precision, args.lowering) for name in args.examples.split(",")]
+    rows = [measure(name, args.target, args.precision, args.moe) for name in args.examples.split(",")]
     header = "| example | sizes | cycles | roofline | bound | ratio | FLOPs on ASIC | kernels | compile s | simulate s |"
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -73,8 +73,8 @@ def main() -> int:
             f"| {r['example']} | {r['sizes']} | {r['cycles']:,} | {r['roofline']:,.0f} | {r['bound']} | {r['ratio']:.2f} | "
             f"{float(r['asic_flops']) * 100:.2f}% | {r['kernels']} | {r['compile_s']:.2f} | {r['simulate_s']:.2f} |"
         )
-    title = f"### ASIC roofline: {args.target}, precision {args.precision}, lowering {args.lowering}"
-    command = f"`python bench/asic_roofline.py --target {args.target} --precision {args.precision} --lowering {args.lowering}`"
+    title = f"### ASIC roofline: {args.target}, precision {args.precision}, moe {args.moe}"
+    command = f"`python bench/asic_roofline.py --target {args.target} --precision {args.precision} --moe {args.moe}`"
     text = "\n".join([title, "", command, "", *lines, ""])
     print(text)
     if args.write:

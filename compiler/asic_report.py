@@ -11,24 +11,60 @@ plus the larger of its FLOPs at the host's rate and its HBM bytes at the host li
 ASIC cycles. ``cycles`` is the ASIC's (simulated), ``host_cycles`` the host steps' (modelled),
 ``total_cycles`` both, and the roofline ratio is taken on the total. The summary warns when more
 than :data:`HOST_FLOPS_WARNING` of the FLOPs run on the host, naming the ops and why.
+
+The model's FLOPs are counted on the graph (:func:`op_flops`, :func:`graph_flops`): the target's
+``finish`` splits them by where each op ran (``partition["flops"]``, after ``stage-for-asic`` has
+said which kernels it left to the host) and :func:`host_step_costs` prices each host step's ops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from moecc.ir.graph import Graph, Op
 from moecc.ir.kernel import CpuCall, Kernel
 
 #: Share of the model's FLOPs on the host above which the summary warns.
 HOST_FLOPS_WARNING = 0.05
 
 
+def op_flops(op: Op) -> int:
+    """FLOPs of one op: 2*M*N*K for matmuls (batched), elements for element-wise ops."""
+    if op.kind == "matmul":
+        k = op.operands[0].type.shape[-1]
+        return 2 * op.result.type.numel * k
+    if op.kind in ("gemm", "einsum"):
+        return 2 * op.result.type.numel * op.operands[0].type.shape[-1]
+    if op.kind == "moe":
+        # As a dense run computes it: the router and every expert on every token.
+        tokens, hidden = op.operands[0].type.shape
+        experts, ffn = op.operands[1].type.shape[1], op.operands[2].type.shape[2]
+        projections = 3 if op.attrs["gated"] else 2
+        return 2 * tokens * hidden * experts * (1 + projections * ffn)
+    if op.is_const or op.kind in ("reshape", "transpose", "concat", "slice", "expand", "gather", "gather_nd",
+                                   "gather_elements", "scatter_elements", "scatter_nd", "tile", "cast"):
+        return 0
+    return sum(r.type.numel for r in op.results)
+
+
+def graph_flops(graph: Graph, placement: Mapping[int, str] | None = None) -> dict[str, int]:
+    """FLOPs of ``graph``'s ops (:func:`op_flops`), split by placement (op index -> ``"asic"``
+    or ``"cpu"``; an op without one counts as ``"cpu"``)."""
+    out = {"asic": 0, "cpu": 0, "total": 0}
+    for i, op in enumerate(graph.ops):
+        flops = op_flops(op)
+        if not flops:
+            continue
+        where = placement.get(i, "cpu") if placement is not None else "cpu"
+        out["total"] += flops
+        out[where if where in out else "cpu"] += flops
+    return out
+
 def host_step_costs(model: Any) -> list[dict[str, Any]]:
     """One row per host step: its name, graph ops, FLOPs, HBM bytes read and written, and the
     cycles the target's host model gives it (see the module docstring). A kernel staging left to
     the host has no graph ops: its FLOPs count as 0 and its bytes are the buffers it touches."""
-    from moecc.passes.kernel_lowering import op_flops
-
     exe = model.executable
     target = exe.target
     ops = {op.results[0].name: op for op in model.graph.ops}

@@ -21,12 +21,9 @@ wrapped) :meth:`StagedExecutable.index_fault` reads the indices from the image.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import re
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -40,8 +37,6 @@ from moecc.ir.registry import evaluate
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
-#: A kernel's source entry: ``"<kind> %<result> (<ONNX node>)"`` (see LoweringContext.kernel).
-_KERNEL_SOURCE = re.compile(r"^(\w+) %(\S+) \(")
 
 
 def narrowing_outlier(array: np.ndarray, dtype: DType) -> int | None:
@@ -189,14 +184,13 @@ class StagedExecutable:
         the first index of their gather ops that is outside the table, read from ``image``
         (kernels see indices only wrapped to their table, so the fault itself cannot say what
         the input held). None when none is (the fault has another cause)."""
-        ops = self.ops_by_name()
+        by_source = {op.source: op for op in self.graph.ops if op.source and op.kind in INDEXING_KINDS}
         buffers = self._buffers()
         by_name = {k.name: k for k in self.module.kernels}
         for kernel_name in kernels:
             kernel = by_name.get(kernel_name)
             for source in kernel.sources if kernel is not None else ():
-                match = _KERNEL_SOURCE.match(source)
-                op = ops.get(match.group(2)) if match else None
+                op = by_source.get(source)  # kernels staged from the tiled IR name their ONNX nodes
                 size = index_axis_size(op) if op is not None and op.kind in INDEXING_KINDS else None
                 if op is None or size is None:
                     continue
@@ -245,7 +239,14 @@ class StagedExecutable:
                     _write(image, buffers[name], to_hbm(results[value.name], buffers[name]))
             return
         if compiled is not None:  # a callable over the image (a tiled kernel staging left to the host)
-            compiled(image)
+            try:
+                compiled(image)
+            except IndexRangeError as err:
+                sources = getattr(getattr(compiled, "kernel", None), "sources", ())
+                op = next((op for op in self.graph.ops if op.source in sources and op.kind in INDEXING_KINDS), None)
+                if op is None:
+                    raise
+                raise index_out_of_range(op, err.index, err.size).add_context(location=f"host step {call.name}") from None
             return
         env: dict[int, np.ndarray] = {}
         ops = [ops_by_name[name] for name in call.ops]
@@ -283,7 +284,7 @@ class AsicExecutable(StagedExecutable):
 
     target: Target = None  # type: ignore[assignment]
     segments: list[Any] = field(default_factory=list)
-    #: The MoE layers the lowering expanded (kernel_lowering.expand_moe_densely), for routing.
+    #: The MoE layers whose expert choices a run leaves in HBM, for the routing report.
     moe_layers: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self, feeds: Mapping[str, np.ndarray], *, trace: bool = False) -> tuple[dict[str, np.ndarray], AsicRunStats]:
@@ -325,6 +326,13 @@ class AsicExecutable(StagedExecutable):
         values = {r.name: r for op in self.graph.ops for r in op.results}
         chosen = []
         for layer in self.moe_layers:
+            if "experts_buffer" in layer:  # dispatched sparsely: the router's [tokens, k] choices buffer
+                buffer = buffers.get(str(layer["experts_buffer"]))
+                if buffer is None:
+                    return []
+                shape = (int(layer["tokens"]), int(layer["top_k"]))
+                chosen.append(_read(image, buffer).astype(np.int64).reshape(shape))
+                continue
             value = values.get(str(layer["experts_value"]))
             name = self.value_buffers.get(value.name) if value is not None else None
             if value is None or name not in buffers:

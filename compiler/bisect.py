@@ -171,13 +171,11 @@ def _first_stage(graph: Graph, target: str, options: Mapping[str, Any], feeds: M
         return ("emit-llvm-tiled (the tiled interpreter agrees; the machine code does not)" if tiled_agrees()
                 else "lower-to-tiled (the tiled interpreter differs too)")
     if target == "asic":
-        tiled = options.get("lowering") == "tiled"
-        if tiled and not tiled_agrees():
+        if not tiled_agrees():
             return "lower-to-tiled (the tiled interpreter differs too)"
         compiled = _compile(graph, target, options, "")
-        lowering = "stage-for-asic" if tiled else "lower-to-kernels"
         if compare_outputs(_run_kernel_ir(compiled, feeds), finals, rtol=rtol, atol=atol):
-            return f"{lowering} (the kernel-IR interpreter differs)"
+            return "stage-for-asic (the tiled interpreter agrees; the kernel-IR interpreter does not)"
         return "plan-memory or select-instructions (the kernel IR agrees; the simulated program does not)"
     return "a stage of the target"
 

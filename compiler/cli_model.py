@@ -31,11 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="MXU precision on --target asic (default f32; bf16: f32 accumulation)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
-    p.add_argument("--lowering", choices=["kernel", "tiled"], default=None,
-                   help="how --target asic reaches its kernel IR: kernel (its lowering rules, the default) or "
-                        "tiled (the target-neutral tiled IR, then stage-for-asic)")
     p.add_argument("--moe", choices=["sparse", "dense"], default=None,
-                   help="how --target cpu/tiled run MoE layers: sparse (each token on its chosen experts, the default) "
+                   help="how MoE layers run (cpu, tiled, asic): sparse (each token on its chosen experts, the default) "
                         "or dense (every expert on every token, for comparison)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
@@ -76,7 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("-p", "--pipeline", default=None, help="graph pass pipeline (default: the default one)")
     p.add_argument("--asic-target", default=None, metavar="PART")
     p.add_argument("--precision", choices=["f32", "bf16"], default=None)
-    p.add_argument("--lowering", choices=["kernel", "tiled"], default=None)
     p.set_defaults(func=_cmd_bisect)
 
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
@@ -206,7 +202,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     backend = get_target(args.target)
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
-             "lowering": args.lowering, "moe": args.moe, "trace": True if args.trace else None}
+             "moe": args.moe, "trace": True if args.trace else None}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline
@@ -314,7 +310,7 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
     from moecc.bisect import bisect_model
     from moecc.targets import target_options
 
-    given = {"asic_target": args.asic_target, "precision": args.precision, "lowering": args.lowering}
+    given = {"asic_target": args.asic_target, "precision": args.precision}
     options = {k: v for k, v in given.items() if v is not None}
     target_options(args.target, options)  # a bad option is refused before any work
     inputs = {}

@@ -18,7 +18,7 @@ F32_ATOL = 1e-5
 #: Each bf16 operand carries up to 2**-9 relative rounding; over a block (QKV, scores,
 #: context, MLP, lm_head) the outputs drift by ~1% of their scale: measured on the bundled
 #: examples, max abs error 0.046 on logits whose largest magnitude is 3.8 (relative L2 error
-#: ≤ 1e-2). Routing matmuls stay f32 (passes.kernel_lowering.routing_matmuls), so no top-k
+#: ≤ 1e-2). Routing matmuls stay f32 (backend.asic.precision.routing_matmuls), so no top-k
 #: choice flips. A wrong tile or layout is an O(1) error and still fails.
 BF16_RTOL = 2e-2
 BF16_ATOL = 5e-2

@@ -3,8 +3,8 @@
 Stages, in order: ONNX import (the frontend; the only stage outside the pass manager), then one
 pipeline run by the pass manager: the graph passes (``pipeline``, default
 :data:`~moecc.passes.manager.DEFAULT_GRAPH_PIPELINE`) followed by the target's stages
-(:meth:`CompileTarget.stages <moecc.targets.base.CompileTarget.stages>`: partition, lowering,
-memory planning, instruction selection or LLVM emission). Every pass and stage is verified,
+(:meth:`CompileTarget.stages <moecc.targets.base.CompileTarget.stages>`: lowering to the tiled
+IR, then ASIC staging, memory planning and instruction selection, or LLVM emission). Every pass and stage is verified,
 timed and printable, and ``compile_to`` stops after any of them. The target then builds its
 executable from the finished compilation. Reading :func:`compile` top to bottom tells what the
 compiler does; :func:`target_pipeline` is the pipeline it runs.
@@ -41,7 +41,6 @@ def compile(  # noqa: A001 - the public name of the API
     precision: str | None = None,
     trace: bool | None = None,
     threads: int | None = None,
-    lowering: str | None = None,
     moe: str | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
@@ -59,13 +58,10 @@ def compile(  # noqa: A001 - the public name of the API
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
     ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
-    ``lowering`` (``asic``) chooses how the kernel IR is reached: ``"kernel"`` (the ASIC lowering
-    rules, the default) or ``"tiled"`` (the target-neutral tiled IR, then ``stage-for-asic``);
     ``moe`` (``cpu``, ``tiled``): ``"sparse"`` (the default) runs each expert of a ``moe`` op on
     the tokens routed to it, ``"dense"`` every expert on every token (for comparison).
     """
-    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads,
-             "lowering": lowering, "moe": moe}
+    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     if progress is not None:

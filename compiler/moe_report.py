@@ -5,10 +5,12 @@ Built by a target's report from the layers its lowering dispatched (a ``moe`` op
 run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalance`` (max over
 mean), ``dropped_tokens`` (0: dispatch is dropless), ``padding_rows`` (rows of the experts' last
 token tiles that hold no token: gathered and scattered, but not multiplied, so
-``padding_flops`` is 0), ``dense_expert_flops`` (every expert on every token) and
-``executed_expert_flops`` (the experts' matmuls on the rows routed to them). A layer a target
-runs densely (``"dense"``: the ``asic`` kernel lowering today) executes the dense FLOPs, and
-every row no token chose is padding.
+``padding_flops`` is 0 on the CPU, whose matmuls take a run-time row count), ``dense_expert_flops``
+(every expert on every token) and ``executed_expert_flops`` (the experts' matmuls on the rows
+they ran). A layer whose matmuls run whole token tiles (``"padded_matmuls"``: the ASIC, whose
+instructions have static shapes) executes its padding rows too: they count in
+``padding_flops`` and ``executed_expert_flops``. A layer run densely (``"dense"``) executes
+the dense FLOPs, and every row no token chose is padding.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
         per_row = expert_flops_per_row(layer)
         dense = int(layer["tokens"]) * int(layer["experts"]) * per_row
         mean = sum(tokens) / len(tokens) if tokens else 0.0
+        if layer.get("dense"):
+            padding_flops = dense - sum(tokens) * per_row
+        elif layer.get("padded_matmuls"):  # whole token tiles multiplied (the ASIC's static shapes)
+            padding_flops = (moved_rows - sum(tokens)) * per_row
+        else:
+            padding_flops = 0
         rows.append({
             "layer": layer["onnx_node"],
             "op": layer["op"],
@@ -42,9 +50,9 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
             "dropped_tokens": 0,
             # Run densely (every expert on every token): the rows no token chose are the padding.
             "padding_rows": (int(layer["tokens"]) * int(layer["experts"]) if layer.get("dense") else moved_rows) - sum(tokens),
-            "padding_flops": dense - sum(tokens) * per_row if layer.get("dense") else 0,
+            "padding_flops": padding_flops,
             "dense_expert_flops": dense,
-            "executed_expert_flops": dense if layer.get("dense") else sum(tokens) * per_row,
+            "executed_expert_flops": dense if layer.get("dense") else sum(tokens) * per_row + padding_flops,
         })
     return rows
 

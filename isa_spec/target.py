@@ -5,7 +5,7 @@ The simulator's timing model and the roofline in its report are priced from a
 capacities. The default part is ``moe-asic-v1``; ``moe-asic-edge`` is a small contrasting part.
 
 A target also says how its memories store each graph dtype (:attr:`Target.storage_dtypes`):
-the kernel lowering gives every HBM buffer the storage dtype of its value, and the runtimes
+ASIC staging gives every HBM buffer the storage dtype of its value, and the runtimes
 convert at the host boundary. Every moe-asic part stores :data:`ASIC_STORAGE_DTYPES` (its
 memories and units work in f32, bf16 and i32 only); the cpu target's heap stores every dtype
 as itself.

@@ -2,7 +2,8 @@
 
 Passes sit between the ONNX frontend and the backends: the frontend builds a graph IR, a
 pipeline of passes cleans it up (``canonicalize``, ``fold-constants``, ``cse``, ``dce``) and
-later ones fuse, partition, tile and plan memory before the ASIC and LLVM backends lower it.
+later stages lower it to the tiled IR (``lower-to-tiled``) and plan the ASIC's memory
+(``plan-memory``) around the back ends' own stages.
 Each pass is a frozen dataclass registered by name, so a pipeline is text
 (``"canonicalize,fold-constants{max_bytes=4096},cse,dce"``) that :func:`parse_pipeline`
 turns into pass objects and :class:`PassManager` runs, verifying the graph after each pass.
@@ -29,7 +30,7 @@ from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
 from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
 from moecc.passes.raise_moe import RaiseMoe, raise_moe_layers
-from moecc.passes.lowering_stages import LowerToKernelsStage, PartitionStage, PlanMemoryStage
+from moecc.passes.memory_plan import PlanMemoryStage
 from moecc.passes.tiled_lowering import LowerToTiledStage  # noqa: F401  (registers lower-to-tiled)
 
 __all__ = [
@@ -41,8 +42,6 @@ __all__ = [
     "DecomposeEinsum",
     "FixedPoint",
     "FoldConstants",
-    "LowerToKernelsStage",
-    "PartitionStage",
     "PlanMemoryStage",
     "RaiseMoe",
     "Pass",

@@ -1,20 +1,22 @@
 """What a target's pipeline carries from the graph IR to an executable, and the passes that change its level.
 
 A graph pass rewrites a :class:`~moecc.ir.graph.Graph` in place. The stages after the graph
-passes (partition, lowering to kernels, memory planning, instruction selection, LLVM emission)
-change what the compilation *is*: the IR moves from the graph to the kernel IR to programs or
-machine code. Each of them is a :class:`StagePass` over one :class:`Compilation`, run by the same
-:class:`~moecc.passes.manager.PassManager` as the graph passes, so every stage is verified,
-timed, printable (``--print-ir-after STAGE``) and a place to stop (``--compile-to STAGE``).
+passes (lowering to the tiled IR, staging for the ASIC, memory planning, instruction selection,
+LLVM emission) change what the compilation *is*: the IR moves from the graph to the tiled IR,
+then to the kernel IR and programs, or to machine code. Each of them is a :class:`StagePass`
+over one :class:`Compilation`, run by the same :class:`~moecc.passes.manager.PassManager` as the
+graph passes, so every stage is verified, timed, printable (``--print-ir-after STAGE``) and a
+place to stop (``--compile-to STAGE``).
 
-A compilation is at one IR *level* at a time (``graph``, ``kernel``, ``asm``, ``llvm``). Each
-level is registered once (:func:`register_level`) with its printer (text that parses back with
+A compilation is at one IR *level* at a time (``graph``, ``tiled``, ``kernel``, ``asm``,
+``llvm``). Each level is registered once (:func:`register_level`) with its printer (text that parses back with
 that level's parser) and its verifier, by the module that owns the level: graph and kernel here
-(the ``ir`` layer's printers), ``asm`` by the ASIC back end, ``llvm`` by the LLVM back end.
+(the ``ir`` layer's printers), ``tiled`` by ``lower-to-tiled``, ``asm`` by the ASIC back end,
+``llvm`` by the LLVM back end.
 
-    graph ──partition──▶ graph (+ placements) ──lower-to-kernels──▶ kernel ──plan-memory──▶ kernel
-          ──select-instructions──▶ asm            (asic)
-          ──emit-llvm──▶ llvm                     (cpu)
+    graph ──lower-to-tiled──▶ tiled ──stage-for-asic──▶ kernel ──plan-memory──▶ kernel
+          ──select-instructions──▶ asm                                    (asic)
+    graph ──lower-to-tiled──▶ tiled ──emit-llvm-tiled──▶ llvm               (cpu)
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ class Compilation:
     tiling: Any = None
     options: dict[str, Any] = field(default_factory=dict)
     level: str = "graph"
-    partition: Any = None  # moecc.passes.kernel_lowering.Partition after 'partition'
     kernels: KernelModule | None = None
     weights: dict[str, Any] = field(default_factory=dict)
     value_buffers: dict[str, str] = field(default_factory=dict)
@@ -60,7 +61,7 @@ class Compilation:
 
     def require_kernels(self, pass_name: str) -> KernelModule:
         if self.kernels is None:
-            raise PassError("needs the kernel IR; run lower-to-kernels first", pass_name=pass_name)
+            raise PassError("needs the kernel IR; run stage-for-asic first", pass_name=pass_name)
         return self.kernels
 
 
@@ -92,18 +93,7 @@ def level_of(name: str) -> IRLevel:
 def _print_graph_level(unit: Compilation) -> str:
     from moecc.ir.printer import print_graph
 
-    text = print_graph(unit.graph)
-    if unit.partition is None:
-        return text
-    # Placements as comments: the graph parser ignores them, so the text still parses back.
-    lines = ["// placement of each op (partition):"]
-    for index, op in enumerate(unit.graph.ops):
-        where = unit.partition.placement.get(index)
-        if where in (None, "const"):
-            continue
-        reason = unit.partition.reasons.get(index)
-        lines.append(f"//   %{op.results[0].name} {op.kind}: {where}" + (f" ({reason})" if reason else ""))
-    return text + "\n".join(lines) + "\n"
+    return print_graph(unit.graph)
 
 
 def _verify_graph_level(unit: Compilation) -> None:

@@ -1,15 +1,17 @@
 """Memory planning for the ASIC: byte offsets for every kernel-IR buffer.
 
-Where it sits: after the lowering has produced a :class:`~moecc.ir.kernel.KernelModule`
-(tiled kernels over unplaced buffers) and before instruction selection
-(:mod:`moecc.backend.asic.isel`), which needs byte addresses.
+Where it sits: the ``plan-memory`` stage (:class:`PlanMemoryStage`) of the ``asic`` target,
+after ``stage-for-asic`` has produced a :class:`~moecc.ir.kernel.KernelModule` (tiled kernels
+over unplaced buffers) and before ``select-instructions`` (:mod:`moecc.backend.asic.isel`),
+which needs byte addresses. The kernel IR printed after it carries the offsets.
 
 - HBM: program inputs, outputs and weights each get their own region (the host writes and
   reads them by name), laid out in that order; temporaries follow and may share bytes when
   their live ranges over the step order do not overlap (first-fit over live intervals).
-- SRAM and accumulator: all of a kernel's local buffers live for the whole kernel, so each
-  kernel bump-allocates from address 0. A kernel that does not fit raises
-  :class:`~moecc.errors.TargetError`; the lowering chooses tiles with :func:`kernel_fits`.
+- SRAM and accumulator: all of a kernel's local buffers live for the whole kernel (so a
+  run-time loop's count buffer, or a scatter's rows and indices, need no liveness of their
+  own), and each kernel bump-allocates from address 0. A kernel that does not fit raises
+  :class:`~moecc.errors.TargetError` (:func:`kernel_fits` says so beforehand).
 
 Every offset is aligned to :data:`ALIGNMENT` bytes (a DMA burst, and more than any element).
 
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from moecc.errors import TargetError
+from moecc.errors import PassError, TargetError
 from moecc.ir.kernel import Buffer, CpuCall, Kernel, KernelModule, Step, hbm_refs, walk
 from moecc.isa_spec.target import Target
+from moecc.passes.compilation import Compilation, StagePass
+from moecc.passes.manager import register_pass
 
 ALIGNMENT = 64
 #: Local memory spaces of a kernel, with the Target attribute holding each capacity.
@@ -122,7 +127,7 @@ def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int]) -> Kernel
             raise TargetError(
                 f"kernel {kernel.name}: local {space} buffers need {used[space]} bytes ({sizes}), "
                 f"{target.name} has {capacity}",
-                remedy=f"re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
+                remedy="re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
             )
     cursor: dict[str, int] = {}
     for space, attr in LOCAL_CAPACITY_ATTR.items():
@@ -139,7 +144,9 @@ def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int]) -> Kernel
 
 
 def _live_ranges(module: KernelModule) -> dict[str, tuple[int, int]]:
-    """First and last step index touching each HBM buffer."""
+    """First and last step index touching each HBM buffer (:func:`hbm_refs`: a scatter
+    writes its table, a scatter_add also reads it; statements in a run-time loop count
+    whatever its trip count, since any of them may run)."""
     ranges: dict[str, tuple[int, int]] = {}
 
     def touch(name: str, index: int) -> None:
@@ -187,3 +194,19 @@ def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], int, int, int]:
         temp_end = max(temp_end, offset + size)
     unshared = sum(align(max(b.nbytes, 1)) for b in temps)
     return offsets, unshared, temp_end, temps_base + temp_end
+
+
+@register_pass
+@dataclass(frozen=True, slots=True)
+class PlanMemoryStage(StagePass):
+    """Gives every HBM and local buffer of the kernel IR its offset (:func:`plan_memory`)."""
+
+    name: ClassVar[str] = "plan-memory"
+    consumes: ClassVar[tuple[str, ...]] = ("kernel",)
+    produces: ClassVar[str] = "kernel"
+
+    def run(self, unit: Compilation) -> None:
+        if unit.tiling is None:
+            raise PassError("the compilation has no target description to plan memory for", pass_name=self.name,
+                            remedy="run it through moecc.compile() with target='asic'")
+        unit.kernels, unit.memory_plan = plan_memory(unit.require_kernels(self.name), unit.tiling)

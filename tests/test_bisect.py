@@ -1,4 +1,4 @@
-"""``moecc bisect`` finds deliberately broken lowering rules and passes: it names the op (with
+"""``moecc bisect`` finds deliberately broken lowering rules, staging and passes: it names the op (with
 its ONNX node) and the pass or stage, and exits 1; on a correct compile it exits 0."""
 
 from __future__ import annotations
@@ -44,18 +44,15 @@ def test_a_broken_tiled_rule_is_found_in_lower_to_tiled(tmp_path: Path, monkeypa
     assert "first pass: lower-to-tiled (the tiled interpreter differs too)" in out
 
 
-def test_a_broken_kernel_rule_is_found_in_lower_to_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from moecc.passes import tiling_vector
+def test_a_broken_staging_is_found_in_stage_for_asic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moecc.backend.asic.staging import expressions
 
-    def doubled(c, args, op) -> None:  # type: ignore[no-untyped-def]
-        c.vec("muls", c.dst, c.dense(args[0], c.dst), imm=2.0)
-
-    monkeypatch.setitem(tiling_vector.UNARY_RULES, "relu", tiling_vector.UnaryRule(doubled, bf16_exact=True))
+    monkeypatch.setitem(expressions._SCALAR_FORMS, "max", "mins")  # relu = max(x, 0) staged as min(x, 0)
     result = bisect_model(_model(tmp_path / "m.onnx"), "asic")
     assert result.differs and result.first_op is not None
     assert (result.first_op["kind"], result.first_op["onnx_node"]) == ("relu", "relu")
-    assert result.first_pass == "lower-to-kernels (the kernel-IR interpreter differs)"
-    assert bisect_model(_model(tmp_path / "m.onnx"), "cpu").differs is False  # the cpu has its own rules
+    assert result.first_pass == "stage-for-asic (the tiled interpreter agrees; the kernel-IR interpreter does not)"
+    assert bisect_model(_model(tmp_path / "m.onnx"), "cpu").differs is False  # the cpu does not stage for the ASIC
 
 
 def test_a_broken_graph_pass_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,6 +78,7 @@ def test_dump_dir_writes_numbered_stage_files(llama_onnx: Path, tmp_path: Path, 
 
     first = DEFAULT_GRAPH_PIPELINE.split(",")[0]
     assert names[0] == f"00-after-{first}.mir" and names[-1].endswith("-after-compile-host-steps.s")
-    assert any(n.endswith("-after-lower-to-kernels.kir") for n in names)
-    assert any(n.endswith("-after-partition.mir") for n in names)
+    assert any(n.endswith("-after-lower-to-tiled.tir") for n in names)
+    assert any(n.endswith("-after-stage-for-asic.kir") for n in names)
+    assert any(n.endswith("-after-plan-memory.kir") for n in names)
     assert "IR Dump" not in capsys.readouterr().err  # dumps go to files unless --print-ir-after-all

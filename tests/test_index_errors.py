@@ -168,9 +168,9 @@ def test_asic_refuses_an_input_beyond_int32_with_its_value() -> None:
 
 @pytest.mark.parametrize("step_first", [False, True])
 def test_host_step_reads_a_constant_condition_the_where_kernel_packed(step_first: bool) -> None:
-    """On the asic a constant bool condition is stored as a 0/1 f32 mask for the where kernel; the
-    host step reading the same constant (an And with a run-time bool, compiled through the
-    tiled IR) reads it from that buffer in that dtype, whichever op comes first."""
+    """On the asic a constant bool condition is stored as a 0/1 f32 mask (bool's storage on
+    the part); the where and the and (with a run-time bool) both read it from that buffer in
+    that dtype on the chip, whichever op comes first."""
     cond = np.random.default_rng(1).random((32, 32)) > 0.5  # 1024 elements: a heap weight for the step
     inits = [numpy_helper.from_array(cond, "cond"), numpy_helper.from_array(np.zeros((), np.float32), "zero")]
     where = helper.make_node("Where", ["cond", "x", "zero"], ["y"], name="/where")
@@ -182,9 +182,9 @@ def test_host_step_reads_a_constant_condition_the_where_kernel_packed(step_first
                                helper.make_tensor_value_info("n", TensorProto.BOOL, [32, 32])], inits)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model = moecc.compile(onnx_model, target="asic")
-    assert model.partition["ops"] == {"asic": 1, "cpu": 1}  # the where, the and
+    assert model.partition["ops"] == {"asic": 2, "cpu": 0}  # the where, the and
     assert [str(b.dtype) for b in model.executable.module.hbm if b.name.startswith("cond")] == ["f32"]
-    assert list(model.executable.compiled_steps)  # the and, as machine code
+    assert not model.executable.compiled_steps
     rng = np.random.default_rng(2)
     x, b = rng.standard_normal((32, 32)).astype(np.float32), rng.random((32, 32)) > 0.5
     out = model.run({"x": x, "b": b})

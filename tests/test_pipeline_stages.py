@@ -25,14 +25,12 @@ from moecc.targets import get_target
 
 STAGES = {
     "ref": [],
-    "asic": ["partition", "lower-to-kernels", "plan-memory", "select-instructions", "compile-host-steps"],
+    "asic": ["lower-to-tiled", "stage-for-asic", "plan-memory", "select-instructions", "compile-host-steps"],
     "cpu": ["lower-to-tiled", "emit-llvm-tiled"],
-    "asic-tiled": ["lower-to-tiled", "stage-for-asic", "plan-memory", "select-instructions", "compile-host-steps"],
     "tiled": ["lower-to-tiled"],
 }
-#: Case -> (target, options, CLI flags): "asic-tiled" is the asic target with lowering="tiled".
+#: Case -> (target, options, CLI flags).
 CASES = {case: (case, {}, []) for case in STAGES}
-CASES["asic-tiled"] = ("asic", {"lowering": "tiled"}, ["--lowering", "tiled"])
 
 
 def _without_options(pipeline: str) -> str:
@@ -89,7 +87,7 @@ def test_print_pipeline_lists_graph_passes_then_stages(case: str, model_path: Pa
     assert _without_options(capsys.readouterr().out.strip()) == ",".join(["dce", *STAGES[case]])
 
 
-@pytest.mark.parametrize("case", ["asic", "asic-tiled", "cpu", "tiled"])
+@pytest.mark.parametrize("case", ["asic", "cpu", "tiled"])
 def test_ir_after_every_stage_parses_back(case: str, model_path: Path) -> None:
     dumps: list[tuple[str, str, str]] = []
 
@@ -102,21 +100,21 @@ def test_ir_after_every_stage_parses_back(case: str, model_path: Path) -> None:
     names = [name for name, _, _ in dumps]
     assert names == DEFAULT_GRAPH_PIPELINE.split(",") + STAGES[case]
     levels = {name: level for name, level, _ in dumps}
-    assert levels[STAGES[case][-1]] == {"asic": "asm", "asic-tiled": "asm", "cpu": "llvm", "tiled": "tiled"}[case]
+    assert levels[STAGES[case][-1]] == {"asic": "asm", "cpu": "llvm", "tiled": "tiled"}[case]
     if case == "tiled":
         return
+    if case == "asic":
+        assert (levels["lower-to-tiled"], levels["stage-for-asic"]) == ("tiled", "kernel")
     for name, level, text in dumps:
         try:
             parse_back(level, text)
         except MoeccError as err:
             raise AssertionError(f"IR after {name} ({level}) does not parse back: {err}") from None
-    if "partition" in names:
-        assert "// placement of each op (partition):" in dict((n, t) for n, _, t in dumps)["partition"]
     # The whole compile still runs.
     assert compiled.stopped_after is None and compiled.executable is not None
 
 
-@pytest.mark.parametrize("stage", ["partition", "lower-to-kernels", "plan-memory", "select-instructions"])
+@pytest.mark.parametrize("stage", ["lower-to-tiled", "stage-for-asic", "plan-memory", "select-instructions"])
 def test_compile_to_stops_after_a_stage(stage: str, model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     compiled = moecc.compile(model_path, target="asic", compile_to=stage)
     assert compiled.stopped_after == stage and compiled.executable is None
@@ -143,18 +141,22 @@ def test_compile_to_a_graph_pass_and_unknown_stage(model_path: Path, capsys: pyt
 def test_stage_passes_refuse_a_bare_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mir = tmp_path / "g.mir"
     mir.write_text("graph @main(%x: tensor<2x3xf32>) {\n  %y = exp(%x) : tensor<2x3xf32>\n  return %y\n}\n")
-    assert main(["opt", str(mir), "-p", "lower-to-kernels"]) == 2
+    assert main(["opt", str(mir), "-p", "lower-to-tiled"]) == 2
     err = capsys.readouterr().err
-    assert "lower-to-kernels" in err and "compilation stage" in err
+    assert "lower-to-tiled" in err and "compilation stage" in err
 
 
 def test_graph_pass_after_lowering_is_refused() -> None:
     from moecc.frontend.onnx_importer import import_onnx
 
-    unit = Compilation(import_onnx(build_example("llama-block")), options={"asic_target": "moe-asic-v1", "precision": "f32"})
-    get_target("asic").prepare(unit)
+    options = {"asic_target": "moe-asic-v1", "precision": "f32"}
+    unit = Compilation(import_onnx(build_example("llama-block")), options=options)
+    asic = get_target("asic")
+    asic.prepare(unit)
+    lower, stage = asic.stages(options)[:2]
+    assert (lower.name, stage.name) == ("lower-to-tiled", "stage-for-asic")
     with pytest.raises(PassError, match="graph pass, but the compilation is already at the 'kernel' level"):
-        PassManager(parse_pipeline("partition,lower-to-kernels,cse")).run(unit)
+        PassManager([lower, stage, *parse_pipeline("cse")]).run(unit)
 
 
 def test_options_belong_to_their_target(model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

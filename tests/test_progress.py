@@ -25,7 +25,8 @@ def test_each_pass_and_stage_is_shown_then_cleared() -> None:
     moecc.compile(build_example("gpt2-block"), target="asic", progress=progress)
     progress.clear()
     text = terminal.getvalue()
-    for step in ("import-onnx", "canonicalize", "lower-to-kernels", "select-instructions", "building the asic executable"):
+    for step in ("import-onnx", "canonicalize", "lower-to-tiled", "stage-for-asic", "select-instructions",
+                 "building the asic executable"):
         assert step in text
     assert "[1/" in text and "\n" not in text  # one line, rewritten with \r
     assert text.endswith("\r") and text.split("\r")[-2].strip() == ""  # cleared

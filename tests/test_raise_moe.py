@@ -5,8 +5,7 @@ textual ``moecc opt`` cases) check each form that must match, with the op's attr
 canonical weights, and near-misses that must not. End to end, every MoE example is compiled with
 and without the pass: the ``moe`` op count is as expected and the outputs agree on ``ref``,
 ``tiled``, ``cpu`` and ``asic`` (and with onnxruntime). The extended ``moe`` forms (plain MLP,
-expert biases, router bias) are checked on the tiled lowering and on the ASIC kernel lowering's
-dense expansion.
+expert biases, router bias) are checked on the tiled lowering and on the ``asic`` target.
 """
 
 from __future__ import annotations
@@ -373,17 +372,13 @@ def test_extended_moe_on_the_tiled_lowering(gated: bool, expert_bias: bool, rout
 
 
 @pytest.mark.parametrize("gated, expert_bias, router_bias, activation", EXTENDED)
-def test_extended_moe_on_the_asic_kernel_lowering(gated: bool, expert_bias: bool, router_bias: bool, activation: str) -> None:
-    """The kernel lowering's moe rule expands the op into dense ops; numbers are the op's."""
-    from moecc.passes.kernel_lowering import expand_moe_densely
-
+def test_extended_moe_on_the_asic(gated: bool, expert_bias: bool, router_bias: bool, activation: str) -> None:
+    """Each form staged for the ASIC (through the tiled IR) computes the op's numbers."""
     graph, feeds = _extended_moe_graph(gated, expert_bias, router_bias, activation)
     want = run_graph(graph, feeds)["y"]
-    expanded = graph.clone()
-    assert len(expand_moe_densely(expanded)) == 1
-    verify_graph(expanded)
-    assert "moe" not in {op.kind for op in expanded.ops}
-    np.testing.assert_allclose(run_graph(expanded, feeds)["y"], want, rtol=1e-5, atol=1e-5)
+    compiled = moecc.compile_graph(graph, target="asic")
+    assert compiled.partition["host_ops"] == []
+    np.testing.assert_allclose(compiled.run(feeds)["y"], want, rtol=1e-4, atol=1e-4)
 
 
 # -- end to end on the examples ---------------------------------------------------------------
@@ -453,20 +448,18 @@ def test_example_targets_match_after_raising(case: str, target: str) -> None:
     compiled = moecc.compile(model, target)
     _compare(compiled.run(inputs), want)
     if target == "asic":
-        # The kernel lowering expands the op densely: the experts' matmuls run on the ASIC.
+        # The asic runs the op densely (moe=dense): the experts' matmuls run on the ASIC.
         assert float(compiled.report()["flops_on_asic_fraction"]) > 0.9
 
 
-@pytest.mark.parametrize("lowering", ["kernel", "tiled"])
-def test_bf16_asic_keeps_the_router_in_f32(lowering: str) -> None:
+def test_bf16_asic_keeps_the_router_in_f32() -> None:
     """At precision bf16 the router stays f32 (a bf16 router flips near-tied expert choices):
-    on the kernel path the expanded router matmul is a routing matmul, on the tiled path the
-    moe op's kernels are routing kernels."""
+    the moe op's kernels are routing kernels (:func:`moecc.backend.asic.precision.routing_matmuls`)."""
     from moecc.compare import compare_outputs
 
     model = build_example("dense-moe")
     inputs = example_inputs("dense-moe", model, seed=0)
-    got = moecc.compile(model, "asic", precision="bf16", lowering=lowering).run(inputs)
+    got = moecc.compile(model, "asic", precision="bf16").run(inputs)
     want = moecc.compile(model, "ref", pipeline=UNRAISED).run(inputs)
     assert not compare_outputs(got, want, rtol=0.02, atol=0.05)
 

@@ -105,7 +105,7 @@ def test_staging_runs_a_fused_norm_block_by_block_with_its_temporaries_in_sram(t
     assert {s.dst.shape[0] for s in body} == {128}  # one row structure for the whole run
     fused = fuse_runs(aligned, {b.name for b in lowered.module.buffers})
     assert any(isinstance(s, For) for s in fused.body)  # the run became a loop over row blocks
-    compiled = moecc.compile_graph(graph, target="asic", asic_target=target_name, lowering="tiled")
+    compiled = moecc.compile_graph(graph, target="asic", asic_target=target_name)
     x = np.random.default_rng(1).standard_normal((1, 128, 256)).astype(np.float32)
     got = compiled.run({"x": x})
     want = moecc.compile_graph(graph, target="ref").run({"x": x})
@@ -123,7 +123,7 @@ def test_wide_weight_matmul_streams_its_weight_once():
     weight = np.random.default_rng(0).standard_normal((256, 2048)).astype(np.float32)
     w = g.add_const(weight, "w")
     g.set_outputs([_op(g, "matmul", [x, w], (128, 2048))])
-    compiled = moecc.compile_graph(g, target="asic", asic_target="moe-asic-edge", lowering="tiled")
+    compiled = moecc.compile_graph(g, target="asic", asic_target="moe-asic-edge")
     xs = np.random.default_rng(1).standard_normal((128, 256)).astype(np.float32)
     got = compiled.run({"x": xs})
     np.testing.assert_allclose(next(iter(got.values())), xs @ weight, rtol=1e-4, atol=1e-3)

@@ -269,11 +269,8 @@ extern const int64_t moecc_weight_image_bytes;
 void moecc_init_heap(uint8_t *heap);
 /* Run the model: inputs are read from, outputs written to the heap. Arenas: 64-byte aligned,
    sizes as above, not shared between concurrent calls. Returns 0, a fault code
-   (1: gather index out of range in a kernel, 2: nonzero overflow, 3: index out of range in a
-   CPU step: gather/scatter; moecc_fault_statement holds the step's position,
-   moecc_fault_kernel the op's position in the step and moecc_fault_detail the index as given;
-   with lowering="tiled": 3 is an index out of range in a gather/scatter kernel, 4 a run-time
-   loop count out of range, see "Memory") or MOECC_NEEDS_HOST_STEPS. */
+   (3: an index out of range in a gather/scatter kernel, 4: a run-time loop count out of
+   range; see "Memory") or MOECC_NEEDS_HOST_STEPS. */
 int32_t moecc_run(uint8_t *heap, uint8_t *scratch);
 /* Threads (default 1): run on n threads in all, the caller plus n - 1 worker threads the object
    starts, each with a scratch arena of its own that the object allocates (moecc_scratch_bytes).

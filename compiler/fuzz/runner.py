@@ -49,8 +49,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "cpu": ("cpu", {}),
     "tiled": ("tiled", {}),
     "asic-edge": ("asic", {"asic_target": "moe-asic-edge"}),  # a 32x32 MXU: dims past 32 take edge tiles
-    "asic-tiled": ("asic", {"lowering": "tiled"}),  # the kernel IR reached through the tiled IR
-    "asic-edge-tiled": ("asic", {"asic_target": "moe-asic-edge", "lowering": "tiled"}),
     # bf16 MXU: its tolerances were measured on normalised transformer blocks; random graphs with
     # long or chained contractions of unnormalised values exceed them without a bug (e.g. x @ (x @ w)
     # with K = 129 and |x| <= 2: 1% of elements off by up to 0.17). A mismatch here needs a look.

@@ -1,17 +1,17 @@
 """The ``asic`` target: the moe-asic, run on moecc's simulator, with host steps on the CPU.
 
-Pipeline after the graph passes: ``partition`` (each op's lowering rule decides whether the
-part runs it), ``lower-to-kernels``, ``plan-memory`` (HBM, SRAM and accumulator offsets),
+Pipeline after the graph passes: ``lower-to-tiled`` (the target-neutral tiled IR, with tiling
+parameters from the part: :func:`moecc.backend.asic.staging.asic_tiling_params`),
+``stage-for-asic`` (:mod:`moecc.backend.asic.staging`: the kernel IR, and the kernels it cannot
+express left to the host), ``plan-memory`` (HBM, SRAM and accumulator offsets),
 ``select-instructions`` (isel, tokens, one program per run of kernels) and
-``compile-host-steps`` (machine code for the host steps in between, compiled
-through the tiled IR as the ``cpu`` target compiles them). Tiling reads the part's
-description (``asic_target``: a name from ``moecc isa --targets`` or a path to a target TOML)
-and the ISA table. ``precision="bf16"`` runs the MXU in bf16 with f32 accumulation.
-
-``lowering="tiled"`` reaches the kernel IR through the tiled IR instead: ``lower-to-tiled``
-(tiling parameters from the part: :func:`moecc.backend.asic.staging.asic_tiling_params`) and
-``stage-for-asic`` (:mod:`moecc.backend.asic.staging`) replace ``partition`` and
-``lower-to-kernels``; the rest of the pipeline and the executable are the same.
+``compile-host-steps`` (machine code for the host steps in between, compiled through the tiled
+IR as the ``cpu`` target compiles them). The part's description (``asic_target``: a name from
+``moecc isa --targets`` or a path to a target TOML) sizes the tiles and the staging.
+``precision="bf16"`` runs the MXU in bf16 with f32 accumulation. ``moe="sparse"`` (the default)
+dispatches each token of a ``moe`` op to its chosen experts on the chip (per-expert token
+tiles in loops whose trip counts are read at run time, gathers and scatter-adds);
+``moe="dense"`` runs every expert on every token.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from moecc.errors import ArtifactError, MoeccError, UnsupportedError
 from moecc.ir.graph import ElidedTensor
-from moecc.targets.base import CompileTarget, host_ops
+from moecc.targets.base import CompileTarget, check_moe_option
 
 if TYPE_CHECKING:
     from moecc.compiled_model import CompiledModel
@@ -34,21 +34,19 @@ if TYPE_CHECKING:
 _KERNELS = "kernels.kir"
 _IMAGE = "hbm_image.bin"
 _REPORT = "report.json"
-_HOST_KERNELS = "host_kernels.tir"  # lowering="tiled": kernels staging left to the host
+_HOST_KERNELS = "host_kernels.tir"  # the tiled kernels staging left to the host
 
 
 class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
-                                                    "lowering": "kernel"}
-    #: How the graph reaches the kernel IR: today's ASIC lowering rules, or the tiled IR + staging.
-    LOWERINGS: ClassVar[tuple[str, ...]] = ("kernel", "tiled")
+                                                    "moe": "sparse"}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        from moecc.passes.kernel_lowering import PRECISIONS
+        from moecc.backend.asic.precision import PRECISIONS
 
         options = super().check_options(given)
         if options["precision"] not in PRECISIONS:
@@ -57,10 +55,7 @@ class AsicTarget(CompileTarget):
         if not isinstance(options["asic_target"], str):
             raise UnsupportedError(f"asic_target must be a part name or a path, got {options['asic_target']!r}")
         options["trace"] = bool(options["trace"])
-        if options["lowering"] not in self.LOWERINGS:
-            raise UnsupportedError(f"lowering '{options['lowering']}' is not supported",
-                                   remedy=f"use one of {', '.join(self.LOWERINGS)}")
-        return options
+        return check_moe_option(options)
 
     def prepare(self, unit: Compilation) -> None:
         from moecc.isa_spec.target import load_target
@@ -68,39 +63,36 @@ class AsicTarget(CompileTarget):
         unit.machine = unit.tiling = load_target(unit.options["asic_target"])
 
     def stages(self, options: Mapping[str, Any]) -> list[Pass]:
+        from dataclasses import asdict
+
         import moecc.backend.asic.stages  # noqa: F401  (registers select-instructions)
         import moecc.backend.llvm.stages  # noqa: F401  (registers compile-host-steps)
+        import moecc.passes.tiled_lowering.stage  # noqa: F401  (registers lower-to-tiled)
+        from moecc.backend.asic.staging import asic_tiling_params
+        from moecc.isa_spec.target import load_target
         from moecc.passes.manager import parse_pipeline
 
-        if options.get("lowering", "kernel") == "tiled":
-            from dataclasses import asdict
-
-            import moecc.passes.tiled_lowering.stage  # noqa: F401  (registers lower-to-tiled)
-            from moecc.backend.asic.staging import asic_tiling_params
-            from moecc.isa_spec.target import load_target
-
-            params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
-            # moe=dense: staging has no run-time-count loop or scatter on the chip yet, so sparse
-            # dispatch would leave whole expert loops to the host.
-            tiling = ",".join(f"{key}={value}" for key, value in params.items()) + ",moe=dense"
-            return parse_pipeline(f"lower-to-tiled{{{tiling}}},stage-for-asic,plan-memory,select-instructions,"
-                                  "compile-host-steps")
-        return parse_pipeline("partition,lower-to-kernels,plan-memory,select-instructions,compile-host-steps")
+        params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
+        tiling = ",".join(f"{key}={value}" for key, value in params.items()) + f",moe={options.get('moe', 'sparse')}"
+        return parse_pipeline(f"lower-to-tiled{{{tiling}}},stage-for-asic,plan-memory,select-instructions,"
+                              "compile-host-steps")
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.asic_runtime import AsicExecutable
 
-        module, plan, part, graph = unit.kernels, unit.memory_plan, unit.partition, unit.graph
+        from moecc.passes.tiled_lowering.stage import tiled_of
+
+        module, plan, graph = unit.kernels, unit.memory_plan, unit.graph
         assert module is not None and plan is not None
+        # The MoE layers the lowering dispatched (or ran densely), for the routing report; the
+        # chip's matmuls multiply whole token tiles, so their padding rows are executed FLOPs.
+        layers = [{**layer, "padded_matmuls": True} for layer in tiled_of(unit, "report its MoE layers").moe_layers]
         executable = AsicExecutable(graph, module, unit.weights, unit.value_buffers, plan.hbm_bytes_planned,
                                     target=unit.machine, segments=list(unit.products["segments"]),
-                                    moe_layers=list(unit.products.get("moe_layers", [])))
+                                    moe_layers=layers)
         executable.compiled_steps = dict(unit.products.get("host_steps", {}))
         compiled.executable = executable
-        if part is None:  # lowering="tiled": no graph partition, the staging's report
-            self._finish_tiled(compiled, unit, executable)
-        else:
-            self._finish_partition(compiled, unit, executable)
+        self._finish_partition(compiled, unit, executable)
         compiled.memory = {
             "sram_peak_bytes": plan.sram_peak_bytes,
             "sram_capacity_bytes": unit.machine.sram_capacity_bytes,
@@ -110,13 +102,14 @@ class AsicTarget(CompileTarget):
         }
         compiled.options["asic_target"] = unit.machine.name
 
-    def _finish_tiled(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
-        """Kernels staging left to the host run the tiled interpreter over the image (their
+    def _finish_partition(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
+        """What ran where (``compiled.partition``): the ops of the kernels staging left to the
+        host, and the host calls. Those kernels run the tiled interpreter over the image (their
         CpuCall steps name no graph ops, so the host-step compiler made no code for them)."""
+        from moecc.asic_report import graph_flops
         from moecc.backend.asic.staging import host_kernel_steps
         from moecc.backend.asic.staging.stage import PRODUCT
         from moecc.backend.llvm.host_steps import interpreter_ops
-        from moecc.passes.kernel_lowering import graph_flops
 
         staged = unit.products[PRODUCT]
         hbm = {b.name: b for b in executable.module.hbm}
@@ -136,25 +129,7 @@ class AsicTarget(CompileTarget):
             "host_ops": list(staged.host_rows),
             "flops": graph_flops(graph, placement),
             "interpreter_ops": interpreter_ops(executable.compiled_steps),
-            "lowering": "tiled",
             "staging_slow_paths": staged.slow_paths,
-        }
-
-    def _finish_partition(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
-        from moecc.backend.llvm.host_steps import interpreter_ops
-        from moecc.passes.kernel_lowering import graph_flops
-
-        part, graph = unit.partition, unit.graph
-        cpu_ops: dict[str, int] = {}
-        for index in part.reasons:
-            kind = graph.ops[index].kind
-            cpu_ops[kind] = cpu_ops.get(kind, 0) + 1
-        compiled.partition = {
-            "ops": part.counts(graph),
-            "cpu_ops": cpu_ops,
-            "host_ops": host_ops(graph, part),
-            "flops": graph_flops(graph, part.placement),
-            "interpreter_ops": interpreter_ops(executable.compiled_steps),
             "moe_layers": list(executable.moe_layers),
         }
 
@@ -168,6 +143,14 @@ class AsicTarget(CompileTarget):
         from moecc.asic_report import asic_report
 
         return asic_report(compiled)
+
+    def routing(self, compiled: CompiledModel) -> list[dict[str, Any]]:
+        stats = compiled.last_stats
+        if stats is None or compiled.last_stats_source != "last run()":
+            raise UnsupportedError("no run yet: routing is recorded by a run", remedy="run the model first")
+        layers = compiled.executable.moe_layers
+        return [{"layer": layer["onnx_node"], "experts": np.asarray(chosen).tolist()}
+                for layer, chosen in zip(layers, stats.moe_experts)]
 
     def summary(self, report: Mapping[str, Any]) -> str:
         from moecc.asic_report import format_asic_summary

@@ -57,16 +57,6 @@ def refuse_values_too_big(graph: Any, holder: str) -> None:
                               remedy="check the model's shapes (or --input-shape); the model is too big to run")
 
 
-def host_ops(graph: Any, partition: Any) -> list[dict[str, str]]:
-    """Every op the partition left to the host, with its ONNX node and the reason: the rows of
-    ``report()["partition"]["host_ops"]`` and of ``moecc compile --explain-partition``."""
-    rows = []
-    for index, reason in sorted(partition.reasons.items()):
-        op = graph.ops[index]
-        rows.append({"op": f"%{op.results[0].name}", "kind": op.kind, "onnx_node": op.source or "", "reason": reason})
-    return rows
-
-
 def format_host_ops(rows: list[dict[str, str]]) -> str:
     """``--explain-partition``: one line per host op (ONNX node, op kind, reason)."""
     if not rows:
@@ -133,8 +123,8 @@ class CompileTarget:
         return self.ir_stages
 
     def options_for_stage(self, stage: str) -> str | None:
-        """The option setting under which ``stage`` exists (e.g. ``"lowering='kernel'"``), for
-        errors; None when no option set has it."""
+        """The option setting under which ``stage`` exists (e.g. ``"moe='dense'"``), for errors;
+        None when no option set has it."""
         return None
 
     def ir_text(self, compiled: CompiledModel, stage: str) -> str:

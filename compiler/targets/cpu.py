@@ -73,7 +73,7 @@ class CpuCompileTarget(CompileTarget):
 
         params = cpu_tiling_params(host_cpu_target())
         return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes,
-                                  str(options.get("moe", "sparse"))),
+                                  moe=str(options.get("moe", "sparse"))),
                 EmitLlvmTiledStage()]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
@@ -116,9 +116,17 @@ class CpuCompileTarget(CompileTarget):
         report["cpu"] = tiled_cpu_report(compiled)  # runs the model first when it has not run yet
         exe = compiled.executable
         layers = list(compiled.partition.get("moe_layers", []))
-        counts = [exe.last_run_buffer(str(layer["counts_buffer"])) for layer in layers]
+        counts = []
+        for layer in layers:  # tokens per expert: counted by the dispatch, or from the choices (dense)
+            if "counts_buffer" in layer:
+                counted = exe.last_run_buffer(str(layer["counts_buffer"]))
+            else:
+                chosen = exe.last_run_buffer(str(layer["experts_buffer"]))
+                counted = None if chosen is None else np.bincount(
+                    np.asarray(chosen, dtype=np.int64).reshape(-1), minlength=int(layer["experts"]))
+            counts.append(counted)
         if layers and all(c is not None for c in counts):
-            counts = [c.reshape(-1) for c in counts]
+            counts = [np.asarray(c).reshape(-1) for c in counts]
             report["moe"] = routing_report(layers, counts)
         return report
 

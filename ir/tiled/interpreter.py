@@ -419,9 +419,12 @@ class _KernelRun:
         bad = np.flatnonzero((idx < -rows) | (idx >= rows))
         if bad.size:
             i = int(bad[0])
-            raise self.fault(f"row index {int(idx[i])} (element {i} of the index view) is out of range "
-                             f"[{-rows}, {rows}) of table %{table.buffer}",
-                             remedy="indices count rows of the table view; negative ones count from the end")
+            from moecc.ir.ops.indexing import IndexRangeError
+
+            raise IndexRangeError(f"row index {int(idx[i])} (element {i} of the index view) is out of range "
+                                  f"[{-rows}, {rows}) of table %{table.buffer}", index=int(idx[i]), size=rows,
+                                  location=self.where(),
+                                  remedy="indices count rows of the table view; negative ones count from the end")
         idx = np.where(idx < 0, idx + rows, idx)
         _, table_index = self.indices(table)
         return table_index[idx]

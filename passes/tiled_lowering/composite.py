@@ -236,7 +236,11 @@ def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
     xv = ctx.view(x)
     probs = ctx.add_global(f"{name}_probs", F32, (tokens, experts))
     top_v = ctx.add_global(f"{name}_top", F32, (tokens, top))
-    top_i = ctx.add_global(f"{name}_expert", DType.I64, (tokens, top))
+    # Kept after the run (an output-role buffer): the routing report reads the choices.
+    top_i = ctx.add_global(f"{name}_expert", DType.I64, (tokens, top), "output")
+    ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
+                           "top_k": top, "hidden": hidden, "ffn": ffn, "gated": bool(op.attrs.get("gated", True)),
+                           "token_tile": tokens, "dense": True, "experts_buffer": top_i.buffer})
     gate = ctx.add_global(f"{name}_gates", F32, (tokens, experts))
     g = ctx.add_global(f"{name}_gate", F32, (tokens, ffn))
     u = ctx.add_global(f"{name}_up", F32, (tokens, ffn))

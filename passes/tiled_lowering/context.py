@@ -34,14 +34,22 @@ from moecc.ir.types import DType
 class TilingParams:
     """How big tiles are, whatever runs them: ``tile_rows`` x ``tile_cols`` output elements per
     element-wise or matmul tile, ``k_tile`` elements of a contraction (or reduction) per step,
-    and ``local_bytes`` of kernel-local scratch a kernel may declare for its tiles."""
+    ``local_bytes`` of kernel-local scratch a kernel may declare for its tiles, and
+    ``expert_rows`` per MoE expert token tile."""
 
     tile_rows: int = 32
     tile_cols: int = 64
     k_tile: int = 64
     local_bytes: int = 64 * 1024
+    #: Rows of a MoE expert's token tile, the granularity each expert's tokens are padded to
+    #: (0: ``tile_rows``). A target whose matmuls compute only a tile's real rows wants it
+    #: large; one that computes whole tiles, small.
+    expert_rows: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.expert_rows, int) or self.expert_rows < 0:
+            raise PassError(f"tiling parameter expert_rows={self.expert_rows!r} must be a non-negative integer",
+                            pass_name="lower-to-tiled", remedy="give 0 (tile_rows) or a positive row count")
         for name in ("tile_rows", "tile_cols", "k_tile", "local_bytes"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise PassError(f"tiling parameter {name}={getattr(self, name)!r} must be a positive integer",

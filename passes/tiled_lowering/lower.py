@@ -56,6 +56,9 @@ class TiledLowering:
     #: One entry per sparsely dispatched moe op: its node, sizes and the buffer holding its
     #: tokens per expert after a run (:mod:`.moe_dispatch`), for the routing report.
     moe_layers: tuple[dict[str, object], ...] = ()
+    #: Graph value name -> the global buffer holding exactly it (row-major, its dtype), for the
+    #: values that have one: what a run-time diagnosis reads a value from.
+    value_buffers: dict[str, str] = field(default_factory=dict)
 
     @property
     def kernel_count(self) -> int:
@@ -123,8 +126,11 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     module = TiledModule(tuple(ctx.globals_), tuple(ctx.steps), tuple(input_buffers), tuple(outputs))
     used = {b.name for b in module.buffers}
     weights = {k: v for k, v in ctx.weights.items() if k in used}
+    value_buffers = {value.name: view.buffer for value, view in ctx.views.items()
+                     if view.buffer in used and ctx.all_buffers[view.buffer].space == "global"
+                     and ctx.all_buffers[view.buffer].dtype == value.type.dtype and ctx.is_whole_buffer(view)}
     return TiledLowering(module, weights, dict(ctx.weight_sources), tuple(input_buffers), tuple(ctx.host_ops),
-                         tuple(ctx.moe_layers))
+                         tuple(ctx.moe_layers), value_buffers)
 
 
 def _plan_outputs(ctx: LoweringContext) -> list[str]:

@@ -7,11 +7,13 @@ rows (``S = ceil(T / R) * R`` slots per expert):
 
 1. **Route** (one kernel): router logits ``x @ router_w (+ router_b)``, softmax rows, top-``K``
    per token (ties to the lower expert, as the reference), renormalised when ``normalize``.
-2. **Dispatch** (one kernel): per-expert token lists built in token order. The slot tables
+2. **Dispatch** (one kernel, ``<result>_route_dispatch``: kept f32 with the router): per-expert
+   token lists built in token order by a histogram and prefix count (:func:`_dispatch`): the
+   ``(token, choice)`` pairs as a one-hot ``[T * K, E]``, each pair's rank among its expert's
+   by a blocked triangular matmul, its slot ``e * S + rank``; the slot tables
    ``slot_token[E, S]`` and ``slot_weight[E, S]`` start as padding (token ``T``, weight 0) and
-   ``counts[E]`` at 0; then, for each (token, choice) ``p`` in order, ``r = counts[e]`` is
-   gathered, ``counts[e] += 1`` scattered, and the token and its routing weight are scattered
-   to slot ``e * S + r``. Finally ``tiles[e] = ceil(counts[e] / R)``.
+   the tokens and routing weights are scattered to their slots; ``counts[e]`` is the one-hot's
+   column sum and ``tiles[e] = ceil(counts[e] / R)``.
 3. **Experts** (one kernel): for each expert ``e``, a loop whose trip count ``tiles[e]`` is
    read at run time (at most ``S / R``): gather the tile's token rows (``x`` padded with a zero
    row ``T``), run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``) with
@@ -40,6 +42,7 @@ from moecc.ir.tiled.nodes import (
     Binary,
     Cast,
     Compute,
+    Copy,
     ElementRef,
     Expr,
     For,
@@ -50,6 +53,7 @@ from moecc.ir.tiled.nodes import (
     Scatter,
     Stmt,
     TopK,
+    Unary,
     View,
 )
 from moecc.ir.types import DType
@@ -62,9 +66,10 @@ from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_c
 F32 = DType.F32
 I32 = DType.I32
 def token_tile(tokens: int, tile_rows: int) -> int:
-    """Rows of an expert's token tile: the lowering's tile rows, at most ``tokens``. The experts'
-    matmuls compute only a tile's real rows (a run-time row count), so a big tile costs no
-    FLOPs on padding; it makes fewer matmul calls, each packing an expert's weights once."""
+    """Rows of an expert's token tile: the tiling's ``expert_rows`` (else its tile rows), at most
+    ``tokens``. The experts' matmuls compute only a tile's real rows (a run-time row count), so
+    on the CPU a big tile costs no FLOPs on padding and packs an expert's weights once; the
+    ASIC computes whole tiles and asks for small ones (each expert pads to one tile)."""
     return max(1, min(tokens, tile_rows))
 
 
@@ -84,7 +89,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     top = attrs["top_k"]
     gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
     name = op.result.name
-    rows = token_tile(tokens, ctx.params.tile_rows)
+    rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
     tiles_max = math.ceil(tokens / rows)
     slots = tiles_max * rows
     sources = (op.source or op.kind,)
@@ -106,7 +111,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
     slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))
     token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
-    with ctx.kernel(f"{name}_dispatch", sources) as kb:
+    with ctx.kernel(f"{name}_route_dispatch", sources) as kb:
         kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens))
         # The tokens in each tile: min(max(count - start, 0), rows).
         counts_b = views.broadcast(counts, (experts, tiles_max))
@@ -159,35 +164,77 @@ def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v:
         kb.emit(tile_loops(kb, (tokens,), tile, route))
 
 
+#: Choices (token, expert) per block of the prefix count in :func:`_dispatch`.
+SCAN_BLOCK = 128
+
+
 def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, slot_token: View,
               slot_weight: View, token_of: View, rows: int, slots: int, tokens: int) -> list[Stmt]:
-    """The slot tables, token counts and tile counts of every expert (see the module docstring)."""
+    """The slot tables, token counts and tile counts of every expert, by a prefix count.
+
+    The ``P = tokens * k`` choices in token order become a one-hot ``[P, E]`` (f32 0/1). A
+    choice's rank among its expert's is the number of earlier choices of that expert: per
+    block of :data:`SCAN_BLOCK` choices, a strictly-lower-triangular ones matrix times the
+    block's one-hot, plus the counts of the blocks before (a ``[1, E]`` running sum, itself a
+    ones-row times each block). Its slot is ``expert * S + rank`` (a row sum of the one-hot
+    times ``iota * S + rank``); the token ids and routing weights are scattered to the slots.
+    Matmuls of 0/1 values sum exactly in f32; the order is the token order the reference's
+    sequential fill gives. Everything is a tile statement: no per-choice loop."""
+    ctx = kb.ctx
     choices = top_v.shape[0] * top_v.shape[1]
+    experts = counts.shape[0]
     weights = views.reshape(top_v, (choices, 1))
-    experts_of = views.reshape(top_i, (choices,))
-    rank = kb.local("rank", I32, (1, 1))
-    slot = kb.local("slot", I32, (1, 1))
-    one = kb.local("one", I32, (1, 1))
+    experts_of = views.broadcast(views.reshape(top_i, (choices, 1)), (choices, experts))
+    name = counts.buffer.removesuffix("_tokens_per_expert")
+    block = min(choices, SCAN_BLOCK)
+    ids = ctx.constant(np.arange(experts, dtype=np.float32).reshape(1, -1), f"{name}_expert_ids")
+    bases = ctx.constant((np.arange(experts, dtype=np.float32) * slots).reshape(1, -1), f"{name}_slot_bases")
+    lower = ctx.constant(np.tril(np.ones((block, block), dtype=np.float32), -1), f"{name}_earlier")
+    ones = ctx.constant(np.ones((1, block), dtype=np.float32), f"{name}_ones")
+    onehot = ctx.add_global(f"{name}_onehot", F32, (choices, experts))
+    rank = ctx.add_global(f"{name}_rank", F32, (choices, experts))
+    position = ctx.add_global(f"{name}_slot_f", F32, (choices, 1))
+    slot = ctx.add_global(f"{name}_slot", I32, (choices, 1))
+    running = kb.local("expert_running_count", F32, (1, experts))
+    full = (choices, experts)
     stmts: list[Stmt] = [
-        *tiled_compute(kb, counts, [], lambda xs: const(0, I32)),
+        *tiled_compute(kb, onehot, [experts_of, views.broadcast(ids, full)],
+                       lambda xs: Cast(F32, Binary("eq", Cast(F32, xs[0]), xs[1]))),
+        Compute(running, const(0, F32)),
+    ]
+
+    def scan(start: Affine, n: int) -> list[Stmt]:
+        hot = views.window(onehot, (start, 0), (n, experts))
+        ranked = views.window(rank, (start, 0), (n, experts))
+        return [
+            MatMul(ranked, views.window(lower, (0, 0), (n, n)), hot),
+            Compute(ranked, Binary("add", Operand(ranked), Operand(views.broadcast(running, (n, experts))))),
+            MatMul(running, views.window(ones, (0, 0), (1, n)), hot, accumulate=True),
+        ]
+
+    full_blocks, tail = divmod(choices, block)
+    if full_blocks > 1:
+        b = kb.var()
+        stmts.append(For(b, full_blocks, tuple(scan(Affine.of(b) * block, block))))
+    elif full_blocks == 1:
+        stmts += scan(Affine(0), block)
+    if tail:
+        stmts += scan(Affine(full_blocks * block), tail)
+    per_expert = View(running.buffer, running.offset, (experts, 1), (1, 0))  # the counts as a column
+    stmts += [
+        *tiled_compute(kb, rank, [onehot, rank, views.broadcast(bases, full)],
+                       lambda xs: Binary("mul", xs[0], Binary("add", xs[1], xs[2]))),
+        Reduce("sum", position, rank),
+        *tiled_compute(kb, slot, [position], lambda xs: Cast(I32, xs[0])),
+        Compute(counts, Cast(I32, Operand(per_expert))),
+        # ceil(count / rows) in f32: exact (an integer quotient is exact; a fraction is at least
+        # 1/rows from the next integer), and no integer division (the VPU divides floats).
+        Compute(tiles, Cast(I32, Unary("ceil", Binary("div", Operand(per_expert), const(rows, F32))))),
         *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
         *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
-        Compute(one, const(1, I32)),
+        Scatter(slot_token, views.reshape(slot, (choices,)), token_of),
+        Scatter(slot_weight, views.reshape(slot, (choices,)), weights),
     ]
-    p = kb.var()
-    at = Affine.of(p)
-    chosen = views.window(experts_of, (at,), (1,))
-    body = (
-        Gather(rank, counts, chosen),
-        Scatter(counts, chosen, one, accumulate=True),
-        Compute(slot, Binary("add", Binary("mul", Operand(views.reshape(chosen, (1, 1))), const(slots, I32)),
-                             Operand(rank))),
-        Scatter(slot_token, views.reshape(slot, (1,)), views.window(token_of, (at, 0), (1, 1))),
-        Scatter(slot_weight, views.reshape(slot, (1,)), views.window(weights, (at, 0), (1, 1))),
-    )
-    stmts.append(For(p, choices, body))
-    stmts += tiled_compute(kb, tiles, [counts], lambda xs: Binary(
-        "div", Binary("add", xs[0], const(rows - 1, I32)), const(rows, I32)))
     return stmts
 
 
@@ -199,10 +246,21 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     ctx = kb.ctx
     act = op.attrs["activation"]
     chunk = max(1, min(ffn, kb.params.tile_cols))
+    starts = list(range(0, ffn, chunk))
+    # Chunks of the intermediate width go in groups: every gate/up product of a group first,
+    # then its activations, then its down products, so that the next chunk's products do not
+    # queue behind this chunk's activation (an in-order matrix unit stays busy).
+    per_chunk = rows * chunk * 4 * (2 if gated else 1)
+    group = max(1, min(len(starts), kb.params.local_bytes // 2 // per_chunk))
     xt = kb.local("expert_tokens", ctx.dtype(padded), (rows, hidden))
     y = kb.local("expert_out", F32, (rows, hidden))
-    g = kb.local("expert_gate", F32, (rows, chunk))
-    u = kb.local("expert_up", F32, (rows, chunk)) if gated else None
+    g = kb.local("expert_gate", F32, (group, rows, chunk))  # one contiguous tile per chunk
+    u = kb.local("expert_up", F32, (group, rows, chunk)) if gated else None
+    # Activations and the weighted output in locals of their own (not the products' ones): a
+    # target that keeps products in an accumulator writes them straight where the next
+    # product or the scatter reads them, with no move.
+    act_out = kb.local("expert_act", F32, (group, rows, chunk))
+    scaled = kb.local("expert_scaled", F32, (rows, hidden))
     e, i = kb.var(), kb.var()
     ev = Affine.of(e)
     first = ev * slots + Affine.of(i) * rows  # the tile's first slot
@@ -219,26 +277,39 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     def f32(view: View) -> Expr:
         return Operand(view) if ctx.dtype(view) == F32 else Cast(F32, Operand(view))
 
-    body: list[Stmt] = [Gather(xt, padded, token_ids)]
-    for index, start in enumerate(range(0, ffn, chunk)):
-        size = min(chunk, ffn - start)
-        gv = window(g, (Affine(0), Affine(0)), (rows, size))
-        body.append(MatMul(gv, xt, views.window(w_gate, (0, start), (hidden, size)), rows=real))
-        h: Expr = Binary("add", Operand(gv), f32(bias("b_gate", ffn, start, size, rows))) if biased else Operand(gv)
-        h = activation(act, h, F32)
-        if u is not None and w_up is not None:
-            uv = window(u, (Affine(0), Affine(0)), (rows, size))
-            body.append(MatMul(uv, xt, views.window(w_up, (0, start), (hidden, size)), rows=real))
-            up: Expr = Binary("add", Operand(uv), f32(bias("b_up", ffn, start, size, rows))) if biased else Operand(uv)
-            h = Binary("mul", h, up)
-        body.append(Compute(gv, h))
-        body.append(MatMul(y, gv, views.window(w_down, (start, 0), (size, hidden)), accumulate=index > 0, rows=real))
-    weight = views.broadcast(views.window(slot_weight, (first, 0), (rows, 1)), (rows, hidden))
+    def column(local: View, j: int, size: int) -> View:
+        return views.reshape(window(local, (Affine(j), Affine(0), Affine(0)), (1, rows, size)), (rows, size))
+
+    # The tile's token ids and routing weights are read once, first (one load each, side by
+    # side), and the gather, the weighting and the scatter-add use the local copies.
+    ids = kb.local("tile_token_ids", ctx.dtype(slot_token), (rows,))
+    scale = kb.local("tile_weights", ctx.dtype(slot_weight), (rows, 1))
+    body: list[Stmt] = [Copy(ids, token_ids), Copy(scale, views.window(slot_weight, (first, 0), (rows, 1))),
+                        Gather(xt, padded, ids)]
+    for g0 in range(0, len(starts), group):
+        members = [(j, start, min(chunk, ffn - start)) for j, start in enumerate(starts[g0:g0 + group])]
+        for j, start, size in members:
+            body.append(MatMul(column(g, j, size), xt, views.window(w_gate, (0, start), (hidden, size)), rows=real))
+            if u is not None and w_up is not None:
+                body.append(MatMul(column(u, j, size), xt, views.window(w_up, (0, start), (hidden, size)), rows=real))
+        for j, start, size in members:
+            gv = column(g, j, size)
+            h: Expr = Binary("add", Operand(gv), f32(bias("b_gate", ffn, start, size, rows))) if biased else Operand(gv)
+            h = activation(act, h, F32)
+            if u is not None:
+                uv = column(u, j, size)
+                up: Expr = Binary("add", Operand(uv), f32(bias("b_up", ffn, start, size, rows))) if biased else Operand(uv)
+                h = Binary("mul", h, up)
+            body.append(Compute(column(act_out, j, size), h))
+        for j, start, size in members:
+            body.append(MatMul(y, column(act_out, j, size), views.window(w_down, (start, 0), (size, hidden)),
+                               accumulate=g0 + j > 0, rows=real))
+    weight = views.broadcast(scale, (rows, hidden))
     out: Expr = Operand(y)
     if biased:
         out = Binary("add", out, f32(bias("b_down", hidden, 0, hidden, rows)))
-    body.append(Compute(y, Binary("mul", out, Operand(weight))))
-    body.append(Scatter(acc, token_ids, y, accumulate=True))
+    body.append(Compute(scaled, Binary("mul", out, Operand(weight))))
+    body.append(Scatter(acc, ids, scaled, accumulate=True))
     tile_loop = For(i, ElementRef(tiles.buffer, ev), tuple(body), max_count=tiles_max)
     return [For(e, experts, (tile_loop,))]
 

@@ -56,10 +56,11 @@ class LowerToTiledStage(StagePass):
     tile_cols: int = 64
     k_tile: int = 64
     local_bytes: int = 64 * 1024
+    expert_rows: int = 0
     moe: str = "sparse"  # how moe ops lower: sparse dispatch, or dense (every expert on every token)
 
     def run(self, unit: Compilation) -> None:
-        params = TilingParams(self.tile_rows, self.tile_cols, self.k_tile, self.local_bytes)
+        params = TilingParams(self.tile_rows, self.tile_cols, self.k_tile, self.local_bytes, self.expert_rows)
         unit.products[PRODUCT] = lower_graph(unit.graph, params, self.moe)
 
 

@@ -1,4 +1,4 @@
-"""Multi-buffering of streamed tiles: the idiom of ``passes/tiling_matmul.py``, as a rewrite.
+"""Multi-buffering of streamed tiles (double buffering and deeper), as a rewrite of staged loops.
 
 Runs last in :func:`~.module._stage_kernel`, on the staged kernel-IR body. Staging gives the
 statements of one loop body distinct pool temporaries, but consecutive iterations share them:
@@ -52,6 +52,9 @@ def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stag
         for stmt in stmts:
             if not isinstance(stmt, For):
                 out.append(stmt)
+                continue
+            if stmt.is_dynamic:  # iterations are guarded one by one: no unrolling by slots
+                out.append(dataclasses.replace(stmt, body=tuple(rewrite(stmt.body))))
                 continue
             if any(isinstance(s, For) for s in stmt.body) or stmt.count < 2:
                 out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body))))

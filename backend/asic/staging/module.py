@@ -11,7 +11,7 @@
   (:mod:`.statements`). A kernel with anything staging cannot express becomes a host step
   with the reason (:mod:`.host`); so does a host call, re-keyed onto the graph's ops.
 - The MXU dtype is bf16 at ``precision="bf16"``, f32 otherwise and in kernels implementing a
-  routing matmul (:func:`~moecc.passes.kernel_lowering.routing_matmuls`, matched by ONNX node).
+  routing matmul (:func:`~moecc.backend.asic.precision.routing_matmuls`, matched by ONNX node).
 - Multi-buffering (:mod:`.buffering`) then gives the iteration-private tiles of innermost
   loops up to four slots.
 """
@@ -28,7 +28,7 @@ from moecc.ir.kernel import CpuCall, Kernel as KKernel, KernelModule
 from moecc.ir.tiled.nodes import Buffer, For, HostCall, Kernel, MatMul, TiledModule, stmt_views, walk
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
-from moecc.passes.kernel_lowering import routing_matmuls
+from moecc.backend.asic.precision import routing_matmuls
 
 from moecc.backend.asic.staging.buffering import double_buffer
 from moecc.backend.asic.staging.context import StageContext

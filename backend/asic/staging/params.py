@@ -13,7 +13,8 @@ instructions after staging:
 - ``tile_rows``: activation rows per tile, as many as one weight tile is reused for (a
   multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
 - ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
-  (operands converted to f32, expression nodes) and double-buffers streamed tiles.
+  (operands converted to f32, expression nodes) and double-buffers streamed tiles;
+- ``expert_rows``: a quarter of the array height, the tile a MoE expert's tokens pad to.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ K_FOLDS = 4
 MIN_K_TILE = 256
 #: Activation rows per weight tile, in MXU heights.
 ROWS_PER_WEIGHT_TILE = 2
+#: A MoE expert's token tile is this fraction of the array height (at least MIN_EXPERT_ROWS
+#: rows): the MXU computes whole tiles, so each expert's tokens pad only to it.
+EXPERT_ROW_FRACTION = 4
+MIN_EXPERT_ROWS = 8
 #: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
 LOCAL_SHARE = 8
 
@@ -40,7 +45,8 @@ def asic_tiling_params(target: Target) -> TilingParams:
         tile_cols=max(1, min(dim, target.mxu_cols)),
         k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
+        expert_rows=max(MIN_EXPERT_ROWS, target.mxu_rows // EXPERT_ROW_FRACTION),
     )
 
 
-__all__ = ["K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
+__all__ = ["EXPERT_ROW_FRACTION", "K_FOLDS", "LOCAL_SHARE", "MIN_EXPERT_ROWS", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]

@@ -23,8 +23,8 @@ import dataclasses
 import math
 
 from moecc.ir.affine import Affine
-from moecc.ir.tiled.nodes import (Buffer, Compute, Copy, For, HostCall, Kernel, MatMul, Reduce, Stmt, TiledModule, View,
-                                  stmt_views, walk)
+from moecc.ir.tiled.nodes import (Buffer, Compute, Copy, For, Gather, HostCall, Kernel, MatMul, Reduce, Scatter, Stmt,
+                                  TiledModule, View, stmt_elements, stmt_views, walk)
 from moecc.isa_spec.target import Target
 
 from moecc.backend.asic.staging.webs import dense_view, map_expr_views
@@ -46,8 +46,12 @@ def private_temps(tiled: TiledModule, target: Target, share: int) -> dict[str, l
                 users.setdefault(name, set()).add(f"@{step.name}")
             continue
         for _, stmt, _ in walk(step.body):
-            if isinstance(stmt, For) and not isinstance(stmt.count, int):
-                users.setdefault(stmt.count.buffer, set()).add(f"@{step.name}")
+            # Elements read at run time (loop counts, a matmul's row count) and the tables of
+            # gathers and scatters are DMA'd or loaded from HBM: they stay global.
+            for ref in stmt_elements(stmt):
+                users.setdefault(ref.buffer, set()).add(f"@{step.name}")
+            if isinstance(stmt, Gather | Scatter):
+                users.setdefault(stmt.table.buffer, set()).add(f"@{step.name}")
             for _, view in stmt_views(stmt):
                 users.setdefault(view.buffer, set()).add(step.name)
     limit = target.sram_capacity_bytes // share
@@ -118,7 +122,7 @@ def _column_blocks(kernel: Kernel, buf: Buffer) -> Kernel | None:
     for _, stmt, loops in walk(kernel.body):
         if isinstance(stmt, For):
             continue
-        ranges = {loop.var: int(loop.count) for loop in loops}
+        ranges = {loop.var: loop.trip_bound for loop in loops}
         mine = [(a, v) for a, v in stmt_views(stmt) if v.buffer == name]
         if not mine:
             continue

@@ -7,7 +7,8 @@
 | ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults), ``Gather`` |
 | ``topk`` | ``vpu.topk`` (smallest as the largest of ``-x``) |
 | ``for`` (static) | ``For``; a loop around one element-wise statement is that statement with one more axis (:func:`coalesce`) |
-| ``scatter``, ``for`` with a run-time count | not stageable: the kernel IR has no scatter statement and no run-time-count loop |
+| ``scatter`` | indices loaded and wrapped as for a gather, source rows in SRAM, ``Scatter`` (``dma.scatter`` / ``dma.scatter_add``) |
+| ``for`` with a run-time count | the count loaded into an SRAM i32 cell, a kernel-IR ``For`` reading it (:class:`~moecc.ir.kernel.Count`) |
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def stage_statement(ctx: StageContext, stmt: Stmt) -> None:
         ctx.stager.release()
     if isinstance(stmt, For):
         if stmt.is_dynamic:
-            raise NotStageable("a loop with a run-time trip count (the kernel IR's loops are static)")
+            stage_dynamic_for(ctx, stmt)
+            return
         merged = coalesce(stmt, ctx.tile_dim)
         if merged is not None:
             stage_statement(ctx, merged)
@@ -66,7 +68,7 @@ def stage_statement(ctx: StageContext, stmt: Stmt) -> None:
     elif isinstance(stmt, TopK):
         stage_topk(ctx, stmt)
     elif isinstance(stmt, Scatter):
-        raise NotStageable("scatter: the kernel IR has no scatter statement (isel has no dma.scatter emitter)")
+        stage_scatter(ctx, stmt)
     else:
         raise NotStageable(f"statement {type(stmt).__name__}")
 
@@ -224,14 +226,29 @@ def _static_blocks(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(size, total - start)) for start in range(0, total, size)]
 
 
+def _check_row_dma(ctx: StageContext, table: View, index: View, what: str) -> None:
+    """What a gather or scatter DMA needs: an HBM table of contiguous rows, 32/64-bit indices."""
+    if ctx.roles.get(table.buffer) == "local":
+        raise NotStageable(f"a {what} a local buffer (the DMA moves rows of HBM)")
+    if table.strides[1] != 1 or table.strides[0] < 0:
+        raise NotStageable(f"a {what} table rows that are not contiguous")
+    if ctx.dtypes[index.buffer] in (DType.I8, DType.U8):
+        raise NotStageable("8-bit indices")
+    if table.shape[0] >= 1 << 24:
+        raise NotStageable("a table too long to wrap negative indices exactly in the f32 immediate")
+
+
+def _index_constants(ctx: StageContext, table_rows: int) -> LocalRef:
+    """An i32 ``[0, table_rows, -1]`` row for :func:`_wrap_indices`."""
+    constants = ctx.stager.temp(DType.I32, 1, 3)
+    for i, value in enumerate((0.0, float(table_rows), -1.0)):
+        ctx.stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(i)), imm=value, dtype=DType.I32))
+    return constants
+
+
 def stage_gather(ctx: StageContext, stmt: Gather) -> None:
     table = stmt.table
-    if ctx.roles.get(table.buffer) == "local":
-        raise NotStageable("a gather from a local buffer (the DMA gathers from HBM)")
-    if table.strides[1] != 1 or table.strides[0] < 0:
-        raise NotStageable("a gather from table rows that are not contiguous")
-    if ctx.dtypes[stmt.index.buffer] in (DType.I8, DType.U8):
-        raise NotStageable("8-bit indices")
+    _check_row_dma(ctx, table, stmt.index, "gather from")
     stager = ctx.stager
     table_rows, width = table.shape
     itemsize = stager.dtype_of(table.buffer).itemsize
@@ -240,21 +257,16 @@ def stage_gather(ctx: StageContext, stmt: Gather) -> None:
     if split is None:
         raise NotStageable(f"table rows {pitch * itemsize} bytes apart exceed the gather stride field and no "
                            f"divisor of the pitch fits it")
-    if table_rows >= 1 << 24:
-        raise NotStageable("a table too long to wrap negative indices exactly in the f32 immediate")
     count = stmt.index.shape[0]
     col_block = max(1, min(width, limits.row_bytes // itemsize, ctx.tile_dim))
     row_block = ctx.row_cap(col_block, 3)
     dst_rs, dst_cs = stmt.dst.strides
-    constants = stager.temp(DType.I32, 1, 3)
     istride = stmt.index.strides[0]
     # Indices the kernel does not write are loop-invariant where their view is: load and wrap
     # them once, before the loops over column blocks.
     invariant = stmt.index.buffer not in ctx.written and stmt.index.buffer not in stager.locals_
     with stager.hoisted(stmt.index.offset) if invariant else contextlib.nullcontext():
-        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(0)), imm=0.0, dtype=DType.I32))
-        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(1)), imm=float(table_rows), dtype=DType.I32))
-        stager.emit(Vector("fill", LocalRef(constants.buffer, 1, 1, Affine(2)), imm=-1.0, dtype=DType.I32))
+        constants = _index_constants(ctx, table_rows)
         chunks = []
         for r0, rn in _static_blocks(count, row_block):
             raw = stager.expand(stager.read(Region(stmt.index.buffer, stmt.index.offset + r0 * istride, rn, 1, istride, 1)),
@@ -270,6 +282,82 @@ def stage_gather(ctx: StageContext, stmt: Gather) -> None:
             stager.emit(KGather(out, window, wrapped))
             dst = Region(stmt.dst.buffer, stmt.dst.offset + r0 * dst_rs + c0 * dst_cs, rn, cn, dst_rs, dst_cs)
             stager.write(dst, Tile(out, stager.dtype_of(table.buffer), "full"))
+
+
+def stage_scatter(ctx: StageContext, stmt: Scatter) -> None:
+    """``table[index[i]] (+)= src[i]`` as ``dma.scatter`` / ``dma.scatter_add`` of SRAM rows:
+    indices loaded and wrapped as for a gather (an out-of-range one faults the DMA), the
+    source rows read into SRAM tiles in the table's storage dtype, one DMA per block of
+    rows and columns. Rows are written in index order within a block and blocks in order, so
+    a repeated index keeps the last row (``scatter``) or adds every row (``scatter_add``)."""
+    from moecc.ir.kernel import Scatter as KScatter
+
+    table = stmt.table
+    _check_row_dma(ctx, table, stmt.index, "scatter into")
+    stager = ctx.stager
+    storage = stager.dtype_of(table.buffer)
+    if stmt.accumulate and storage != DType.F32:
+        raise NotStageable(f"a scatter-add into {storage} rows (the DMA adds f32 rows exactly as the IR)")
+    table_rows, width = table.shape
+    itemsize = storage.itemsize
+    limits = ctx.target.limits
+    pitch = table.strides[0]
+    if pitch * itemsize > limits.stride_bytes:
+        raise NotStageable(f"table rows {pitch * itemsize} bytes apart exceed the scatter stride field")
+    count = stmt.index.shape[0]
+    col_block = max(1, min(width, limits.row_bytes // itemsize, ctx.tile_dim))
+    row_block = ctx.row_cap(col_block, 3)
+    src_rs, src_cs = stmt.src.strides
+    istride = stmt.index.strides[0]
+    constants = _index_constants(ctx, table_rows)
+    src_dtype = ctx.dtypes[stmt.src.buffer]
+    for r0, rn in _static_blocks(count, row_block):
+        raw = stager.expand(stager.read(Region(stmt.index.buffer, stmt.index.offset + r0 * istride, rn, 1, istride, 1)),
+                            rn, 1)
+        wrapped = _wrap_indices(ctx, raw.ref, rn, table_rows, constants)
+        for c0, cn in _static_blocks(width, col_block):
+            region = Region(stmt.src.buffer, stmt.src.offset + r0 * src_rs + c0 * src_cs, rn, cn, src_rs, src_cs)
+            tile = stager.expand(ctx.to_compute(stager.read(region), src_dtype, rn, cn), rn, cn)
+            rows = ctx.to_storage(ctx.convert(tile, compute_dtype(ctx.dtypes[table.buffer]), rn, cn), table.buffer, rn, cn)
+            if rows.dtype != storage or rows.space != "sram":
+                moved = stager.temp(storage, rn, cn)
+                stager.emit(Vector("mov" if rows.dtype == storage else "cvt", moved, a=rows.ref, dtype=rows.dtype,
+                                   odt=None if rows.dtype == storage else storage))
+                rows = Tile(moved, storage, "full")
+            window = HbmRef(table.buffer, table.offset + c0, table_rows, cn, pitch)
+            stager.emit(KScatter(window, rows.ref, wrapped, add=stmt.accumulate, dtype=storage))
+
+
+def stage_dynamic_for(ctx: StageContext, stmt: For) -> None:
+    """A loop whose trip count is an integer element read at run time: the element is loaded
+    into an SRAM i32 cell before the loop and the kernel IR's loop reads it from there
+    (:class:`~moecc.ir.kernel.Count`; instruction selection guards each of the ``max_count``
+    iterations with a branch on it). The body is staged as a static loop's; loads that do not
+    depend on the loop variable (an expert's weights) are hoisted before it."""
+    from moecc.ir.kernel import Count
+
+    stager = ctx.stager
+    if stager.in_dynamic_loop:
+        raise NotStageable("a run-time-count loop inside another one")
+    ref = stmt.count
+    count_dtype = ctx.dtypes[ref.buffer]
+    if not count_dtype.is_int:
+        raise NotStageable(f"a loop count of dtype {count_dtype}")
+    cell = stager.expand(ctx.to_compute(stager.read(Region(ref.buffer, ref.offset, 1, 1, 1, 1)), count_dtype, 1, 1), 1, 1)
+    if cell.dtype != DType.I32 or cell.space != "sram":
+        moved = stager.temp(DType.I32, 1, 1)
+        stager.emit(Vector("mov" if cell.dtype == DType.I32 else "cvt", moved, a=cell.ref, dtype=cell.dtype,
+                           odt=None if cell.dtype == DType.I32 else DType.I32))
+        cell = Tile(moved, DType.I32, "full")
+    stager.pin(cell.ref.buffer)
+    stager.new_statement()
+    stager.loop_depth += 1
+    try:
+        with stager.loop(int(stmt.max_count or 0), stmt.var, dynamic=Count(cell.ref.buffer, cell.ref.offset)):
+            for inner in stmt.body:
+                stage_statement(ctx, inner)
+    finally:
+        stager.loop_depth -= 1
 
 
 def _pitch_split(pitch: int, itemsize: int, limit: int) -> int | None:
@@ -330,4 +418,5 @@ def stage_topk(ctx: StageContext, stmt: TopK) -> None:
         stager.write(Region(idx.buffer, idx.offset, rows, k, idx.rstride, ics), index_tile)
 
 
-__all__ = ["stage_copy", "stage_gather", "stage_reduce", "stage_statement", "stage_topk"]
+__all__ = ["stage_copy", "stage_dynamic_for", "stage_gather", "stage_reduce", "stage_scatter", "stage_statement",
+           "stage_topk"]

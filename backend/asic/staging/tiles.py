@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from moecc.errors import UnsupportedError
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import Buffer, For, HbmRef, Load, LocalRef, Stmt, Store, Vector
+from moecc.ir.kernel import Buffer, Count, For, HbmRef, Load, LocalRef, Stmt, Store, Vector
 from moecc.ir.kernel import Gather as KGather
 from moecc.ir.types import DType
 
@@ -132,7 +132,8 @@ class KernelStager:
     _pool_used: dict[tuple[str, DType, int, int], int] = field(default_factory=dict)
     _bodies: list[list[Stmt]] = field(default_factory=lambda: [[]])
     _loop_vars: list[str] = field(default_factory=list)  # variable of each open loop (_bodies[i + 1])
-    _loop_counts: list[int] = field(default_factory=list)  # trip count of each open loop
+    _loop_counts: list[int] = field(default_factory=list)  # trip count of each open loop (a bound if dynamic)
+    _loop_dynamic: list[bool] = field(default_factory=list)  # whether each open loop's count is read at run time
     _pinned: set[str] = field(default_factory=set)  # hoisted temporaries: out of the pool until release()
     _kept: set[str] = field(default_factory=set)  # temporaries out of the pool for the whole kernel
     _taken: list[list[str]] = field(default_factory=list)  # temporaries taken inside each open hoisted()
@@ -151,22 +152,35 @@ class KernelStager:
         return tuple(self._bodies[0])
 
     @contextmanager
-    def loop(self, count: int, var: str | None = None) -> Iterator[Affine]:
-        """Emit ``for var = 0 to count`` around what the block emits; yields the variable."""
+    def loop(self, count: int, var: str | None = None, dynamic: Count | None = None) -> Iterator[Affine]:
+        """Emit ``for var = 0 to count`` around what the block emits; yields the variable. With
+        ``dynamic``, the trip count is that SRAM cell's value at run time and ``count`` its bound."""
         var = var or f"_s{next(self._vars)}"
         self._loaded.clear()
         self._bodies.append([])
         self._loop_vars.append(var)
         self._loop_counts.append(count)
+        self._loop_dynamic.append(dynamic is not None)
         try:
             yield Affine.of(var)
         finally:
             body = self._bodies.pop()
             self._loop_vars.pop()
             self._loop_counts.pop()
+            self._loop_dynamic.pop()
             self._loaded.clear()
         if body and count > 0:
-            self.emit(For(var, count, tuple(body)))
+            self.emit(For(var, dynamic, tuple(body), max_count=count) if dynamic is not None
+                      else For(var, count, tuple(body)))
+
+    @property
+    def in_dynamic_loop(self) -> bool:
+        """Whether a loop with a run-time trip count is open."""
+        return any(self._loop_dynamic)
+
+    def pin(self, name: str) -> None:
+        """Keep temporary ``name`` out of the pool until :meth:`release`."""
+        self._pinned.add(name)
 
     @contextmanager
     def hoisted(self, *offsets: Affine, keep: bool = False, level: int | None = None) -> Iterator[None]:
@@ -182,8 +196,8 @@ class KernelStager:
         level = max([level] + [i + 1 for i, n in enumerate(self._loop_counts) if n < 1])
         moved = level < len(self._loop_vars)
         inner, inner_vars = self._bodies[level + 1:], self._loop_vars[level:]
-        inner_counts = self._loop_counts[level:]
-        del self._bodies[level + 1:], self._loop_vars[level:], self._loop_counts[level:]
+        inner_counts, inner_dynamic = self._loop_counts[level:], self._loop_dynamic[level:]
+        del self._bodies[level + 1:], self._loop_vars[level:], self._loop_counts[level:], self._loop_dynamic[level:]
         self._taken.append([])
         try:
             yield
@@ -198,6 +212,7 @@ class KernelStager:
             self._bodies.extend(inner)
             self._loop_vars.extend(inner_vars)
             self._loop_counts.extend(inner_counts)
+            self._loop_dynamic.extend(inner_dynamic)
 
     def invariant_level(self, *offsets: Affine) -> int:
         """The open loops the innermost one ``offsets`` depend on is among (0: none)."""
@@ -213,7 +228,7 @@ class KernelStager:
         over row blocks or output tiles, instead of once per output tile."""
         used = set(offset.variables)
         depth = len(self._loop_vars)
-        if any(n < 1 for n in self._loop_counts):
+        if any(n < 1 for n in self._loop_counts) or any(self._loop_dynamic):
             return None
         last_used = max((i for i in range(depth) if self._loop_vars[i] in used), default=-1)
         for level in range(last_used):

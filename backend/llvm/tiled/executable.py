@@ -1,4 +1,4 @@
-"""What the ``cpu`` target runs with ``lowering="tiled"``: a compiled tiled module over a heap.
+"""What the ``cpu`` target runs: a compiled tiled module over a heap.
 
 The heap keeps the weights between runs (written on the first run); each run copies the
 inputs in, runs the program (machine-code segments and host calls) and copies the outputs

@@ -1,4 +1,4 @@
-"""The ``emit-llvm-tiled`` stage: ``tiled`` level -> ``llvm`` level (the cpu target, lowering="tiled").
+"""The ``emit-llvm-tiled`` stage: ``tiled`` level -> ``llvm`` level (the cpu target).
 
 Takes the tiled module ``lower-to-tiled`` left in ``unit.products["tiled"]``, emits it as one
 LLVM module and JIT-compiles it (:func:`~moecc.backend.llvm.tiled.program.compile_tiled_module`).
