@@ -109,6 +109,8 @@ def asic_report(model: Any) -> dict[str, Any]:
         "asic_target": target.name,
         "precision": mxu_dtype,
         "figures_from": model.last_stats_source,
+        # Whose expert choices the MoE layers ran: the model's routers, or a what-if.
+        "routing_source": str(model.options.get("routing") or "model"),
         "cycles": stats.cycles,
         "host_cycles": host_cycles,
         "total_cycles": total_cycles,
@@ -169,7 +171,9 @@ def format_asic_summary(report: dict[str, Any]) -> str:
     """A short human table of an ASIC report (the demo and ``--report -``)."""
     units = report["units"]
     lines = [
-        f"target      {report['asic_target']} ({report['precision']} MXU), figures from {report['figures_from']}",
+        f"target      {report['asic_target']} ({report['precision']} MXU), figures from {report['figures_from']}"
+        + ("" if report.get("routing_source", "model") == "model" else
+           f", routing what-if {report['routing_source']} (outputs are not the model's)"),
         f"cycles      {report['total_cycles']:,} ({report['seconds'] * 1e6:.1f} us): ASIC {report['cycles']:,}, "
         f"host steps {report['host_cycles']:,} ({report['host']['steps']} steps, modelled); "
         f"roofline {report['roofline_cycles']:,.0f} ({report['roofline_bound']}-bound), ratio {report['ratio_to_roofline']:.2f}x",

@@ -42,6 +42,7 @@ def compile(  # noqa: A001 - the public name of the API
     trace: bool | None = None,
     threads: int | None = None,
     moe: str | None = None,
+    routing: str | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -58,10 +59,14 @@ def compile(  # noqa: A001 - the public name of the API
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
     ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
-    ``moe`` (``cpu``, ``tiled``): ``"sparse"`` (the default) runs each expert of a ``moe`` op on
-    the tokens routed to it, ``"dense"`` every expert on every token (for comparison).
+    ``moe`` (``cpu``, ``tiled``, ``asic``): ``"sparse"`` (the default) runs each expert of a ``moe``
+    op on the tokens routed to it, ``"dense"`` every expert on every token (for comparison);
+    ``routing`` (``asic``): ``"uniform"``, ``"zipf:ALPHA"`` or a JSON file replaces the routers'
+    choices by that distribution, a what-if for the simulated cycles (the outputs are then not
+    the model's; the report's ``routing_source`` says so).
     """
-    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe}
+    given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe,
+             "routing": routing}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     if progress is not None:

@@ -374,3 +374,29 @@ def test_against_kernel_interpreter_when_available() -> None:
     out, _ = run(module, {"x": x, "w": w})
     expected = interp.run_kernel_module(module, {"x": x, "w": w})
     np.testing.assert_allclose(out["y"], np.asarray(expected["y"]).reshape(32, 32), rtol=1e-4, atol=1e-4)
+
+
+def test_a_unit_far_ahead_is_synced_so_scheduling_stays_linear() -> None:
+    """Thousands of loads nothing waits on, then a VPU op reading the last one: the scheduler
+    syncs the units with a barrier once the loads run MAX_UNSYNCED ahead instead of scanning
+    the whole load history for every later instruction (a fuzzed model took 94 s before)."""
+    import time
+
+    from moecc.backend.asic.isel import ByteRange
+    from moecc.backend.asic.schedule import MAX_UNSYNCED
+
+    stream = [SelectedInstruction("dma.ld", {}, "ld", (ByteRange("hbm", 64 * i, 64 * i + 64),),
+                                  (ByteRange("sram", 64 * i, 64 * i + 64),)) for i in range(3 * MAX_UNSYNCED)]
+    stream += [SelectedInstruction("vpu.add", {}, "vpu", (ByteRange("sram", 64 * i, 64 * i + 64),),
+                                   (ByteRange("sram", 1 << 24, (1 << 24) + 64),)) for i in range(3 * MAX_UNSYNCED)]
+    start = time.perf_counter()
+    scheduled, stats = schedule(stream)
+    assert time.perf_counter() - start < 20
+    assert stats.barriers >= 1
+    # Every VPU op still follows the load it reads: it waits on it, or a barrier is between them.
+    position = {id(item.inst): i for i, item in enumerate(scheduled)}
+    barriers = [i for i, item in enumerate(scheduled) if item.inst.mnemonic == "barrier"]
+    for i in range(0, 3 * MAX_UNSYNCED, 97):
+        load, add = scheduled[position[id(stream[i])]], scheduled[position[id(stream[3 * MAX_UNSYNCED + i])]]
+        covered = any(position[id(stream[i])] < b < position[id(stream[3 * MAX_UNSYNCED + i])] for b in barriers)
+        assert covered or (load.signal and load.signal in add.wait), i

@@ -102,3 +102,78 @@ def test_dispatch_cases_on_the_chip(case: str) -> None:
     compiled = moecc.compile_graph(graph, target="asic", moe="sparse")
     assert compiled.report()["host_ops"] == []
     np.testing.assert_allclose(compiled.run({"x": data})["y"], expected, **F32_TOL)
+
+
+# -- routing what-ifs (passes/tiled_lowering/routing_whatif.py) --------------------------------
+
+def test_routing_what_if_replaces_the_choices_and_says_so(tmp_path) -> None:
+    import json
+
+    model, feeds = _models("mixtral-block")
+    cpu = moecc.compile(model, target="cpu")
+    cpu.run(feeds)
+    recorded = cpu.routing()
+    runs = {}
+    for spec in ("uniform", "zipf:3"):
+        compiled = moecc.compile(model, target="asic", routing=spec)
+        compiled.run(feeds)
+        report = compiled.report()
+        assert report["routing_source"] == spec
+        assert f"routing what-if {spec}" in compiled.backend.summary(report)
+        runs[spec] = report["moe"][0]
+    assert runs["zipf:3"]["imbalance"] > runs["uniform"]["imbalance"]
+    assert runs["zipf:3"]["tokens_per_expert"][0] == max(runs["zipf:3"]["tokens_per_expert"])  # expert 0 most popular
+    # A recorded routing replays exactly.
+    path = tmp_path / "routing.json"
+    path.write_text(json.dumps({"routing": recorded}))
+    replay = moecc.compile(model, target="asic", routing=str(path))
+    replay.run(feeds)
+    assert replay.routing() == recorded
+    # A histogram is realised exactly.
+    tokens = len(recorded[0]["experts"])
+    top_k = len(recorded[0]["experts"][0])
+    experts = runs["uniform"]["experts"]
+    histogram = [tokens, tokens * top_k - tokens] + [0] * (experts - 2)  # top-2: every token on 0 and 1
+    hist_path = tmp_path / "hist.json"
+    hist_path.write_text(json.dumps({"tokens_per_expert": [histogram]}))
+    skewed = moecc.compile(model, target="asic", routing=str(hist_path))
+    skewed.run(feeds)
+    assert skewed.report()["moe"][0]["tokens_per_expert"] == histogram
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("zipf:-1", "zipf exponent"),
+    ("zipf:x", "zipf exponent"),
+    ("nonsense", "is not uniform, zipf:ALPHA or a JSON file"),
+])
+def test_bad_routing_specs_are_refused(spec: str, message: str) -> None:
+    model, _ = _models("dense-moe")
+    with pytest.raises(moecc.MoeccError, match=message):
+        moecc.compile(model, target="asic", routing=spec)
+
+
+def test_bad_routing_files_are_refused(tmp_path) -> None:
+    import json
+
+    model, _ = _models("dense-moe")
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{")
+    with pytest.raises(moecc.MoeccError, match="routing file"):
+        moecc.compile(model, target="asic", routing=str(bad_json))
+    infeasible = tmp_path / "hist.json"
+    infeasible.write_text(json.dumps({"tokens_per_expert": [[1, 2, 3, 4]]}))
+    with pytest.raises(moecc.MoeccError, match="is not a routing of"):
+        moecc.compile(model, target="asic", routing=str(infeasible))
+    with pytest.raises(moecc.MoeccError, match="moe='sparse'"):
+        moecc.compile(model, target="asic", routing="uniform", moe="dense")
+
+
+def test_routing_option_on_the_command_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from moecc.cli import main
+
+    model, _ = _models("dense-moe")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert main(["compile", str(path), "--target", "asic", "--routing", "zipf:1.2", "-o", str(tmp_path / "m.moe")]) == 0
+    assert main(["compile", str(path), "--target", "asic", "--routing", "zipf:", "-o", str(tmp_path / "n.moe")]) == 2
+    assert "zipf exponent" in capsys.readouterr().err

@@ -55,6 +55,9 @@ from moecc.backend.asic.isel import ByteRange, SelectedInstruction
 QUEUED_UNITS: tuple[str, ...] = ("ld", "st", "mxu", "vpu")
 TOKENS: tuple[int, ...] = tuple(range(1, 32))
 MAX_WAITS = 2
+#: Instructions another unit may run ahead of what an instruction knows complete before a
+#: ``barrier`` syncs them (keeps the hazard scan, and so scheduling, linear in the stream).
+MAX_UNSYNCED = 2048
 _UNIT_INDEX = {u: i for i, u in enumerate(QUEUED_UNITS)}
 
 Clock = tuple[int, int, int, int]  # per queued unit: highest sequence number known complete
@@ -233,6 +236,11 @@ class Scheduler:
         unit = inst.unit
         seq = len(self.nodes[unit]) + 1
         clock = _merge(self.unit_clock[unit], self.ctrl_clock)
+        if any(len(self.nodes[u]) - clock[_UNIT_INDEX[u]] > MAX_UNSYNCED for u in QUEUED_UNITS if u != unit):
+            # Another unit ran far ahead with nothing waiting on it: scanning its history for
+            # hazards would make scheduling quadratic. A barrier makes all of it known complete.
+            self._barrier("barrier: bounds the dependency scan")
+            clock = _merge(self.unit_clock[unit], self.ctrl_clock)
         producers = self._producers(unit, clock, inst.reads, inst.writes)
         # Beyond two waits: fence the oldest producers on the control unit.
         producers.sort(key=lambda n: n.position)

@@ -11,7 +11,9 @@ IR as the ``cpu`` target compiles them). The part's description (``asic_target``
 ``precision="bf16"`` runs the MXU in bf16 with f32 accumulation. ``moe="sparse"`` (the default)
 dispatches each token of a ``moe`` op to its chosen experts on the chip (per-expert token
 tiles in loops whose trip counts are read at run time, gathers and scatter-adds);
-``moe="dense"`` runs every expert on every token.
+``moe="dense"`` runs every expert on every token. ``routing="uniform"``, ``"zipf:ALPHA"`` or a
+JSON file replaces the routers' choices by that distribution (a what-if for the simulated
+cycles: the outputs are then not the model's; :mod:`moecc.passes.tiled_lowering.routing_whatif`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
-                                                    "moe": "sparse"}
+                                                    "moe": "sparse", "routing": ""}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -55,6 +57,13 @@ class AsicTarget(CompileTarget):
         if not isinstance(options["asic_target"], str):
             raise UnsupportedError(f"asic_target must be a part name or a path, got {options['asic_target']!r}")
         options["trace"] = bool(options["trace"])
+        if not isinstance(options["routing"], str):
+            raise UnsupportedError(f"routing must be a string (uniform, zipf:ALPHA or a JSON file), got {options['routing']!r}",
+                                   remedy="give routing='uniform', 'zipf:1.2' or a path")
+        if options["routing"]:
+            from moecc.passes.tiled_lowering.routing_whatif import parse_routing
+
+            parse_routing(options["routing"])  # a bad spec is refused before anything compiles
         return check_moe_option(options)
 
     def prepare(self, unit: Compilation) -> None:
@@ -67,15 +76,14 @@ class AsicTarget(CompileTarget):
 
         import moecc.backend.asic.stages  # noqa: F401  (registers select-instructions)
         import moecc.backend.llvm.stages  # noqa: F401  (registers compile-host-steps)
-        import moecc.passes.tiled_lowering.stage  # noqa: F401  (registers lower-to-tiled)
         from moecc.backend.asic.staging import asic_tiling_params
         from moecc.isa_spec.target import load_target
         from moecc.passes.manager import parse_pipeline
+        from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
         params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
-        tiling = ",".join(f"{key}={value}" for key, value in params.items()) + f",moe={options.get('moe', 'sparse')}"
-        return parse_pipeline(f"lower-to-tiled{{{tiling}}},stage-for-asic,plan-memory,select-instructions,"
-                              "compile-host-steps")
+        lower = LowerToTiledStage(**params, moe=str(options.get("moe", "sparse")), routing=str(options.get("routing", "")))
+        return [lower, *parse_pipeline("stage-for-asic,plan-memory,select-instructions,compile-host-steps")]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.asic_runtime import AsicExecutable

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -208,6 +209,8 @@ class LoweringContext:
     graph: Graph
     params: TilingParams
     moe: str = "sparse"  # one of MOE_MODES
+    #: A routing what-if replacing the routers' choices (:mod:`.routing_whatif`), or None.
+    routing: Any = None
     globals_: list[Buffer] = field(default_factory=list)
     all_buffers: dict[str, Buffer] = field(default_factory=dict)
     weights: dict[str, np.ndarray] = field(default_factory=dict)

@@ -81,13 +81,20 @@ def decide(op: Op, ctx: LoweringContext) -> str | None:
     return rule.supports(op, ctx)
 
 
-def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sparse") -> TiledLowering:
+def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sparse",
+                routing: str = "") -> TiledLowering:
     """Lower ``graph`` into a tiled module (see the module docstring); ``moe`` is one of
-    :data:`~.context.MOE_MODES` (how ``moe`` ops lower)."""
+    :data:`~.context.MOE_MODES` (how ``moe`` ops lower); ``routing`` a what-if replacing the
+    routers' expert choices (:mod:`.routing_whatif`; "" keeps the model's)."""
+    from moecc.passes.tiled_lowering.routing_whatif import parse_routing
+
     if moe not in MOE_MODES:
         raise PassError(f"moe={moe!r} is not a moe lowering", pass_name="lower-to-tiled",
                         remedy=f"use one of {', '.join(MOE_MODES)}")
-    ctx = LoweringContext(graph, params or TilingParams(), moe)
+    if routing and moe != "sparse":
+        raise PassError("a routing what-if replaces the choices of a dispatched MoE layer", pass_name="lower-to-tiled",
+                        remedy="use moe='sparse' with routing=...")
+    ctx = LoweringContext(graph, params or TilingParams(), moe, routing=parse_routing(routing))
     input_buffers = []
     for value in graph.inputs:
         view = ctx.add_global(value.name, value.type.dtype, value.type.shape, "input")

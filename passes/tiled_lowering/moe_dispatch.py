@@ -99,12 +99,17 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     # Kept after the run (not reused): the routing a run chose, for recording and checking it.
     top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top), "output")
     emit_route(ctx, op, operands, probs, top_v, top_i)
+    if ctx.routing is not None:  # a what-if: the router's choices replaced (routing_whatif)
+        chosen = ctx.routing.choices(len(ctx.moe_layers), tokens, experts, top)
+        with ctx.kernel(f"{name}_route_whatif", sources) as kb:
+            kb.emit([Copy(top_i, ctx.constant(chosen, f"{name}_whatif_experts"))])
 
     # Kept after the run (not a temp whose space is reused): the routing report reads it.
     counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1), "output")
     ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
                            "top_k": top, "hidden": hidden, "ffn": ffn, "gated": gated, "token_tile": rows,
-                           "counts_buffer": counts.buffer, "experts_buffer": top_i.buffer})
+                           "counts_buffer": counts.buffer, "experts_buffer": top_i.buffer,
+                           "routing": ctx.routing.text if ctx.routing is not None else "model"})
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
     tile_rows = ctx.add_global(f"{name}_rows_per_tile", I32, (experts, tiles_max))
     tile_starts = ctx.constant(np.arange(tiles_max, dtype=np.int32).reshape(1, -1) * rows, f"{name}_tile_starts")

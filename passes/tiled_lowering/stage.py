@@ -57,11 +57,12 @@ class LowerToTiledStage(StagePass):
     k_tile: int = 64
     local_bytes: int = 64 * 1024
     expert_rows: int = 0
-    moe: str = "sparse"  # how moe ops lower: sparse dispatch, or dense (every expert on every token)
+    moe: str = "sparse"
+    routing: str = ""  # a routing what-if (passes/tiled_lowering/routing_whatif.py); "" keeps the model's  # how moe ops lower: sparse dispatch, or dense (every expert on every token)
 
     def run(self, unit: Compilation) -> None:
         params = TilingParams(self.tile_rows, self.tile_cols, self.k_tile, self.local_bytes, self.expert_rows)
-        unit.products[PRODUCT] = lower_graph(unit.graph, params, self.moe)
+        unit.products[PRODUCT] = lower_graph(unit.graph, params, self.moe, self.routing)
 
 
 __all__ = ["PRODUCT", "LowerToTiledStage", "tiled_of"]
