@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--moe", choices=["sparse", "dense"], default=None,
                    help="how MoE layers run (cpu, tiled, asic): sparse (each token on its chosen experts, the default) "
                         "or dense (every expert on every token, for comparison)")
+    p.add_argument("--capacity-factor", type=float, default=None, metavar="F",
+                   help="each MoE expert takes at most ceil(F * tokens * k / experts) tokens, the first in token "
+                        "order; the other choices are dropped and counted in the report (default 0: dropless)")
     p.add_argument("--routing", default=None, metavar="uniform|zipf:ALPHA|FILE.json",
                    help="--target asic what-if: replace the MoE routers' choices by this distribution (uniform, "
                         "zipf:ALPHA, or a file from `moecc run --record-routing` or with 'tokens_per_expert') and "
@@ -206,7 +209,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     backend = get_target(args.target)
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
-             "moe": args.moe, "routing": args.routing, "trace": True if args.trace else None}
+             "moe": args.moe, "routing": args.routing, "capacity_factor": args.capacity_factor,
+             "trace": True if args.trace else None}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline

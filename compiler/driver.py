@@ -43,6 +43,7 @@ def compile(  # noqa: A001 - the public name of the API
     threads: int | None = None,
     moe: str | None = None,
     routing: str | None = None,
+    capacity_factor: float | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -63,10 +64,13 @@ def compile(  # noqa: A001 - the public name of the API
     op on the tokens routed to it, ``"dense"`` every expert on every token (for comparison);
     ``routing`` (``asic``): ``"uniform"``, ``"zipf:ALPHA"`` or a JSON file replaces the routers'
     choices by that distribution, a what-if for the simulated cycles (the outputs are then not
-    the model's; the report's ``routing_source`` says so).
+    the model's; the report's ``routing_source`` says so); ``capacity_factor`` (``cpu``, ``tiled``,
+    ``asic``): each dispatched expert takes at most ``ceil(factor * tokens * k / experts)`` tokens,
+    the first in token order; the others' choices are dropped and counted in the report (0, the
+    default: dropless).
     """
     given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe,
-             "routing": routing}
+             "routing": routing, "capacity_factor": capacity_factor}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     if progress is not None:

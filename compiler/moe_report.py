@@ -3,7 +3,7 @@
 Built by a target's report from the layers its lowering dispatched (a ``moe`` op lowered by
 :mod:`moecc.passes.tiled_lowering.moe_dispatch`) and the tokens each expert received in the
 run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalance`` (max over
-mean), ``dropped_tokens`` (0: dispatch is dropless), ``padding_rows`` (rows of the experts' last
+mean), ``dropped_tokens`` (token choices past an expert's ``capacity`` when a capacity factor is set; 0 when dispatch is dropless, the default), ``padding_rows`` (rows of the experts' last
 token tiles that hold no token: gathered and scattered, but not multiplied, so
 ``padding_flops`` is 0 on the CPU, whose matmuls take a run-time row count), ``dense_expert_flops``
 (every expert on every token) and ``executed_expert_flops`` (the experts' matmuls on the rows
@@ -30,14 +30,18 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
     for layer, per_expert in zip(layers, counts):
         tokens = [int(c) for c in per_expert]
         tile = int(layer["token_tile"])
-        moved_rows = sum(-(-c // tile) * tile for c in tokens)
+        # With a capacity, an expert takes its first `capacity` tokens; the rest are dropped.
+        capacity = layer.get("capacity")
+        taken = [min(c, int(capacity)) for c in tokens] if capacity is not None else tokens
+        dropped = sum(tokens) - sum(taken)
+        moved_rows = sum(-(-c // tile) * tile for c in taken)
         per_row = expert_flops_per_row(layer)
         dense = int(layer["tokens"]) * int(layer["experts"]) * per_row
         mean = sum(tokens) / len(tokens) if tokens else 0.0
         if layer.get("dense"):
             padding_flops = dense - sum(tokens) * per_row
         elif layer.get("padded_matmuls"):  # whole token tiles multiplied (the ASIC's static shapes)
-            padding_flops = (moved_rows - sum(tokens)) * per_row
+            padding_flops = (moved_rows - sum(taken)) * per_row
         else:
             padding_flops = 0
         rows.append({
@@ -47,12 +51,14 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
             "top_k": int(layer["top_k"]),
             "tokens_per_expert": tokens,
             "imbalance": round(max(tokens) / mean, 3) if mean else 0.0,
-            "dropped_tokens": 0,
+            # Token choices past an expert's capacity (none when dispatch is dropless).
+            "dropped_tokens": dropped,
+            "capacity": capacity,
             # Run densely (every expert on every token): the rows no token chose are the padding.
-            "padding_rows": (int(layer["tokens"]) * int(layer["experts"]) if layer.get("dense") else moved_rows) - sum(tokens),
+            "padding_rows": (int(layer["tokens"]) * int(layer["experts"]) if layer.get("dense") else moved_rows) - sum(taken),
             "padding_flops": padding_flops,
             "dense_expert_flops": dense,
-            "executed_expert_flops": dense if layer.get("dense") else sum(tokens) * per_row + padding_flops,
+            "executed_expert_flops": dense if layer.get("dense") else sum(taken) * per_row + padding_flops,
         })
     return rows
 
@@ -62,8 +68,10 @@ def format_routing(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for row in rows:
         share = row["executed_expert_flops"] / row["dense_expert_flops"] if row["dense_expert_flops"] else 0.0
+        dropped = f", {row['dropped_tokens']} dropped (capacity {row['capacity']})" if row.get("capacity") is not None else ""
         lines.append(f"moe           {row['layer']}: tokens per expert {row['tokens_per_expert']}, imbalance "
-                     f"{row['imbalance']:.2f}, {row['padding_rows']} padding rows, expert FLOPs {share * 100:.0f}% of dense\n")
+                     f"{row['imbalance']:.2f}, {row['padding_rows']} padding rows{dropped}, expert FLOPs "
+                     f"{share * 100:.0f}% of dense\n")
     return "".join(lines)
 
 

@@ -177,3 +177,66 @@ def test_routing_option_on_the_command_line(tmp_path, capsys: pytest.CaptureFixt
     assert main(["compile", str(path), "--target", "asic", "--routing", "zipf:1.2", "-o", str(tmp_path / "m.moe")]) == 0
     assert main(["compile", str(path), "--target", "asic", "--routing", "zipf:", "-o", str(tmp_path / "n.moe")]) == 2
     assert "zipf exponent" in capsys.readouterr().err
+
+
+# -- capacity factor ------------------------------------------------------------------------------
+
+def _moe_with_capacity(graph, data: np.ndarray, capacity: int) -> tuple[np.ndarray, int]:
+    """numpy: the graph's one moe op (gated SiLU, normalised top-k, no expert biases) where each expert
+    takes its first ``capacity`` (token, choice) pairs in token order; and the pairs dropped."""
+    from moecc.ir.ops.composite import moe_operand_layout
+
+    op = next(o for o in graph.ops if o.kind == "moe")
+    consts = {o.result.name: np.asarray(o.attrs["value"], dtype=np.float64) for o in graph.const_ops()}
+    w = {name: consts[v.name] for name, v in zip(moe_operand_layout(op.attrs), op.operands) if name != "x"}
+    x = data.astype(np.float64)
+    logits = x @ w["router_w"] + w.get("router_b", 0.0)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    k = op.attrs["top_k"]
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    weights = np.take_along_axis(probs, top, axis=1)
+    weights /= weights.sum(axis=1, keepdims=True)
+    out = np.zeros_like(x)
+    taken = np.zeros(w["router_w"].shape[1], dtype=int)
+    dropped = 0
+    for t in range(x.shape[0]):
+        for j in range(k):
+            e = top[t, j]
+            if taken[e] >= capacity:
+                dropped += 1
+                continue
+            taken[e] += 1
+            gate, up = x[t] @ w["w_gate"][e], x[t] @ w["w_up"][e]
+            out[t] += weights[t, j] * ((gate / (1 + np.exp(-gate)) * up) @ w["w_down"][e])
+    return out, dropped
+
+
+@pytest.mark.parametrize("target", ["asic", "cpu", "tiled"])
+def test_capacity_factor_drops_the_tokens_past_each_experts_capacity(target: str) -> None:
+    from moecc.passes.tiled_lowering.moe_dispatch import expert_capacity
+
+    spec = dict(CASES["many-tokens"], skew=0.8)  # 200 tokens, top-3 of 8 experts, expert 0 popular
+    graph, data = moe_graph(**spec)
+    factor = 1.0
+    capacity = expert_capacity(factor, spec["tokens"], spec["top_k"], spec["experts"])
+    want, dropped = _moe_with_capacity(graph, data, capacity)
+    assert dropped > 0
+    compiled = moecc.compile_graph(graph, target=target, capacity_factor=factor)
+    got = compiled.run({"x": data})["y"]
+    np.testing.assert_allclose(got, want, **F32_TOL)
+    if target != "tiled":
+        (row,) = compiled.report()["moe"]
+        assert (row["dropped_tokens"], row["capacity"]) == (dropped, capacity)
+        assert sum(min(c, capacity) for c in row["tokens_per_expert"]) == spec["tokens"] * spec["top_k"] - dropped
+        assert f"{dropped} dropped (capacity {capacity})" in compiled.backend.summary(compiled.report())
+
+
+def test_capacity_factor_is_checked() -> None:
+    model, _ = _models("dense-moe")
+    with pytest.raises(moecc.MoeccError, match="capacity_factor must be a number >= 0"):
+        moecc.compile(model, target="cpu", capacity_factor=-1)
+    with pytest.raises(moecc.MoeccError, match="moe='dense' dispatches none"):
+        moecc.compile(model, target="asic", capacity_factor=1.25, moe="dense")
+    with pytest.raises(moecc.MoeccError, match="'capacity_factor' is an option of target"):
+        moecc.compile(model, target="ref", capacity_factor=1.25)

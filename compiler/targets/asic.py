@@ -43,7 +43,7 @@ class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
-                                                    "moe": "sparse", "routing": ""}
+                                                    "moe": "sparse", "routing": "", "capacity_factor": 0.0}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -82,7 +82,8 @@ class AsicTarget(CompileTarget):
         from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
         params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
-        lower = LowerToTiledStage(**params, moe=str(options.get("moe", "sparse")), routing=str(options.get("routing", "")))
+        lower = LowerToTiledStage(**params, moe=str(options.get("moe", "sparse")), routing=str(options.get("routing", "")),
+                                  capacity_factor=float(options.get("capacity_factor", 0.0)))
         return [lower, *parse_pipeline("stage-for-asic,plan-memory,select-instructions,compile-host-steps")]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:

@@ -32,12 +32,25 @@ if TYPE_CHECKING:
 
 
 def check_moe_option(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` after checking its ``moe`` value (how ``moe`` ops lower on the tiled IR)."""
+    """``options`` after checking its ``moe`` value (how ``moe`` ops lower on the tiled IR) and
+    its ``capacity_factor`` (tokens an expert takes at most, as a factor of the mean; 0: dropless)."""
+    import math
+
     from moecc.passes.tiled_lowering.context import MOE_MODES
 
     if options.get("moe") not in MOE_MODES:
         raise UnsupportedError(f"moe must be one of {', '.join(MOE_MODES)}, got {options.get('moe')!r}",
                                remedy="use moe='sparse' (each token to its chosen experts) or 'dense' (every expert on every token)")
+    factor = options.get("capacity_factor", 0.0)
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not math.isfinite(factor) or factor < 0:
+        raise UnsupportedError(f"capacity_factor must be a number >= 0, got {factor!r}",
+                               remedy="give 0 (dropless, the default) or e.g. 1.25 (each expert takes at most 1.25x "
+                                      "its mean share of the tokens; the rest are dropped and counted)")
+    if factor and options["moe"] != "sparse":
+        raise UnsupportedError("capacity_factor caps the tokens a dispatched expert takes; moe='dense' dispatches none",
+                               remedy="use moe='sparse' with a capacity factor")
+    if "capacity_factor" in options:
+        options["capacity_factor"] = float(factor)
     return options
 
 

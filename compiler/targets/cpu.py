@@ -49,7 +49,7 @@ def _check_features(entry: Mapping[str, Any], path: Any) -> Any:
 class CpuCompileTarget(CompileTarget):
     name: ClassVar[str] = "cpu"
     description: ClassVar[str] = "the host CPU: the whole model compiled with LLVM into machine code (JIT or an ELF object)"
-    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "moe": "sparse"}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"threads": 1, "moe": "sparse", "capacity_factor": 0.0}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "tiled", "llvm")
     emit_files: ClassVar[tuple[str, ...]] = ("obj",)
 
@@ -73,7 +73,8 @@ class CpuCompileTarget(CompileTarget):
 
         params = cpu_tiling_params(host_cpu_target())
         return [LowerToTiledStage(params.tile_rows, params.tile_cols, params.k_tile, params.local_bytes,
-                                  moe=str(options.get("moe", "sparse"))),
+                                  moe=str(options.get("moe", "sparse")),
+                                  capacity_factor=float(options.get("capacity_factor", 0.0))),
                 EmitLlvmTiledStage()]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:

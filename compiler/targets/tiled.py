@@ -77,7 +77,7 @@ class TiledTarget(CompileTarget):
     name: ClassVar[str] = "tiled"
     description: ClassVar[str] = "the target-neutral tiled IR on its interpreter (the oracle of the tiled level)"
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "tiled")
-    option_defaults: ClassVar[Mapping[str, Any]] = {"moe": "sparse"}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"moe": "sparse", "capacity_factor": 0.0}
 
     def check_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         return check_moe_option(super().check_options(given))
@@ -85,7 +85,8 @@ class TiledTarget(CompileTarget):
     def stages(self, options: Mapping[str, Any]) -> list[Pass]:
         from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
-        return [LowerToTiledStage(moe=str(options.get("moe", "sparse")))]
+        return [LowerToTiledStage(moe=str(options.get("moe", "sparse")),
+                                  capacity_factor=float(options.get("capacity_factor", 0.0)))]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.passes.tiled_lowering.stage import tiled_of

@@ -211,6 +211,8 @@ class LoweringContext:
     moe: str = "sparse"  # one of MOE_MODES
     #: A routing what-if replacing the routers' choices (:mod:`.routing_whatif`), or None.
     routing: Any = None
+    #: Expert capacity factor of sparse dispatch (0: dropless; :func:`.moe_dispatch.expert_capacity`).
+    capacity_factor: float = 0.0
     globals_: list[Buffer] = field(default_factory=list)
     all_buffers: dict[str, Buffer] = field(default_factory=dict)
     weights: dict[str, np.ndarray] = field(default_factory=dict)

@@ -82,10 +82,11 @@ def decide(op: Op, ctx: LoweringContext) -> str | None:
 
 
 def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sparse",
-                routing: str = "") -> TiledLowering:
+                routing: str = "", capacity_factor: float = 0.0) -> TiledLowering:
     """Lower ``graph`` into a tiled module (see the module docstring); ``moe`` is one of
     :data:`~.context.MOE_MODES` (how ``moe`` ops lower); ``routing`` a what-if replacing the
-    routers' expert choices (:mod:`.routing_whatif`; "" keeps the model's)."""
+    routers' expert choices (:mod:`.routing_whatif`; "" keeps the model's); ``capacity_factor``
+    caps each expert's tokens (:func:`.moe_dispatch.expert_capacity`; 0 is dropless)."""
     from moecc.passes.tiled_lowering.routing_whatif import parse_routing
 
     if moe not in MOE_MODES:
@@ -94,7 +95,14 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     if routing and moe != "sparse":
         raise PassError("a routing what-if replaces the choices of a dispatched MoE layer", pass_name="lower-to-tiled",
                         remedy="use moe='sparse' with routing=...")
-    ctx = LoweringContext(graph, params or TilingParams(), moe, routing=parse_routing(routing))
+    if not (isinstance(capacity_factor, int | float) and capacity_factor >= 0):
+        raise PassError(f"capacity factor {capacity_factor!r} must be a number >= 0", pass_name="lower-to-tiled",
+                        remedy="give 0 (dropless) or e.g. 1.25")
+    if capacity_factor and moe != "sparse":
+        raise PassError("a capacity factor caps the tokens a dispatched expert takes", pass_name="lower-to-tiled",
+                        remedy="use moe='sparse' with capacity_factor=...")
+    ctx = LoweringContext(graph, params or TilingParams(), moe, routing=parse_routing(routing),
+                          capacity_factor=float(capacity_factor))
     input_buffers = []
     for value in graph.inputs:
         view = ctx.add_global(value.name, value.type.dtype, value.type.shape, "input")

@@ -51,6 +51,7 @@ from moecc.ir.tiled.nodes import (
     Operand,
     Reduce,
     Scatter,
+    Select,
     Stmt,
     TopK,
     Unary,
@@ -90,8 +91,12 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
     name = op.result.name
     rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
-    tiles_max = math.ceil(tokens / rows)
+    # With a capacity factor an expert takes at most ``capacity`` tokens (the first ones, in
+    # token order); the others are dropped (their slot is a sink row no expert reads).
+    capacity = expert_capacity(ctx.capacity_factor, tokens, top, experts)
+    tiles_max = math.ceil(capacity / rows)
     slots = tiles_max * rows
+    sink = experts * slots if capacity < tokens else None
     sources = (op.source or op.kind,)
 
     probs = ctx.add_global(f"{name}_probs", F32, (tokens, experts))
@@ -109,20 +114,23 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
                            "top_k": top, "hidden": hidden, "ffn": ffn, "gated": gated, "token_tile": rows,
                            "counts_buffer": counts.buffer, "experts_buffer": top_i.buffer,
-                           "routing": ctx.routing.text if ctx.routing is not None else "model"})
+                           "routing": ctx.routing.text if ctx.routing is not None else "model",
+                           "capacity": capacity if sink is not None else None})
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
     tile_rows = ctx.add_global(f"{name}_rows_per_tile", I32, (experts, tiles_max))
     tile_starts = ctx.constant(np.arange(tiles_max, dtype=np.int32).reshape(1, -1) * rows, f"{name}_tile_starts")
-    slot_token = ctx.add_global(f"{name}_slot_token", I32, (experts * slots, 1))
-    slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (experts * slots, 1))
+    table_rows = experts * slots + (1 if sink is not None else 0)
+    slot_token = ctx.add_global(f"{name}_slot_token", I32, (table_rows, 1))
+    slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (table_rows, 1))
     token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
     with ctx.kernel(f"{name}_route_dispatch", sources) as kb:
-        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens))
-        # The tokens in each tile: min(max(count - start, 0), rows).
+        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens,
+                          capacity, sink))
+        # The tokens in each tile: min(max(min(count, capacity) - start, 0), rows).
         counts_b = views.broadcast(counts, (experts, tiles_max))
         starts_b = views.broadcast(tile_starts, (experts, tiles_max))
-        kb.emit(tiled_compute(kb, tile_rows, [counts_b, starts_b], lambda xs: Binary(
-            "min", Binary("max", Binary("sub", xs[0], xs[1]), const(0, I32)), const(rows, I32))))
+        kb.emit(tiled_compute(kb, tile_rows, [counts_b, starts_b], lambda xs: Binary("min", Binary(
+            "max", Binary("sub", Binary("min", xs[0], const(capacity, I32)), xs[1]), const(0, I32)), const(rows, I32))))
 
     padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
     acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
@@ -173,8 +181,17 @@ def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v:
 SCAN_BLOCK = 128
 
 
+def expert_capacity(factor: float, tokens: int, top_k: int, experts: int) -> int:
+    """Tokens an expert takes: all of them (``factor`` 0: dropless), else
+    ``ceil(factor * tokens * top_k / experts)`` (GShard's capacity), between 1 and ``tokens``."""
+    if not factor:
+        return tokens
+    return max(1, min(tokens, math.ceil(factor * tokens * top_k / experts)))
+
+
 def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, slot_token: View,
-              slot_weight: View, token_of: View, rows: int, slots: int, tokens: int) -> list[Stmt]:
+              slot_weight: View, token_of: View, rows: int, slots: int, tokens: int, capacity: int,
+              sink: int | None) -> list[Stmt]:
     """The slot tables, token counts and tile counts of every expert, by a prefix count.
 
     The ``P = tokens * k`` choices in token order become a one-hot ``[P, E]`` (f32 0/1). A
@@ -226,15 +243,24 @@ def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: 
     if tail:
         stmts += scan(Affine(full_blocks * block), tail)
     per_expert = View(running.buffer, running.offset, (experts, 1), (1, 0))  # the counts as a column
+
+    def slot_of(xs: list[Expr]) -> Expr:
+        """The one-hot times the choice's slot (its expert's base + its rank), or, past the
+        capacity, the sink row: the row sum is the choice's slot."""
+        slot: Expr = Binary("add", xs[1], xs[2])
+        if sink is not None:
+            slot = Select(Binary("lt", xs[1], const(capacity, F32)), slot, const(sink, F32))
+        return Binary("mul", xs[0], slot)
+
     stmts += [
-        *tiled_compute(kb, rank, [onehot, rank, views.broadcast(bases, full)],
-                       lambda xs: Binary("mul", xs[0], Binary("add", xs[1], xs[2]))),
+        *tiled_compute(kb, rank, [onehot, rank, views.broadcast(bases, full)], slot_of),
         Reduce("sum", position, rank),
         *tiled_compute(kb, slot, [position], lambda xs: Cast(I32, xs[0])),
         Compute(counts, Cast(I32, Operand(per_expert))),
-        # ceil(count / rows) in f32: exact (an integer quotient is exact; a fraction is at least
-        # 1/rows from the next integer), and no integer division (the VPU divides floats).
-        Compute(tiles, Cast(I32, Unary("ceil", Binary("div", Operand(per_expert), const(rows, F32))))),
+        # ceil(min(count, capacity) / rows) in f32: exact (an integer quotient is exact; a fraction
+        # is at least 1/rows from the next integer), and no integer division (the VPU divides floats).
+        Compute(tiles, Cast(I32, Unary("ceil", Binary("div", Binary("min", Operand(per_expert), const(capacity, F32)),
+                                                           const(rows, F32))))),
         *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
         *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
         Scatter(slot_token, views.reshape(slot, (choices,)), token_of),
