@@ -29,6 +29,10 @@ from moecc.ir.kernel import CpuCall, Kernel
 HOST_FLOPS_WARNING = 0.05
 
 
+#: Kernels the summary lists (the ones the most cycles go to).
+TOP_KERNELS = 5
+
+
 def op_flops(op: Op) -> int:
     """FLOPs of one op: 2*M*N*K for matmuls (batched), elements for element-wise ops."""
     if op.kind == "matmul":
@@ -147,11 +151,21 @@ def asic_report(model: Any) -> dict[str, Any]:
             "cpu_steps": sum(1 for s in exe.module.steps if isinstance(s, CpuCall)),
             "program_segments": len(exe.segments),
             "instructions": sum(len(seg.program.instructions) for seg in exe.segments),
+            # Where the cycles go: each kernel accounts for the cycles from the end of the kernels
+            # before it to its own end (kernels overlap; these shares add up to the ASIC cycles).
+            "by_kernel": _by_kernel(exe, stats),
         },
         "memory": dict(model.memory),
         "pass_times": {k: round(v, 6) for k, v in model.pass_times.items()},
         **_routing(exe, stats),
     }
+
+
+def _by_kernel(exe: Any, stats: Any) -> list[dict[str, Any]]:
+    sources = {k.name: list(k.sources) for k in exe.module.steps if isinstance(k, Kernel)}
+    total = max(1, int(stats.cycles))
+    return [{"kernel": name, "onnx_nodes": sources.get(name, []), "cycles": cycles, "ends_at_cycle": end,
+             "share": round(cycles / total, 4)} for name, cycles, end in getattr(stats, "kernel_cycles", [])]
 
 
 def _routing(exe: Any, stats: Any) -> dict[str, Any]:
@@ -190,6 +204,12 @@ def format_asic_summary(report: dict[str, Any]) -> str:
     ]
     for unit, data in units.items():
         lines.append(f"  {unit:8s}  {data['busy_cycles']:>11,}   {data['utilization'] * 100:6.1f}%")
+    heaviest = sorted(report["kernels"].get("by_kernel", []), key=lambda k: -k["cycles"])[:TOP_KERNELS]
+    if heaviest:
+        lines.append("kernels     where the cycles go, most first: cycles, share, kernel (ONNX nodes)")
+        for row in heaviest:
+            nodes = ", ".join(row["onnx_nodes"][:3]) + (", ..." if len(row["onnx_nodes"]) > 3 else "")
+            lines.append(f"  {row['cycles']:>9,} {row['share'] * 100:5.1f}%  {row['kernel']} ({nodes})")
     on_host = 1.0 - report["flops_on_asic_fraction"]
     if on_host > HOST_FLOPS_WARNING:
         reasons = "; ".join(f"{row['kind']} ({row['onnx_node']}): {row['reason']}" for row in report["host_ops"][:6])

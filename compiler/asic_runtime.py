@@ -109,6 +109,26 @@ class AsicRunStats:
     trace_events: list[dict[str, Any]] = field(default_factory=list)
     #: Each MoE layer's chosen experts per token ([tokens, k]), read from HBM after the run.
     moe_experts: list[np.ndarray] = field(default_factory=list)
+    #: Per kernel, in program order: (name, cycles of the run it accounts for, cycle it ended at).
+    kernel_cycles: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def add_kernels(self, segment: Any, pc_end: np.ndarray | None) -> None:
+        """Account one segment's cycles to its kernels (call before :meth:`add`): a kernel
+        accounts for the cycles from the end of the kernels before it to its own end (the last
+        instruction of it to finish), so the shares add up to the segment's cycles."""
+        if pc_end is None:
+            return
+        ends: dict[str, int] = {}
+        for pc, kernel in enumerate(segment.pc_kernels()):
+            if pc < len(pc_end) and pc_end[pc] >= 0:
+                ends[kernel] = max(ends.get(kernel, 0), int(pc_end[pc]))
+        done = 0
+        for name in segment.kernels:
+            end = ends.get(name)
+            if end is None:
+                continue
+            self.kernel_cycles.append((name, max(0, end - done), self.cycles + end))
+            done = max(done, end)
 
     def add(self, report: Any, events: list[dict[str, Any]]) -> None:
         """Add one segment's report; its trace events are shifted to start where the last ended."""
@@ -314,6 +334,7 @@ class AsicExecutable(StagedExecutable):
                     raise
                 raise diagnosed.add_context(location=f"simulated {err.location or 'program'}") from err
             image = result.hbm
+            stats.add_kernels(segment, result.pc_end)
             stats.add(result.report, result.trace_events if trace else [])
             step = segment.steps[1]
         stats.moe_experts = self.routing(image)

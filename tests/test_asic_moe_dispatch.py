@@ -240,3 +240,23 @@ def test_capacity_factor_is_checked() -> None:
         moecc.compile(model, target="asic", capacity_factor=1.25, moe="dense")
     with pytest.raises(moecc.MoeccError, match="'capacity_factor' is an option of target"):
         moecc.compile(model, target="ref", capacity_factor=1.25)
+
+
+def test_report_says_which_kernels_the_cycles_go_to(tmp_path) -> None:
+    model, feeds = _models("mixtral-block")
+    compiled = moecc.compile(model, target="asic")
+    compiled.run(feeds)
+    report = compiled.report()
+    rows = report["kernels"]["by_kernel"]
+    assert {row["kernel"] for row in rows} == {k.name for k in compiled.executable.module.kernels}
+    total = sum(row["cycles"] for row in rows)
+    assert 0.95 * report["cycles"] <= total <= report["cycles"]
+    assert all(row["onnx_nodes"] for row in rows)
+    experts = [row for row in rows if row["kernel"].endswith("_experts")]
+    assert experts and experts[0]["cycles"] > 0
+    assert "where the cycles go" in compiled.backend.summary(report)
+    path = tmp_path / "m.moe"
+    compiled.save(path)
+    loaded = moecc.load(path)
+    loaded.run(feeds)
+    assert [r["cycles"] for r in loaded.report()["kernels"]["by_kernel"]] == [r["cycles"] for r in rows]

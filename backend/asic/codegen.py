@@ -50,6 +50,19 @@ class ProgramSegment:
     unit_counts: Mapping[str, int] = field(default_factory=dict)
     schedule_stats: ScheduleStats = field(default_factory=ScheduleStats)
 
+    def pc_kernels(self) -> list[str]:
+        """The kernel each instruction (by pc) belongs to, read from the listing's
+        ``; kernel NAME`` lines ("" before the first)."""
+        out: list[str] = []
+        current = ""
+        for line in self.listing.splitlines():
+            text = line.strip()
+            if line.startswith("; kernel "):
+                current = line.split()[2]
+            elif text and not text.startswith((".", ";")) and not text.endswith(":"):
+                out.append(current)
+        return out
+
 
 def hbm_regions(module: KernelModule) -> tuple[Region, ...]:
     """A region per HBM buffer (planned): its dtype and shape, or bytes for other dtypes."""

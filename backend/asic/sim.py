@@ -93,6 +93,8 @@ class SimResult:
     report: SimReport
     trace_events: list[dict[str, Any]]
     program: Program
+    #: Per instruction (pc), the last cycle its unit worked on it (-1: it never ran).
+    pc_end: np.ndarray | None = None
 
     def read(self, region: str) -> np.ndarray:
         """A named HBM region of the final image, as an array of its dtype and shape."""
@@ -205,6 +207,7 @@ class _Run:
         self.halted = False
         self.steps = 0
         self.events: list[TraceEvent] = []
+        self.pc_end = np.full(len(self.program), -1, dtype=np.int64)
         self.hbm_read = 0
         self.hbm_written = 0
         self.flops = 0
@@ -240,6 +243,8 @@ class _Run:
 
     def record(self, unit: str, pc: int, begin: int, end: int) -> None:
         self.units[unit].busy_cycles += max(end - begin, 0)
+        if end > self.pc_end[pc]:
+            self.pc_end[pc] = end
         if self.sim.record_trace:
             self.events.append(TraceEvent(unit, self.program[pc].mnemonic, pc, begin, end))
 
@@ -639,4 +644,4 @@ class _Run:
             hbm_bandwidth_utilisation=(self.hbm_read + self.hbm_written) / (t.hbm_bytes_per_cycle * total),
         )
         trace = chrome_trace(self.events, t.clock_hz)["traceEvents"] if self.sim.record_trace else []
-        return SimResult(self.hbm.data, report, trace, self.sim.program)
+        return SimResult(self.hbm.data, report, trace, self.sim.program, self.pc_end)

@@ -130,7 +130,8 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
         counts_b = views.broadcast(counts, (experts, tiles_max))
         starts_b = views.broadcast(tile_starts, (experts, tiles_max))
         kb.emit(tiled_compute(kb, tile_rows, [counts_b, starts_b], lambda xs: Binary("min", Binary(
-            "max", Binary("sub", Binary("min", xs[0], const(capacity, I32)), xs[1]), const(0, I32)), const(rows, I32))))
+            "max", Binary("sub", Binary("min", xs[0], const(capacity, I32)) if sink is not None else xs[0], xs[1]),
+            const(0, I32)), const(rows, I32))))
 
     padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
     acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
@@ -243,6 +244,9 @@ def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: 
     if tail:
         stmts += scan(Affine(full_blocks * block), tail)
     per_expert = View(running.buffer, running.offset, (experts, 1), (1, 0))  # the counts as a column
+    taken: Expr = Operand(per_expert)  # the tokens each expert takes: all, or up to its capacity
+    if sink is not None:
+        taken = Binary("min", taken, const(capacity, F32))
 
     def slot_of(xs: list[Expr]) -> Expr:
         """The one-hot times the choice's slot (its expert's base + its rank), or, past the
@@ -259,8 +263,7 @@ def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: 
         Compute(counts, Cast(I32, Operand(per_expert))),
         # ceil(min(count, capacity) / rows) in f32: exact (an integer quotient is exact; a fraction
         # is at least 1/rows from the next integer), and no integer division (the VPU divides floats).
-        Compute(tiles, Cast(I32, Unary("ceil", Binary("div", Binary("min", Operand(per_expert), const(capacity, F32)),
-                                                           const(rows, F32))))),
+        Compute(tiles, Cast(I32, Unary("ceil", Binary("div", taken, const(rows, F32))))),
         *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
         *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
         Scatter(slot_token, views.reshape(slot, (choices,)), token_of),
