@@ -22,7 +22,8 @@ For each model ``NAME`` it writes ``NAME.onnx`` (dynamo exports keep their weigh
 outputs (``output:<name>``), and prints the largest difference between onnxruntime and eager
 PyTorch. ``--dynamic`` exports batch and sequence as symbolic dims (``batch``, ``seq``). Exports:
 
-- ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``:
+- ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``,
+  ``qwen3-moe``, ``olmoe``, ``granite-moe`` (top-k of the logits, then a softmax over them):
   ``torch.onnx.export(..., dynamo=True, opset_version=18)``; the MoE configs use
   ``experts_implementation="batched_mm"`` (the grouped matmul kernel does not export).
 - ``gpt2-ts``, ``llama-ts``: the same GPT-2 and Llama through the TorchScript exporter
@@ -173,6 +174,31 @@ def _qwen2_moe() -> nn.Module:
     return Qwen2MoeForCausalLM(config)
 
 
+def _qwen3_moe() -> nn.Module:
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+
+    config = Qwen3MoeConfig(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN, num_experts=4,
+                            num_experts_per_tok=2, norm_topk_prob=True, head_dim=HIDDEN // HEADS,
+                            experts_implementation="batched_mm", **_decoder_common())
+    return Qwen3MoeForCausalLM(config)
+
+
+def _olmoe() -> nn.Module:
+    from transformers import OlmoeConfig, OlmoeForCausalLM
+
+    config = OlmoeConfig(intermediate_size=HIDDEN, num_experts=4, num_experts_per_tok=2,
+                         experts_implementation="batched_mm", **_decoder_common())
+    return OlmoeForCausalLM(config)
+
+
+def _granite_moe() -> nn.Module:
+    from transformers import GraniteMoeConfig, GraniteMoeForCausalLM
+
+    config = GraniteMoeConfig(intermediate_size=HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+                              experts_implementation="batched_mm", **_decoder_common())
+    return GraniteMoeForCausalLM(config)
+
+
 def _logits_only(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """A causal LM as ``(input_ids, attention_mask) -> logits`` for the TorchScript exporter, which
     passes inputs positionally (the LM's own ``forward`` has ``past_key_values`` second, and given
@@ -231,6 +257,9 @@ EXPORTS: dict[str, Export] = {
         Export("llama", _llama, _ids_only),
         Export("mixtral", _mixtral, _ids_only),
         Export("qwen2-moe", _qwen2_moe, _ids_only),
+        Export("qwen3-moe", _qwen3_moe, _ids_only),
+        Export("olmoe", _olmoe, _ids_only),
+        Export("granite-moe", _granite_moe, _ids_only),
         Export("gpt2-ts", _logits_only(_gpt2), _ids_and_mask, dynamo=False, opset=17),
         Export("llama-ts", _logits_only(_llama), _ids_and_mask, dynamo=False, opset=17),
         Export("dense-moe", _dense_moe, _hidden_inputs, dynamo=False, opset=17),

@@ -10,7 +10,9 @@ sparsely. The pass runs after ``decompose-einsum``, ``canonicalize`` and ``fold-
 (reshape chains merged, ``ConstantOfShape`` folded); ``cse``/``dce`` after it drop the constants
 it leaves dead.
 
-The anchor is a ``top_k`` over ``softmax(x @ router_w [+ router_b])`` along the experts axis.
+The anchor is a ``top_k`` over ``softmax(x @ router_w [+ router_b])`` along the experts axis, or
+a ``top_k`` over the logits whose values are then softmaxed (Granite-MoE, GPT-OSS: the same
+weights as softmax, top-k and renormalisation, since softmax is monotonic).
 The routing weights are the top-k probabilities (renormalised by their sum, or not), or a dense
 ``[.., E]`` matrix: those weights scattered into zeros at the top-k indices, or the probabilities
 times a 0/1 mask (``scatter_elements`` of ones at the indices, or ``one_hot`` of the indices summed
@@ -397,12 +399,22 @@ class Matcher:
         _require(tk.attrs["largest"], "top_k picks the smallest")
         k = tk.attrs["k"]
         sm = probs.producer
-        _require(sm is not None and sm.kind == "softmax", "top_k input is not a softmax")
-        _require(normalize_axis("softmax", sm.attrs["axis"], probs.type.rank) == probs.type.rank - 1, "softmax not over the experts axis")
-        logits = sm.operands[0]
+        # Top-k of the logits, then a softmax over the k chosen (Granite-MoE, GPT-OSS): the same
+        # routing weights as a softmax, top-k and renormalisation (softmax is monotonic).
+        after = [u for u in self.uses.get(tk.results[0], []) if u is not None and u.kind == "softmax"
+                 and normalize_axis("softmax", u.attrs["axis"], probs.type.rank) == probs.type.rank - 1]
+        topk_first = (sm is None or sm.kind != "softmax") and bool(after)
+        if topk_first:
+            logits = probs
+            self.add(tk)
+        else:
+            _require(sm is not None and sm.kind == "softmax", "top_k input is not a softmax (nor are its values softmaxed)")
+            _require(normalize_axis("softmax", sm.attrs["axis"], probs.type.rank) == probs.type.rank - 1,
+                     "softmax not over the experts axis")
+            logits = sm.operands[0]
+            self.add(tk, sm)
         router_b = None
         lp = logits.producer
-        self.add(tk, sm)
         if lp is not None and lp.kind == "add":
             consts = [v for v in lp.operands if const_value(v) is not None]
             _require(len(consts) == 1, "router add is not a bias")
@@ -444,11 +456,15 @@ class Matcher:
         dense_t = row_t
         dense_j = _along(np.arange(experts), r - 1, r)
         attempts: list[tuple[Value, bool, bool, list[Op]]] = []  # (routing value, dense, normalize, ops)
-        # Gathered family: the top-k probabilities, renormalised or not.
-        top, normalize, ops = self.renormalised(values, shape[-1])
-        attempts.append((top, False, normalize, ops))
+        # Gathered family: the top-k probabilities, renormalised or not (or the softmax of the
+        # top-k logits: renormalised probabilities).
+        if topk_first:
+            attempts.append((after[0].result, False, True, [after[0]]))
+        else:
+            top, normalize, ops = self.renormalised(values, shape[-1])
+            attempts.append((top, False, normalize, ops))
         # Dense family: scattered into zeros, or probabilities times a one-hot mask.
-        for user in self.uses.get(indices, []):
+        for user in self.uses.get(indices, []) if not topk_first else ():
             if user is None:
                 continue
             if user.kind == "scatter_elements" and self.is_zeros(user.operands[0], probs) and user.operands[1] is indices:
