@@ -23,7 +23,8 @@ outputs (``output:<name>``), and prints the largest difference between onnxrunti
 PyTorch. ``--dynamic`` exports batch and sequence as symbolic dims (``batch``, ``seq``). Exports:
 
 - ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``,
-  ``qwen3-moe``, ``olmoe``, ``granite-moe`` (top-k of the logits, then a softmax over them):
+  ``qwen3-moe``, ``olmoe``, ``granite-moe`` (top-k of the logits, then a softmax over them),
+  ``gpt-oss`` (clamped SwiGLU experts with biases; not raised to a ``moe`` op yet):
   ``torch.onnx.export(..., dynamo=True, opset_version=18)``; the MoE configs use
   ``experts_implementation="batched_mm"`` (the grouped matmul kernel does not export).
 - ``gpt2-ts``, ``llama-ts``: the same GPT-2 and Llama through the TorchScript exporter
@@ -208,17 +209,6 @@ def _gpt_oss() -> nn.Module:
     return GptOssForCausalLM(config)
 
 
-def _deepseek_v3() -> nn.Module:
-    from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
-
-    config = DeepseekV3Config(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN, n_routed_experts=4,
-                              n_shared_experts=1, num_experts_per_tok=2, n_group=2, topk_group=1,
-                              first_k_dense_replace=1, kv_lora_rank=16, q_lora_rank=None, qk_rope_head_dim=8,
-                              qk_nope_head_dim=8, v_head_dim=16, experts_implementation="batched_mm",
-                              **_decoder_common())
-    return DeepseekV3ForCausalLM(config)
-
-
 def _logits_only(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """A causal LM as ``(input_ids, attention_mask) -> logits`` for the TorchScript exporter, which
     passes inputs positionally (the LM's own ``forward`` has ``past_key_values`` second, and given
@@ -281,7 +271,6 @@ EXPORTS: dict[str, Export] = {
         Export("olmoe", _olmoe, _ids_only),
         Export("granite-moe", _granite_moe, _ids_only),
         Export("gpt-oss", _gpt_oss, _ids_only),
-        Export("deepseek-v3", _deepseek_v3, _ids_only),
         Export("gpt2-ts", _logits_only(_gpt2), _ids_and_mask, dynamo=False, opset=17),
         Export("llama-ts", _logits_only(_llama), _ids_and_mask, dynamo=False, opset=17),
         Export("dense-moe", _dense_moe, _hidden_inputs, dynamo=False, opset=17),
