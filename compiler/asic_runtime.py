@@ -130,13 +130,18 @@ class AsicRunStats:
             self.kernel_cycles.append((name, max(0, end - done), self.cycles + end))
             done = max(done, end)
 
-    def add(self, report: Any, events: list[dict[str, Any]]) -> None:
-        """Add one segment's report; its trace events are shifted to start where the last ended."""
+    def add(self, report: Any, events: list[dict[str, Any]], labels: Any = None) -> None:
+        """Add one segment's report; its trace events are shifted to start where the last ended
+        and given ``labels(pc)`` (kernel, statement, MoE layer and expert) as arguments."""
         offset_us = self.cycles * 1e6 / report.clock_hz
         for event in events:
             if event.get("ph") == "M" and self.segments:
                 continue  # track names are declared once
             shifted = dict(event)
+            if labels is not None and "pc" in event.get("args", {}):
+                shifted["args"] = {**event["args"], **labels(event["args"]["pc"])}
+                if "expert" in shifted["args"]:
+                    shifted["name"] = f"{shifted['args']['moe_layer']} expert {shifted['args']['expert']}: {event['name']}"
             if "ts" in shifted:
                 shifted["ts"] = shifted["ts"] + offset_us
             self.trace_events.append(shifted)
@@ -335,10 +340,34 @@ class AsicExecutable(StagedExecutable):
                 raise diagnosed.add_context(location=f"simulated {err.location or 'program'}") from err
             image = result.hbm
             stats.add_kernels(segment, result.pc_end)
-            stats.add(result.report, result.trace_events if trace else [])
+            stats.add(result.report, result.trace_events if trace else [],
+                      self._trace_labels(segment) if trace else None)
             step = segment.steps[1]
         stats.moe_experts = self.routing(image)
         return self.read_outputs(image), stats
+
+    def _trace_labels(self, segment: Any) -> Any:
+        """``pc -> {kernel, statement[, moe_layer, expert]}`` for one segment's trace events:
+        an instruction of a MoE layer's experts kernel is labelled with the layer's ONNX node
+        and the expert whose work it does (the expert loop's value in its statement)."""
+        import re
+
+        sources = segment.pc_sources()
+        experts = {str(layer["experts_kernel"]): layer for layer in self.moe_layers if "experts_kernel" in layer}
+
+        def labels(pc: int) -> dict[str, Any]:
+            if not 0 <= pc < len(sources):
+                return {}
+            kernel, statement = sources[pc]
+            out: dict[str, Any] = {"kernel": kernel, "statement": statement}
+            layer = experts.get(kernel)
+            if layer is not None:
+                found = re.search(rf"\b{re.escape(str(layer['expert_var']))}=(\d+)", statement)
+                if found:
+                    out.update(moe_layer=layer["onnx_node"], expert=int(found.group(1)))
+            return out
+
+        return labels
 
     def routing(self, image: np.ndarray) -> list[np.ndarray]:
         """Each MoE layer's chosen experts (``[tokens, k]``) as the run left them in HBM (empty

@@ -260,3 +260,19 @@ def test_report_says_which_kernels_the_cycles_go_to(tmp_path) -> None:
     loaded = moecc.load(path)
     loaded.run(feeds)
     assert [r["cycles"] for r in loaded.report()["kernels"]["by_kernel"]] == [r["cycles"] for r in rows]
+
+
+def test_trace_labels_each_experts_work_with_its_layer_and_expert() -> None:
+    model, feeds = _models("mixtral-block")
+    compiled = moecc.compile(model, target="asic", trace=True)
+    compiled.run(feeds)
+    events = [e for e in compiled.trace()["traceEvents"] if e.get("ph") == "X"]
+    assert all("kernel" in e["args"] and "statement" in e["args"] for e in events)
+    (row,) = compiled.report()["moe"]
+    labelled = [e for e in events if "expert" in e["args"]]
+    assert {e["args"]["moe_layer"] for e in labelled} == {row["layer"]}
+    # Every expert that received tokens has work on the units, named after it.
+    busy = {e["args"]["expert"] for e in labelled if e["args"]["kernel"].endswith("_experts")
+            and not e["name"].endswith((": li", ": barrier", ": blt", ": lds"))}
+    assert busy >= {i for i, n in enumerate(row["tokens_per_expert"]) if n}
+    assert all(e["name"].startswith(f"{row['layer']} expert {e['args']['expert']}: ") for e in labelled)

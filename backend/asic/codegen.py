@@ -53,14 +53,19 @@ class ProgramSegment:
     def pc_kernels(self) -> list[str]:
         """The kernel each instruction (by pc) belongs to, read from the listing's
         ``; kernel NAME`` lines ("" before the first)."""
-        out: list[str] = []
+        return [kernel for kernel, _ in self.pc_sources()]
+
+    def pc_sources(self) -> list[tuple[str, str]]:
+        """Per instruction (by pc): its kernel and the statement it came from (the listing's
+        trailing comment, with the loop variables' values, e.g. ``[_l6=3 _l7=0]``)."""
+        out: list[tuple[str, str]] = []
         current = ""
         for line in self.listing.splitlines():
             text = line.strip()
             if line.startswith("; kernel "):
                 current = line.split()[2]
             elif text and not text.startswith((".", ";")) and not text.endswith(":"):
-                out.append(current)
+                out.append((current, text.split(" ; ", 1)[1].strip() if " ; " in text else ""))
         return out
 
 

@@ -140,10 +140,13 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
         kb.emit(tiled_compute(kb, window(padded, (Affine(0), Affine(0)), (tokens, hidden)), [ctx.view(x)], lambda xs: xs[0]))
         kb.emit(tiled_compute(kb, window(padded, (Affine(tokens), Affine(0)), (1, hidden)), [], lambda xs: const(0, t)))
         kb.emit(tiled_compute(kb, acc, [], lambda xs: const(0, F32)))
-        kb.emit(_experts(kb, op, operands, padded, acc, tiles, tile_rows, slot_token, slot_weight, rows, tiles_max,
-                         slots, experts, hidden, ffn, gated, biased))
+        expert_loop = _experts(kb, op, operands, padded, acc, tiles, tile_rows, slot_token, slot_weight, rows,
+                               tiles_max, slots, experts, hidden, ffn, gated, biased)
+        kb.emit(expert_loop)
         kb.emit(tiled_compute(kb, out, [window(acc, (Affine(0), Affine(0)), (tokens, hidden))],
                               lambda xs: narrow(xs[0], t)))
+    # Which kernel and loop variable run the experts (a trace labels their work by expert).
+    ctx.moe_layers[-1].update({"experts_kernel": kb.name, "expert_var": expert_loop[0].var})
 
 
 def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View) -> None:
