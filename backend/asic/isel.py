@@ -536,8 +536,12 @@ def emit_dynamic_for(sel: Selector, stmt: For, count: Count, env: Mapping[str, i
         for value in range(stmt.max_count):
             inner = {**env, stmt.var: value}
             sel.describe(stmt, inner, f"iteration {value} of for {stmt.var} < {where}")
-            if value:
-                sel.emit("barrier")  # iteration 0 follows the barrier before the lds
+            if value:  # iteration 0 follows the barrier before the lds
+                # A guard, not a barrier: the scheduler fences here on exactly what this
+                # iteration's instructions depend on before it (see schedule.Scheduler.guard).
+                sel.out.append(SelectedInstruction(LABEL, {"name": sel.new_label(f"{sel.kernel_name}.{stmt.var}.guard"),
+                                                           "guard": True}, LABEL, comment=sel.comment,
+                                                   kernel=sel.kernel_name))
             sel.emit("li", rd=TRIP_REGISTER, imm=value + 1)
             sel.emit("blt", ra=COUNT_REGISTER, rb=TRIP_REGISTER, target=end)
             sel.select_body(stmt.body, inner)

@@ -36,9 +36,11 @@ The scheme, correctness first:
 
 Control instructions of the stream pass through untouched, except a selected ``barrier``,
 which resets the token state as the scheduler's own barriers do; ``label`` pseudo-
-instructions pass through too. So a run-time loop (isel's ``blt`` past whole iterations
-closed by barriers) needs nothing else here: no token crosses a barrier, so skipping the
-instructions between two of them leaves no signal or wait unmatched.
+instructions pass through too. A run-time loop (isel's ``blt`` past whole iterations) starts
+and ends with barriers; between its iterations isel places a *guard* label, where
+:meth:`Scheduler.guard` fences on whatever the next iteration depends on before it, so that no
+token crosses into an iteration that may be skipped: skipping leaves no signal or wait
+unmatched, and the previous iteration's tail keeps running under the next one's start.
 
 The stream is already in program order; the scheduler never reorders it. Overlap comes
 from the lowering: with double-buffered SRAM slots the DMA of the next tile only waits
@@ -226,6 +228,29 @@ class Scheduler:
                 needed.append(node)
         return needed
 
+    def guard(self, region: Sequence[SelectedInstruction]) -> None:
+        """Before a guarded iteration of a run-time-count loop (it may be skipped, and then
+        nothing after it until the loop's end runs): fence on every instruction before it that
+        an instruction of ``region`` depends on, so that no token crosses into the region (its
+        waits would be left unmatched, or its producers' signals unconsumed, when it is
+        skipped). The fences sit in the previous iteration's path, which runs exactly when
+        their producers did. Unlike a barrier, they leave everything else in flight: the
+        previous iteration's epilogue overlaps this one's start."""
+        needed: list[_Node] = []
+        for inst in region:
+            if inst.unit not in _UNIT_INDEX:
+                continue
+            clock = _merge(self.unit_clock[inst.unit], self.ctrl_clock)
+            for node in self._producers(inst.unit, clock, inst.reads, inst.writes):
+                if node not in needed:
+                    needed.append(node)
+        for node in sorted(needed, key=lambda n: n.position):
+            if self.ctrl_clock[_UNIT_INDEX[node.unit]] >= node.seq or node.consumer is not None:
+                continue  # an earlier fence covered it (units complete in order), or fenced already
+            if not self._fence(node):
+                self._barrier("barrier: no dependency token free at a loop guard")
+                return
+
     def add(self, inst: SelectedInstruction) -> None:
         if inst.unit not in _UNIT_INDEX:
             if inst.mnemonic == "barrier":
@@ -282,6 +307,9 @@ class Scheduler:
 def schedule(stream: Sequence[SelectedInstruction]) -> tuple[list[ScheduledInstruction], ScheduleStats]:
     """Add dependency tokens (and, where needed, fences) to ``stream``; ends with ``halt``."""
     scheduler = Scheduler()
-    for inst in stream:
+    for index, inst in enumerate(stream):
+        if inst.unit == "label" and inst.operands.get("guard"):
+            end = next((j for j in range(index + 1, len(stream)) if stream[j].unit == "label"), len(stream))
+            scheduler.guard(stream[index + 1:end])
         scheduler.add(inst)
     return scheduler.finish(), scheduler.stats
