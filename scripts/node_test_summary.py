@@ -48,7 +48,7 @@ def main() -> int:
             "",
             f"onnx {__import__('onnx').__version__}: {len(cases)} node tests use only claimed ops; "
             f"**{len(passed)} pass** ({frozen} of them with their integer shape inputs bound as constants, "
-            "since moecc compiles for static shapes), {len(refused)} are refused with a `MoeccError`, {len(failed)} fail.",
+            f"since moecc compiles for static shapes), {len(refused)} are refused with a `MoeccError`, {len(failed)} fail.",
             "",
             "Refusals by error class: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())),
             "",
