@@ -6,7 +6,7 @@ and compulsory HBM bytes / bandwidth) and their ratio, with the share of FLOPs o
 The roofline is computed in the same process from the same run, so the ratio is the figure of
 merit (1.0 = at the bound).
 
-    python bench/asic_roofline.py [--target moe-asic-v1] [--precision f32] [--moe sparse|dense] [--examples a,b] [--write docs/benchmarks.md]
+    python bench/asic_roofline.py [--target moe-asic-v1] [--precision f32] [--moe auto|sparse|dense] [--examples a,b] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SIZE_OVERRIDES: dict[str, dict[str, int]] = {
 }
 
 
-def measure(name: str, asic_target: str, precision: str, moe: str = "sparse") -> dict[str, object]:
+def measure(name: str, asic_target: str, precision: str, moe: str = "auto") -> dict[str, object]:
     sizes = {**realistic_sizes(name), "batch": 1, **SIZE_OVERRIDES.get(name, {})}
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
@@ -60,8 +60,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="moe-asic-v1")
     parser.add_argument("--precision", default="f32", choices=["f32", "bf16"])
-    parser.add_argument("--moe", default="sparse", choices=["sparse", "dense"],
-                        help="how MoE layers run: each token on its chosen experts, or every expert on every token")
+    parser.add_argument("--moe", default="auto", choices=["auto", "sparse", "dense"],
+                        help="how MoE layers run: per layer as the part favours (the default), each token on its "
+                             "chosen experts, or every expert on every token")
     parser.add_argument("--examples", default=",".join(sorted(EXAMPLES)))
     parser.add_argument("--write", help="append the table to this Markdown file")
     args = parser.parse_args()

@@ -31,9 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="MXU precision on --target asic (default f32; bf16: f32 accumulation)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the cpu target's thread pool (default: 1; kept in the artifact)")
-    p.add_argument("--moe", choices=["sparse", "dense"], default=None,
-                   help="how MoE layers run (cpu, tiled, asic): sparse (each token on its chosen experts, the default) "
-                        "or dense (every expert on every token, for comparison)")
+    p.add_argument("--moe", choices=["sparse", "dense", "auto"], default=None,
+                   help="how MoE layers run (cpu, tiled, asic): sparse (each token on its chosen experts; the default on "
+                        "cpu and tiled), dense (every expert on every token) or auto (per layer, whichever the target's "
+                        "cost of a matmul row favours; the default on asic)")
     p.add_argument("--capacity-factor", type=float, default=None, metavar="F",
                    help="each MoE expert takes at most ceil(F * tokens * k / experts) tokens, the first in token "
                         "order; the other choices are dropped and counted in the report (default 0: dropless)")

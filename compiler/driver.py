@@ -60,8 +60,10 @@ def compile(  # noqa: A001 - the public name of the API
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
     ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
-    ``moe`` (``cpu``, ``tiled``, ``asic``): ``"sparse"`` (the default) runs each expert of a ``moe``
-    op on the tokens routed to it, ``"dense"`` every expert on every token (for comparison);
+    ``moe`` (``cpu``, ``tiled``, ``asic``): ``"sparse"`` (the default on ``cpu`` and ``tiled``) runs
+    each expert of a ``moe`` op on the tokens routed to it, ``"dense"`` every expert on every
+    token, ``"auto"`` (the default on ``asic``) picks per layer from the target's cost of a
+    matmul row (sparse in f32, dense in bf16 on moe-asic-v1 at small token counts);
     ``routing`` (``asic``): ``"uniform"``, ``"zipf:ALPHA"`` or a JSON file replaces the routers'
     choices by that distribution, a what-if for the simulated cycles (the outputs are then not
     the model's; the report's ``routing_source`` says so); ``capacity_factor`` (``cpu``, ``tiled``,

@@ -46,6 +46,9 @@ def routing_report(layers: Sequence[Mapping[str, Any]], counts: Sequence[Sequenc
             padding_flops = 0
         rows.append({
             "layer": layer["onnx_node"],
+            # How the layer ran, and who chose: the moe option, or moe="auto" per layer.
+            "dispatch": "dense" if layer.get("dense") else "sparse",
+            "chosen_by": layer.get("chosen_by", "option"),
             "op": layer["op"],
             "experts": int(layer["experts"]),
             "top_k": int(layer["top_k"]),
@@ -69,7 +72,8 @@ def format_routing(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         share = row["executed_expert_flops"] / row["dense_expert_flops"] if row["dense_expert_flops"] else 0.0
         dropped = f", {row['dropped_tokens']} dropped (capacity {row['capacity']})" if row.get("capacity") is not None else ""
-        lines.append(f"moe           {row['layer']}: tokens per expert {row['tokens_per_expert']}, imbalance "
+        how = f" ({row['dispatch']}{', chosen by auto' if row.get('chosen_by') == 'auto' else ''})"
+        lines.append(f"moe           {row['layer']}{how}: tokens per expert {row['tokens_per_expert']}, imbalance "
                      f"{row['imbalance']:.2f}, {row['padding_rows']} padding rows{dropped}, expert FLOPs "
                      f"{share * 100:.0f}% of dense\n")
     return "".join(lines)

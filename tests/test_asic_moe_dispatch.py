@@ -244,7 +244,7 @@ def test_capacity_factor_is_checked() -> None:
 
 def test_report_says_which_kernels_the_cycles_go_to(tmp_path) -> None:
     model, feeds = _models("mixtral-block")
-    compiled = moecc.compile(model, target="asic")
+    compiled = moecc.compile(model, target="asic", moe="sparse")
     compiled.run(feeds)
     report = compiled.report()
     rows = report["kernels"]["by_kernel"]
@@ -264,7 +264,7 @@ def test_report_says_which_kernels_the_cycles_go_to(tmp_path) -> None:
 
 def test_trace_labels_each_experts_work_with_its_layer_and_expert() -> None:
     model, feeds = _models("mixtral-block")
-    compiled = moecc.compile(model, target="asic", trace=True)
+    compiled = moecc.compile(model, target="asic", trace=True, moe="sparse")
     compiled.run(feeds)
     events = [e for e in compiled.trace()["traceEvents"] if e.get("ph") == "X"]
     assert all("kernel" in e["args"] and "statement" in e["args"] for e in events)
@@ -276,3 +276,23 @@ def test_trace_labels_each_experts_work_with_its_layer_and_expert() -> None:
             and not e["name"].endswith((": li", ": barrier", ": blt", ": lds"))}
     assert busy >= {i for i, n in enumerate(row["tokens_per_expert"]) if n}
     assert all(e["name"].startswith(f"{row['layer']} expert {e['args']['expert']}: ") for e in labelled)
+
+
+@pytest.mark.parametrize("asic_target,precision,want", [
+    ("moe-asic-v1", "f32", "sparse"),   # 32-row tiles stream 128 cycles per fold: 4x fewer than dense
+    ("moe-asic-v1", "bf16", "dense"),   # one pass: every fold costs its 128-cycle weight load anyway
+    ("moe-asic-edge", "f32", "sparse"),
+    ("moe-asic-edge", "bf16", "dense"),
+])
+def test_auto_picks_the_dispatch_the_part_favours(asic_target: str, precision: str, want: str) -> None:
+    graph, data = moe_graph(tokens=128, hidden=32, ffn=48, experts=8, top_k=2)
+    compiled = moecc.compile_graph(graph, target="asic", asic_target=asic_target, precision=precision)
+    compiled.run({"x": data})
+    (row,) = compiled.report()["moe"]
+    assert (row["dispatch"], row["chosen_by"]) == (want, "auto")
+    assert f"({want}, chosen by auto)" in compiled.backend.summary(compiled.report())
+    # A capacity factor or a routing what-if needs the dispatch.
+    capped = moecc.compile_graph(graph, target="asic", asic_target=asic_target, precision=precision,
+                                 capacity_factor=2.0)
+    capped.run({"x": data})
+    assert capped.report()["moe"][0]["dispatch"] == "sparse"

@@ -8,10 +8,12 @@ express left to the host), ``plan-memory`` (HBM, SRAM and accumulator offsets),
 ``compile-host-steps`` (machine code for the host steps in between, compiled through the tiled
 IR as the ``cpu`` target compiles them). The part's description (``asic_target``: a name from
 ``moecc isa --targets`` or a path to a target TOML) sizes the tiles and the staging.
-``precision="bf16"`` runs the MXU in bf16 with f32 accumulation. ``moe="sparse"`` (the default)
-dispatches each token of a ``moe`` op to its chosen experts on the chip (per-expert token
-tiles in loops whose trip counts are read at run time, gathers and scatter-adds);
-``moe="dense"`` runs every expert on every token. ``routing="uniform"``, ``"zipf:ALPHA"`` or a
+``precision="bf16"`` runs the MXU in bf16 with f32 accumulation. ``moe="sparse"`` dispatches
+each token of a ``moe`` op to its chosen experts on the chip (per-expert token tiles in loops
+whose trip counts are read at run time, gathers and scatter-adds); ``moe="dense"`` runs every
+expert on every token; ``moe="auto"`` (the default) picks per layer from the part's cost of a
+matmul row (:func:`moecc.passes.tiled_lowering.moe_dispatch.choose_moe`): sparse in f32, dense
+in bf16 on an array whose weight load per fold outweighs a small tile's rows. ``routing="uniform"``, ``"zipf:ALPHA"`` or a
 JSON file replaces the routers' choices by that distribution (a what-if for the simulated
 cycles: the outputs are then not the model's; :mod:`moecc.passes.tiled_lowering.routing_whatif`).
 """
@@ -43,7 +45,7 @@ class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
-                                                    "moe": "sparse", "routing": "", "capacity_factor": 0.0}
+                                                    "moe": "auto", "routing": "", "capacity_factor": 0.0}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -81,8 +83,8 @@ class AsicTarget(CompileTarget):
         from moecc.passes.manager import parse_pipeline
         from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
-        params = asdict(asic_tiling_params(load_target(str(options["asic_target"]))))
-        lower = LowerToTiledStage(**params, moe=str(options.get("moe", "sparse")), routing=str(options.get("routing", "")),
+        params = asdict(asic_tiling_params(load_target(str(options["asic_target"])), str(options.get("precision", "f32"))))
+        lower = LowerToTiledStage(**params, moe=str(options.get("moe", "auto")), routing=str(options.get("routing", "")),
                                   capacity_factor=float(options.get("capacity_factor", 0.0)))
         return [lower, *parse_pipeline("stage-for-asic,plan-memory,select-instructions,compile-host-steps")]
 

@@ -40,15 +40,16 @@ def check_moe_option(options: dict[str, Any]) -> dict[str, Any]:
 
     if options.get("moe") not in MOE_MODES:
         raise UnsupportedError(f"moe must be one of {', '.join(MOE_MODES)}, got {options.get('moe')!r}",
-                               remedy="use moe='sparse' (each token to its chosen experts) or 'dense' (every expert on every token)")
+                               remedy="use moe='sparse' (each token to its chosen experts), 'dense' (every expert on every "
+                                      "token) or 'auto' (whichever the target's cost of a matmul row favours, per layer)")
     factor = options.get("capacity_factor", 0.0)
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not math.isfinite(factor) or factor < 0:
         raise UnsupportedError(f"capacity_factor must be a number >= 0, got {factor!r}",
                                remedy="give 0 (dropless, the default) or e.g. 1.25 (each expert takes at most 1.25x "
                                       "its mean share of the tokens; the rest are dropped and counted)")
-    if factor and options["moe"] != "sparse":
+    if factor and options["moe"] == "dense":
         raise UnsupportedError("capacity_factor caps the tokens a dispatched expert takes; moe='dense' dispatches none",
-                               remedy="use moe='sparse' with a capacity factor")
+                               remedy="use moe='sparse' (or 'auto') with a capacity factor")
     if "capacity_factor" in options:
         options["capacity_factor"] = float(factor)
     return options

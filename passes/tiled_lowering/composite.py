@@ -33,7 +33,7 @@ from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, 
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
 from moecc.passes.tiled_lowering.elementwise import activation, narrow, widen
-from moecc.passes.tiled_lowering.moe_dispatch import emit_route, lower_moe_sparse
+from moecc.passes.tiled_lowering.moe_dispatch import choose_moe, emit_route, lower_moe_sparse
 from moecc.passes.tiled_lowering.reductions import reduce_chunks
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
 
@@ -216,10 +216,13 @@ def _moe_expert(kb: KernelBuilder, x: View, w: dict[str, View], y: View, g: View
 
 @register_rule("moe")
 def lower_moe(op: Op, ctx: LoweringContext) -> None:
-    if ctx.moe == "sparse":
+    mode = choose_moe(op, ctx) if ctx.moe == "auto" else ctx.moe
+    if mode == "sparse":
         lower_moe_sparse(op, ctx)
-        return
-    lower_moe_dense(op, ctx)
+    else:
+        lower_moe_dense(op, ctx)
+    if ctx.moe == "auto":
+        ctx.moe_layers[-1]["chosen_by"] = "auto"
 
 
 def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:

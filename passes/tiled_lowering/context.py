@@ -46,8 +46,15 @@ class TilingParams:
     #: (0: ``tile_rows``). A target whose matmuls compute only a tile's real rows wants it
     #: large; one that computes whole tiles, small.
     expert_rows: int = 0
+    #: A matmul over fewer rows than this costs as much as one over this many (a weight-
+    #: stationary array's weight load per fold: its height over the passes of the MXU dtype);
+    #: 1 when the cost follows the rows. ``moe="auto"`` weighs sparse against dense with it.
+    row_floor: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.row_floor, int) or self.row_floor < 1:
+            raise PassError(f"tiling parameter row_floor={self.row_floor!r} must be a positive integer",
+                            pass_name="lower-to-tiled", remedy="give 1 or the rows a matmul costs at least")
         if not isinstance(self.expert_rows, int) or self.expert_rows < 0:
             raise PassError(f"tiling parameter expert_rows={self.expert_rows!r} must be a non-negative integer",
                             pass_name="lower-to-tiled", remedy="give 0 (tile_rows) or a positive row count")
@@ -78,8 +85,9 @@ class Rule:
 
 
 #: How a ``moe`` op lowers: ``sparse`` runs each expert on the tokens routed to it
-#: (:mod:`.moe_dispatch`), ``dense`` runs every expert on every token and masks (for comparison).
-MOE_MODES = ("sparse", "dense")
+#: (:mod:`.moe_dispatch`), ``dense`` runs every expert on every token and masks (for comparison),
+#: ``auto`` picks one per layer by the tiling's cost of a matmul row (:func:`.moe_dispatch.choose_moe`).
+MOE_MODES = ("sparse", "dense", "auto")
 
 #: Op kind -> its lowering rule. Kinds without a rule become host calls.
 RULES: dict[str, Rule] = {}

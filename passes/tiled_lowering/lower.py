@@ -92,13 +92,13 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     if moe not in MOE_MODES:
         raise PassError(f"moe={moe!r} is not a moe lowering", pass_name="lower-to-tiled",
                         remedy=f"use one of {', '.join(MOE_MODES)}")
-    if routing and moe != "sparse":
+    if routing and moe == "dense":
         raise PassError("a routing what-if replaces the choices of a dispatched MoE layer", pass_name="lower-to-tiled",
                         remedy="use moe='sparse' with routing=...")
     if not (isinstance(capacity_factor, int | float) and capacity_factor >= 0):
         raise PassError(f"capacity factor {capacity_factor!r} must be a number >= 0", pass_name="lower-to-tiled",
                         remedy="give 0 (dropless) or e.g. 1.25")
-    if capacity_factor and moe != "sparse":
+    if capacity_factor and moe == "dense":
         raise PassError("a capacity factor caps the tokens a dispatched expert takes", pass_name="lower-to-tiled",
                         remedy="use moe='sparse' with capacity_factor=...")
     ctx = LoweringContext(graph, params or TilingParams(), moe, routing=parse_routing(routing),

@@ -185,6 +185,34 @@ def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v:
 SCAN_BLOCK = 128
 
 
+#: ``moe="auto"`` dispatches sparsely when the estimated matmul rows come to at most this share
+#: of dense's: the routing, the dispatch and the per-tile latency are not free.
+AUTO_SPARSE_SHARE = 0.75
+
+
+def choose_moe(op: Op, ctx: LoweringContext) -> str:
+    """``"sparse"`` or ``"dense"`` for one ``moe`` op under ``moe="auto"``, from the rows its
+    experts' matmuls would run, tokens spread evenly (``tokens * k / experts`` per expert): a
+    matmul over ``r`` rows costs ``max(r, row_floor)`` (:class:`~.context.TilingParams`); sparse
+    runs whole token tiles when the floor is above 1 (static shapes), the real rows otherwise.
+    On a weight-stationary array in bf16 the floor is the array height and dense wins; in f32,
+    or on a CPU, sparse does. A routing what-if or a capacity factor needs sparse dispatch."""
+    if ctx.routing is not None or ctx.capacity_factor:
+        return "sparse"
+    tokens = op.operands[0].type.shape[0]
+    experts = op.operands[1].type.shape[1]
+    top = op.attrs["top_k"]
+    floor = ctx.params.row_floor
+    per_expert = tokens * top / experts
+    if floor <= 1:
+        sparse = tokens * top
+    else:
+        rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
+        sparse = experts * math.ceil(per_expert / rows) * max(rows, floor)
+    dense = experts * max(tokens, floor)
+    return "sparse" if sparse <= AUTO_SPARSE_SHARE * dense else "dense"
+
+
 def expert_capacity(factor: float, tokens: int, top_k: int, experts: int) -> int:
     """Tokens an expert takes: all of them (``factor`` 0: dropless), else
     ``ceil(factor * tokens * top_k / experts)`` (GShard's capacity), between 1 and ``tokens``."""
@@ -351,4 +379,4 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     return [For(e, experts, (tile_loop,))]
 
 
-__all__ = ["emit_route", "lower_moe_sparse", "token_tile"]
+__all__ = ["AUTO_SPARSE_SHARE", "choose_moe", "emit_route", "expert_capacity", "lower_moe_sparse", "token_tile"]

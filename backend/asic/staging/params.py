@@ -14,7 +14,9 @@ instructions after staging:
   multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
 - ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
   (operands converted to f32, expression nodes) and double-buffers streamed tiles;
-- ``expert_rows``: a quarter of the array height, the tile a MoE expert's tokens pad to.
+- ``expert_rows``: a quarter of the array height, the tile a MoE expert's tokens pad to;
+- ``row_floor``: the array height over the MXU dtype's passes, the rows below which a matmul
+  costs no less (its weight load per fold), which ``moe="auto"`` weighs.
 """
 
 from __future__ import annotations
@@ -37,15 +39,19 @@ MIN_EXPERT_ROWS = 8
 LOCAL_SHARE = 8
 
 
-def asic_tiling_params(target: Target) -> TilingParams:
-    """The :class:`TilingParams` ``lower-to-tiled`` uses for ``target``."""
+def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
+    """The :class:`TilingParams` ``lower-to-tiled`` uses for ``target`` (and the MXU dtype of
+    ``precision``, which sets the row floor: a fold streams ``rows x passes`` cycles against
+    the array height's cycles of weight load)."""
     dim = target.limits.tile_dim
+    passes = target.passes("bf16" if precision == "bf16" else "f32")
     return TilingParams(
         tile_rows=max(1, min(dim, ROWS_PER_WEIGHT_TILE * target.mxu_rows)),
         tile_cols=max(1, min(dim, target.mxu_cols)),
         k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
         expert_rows=max(MIN_EXPERT_ROWS, target.mxu_rows // EXPERT_ROW_FRACTION),
+        row_floor=max(1, target.mxu_rows // max(1, passes)),
     )
 
 
