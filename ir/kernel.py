@@ -13,7 +13,7 @@ in *elements* of the buffer's dtype.
 - An :class:`HbmRef` is a 2-D strided window of an HBM buffer seen as a flat array:
   element ``(r, c)`` of the window is ``flat[offset + r * pitch + c]``.
 - A :class:`LocalRef` is a contiguous ``rows x cols`` tile in an SRAM or accumulator buffer,
-  starting at element ``offset`` of slot ``slot`` (buffers with ``slots > 1`` are multi-
+  starting at element ``offset`` of slot ``slot`` modulo the buffer's slots (buffers with ``slots > 1`` are multi-
   buffered: slot ``i % 2`` is the double-buffering idiom).
 
 Statements (each maps to one instruction kind; see :data:`VECTOR_OPS`):
@@ -429,7 +429,9 @@ def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str
         return
     lo, hi = ref.offset.bounds(ranges)
     slo, shi = ref.slot.bounds(ranges)
-    if lo < 0 or hi + ref.rows * ref.cols > buf.elements or slo < 0 or shi >= buf.slots or ref.rows <= 0 or ref.cols <= 0:
+    # A slot is taken modulo the buffer's slots (a ring: a run-time loop's iteration names its
+    # slot), so only a negative one is out of range.
+    if lo < 0 or hi + ref.rows * ref.cols > buf.elements or slo < 0 or ref.rows <= 0 or ref.cols <= 0:
         raise VerificationError(
             f"{where}: tile {ref.rows}x{ref.cols} at element {ref.offset} slot {ref.slot} does not fit "
             f"buffer {buf.name} ({buf.shape[0]}x{buf.shape[1]} x {buf.slots} slots)"

@@ -233,6 +233,7 @@ class _KernelRun:
             raise self.invalid(f"operand {ref.buffer} is {buf.dtype}, the statement works in {dtype}")
         offset = ref.offset.eval(self.env)
         slot = ref.slot.eval(self.env)
+        slot = slot % buf.slots if slot >= 0 else slot  # slots form a ring (see moecc.ir.kernel)
         count = ref.rows * ref.cols
         if ref.rows <= 0 or ref.cols <= 0 or not 0 <= slot < buf.slots or offset < 0 or offset + count > buf.elements:
             raise self.invalid(f"tile {ref.rows}x{ref.cols} at element {offset} of slot {slot} leaves buffer "

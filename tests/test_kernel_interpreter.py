@@ -361,9 +361,18 @@ def test_verifier_rejects_out_of_bounds_tiles_before_running() -> None:
     with pytest.raises(VerificationError, match=r"HBM window 16x16 .* leaves buffer x"):
         run_kernel_module(module, {"x": x, "w": w})
     local_overrun = Kernel("k", (sram("t", F32, 4, 8, slots=2),), (
-        For("j", 3, (Vector("fill", LocalRef("t", 4, 8, slot=j)),)),))
+        For("j", 3, (Vector("fill", LocalRef("t", 2, 8, offset=j * 16)),)),))
     with pytest.raises(VerificationError, match=r"kernel k, statement 0 .* does not fit buffer t"):
         run_kernel_module(KernelModule(steps=[local_overrun]), {})
+    # Slots form a ring: slot 2 of a two-slot buffer is slot 0 (a run-time loop's iteration
+    # names its slot); only a negative slot is out of range.
+    ring = Kernel("k", (sram("t", F32, 4, 8, slots=2),), (
+        For("j", 3, (Vector("fill", LocalRef("t", 4, 8, slot=j)),)),))
+    run_kernel_module(KernelModule(steps=[ring]), {})
+    negative = Kernel("k", (sram("t", F32, 4, 8, slots=2),), (
+        For("j", 3, (Vector("fill", LocalRef("t", 4, 8, slot=j * -1)),)),))
+    with pytest.raises(VerificationError, match=r"does not fit buffer t"):
+        run_kernel_module(KernelModule(steps=[negative]), {})
 
 
 def test_interpreter_checks_operand_shapes_and_dtypes() -> None:

@@ -219,7 +219,8 @@ class Selector:
     def local_address(self, ref: LocalRef, env: Mapping[str, int]) -> tuple[Buffer, int]:
         buf = self.local_buffer(ref)
         assert buf.offset is not None
-        return buf, buf.offset + ref.slot.eval(env) * buf.slot_bytes + ref.offset.eval(env) * buf.dtype.itemsize
+        slot = ref.slot.eval(env) % buf.slots  # slots form a ring (see moecc.ir.kernel)
+        return buf, buf.offset + slot * buf.slot_bytes + ref.offset.eval(env) * buf.dtype.itemsize
 
     def hbm_address(self, ref: HbmRef, env: Mapping[str, int]) -> tuple[Buffer, int]:
         try:

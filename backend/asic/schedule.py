@@ -131,6 +131,9 @@ class Scheduler:
     unit_clock: dict[str, Clock] = field(default_factory=lambda: {u: _ZERO for u in QUEUED_UNITS})
     ctrl_clock: Clock = _ZERO
     tokens: dict[int, _TokenUse | None] = field(default_factory=lambda: {t: None for t in TOKENS})
+    #: Output position where the current guarded iteration (or, after a barrier, everything
+    #: since it) starts: what a guard may fence on directly (:meth:`guard`).
+    region_start: int = 0
     lru: list[int] = field(default_factory=lambda: list(TOKENS))
 
     # -- happens-before ------------------------------------------------------------------------
@@ -176,6 +179,7 @@ class Scheduler:
         done = tuple(len(self.nodes[u]) for u in QUEUED_UNITS)
         self.ctrl_clock = done  # type: ignore[assignment]
         self.tokens = {t: None for t in TOKENS}
+        self.region_start = len(self.out)
 
     def _fence(self, producer: _Node) -> bool:
         """``nop wait(t)`` on ``producer`` before the next instruction; False if no token is free."""
@@ -234,7 +238,8 @@ class Scheduler:
         an instruction of ``region`` depends on, so that no token crosses into the region (its
         waits would be left unmatched, or its producers' signals unconsumed, when it is
         skipped). The fences sit in the previous iteration's path, which runs exactly when
-        their producers did. Unlike a barrier, they leave everything else in flight: the
+        their producers did; a producer from further back is waited for through the previous
+        iteration's last instruction on its unit (units complete in order). Unlike a barrier, they leave everything else in flight: the
         previous iteration's epilogue overlaps this one's start."""
         needed: list[_Node] = []
         for inst in region:
@@ -242,6 +247,16 @@ class Scheduler:
                 continue
             clock = _merge(self.unit_clock[inst.unit], self.ctrl_clock)
             for node in self._producers(inst.unit, clock, inst.reads, inst.writes):
+                if node.position < self.region_start:
+                    # Before the previous iteration (which runs whenever this fence does, but a
+                    # producer before it may have run when this fence is skipped): wait instead
+                    # for the previous iteration's last instruction on the same unit, which
+                    # completes after it (units complete in order).
+                    latest = self.nodes[node.unit][-1]
+                    if latest.position < self.region_start:
+                        self._barrier("barrier: a loop iteration depends on work before the previous one")
+                        return
+                    node = latest
                 if node not in needed:
                     needed.append(node)
         for node in sorted(needed, key=lambda n: n.position):
@@ -250,6 +265,10 @@ class Scheduler:
             if not self._fence(node):
                 self._barrier("barrier: no dependency token free at a loop guard")
                 return
+
+    def start_region(self) -> None:
+        """The instructions from here on belong to a new guarded iteration (see :meth:`guard`)."""
+        self.region_start = len(self.out)
 
     def add(self, inst: SelectedInstruction) -> None:
         if inst.unit not in _UNIT_INDEX:
@@ -308,8 +327,11 @@ def schedule(stream: Sequence[SelectedInstruction]) -> tuple[list[ScheduledInstr
     """Add dependency tokens (and, where needed, fences) to ``stream``; ends with ``halt``."""
     scheduler = Scheduler()
     for index, inst in enumerate(stream):
-        if inst.unit == "label" and inst.operands.get("guard"):
+        guard = inst.unit == "label" and bool(inst.operands.get("guard"))
+        if guard:
             end = next((j for j in range(index + 1, len(stream)) if stream[j].unit == "label"), len(stream))
             scheduler.guard(stream[index + 1:end])
         scheduler.add(inst)
+        if guard:
+            scheduler.start_region()
     return scheduler.finish(), scheduler.stats

@@ -53,8 +53,21 @@ def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stag
             if not isinstance(stmt, For):
                 out.append(stmt)
                 continue
-            if stmt.is_dynamic:  # iterations are guarded one by one: no unrolling by slots
-                out.append(dataclasses.replace(stmt, body=tuple(rewrite(stmt.body))))
+            if stmt.is_dynamic:
+                # Iterations are guarded one by one (instruction selection unrolls them): instead
+                # of unrolling by slots, the iteration-private buffers take two slots named by
+                # the iteration index (slots form a ring), so an iteration's tiles do not wait
+                # for the previous iteration to finish with the same ones.
+                inner = tuple(rewrite(stmt.body))
+                if not any(isinstance(s, For) for s in inner):
+                    counts = _reference_counts(inner)
+                    owned = {n for n in locals_ if n in counts and counts[n] == everywhere[n]}
+                    local = _iteration_private(inner, {n for n in counts if n in temps} | owned)
+                    if local and fits(local, RING_SLOTS):
+                        for name in local:
+                            slots[name] = max(slots.get(name, 1), RING_SLOTS)
+                        inner = tuple(_ring(s, stmt.var, local) for s in inner)
+                out.append(dataclasses.replace(stmt, body=inner))
                 continue
             if any(isinstance(s, For) for s in stmt.body) or stmt.count < 2:
                 out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body))))
@@ -105,6 +118,20 @@ def _iteration_private(body: Sequence[Stmt], buffers: set[str]) -> set[str]:
         for role, ref in roles:
             (written if role == "write" else read).add(ref.buffer)
     return (buffers & read) - shared
+
+
+#: Slots of the iteration-private buffers of a run-time-count loop (double buffering).
+RING_SLOTS = 2
+
+
+def _ring(stmt: Stmt, var: str, ring: set[str]) -> Stmt:
+    """``stmt`` with its refs to ``ring`` buffers in slot ``var`` (modulo their slots)."""
+    changes = {}
+    for f in dataclasses.fields(stmt):
+        ref = getattr(stmt, f.name)
+        if isinstance(ref, LocalRef) and ref.buffer in ring:
+            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, ref.offset, Affine.of(var))
+    return dataclasses.replace(stmt, **changes) if changes else stmt
 
 
 def _map(stmt: Stmt, var: str, value: Affine, streamed: set[str], slot_index: int) -> Stmt:
