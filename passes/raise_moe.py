@@ -35,7 +35,10 @@ weight per expert joined by a ``concat`` of ``E`` chains. Element-wise products 
 tokens, slots and features (so a fused ``gate_up`` weight split by two slices becomes two weights),
 and the combine must sum every token's ``k`` slots (or ``E`` experts) once each, into the rows of
 ``x`` in order. The expression must be a (gated) MLP ``(act(x @ Wg + bg) [* (x @ Wu + bu)]) @ Wd +
-bd`` with ``act`` one of silu (``x * sigmoid(x)``), gelu, gelu_tanh, relu.
+bd`` with ``act`` one of silu (``x * sigmoid(x)``), gelu, gelu_tanh, relu, or GPT-OSS's clamped
+SwiGLU of the interleaved columns of one fused projection, with biases gathered by the top-k indices
+(:mod:`moecc.passes.raise_moe_gpt_oss`: ``gating = "clamped_swiglu"``, the columns de-interleaved
+into ``w_gate``/``w_up`` by constant slices with step 2).
 
 Every intermediate value must be used only inside the pattern (router logits returned as an
 output, say, leave the layer alone); views of the token input may serve others and are kept.
@@ -103,7 +106,8 @@ class Weight:
     ``j``, ``value`` ``[E, ., .]`` batched), ``shared`` (``value`` ``[K, N]``, no expert),
     ``split`` (a shared ``[K, E*F]`` weight read as ``E`` experts), ``stack`` (``parts``: one
     shared weight per expert). ``transposed``: the matrix is ``value``'s last two dims swapped;
-    ``cols``: then only the columns ``[start, start + n)``."""
+    ``cols``: then only the ``n`` columns ``start, start + step, ...`` (``step`` 2: one half of
+    interleaved gate/up columns)."""
 
     mode: str
     value: Value | None
@@ -112,14 +116,16 @@ class Weight:
     split: tuple[int, int] | None = None
     parts: tuple[Weight, ...] = ()
     index: Value | None = None  # the top-k indices a gather mode weight is selected by
+    step: int = 1
 
-    def sliced(self, start: int, n: int) -> Weight:
+    def sliced(self, start: int, n: int, step: int = 1) -> Weight:
+        """The ``n`` columns ``start, start + step, ...`` of this weight's."""
         if self.mode == "split":
             raise NoMatch("a slice of experts split from one weight")
         if self.mode == "stack":
-            return replace(self, parts=tuple(p.sliced(start, n) for p in self.parts))
+            return replace(self, parts=tuple(p.sliced(start, n, step) for p in self.parts))
         base = self.cols[0] if self.cols else 0
-        return replace(self, cols=(base + start, n))
+        return replace(self, cols=(base + start * self.step, n), step=self.step * step)
 
     @property
     def per_expert(self) -> bool:
@@ -156,6 +162,16 @@ class Bias:
 
 
 @dataclass(frozen=True, eq=False)
+class Glu:
+    """GPT-OSS's clamped SwiGLU of a gate and an up projection (see :mod:`.raise_moe_gpt_oss`)."""
+
+    gate: Any
+    up: Any
+    alpha: float
+    limit: float
+
+
+@dataclass(frozen=True, eq=False)
 class Routing:
     """The routing weights (top-k or dense): no feature axis."""
 
@@ -179,6 +195,8 @@ def _sub(expr: Any, start: int, n: int, width: int) -> Any:
         return Mul(_sub(expr.a, start, n, width), _sub(expr.b, start, n, width))
     if isinstance(expr, Bias):
         return Bias(_sub(expr.inp, start, n, width), expr.bias[..., start : start + n])
+    if isinstance(expr, Glu):
+        return Glu(_sub(expr.gate, start, n, width), _sub(expr.up, start, n, width), expr.alpha, expr.limit)
     raise NoMatch("a part of the token input feeds an expert")
 
 
@@ -357,6 +375,8 @@ class MoeMatch:
     biases: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]
     combine: Op
     ops: list[Op] = field(default_factory=list)
+    #: ``(swiglu_alpha, swiglu_limit)`` of a ``clamped_swiglu`` gating (GPT-OSS), else None.
+    swiglu: tuple[float, float] | None = None
 
 
 class Matcher:
@@ -608,6 +628,12 @@ class Matcher:
         down, b_down = linear(expr, on_x=False)
         inner = (expr.inp if isinstance(expr, Lin) else expr.inp.inp)
         up = b_up = None
+        if isinstance(inner, Glu):
+            gate, b_gate = linear(inner.gate, on_x=True)
+            up, b_up = linear(inner.up, on_x=True)
+            return MoeMatch(self.x, self.tokens, self.hidden, router_w, router_b, self.k, normalize, "silu",
+                            gate, up, down, (b_gate, b_up, b_down), red, list(self.pattern.values()),
+                            swiglu=(inner.alpha, inner.limit))
         if isinstance(inner, Mul):
             acts = [e for e in (inner.a, inner.b) if isinstance(e, Act)]
             _require(len(acts) >= 1, "a gated MLP without activation")
@@ -657,7 +683,9 @@ class Matcher:
             _require(inner.width > 0, "activation of routing weights")
             return replace(inner, expr=Act(name, inner.expr))
         if op.kind == "mul":
-            return self.product(op)
+            from moecc.passes.raise_moe_gpt_oss import clamped_swiglu  # it builds on this module
+
+            return clamped_swiglu(self, op) or self.product(op)
         if op.kind == "add":
             return self.biased(op)
         if op.kind == "matmul":
@@ -693,6 +721,11 @@ class Matcher:
 
     def biased(self, op: Op) -> Sym:
         consts = [v for v in op.operands if const_value(v) is not None]
+        if not consts:  # a per-expert bias gathered by the top-k indices (GPT-OSS)?
+            from moecc.passes.raise_moe_gpt_oss import gathered_bias  # it builds on this module
+
+            if (gathered := gathered_bias(self, op)) is not None:
+                return gathered
         _require(len(consts) == 1, "an add on the experts' path is not a bias")
         data = const_value(consts[0])
         other = op.operands[1] if op.operands[0] is consts[0] else op.operands[0]
@@ -865,7 +898,8 @@ def _build_weight(b: GraphBuilder, w: Weight, experts: int) -> Value:
         value = b.emit1("transpose", [value], {"perm": (0, 2, 1)})
     if w.cols is not None:
         start, n = w.cols
-        value = b.emit1("slice", [value], {"starts": (start,), "ends": (start + n,), "axes": (2,), "steps": (1,)})
+        value = b.emit1("slice", [value], {"starts": (start,), "ends": (start + (n - 1) * w.step + 1,), "axes": (2,),
+                                           "steps": (w.step,)})
     return value
 
 
@@ -875,7 +909,8 @@ def _build_matrix(b: GraphBuilder, w: Weight) -> Value:
         value = b.emit1("transpose", [value], {"perm": (1, 0)})
     if w.cols is not None:
         start, n = w.cols
-        value = b.emit1("slice", [value], {"starts": (start,), "ends": (start + n,), "axes": (1,), "steps": (1,)})
+        value = b.emit1("slice", [value], {"starts": (start,), "ends": (start + (n - 1) * w.step + 1,), "axes": (1,),
+                                           "steps": (w.step,)})
     return value
 
 
@@ -947,6 +982,8 @@ def rewrite(graph: Graph, m: MoeMatch) -> Value:
         operands.append(b.const(np.asarray(m.router_b, dtype=dtype.numpy), "router_b"))
     attrs = {"top_k": m.top_k, "normalize": m.normalize, "activation": m.activation, "gated": m.up is not None,
              "expert_bias": expert_bias, "router_bias": m.router_b is not None}
+    if m.swiglu is not None:
+        attrs.update(gating="clamped_swiglu", swiglu_alpha=m.swiglu[0], swiglu_limit=m.swiglu[1])
     result = b.emit1("moe", operands, attrs, name="moe")
     if result.type.shape != red.result.type.shape:
         result = b.emit1("reshape", [result], {"shape": red.result.type.shape})
@@ -1039,8 +1076,9 @@ class RaiseMoe(Pass):
         %y = moe(%x, %router, %transpose_0, %transpose_2, %transpose_1) {top_k = 2} : tensor<3x8xf32>
 
     ``normalize = false`` when the top-k weights are not renormalised, ``gated = false`` for a
-    plain MLP, ``expert_bias``/``router_bias`` when biases are added; ``explain=true`` prints
-    why each top_k left alone is not an MoE layer.
+    plain MLP, ``expert_bias``/``router_bias`` when biases are added, ``gating =
+    "clamped_swiglu"`` (with ``swiglu_alpha``/``swiglu_limit``) for GPT-OSS's experts;
+    ``explain=true`` prints why each top_k left alone is not an MoE layer.
     """
 
     name: ClassVar[str] = "raise-moe"

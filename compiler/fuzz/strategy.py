@@ -999,6 +999,8 @@ def gen_moe(b: _Build) -> None:
                              "activation": b.choice(["silu", "gelu", "gelu_tanh", "relu"])}
     if moe_operand_layout is not None:
         attrs.update(gated=b.draw(st.integers(0, 3)) > 0, expert_bias=b.flag(), router_bias=b.flag())
+        if attrs["gated"] and attrs["activation"] == "silu" and b.flag():  # GPT-OSS's clamped SwiGLU
+            attrs.update(gating="clamped_swiglu", swiglu_alpha=b.choice([1.0, 1.702]), swiglu_limit=b.choice([0.5, 7.0]))
         names = moe_operand_layout(attrs)
     else:
         names = ("x", "router_w", "w_gate", "w_up", "w_down")

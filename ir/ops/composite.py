@@ -291,27 +291,67 @@ def moe_operand_layout(attrs: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def is_basic_moe(attrs: Mapping[str, Any]) -> bool:
-    """True when a ``moe`` op has the original form (gated, no biases): five operands ``x,
-    router_w, w_gate, w_up, w_down``. Consumers that only know that form check this."""
-    return bool(attrs["gated"]) and not attrs["expert_bias"] and not attrs["router_bias"]
+    """True when a ``moe`` op has the original form (gated by a product, no biases): five
+    operands ``x, router_w, w_gate, w_up, w_down``. Consumers that only know that form check this."""
+    return (bool(attrs["gated"]) and not attrs["expert_bias"] and not attrs["router_bias"]
+            and moe_gating(attrs) == "product")
+
+
+#: How a gated ``moe`` expert combines its gate and up projections ``g``, ``u``: ``product``
+#: ``act(g) * u``; ``clamped_swiglu`` (GPT-OSS) ``(clamp(u, -limit, limit) + 1) * silu_alpha(min(g,
+#: limit))`` with ``silu_alpha(z) = z * sigmoid(alpha * z)``.
+MOE_GATINGS: tuple[str, ...] = ("product", "clamped_swiglu")
+
+
+def moe_gating(attrs: Mapping[str, Any]) -> str:
+    """A ``moe`` op's gating form (the optional ``gating`` attribute; absent: ``product``)."""
+    return attrs.get("gating") or "product"
+
+
+def moe_glu(gate: np.ndarray, up: np.ndarray, attrs: Mapping[str, Any]) -> np.ndarray:
+    """The gated hidden layer of a ``moe`` expert from its (biased) f32 gate and up projections."""
+    if moe_gating(attrs) == "clamped_swiglu":
+        limit = np.float32(attrs["swiglu_limit"])
+        alpha = np.float32(attrs["swiglu_alpha"])
+        g = np.minimum(gate, limit)
+        u = np.minimum(np.maximum(up, -limit), limit)
+        return (u + np.float32(1)) * (g / (np.float32(1) + np.exp(-(g * alpha))))
+    return _activation(attrs["activation"])(gate) * up
 
 
 def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mapping[str, Any]) -> np.ndarray:
     """Expert ``e`` on the rows ``x`` (f32 arrays ``w`` by operand name)."""
-    act = _activation(attrs["activation"])
     h = x @ w["w_gate"][e]
     if attrs["expert_bias"]:
         h = h + w["b_gate"][e]
-    h = act(h)
     if attrs["gated"]:
         up = x @ w["w_up"][e]
         if attrs["expert_bias"]:
             up = up + w["b_up"][e]
-        h = h * up
+        h = moe_glu(h, up, attrs)
+    else:
+        h = _activation(attrs["activation"])(h)
     y = h @ w["w_down"][e]
     if attrs["expert_bias"]:
         y = y + w["b_down"][e]
     return y
+
+
+def _check_gating(attrs: Mapping[str, Any]) -> None:
+    gating = moe_gating(attrs)
+    alpha, limit = attrs.get("swiglu_alpha"), attrs.get("swiglu_limit")
+    if gating == "product":
+        if alpha is not None or limit is not None:
+            raise ShapeError("op 'moe': swiglu_alpha and swiglu_limit belong to gating = \"clamped_swiglu\", "
+                             "not to the product gating")
+        return
+    if alpha is None or limit is None:
+        raise ShapeError(f"op 'moe': gating = \"{gating}\" needs both swiglu_alpha and swiglu_limit")
+    if not attrs["gated"] or attrs["activation"] != "silu":
+        raise ShapeError(f"op 'moe': gating = \"{gating}\" needs gated = true and activation = \"silu\", got "
+                         f"gated = {str(bool(attrs['gated'])).lower()}, activation = \"{attrs['activation']}\"")
+    if not (math.isfinite(alpha) and math.isfinite(limit) and limit > 0):
+        raise ShapeError(f"op 'moe': swiglu_alpha {alpha} must be finite and swiglu_limit {limit} finite and > 0")
 
 
 @op(
@@ -324,6 +364,9 @@ def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mappi
         Attr("gated", AttrKind.BOOL, True),
         Attr("expert_bias", AttrKind.BOOL, False),
         Attr("router_bias", AttrKind.BOOL, False),
+        Attr("gating", AttrKind.STR, None, choices=MOE_GATINGS),
+        Attr("swiglu_alpha", AttrKind.FLOAT, None),
+        Attr("swiglu_limit", AttrKind.FLOAT, None),
     ],
 )
 class Moe:
@@ -338,7 +381,16 @@ class Moe:
     b_gate/b_up ``[E, F]``, b_down ``[E, H]``); without ``gated`` there is no ``w_up``/``b_up``
     and no product (a plain MLP ``act(x @ w_gate[e] + b_gate[e]) @ w_down[e] + b_down[e]``);
     without ``expert_bias`` (the default) there are no biases. The defaults (gated, no biases)
-    give the five operands ``x, router_w, w_gate, w_up, w_down``."""
+    give the five operands ``x, router_w, w_gate, w_up, w_down``.
+
+    ``gating`` (optional) says how a gated expert combines ``g = x @ w_gate[e] + b_gate[e]`` and
+    ``u = x @ w_up[e] + b_up[e]``: ``product`` (also when absent) ``act(g) * u``;
+    ``clamped_swiglu`` (GPT-OSS's experts) ``(clamp(u, -swiglu_limit, swiglu_limit) + 1) * gc *
+    sigmoid(swiglu_alpha * gc)`` with ``gc = min(g, swiglu_limit)``, which needs ``gated``,
+    ``activation = "silu"`` (the sigmoid is part of the form) and both ``swiglu_alpha`` (finite;
+    GPT-OSS's config says 1.702) and ``swiglu_limit`` (finite, > 0; 7.0), which the ``product``
+    form must not have. Fused, interleaved gate/up weights are split into ``w_gate``/``w_up`` (and
+    ``b_gate``/``b_up``) by whoever builds the op."""
 
     @staticmethod
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -375,6 +427,7 @@ class Moe:
                 raise ShapeError(f"op 'moe': {name} must have shape {list(shape)}, got {t[name]}")
         if not 1 <= attrs["top_k"] <= experts:
             raise ShapeError(f"op 'moe': top_k {attrs['top_k']} must be in [1, {experts}]")
+        _check_gating(attrs)
         return [x]
 
     @staticmethod

@@ -32,7 +32,7 @@ from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
-from moecc.passes.tiled_lowering.elementwise import activation, narrow, widen
+from moecc.passes.tiled_lowering.elementwise import activation, moe_glu, narrow, widen
 from moecc.passes.tiled_lowering.moe_dispatch import choose_moe, emit_route, lower_moe_sparse
 from moecc.passes.tiled_lowering.reductions import reduce_chunks
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
@@ -205,7 +205,7 @@ def _moe_expert(kb: KernelBuilder, x: View, w: dict[str, View], y: View, g: View
         stmts += emit_matmul(kb, u, x, w["w_up"])
         if attrs["expert_bias"]:
             stmts += tiled_compute(kb, u, [u, rowwise(w["b_up"], ffn)], lambda xs: Binary("add", xs[0], widen(xs[1], t)))
-        stmts += tiled_compute(kb, g, [g, u], lambda xs: Binary("mul", activation(act, xs[0], F32), xs[1]))
+        stmts += tiled_compute(kb, g, [g, u], lambda xs: moe_glu(attrs, xs[0], xs[1], F32))
     else:
         stmts += tiled_compute(kb, g, [g], lambda xs: activation(act, xs[0], F32))
     stmts += emit_matmul(kb, y, g, w["w_down"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from moecc.errors import PassError
 from moecc.ir.graph import Op, Value
 from moecc.ir.ops.elementwise import clip_bound
 from moecc.ir.tiled import views
@@ -82,6 +83,23 @@ def activation(name: str, x: Expr, t: DType) -> Expr:
     if name == "gelu_tanh":
         return gelu(x, t, approximate=True)
     return bin_("max", x, const(0, t))
+
+
+def moe_glu(attrs: Mapping[str, Any], gate: Expr, up: Expr, t: DType) -> Expr:
+    """A gated ``moe`` expert's hidden layer from its (biased) gate and up projections, per the
+    op's ``gating`` (:class:`~moecc.ir.ops.composite.Moe`): ``act(gate) * up``, or GPT-OSS's
+    clamped SwiGLU ``(clamp(up, -limit, limit) + 1) * g / (1 + exp(-(g * alpha)))`` with
+    ``g = min(gate, limit)`` (the reference's formula, clamps as min/max)."""
+    gating = attrs.get("gating") or "product"
+    if gating == "product":
+        return bin_("mul", activation(attrs["activation"], gate, t), up)
+    if gating != "clamped_swiglu":
+        raise PassError(f"moe gating '{gating}' has no tiled lowering")
+    limit, alpha = float(attrs["swiglu_limit"]), float(attrs["swiglu_alpha"])
+    g = bin_("min", gate, const(limit, t))
+    u = bin_("min", bin_("max", up, const(-limit, t)), const(limit, t))
+    glu = bin_("div", g, bin_("add", const(1, t), un("exp", un("neg", bin_("mul", g, const(alpha, t))))))
+    return bin_("mul", bin_("add", u, const(1, t)), glu)
 
 
 # -- the tables ---------------------------------------------------------------------------------
@@ -243,4 +261,4 @@ def lower_clip(op: Op, ctx: LoweringContext) -> None:
     emit_elementwise(ctx, op, op.operands, build)
 
 
-__all__ = ["BINARY", "UNARY", "activation", "broadcast_view", "emit_elementwise", "narrow", "widen", "work_dtype"]
+__all__ = ["BINARY", "UNARY", "activation", "broadcast_view", "emit_elementwise", "moe_glu", "narrow", "widen", "work_dtype"]

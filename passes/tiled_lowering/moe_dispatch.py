@@ -60,7 +60,7 @@ from moecc.ir.tiled.nodes import (
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
-from moecc.passes.tiled_lowering.elementwise import activation, narrow
+from moecc.passes.tiled_lowering.elementwise import activation, moe_glu, narrow
 from moecc.passes.tiled_lowering.reductions import row_tile, softmax_rows
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, window
 
@@ -360,11 +360,12 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
         for j, start, size in members:
             gv = column(g, j, size)
             h: Expr = Binary("add", Operand(gv), f32(bias("b_gate", ffn, start, size, rows))) if biased else Operand(gv)
-            h = activation(act, h, F32)
             if u is not None:
                 uv = column(u, j, size)
                 up: Expr = Binary("add", Operand(uv), f32(bias("b_up", ffn, start, size, rows))) if biased else Operand(uv)
-                h = Binary("mul", h, up)
+                h = moe_glu(op.attrs, h, up, F32)
+            else:
+                h = activation(act, h, F32)
             body.append(Compute(column(act_out, j, size), h))
         for j, start, size in members:
             body.append(MatMul(y, column(act_out, j, size), views.window(w_down, (start, 0), (size, hidden)),
