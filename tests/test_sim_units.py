@@ -198,3 +198,71 @@ skip:
     assert result.read("out").tolist() == [24, 3]
     # 5 set-up, the loop, 3 x (loopi + 2 addi + muli), blt, shli, sub, max, andi, 2 sts, halt
     assert result.report.units["ctrl"].instructions == 5 + 1 + 3 * 4 + 2 + 6
+
+
+@pytest.mark.parametrize("m", [0, 5, 16])
+def test_run_time_row_count_matmul_streams_only_its_rows(m: int) -> None:
+    """mxu.mmr takes m from a register when dispatched: the first m rows are the product, the
+    rows past it keep what the accumulator held, and the MXU streams m rows (none for 0)."""
+    a = RNG.standard_normal((16, 32)).astype(np.float32)
+    w = RNG.standard_normal((32, 8)).astype(np.float32)
+    text = f""".isa moe-asic 1
+.region a 0x0 f32 [16, 32]
+.region w 0x10000 f32 [32, 8]
+.region y 0x30000 f32 [16, 8]
+    li r1, w
+    li r2, 0x10000
+    li r5, y
+    li r6, 0x30000
+    li r7, {m}
+    dma.ld sram[r0], hbm[r0], rows=16, row_bytes=128, sstride=128, dstride=128
+    dma.ld sram[r2], hbm[r1], rows=32, row_bytes=32, sstride=32, dstride=32
+    vpu.fill acc[r0], rows=16, cols=8, dtype=f32, imm=7.0
+    barrier
+    mxu.mmr acc[r0], sram[r0], sram[r2], m=r7, k=32, n=8, dtype=f32
+    li r7, 3
+    barrier
+    vpu.mov sram[r6], acc[r0], rows=16, cols=8, dtype=f32
+    barrier
+    dma.st hbm[r5], sram[r6], rows=16, row_bytes=32, sstride=32, dstride=32
+    halt
+"""
+    program = assemble(text)
+    assert "m=r7" in disassemble(decode_program(encode_program(program)))
+    result = Simulator(program).run({"a": a, "w": w})
+    expected = np.full((16, 8), 7.0, dtype=np.float32)
+    expected[:m] = a[:m] @ w  # the li after the mmr does not change it: read at dispatch
+    np.testing.assert_allclose(result.read("y"), expected, rtol=1e-5, atol=1e-4)
+    assert result.report.units["mxu"].busy_cycles == 3 * m  # f32: three passes per row
+
+
+def test_run_time_row_count_out_of_range_faults() -> None:
+    from moecc.errors import SimulationError
+
+    text = """.isa moe-asic 1
+.region a 0x0 f32 [4, 4]
+    li r7, -1
+    mxu.mmr acc[r0], sram[r0], sram[r0], m=r7, k=4, n=4, dtype=f32
+    halt
+"""
+    with pytest.raises(SimulationError, match="row count -1"):
+        Simulator(assemble(text)).run({"a": np.zeros((4, 4), dtype=np.float32)})
+
+
+def test_a_unit_mark_completes_after_its_units_earlier_work() -> None:
+    """dma.ld.mark signals once every earlier dma.ld has completed: waiting on it stands for
+    waiting on all of them (how a run-time loop's end hands its work on)."""
+    x = RNG.standard_normal((64, 256)).astype(np.float32)
+    text = """.isa moe-asic 1
+.region x 0x0 f32 [64, 256]
+.region y 0x100000 f32 [64, 256]
+    li r1, 0x100000
+    dma.ld sram[r0], hbm[r0], rows=64, row_bytes=1024, sstride=1024, dstride=1024
+    dma.ld.mark signal(t1)
+    dma.st hbm[r1], sram[r0], rows=64, row_bytes=1024, sstride=1024, dstride=1024 wait(t1)
+    halt
+"""
+    result = Simulator(assemble(text)).run({"x": x})
+    np.testing.assert_array_equal(result.read("y"), x)
+    events = {e["name"]: e["args"] for e in result.trace_events if "pc" in e.get("args", {})}
+    assert events["dma.st"]["begin_cycle"] >= events["dma.ld"]["end_cycle"]

@@ -437,8 +437,11 @@ class _Run:
 
     def start(self, unit: _Unit, issued: _Issued, now: int) -> None:
         self.consume(issued.inst)
-        handler = {"ld": self.run_dma, "st": self.run_dma, "mxu": self.run_mxu, "vpu": self.run_vpu}[unit.name]
-        scheduled: Scheduled = handler(issued, now)
+        if issued.spec.timing == "sync":  # a queue mark: done once the unit's earlier work is
+            scheduled = Scheduled(now + 1, max(unit.last_complete, now + 1), (now, now))
+        else:
+            handler = {"ld": self.run_dma, "st": self.run_dma, "mxu": self.run_mxu, "vpu": self.run_vpu}[unit.name]
+            scheduled = handler(issued, now)
         unit.accept_at = max(scheduled.accept_at, now + 1)
         unit.last_complete = max(unit.last_complete, scheduled.complete)
         unit.instructions += 1
@@ -508,6 +511,11 @@ class _Run:
         a, where = issued.args, self.where(issued.pc)
         dtype_name, dtype = self.mxu_dtype(issued)
         m, k, n = a["m"], a["k"], a["n"]
+        if issued.spec.mnemonic == "mxu.mmr":  # m was read from a register at dispatch
+            if not 0 <= m <= 4095:
+                raise self.fail(issued.pc, f"row count {m} (register m) is outside 0..4095")
+            if m == 0:
+                return Scheduled(now + 1, now + 1, (now, now))
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
         if a.get("tw", 0):
             # The array loads the stationary operand transposed as it shifts it in: same cycles.
