@@ -59,7 +59,9 @@ def compile(  # noqa: A001 - the public name of the API
     on ``asic``, ``asic_target`` names the part (a target description in ``moecc.isa_spec``,
     e.g. ``"moe-asic-edge"``, or a path to one), ``precision`` is ``"f32"`` or ``"bf16"`` (the
     MXU in bf16 with f32 accumulation), ``trace`` keeps Chrome traces of runs; on ``cpu``,
-    ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it);
+    ``threads`` sizes the native thread pool (kept in saved artifacts; results do not depend on it, except
+    that a sparse MoE layer's experts run split across the threads and a token with more than two
+    experts may sum their outputs in another grouping: f32 rounding, the same bits run to run);
     ``moe`` (``cpu``, ``tiled``, ``asic``): ``"sparse"`` (the default on ``cpu`` and ``tiled``) runs
     each expert of a ``moe`` op on the tokens routed to it, ``"dense"`` every expert on every
     token, ``"auto"`` (the default on ``asic``) picks per layer from the target's cost of a

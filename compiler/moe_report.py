@@ -3,14 +3,16 @@
 Built by a target's report from the layers its lowering dispatched (a ``moe`` op lowered by
 :mod:`moecc.passes.tiled_lowering.moe_dispatch`) and the tokens each expert received in the
 run the report's figures come from. Per layer: ``tokens_per_expert``, ``imbalance`` (max over
-mean), ``dropped_tokens`` (token choices past an expert's ``capacity`` when a capacity factor is set; 0 when dispatch is dropless, the default), ``padding_rows`` (rows of the experts' last
-token tiles that hold no token: gathered and scattered, but not multiplied, so
-``padding_flops`` is 0 on the CPU, whose matmuls take a run-time row count), ``dense_expert_flops``
-(every expert on every token) and ``executed_expert_flops`` (the experts' matmuls on the rows
-they ran). A layer whose matmuls run whole token tiles (``"padded_matmuls"``: the ASIC, whose
-instructions have static shapes) executes its padding rows too: they count in
-``padding_flops`` and ``executed_expert_flops``. A layer run densely (``"dense"``) executes
-the dense FLOPs, and every row no token chose is padding.
+mean), ``dropped_tokens`` (token choices past an expert's ``capacity`` when a capacity factor
+is set; 0 when dispatch is dropless, the default), ``padding_rows`` (slots of the experts' token
+tiles that hold no token: the gathers, matmuls and scatter-adds take the tile's run-time row
+count, on the CPU and on the ASIC (``mxu.mmr``, ``n`` from a register), so they move and
+multiply none of them), ``dense_expert_flops`` (every expert on every token) and
+``executed_expert_flops`` (the experts' matmuls on the rows they ran). A layer whose matmuls
+run whole token tiles (``"padded_matmuls"``: an ASIC experts kernel staged without run-time
+row counts) executes its padding rows too: they count in ``padding_flops`` and
+``executed_expert_flops``. A layer run densely (``"dense"``) executes the dense FLOPs, and every
+row no token chose is padding.
 """
 
 from __future__ import annotations

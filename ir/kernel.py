@@ -142,6 +142,9 @@ class Gather:
     dst: LocalRef
     table: HbmRef
     indices: LocalRef
+    #: A run-time row count (an int32 SRAM cell): only the first ``clamp(rows, 0, n)`` rows
+    #: are gathered (an MoE tile's tokens); the others of ``dst`` are left as they were.
+    rows: Count | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,8 @@ class Scatter:
     indices: LocalRef
     add: bool = False
     dtype: DType = DType.F32
+    #: As :class:`Gather`'s: only the first ``clamp(rows, 0, n)`` rows are written.
+    rows: Count | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +176,9 @@ class MatMul:
     accumulate: bool = False
     dtype: DType = DType.F32
     transpose_w: bool = False
+    #: A run-time row count (an int32 SRAM cell, as a loop's :class:`Count`): only the first
+    #: ``clamp(rows, 0, m)`` rows are computed, the others of ``dst`` keep their values.
+    rows: Count | None = None
 
     @property
     def w_shape(self) -> tuple[int, int]:
@@ -199,11 +207,12 @@ class Count:
 
     buffer: str
     offset: Affine = Affine()
+    slot: Affine = Affine()  # of a multi-buffered cell: the next loop's count loads into another slot
 
     @property
     def ref(self) -> LocalRef:
         """The 1 x 1 tile the count is read from."""
-        return LocalRef(self.buffer, 1, 1, self.offset)
+        return LocalRef(self.buffer, 1, 1, self.offset, self.slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,12 +334,15 @@ def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
     if isinstance(stmt, Store):
         return [("read", stmt.src)]
     if isinstance(stmt, Gather):
-        return [("write", stmt.dst), ("read", stmt.indices)]
+        refs = [("write", stmt.dst), ("read", stmt.indices)]
+        return refs + ([("read", stmt.dst), ("read", stmt.rows.ref)] if stmt.rows is not None else [])
     if isinstance(stmt, Scatter):
-        return [("read", stmt.src), ("read", stmt.indices)]
+        return [("read", stmt.src), ("read", stmt.indices)] + ([("read", stmt.rows.ref)] if stmt.rows is not None else [])
     if isinstance(stmt, MatMul):
         refs = [("read", stmt.a), ("read", stmt.w), ("write", stmt.dst)]
-        return refs + ([("read", stmt.dst)] if stmt.accumulate else [])
+        # A run-time row count leaves the rows past it as they were: dst is read too.
+        refs += [("read", stmt.dst)] if stmt.accumulate or stmt.rows is not None else []
+        return refs + ([("read", stmt.rows.ref)] if stmt.rows is not None else [])
     if isinstance(stmt, Vector):
         refs: list[tuple[str, LocalRef]] = [("write", stmt.dst)]
         if stmt.op == "sel":
@@ -491,6 +503,9 @@ def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> Non
                 f"{where}: matmul shapes {stmt.dst.rows}x{stmt.dst.cols} <- {stmt.a.rows}x{stmt.a.cols} @ "
                 f"{stmt.w.rows}x{stmt.w.cols}{'^T' if stmt.transpose_w else ''}"
             )
+        if stmt.rows is not None and (space(stmt.rows.ref) != "sram" or local[stmt.rows.buffer].dtype != DType.I32):
+            raise VerificationError(f"{where}: a matmul's row count is an i32 SRAM cell, not "
+                                    f"{space(stmt.rows.ref)} {local[stmt.rows.buffer].dtype}")
         if stmt.dtype not in (DType.F32, DType.BF16):
             raise VerificationError(f"{where}: matmul dtype {stmt.dtype}")
     if isinstance(stmt, Vector):

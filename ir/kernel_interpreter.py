@@ -285,11 +285,18 @@ class _KernelRun:
         if stmt.dst.cols != stmt.table.cols:
             raise self.invalid(f"gather rows of {stmt.table.cols} elements into a tile of {stmt.dst.cols} columns")
         flat = self.hbm_array(stmt.table, dst.dtype)
-        rows = indices.astype(np.int64)
+        used = self.row_limit(stmt.rows, count)
+        rows = indices.astype(np.int64)[:used]
         bad = (rows < 0) | (rows >= stmt.table.rows)
         if bad.any():
             raise self.fault(f"gather index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
-        dst[...] = flat[self.window(stmt.table, flat.size, rows)]
+        dst[:used] = flat[self.window(stmt.table, flat.size, rows)]
+
+    def row_limit(self, cell: Count | None, count: int) -> int:
+        """The rows a statement with a run-time row count applies: ``clamp(cell, 0, count)``."""
+        if cell is None:
+            return count
+        return min(max(int(self.tile(cell.ref, DType.I32)[0, 0]), 0), count)
 
     def scatter(self, stmt: Scatter) -> None:
         src = self.tile(stmt.src, stmt.dtype if stmt.add else None)
@@ -300,7 +307,9 @@ class _KernelRun:
         if stmt.src.cols != stmt.table.cols:
             raise self.invalid(f"scatter of {stmt.src.cols}-column rows into table rows of {stmt.table.cols} elements")
         flat = self.hbm_array(stmt.table, src.dtype)
-        rows = indices.astype(np.int64)
+        count = self.row_limit(stmt.rows, count)
+        src = src[:count]
+        rows = indices.astype(np.int64)[:count]
         bad = (rows < 0) | (rows >= stmt.table.rows)
         if bad.any():
             raise self.fault(f"scatter index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
@@ -330,10 +339,13 @@ class _KernelRun:
             raise self.invalid(f"matmul {dst.shape[0]}x{dst.shape[1]} <- {a.shape[0]}x{a.shape[1]} @ "
                                f"{w.shape[0]}x{w.shape[1]}")
         product = a @ w
+        rows = dst.shape[0]
+        if stmt.rows is not None:  # a run-time row count: the rows past it keep their values
+            rows = min(max(int(self.tile(stmt.rows.ref, DType.I32)[0, 0]), 0), rows)
         if stmt.accumulate:
-            dst += product
+            dst[:rows] += product[:rows]
         else:
-            dst[...] = product
+            dst[:rows] = product[:rows]
 
     # -- VPU
 

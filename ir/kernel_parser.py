@@ -168,15 +168,18 @@ class _ModuleReader:
         if tree.data == "store":
             return Store(self.hbm(c[0]), self.local(c[1]))
         if tree.data == "gather":
-            return Gather(self.local(c[0]), self.hbm(c[1]), self.local(c[2]))
+            return Gather(self.local(c[0]), self.hbm(c[1]), self.local(c[2]),
+                          rows=None if c[3] is None else self.count(c[3]))
         if tree.data in ("scatter_assign", "scatter_add"):
-            table, src, indices, dtype = c
+            table, src, indices, dtype, rows = c
             return Scatter(self.hbm(table), self.local(src), self.local(indices), tree.data == "scatter_add",
-                           DType.F32 if dtype is None else _dtype(dtype, allowed=KERNEL_DTYPES))
+                           DType.F32 if dtype is None else _dtype(dtype, allowed=KERNEL_DTYPES),
+                           rows=None if rows is None else self.count(rows))
         if tree.data == "matmul":
-            dst, mode, a, w, transposed, dtype = c
+            dst, mode, a, w, transposed, dtype, rows = c
             return MatMul(self.local(dst), self.local(a), self.local(w), mode.data == "mm_accumulate",
-                          _dtype(dtype, allowed=KERNEL_DTYPES), transpose_w=transposed is not None)
+                          _dtype(dtype, allowed=KERNEL_DTYPES), transpose_w=transposed is not None,
+                          rows=None if rows is None else self.count(rows))
         if tree.data == "vector":
             return self.vector(tree)
         if tree.data == "for_loop":
@@ -184,8 +187,7 @@ class _ModuleReader:
             if _int(start) != 0:
                 _fail(f"loops start at 0, not {start}", start, remedy="write 'for %i = 0 to COUNT' and offset the index")
             if isinstance(count, lark.Tree):  # `%buf[OFFSET]`: a run-time count
-                buffer, offset = count.children
-                trips: int | Count = Count(_name(buffer), self.affine(offset))
+                trips: int | Count = self.count(count)
             else:
                 trips = _int(count)
             return For(_name(var), trips, tuple(self.statement(s) for s in body),
@@ -232,6 +234,11 @@ class _ModuleReader:
         return _int(value)
 
     # -- operands
+
+    def count(self, tree: lark.Tree) -> Count:
+        """``%buf[OFFSET (slot SLOT)]``: an int32 SRAM cell read at run time."""
+        buffer, offset, slot = tree.children
+        return Count(_name(buffer), self.affine(offset), Affine() if slot is None else self.affine(slot))
 
     def local(self, tree: lark.Tree) -> LocalRef:
         name, tile, offset, slot = tree.children

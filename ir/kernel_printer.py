@@ -132,8 +132,10 @@ def format_hbm_ref(ref: HbmRef) -> str:
 
 
 def format_count(count: Count) -> str:
-    """``%n[%e]``: the run-time trip count, element ``offset`` of SRAM buffer ``%n``."""
-    return f"{format_value_name(count.buffer)}[{format_affine(count.offset)}]"
+    """``%n[%e]``: the run-time trip count, element ``offset`` of SRAM buffer ``%n`` (``%n[%e
+    slot %i]`` in a slot of a multi-buffered cell)."""
+    slot = "" if count.slot == Affine() else f" slot {format_affine(count.slot)}"
+    return f"{format_value_name(count.buffer)}[{format_affine(count.offset)}{slot}]"
 
 
 def format_loop_header(stmt: For) -> str:
@@ -151,18 +153,21 @@ def format_statement(stmt: Stmt) -> str:
     if isinstance(stmt, Store):
         return f"store {format_hbm_ref(stmt.dst)} <- {format_local_ref(stmt.src)}"
     if isinstance(stmt, Gather):
+        rows = "" if stmt.rows is None else f" rows {format_count(stmt.rows)}"
         return (f"gather {format_local_ref(stmt.dst)} <- {format_hbm_ref(stmt.table)} "
-                f"index {format_local_ref(stmt.indices)}")
+                f"index {format_local_ref(stmt.indices)}{rows}")
     if isinstance(stmt, Scatter):
         head = (f"scatter_add {format_hbm_ref(stmt.table)} +=" if stmt.add
                 else f"scatter {format_hbm_ref(stmt.table)} <-")
         text = f"{head} {format_local_ref(stmt.src)} index {format_local_ref(stmt.indices)}"
         # The dtype matters to scatter_add only; a plain scatter shows it when not the default.
-        return text + (f" : {stmt.dtype}" if stmt.add or stmt.dtype != DType.F32 else "")
+        text += f" : {stmt.dtype}" if stmt.add or stmt.dtype != DType.F32 else ""
+        return text + ("" if stmt.rows is None else f" rows {format_count(stmt.rows)}")
     if isinstance(stmt, MatMul):
         arrow = "+=" if stmt.accumulate else "<-"
+        rows = "" if stmt.rows is None else f" rows {format_count(stmt.rows)}"
         return (f"matmul {format_local_ref(stmt.dst)} {arrow} {format_local_ref(stmt.a)} @ "
-                f"{format_local_ref(stmt.w)}{'^T' if stmt.transpose_w else ''} : {stmt.dtype}")
+                f"{format_local_ref(stmt.w)}{'^T' if stmt.transpose_w else ''} : {stmt.dtype}{rows}")
     if isinstance(stmt, Vector):
         return _format_vector(stmt)
     raise TypeError(f"not a kernel statement: {stmt!r}")

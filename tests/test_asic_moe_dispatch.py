@@ -49,12 +49,14 @@ def test_dispatch_routes_like_the_cpu_and_reports_executed_and_padding_flops() -
     for row in on_asic:
         tokens = sum(row["tokens_per_expert"])
         per_row = row["dense_expert_flops"] // (row["experts"] * (tokens // row["top_k"]))
-        # The ASIC multiplies whole token tiles: padding rows are executed and counted.
-        assert row["executed_expert_flops"] == tokens * per_row + row["padding_flops"]
-        assert row["padding_flops"] == row["padding_rows"] * per_row
-        assert row["executed_expert_flops"] <= row["dense_expert_flops"]  # 32 tokens: one tile each here
+        # The experts' matmuls stream each tile's real rows (mxu.mmr): the padding rows are
+        # gathered and scattered but not multiplied, as on the cpu.
+        assert row["padding_flops"] == 0
+        assert row["executed_expert_flops"] == tokens * per_row
     for row in on_cpu:  # the cpu's matmuls take the real row count: no padding FLOPs
         assert row["padding_flops"] == 0
+    program = "\n".join(s.listing for s in asic.executable.segments)
+    assert "mxu.mmr" in program
     assert "tokens per expert" in asic.backend.summary(asic.report())
 
 
@@ -66,8 +68,8 @@ def test_with_more_tokens_than_a_tile_only_the_routed_tiles_run() -> None:
     dense.run({"x": data})
     (row,) = sparse.report()["moe"]
     assert sum(row["tokens_per_expert"]) == 200 * 3
-    assert row["padding_rows"] < 32 * row["experts"]
-    assert row["executed_expert_flops"] < 0.6 * row["dense_expert_flops"]
+    assert row["padding_flops"] == 0
+    assert row["executed_expert_flops"] == row["dense_expert_flops"] * 3 // 8  # exactly the routed rows
     assert dense.report()["moe"][0]["executed_expert_flops"] == row["dense_expert_flops"]
 
 
@@ -279,10 +281,10 @@ def test_trace_labels_each_experts_work_with_its_layer_and_expert() -> None:
 
 
 @pytest.mark.parametrize("asic_target,precision,want", [
-    ("moe-asic-v1", "f32", "sparse"),   # 32-row tiles stream 128 cycles per fold: 4x fewer than dense
+    ("moe-asic-v1", "f32", "sparse"),   # ~32 rows per expert stream 128 cycles per fold: 3x fewer than dense
     ("moe-asic-v1", "bf16", "dense"),   # one pass: every fold costs its 128-cycle weight load anyway
     ("moe-asic-edge", "f32", "sparse"),
-    ("moe-asic-edge", "bf16", "dense"),
+    ("moe-asic-edge", "bf16", "sparse"),  # a 32-row array: 32 rows per expert fill a fold
 ])
 def test_auto_picks_the_dispatch_the_part_favours(asic_target: str, precision: str, want: str) -> None:
     graph, data = moe_graph(tokens=128, hidden=32, ffn=48, experts=8, top_k=2)
@@ -300,8 +302,8 @@ def test_auto_picks_the_dispatch_the_part_favours(asic_target: str, precision: s
 
 @pytest.mark.parametrize("case", ["many-tokens", "one-hot-expert"])
 def test_no_two_conflicting_instructions_overlap_in_the_simulated_run(case: str) -> None:
-    """The expert loops' iterations overlap (double-buffered tiles, fences at the guards instead
-    of barriers): in the simulated timeline no instruction may start before an earlier one
+    """The expert loops' iterations overlap (double-buffered tiles, unit marks at the guards and
+    loop ends instead of barriers): in the simulated timeline no instruction may start before an earlier one
     on another unit that touches the same bytes (one writing) has finished. Iterations past an
     expert's count are skipped here (every token on one expert in ``one-hot-expert``)."""
     import moecc.backend.asic.codegen as codegen
@@ -326,12 +328,16 @@ def test_no_two_conflicting_instructions_overlap_in_the_simulated_run(case: str)
              for e in compiled.trace()["traceEvents"] if "pc" in e.get("args", {})}
     program = [item.inst for item in streams[0] if not is_label(item.inst)]
     queued = ("ld", "st", "mxu", "vpu")
+
+    def real(inst) -> bool:  # unit marks touch no memory: their ranges only stand for others'
+        return inst.unit in queued and not inst.mnemonic.endswith(".mark")
+
     for j, b in enumerate(program):
-        if b.unit not in queued or j not in times:
+        if not real(b) or j not in times:
             continue
         for i in range(max(0, j - 600), j):
             a = program[i]
-            if a.unit not in queued or a.unit == b.unit or i not in times:
+            if not real(a) or a.unit == b.unit or i not in times:
                 continue
             conflict = any(w.overlaps(r) for w in a.writes for r in b.reads) or \
                 any(w.overlaps(o) for w in b.writes for o in a.reads + a.writes)

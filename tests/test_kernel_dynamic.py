@@ -4,12 +4,14 @@ compared with numpy; the text form round trip and the verifier's errors."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from moecc.backend.asic import Simulator
 from moecc.backend.asic.codegen import generate_programs
-from moecc.backend.asic.isel import COUNT_REGISTER, TRIP_REGISTER, BASE_REGISTERS, is_label, select_instructions
+from moecc.backend.asic.isel import COUNT_REGISTER, ROWS_REGISTER, TRIP_REGISTER, BASE_REGISTERS, is_label, select_instructions
 from moecc.backend.asic.schedule import schedule
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
@@ -105,14 +107,18 @@ def test_dynamic_loop_runs_count_iterations_and_cycles_grow_with_count() -> None
         np.testing.assert_array_equal(interpreted["y"], expected)
         np.testing.assert_array_equal(simulated["y"], expected)
         units = result.report.units
+        marks = Counter(e["name"] for e in result.trace_events if e["name"].endswith(".mark"))
+        # The loop ends with a mark on each unit it used (they always run).
+        assert {"dma.ld.mark", "vpu.mark", "dma.st.mark"} <= set(marks), marks
         # The counts load, then one row load, two VPU ops and one store per iteration.
-        assert units["ld"].instructions == 1 + count
-        assert units["vpu"].instructions == 2 * count
-        assert units["st"].instructions == count
+        assert units["ld"].instructions - marks["dma.ld.mark"] == 1 + count
+        assert units["vpu"].instructions - marks["vpu.mark"] == 2 * count
+        assert units["st"].instructions - marks["dma.st.mark"] == count
         cycles[count] = result.report.total_cycles
     assert cycles[0] < cycles[1] < cycles[M], cycles
     # The program holds every iteration (unrolled to max_count) whatever the count.
-    assert segment.unit_counts["vpu"] == 2 * M
+    assert sum(1 for i in segment.program.instructions
+               if i.mnemonic.startswith("vpu.") and not i.mnemonic.endswith(".mark")) == 2 * M
     assert sum(1 for i in segment.program.instructions if i.mnemonic == "blt") == M
 
 
@@ -137,35 +143,48 @@ def test_selected_stream_shape_and_registers() -> None:
     stream = select_instructions(planned, planned.kernels, V1)
     mnemonics = [i.mnemonic for i in stream]
     lds = mnemonics.index("lds")
-    assert mnemonics[lds - 1] == "barrier"
+    assert is_label(stream[lds - 1]) and stream[lds - 1].operands.get("loop_start")
     assert stream[lds].operands["rd"] == COUNT_REGISTER
-    assert mnemonics.count("blt") == 3 and mnemonics.count("label") == 3  # two guards, the end
-    guards = [i for i in stream if is_label(i) and i.operands.get("guard")]
-    (label,) = [i for i in stream if is_label(i) and not i.operands.get("guard")]
-    assert len(guards) == 2
-    for inst in stream:
+    labels = [i for i in stream if is_label(i)]
+    guards = [i for i in labels if i.operands.get("guard")]
+    settles = [i for i in labels if i.operands.get("settle")]
+    (end,) = [i for i in labels if i.operands.get("loop_end")]
+    assert mnemonics.count("blt") == 3 and len(guards) == 3 and len(settles) == 2  # none after the last
+    assert [bool(g.operands.get("first")) for g in guards] == [True, False, False]
+    for index, inst in enumerate(stream):
         if inst.mnemonic == "blt":
             assert (inst.operands["ra"], inst.operands["rb"]) == (COUNT_REGISTER, TRIP_REGISTER)
-            assert inst.operands["target"] == label.operands["name"]
-    assert mnemonics[mnemonics.index("label", stream.index(label)) + 1] == "barrier"
-    assert COUNT_REGISTER not in BASE_REGISTERS and TRIP_REGISTER not in BASE_REGISTERS
+            assert inst.operands["target"] == end.operands["name"]
+            assert is_label(stream[index + 1]) and stream[index + 1].operands.get("guard")  # body after its guard
+    # No barrier: the loop ends with a mark on each unit it used.
+    assert "barrier" not in mnemonics
+    after = mnemonics[stream.index(end) + 1:]
+    assert {"dma.ld.mark", "vpu.mark", "dma.st.mark"} <= set(after)
+    assert not {COUNT_REGISTER, TRIP_REGISTER, ROWS_REGISTER} & set(BASE_REGISTERS)
     # The guards' li's use the trip register; every other li is an address base.
     assert {i.operands["rd"] for i in stream if i.mnemonic == "li"} - {TRIP_REGISTER} <= set(BASE_REGISTERS)
-    # No token crosses a barrier, nor a guard (the iteration after it may be skipped): a wait
-    # after either is on a producer selected after it; what an iteration needs from before its
-    # guard is fenced (nop wait) before the guard.
+    # No token crosses into or out of a guarded iteration (it may be skipped, and its waits
+    # would starve or its signals be left over): every wait's producer is in the consumer's
+    # own iteration, or, outside the loop, outside it too.
     scheduled, stats = schedule(stream)
-    assert stats.barriers >= 1 + 1  # before lds, after END; none between the iterations
-    signalled: set[int] = set()
+    assert stats.barriers == 0
+    region = "before"
+    producer_region: dict[int, str] = {}
     for item in scheduled:
-        if item.inst.mnemonic == "barrier" or (is_label(item.inst) and item.inst.operands.get("guard")):
-            signalled = set()
+        inst = item.inst
+        if is_label(inst):
+            if inst.operands.get("guard"):
+                region = inst.operands["name"]
+            elif inst.operands.get("loop_end"):
+                region = "after"
+            continue
         for token in item.wait:
             if token:
-                assert token in signalled, "a wait crosses a barrier"
-                signalled.discard(token)
+                origin = producer_region.pop(token)
+                assert origin == region or (region == "after" and origin == "before"), \
+                    f"a wait in {region} on a producer in {origin}"
         if item.signal:
-            signalled.add(item.signal)
+            producer_region[item.signal] = region
 
 
 # -- the MoE shape: a run-time loop per expert ---------------------------------------------------
@@ -205,7 +224,8 @@ def test_dynamic_loop_per_expert_matches_numpy() -> None:
         expected[rows] = x[rows] @ w[e]
     np.testing.assert_allclose(interpreted["y"], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(simulated["y"], expected, rtol=1e-5, atol=1e-5)
-    assert result.report.units["mxu"].instructions == int(counts.sum())
+    marks = sum(1 for e in result.trace_events if e["name"] == "mxu.mark")
+    assert result.report.units["mxu"].instructions - marks == int(counts.sum())
 
 
 def test_nested_dynamic_loops_are_refused_by_instruction_selection() -> None:

@@ -107,6 +107,20 @@ def test_transposed_weight_matmul_prints_and_parses() -> None:
     assert stmt.w_shape == (2, 8)
 
 
+def test_run_time_row_count_and_count_slot_print_and_parse() -> None:
+    """A matmul's run-time row count and a loop count in a slot of a multi-buffered cell."""
+    from moecc.ir.kernel import Count, For
+
+    mm = MatMul(LocalRef("c", 4, 8), LocalRef("a", 4, 2), LocalRef("w", 2, 8),
+                rows=Count("n", Affine(0, (("t", 1),)), Affine(0, (("e", 1),))))
+    loop = For("t", Count("tiles", Affine(), Affine(0, (("e", 1),))), (mm,), max_count=2)
+    module = KernelModule(steps=[Kernel("k", (), (For("e", 4, (loop,)),))])
+    text = print_kernel_module(module)
+    assert "for %t = 0 to %tiles[0 slot %e] max 2 {" in text
+    assert "matmul %c[4x8] <- %a[4x2] @ %w[2x8] : f32 rows %n[%t slot %e]" in text
+    assert parse_kernel_module(text) == module
+
+
 @pytest.mark.parametrize(("expr", "text"), [
     (Affine(), "0"),
     (Affine(-7), "-7"),

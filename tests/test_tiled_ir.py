@@ -635,3 +635,31 @@ def test_view_algebra_rejects_what_does_not_fit() -> None:
         views.reshape(views.permute(view, (1, 0)), (24,))
     with pytest.raises(ValueError, match="cannot reshape"):
         views.reshape(view, (5, 5))
+
+
+@pytest.mark.parametrize("in_bounds", [False, True])
+def test_in_bounds_gather_still_checks_its_promise(in_bounds: bool) -> None:
+    """A gather promising in-range indices (``in_bounds``: a target may skip wrapping them)
+    gets no negative-index wrap from the oracle: -1 is the last row without it, an error with it."""
+    from moecc.ir.ops.indexing import IndexRangeError
+    from moecc.ir.tiled import parse_tiled_module
+
+    flag = " in_bounds" if in_bounds else ""
+    module = parse_tiled_module(f"""\
+tiled_module(%x, %ids) {{
+  global %x : f32[4, 2] input
+  global %ids : i32[2] input
+  global %y : f32[2, 2] output
+  kernel @k {{
+    gather %y[0; 2x2; 2, 1] <- %x[0; 4x2; 2, 1] rows %ids[0; 2; 1]{flag}
+  }}
+  return %y
+}}
+""")
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    ids = np.array([1, -1], dtype=np.int32)
+    if in_bounds:
+        with pytest.raises(IndexRangeError, match=r"out of range \[0, 4\)"):
+            run_tiled_module(module, {"x": x, "ids": ids})
+    else:
+        np.testing.assert_array_equal(run_tiled_module(module, {"x": x, "ids": ids})["y"], x[[1, 3]])

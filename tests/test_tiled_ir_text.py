@@ -77,8 +77,9 @@ tiled_module(%x, %"ids:0") {
     matmul %t[0; 4x8; 8, 1] += %h[0; 4x8; 8, 1]^T @ %w[-%e + 64*%e; 8x8; 8, 1]^T : f32
     matmul %t[0; 1x4x8; 0, 8, 1] = %h[0; 1x4x8; 0, 8, 1] @ %w[0; 1x8x8; 64, 8, 1] : i64
     gather %t[0; 4x8; 8, 1] <- %x[0; 16x8; 8, 1] rows %"ids:0"[0; 4; 1]
+    gather %t[0; 4x8; 8, 1] <- %x[0; 16x8; 8, 1] rows %"ids:0"[0; 4; 1] in_bounds
     scatter %y[0; 16x8; 8, 1] rows %"ids:0"[0; 4; 1] <- %t[0; 4x8; 8, 1]
-    scatter %y[0; 16x8; 8, 1] rows %"ids:0"[0; 4; -1] += %t[0; 4x8; 8, 1]
+    scatter %y[0; 16x8; 8, 1] rows %"ids:0"[0; 4; -1] += %t[0; 4x8; 8, 1] in_bounds
     topk.smallest %v[0; 16x2; 2, 1], %i[0; 16x2; 2, 1] = %x[0; 16x8; 8, 1]
     for %e = 0 to 2 {
       for %t2 = 0 to %n[%e] max 16 {
@@ -118,7 +119,8 @@ def test_every_statement_kind_round_trips_exactly() -> None:
     assert isinstance(copy, Copy) and copy.src.offset == Affine(5, (("ids:0", 32), ("q", 0)))  # terms as written
     inf = kernel.body[1].expr.x.b  # type: ignore[union-attr]
     assert inf == Const(-math.inf, DType.F32)
-    loop = kernel.body[10]
+    assert kernel.body[7].in_bounds and not kernel.body[6].in_bounds and kernel.body[9].in_bounds
+    loop = kernel.body[11]
     assert isinstance(loop, For) and isinstance(loop.body[0], For)
     assert loop.body[0].count == ElementRef("n", Affine(0, (("e", 1),))) and loop.body[0].max_count == 16
 

@@ -12,18 +12,22 @@ straight-line code. Hardware loops are a later optimisation.
 A loop with a run-time trip count (a :class:`~moecc.ir.kernel.Count`) is unrolled to its
 ``max_count`` too, each iteration guarded by a forward branch out of the loop::
 
-    barrier                        ; the count's producer has finished (lds reads SRAM now)
-    lds  r30, sram[count]
+    START                          ; a label: the scheduler settles the loop before the last
+    lds  r30, sram[count]          ; the scheduler fences it on the count's producer
     ; iteration i (0 <= i < max_count):
-    barrier                        ; (i > 0) closes iteration i-1: no token crosses it
     li   r31, i+1
     blt  r30, r31, END             ; count < i+1: skip the rest
+    GUARD                          ; a label: the scheduler queues unit marks for what i needs
     <body with var = i>
+    SETTLE                         ; a label: the scheduler learns the work before i is done
     END:  (a ``label`` pseudo-instruction, see :func:`is_label`)
-    barrier
+    dma.ld.mark, dma.st.mark, mxu.mark, vpu.mark   ; those of the units the loop used
 
-The branch only ever skips *whole* iterations between barriers, so the scheduler's
-straight-line view stays correct: the selected ``barrier`` resets its token state. The
+The branch only ever skips *whole* iterations, and no dependency token crosses a guard (the
+scheduler fences there instead), so the scheduler's straight-line view stays correct. After
+``END`` the scheduler knows only what it knew before iteration 0 (any number of iterations
+ran), and later instructions wait for the loop's work through the unit marks, which always
+run and complete after every instruction of their unit that did. The
 count and trip registers (:data:`COUNT_REGISTER`, :data:`TRIP_REGISTER`) are outside the
 address-base cache, which is emptied at ``END`` (a skipped body's ``li``s did not run).
 Nested run-time loops raise :class:`~moecc.errors.TargetError`.
@@ -68,7 +72,9 @@ from moecc.isa_spec.spec import IsaSpec, load_isa
 from moecc.isa_spec.target import Target
 
 #: Scalar registers instruction selection may use as address bases (r0 is zero).
-BASE_REGISTERS: tuple[int, ...] = tuple(range(1, 30))
+BASE_REGISTERS: tuple[int, ...] = tuple(range(1, 29))
+#: Holds a matmul's run-time row count (``lds``) for ``mxu.mmr``; never an address base.
+ROWS_REGISTER = 29
 #: Holds a run-time loop's trip count (``lds``); never an address base.
 COUNT_REGISTER = 30
 #: Holds ``i + 1`` for a run-time loop's guard of iteration ``i``; never an address base.
@@ -100,6 +106,22 @@ class SelectedInstruction:
     writes: tuple[ByteRange, ...] = ()
     comment: str = ""
     kernel: str = ""
+
+
+#: Queued unit -> its mark instruction (completes after the unit's earlier instructions).
+UNIT_MARKS: dict[str, str] = {"ld": "dma.ld.mark", "st": "dma.st.mark", "mxu": "mxu.mark", "vpu": "vpu.mark"}
+
+
+def merge_ranges(ranges: Sequence[ByteRange]) -> tuple[ByteRange, ...]:
+    """``ranges`` as the fewest disjoint ranges covering the same bytes, per space."""
+    merged: list[ByteRange] = []
+    for r in sorted(ranges, key=lambda r: (r.space, r.start)):
+        last = merged[-1] if merged else None
+        if last is not None and last.space == r.space and r.start <= last.end:
+            merged[-1] = ByteRange(r.space, last.start, max(last.end, r.end))
+        else:
+            merged.append(r)
+    return tuple(merged)
 
 
 def is_label(inst: SelectedInstruction) -> bool:
@@ -315,7 +337,7 @@ def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:
     table_end = h + ((stmt.table.rows - 1) * stmt.table.pitch + stmt.table.cols) * size
     reads = [ByteRange("hbm", h, table_end),
              ByteRange("sram", i, i + stmt.indices.rows * stmt.indices.cols * index_buf.dtype.itemsize)]
-    n_reg = sel.register_holding(count)
+    n_reg = sel.register_holding(count) if stmt.rows is None else _run_time_rows(sel, stmt.rows, count, env)
     sel.emit("dma.gather", reads=reads, writes=[ByteRange("sram", s, s + count * row_bytes)],
              dst=sel.address("dma.gather", "dst", s), src=sel.address("dma.gather", "src", h),
              idx=sel.address("dma.gather", "idx", i), n=n_reg, row_bytes=row_bytes, stride=stride)
@@ -344,10 +366,24 @@ def emit_scatter(sel: Selector, stmt: Scatter, env: Mapping[str, int]) -> None:
     if stmt.add:
         reads.append(table_range)
     extra = {"dtype": stmt.dtype.value} if stmt.add else {}
-    n_reg = sel.register_holding(count)
+    n_reg = sel.register_holding(count) if stmt.rows is None else _run_time_rows(sel, stmt.rows, count, env)
     sel.emit(mnemonic, reads=reads, writes=[table_range],
              dst=sel.address(mnemonic, "dst", h), src=sel.address(mnemonic, "src", s),
              idx=sel.address(mnemonic, "idx", i), n=n_reg, row_bytes=row_bytes, stride=stride, **extra)
+
+
+def _run_time_rows(sel: Selector, cell: Count, bound: int, env: Mapping[str, int]) -> int:
+    """:data:`ROWS_REGISTER` loaded with the run-time row count in ``cell``, clamped to
+    ``[0, bound]`` (the IR's semantics; the instruction's tile holds ``bound`` rows). The
+    scheduler fences the ``lds`` on the cell's producer."""
+    cell_buf, at = sel.local_address(cell.ref, env)
+    if cell_buf.space != "sram" or cell_buf.dtype != DType.I32:
+        raise VerificationError(f"kernel {sel.kernel_name}: a run-time row count is read from "
+                                f"{cell_buf.space} {cell_buf.dtype} buffer {cell_buf.name}; it must be sram i32")
+    sel.emit("lds", reads=[ByteRange("sram", at, at + 4)], rd=ROWS_REGISTER, addr=sel.address("lds", "addr", at))
+    sel.emit("max", rd=ROWS_REGISTER, ra=ROWS_REGISTER, rb=0)
+    sel.emit("min", rd=ROWS_REGISTER, ra=ROWS_REGISTER, rb=sel.register_holding(bound))
+    return ROWS_REGISTER
 
 
 # -- MXU ---------------------------------------------------------------------------------------
@@ -370,6 +406,19 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
                           remedy=f"tile k and n to at most {max_dim}")
     a_size, d_size = a_buf.dtype.itemsize, d_buf.dtype.itemsize
     w_range = ByteRange("sram", w, w + k * n * w_buf.dtype.itemsize)
+    if stmt.rows is not None:
+        # A run-time row count: read into a register (the scheduler fences the lds on the
+        # cell's producer) and streamed by mxu.mmr; the rows past it keep their values.
+        if m > 4095:
+            raise TargetError(f"kernel {sel.kernel_name}: a matmul with a run-time row count has {m} rows; "
+                              f"mxu.mmr streams at most 4095", remedy="tile the rows to at most 4095")
+        _run_time_rows(sel, stmt.rows, m, env)
+        dst_range = ByteRange("acc", d, d + m * n * d_size)
+        sel.emit("mxu.mmr", reads=[ByteRange("sram", a, a + m * k * a_size), w_range, dst_range], writes=[dst_range],
+                 dst=sel.address("mxu.mmr", "dst", d), a=sel.address("mxu.mmr", "a", a),
+                 w=sel.address("mxu.mmr", "w", w), m=ROWS_REGISTER, k=k, n=n, dtype=dtype, acc=int(stmt.accumulate),
+                 tw=int(stmt.transpose_w))
+        return
     for row, count in _chunks(m, sel.field_max("mxu.mm", "m")):
         a_at, d_at = a + row * k * a_size, d + row * n * d_size
         dst_range = ByteRange("acc", d_at, d_at + count * n * d_size)
@@ -530,28 +579,47 @@ def emit_dynamic_for(sel: Selector, stmt: For, count: Count, env: Mapping[str, i
     where = f"{count.buffer}[{count.offset.eval(env)}]"
     sel.describe(stmt, env, f"for {stmt.var} < {where} (max {stmt.max_count})")
     end = sel.new_label(f"{sel.kernel_name}.{stmt.var}.end")
-    sel.emit("barrier")
+    begin = len(sel.out)
+    sel.out.append(SelectedInstruction(LABEL, {"name": sel.new_label(f"{sel.kernel_name}.{stmt.var}.start"),
+                                               "loop_start": True}, LABEL, comment=sel.comment, kernel=sel.kernel_name))
+    # The scheduler fences the lds on the count's producer (it reads SRAM when dispatched).
     sel.emit("lds", reads=[ByteRange("sram", at, at + 4)], rd=COUNT_REGISTER, addr=sel.address("lds", "addr", at))
     sel.dynamic_loop = stmt.var
     try:
         for value in range(stmt.max_count):
             inner = {**env, stmt.var: value}
             sel.describe(stmt, inner, f"iteration {value} of for {stmt.var} < {where}")
-            if value:  # iteration 0 follows the barrier before the lds
-                # A guard, not a barrier: the scheduler fences here on exactly what this
-                # iteration's instructions depend on before it (see schedule.Scheduler.guard).
-                sel.out.append(SelectedInstruction(LABEL, {"name": sel.new_label(f"{sel.kernel_name}.{stmt.var}.guard"),
-                                                           "guard": True}, LABEL, comment=sel.comment,
-                                                   kernel=sel.kernel_name))
             sel.emit("li", rd=TRIP_REGISTER, imm=value + 1)
             sel.emit("blt", ra=COUNT_REGISTER, rb=TRIP_REGISTER, target=end)
+            # A guard: the scheduler queues unit marks here for what this iteration's
+            # instructions depend on before it (see schedule.Scheduler.guard).
+            sel.out.append(SelectedInstruction(LABEL, {"name": sel.new_label(f"{sel.kernel_name}.{stmt.var}.guard"),
+                                                       "guard": True, "first": value == 0}, LABEL,
+                                               comment=sel.comment, kernel=sel.kernel_name))
             sel.select_body(stmt.body, inner)
+            if value == stmt.max_count - 1:
+                break  # after the last iteration only what was known before the loop holds
+            # The iteration's last point: the scheduler settles what it knows here (fences
+            # on the marks at the iteration's start, which ran if the iteration did).
+            sel.out.append(SelectedInstruction(LABEL, {"name": sel.new_label(f"{sel.kernel_name}.{stmt.var}.settle"),
+                                                       "settle": True}, LABEL, comment=sel.comment,
+                                               kernel=sel.kernel_name))
     finally:
         sel.dynamic_loop = None
     sel.describe(stmt, env, f"end of for {stmt.var} < {where}")
-    sel.label(end)
+    sel.out.append(SelectedInstruction(LABEL, {"name": end, "loop_end": True}, LABEL, comment=sel.comment,
+                                       kernel=sel.kernel_name))
     sel.registers.clear()  # a skipped body's li's did not run
-    sel.emit("barrier")
+    # One mark per queued unit the loop used, touching everything the loop did on it: it
+    # completes after that unit's last instruction that ran, so what follows waits on it.
+    touched: dict[str, tuple[list[ByteRange], list[ByteRange]]] = {}
+    for inst in sel.out[begin:]:
+        if inst.unit in UNIT_MARKS:
+            reads, writes = touched.setdefault(inst.unit, ([], []))
+            reads.extend(inst.reads)
+            writes.extend(inst.writes)
+    for unit, (reads, writes) in touched.items():
+        sel.emit(UNIT_MARKS[unit], reads=merge_ranges(reads), writes=merge_ranges(writes))
 
 
 #: Statement type -> emitter. Loops unroll here; each other statement becomes 1+ instructions.

@@ -36,8 +36,9 @@ The scheme, correctness first:
 
 Control instructions of the stream pass through untouched, except a selected ``barrier``,
 which resets the token state as the scheduler's own barriers do; ``label`` pseudo-
-instructions pass through too. A run-time loop (isel's ``blt`` past whole iterations) starts
-and ends with barriers; between its iterations isel places a *guard* label, where
+instructions pass through too, and a control instruction that reads SRAM (``lds``) is fenced
+on that memory's producers. A run-time loop (isel's ``blt`` past whole iterations) ends with a
+set of unit marks; before each of its iterations isel places a *guard* label, where
 :meth:`Scheduler.guard` fences on whatever the next iteration depends on before it, so that no
 token crosses into an iteration that may be skipped: skipping leaves no signal or wait
 unmatched, and the previous iteration's tail keeps running under the next one's start.
@@ -52,15 +53,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from moecc.backend.asic.isel import ByteRange, SelectedInstruction
+from moecc.backend.asic.isel import UNIT_MARKS, ByteRange, SelectedInstruction, merge_ranges
 
 QUEUED_UNITS: tuple[str, ...] = ("ld", "st", "mxu", "vpu")
 TOKENS: tuple[int, ...] = tuple(range(1, 32))
 MAX_WAITS = 2
+#: Tokens run-time loops leave alone (code between loops tries them first): see
+#: :meth:`Scheduler._token_for`.
+BETWEEN_LOOPS_TOKENS = frozenset(range(28, 32))
 #: Instructions another unit may run ahead of what an instruction knows complete before a
 #: ``barrier`` syncs them (keeps the hazard scan, and so scheduling, linear in the stream).
 MAX_UNSYNCED = 2048
 _UNIT_INDEX = {u: i for i, u in enumerate(QUEUED_UNITS)}
+_MARKS = frozenset(UNIT_MARKS.values())
 
 Clock = tuple[int, int, int, int]  # per queued unit: highest sequence number known complete
 _ZERO: Clock = (0, 0, 0, 0)
@@ -91,6 +96,9 @@ class _Node:
     start: Clock
     out: ScheduledInstruction
     consumer: object | None = None  # _Node or _Fence that consumes this node's signal
+    #: A guard's mark once its loop has ended: it stood for earlier work only inside its
+    #: iteration, which may not have run, so nothing after the loop may take it for a producer.
+    retired: bool = False
 
     @property
     def complete(self) -> Clock:
@@ -121,6 +129,10 @@ class ScheduleStats:
 class _TokenUse:
     producer: _Node
     consumer: object  # _Node or _Fence
+    #: After a run-time loop: the consumers of the token's other uses since the loop began,
+    #: any of which may be the last that ran (later ones were skipped), so every one of them
+    #: must have started before the token is reused.
+    also: tuple[object, ...] = ()
 
 
 @dataclass(slots=True)
@@ -134,6 +146,15 @@ class Scheduler:
     #: Output position where the current guarded iteration (or, after a barrier, everything
     #: since it) starts: what a guard may fence on directly (:meth:`guard`).
     region_start: int = 0
+    #: What is known complete before a run-time loop's first iteration (its first guard's
+    #: fences included): all that holds after the loop, however many iterations ran.
+    loop_entry: tuple[dict[str, Clock], Clock] | None = None
+    loops_entered: int = 0  # run-time loops so far (their parity picks a token bank)
+    guard_marks: list[_Node] = field(default_factory=list)  # the current run-time loop's guards' marks
+    region_marks: list[_Node] = field(default_factory=list)  # the current iteration's guard's marks
+    loop_consumers: dict[int, list[object]] = field(default_factory=dict)  # per token, since the loop began
+    ended_loops: list[list[_Node]] = field(default_factory=list)  # the end marks of the last run-time loops
+    collecting_end: bool = False  # the marks being added end a run-time loop
     lru: list[int] = field(default_factory=lambda: list(TOKENS))
 
     # -- happens-before ------------------------------------------------------------------------
@@ -151,17 +172,51 @@ class Scheduler:
 
     def _token_for(self, producer: _Node, consumer_unit: str, consumer_seq: int, position: int,
                    consumer_clock: Clock, taken: Sequence[int] = ()) -> int | None:
-        for token in self.lru:
+        if self.loop_entry is not None:
+            # A run-time loop leaves the tokens the code between loops tries first alone:
+            # after a loop only what was known before it holds, so the tokens it took stay
+            # taken until the next loop's end fences on it, and those fences need free ones.
+            # Tokens this loop already holds come first, so that each loop holds few.
+            order = [t for t in self.lru if t in self.loop_consumers] + \
+                [t for t in self.lru if t not in self.loop_consumers and t not in BETWEEN_LOOPS_TOKENS]
+        else:
+            order = [t for t in self.lru if t in BETWEEN_LOOPS_TOKENS] + \
+                [t for t in self.lru if t not in BETWEEN_LOOPS_TOKENS]
+        for token in order:
             if token in taken:
                 continue
             use = self.tokens[token]
-            if use is None or (
-                self._before(use.consumer, producer.unit, producer.seq, producer.position, producer.start)
-                and self._before(use.consumer, consumer_unit, consumer_seq, position, consumer_clock)
+            if use is None or all(
+                self._before(w, producer.unit, producer.seq, producer.position, producer.start)
+                and self._before(w, consumer_unit, consumer_seq, position, consumer_clock)
+                for w in (use.consumer, *use.also)
             ):
                 self.lru.remove(token)
                 self.lru.append(token)
                 return token
+        return None
+
+    def _proxy(self, producer: _Node, unit: str, seq: int, position: int, clock: Clock,
+               taken: Sequence[int]) -> tuple[_Node, int] | None:
+        """A later instruction of ``producer``'s unit to wait on instead, with a free token:
+        it completes after ``producer`` (units complete in order), and a token can be free for
+        it where none is for a producer that started long ago (its old start knows too little
+        to reuse one). Only within the current guarded iteration, whose instructions all run
+        or none does."""
+        if self.loop_entry is None or producer.position < self.region_start:
+            return None
+        for later in self.nodes[producer.unit][producer.seq:]:
+            if later.position >= position or later.retired:
+                break
+            # One whose signal is taken: its consumer (which started after it completed).
+            while isinstance(later.consumer, _Node) and later.consumer.unit != unit:
+                later = later.consumer
+            if later.consumer is not None or later.position >= position or later.unit == unit \
+                    or clock[_UNIT_INDEX[later.unit]] >= later.seq:
+                continue
+            token = self._token_for(later, unit, seq, position, clock, taken)
+            if token is not None:
+                return later, token
         return None
 
     # -- emission ------------------------------------------------------------------------------
@@ -178,8 +233,10 @@ class Scheduler:
         self.stats.barriers += 1
         done = tuple(len(self.nodes[u]) for u in QUEUED_UNITS)
         self.ctrl_clock = done  # type: ignore[assignment]
-        self.tokens = {t: None for t in TOKENS}
-        self.region_start = len(self.out)
+        if self.loop_entry is None:
+            self.tokens = {t: None for t in TOKENS}
+        # else: inside a run-time loop's iteration, which may be skipped, the barrier may not
+        # run: the token uses stay recorded (the clock frees them on this path) for after it.
 
     def _fence(self, producer: _Node) -> bool:
         """``nop wait(t)`` on ``producer`` before the next instruction; False if no token is free."""
@@ -197,6 +254,12 @@ class Scheduler:
     def _link(self, producer: _Node, consumer: object, token: int) -> None:
         producer.consumer = consumer
         producer.out.signal = token
+        if self.loop_entry is not None:
+            # Remember every consumer of the token since the loop began (see leave_loop).
+            previous = self.tokens[token]
+            earlier = self.loop_consumers.setdefault(token, [] if previous is None else
+                                                     [previous.consumer, *previous.also])
+            earlier.append(consumer)
         self.tokens[token] = _TokenUse(producer, consumer)
         self.stats.signals += 1
 
@@ -206,6 +269,8 @@ class Scheduler:
                          writes: Sequence[ByteRange]) -> _Node | None:
         history = self.nodes[unit]
         for node in reversed(history[known:]):
+            if node.retired:
+                continue
             if any(w.overlaps(r) for w in node.writes for r in reads) or \
                     any(w.overlaps(o) for w in writes for o in node.reads + node.writes):
                 return node
@@ -233,53 +298,141 @@ class Scheduler:
         return needed
 
     def guard(self, region: Sequence[SelectedInstruction]) -> None:
-        """Before a guarded iteration of a run-time-count loop (it may be skipped, and then
-        nothing after it until the loop's end runs): fence on every instruction before it that
-        an instruction of ``region`` depends on, so that no token crosses into the region (its
-        waits would be left unmatched, or its producers' signals unconsumed, when it is
-        skipped). The fences sit in the previous iteration's path, which runs exactly when
-        their producers did; a producer from further back is waited for through the previous
-        iteration's last instruction on its unit (units complete in order). Unlike a barrier, they leave everything else in flight: the
-        previous iteration's epilogue overlaps this one's start."""
-        needed: list[_Node] = []
+        """At the start of a guarded iteration of a run-time-count loop (after its ``blt``: it
+        runs only when the iteration does): no token may cross into it, since a skipped
+        iteration would leave its producers' signals unconsumed. So for each queued unit that
+        has work before the iteration which an instruction of ``region`` depends on, a *mark* is
+        queued on that unit here, touching what that work touched: the mark completes once
+        every earlier instruction of its unit has (units complete in order), and the
+        iteration's instructions wait on it instead. Nothing stalls the control unit: the
+        previous iteration's tail keeps running under this one's start."""
+        marks: dict[str, tuple[list[ByteRange], list[ByteRange]]] = {}
         for inst in region:
             if inst.unit not in _UNIT_INDEX:
                 continue
             clock = _merge(self.unit_clock[inst.unit], self.ctrl_clock)
-            for node in self._producers(inst.unit, clock, inst.reads, inst.writes):
-                if node.position < self.region_start:
-                    # Before the previous iteration (which runs whenever this fence does, but a
-                    # producer before it may have run when this fence is skipped): wait instead
-                    # for the previous iteration's last instruction on the same unit, which
-                    # completes after it (units complete in order).
-                    latest = self.nodes[node.unit][-1]
-                    if latest.position < self.region_start:
-                        self._barrier("barrier: a loop iteration depends on work before the previous one")
-                        return
-                    node = latest
-                if node not in needed:
-                    needed.append(node)
-        for node in sorted(needed, key=lambda n: n.position):
+            for other in QUEUED_UNITS:
+                if other == inst.unit:
+                    continue
+                node = self._latest_conflict(other, clock[_UNIT_INDEX[other]], inst.reads, inst.writes)
+                if node is None or node.position >= self.region_start:
+                    continue
+                reads, writes = marks.setdefault(other, ([], []))
+                reads.extend(node.reads)
+                writes.extend(node.writes)
+        first = next((inst for inst in region if inst.unit in _UNIT_INDEX), None)
+        self.region_marks = []
+        for unit in QUEUED_UNITS:
+            # A unit with work not known done gets a mark even when the iteration does not
+            # depend on it: the iteration's end fences on the marks (see settle).
+            if unit in marks or self.ctrl_clock[_UNIT_INDEX[unit]] < len(self.nodes[unit]):
+                reads, writes = marks.get(unit, ((), ()))
+                self.add(SelectedInstruction(UNIT_MARKS[unit], {}, unit, merge_ranges(reads), merge_ranges(writes),
+                                             first.comment if first else "", first.kernel if first else ""))
+                self.guard_marks.append(self.nodes[unit][-1])
+                self.region_marks.append(self.nodes[unit][-1])
+
+    def settle(self) -> None:
+        """At the end of a guarded iteration (in its path): fence on the marks queued at its
+        start, which ran exactly when this fence does (a fence on an earlier iteration's
+        marks would be skipped with this iteration while they had run, leaving their signals
+        over). They cover everything before the iteration, done by the time this iteration's
+        work is queued in practice, and knowing so keeps tokens reusable: without it a loop's
+        tokens stay taken, as nothing else tells the control unit that their consumers started."""
+        for node in self.region_marks:
+            while isinstance(node.consumer, _Node):  # its signal taken: fence on the taker
+                node = node.consumer
             if self.ctrl_clock[_UNIT_INDEX[node.unit]] >= node.seq or node.consumer is not None:
-                continue  # an earlier fence covered it (units complete in order), or fenced already
+                continue
             if not self._fence(node):
-                self._barrier("barrier: no dependency token free at a loop guard")
+                break  # no token: knowing less is only slower
+        self.region_marks = []
+
+    def before_loop(self) -> None:
+        """At a run-time loop's start (on the straight-line path, after what its enclosing
+        iteration loads first, an expert's weights): fence on the unit marks that ended the
+        run-time loop before the previous one. That one is done by now in practice (the
+        previous loop ran under its tail), and knowing so frees its tokens and lets what
+        follows reuse its slots without waiting for everything on their units, which is all a
+        mark offers once only what was known before a loop holds."""
+        if len(self.ended_loops) < 2:
+            return
+        for node in self.ended_loops[-2]:
+            # A mark whose signal went to a later instruction: fence on that one (it started
+            # after the mark completed; end marks' consumers all run, as the marks do).
+            while isinstance(node.consumer, _Node):
+                node = node.consumer
+            if self.ctrl_clock[_UNIT_INDEX[node.unit]] >= node.seq or node.consumer is not None:
+                continue
+            if not self._fence(node):
+                self._barrier("barrier: no dependency token free before a run-time loop")
                 return
 
-    def start_region(self) -> None:
-        """The instructions from here on belong to a new guarded iteration (see :meth:`guard`)."""
-        self.region_start = len(self.out)
+    def enter_loop(self) -> None:
+        """At a run-time loop's first guard: remember what holds on every path out of it."""
+        self.loop_entry = (dict(self.unit_clock), self.ctrl_clock)
+        self.loops_entered += 1
+
+    def leave_loop(self) -> None:
+        """At a run-time loop's end: any number of its iterations ran, so only what was known
+        before the first one still holds (the unit marks that follow stand for the rest)."""
+        if self.loop_entry is not None:
+            units, ctrl = self.loop_entry
+            self.unit_clock = dict(units)
+            self.ctrl_clock = ctrl
+            self.loop_entry = None
+        # A token reused inside the loop was reused on what an iteration knew; when later
+        # iterations were skipped, its last consumer that ran is an earlier one: all of them
+        # must have started before it is reused again.
+        for token, consumers in self.loop_consumers.items():
+            use = self.tokens[token]
+            if use is not None:
+                self.tokens[token] = _TokenUse(use.producer, use.consumer,
+                                               tuple(c for c in consumers if c is not use.consumer))
+        self.loop_consumers = {}
+        for node in self.guard_marks:
+            node.retired = True
+        self.guard_marks.clear()
+        self.region_marks = []
+        self.collecting_end = True
+        self.ended_loops.append([])  # the end marks that follow
+        del self.ended_loops[:-3]
+
+    def start_region(self, position: int | None = None) -> None:
+        """The instructions from here on (from ``position``) belong to a new guarded iteration
+        (see :meth:`guard`)."""
+        self.region_start = len(self.out) if position is None else position
 
     def add(self, inst: SelectedInstruction) -> None:
         if inst.unit not in _UNIT_INDEX:
             if inst.mnemonic == "barrier":
                 self._barrier(inst.comment, inst)
-            else:
-                self.out.append(ScheduledInstruction(inst))  # other ctrl, and labels
+                return
+            # A control instruction that reads memory (lds) does so when dispatched: fence it
+            # on the queued producers of those bytes (the control unit runs in order, so a
+            # later write cannot overtake the read).
+            for node in sorted(self._producers("ctrl", self.ctrl_clock, inst.reads, ()), key=lambda n: n.position):
+                if self.ctrl_clock[_UNIT_INDEX[node.unit]] >= node.seq:
+                    continue
+                if not self._fence(node):
+                    self._barrier("barrier: no dependency token free for a control read")
+                    break
+            self.out.append(ScheduledInstruction(inst))  # other ctrl, and labels
             return
         unit = inst.unit
         seq = len(self.nodes[unit]) + 1
         clock = _merge(self.unit_clock[unit], self.ctrl_clock)
+        if inst.mnemonic in _MARKS:
+            # A unit mark orders nothing itself (its unit runs in order); it only stands, for
+            # later instructions, for everything the loop before it did on its unit.
+            node = _Node(len(self.out), unit, seq, inst.reads, inst.writes, clock, ScheduledInstruction(inst))
+            self.nodes[unit].append(node)
+            self.unit_clock[unit] = node.start
+            self.out.append(node.out)
+            if self.loop_entry is None and self.ended_loops and self.collecting_end:
+                self.ended_loops[-1].append(node)
+            return
+        self.collecting_end = False
         if any(len(self.nodes[u]) - clock[_UNIT_INDEX[u]] > MAX_UNSYNCED for u in QUEUED_UNITS if u != unit):
             # Another unit ran far ahead with nothing waiting on it: scanning its history for
             # hazards would make scheduling quadratic. A barrier makes all of it known complete.
@@ -296,8 +449,13 @@ class Scheduler:
         producers = [p for p in producers if clock[_UNIT_INDEX[p.unit]] < p.seq]
         position = len(self.out)
         chosen: list[tuple[_Node, int]] = []
-        for producer in producers:
+        for index, producer in enumerate(producers):
             token = self._token_for(producer, unit, seq, position, clock, [t for _, t in chosen])
+            if token is None:
+                proxy = self._proxy(producer, unit, seq, position, clock, [t for _, t in chosen])
+                if proxy is not None:
+                    producer, token = proxy
+                    producers[index] = producer
             if token is None:
                 self._barrier("barrier: no dependency token free")
                 chosen = []
@@ -328,10 +486,17 @@ def schedule(stream: Sequence[SelectedInstruction]) -> tuple[list[ScheduledInstr
     scheduler = Scheduler()
     for index, inst in enumerate(stream):
         guard = inst.unit == "label" and bool(inst.operands.get("guard"))
+        if guard and inst.operands.get("first"):
+            scheduler.enter_loop()
+        if inst.unit == "label" and inst.operands.get("settle"):
+            scheduler.settle()
+        if inst.unit == "label" and inst.operands.get("loop_end"):
+            scheduler.leave_loop()
+        scheduler.add(inst)
+        if inst.unit == "label" and inst.operands.get("loop_start"):
+            scheduler.before_loop()
         if guard:
             end = next((j for j in range(index + 1, len(stream)) if stream[j].unit == "label"), len(stream))
-            scheduler.guard(stream[index + 1:end])
-        scheduler.add(inst)
-        if guard:
             scheduler.start_region()
+            scheduler.guard(stream[index + 1:end])
     return scheduler.finish(), scheduler.stats

@@ -95,9 +95,12 @@ class AsicTarget(CompileTarget):
 
         module, plan, graph = unit.kernels, unit.memory_plan, unit.graph
         assert module is not None and plan is not None
-        # The MoE layers the lowering dispatched (or ran densely), for the routing report; the
-        # chip's matmuls multiply whole token tiles, so their padding rows are executed FLOPs.
-        layers = [{**layer, "padded_matmuls": True} for layer in tiled_of(unit, "report its MoE layers").moe_layers]
+        # The MoE layers the lowering dispatched (or ran densely), for the routing report. An
+        # experts kernel whose matmuls all stream a run-time row count (mxu.mmr) multiplies
+        # only the tiles' tokens; otherwise the chip multiplies whole token tiles, and their
+        # padding rows are executed FLOPs.
+        layers = [{**layer, "padded_matmuls": not _streams_real_rows(module, layer.get("experts_kernel"))}
+                  for layer in tiled_of(unit, "report its MoE layers").moe_layers]
         executable = AsicExecutable(graph, module, unit.weights, unit.value_buffers, plan.hbm_bytes_planned,
                                     target=unit.machine, segments=list(unit.products["segments"]),
                                     moe_layers=layers)
@@ -301,3 +304,14 @@ class AsicTarget(CompileTarget):
         if _REPORT in members:
             text += self.summary(json.loads(members[_REPORT]))
         return text
+
+
+def _streams_real_rows(module: Any, kernel_name: str | None) -> bool:
+    """Whether every matmul of the staged kernel ``kernel_name`` has a run-time row count."""
+    from moecc.ir.kernel import MatMul, walk
+
+    kernel = next((k for k in module.kernels if k.name == kernel_name), None) if kernel_name else None
+    if kernel is None:
+        return False
+    matmuls = [stmt for stmt, _ in walk(kernel.body) if isinstance(stmt, MatMul)]
+    return bool(matmuls) and all(stmt.rows is not None for stmt in matmuls)

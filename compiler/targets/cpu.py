@@ -4,7 +4,8 @@ Pipeline after the graph passes: ``lower-to-tiled`` with tile sizes for the host
 (:func:`moecc.backend.llvm.tiled.params.cpu_tiling_params`), then ``emit-llvm-tiled`` (the
 whole tiled module as one LLVM module, O3, JIT: :mod:`moecc.backend.llvm.tiled`); host calls,
 if any, run on the reference interpreter between machine-code segments. IR stages: graph,
-tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it);
+tiled, llvm. ``threads`` sets the native thread pool's size (results do not depend on it but for the
+grouping of a sparse MoE layer's per-token sums, whose experts run split across the threads);
 ``moe="dense"`` runs every expert of a ``moe`` op on every token instead of dispatching each
 token to its chosen experts (``sparse``, the default).
 ``moecc compile --emit obj`` writes that module as an ELF object with the C ABI of

@@ -412,31 +412,47 @@ class _KernelRun:
             raise self.invalid(f"element {offset} is outside %{ref.buffer} ({flat.size} elements)")
         return int(flat[offset])
 
-    def row_indices(self, table: View, index: View) -> np.ndarray:
-        """Flat element indices of the table rows ``index`` selects: shape (n, cols)."""
+    def row_indices(self, table: View, index: View, in_bounds: bool = False, limit: int | None = None) -> np.ndarray:
+        """Flat element indices of the table rows ``index`` selects: shape (n, cols), the first
+        ``limit`` only when given. ``in_bounds``: the statement promised indices in ``[0, rows)``;
+        a negative one is an error then, as on a target that skips the wrapping."""
         rows = table.shape[0]
-        idx = self.read(index).astype(np.int64)
-        bad = np.flatnonzero((idx < -rows) | (idx >= rows))
+        idx = self.read(index).astype(np.int64)[:limit]
+        bad = np.flatnonzero(((idx < 0) if in_bounds else (idx < -rows)) | (idx >= rows))
         if bad.size:
             i = int(bad[0])
             from moecc.ir.ops.indexing import IndexRangeError
 
+            low = 0 if in_bounds else -rows
             raise IndexRangeError(f"row index {int(idx[i])} (element {i} of the index view) is out of range "
-                                  f"[{-rows}, {rows}) of table %{table.buffer}", index=int(idx[i]), size=rows,
+                                  f"[{low}, {rows}) of table %{table.buffer}", index=int(idx[i]), size=rows,
                                   location=self.where(),
                                   remedy="indices count rows of the table view; negative ones count from the end")
         idx = np.where(idx < 0, idx + rows, idx)
         _, table_index = self.indices(table)
         return table_index[idx]
 
+    def limit(self, stmt: Gather | Scatter) -> int | None:
+        """The rows a gather or scatter applies: ``clamp(limit, 0, n)``, or all (None)."""
+        if stmt.limit is None:
+            return None
+        return min(max(self.element(stmt.limit), 0), stmt.index.shape[0])
+
     def gather(self, stmt: Gather) -> None:
-        positions = self.row_indices(stmt.table, stmt.index)
-        self.write(stmt.dst, self.arrays[stmt.table.buffer][positions])
+        limit = self.limit(stmt)
+        positions = self.row_indices(stmt.table, stmt.index, stmt.in_bounds, limit)
+        rows = self.arrays[stmt.table.buffer][positions]
+        if limit is not None:  # the rows past the limit keep their values
+            kept = np.array(self.read(stmt.dst), copy=True)
+            kept[:limit] = rows
+            rows = kept
+        self.write(stmt.dst, rows)
 
     def scatter(self, stmt: Scatter) -> None:
-        positions = self.row_indices(stmt.table, stmt.index)
+        limit = self.limit(stmt)
+        positions = self.row_indices(stmt.table, stmt.index, stmt.in_bounds, limit)
         flat = self.arrays[stmt.table.buffer]
-        src = self.read(stmt.src)
+        src = self.read(stmt.src)[:limit]
         if not stmt.accumulate:
             # The last row written to an index wins: keep each index's last occurrence only.
             _, last_reversed = np.unique(positions[::-1, 0], return_index=True)

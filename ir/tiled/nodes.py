@@ -290,22 +290,34 @@ class MatMul:
 class Gather:
     """``dst[i, :] = table[index[i], :]``: ``table`` is a 2-D view (rows x cols), ``index`` a
     1-D integer view of ``n``, ``dst`` is ``n x cols``. Indices are bounds-checked at run time;
-    negative ones count from the end (``-1`` is the last row), as ONNX Gather."""
+    negative ones count from the end (``-1`` is the last row), as ONNX Gather. ``in_bounds``
+    (printed ``in_bounds``) promises every index is in ``[0, rows)`` (the lowering built them,
+    e.g. MoE dispatch's slot tables): a target may then skip wrapping them; the interpreter
+    still checks the promise."""
 
     dst: View
     table: View
     index: View
+    in_bounds: bool = False
+    #: A run-time row count (printed ``limit %n[..]``): only the first ``clamp(limit, 0, n)``
+    #: index rows are gathered (an MoE tile's tokens); the rows of ``dst`` past them are left
+    #: unspecified, and the indices past them are not read.
+    limit: ElementRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Scatter:
     """``table[index[i], :] = src[i, :]`` (``accumulate``: ``+=``) for ``i`` in order, so with a
-    repeated index the last row wins, or all rows add up. Index rules as :class:`Gather`."""
+    repeated index the last row wins, or all rows add up. Index rules (and ``in_bounds``) as
+    :class:`Gather`."""
 
     table: View
     index: View
     src: View
     accumulate: bool = False
+    in_bounds: bool = False
+    #: As :class:`Gather`'s: only the first ``clamp(limit, 0, n)`` rows are applied.
+    limit: ElementRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,17 +337,38 @@ class TopK:
 
 
 @dataclass(frozen=True, slots=True)
+class Parallel:
+    """A loop's promise that its iterations may run concurrently, in any order, on any thread
+    (printed ``parallel accumulate(%acc) cost %n[%e]``).
+
+    The body writes only kernel locals, which it writes before it reads them in every
+    iteration and which nothing outside the loop touches (so a target gives each thread its
+    own), and the global buffers named in ``accumulate``, which it only adds to (``scatter
+    +=``, ``matmul +=``, ``reduce.sum +=``) and never otherwise reads: a target may give each
+    worker a zeroed private copy of them and add the copies in afterwards (the float sums
+    then associate differently from the sequential order). ``cost``, an integer element
+    indexed by the loop variable, estimates each iteration's work (MoE: an expert's tokens)
+    so that a target can balance contiguous ranges of iterations across threads. Targets
+    without threads (the interpreter, the ASIC) run the loop sequentially as if unmarked."""
+
+    accumulate: tuple[str, ...] = ()
+    cost: ElementRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class For:
     """``for var in range(count): body``.
 
     ``count`` is static, or an :class:`ElementRef` to an integer element read when the loop
     starts (per-expert token counts in MoE dispatch); a dynamic loop declares ``max_count``,
-    the bound the verifier checks views against and the run time enforces."""
+    the bound the verifier checks views against and the run time enforces. ``parallel``
+    (default None: sequential) marks iterations that may run concurrently (:class:`Parallel`)."""
 
     var: str
     count: int | ElementRef
     body: tuple[Stmt, ...]
     max_count: int | None = None
+    parallel: Parallel | None = None
 
     @property
     def is_dynamic(self) -> bool:
@@ -382,11 +415,17 @@ def walk(body: Sequence[Stmt]) -> Iterator[tuple[int, Stmt, tuple[For, ...]]]:
 
 
 def stmt_elements(stmt: Stmt) -> tuple[ElementRef, ...]:
-    """The integer elements ``stmt`` itself reads at run time: a loop's count, a matmul's rows."""
-    if isinstance(stmt, For) and isinstance(stmt.count, ElementRef):
-        return (stmt.count,)
+    """The integer elements ``stmt`` itself reads at run time: a loop's count (and a parallel
+    loop's per-iteration cost), a matmul's rows, a gather's or scatter's limit."""
+    if isinstance(stmt, For):
+        refs = (stmt.count,) if isinstance(stmt.count, ElementRef) else ()
+        if stmt.parallel is not None and stmt.parallel.cost is not None:
+            refs += (stmt.parallel.cost,)
+        return refs
     if isinstance(stmt, MatMul) and stmt.rows is not None:
         return (stmt.rows,)
+    if isinstance(stmt, (Gather, Scatter)) and stmt.limit is not None:
+        return (stmt.limit,)
     return ()
 
 
@@ -501,6 +540,7 @@ __all__ = [
     "Kernel",
     "MatMul",
     "Operand",
+    "Parallel",
     "Reduce",
     "Scatter",
     "Select",

@@ -49,6 +49,7 @@ from moecc.ir.tiled.nodes import (
     Kernel,
     MatMul,
     Operand,
+    Parallel,
     Reduce,
     Scatter,
     Select,
@@ -203,10 +204,12 @@ class _ModuleReader:
                           transpose_a=ta is not None, transpose_b=tb is not None,
                           rows=None if rows is None else self.element(rows))
         if kind == "gather":
-            return Gather(self.view(c[0]), self.view(c[1]), self.view(c[2]))
+            return Gather(self.view(c[0]), self.view(c[1]), self.view(c[2]), in_bounds=c[4] is not None,
+                          limit=None if c[3] is None else self.element(c[3]))
         if kind == "scatter":
-            table, index, mode, src = c
-            return Scatter(self.view(table), self.view(index), self.view(src), mode.data == "move_add")
+            table, index, mode, src, limit, checked = c
+            return Scatter(self.view(table), self.view(index), self.view(src), mode.data == "move_add",
+                           in_bounds=checked is not None, limit=None if limit is None else self.element(limit))
         if kind == "topk":
             op_token, values, indices, src = c
             which = str(op_token)[len("topk."):]
@@ -214,13 +217,14 @@ class _ModuleReader:
                 _fail(f"unknown top-k order '{which}'", op_token, remedy="write topk.largest or topk.smallest")
             return TopK(self.view(values), self.view(indices), self.view(src), which == "largest")
         if kind == "for_loop":
-            var, start, count, max_count, *body = c
+            var, start, count, max_count, parallel, *body = c
             if _int(start) != 0:
                 _fail(f"loops start at 0, not {start}", start,
                       remedy="write 'for %i = 0 to COUNT' and offset the index")
             trips: int | ElementRef = _int(count) if isinstance(count, lark.Token) else self.element(count)
             return For(_name(var), trips, tuple(self.statement(s) for s in body),
-                       None if max_count is None else _int(max_count))
+                       None if max_count is None else _int(max_count),
+                       None if parallel is None else self.parallel(parallel))
         raise AssertionError(f"unhandled statement rule {kind}")  # grammar and reader disagree
 
     # -- operands
@@ -229,6 +233,16 @@ class _ModuleReader:
         name, offset, shape, *strides = tree.children
         dims = () if shape is None else tuple(int(d) for d in _split_shape(str(shape)))
         return View(_name(name), self.affine(offset), dims, tuple(_int(s) for s in strides if s is not None))
+
+    def parallel(self, tree: lark.Tree) -> Parallel:
+        accumulate: tuple[str, ...] = ()
+        cost: ElementRef | None = None
+        for child in tree.children:
+            if isinstance(child, lark.Tree) and child.data == "names":
+                accumulate = _names(child)
+            elif isinstance(child, lark.Tree) and child.data == "element":
+                cost = self.element(child)
+        return Parallel(accumulate, cost)
 
     def element(self, tree: lark.Tree) -> ElementRef:
         name, offset = tree.children

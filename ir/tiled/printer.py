@@ -51,6 +51,7 @@ from moecc.ir.tiled.nodes import (
     Kernel,
     MatMul,
     Operand,
+    Parallel,
     Reduce,
     Scatter,
     Select,
@@ -164,10 +165,15 @@ def format_statement(stmt: Stmt) -> str:
         rows = "" if stmt.rows is None else f" rows {format_element(stmt.rows)}"
         return f"matmul {format_view(stmt.dst)} {_assign(stmt.accumulate)} {a} @ {b} : {stmt.acc_dtype}{rows}"
     if isinstance(stmt, Gather):
-        return f"gather {format_view(stmt.dst)} <- {format_view(stmt.table)} rows {format_view(stmt.index)}"
+        checked = (f" limit {format_element(stmt.limit)}" if stmt.limit is not None else "") + \
+            (" in_bounds" if stmt.in_bounds else "")
+        return f"gather {format_view(stmt.dst)} <- {format_view(stmt.table)} rows {format_view(stmt.index)}{checked}"
     if isinstance(stmt, Scatter):
         arrow = "+=" if stmt.accumulate else "<-"
-        return f"scatter {format_view(stmt.table)} rows {format_view(stmt.index)} {arrow} {format_view(stmt.src)}"
+        checked = (f" limit {format_element(stmt.limit)}" if stmt.limit is not None else "") + \
+            (" in_bounds" if stmt.in_bounds else "")
+        return (f"scatter {format_view(stmt.table)} rows {format_view(stmt.index)} {arrow} "
+                f"{format_view(stmt.src)}{checked}")
     if isinstance(stmt, TopK):
         which = "largest" if stmt.largest else "smallest"
         return f"topk.{which} {format_view(stmt.values)}, {format_view(stmt.indices)} = {format_view(stmt.src)}"
@@ -176,8 +182,20 @@ def format_statement(stmt: Stmt) -> str:
         text = f"for {format_value_name(stmt.var)} = 0 to {count}"
         if stmt.max_count is not None:
             text += f" max {stmt.max_count}"
+        if stmt.parallel is not None:
+            text += " " + format_parallel(stmt.parallel)
         return text
     raise TypeError(f"not a tiled-IR statement: {stmt!r}")
+
+
+def format_parallel(parallel: Parallel) -> str:
+    """``parallel``, ``parallel accumulate(%acc) cost %counts[%e]``."""
+    text = "parallel"
+    if parallel.accumulate:
+        text += f" accumulate({_names(parallel.accumulate)})"
+    if parallel.cost is not None:
+        text += f" cost {format_element(parallel.cost)}"
+    return text
 
 
 def _assign(accumulate: bool) -> str:
@@ -235,6 +253,7 @@ __all__ = [
     "format_const",
     "format_element",
     "format_expr",
+    "format_parallel",
     "format_statement",
     "format_view",
     "print_kernel",

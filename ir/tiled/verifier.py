@@ -12,7 +12,11 @@ them. :func:`verify_tiled_module` checks:
   loops by their count, dynamic loops by their declared maximum); written views are
   injective (no element written twice) and never ``input``/``weight`` buffers;
 - loops: static counts >= 0 without ``max``; a dynamic count is an in-bounds element of an
-  integer buffer, with a ``max``;
+  integer buffer, with a ``max``; a ``parallel`` loop does not nest in another, its body
+  writes no global buffer but its ``accumulate`` ones (global numbers), which it only adds to
+  (``scatter +=``, ``matmul +=``, ``reduce.sum +=``) and never reads otherwise, and every
+  local it touches is written before it is read in the body and used nowhere else; its
+  ``cost`` is an in-bounds integer element of a global buffer;
 - per statement: shapes and dtypes (copy: equal; compute: expression types, broadcasting;
   reduce, matmul contraction rules, gather/scatter rows, top-k), and aliasing a target
   cannot honour (a destination partly overlapping one of its operands);
@@ -63,7 +67,9 @@ from moecc.ir.tiled.nodes import (
     Unary,
     View,
     expr_views,
+    stmt_elements,
     stmt_views,
+    walk,
 )
 from moecc.ir.tiled.printer import format_view
 from moecc.ir.types import DType, TensorType
@@ -169,6 +175,32 @@ def _check_host_call(call: HostCall, globals_: Mapping[str, Buffer]) -> None:
 
 # -- kernels ---------------------------------------------------------------------------------
 
+def _adds_into(stmt: Stmt, view: View) -> bool:
+    """Whether ``stmt`` touches ``view`` only to add to it (a parallel loop's accumulation)."""
+    if isinstance(stmt, Scatter):
+        return stmt.accumulate and view is stmt.table and stmt.src.buffer != view.buffer and \
+            stmt.index.buffer != view.buffer
+    if isinstance(stmt, MatMul):
+        return stmt.accumulate and view is stmt.dst and view.buffer not in (stmt.a.buffer, stmt.b.buffer)
+    if isinstance(stmt, Reduce):
+        return stmt.op == "sum" and stmt.accumulate and view is stmt.dst and stmt.src.buffer != view.buffer
+    return False
+
+
+def _touched_outside(body: Sequence[Stmt], loop: For) -> set[str]:
+    """Buffers the statements of ``body`` other than ``loop`` (and its body) access."""
+    names: set[str] = set()
+    for stmt in body:
+        if stmt is loop:
+            continue
+        names.update(ref.buffer for ref in stmt_elements(stmt))
+        if isinstance(stmt, For):
+            names |= _touched_outside(stmt.body, loop)
+        else:
+            names.update(view.buffer for _, view in stmt_views(stmt))
+    return names
+
+
 class _KernelChecker:
     """Walks one kernel's body with the loop scope, checking each statement."""
 
@@ -179,6 +211,7 @@ class _KernelChecker:
         self.buffers: dict[str, Buffer] = {**globals_, **local}
         self.index = 0
         self.where = self.label
+        self.in_parallel = False
 
     def run(self) -> None:
         self.block(self.kernel.body, {}, True)
@@ -204,6 +237,8 @@ class _KernelChecker:
                 self.element(stmt.rows, ranges, runs, "matmul row count")
                 if not stmt.acc_dtype.is_float:
                     raise self.fail("a matmul with a run-time row count must be a float contraction")
+            if isinstance(stmt, (Gather, Scatter)) and stmt.limit is not None:
+                self.element(stmt.limit, ranges, runs, f"{type(stmt).__name__.lower()} limit")
             self.statement(stmt)
 
     def element(self, ref: ElementRef, ranges: dict[str, int], runs: bool, what: str) -> None:
@@ -234,7 +269,85 @@ class _KernelChecker:
                 raise self.fail("a loop with a static count takes no 'max'")
         inner = dict(ranges)
         inner[stmt.var] = stmt.trip_bound
-        self.block(stmt.body, inner, runs and stmt.trip_bound > 0)
+        if stmt.parallel is None:
+            self.block(stmt.body, inner, runs and stmt.trip_bound > 0)
+            return
+        if self.in_parallel:
+            raise self.fail("parallel loops do not nest (mark the outer or the inner loop, not both)")
+        self.parallel(stmt, inner, runs)
+        self.in_parallel = True
+        try:
+            self.block(stmt.body, inner, runs and stmt.trip_bound > 0)
+        finally:
+            self.in_parallel = False
+
+    def parallel(self, stmt: For, inner: dict[str, int], runs: bool) -> None:
+        """A parallel loop's promise (:class:`~moecc.ir.tiled.nodes.Parallel`) holds: its body
+        writes only its accumulate buffers (by addition only) and locals private to it."""
+        par = stmt.parallel
+        assert par is not None
+        where = self.where
+        accumulate = set(par.accumulate)
+        if len(accumulate) != len(par.accumulate):
+            raise self.fail("a parallel loop names an accumulate buffer twice")
+        for name in par.accumulate:
+            buf = self.buffer(name)
+            text = format_value_name(name)
+            if buf.space != "global":
+                raise self.fail(f"parallel loop accumulates into local {text}; only global buffers can be")
+            if buf.role in ("input", "weight"):
+                raise self.fail(f"parallel loop accumulates into {buf.role} buffer {text}")
+            if not (buf.dtype.is_float or buf.dtype.is_int):
+                raise self.fail(f"parallel loop accumulates into {buf.dtype} buffer {text}; it must be a number")
+        if par.cost is not None:
+            self.element(par.cost, inner, runs, "parallel loop cost")
+            if self.buffer(par.cost.buffer).space != "global" or par.cost.buffer in accumulate:
+                raise self.fail(f"parallel loop cost is read from {format_value_name(par.cost.buffer)}; it must be "
+                                "a global buffer the loop does not accumulate into")
+        if isinstance(stmt.count, ElementRef) and stmt.count.buffer in accumulate:
+            raise self.fail("a parallel loop's count is read from one of its accumulate buffers")
+        first: dict[str, str] = {}  # local -> its first access in the body
+        for index, inner_stmt, _ in walk(stmt.body):
+            self.where = f"{where}, body statement {index} ({STMT_KINDS.get(type(inner_stmt), '?')})"
+            refs = stmt_elements(inner_stmt)
+            for ref in refs:
+                if ref.buffer in accumulate:
+                    raise self.fail(f"reads accumulate buffer {format_value_name(ref.buffer)} of the enclosing "
+                                    "parallel loop (it may only add to it)")
+            if isinstance(inner_stmt, For):
+                accesses = [("read", ref.buffer) for ref in refs]
+            else:
+                pairs = stmt_views(inner_stmt)
+                for access, view in pairs:
+                    name = view.buffer
+                    buf = self.buffers.get(name)
+                    if buf is None:
+                        continue  # reported where the statement itself is checked
+                    if name in accumulate:
+                        if not _adds_into(inner_stmt, view):
+                            raise self.fail(f"{access}s accumulate buffer {format_value_name(name)} of the enclosing "
+                                            "parallel loop other than by adding to it (scatter +=, matmul +=, "
+                                            "reduce.sum +=)")
+                    elif buf.space == "global" and access != "read":
+                        raise self.fail(f"writes global buffer {format_value_name(name)} inside a parallel loop that "
+                                        "does not accumulate into it (iterations would race)")
+                accesses = [("read", ref.buffer) for ref in refs]
+                # Reads first: a statement reading and writing a buffer reads it before writing.
+                accesses += [(a, v.buffer) for a, v in pairs if a != "write"]
+                accesses += [(a, v.buffer) for a, v in pairs if a == "write"]
+            for access, name in accesses:
+                buf = self.buffers.get(name)
+                if buf is not None and buf.space == "local":
+                    first.setdefault(name, access)
+        self.where = where
+        for name, access in first.items():
+            if access != "write":
+                raise self.fail(f"local {format_value_name(name)} is read before the parallel loop's body writes it "
+                                "(each thread has its own locals)")
+        outside = _touched_outside(self.kernel.body, stmt) & set(first)
+        if outside:
+            raise self.fail(f"local {format_value_name(sorted(outside)[0])} of a parallel loop is also used outside "
+                            "it (each thread has its own locals)")
 
     # -- operands
 

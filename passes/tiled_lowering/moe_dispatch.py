@@ -23,7 +23,10 @@ rows (``S = ceil(T / R) * R`` slots per expert):
 4. The first ``T`` accumulator rows, rounded to ``x``'s dtype, are the result.
 
 Experts are visited in index order, so each token's output sums its experts' contributions in
-the order the reference does. The experts' matmuls run ``sum_e tokens[e]`` rows instead of
+the order the reference does. The expert loop is marked ``parallel`` (it only adds into the
+accumulator): the CPU back end with threads runs ranges of experts concurrently, each into a
+private copy of the accumulator, and adds the copies in a fixed order afterwards (the same
+sums for top-2; with top-k > 2 a token's contributions may associate differently). The experts' matmuls run ``sum_e tokens[e]`` rows instead of
 ``E * T`` (no FLOPs on padding, dropless); gathers, scatters and element-wise steps move whole
 tiles.
 """
@@ -49,6 +52,7 @@ from moecc.ir.tiled.nodes import (
     Gather,
     MatMul,
     Operand,
+    Parallel,
     Reduce,
     Scatter,
     Select,
@@ -124,14 +128,8 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (table_rows, 1))
     token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
     with ctx.kernel(f"{name}_route_dispatch", sources) as kb:
-        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, slot_token, slot_weight, token_of, rows, slots, tokens,
-                          capacity, sink))
-        # The tokens in each tile: min(max(min(count, capacity) - start, 0), rows).
-        counts_b = views.broadcast(counts, (experts, tiles_max))
-        starts_b = views.broadcast(tile_starts, (experts, tiles_max))
-        kb.emit(tiled_compute(kb, tile_rows, [counts_b, starts_b], lambda xs: Binary("min", Binary(
-            "max", Binary("sub", Binary("min", xs[0], const(capacity, I32)) if sink is not None else xs[0], xs[1]),
-            const(0, I32)), const(rows, I32))))
+        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, tile_rows, tile_starts, slot_token, slot_weight, token_of,
+                          rows, slots, tokens, capacity, sink))
 
     padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
     acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
@@ -141,7 +139,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
         kb.emit(tiled_compute(kb, window(padded, (Affine(tokens), Affine(0)), (1, hidden)), [], lambda xs: const(0, t)))
         kb.emit(tiled_compute(kb, acc, [], lambda xs: const(0, F32)))
         expert_loop = _experts(kb, op, operands, padded, acc, tiles, tile_rows, slot_token, slot_weight, rows,
-                               tiles_max, slots, experts, hidden, ffn, gated, biased)
+                               tiles_max, slots, experts, hidden, ffn, gated, biased, counts)
         kb.emit(expert_loop)
         kb.emit(tiled_compute(kb, out, [window(acc, (Affine(0), Affine(0)), (tokens, hidden))],
                               lambda xs: narrow(xs[0], t)))
@@ -193,8 +191,8 @@ AUTO_SPARSE_SHARE = 0.75
 def choose_moe(op: Op, ctx: LoweringContext) -> str:
     """``"sparse"`` or ``"dense"`` for one ``moe`` op under ``moe="auto"``, from the rows its
     experts' matmuls would run, tokens spread evenly (``tokens * k / experts`` per expert): a
-    matmul over ``r`` rows costs ``max(r, row_floor)`` (:class:`~.context.TilingParams`); sparse
-    runs whole token tiles when the floor is above 1 (static shapes), the real rows otherwise.
+    matmul over ``r`` rows costs ``max(r, row_floor)`` (:class:`~.context.TilingParams`), and
+    an expert's tiles stream their real rows.
     On a weight-stationary array in bf16 the floor is the array height and dense wins; in f32,
     or on a CPU, sparse does. A routing what-if or a capacity factor needs sparse dispatch."""
     if ctx.routing is not None or ctx.capacity_factor:
@@ -204,11 +202,10 @@ def choose_moe(op: Op, ctx: LoweringContext) -> str:
     top = op.attrs["top_k"]
     floor = ctx.params.row_floor
     per_expert = tokens * top / experts
-    if floor <= 1:
-        sparse = tokens * top
-    else:
-        rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
-        sparse = experts * math.ceil(per_expert / rows) * max(rows, floor)
+    # A token tile's matmuls stream its real rows (a run-time row count) at the floor's cost.
+    rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
+    full, rest = divmod(per_expert, rows)
+    sparse = experts * (full * max(rows, floor) + (max(rest, floor) if rest else 0))
     dense = experts * max(tokens, floor)
     return "sparse" if sparse <= AUTO_SPARSE_SHARE * dense else "dense"
 
@@ -221,8 +218,9 @@ def expert_capacity(factor: float, tokens: int, top_k: int, experts: int) -> int
     return max(1, min(tokens, math.ceil(factor * tokens * top_k / experts)))
 
 
-def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, slot_token: View,
-              slot_weight: View, token_of: View, rows: int, slots: int, tokens: int, capacity: int,
+def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, tile_rows: View,
+              tile_starts: View, slot_token: View, slot_weight: View, token_of: View, rows: int, slots: int,
+              tokens: int, capacity: int,
               sink: int | None) -> list[Stmt]:
     """The slot tables, token counts and tile counts of every expert, by a prefix count.
 
@@ -295,19 +293,31 @@ def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: 
         # ceil(min(count, capacity) / rows) in f32: exact (an integer quotient is exact; a fraction
         # is at least 1/rows from the next integer), and no integer division (the VPU divides floats).
         Compute(tiles, Cast(I32, Unary("ceil", Binary("div", taken, const(rows, F32))))),
+        # The tokens in each tile, min(max(taken - start, 0), rows), from the counts in local
+        # memory (not read back from the global just written).
+        *tiled_compute(kb, tile_rows, [views.broadcast(per_expert, tile_rows.shape),
+                                       views.broadcast(tile_starts, tile_rows.shape)],
+                       lambda xs: Cast(I32, Binary("min", Binary("max", Binary(
+                           "sub", Binary("min", xs[0], const(capacity, F32)) if sink is not None else xs[0],
+                           Cast(F32, xs[1])), const(0, F32)), const(rows, F32)))),
         *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
         *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
-        Scatter(slot_token, views.reshape(slot, (choices,)), token_of),
-        Scatter(slot_weight, views.reshape(slot, (choices,)), weights),
+        # The slots and token ids below are built here, in range: targets need not wrap them.
+        Scatter(slot_token, views.reshape(slot, (choices,)), token_of, in_bounds=True),
+        Scatter(slot_weight, views.reshape(slot, (choices,)), weights, in_bounds=True),
     ]
     return stmts
 
 
 def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View, tiles: View, tile_rows: View,
              slot_token: View, slot_weight: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int,
-             ffn: int, gated: bool, biased: bool) -> list[Stmt]:
+             ffn: int, gated: bool, biased: bool, counts: View | None = None) -> list[Stmt]:
     """For each expert, its token tiles (run-time count): gather, MLP on the tile's real rows
-    (run-time row count), weight, scatter-add (padding rows land in the dropped row)."""
+    (run-time row count), weight, scatter-add (padding rows land in the dropped row).
+
+    The expert loop is marked ``parallel``: experts only add into ``acc`` and use locals of
+    their own, so a target with threads may run them concurrently (each thread adding into a
+    private copy of ``acc``), balanced by ``counts`` (the tokens each expert got)."""
     ctx = kb.ctx
     act = op.attrs["activation"]
     chunk = max(1, min(ffn, kb.params.tile_cols))
@@ -329,7 +339,11 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     e, i = kb.var(), kb.var()
     ev = Affine.of(e)
     first = ev * slots + Affine.of(i) * rows  # the tile's first slot
-    real = ElementRef(tile_rows.buffer, ev * tiles_max + Affine.of(i))  # the tile's tokens
+    # The expert's tiles' token counts, copied once per expert (a target reads them from local
+    # memory, ahead of its tiles, for a run-time row count of its matrix unit).
+    expert_rows = kb.local("expert_tile_rows", ctx.dtype(tile_rows), (tiles_max,))
+    rows_copy = Copy(expert_rows, views.reshape(views.window(tile_rows, (ev, 0), (1, tiles_max)), (tiles_max,)))
+    real = ElementRef(expert_rows.buffer, Affine.of(i))  # the tile's tokens
     token_ids = views.reshape(views.window(slot_token, (first, 0), (rows, 1)), (rows,))
     w_gate = _expert(ctx.view(operands["w_gate"]), ev, (hidden, ffn))
     w_up = _expert(ctx.view(operands["w_up"]), ev, (hidden, ffn)) if gated else None
@@ -350,7 +364,7 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     ids = kb.local("tile_token_ids", ctx.dtype(slot_token), (rows,))
     scale = kb.local("tile_weights", ctx.dtype(slot_weight), (rows, 1))
     body: list[Stmt] = [Copy(ids, token_ids), Copy(scale, views.window(slot_weight, (first, 0), (rows, 1))),
-                        Gather(xt, padded, ids)]
+                        Gather(xt, padded, ids, in_bounds=True, limit=real)]
     for g0 in range(0, len(starts), group):
         members = [(j, start, min(chunk, ffn - start)) for j, start in enumerate(starts[g0:g0 + group])]
         for j, start, size in members:
@@ -375,9 +389,10 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     if biased:
         out = Binary("add", out, f32(bias("b_down", hidden, 0, hidden, rows)))
     body.append(Compute(scaled, Binary("mul", out, Operand(weight))))
-    body.append(Scatter(acc, ids, scaled, accumulate=True))
+    body.append(Scatter(acc, ids, scaled, accumulate=True, in_bounds=True, limit=real))
     tile_loop = For(i, ElementRef(tiles.buffer, ev), tuple(body), max_count=tiles_max)
-    return [For(e, experts, (tile_loop,))]
+    cost = None if counts is None else ElementRef(counts.buffer, counts.offset + ev * counts.strides[0])
+    return [For(e, experts, (rows_copy, tile_loop), parallel=Parallel((acc.buffer,), cost))]
 
 
 __all__ = ["AUTO_SPARSE_SHARE", "choose_moe", "emit_route", "expert_capacity", "lower_moe_sparse", "token_tile"]

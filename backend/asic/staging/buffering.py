@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import For, HbmRef, LocalRef, Stmt, local_refs, walk
+from moecc.ir.kernel import Count, For, Gather, HbmRef, LocalRef, MatMul, Stmt, local_refs, walk
 from moecc.isa_spec.target import Target
 
 from moecc.backend.asic.staging.tiles import KernelStager, substitute
@@ -47,7 +47,7 @@ def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stag
             totals[buf.space] += -(-buf.slot_bytes * n // 64) * 64
         return totals["sram"] <= target.sram_capacity_bytes and totals["acc"] <= target.acc_capacity_bytes
 
-    def rewrite(stmts: Sequence[Stmt]) -> list[Stmt]:
+    def rewrite(stmts: Sequence[Stmt], outer: For | None = None) -> list[Stmt]:
         out: list[Stmt] = []
         for stmt in stmts:
             if not isinstance(stmt, For):
@@ -57,20 +57,29 @@ def double_buffer(body: Sequence[Stmt], temps: set[str], locals_: set[str], stag
                 # Iterations are guarded one by one (instruction selection unrolls them): instead
                 # of unrolling by slots, the iteration-private buffers take two slots named by
                 # the iteration index (slots form a ring), so an iteration's tiles do not wait
-                # for the previous iteration to finish with the same ones.
+                # for the previous iteration to finish with the same ones. Inside a static loop
+                # (MoE's experts), consecutive outer iterations take disjoint halves of a ring of
+                # 2 x max_count slots, so the next expert's first tile waits for nothing of this one's.
                 inner = tuple(rewrite(stmt.body))
                 if not any(isinstance(s, For) for s in inner):
                     counts = _reference_counts(inner)
                     owned = {n for n in locals_ if n in counts and counts[n] == everywhere[n]}
                     local = _iteration_private(inner, {n for n in counts if n in temps} | owned)
-                    if local and fits(local, RING_SLOTS):
+                    bound = max(1, stmt.max_count or 1)
+                    if local and outer is not None and fits(local, 2 * bound):
+                        ring, slot = 2 * bound, Affine.of(stmt.var) + Affine.of(outer.var) * bound
+                    elif local and fits(local, RING_SLOTS):
+                        ring, slot = RING_SLOTS, Affine.of(stmt.var)
+                    else:
+                        ring = 0
+                    if ring:
                         for name in local:
-                            slots[name] = max(slots.get(name, 1), RING_SLOTS)
-                        inner = tuple(_ring(s, stmt.var, local) for s in inner)
+                            slots[name] = max(slots.get(name, 1), ring)
+                        inner = tuple(in_slot(s, slot, local) for s in inner)
                 out.append(dataclasses.replace(stmt, body=inner))
                 continue
             if any(isinstance(s, For) for s in stmt.body) or stmt.count < 2:
-                out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body))))
+                out.append(For(stmt.var, stmt.count, tuple(rewrite(stmt.body, stmt if stmt.count >= 2 else None))))
                 continue
             inside = _reference_counts(stmt.body)
             owned = {n for n in locals_ if n in inside and inside[n] == everywhere[n]}
@@ -112,6 +121,11 @@ def _iteration_private(body: Sequence[Stmt], buffers: set[str]) -> set[str]:
     shared: set[str] = set()
     for stmt in body:
         roles = local_refs(stmt)
+        if isinstance(stmt, (MatMul, Gather)) and stmt.rows is not None and not getattr(stmt, "accumulate", False):
+            # A product or gather over a run-time row count keeps the rows past it: padding
+            # rows, which nothing consumes (an MoE tile's padding rows are never scattered).
+            # For slots it writes its destination.
+            roles = [(role, ref) for role, ref in roles if not (role == "read" and ref == stmt.dst)]
         for role, ref in roles:
             if role == "read" and ref.buffer not in written:
                 shared.add(ref.buffer)
@@ -124,13 +138,21 @@ def _iteration_private(body: Sequence[Stmt], buffers: set[str]) -> set[str]:
 RING_SLOTS = 2
 
 
-def _ring(stmt: Stmt, var: str, ring: set[str]) -> Stmt:
-    """``stmt`` with its refs to ``ring`` buffers in slot ``var`` (modulo their slots)."""
+def in_slot(stmt: Stmt, slot: Affine, buffers: set[str]) -> Stmt:
+    """``stmt`` (a loop: its count and body too) with its refs to ``buffers`` (tiles and
+    run-time counts) in slot ``slot``, which is taken modulo each buffer's slots."""
+    if isinstance(stmt, For):
+        count = stmt.count
+        if isinstance(count, Count) and count.buffer in buffers:
+            count = Count(count.buffer, count.offset, slot)
+        return dataclasses.replace(stmt, count=count, body=tuple(in_slot(s, slot, buffers) for s in stmt.body))
     changes = {}
     for f in dataclasses.fields(stmt):
         ref = getattr(stmt, f.name)
-        if isinstance(ref, LocalRef) and ref.buffer in ring:
-            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, ref.offset, Affine.of(var))
+        if isinstance(ref, LocalRef) and ref.buffer in buffers:
+            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, ref.offset, slot)
+        elif isinstance(ref, Count) and ref.buffer in buffers:  # a run-time row count
+            changes[f.name] = Count(ref.buffer, ref.offset, slot)
     return dataclasses.replace(stmt, **changes) if changes else stmt
 
 
@@ -145,7 +167,10 @@ def _map(stmt: Stmt, var: str, value: Affine, streamed: set[str], slot_index: in
                                        substitute(slot, var, value))
         elif isinstance(ref, HbmRef):
             changes[f.name] = HbmRef(ref.buffer, substitute(ref.offset, var, value), ref.rows, ref.cols, ref.pitch)
+        elif isinstance(ref, Count):  # a matmul's run-time row count
+            slot = Affine(slot_index) if ref.buffer in streamed else ref.slot
+            changes[f.name] = Count(ref.buffer, substitute(ref.offset, var, value), substitute(slot, var, value))
     return dataclasses.replace(stmt, **changes) if changes else stmt
 
 
-__all__ = ["double_buffer"]
+__all__ = ["double_buffer", "in_slot"]

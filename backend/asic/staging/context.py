@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moecc.ir.kernel import Vector
-from moecc.ir.tiled.nodes import View
+from moecc.ir.kernel import Count, Vector
+from moecc.ir.tiled.nodes import ElementRef, View
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
@@ -61,6 +61,22 @@ class StageContext:
     @property
     def tile_dim(self) -> int:
         return self.target.limits.tile_dim
+
+    def run_time_count(self, ref: ElementRef) -> Count | None:
+        """A run-time row count (an integer element) as the int32 SRAM cell instructions read
+        it from: an element of an i32 local as it is; one of a global read into a cell (inside
+        a run-time loop, where it changes per iteration); else None."""
+        stager = self.stager
+        cell = stager.locals_.get(ref.buffer)
+        if cell is not None:
+            return Count(ref.buffer, ref.offset) if cell.space == "sram" and cell.dtype == DType.I32 else None
+        if not stager.in_dynamic_loop:
+            return None
+        tile = stager.expand(self.to_compute(stager.read(Region(ref.buffer, ref.offset, 1, 1, 1, 1)),
+                                             self.dtypes[ref.buffer], 1, 1), 1, 1)
+        if tile.dtype == DType.I32 and tile.space == "sram":
+            return Count(tile.ref.buffer, tile.ref.offset, tile.ref.slot)
+        return None
 
     def row_cap(self, cols: int, temps: int = TEMPS_PER_ELEMENT, axes: Axes | None = None) -> int:
         """Rows per block so that ``temps`` f32 tiles of ``cols`` columns fit the budget, and a

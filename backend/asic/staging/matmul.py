@@ -28,7 +28,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import LocalRef, MatMul as KMatMul, Vector
+from moecc.ir.kernel import Count, LocalRef, MatMul as KMatMul, Vector
 from moecc.ir.tiled.nodes import MatMul, View
 from moecc.ir.types import DType
 
@@ -39,8 +39,6 @@ from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile, substit
 def stage_matmul(ctx: StageContext, stmt: MatMul) -> None:
     if stmt.acc_dtype != DType.F32:
         raise NotStageable(f"an integer contraction ({stmt.acc_dtype} accumulation): the MXU multiplies floats")
-    # A run-time row count (an expert's last token tile) leaves the rows past it unspecified:
-    # the MXU computes every row of the tile (padding rows; the report counts them).
     stmt = fold_batch(stmt)
     dst, a = stmt.dst, stmt.a
     m, n = dst.shape[-2:]
@@ -51,10 +49,26 @@ def stage_matmul(ctx: StageContext, stmt: MatMul) -> None:
     m_block = max(1, min(m, cap, acc_budget // (4 * n_block)))
     k_block = min(k, cap)
     stager = ctx.stager
+    rows = _row_count(ctx, stmt, m, m_block)
     for d_off, a_off, b_off in _batches(ctx, stmt):
         for m0, mn in stager.blocks(m, m_block):
             for n0, nn in _static_blocks(n, n_block):
-                _block(ctx, stmt, d_off, a_off, b_off, m0, mn, Affine(n0), nn, k, k_block)
+                _block(ctx, stmt, d_off, a_off, b_off, m0, mn, Affine(n0), nn, k, k_block, rows)
+
+
+def _row_count(ctx: StageContext, stmt: MatMul, m: int, m_block: int) -> Count | None:
+    """The run-time row count (an MoE expert's tokens in its tile) as an SRAM cell for
+    ``mxu.mmr``, when the MXU can take it: the rows form one block and the product lands in
+    an accumulator local (rows past the count then keep their values, as the IR says). Else
+    None, and the MXU computes every row of the tile (padding rows; the report counts them)."""
+    if stmt.rows is None or m > m_block or stmt.dst.rank != 2:
+        return None
+    local = ctx.stager.locals_.get(stmt.dst.buffer)
+    d_rs, d_cs = stmt.dst.strides
+    n = stmt.dst.shape[1]
+    if local is None or local.space != "acc" or not (d_cs == 1 or n == 1) or not (d_rs == n or m == 1):
+        return None
+    return ctx.run_time_count(stmt.rows)
 
 
 def fold_batch(stmt: MatMul) -> MatMul:
@@ -101,7 +115,7 @@ def _static_blocks(total: int, size: int) -> list[tuple[int, int]]:
 
 
 def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off: Affine, m0: Affine, mn: int,
-           n0: Affine, nn: int, k: int, k_block: int) -> None:
+           n0: Affine, nn: int, k: int, k_block: int, rows: Count | None = None) -> None:
     stager = ctx.stager
     d_rs, d_cs = stmt.dst.strides[-2:]
     out_region = Region(stmt.dst.buffer, d_off + m0 * d_rs + n0 * d_cs, mn, nn, d_rs, d_cs)
@@ -130,7 +144,7 @@ def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off:
         a_tile = _operand(ctx, a_region)
         w_tile = _operand(ctx, w_region)
         stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
-                            transpose_w=stmt.transpose_b))
+                            transpose_w=stmt.transpose_b, rows=rows if direct else None))
     if not direct:
         result = Tile(acc, DType.F32, "full", "acc")
         result = ctx.convert(result, compute_dtype(ctx.dtypes[stmt.dst.buffer]), mn, nn)

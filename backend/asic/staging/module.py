@@ -31,6 +31,7 @@ from moecc.isa_spec.target import Target
 from moecc.backend.asic.precision import routing_matmuls
 
 from moecc.backend.asic.staging.buffering import double_buffer
+from moecc.backend.asic.staging.prefetch import prefetch_next_iteration
 from moecc.backend.asic.staging.context import StageContext
 from moecc.backend.asic.staging.host import touched_globals
 from moecc.backend.asic.staging.statements import stage_statement
@@ -214,6 +215,7 @@ def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str,
     for stmt in kernel.body:
         stage_statement(ctx, stmt)
     body = double_buffer(stager.body, {b.name for b in stager.temps}, set(stager.locals_), stager, target)
+    body = prefetch_next_iteration(body, stager, target)
     return KKernel(kernel.name, stager.buffers(), body, kernel.sources), stager.slow_paths
 
 

@@ -14,7 +14,8 @@ instructions after staging:
   multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
 - ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
   (operands converted to f32, expression nodes) and double-buffers streamed tiles;
-- ``expert_rows``: a quarter of the array height, the tile a MoE expert's tokens pad to;
+- ``expert_rows``: the staging tile, a MoE expert's token tile (its matmuls stream its real
+  rows: ``mxu.mmr``);
 - ``row_floor``: the array height over the MXU dtype's passes, the rows below which a matmul
   costs no less (its weight load per fold), which ``moe="auto"`` weighs.
 """
@@ -31,10 +32,9 @@ K_FOLDS = 4
 MIN_K_TILE = 256
 #: Activation rows per weight tile, in MXU heights.
 ROWS_PER_WEIGHT_TILE = 2
-#: A MoE expert's token tile is this fraction of the array height (at least MIN_EXPERT_ROWS
-#: rows): the MXU computes whole tiles, so each expert's tokens pad only to it.
-EXPERT_ROW_FRACTION = 4
-MIN_EXPERT_ROWS = 8
+#: A MoE expert's token tile is the staging tile (``tile_dim``, the array height on both parts):
+#: its matmuls stream the tile's real rows (``mxu.mmr``, a run-time row count), so a big tile
+#: costs nothing on padding and an expert's tokens rarely need a second tile.
 #: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
 LOCAL_SHARE = 8
 
@@ -50,9 +50,9 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
         tile_cols=max(1, min(dim, target.mxu_cols)),
         k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
-        expert_rows=max(MIN_EXPERT_ROWS, target.mxu_rows // EXPERT_ROW_FRACTION),
+        expert_rows=max(1, dim),
         row_floor=max(1, target.mxu_rows // max(1, passes)),
     )
 
 
-__all__ = ["EXPERT_ROW_FRACTION", "K_FOLDS", "LOCAL_SHARE", "MIN_EXPERT_ROWS", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
+__all__ = ["K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]

@@ -4,7 +4,7 @@
 |---|---|
 | ``copy`` | ``Load`` / ``Store`` through an SRAM tile (HBM to HBM goes through SRAM; SRAM to SRAM is ``vpu.mov``) |
 | ``reduce.sum/max/min`` | ``vpu.rsum`` / ``vpu.rmax`` per block of the row (min as ``-max(-x)``), blocks combined with ``add``/``max`` |
-| ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults), ``Gather`` |
+| ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults; not for ``in_bounds`` indices), ``Gather`` |
 | ``topk`` | ``vpu.topk`` (smallest as the largest of ``-x``) |
 | ``for`` (static) | ``For``; a loop around one element-wise statement is that statement with one more axis (:func:`coalesce`) |
 | ``scatter`` | indices loaded and wrapped as for a gather, source rows in SRAM, ``Scatter`` (``dma.scatter`` / ``dma.scatter_add``) |
@@ -266,20 +266,25 @@ def stage_gather(ctx: StageContext, stmt: Gather) -> None:
     # them once, before the loops over column blocks.
     invariant = stmt.index.buffer not in ctx.written and stmt.index.buffer not in stager.locals_
     with stager.hoisted(stmt.index.offset) if invariant else contextlib.nullcontext():
-        constants = _index_constants(ctx, table_rows)
+        constants = None if stmt.in_bounds else _index_constants(ctx, table_rows)
         chunks = []
         for r0, rn in _static_blocks(count, row_block):
             raw = stager.expand(stager.read(Region(stmt.index.buffer, stmt.index.offset + r0 * istride, rn, 1, istride, 1)),
                                 rn, 1)
-            wrapped = _wrap_indices(ctx, raw.ref, rn, table_rows, constants)
+            wrapped = _checked_indices(ctx, raw.ref, rn, table_rows, constants)
             if split > 1:  # row i starts at sub-row i*split of pitch / split elements
-                stager.emit(Vector("muls", wrapped, a=wrapped, imm=float(split), dtype=DType.I32))
+                scaled = stager.temp(DType.I32, rn, 1)
+                stager.emit(Vector("muls", scaled, a=wrapped, imm=float(split), dtype=DType.I32))
+                wrapped = scaled
             chunks.append((Affine(r0), rn, wrapped))
+    # A run-time row count (an MoE tile's tokens) when the rows are one block: the DMA gathers
+    # only those (and reads only their indices); the tile's other rows are unspecified.
+    limit = ctx.run_time_count(stmt.limit) if stmt.limit is not None and len(chunks) == 1 else None
     for r0, rn, wrapped in chunks:
         for c0, cn in _static_blocks(width, col_block):
             out = stager.temp(stager.dtype_of(table.buffer), rn, cn)
             window = HbmRef(table.buffer, table.offset + c0, (table_rows - 1) * split + 1, cn, pitch // split)
-            stager.emit(KGather(out, window, wrapped))
+            stager.emit(KGather(out, window, wrapped, rows=limit))
             dst = Region(stmt.dst.buffer, stmt.dst.offset + r0 * dst_rs + c0 * dst_cs, rn, cn, dst_rs, dst_cs)
             stager.write(dst, Tile(out, stager.dtype_of(table.buffer), "full"))
 
@@ -309,12 +314,14 @@ def stage_scatter(ctx: StageContext, stmt: Scatter) -> None:
     row_block = ctx.row_cap(col_block, 3)
     src_rs, src_cs = stmt.src.strides
     istride = stmt.index.strides[0]
-    constants = _index_constants(ctx, table_rows)
+    constants = None if stmt.in_bounds else _index_constants(ctx, table_rows)
     src_dtype = ctx.dtypes[stmt.src.buffer]
+    # A run-time row count when the rows are one block: only those rows are written.
+    limit = ctx.run_time_count(stmt.limit) if stmt.limit is not None and count <= row_block else None
     for r0, rn in _static_blocks(count, row_block):
         raw = stager.expand(stager.read(Region(stmt.index.buffer, stmt.index.offset + r0 * istride, rn, 1, istride, 1)),
                             rn, 1)
-        wrapped = _wrap_indices(ctx, raw.ref, rn, table_rows, constants)
+        wrapped = _checked_indices(ctx, raw.ref, rn, table_rows, constants)
         for c0, cn in _static_blocks(width, col_block):
             region = Region(stmt.src.buffer, stmt.src.offset + r0 * src_rs + c0 * src_cs, rn, cn, src_rs, src_cs)
             tile = stager.expand(ctx.to_compute(stager.read(region), src_dtype, rn, cn), rn, cn)
@@ -325,7 +332,7 @@ def stage_scatter(ctx: StageContext, stmt: Scatter) -> None:
                                    odt=None if rows.dtype == storage else storage))
                 rows = Tile(moved, storage, "full")
             window = HbmRef(table.buffer, table.offset + c0, table_rows, cn, pitch)
-            stager.emit(KScatter(window, rows.ref, wrapped, add=stmt.accumulate, dtype=storage))
+            stager.emit(KScatter(window, rows.ref, wrapped, add=stmt.accumulate, dtype=storage, rows=limit))
 
 
 def stage_dynamic_for(ctx: StageContext, stmt: For) -> None:
@@ -368,6 +375,13 @@ def _pitch_split(pitch: int, itemsize: int, limit: int) -> int | None:
         if pitch % k == 0 and pitch // k * itemsize <= limit:
             return k
     return None
+
+
+def _checked_indices(ctx: StageContext, raw: LocalRef, rows: int, table_rows: int,
+                     constants: LocalRef | None) -> LocalRef:
+    """The row indices a gather or scatter DMA takes: ``raw`` itself when the statement
+    promised them ``in_bounds`` (``constants`` is None then), else wrapped."""
+    return raw if constants is None else _wrap_indices(ctx, raw, rows, table_rows, constants)
 
 
 def _wrap_indices(ctx: StageContext, raw: LocalRef, rows: int, table_rows: int, constants: LocalRef) -> LocalRef:

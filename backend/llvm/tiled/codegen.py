@@ -111,7 +111,7 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
         sizes = {b.name: b.elements * b.dtype.itemsize for b in (*module.buffers, *step.buffers)}
         zero = {name: sizes[name] for name in first_reads(step, seen)}
         emitter = KernelEmitter(llvm_module, step, kernel_index, _symbol(kernel_index, step.name), faults, dtypes,
-                                places, zero, matmul, scalars)
+                                places, zero, matmul, scalars, sizes)
         segments[segment_of[kernel_index]].append(emitter.emit())
         kernel_index += 1
 

@@ -125,7 +125,8 @@ class KernelEmitter:
     def __init__(self, module: ir.Module, kernel: Kernel, index: int, symbol: str, faults: FaultCells,
                  dtypes: Mapping[str, DType], byte_offsets: Mapping[str, tuple[str, int]],
                  zero: Mapping[str, int], matmul: MatmulEmitter,
-                 scalars: Mapping[str, float | int | bool] | None = None) -> None:
+                 scalars: Mapping[str, float | int | bool] | None = None,
+                 sizes: Mapping[str, int] | None = None) -> None:
         self.module = module
         self.kernel = kernel
         self.index = index
@@ -148,10 +149,12 @@ class KernelEmitter:
         self.elisions = matmul_copy_elisions(kernel)
         self.bases: dict[str, ir.Value] = {}
         self.alias = _AliasScopes(module, list(byte_offsets))
-        for name, (arena, offset) in byte_offsets.items():
-            base = self.heap if arena == "heap" else self.scratch
-            raw = self.allocas.gep(base, [i64(offset)], inbounds=True)
-            self.bases[name] = self.allocas.bitcast(raw, STORAGE[dtypes[name]].as_pointer())
+        self.places = dict(byte_offsets)
+        #: Bytes of every buffer (a parallel loop's private accumulator copies need them).
+        self.sizes = dict(sizes or {})
+        self.in_parallel = False
+        self.parallel_loops = 0
+        self.bind_arenas(self.heap, self.scratch)
         memset = module.declare_intrinsic("llvm.memset", [I8_PTR, I64])
         for name, nbytes in zero.items():
             self.b.call(memset, [self.allocas.bitcast(self.bases[name], I8_PTR), ir.Constant(I8, 0), i64(nbytes),
@@ -164,6 +167,37 @@ class KernelEmitter:
         self.b.branch(self.exit_block)
         self.allocas.branch(self.function.basic_blocks[1])
         return self.function
+
+    def bind_arenas(self, heap: ir.Value, scratch: ir.Value) -> None:
+        """Base pointers of every buffer over ``heap`` and ``scratch`` (in the entry block)."""
+        self.heap, self.scratch = heap, scratch
+        self.bases = {}
+        for name, (arena, offset) in self.places.items():
+            base = heap if arena == "heap" else scratch
+            raw = self.allocas.gep(base, [i64(offset)], inbounds=True)
+            self.bases[name] = self.allocas.bitcast(raw, STORAGE[self.dtypes[name]].as_pointer())
+
+    def enter_function(self, fn: ir.Function) -> tuple:
+        """Emit into ``fn`` (entry, body and exit blocks, as the kernel's own) from now on; the
+        state to give :meth:`leave_function` to come back. A fault in ``fn`` returns from it."""
+        saved = (self.function, self.allocas, self.b, self.exit_block, self.heap, self.scratch, self.bases,
+                 self.env, self.in_parallel)
+        self.function = fn
+        self.allocas = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.b = ir.IRBuilder(fn.append_basic_block("body"))
+        self.exit_block = fn.append_basic_block("exit")
+        ir.IRBuilder(self.exit_block).ret_void()
+        self.env = {}
+        self.in_parallel = True
+        return saved
+
+    def finish_function(self) -> None:
+        self.b.branch(self.exit_block)
+        self.allocas.branch(self.function.basic_blocks[1])
+
+    def leave_function(self, saved: tuple) -> None:
+        (self.function, self.allocas, self.b, self.exit_block, self.heap, self.scratch, self.bases, self.env,
+         self.in_parallel) = saved
 
     def alloca(self, typ: ir.Type) -> ir.Value:
         # Allocas in the entry block, before its branch: promoted to registers by mem2reg/SROA.
@@ -245,6 +279,8 @@ class KernelEmitter:
                                        remedy="verify the module")
 
     def loop(self, stmt: For) -> None:
+        """A loop; a ``parallel`` one also gets the thread pool's path
+        (:mod:`moecc.backend.llvm.tiled.parallel`), chosen at run time when the pool has threads."""
         number = self.current
         if isinstance(stmt.count, ElementRef):
             ref = stmt.count
@@ -263,7 +299,16 @@ class KernelEmitter:
             self.env[stmt.var] = i
             self.block(stmt.body)
 
-        counted_loop(self.b, count, body, name=f"for.{stmt.var}")
+        def sequential() -> None:
+            counted_loop(self.b, count, body, name=f"for.{stmt.var}")
+
+        if stmt.parallel is not None and not self.in_parallel and (not isinstance(count, int) or count > 1):
+            from moecc.backend.llvm.tiled.parallel import ParallelLoop
+
+            self.parallel_loops += 1
+            ParallelLoop(self, stmt, self.parallel_loops - 1).emit(count, sequential)
+        else:
+            sequential()
         self.current = number
         if outer is None:
             self.env.pop(stmt.var, None)
@@ -390,8 +435,19 @@ class KernelEmitter:
         dtype = self.dtypes[table.buffer]
         accumulate = isinstance(stmt, Scatter) and stmt.accumulate
         memcpy = self.module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
+        limit: ir.Value | None = None
+        if stmt.limit is not None:  # a run-time row count: only the first rows (the others unread)
+            ref = stmt.limit
+            limit = self.wide_int(self.load(ref.buffer, self.affine(ref.offset), [], []), self.dtypes[ref.buffer])
 
         def per_index(i: ir.Value) -> None:
+            if limit is not None:
+                with b.if_then(b.icmp_signed("<", i[0], limit)):
+                    one_index(i)
+            else:
+                one_index(i)
+
+        def one_index(i: ir.Value) -> None:
             row = self.row_index(table, index, i[0])
             t_row = b.add(t0, b.mul(row, i64(table.strides[0])))
             o_row = b.add(o0, b.mul(i[0], i64(other.strides[0])))

@@ -52,11 +52,19 @@ class MatmulEmitter:
         from moecc.backend.llvm.parallel_matmul import define_parallel_matmul
 
         self.matmul = define_parallel_matmul(module, scratch, target, pool)
+        self.pool = pool
         self.scratch = scratch
         self.calls = 0
         self.staged = 0
         self.loops = 0
         self.dots = 0
+
+    def counters(self) -> tuple[int, int, int, int]:
+        """The report's counts so far (a parallel loop's body is emitted twice, counted once)."""
+        return self.calls, self.staged, self.loops, self.dots
+
+    def restore(self, counters: tuple[int, int, int, int]) -> None:
+        self.calls, self.staged, self.loops, self.dots = counters
 
     def emit(self, k: KernelEmitter, stmt: MatMul) -> None:
         if not stmt.acc_dtype.is_float:

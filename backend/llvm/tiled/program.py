@@ -71,8 +71,12 @@ class TiledCpuProgram:
 
     def set_threads(self, threads: int) -> None:
         """Run on ``threads`` threads: the caller and ``threads - 1`` workers of the module's
-        pool, which split matmuls of at least a million flops by columns (or rows); every
-        element sums over k in the same order, so results do not depend on it."""
+        pool, which split matmuls of at least a million flops by columns (or rows), every
+        element summing over k in the same order, and run ``parallel`` loops (a sparse MoE
+        layer's experts) as ranges of iterations adding into private copies of their
+        accumulators, added up in a fixed order afterwards
+        (:mod:`moecc.backend.llvm.tiled.parallel`): the same bits run to run; against another
+        thread count only those sums may group differently."""
         from moecc.backend.llvm.thread_pool import MAX_THREADS, SET_THREADS_SYMBOL
 
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
