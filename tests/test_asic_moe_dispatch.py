@@ -342,3 +342,17 @@ def test_no_two_conflicting_instructions_overlap_in_the_simulated_run(case: str)
             conflict = any(w.overlaps(r) for w in a.writes for r in b.reads) or \
                 any(w.overlaps(o) for w in b.writes for o in a.reads + a.writes)
             assert not (conflict and times[j][0] < times[i][1]), (i, a.mnemonic, a.comment, j, b.mnemonic, b.comment)
+
+
+def test_a_big_expert_shrinks_its_token_tile_to_fit_the_part() -> None:
+    """On the 2 MiB edge part an expert of 3 x 256 x 512 f32 weights (1.5 MiB, resident while
+    its tiles run) leaves no room for 32-row tiles: the tile shrinks and the kernel fits."""
+    from moecc.examples import build_example, realistic_sizes
+    from moecc.passes.tiled_lowering.moe_dispatch import MIN_FITTED_TILE, fitting_token_tile
+
+    assert fitting_token_tile(32, 256, 512, True, 1 << 20) == MIN_FITTED_TILE
+    assert fitting_token_tile(128, 256, 256, True, 12 << 20) == 128  # moe-asic-v1: room to spare
+    assert fitting_token_tile(32, 256, 512, True, 0) == 32  # no budget: no limit
+    model = build_example("dense-moe-einsum", **{**realistic_sizes("dense-moe-einsum"), "batch": 1})
+    compiled = moecc.compile(model, target="asic", asic_target="moe-asic-edge", moe="sparse")
+    assert compiled.partition["moe_layers"][0]["token_tile"] == MIN_FITTED_TILE

@@ -50,11 +50,24 @@ class TilingParams:
     #: stationary array's weight load per fold: its height over the passes of the MXU dtype);
     #: 1 when the cost follows the rows. ``moe="auto"`` weighs sparse against dense with it.
     row_floor: int = 1
+    #: Bytes one MoE expert's weights and token tiles may take in local memory (0: no limit):
+    #: its token tile halves (down to 8 rows) while the estimate is above it. A target that
+    #: keeps an expert's weights on chip while its tiles run (the ASIC) sets it.
+    expert_bytes: int = 0
+    #: Bytes an expert weight element takes where ``expert_bytes`` counts it (2 when the
+    #: target keeps bf16 copies of the weights for its matrix unit).
+    expert_weight_bytes: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_floor, int) or self.row_floor < 1:
             raise PassError(f"tiling parameter row_floor={self.row_floor!r} must be a positive integer",
                             pass_name="lower-to-tiled", remedy="give 1 or the rows a matmul costs at least")
+        if self.expert_weight_bytes not in (1, 2, 4, 8):
+            raise PassError(f"tiling parameter expert_weight_bytes={self.expert_weight_bytes!r} must be 1, 2, 4 or 8",
+                            pass_name="lower-to-tiled", remedy="give the bytes of one stored weight element")
+        if not isinstance(self.expert_bytes, int) or self.expert_bytes < 0:
+            raise PassError(f"tiling parameter expert_bytes={self.expert_bytes!r} must be a non-negative integer",
+                            pass_name="lower-to-tiled", remedy="give 0 (no limit) or a byte budget")
         if not isinstance(self.expert_rows, int) or self.expert_rows < 0:
             raise PassError(f"tiling parameter expert_rows={self.expert_rows!r} must be a non-negative integer",
                             pass_name="lower-to-tiled", remedy="give 0 (tile_rows) or a positive row count")

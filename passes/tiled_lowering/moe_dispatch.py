@@ -95,6 +95,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
     name = op.result.name
     rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
+    rows = fitting_token_tile(rows, hidden, ffn, gated, ctx.params.expert_bytes, ctx.params.expert_weight_bytes)
     # With a capacity factor an expert takes at most ``capacity`` tokens (the first ones, in
     # token order); the others are dropped (their slot is a sink row no expert reads).
     capacity = expert_capacity(ctx.capacity_factor, tokens, top, experts)
@@ -203,11 +204,28 @@ def choose_moe(op: Op, ctx: LoweringContext) -> str:
     floor = ctx.params.row_floor
     per_expert = tokens * top / experts
     # A token tile's matmuls stream its real rows (a run-time row count) at the floor's cost.
-    rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
+    hidden, ffn = op.operands[0].type.shape[1], op.operands[2].type.shape[2]
+    rows = fitting_token_tile(token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows), hidden, ffn,
+                              bool(op.attrs.get("gated", True)), ctx.params.expert_bytes,
+                              ctx.params.expert_weight_bytes)
     full, rest = divmod(per_expert, rows)
     sparse = experts * (full * max(rows, floor) + (max(rest, floor) if rest else 0))
     dense = experts * max(tokens, floor)
     return "sparse" if sparse <= AUTO_SPARSE_SHARE * dense else "dense"
+
+
+#: Rows an expert's token tile keeps at least when it shrinks to fit ``expert_bytes``.
+MIN_FITTED_TILE = 8
+
+
+def fitting_token_tile(rows: int, hidden: int, ffn: int, gated: bool, budget: int, weight_bytes: int = 4) -> int:
+    """``rows``, halved (down to :data:`MIN_FITTED_TILE`) while one expert's weights
+    (``weight_bytes`` an element) and its double-buffered f32 token tiles (tokens, products,
+    activations, output) would take more than ``budget`` bytes (0: no limit)."""
+    weights = (3 if gated else 2) * hidden * ffn * weight_bytes
+    while budget and rows > MIN_FITTED_TILE and weights + 2 * rows * (3 * hidden + 3 * ffn) * 4 > budget:
+        rows = max(MIN_FITTED_TILE, rows // 2)
+    return rows
 
 
 def expert_capacity(factor: float, tokens: int, top_k: int, experts: int) -> int:

@@ -14,10 +14,12 @@ instructions after staging:
   multiple of the array height keeps the MXU streaming), capped by the VPU/DMA row field;
 - ``local_bytes``: an eighth of the SRAM, because staging adds temporaries per statement
   (operands converted to f32, expression nodes) and double-buffers streamed tiles;
-- ``expert_rows``: the staging tile, a MoE expert's token tile (its matmuls stream its real
+- ``expert_rows``: the array height, a MoE expert's token tile (its matmuls stream its real
   rows: ``mxu.mmr``);
 - ``row_floor``: the array height over the MXU dtype's passes, the rows below which a matmul
-  costs no less (its weight load per fold), which ``moe="auto"`` weighs.
+  costs no less (its weight load per fold), which ``moe="auto"`` weighs;
+- ``expert_bytes``: half the SRAM for one MoE expert's weights and token tiles (the token tile
+  shrinks when a big expert would not leave room).
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ K_FOLDS = 4
 MIN_K_TILE = 256
 #: Activation rows per weight tile, in MXU heights.
 ROWS_PER_WEIGHT_TILE = 2
-#: A MoE expert's token tile is the staging tile (``tile_dim``, the array height on both parts):
-#: its matmuls stream the tile's real rows (``mxu.mmr``, a run-time row count), so a big tile
-#: costs nothing on padding and an expert's tokens rarely need a second tile.
+#: A MoE expert's token tile is the array height: its matmuls stream the tile's real rows
+#: (``mxu.mmr``, a run-time row count), so it costs nothing on padding, and a tile that size
+#: keeps its products in the accumulator (which the run-time row count needs) on both parts.
+#: An MoE expert's weights (resident while its tiles run) and token tiles may take up to
+#: 1/EXPERT_SRAM_SHARE of the SRAM (the next expert's weights and staging temps need the rest).
+EXPERT_SRAM_SHARE = 2
 #: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
 LOCAL_SHARE = 8
 
@@ -50,9 +55,11 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
         tile_cols=max(1, min(dim, target.mxu_cols)),
         k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
-        expert_rows=max(1, dim),
+        expert_rows=max(1, min(dim, target.mxu_rows)),
         row_floor=max(1, target.mxu_rows // max(1, passes)),
+        expert_bytes=max(1, target.sram_capacity_bytes // EXPERT_SRAM_SHARE),
+        expert_weight_bytes=2 if precision == "bf16" else 4,  # the MXU's copies of the weights
     )
 
 
-__all__ = ["K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
+__all__ = ["EXPERT_SRAM_SHARE", "K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
