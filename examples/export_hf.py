@@ -24,7 +24,8 @@ PyTorch. ``--dynamic`` exports batch and sequence as symbolic dims (``batch``, `
 
 - ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``,
   ``qwen3-moe``, ``olmoe``, ``granite-moe`` (top-k of the logits, then a softmax over them),
-  ``gpt-oss`` (clamped SwiGLU experts with biases; not raised to a ``moe`` op yet):
+  ``gpt-oss`` (clamped SwiGLU experts with biases), ``deepseek-v3`` (sigmoid router with a
+  selection bias and group-limited top-k, a shared expert; every layer MoE):
   ``torch.onnx.export(..., dynamo=True, opset_version=18)``; the MoE configs use
   ``experts_implementation="batched_mm"`` (the grouped matmul kernel does not export).
 - ``gpt2-ts``, ``llama-ts``: the same GPT-2 and Llama through the TorchScript exporter
@@ -209,6 +210,29 @@ def _gpt_oss() -> nn.Module:
     return GptOssForCausalLM(config)
 
 
+def _deepseek_v3() -> nn.Module:
+    """DeepSeek-V3 with MoE layers only (``first_k_dense_replace=0``), 8 routed experts in 4 groups
+    (top-2 groups, top-2 experts), one shared expert, multi-head latent attention at small ranks.
+    The router weight (zeros-initialised std 0.02 would leave every score near 0.5: near-ties) is
+    redrawn wider and the selection bias (``e_score_correction_bias``, zero in a fresh model) drawn
+    too, both from torch's global generator (seeded by :func:`build_model`)."""
+    import torch
+    from transformers import DeepseekV3Config, DeepseekV3ForCausalLM
+
+    config = DeepseekV3Config(
+        intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN // 2, n_routed_experts=8, n_group=4,
+        topk_group=2, num_experts_per_tok=2, n_shared_experts=1, first_k_dense_replace=0, norm_topk_prob=True,
+        routed_scaling_factor=2.5, q_lora_rank=32, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8,
+        v_head_dim=16, experts_implementation="batched_mm", **{**_decoder_common(), "num_key_value_heads": HEADS})
+    model = DeepseekV3ForCausalLM(config)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            router = layer.mlp.gate
+            router.weight.normal_(0.0, 0.5)
+            router.e_score_correction_bias.copy_(0.1 * torch.randn(router.e_score_correction_bias.shape))
+    return model
+
+
 def _logits_only(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """A causal LM as ``(input_ids, attention_mask) -> logits`` for the TorchScript exporter, which
     passes inputs positionally (the LM's own ``forward`` has ``past_key_values`` second, and given
@@ -271,6 +295,7 @@ EXPORTS: dict[str, Export] = {
         Export("olmoe", _olmoe, _ids_only),
         Export("granite-moe", _granite_moe, _ids_only),
         Export("gpt-oss", _gpt_oss, _ids_only),
+        Export("deepseek-v3", _deepseek_v3, _ids_only),
         Export("gpt2-ts", _logits_only(_gpt2), _ids_and_mask, dynamo=False, opset=17),
         Export("llama-ts", _logits_only(_llama), _ids_and_mask, dynamo=False, opset=17),
         Export("dense-moe", _dense_moe, _hidden_inputs, dynamo=False, opset=17),

@@ -13,6 +13,9 @@ it leaves dead.
 The anchor is a ``top_k`` over ``softmax(x @ router_w [+ router_b])`` along the experts axis, or
 a ``top_k`` over the logits whose values are then softmaxed (Granite-MoE, GPT-OSS: the same
 weights as softmax, top-k and renormalisation, since softmax is monotonic).
+DeepSeek-V3's router (sigmoid scores, a selection bias, group-limited top-k, the uncorrected
+scores of the chosen experts renormalised and scaled) is read by :mod:`moecc.passes.raise_moe_deepseek`
+(``scoring = "sigmoid"``, ``selection_bias``, ``n_group``/``topk_group``, ``routed_scaling``).
 The routing weights are the top-k probabilities (renormalised by their sum, or not), or a dense
 ``[.., E]`` matrix: those weights scattered into zeros at the top-k indices, or the probabilities
 times a 0/1 mask (``scatter_elements`` of ones at the indices, or ``one_hot`` of the indices summed
@@ -377,6 +380,10 @@ class MoeMatch:
     ops: list[Op] = field(default_factory=list)
     #: ``(swiglu_alpha, swiglu_limit)`` of a ``clamped_swiglu`` gating (GPT-OSS), else None.
     swiglu: tuple[float, float] | None = None
+    #: The ``moe`` op's optional routing attributes (DeepSeek-V3: :mod:`.raise_moe_deepseek`).
+    routing: dict[str, Any] = field(default_factory=dict)
+    #: The selection bias ``[E]`` (DeepSeek-V3's ``e_score_correction_bias``), else None.
+    select_b: np.ndarray | None = None
 
 
 class Matcher:
@@ -424,7 +431,16 @@ class Matcher:
         after = [u for u in self.uses.get(tk.results[0], []) if u is not None and u.kind == "softmax"
                  and normalize_axis("softmax", u.attrs["axis"], probs.type.rank) == probs.type.rank - 1]
         topk_first = (sm is None or sm.kind != "softmax") and bool(after)
-        if topk_first:
+        sigmoid = None
+        if (sm is None or sm.kind != "softmax") and not topk_first:
+            # DeepSeek-V3: sigmoid scores, a selection bias, group-limited top-k.
+            from moecc.passes.raise_moe_deepseek import sigmoid_routing  # it builds on this module
+
+            sigmoid = sigmoid_routing(self, tk)
+        if sigmoid is not None:
+            logits = sigmoid.logits
+            self.add(tk, *sigmoid.ops)
+        elif topk_first:
             logits = probs
             self.add(tk)
         else:
@@ -478,13 +494,15 @@ class Matcher:
         attempts: list[tuple[Value, bool, bool, list[Op]]] = []  # (routing value, dense, normalize, ops)
         # Gathered family: the top-k probabilities, renormalised or not (or the softmax of the
         # top-k logits: renormalised probabilities).
-        if topk_first:
+        if sigmoid is not None:
+            attempts.append((sigmoid.weights, False, sigmoid.normalize, []))
+        elif topk_first:
             attempts.append((after[0].result, False, True, [after[0]]))
         else:
             top, normalize, ops = self.renormalised(values, shape[-1])
             attempts.append((top, False, normalize, ops))
         # Dense family: scattered into zeros, or probabilities times a one-hot mask.
-        for user in self.uses.get(indices, []) if not topk_first else ():
+        for user in self.uses.get(indices, []) if not topk_first and sigmoid is None else ():
             if user is None:
                 continue
             if user.kind == "scatter_elements" and self.is_zeros(user.operands[0], probs) and user.operands[1] is indices:
@@ -506,7 +524,10 @@ class Matcher:
                 else:
                     self.memo[id(routing)] = Sym(Routing(), 0, slot_t, slot_j, none)
                 self.add(*ops)
-                return self.combine(routing, dense, normalize, router_w, router_b)
+                found = self.combine(routing, dense, normalize, router_w, router_b)
+                if sigmoid is not None:
+                    found.routing, found.select_b = dict(sigmoid.attrs), sigmoid.select_b
+                return found
             except NoMatch as err:
                 reasons.append(str(err))
                 self.memo, self.pattern = saved
@@ -923,7 +944,7 @@ def _collapse_views(b: GraphBuilder, value: Value) -> Value:
     while root.producer is not None and root.producer.kind in VIEW_KINDS:
         chain.append(root.producer)
         root = root.producer.operands[0]
-    if not chain:
+    if not chain or value.type.numel != root.type.numel:  # a slice (a prefix looks like the whole)
         return value
     rank = root.type.rank
     coords = [_along(np.arange(n), axis, rank) for axis, n in enumerate(root.type.shape)]
@@ -984,6 +1005,9 @@ def rewrite(graph: Graph, m: MoeMatch) -> Value:
              "expert_bias": expert_bias, "router_bias": m.router_b is not None}
     if m.swiglu is not None:
         attrs.update(gating="clamped_swiglu", swiglu_alpha=m.swiglu[0], swiglu_limit=m.swiglu[1])
+    if m.select_b is not None:
+        operands.append(b.const(np.asarray(m.select_b, dtype=dtype.numpy), "select_b"))
+    attrs.update(m.routing)
     result = b.emit1("moe", operands, attrs, name="moe")
     if result.type.shape != red.result.type.shape:
         result = b.emit1("reshape", [result], {"shape": red.result.type.shape})
@@ -1077,7 +1101,9 @@ class RaiseMoe(Pass):
 
     ``normalize = false`` when the top-k weights are not renormalised, ``gated = false`` for a
     plain MLP, ``expert_bias``/``router_bias`` when biases are added, ``gating =
-    "clamped_swiglu"`` (with ``swiglu_alpha``/``swiglu_limit``) for GPT-OSS's experts;
+    "clamped_swiglu"`` (with ``swiglu_alpha``/``swiglu_limit``) for GPT-OSS's experts, ``scoring =
+    "sigmoid"`` (with ``selection_bias``, ``n_group``/``topk_group``, ``routed_scaling``) for
+    DeepSeek-V3's router;
     ``explain=true`` prints why each top_k left alone is not an MoE layer.
     """
 

@@ -280,21 +280,84 @@ class GatedMlp:
 
 def moe_operand_layout(attrs: Mapping[str, Any]) -> tuple[str, ...]:
     """The names of a ``moe`` op's operands, in order, for its attributes: ``x, router_w,
-    w_gate, [w_up], w_down, [b_gate, [b_up], b_down], [router_b]`` (``w_up``/``b_up`` when
-    ``gated``, the expert biases when ``expert_bias``, the router bias when ``router_bias``)."""
+    w_gate, [w_up], w_down, [b_gate, [b_up], b_down], [router_b], [select_b]`` (``w_up``/``b_up``
+    when ``gated``, the expert biases when ``expert_bias``, the router bias when ``router_bias``,
+    the selection bias when ``selection_bias``)."""
     names = ["x", "router_w", "w_gate"] + (["w_up"] if attrs["gated"] else []) + ["w_down"]
     if attrs["expert_bias"]:
         names += ["b_gate"] + (["b_up"] if attrs["gated"] else []) + ["b_down"]
     if attrs["router_bias"]:
         names.append("router_b")
+    if attrs.get("selection_bias"):
+        names.append("select_b")
     return tuple(names)
+
+
+#: How a ``moe`` router turns logits into scores: ``softmax`` over the experts (also when the
+#: ``scoring`` attribute is absent) or an element-wise ``sigmoid`` (DeepSeek-V3).
+MOE_SCORINGS: tuple[str, ...] = ("softmax", "sigmoid")
+
+
+def moe_scoring(attrs: Mapping[str, Any]) -> str:
+    """A ``moe`` op's router scoring (the optional ``scoring`` attribute; absent: ``softmax``)."""
+    return attrs.get("scoring") or "softmax"
+
+
+def moe_groups(attrs: Mapping[str, Any]) -> tuple[int, int]:
+    """``(n_group, topk_group)`` of a ``moe`` op's group-limited routing; ``(1, 1)`` (no limit)
+    when the attributes are absent."""
+    return int(attrs.get("n_group") or 1), int(attrs.get("topk_group") or 1)
+
+
+def moe_routed_scaling(attrs: Mapping[str, Any]) -> float:
+    """The factor a ``moe`` op's routing weights are multiplied by (absent: 1)."""
+    scale = attrs.get("routed_scaling")
+    return 1.0 if scale is None else float(scale)
+
+
+def is_softmax_routed(attrs: Mapping[str, Any]) -> bool:
+    """True when a ``moe`` op routes by the original rule: softmax, top-k, renormalised or not
+    (no sigmoid scoring, selection bias, group limit or routed scaling)."""
+    return (moe_scoring(attrs) == "softmax" and not attrs.get("selection_bias") and attrs.get("n_group") is None
+            and attrs.get("topk_group") is None and attrs.get("routed_scaling") is None)
+
+
+def moe_route(logits: np.ndarray, attrs: Mapping[str, Any],
+              select_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The reference routing of a ``moe`` op from its f32 router logits ``[T, E]`` (router bias
+    added): ``(chosen experts [T, k], their weights [T, k])``, see :class:`Moe`."""
+    if moe_scoring(attrs) == "sigmoid":
+        e = np.exp(-np.abs(logits))  # the logistic function without overflow (as the sigmoid op)
+        scores = np.where(logits >= 0, np.float32(1) / (np.float32(1) + e), e / (np.float32(1) + e))
+    else:
+        scores = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        scores = scores / scores.sum(axis=-1, keepdims=True)
+    choice = scores if select_b is None else scores + select_b
+    tokens, experts = choice.shape
+    n_group, topk_group = moe_groups(attrs)
+    if n_group > 1:
+        grouped = choice.reshape(tokens, n_group, experts // n_group)
+        top2 = -np.sort(-grouped, axis=-1, kind="stable")[..., :2]
+        group_scores = top2[..., 0] + top2[..., 1]
+        kept = np.argsort(-group_scores, axis=-1, kind="stable")[:, :topk_group]
+        keep = np.zeros((tokens, n_group), dtype=bool)
+        np.put_along_axis(keep, kept, True, axis=-1)
+        choice = np.where(np.repeat(keep, experts // n_group, axis=-1), choice, np.float32(-np.inf))
+    chosen = np.argsort(-choice, axis=-1, kind="stable")[:, : attrs["top_k"]]
+    weights = np.take_along_axis(scores, chosen, axis=-1)
+    if attrs["normalize"]:
+        weights = weights / weights.sum(axis=-1, keepdims=True)
+    scale = attrs.get("routed_scaling")
+    if scale is not None:
+        weights = weights * np.float32(scale)
+    return chosen, weights.astype(np.float32)
 
 
 def is_basic_moe(attrs: Mapping[str, Any]) -> bool:
     """True when a ``moe`` op has the original form (gated by a product, no biases): five
     operands ``x, router_w, w_gate, w_up, w_down``. Consumers that only know that form check this."""
     return (bool(attrs["gated"]) and not attrs["expert_bias"] and not attrs["router_bias"]
-            and moe_gating(attrs) == "product")
+            and moe_gating(attrs) == "product" and is_softmax_routed(attrs))
 
 
 #: How a gated ``moe`` expert combines its gate and up projections ``g``, ``u``: ``product``
@@ -354,6 +417,28 @@ def _check_gating(attrs: Mapping[str, Any]) -> None:
         raise ShapeError(f"op 'moe': swiglu_alpha {alpha} must be finite and swiglu_limit {limit} finite and > 0")
 
 
+def _check_routing(attrs: Mapping[str, Any], experts: int) -> None:
+    """The optional routing attributes (scoring, group limit, routed scaling) agree."""
+    n_group, topk_group = attrs.get("n_group"), attrs.get("topk_group")
+    if (n_group is None) != (topk_group is None):
+        raise ShapeError("op 'moe': n_group and topk_group go together (group-limited routing needs both)")
+    if n_group is not None:
+        if n_group < 1 or experts % n_group:
+            raise ShapeError(f"op 'moe': n_group {n_group} must be >= 1 and divide the {experts} experts")
+        if not 1 <= topk_group <= n_group:
+            raise ShapeError(f"op 'moe': topk_group {topk_group} must be in [1, n_group = {n_group}]")
+        size = experts // n_group
+        if n_group > 1 and size < 2:
+            raise ShapeError(f"op 'moe': a group's score is the sum of its top 2 experts: groups of {size} "
+                             f"expert(s) ({experts} experts in {n_group} groups) are too small")
+        if attrs["top_k"] > topk_group * size:
+            raise ShapeError(f"op 'moe': top_k {attrs['top_k']} exceeds the {topk_group * size} experts of the "
+                             f"{topk_group} kept group(s) of {size}")
+    scale = attrs.get("routed_scaling")
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise ShapeError(f"op 'moe': routed_scaling {scale} must be finite and > 0")
+
+
 @op(
     "moe",
     operands=["x", "router_w", "w_gate", Operand("weights", variadic=True)],
@@ -367,6 +452,11 @@ def _check_gating(attrs: Mapping[str, Any]) -> None:
         Attr("gating", AttrKind.STR, None, choices=MOE_GATINGS),
         Attr("swiglu_alpha", AttrKind.FLOAT, None),
         Attr("swiglu_limit", AttrKind.FLOAT, None),
+        Attr("scoring", AttrKind.STR, None, choices=MOE_SCORINGS),
+        Attr("selection_bias", AttrKind.BOOL, None),
+        Attr("n_group", AttrKind.INT, None),
+        Attr("topk_group", AttrKind.INT, None),
+        Attr("routed_scaling", AttrKind.FLOAT, None),
     ],
 )
 class Moe:
@@ -390,7 +480,19 @@ class Moe:
     ``activation = "silu"`` (the sigmoid is part of the form) and both ``swiglu_alpha`` (finite;
     GPT-OSS's config says 1.702) and ``swiglu_limit`` (finite, > 0; 7.0), which the ``product``
     form must not have. Fused, interleaved gate/up weights are split into ``w_gate``/``w_up`` (and
-    ``b_gate``/``b_up``) by whoever builds the op."""
+    ``b_gate``/``b_up``) by whoever builds the op.
+
+    Routing (DeepSeek-V3's router; every attribute optional, absent = the softmax rule above):
+    ``scoring`` ``softmax`` (default) or ``sigmoid`` (scores ``sigmoid(logits)``, element-wise);
+    ``selection_bias`` adds a last operand ``select_b`` ``[E]`` (``e_score_correction_bias``) to
+    the scores only to *choose* experts: ``choice = scores + select_b``; ``n_group``/``topk_group``
+    (both or neither) limit the choice to groups: the experts split into ``n_group`` consecutive
+    groups (``n_group`` divides E, groups of at least 2 when ``n_group > 1``), each scored by the
+    sum of its two largest ``choice`` values, and only the experts of the ``topk_group`` best
+    groups (ties: the lower group) stay candidates (needs ``top_k <= topk_group * E / n_group``);
+    the top-``k`` of ``choice`` over the candidates are the chosen experts, whose weights are
+    their *uncorrected* ``scores``, renormalised if ``normalize``, then times ``routed_scaling``
+    (finite, > 0; absent: 1)."""
 
     @staticmethod
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -398,7 +500,8 @@ class Moe:
         if len(types) != len(names):
             raise ShapeError(
                 f"op 'moe': with gated={attrs['gated']}, expert_bias={attrs['expert_bias']}, "
-                f"router_bias={attrs['router_bias']} the operands are {', '.join(names)} "
+                f"router_bias={attrs['router_bias']}, selection_bias={bool(attrs.get('selection_bias'))} "
+                f"the operands are {', '.join(names)} "
                 f"({len(names)}), got {len(types)}"
             )
         t = dict(zip(names, types))
@@ -427,7 +530,10 @@ class Moe:
                 raise ShapeError(f"op 'moe': {name} must have shape {list(shape)}, got {t[name]}")
         if not 1 <= attrs["top_k"] <= experts:
             raise ShapeError(f"op 'moe': top_k {attrs['top_k']} must be in [1, {experts}]")
+        if "select_b" in t and t["select_b"].shape != (experts,):
+            raise ShapeError(f"op 'moe': select_b must have shape [{experts}], got {t['select_b']}")
         _check_gating(attrs)
+        _check_routing(attrs, experts)
         return [x]
 
     @staticmethod
@@ -437,12 +543,7 @@ class Moe:
         logits = x @ router
         if attrs["router_bias"]:
             logits = logits + w["router_b"]
-        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        probs = probs / probs.sum(axis=-1, keepdims=True)
-        chosen = np.argsort(-probs, axis=-1, kind="stable")[:, : attrs["top_k"]]
-        weights = np.take_along_axis(probs, chosen, axis=-1)
-        if attrs["normalize"]:
-            weights = weights / weights.sum(axis=-1, keepdims=True)
+        chosen, weights = moe_route(logits, attrs, w.get("select_b"))
         out = np.zeros_like(x)
         for expert in range(router.shape[1]):
             token_ids, slot = np.nonzero(chosen == expert)

@@ -14,7 +14,8 @@
   ``[tokens, experts]`` gate built by comparing the top-k indices with an expert iota; then a
   loop over experts runs every expert's gated MLP on every token and accumulates
   ``gate[:, e] * y`` in f32 (the extended forms too: a plain MLP without ``w_up``, expert
-  biases added after each matmul, a router bias before the softmax).
+  biases added after each matmul, a router bias before the softmax). The router is the sparse
+  form's (:func:`.moe_dispatch.emit_route`, DeepSeek-V3's sigmoid routing included).
 """
 
 from __future__ import annotations

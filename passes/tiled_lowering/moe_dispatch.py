@@ -6,7 +6,11 @@ form. The plan, for ``T`` tokens, ``E`` experts, top-``K`` routing and token til
 rows (``S = ceil(T / R) * R`` slots per expert):
 
 1. **Route** (one kernel): router logits ``x @ router_w (+ router_b)``, softmax rows, top-``K``
-   per token (ties to the lower expert, as the reference), renormalised when ``normalize``.
+   per token (ties to the lower expert, as the reference), renormalised when ``normalize``. With
+   DeepSeek-V3's routing attributes: sigmoid scores, the selection bias added, group scores (a
+   top-2 and a sum per group), the kept groups' top-k, the others masked, the top-``K`` of the
+   corrected scores, the uncorrected scores of the chosen experts picked by one-hot row sums,
+   renormalised, times ``routed_scaling`` (:class:`_Selection`).
 2. **Dispatch** (one kernel, ``<result>_route_dispatch``: kept f32 with the router): per-expert
    token lists built in token order by a histogram and prefix count (:func:`_dispatch`): the
    ``(token, choice)`` pairs as a one-hot ``[T * K, E]``, each pair's rank among its expert's
@@ -39,7 +43,13 @@ import numpy as np
 
 from moecc.ir.affine import Affine
 from moecc.ir.graph import Op
-from moecc.ir.ops.composite import moe_operand_layout
+from moecc.ir.ops.composite import (
+    is_softmax_routed,
+    moe_groups,
+    moe_operand_layout,
+    moe_routed_scaling,
+    moe_scoring,
+)
 from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import (
     Binary,
@@ -151,9 +161,15 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
 def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View) -> None:
     """The router kernel ``<result>_route`` of a ``moe`` op (sparse and dense forms alike):
     probabilities, the top-k experts of each token and their (renormalised) weights. A kernel of
-    its own, so that the ASIC can keep it in f32 at precision bf16 while the experts run bf16."""
+    its own, so that the ASIC can keep it in f32 at precision bf16 while the experts run bf16.
+
+    DeepSeek-V3's routing (:class:`~moecc.ir.ops.composite.Moe`'s optional routing attributes)
+    is :func:`_select_experts`: sigmoid scores, a selection bias, group-limited candidates, the
+    top-k of the corrected scores and the uncorrected scores of the chosen experts as weights."""
     tokens, experts = probs.shape
     top = top_v.shape[1]
+    attrs = op.attrs
+    plain = is_softmax_routed(attrs)
     with ctx.kernel(f"{op.result.name}_route", sources_of(op)) as kb:
         kb.emit(emit_matmul(kb, probs, ctx.view(operands["x"]), ctx.view(operands["router_w"])))
         if "router_b" in operands:
@@ -161,23 +177,116 @@ def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v:
             b_t = ctx.dtype(bias)
             kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary(
                 "add", xs[0], xs[1] if b_t == F32 else Cast(F32, xs[1]))))
-        tile = row_tile(kb, (tokens,), experts, 2)
+        tile = row_tile(kb, (tokens,), experts, 2 if plain else 5)
         scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
         sums = kb.local("top_sum", F32, tile + (1,))
+        select = None if plain else _Selection(kb, operands, attrs, tile, experts, top)
 
         def route(starts: Starts, sizes: Sizes) -> list[Stmt]:
             z = (Affine(0), Affine(0))
             row_probs = window(probs, starts + (Affine(0),), sizes + (experts,))
-            stmts = softmax_rows(kb, False, F32, row_probs, row_probs,
-                                 [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
+            if moe_scoring(attrs) == "sigmoid":
+                stmts: list[Stmt] = [Compute(row_probs, Unary("sigmoid", Operand(row_probs)))]
+            else:
+                stmts = softmax_rows(kb, False, F32, row_probs, row_probs,
+                                     [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
             values = window(top_v, starts + (Affine(0),), sizes + (top,))
-            stmts.append(TopK(values, window(top_i, starts + (Affine(0),), sizes + (top,)), row_probs, True))
-            if op.attrs["normalize"]:
+            indices = window(top_i, starts + (Affine(0),), sizes + (top,))
+            if select is None:
+                stmts.append(TopK(values, indices, row_probs, True))
+            else:
+                stmts += select.emit(row_probs, values, indices, sizes[0])
+            if attrs["normalize"]:
                 total = window(sums, z, sizes + (1,))
                 stmts += [Reduce("sum", total, values), Compute(values, Binary("div", Operand(values), Operand(total)))]
+            scale = moe_routed_scaling(attrs)
+            if scale != 1.0:
+                stmts.append(Compute(values, Binary("mul", Operand(values), const(scale, F32))))
             return stmts
 
         kb.emit(tile_loops(kb, (tokens,), tile, route))
+
+
+#: The score a candidate outside the kept groups gets: below every finite corrected score (the
+#: reference's -inf; the op needs ``top_k`` candidates inside the kept groups, so it is never chosen).
+_MASKED = -float(np.finfo(np.float32).max)
+
+
+class _Selection:
+    """DeepSeek-V3's expert choice for a tile of router rows (see :class:`Moe`): the corrected
+    scores ``choice = scores + select_b`` in a local; with groups, each group's score is the sum
+    of its top 2 (a top-k of the ``[rows * G, E / G]`` view, a row sum), the top ``topk_group``
+    groups are marked in a 0/1 ``[rows, G]`` local (one compare per kept slot) and the other
+    groups' candidates set to a score below every finite one; the top-k of ``choice`` gives the
+    experts, and each chosen expert's weight is its uncorrected score picked by a one-hot row
+    sum (a select of the score where the expert id matches, zeros elsewhere: exact)."""
+
+    def __init__(self, kb: KernelBuilder, operands: dict, attrs: dict, tile: tuple[int, ...], experts: int,
+                 top: int) -> None:
+        ctx = kb.ctx
+        name = kb.name
+        self.experts, self.top = experts, top
+        self.n_group, self.topk_group = moe_groups(attrs)
+        self.size = experts // self.n_group
+        rows = tile[0]
+        self.select_b = None
+        if "select_b" in operands:
+            self.select_b = views.reshape(ctx.view(operands["select_b"]), (1, experts))
+        self.bias_f32 = self.select_b is not None and ctx.dtype(self.select_b) == F32
+        self.choice = kb.local("route_choice", F32, (rows, experts))
+        self.onehot = kb.local("route_pick", F32, (rows, experts))
+        self.ids = ctx.constant(np.arange(experts, dtype=np.float32).reshape(1, -1), f"{name}_expert_ids")
+        if self.n_group > 1:
+            g = self.n_group
+            self.pair = kb.local("group_top2", F32, (rows * g, 2))
+            self.pair_i = kb.local("group_top2_index", I32, (rows * g, 2))
+            self.group_score = kb.local("group_score", F32, (rows * g, 1))
+            self.kept = kb.local("group_kept", F32, (rows, self.topk_group))
+            self.kept_i = kb.local("group_kept_index", I32, (rows, self.topk_group))
+            self.keep = kb.local("group_keep", F32, (rows, g))
+            self.group_ids = ctx.constant(np.arange(g, dtype=np.float32).reshape(1, -1), f"{name}_group_ids")
+
+    def emit(self, scores: View, values: View, indices: View, rows: int) -> list[Stmt]:
+        e, z = self.experts, (Affine(0), Affine(0))
+        choice = window(self.choice, z, (rows, e))
+        corrected: Expr = Operand(scores)
+        if self.select_b is not None:
+            b = views.broadcast(self.select_b, (rows, e))
+            corrected = Binary("add", corrected, Operand(b) if self.bias_f32 else Cast(F32, Operand(b)))
+        stmts: list[Stmt] = [Compute(choice, corrected)]
+        if self.n_group > 1:
+            g, size = self.n_group, self.size
+            pair = window(self.pair, z, (rows * g, 2))
+            group_score = window(self.group_score, z, (rows * g, 1))
+            keep = window(self.keep, z, (rows, g))
+            stmts += [
+                TopK(pair, window(self.pair_i, z, (rows * g, 2)), views.reshape(choice, (rows * g, size)), True),
+                Reduce("sum", group_score, pair),
+                TopK(window(self.kept, z, (rows, self.topk_group)), window(self.kept_i, z, (rows, self.topk_group)),
+                     views.reshape(group_score, (rows, g)), True),
+                Compute(keep, const(0, F32)),
+            ]
+            ids = Operand(views.broadcast(self.group_ids, (rows, g)))
+            for j in range(self.topk_group):
+                slot = views.broadcast(window(self.kept_i, (Affine(0), Affine(j)), (rows, 1)), (rows, g))
+                stmts.append(Compute(keep, Binary("max", Operand(keep), Cast(F32, Binary(
+                    "eq", Cast(F32, Operand(slot)), ids)))))
+            for group in range(g):
+                part = window(self.choice, (Affine(0), Affine(group * size)), (rows, size))
+                kept = views.broadcast(window(self.keep, (Affine(0), Affine(group)), (rows, 1)), (rows, size))
+                stmts.append(Compute(part, Select(Binary("gt", Operand(kept), const(0.5, F32)), Operand(part),
+                                                  const(_MASKED, F32))))
+        stmts.append(TopK(values, indices, choice, True))
+        pick = window(self.onehot, z, (rows, e))
+        expert_ids = Operand(views.broadcast(self.ids, (rows, e)))
+        for j in range(self.top):
+            chosen = views.broadcast(views.window(indices, (0, j), (rows, 1)), (rows, e))
+            stmts += [
+                Compute(pick, Select(Binary("eq", Cast(F32, Operand(chosen)), expert_ids), Operand(scores),
+                                     const(0, F32))),
+                Reduce("sum", views.window(values, (0, j), (rows, 1)), pick),
+            ]
+        return stmts
 
 
 #: Choices (token, expert) per block of the prefix count in :func:`_dispatch`.
