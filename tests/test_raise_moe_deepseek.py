@@ -23,6 +23,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import moecc
+from tests.moe_layer_models import layer_inputs, layer_model, moe_ops, onnxruntime_output
 from moecc.errors import ShapeError
 from moecc.ir.builder import GraphBuilder, const_value
 from moecc.ir.graph import Graph
@@ -147,25 +148,7 @@ def deepseek_layer(*, variant: str = "", bias: bool = True, groups: bool = True,
             n("MatMul", ["s_hid", "shared_down"], ["s_out"]),
             n("Add", ["routed", "s_out"], ["y"]),
         ]
-    graph = helper.make_graph(nodes, "deepseek_moe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, H])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [T, H])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.checker.check_model(model)
-    return model
-
-
-def _inputs(seed: int = 0) -> dict[str, np.ndarray]:
-    return {"x": np.random.default_rng(100 + seed).standard_normal((T, H)).astype(np.float32)}
-
-
-def _onnxruntime(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    ort = pytest.importorskip("onnxruntime")
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(["y"], inputs)[0]
-
-
-def _moes(compiled: moecc.CompiledModel) -> list:
-    return [op for op in compiled.graph.ops if op.kind == "moe"]
+    return layer_model(nodes, "deepseek_moe", inits, T, H)
 
 
 # -- raising ---------------------------------------------------------------------------------------
@@ -191,7 +174,7 @@ def test_deepseek_layer_is_raised_to_one_sigmoid_routed_moe(form: str) -> None:
     kwargs, attrs = FORMS[form]
     model = deepseek_layer(**kwargs)
     compiled = moecc.compile(model, "ref")
-    (moe,) = _moes(compiled)
+    (moe,) = moe_ops(compiled)
     assert moe.attrs["scoring"] == "sigmoid" and moe.attrs["top_k"] == K
     assert moe.attrs["normalize"] == kwargs.get("normalize", True)
     assert moe.attrs["gated"] and moe.attrs["activation"] == "silu" and not moe.attrs["expert_bias"]
@@ -205,8 +188,8 @@ def test_deepseek_layer_is_raised_to_one_sigmoid_routed_moe(form: str) -> None:
         select_b = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "select_b"))
         np.testing.assert_array_equal(const_value(moe.operands[-1]), select_b)
     for seed in range(3):
-        inputs = _inputs(seed)
-        np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-3, atol=1e-4)
+        inputs = layer_inputs(T, H, seed)
+        np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-3, atol=1e-4)
 
 
 def test_the_group_limit_and_the_selection_bias_change_the_choice() -> None:
@@ -217,7 +200,7 @@ def test_the_group_limit_and_the_selection_bias_change_the_choice() -> None:
     model = deepseek_layer()
     router = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "router_w"))
     select_b = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "select_b"))
-    logits = _inputs()["x"] @ router.T
+    logits = layer_inputs(T, H)["x"] @ router.T
     full = {"top_k": K, "normalize": True, "n_group": G, "topk_group": TG, "scoring": "sigmoid"}
     chosen, _ = moe_route(logits, full, select_b)
     ungrouped, _ = moe_route(logits, {"top_k": K, "normalize": True, "scoring": "sigmoid"}, select_b)
@@ -232,12 +215,12 @@ def test_the_group_limit_and_the_selection_bias_change_the_choice() -> None:
 def test_raised_deepseek_layer_matches_onnxruntime_on_targets(form: str, target: str, moe: str | None) -> None:
     model = deepseek_layer(**FORMS[form][0])
     compiled = moecc.compile(model, target, moe=moe)
-    assert len(_moes(compiled)) == 1
+    assert len(moe_ops(compiled)) == 1
     if target == "asic":
         assert compiled.partition["host_ops"] == []
     for seed in range(2):
-        inputs = _inputs(seed)
-        np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-3, atol=1e-4)
+        inputs = layer_inputs(T, H, seed)
+        np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-3, atol=1e-4)
 
 
 NEAR_MISSES = {
@@ -252,9 +235,9 @@ NEAR_MISSES = {
 def test_near_miss_is_left_alone_and_still_computes(variant: str) -> None:
     model = deepseek_layer(variant=variant)
     compiled = moecc.compile(model, "ref")
-    assert not _moes(compiled)
-    inputs = _inputs()
-    np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-3, atol=1e-4)
+    assert not moe_ops(compiled)
+    inputs = layer_inputs(T, H)
+    np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("variant", sorted(NEAR_MISSES))

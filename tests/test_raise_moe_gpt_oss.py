@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import moecc
+from tests.moe_layer_models import layer_inputs, layer_model, moe_ops, onnxruntime_output
 from moecc.errors import ShapeError
 from moecc.ir.builder import GraphBuilder
 from moecc.ir.graph import Graph
@@ -104,25 +105,7 @@ def gpt_oss_layer(*, alpha: float | None = 1.702, limit: float = 7.0, variant: s
         n("Reshape", ["yw", "tkh"], ["ytk"]),
         n("ReduceSum", ["ytk", "ax1"], ["y"], keepdims=0),
     ]
-    graph = helper.make_graph(nodes, "gpt_oss_moe", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, H])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [T, H])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.checker.check_model(model)
-    return model
-
-
-def _inputs(seed: int = 0) -> dict[str, np.ndarray]:
-    return {"x": np.random.default_rng(100 + seed).standard_normal((T, H)).astype(np.float32)}
-
-
-def _onnxruntime(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    ort = pytest.importorskip("onnxruntime")
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(["y"], inputs)[0]
-
-
-def _moes(compiled: moecc.CompiledModel) -> list:
-    return [op for op in compiled.graph.ops if op.kind == "moe"]
+    return layer_model(nodes, "gpt_oss_moe", inits, T, H)
 
 
 # -- raising ---------------------------------------------------------------------------------------
@@ -139,7 +122,7 @@ def test_gpt_oss_layer_is_raised_to_one_clamped_swiglu_moe(form: str) -> None:
     kwargs, attrs = FORMS[form]
     model = gpt_oss_layer(**kwargs)
     compiled = moecc.compile(model, "ref")
-    (moe,) = _moes(compiled)
+    (moe,) = moe_ops(compiled)
     assert moe.attrs["gating"] == "clamped_swiglu"
     assert moe.attrs["activation"] == "silu" and moe.attrs["gated"]
     assert moe.attrs["expert_bias"] and moe.attrs["router_bias"] and moe.attrs["normalize"]
@@ -159,14 +142,14 @@ def test_gpt_oss_layer_is_raised_to_one_clamped_swiglu_moe(form: str) -> None:
     np.testing.assert_array_equal(const_value(by_name["b_gate"]), gate_up_b[..., ::2])
     np.testing.assert_array_equal(const_value(by_name["b_up"]), gate_up_b[..., 1::2])
     for seed in range(3):
-        inputs = _inputs(seed)
-        np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-4, atol=1e-5)
+        inputs = layer_inputs(T, H, seed)
+        np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-4, atol=1e-5)
 
 
 def test_the_clamps_are_exercised() -> None:
     """The test layers' pre-activations cross the limits (else the clamps would go untested)."""
     model = gpt_oss_layer()
-    x = _inputs()["x"]
+    x = layer_inputs(T, H)["x"]
     gate_up = numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "gate_up_proj"))
     pre = np.einsum("th,ehf->tef", x, gate_up)
     assert (pre[..., ::2] > 7.0).any() and (np.abs(pre[..., 1::2]) > 7.0).any()
@@ -178,8 +161,8 @@ def test_the_clamps_are_exercised() -> None:
 def test_raised_gpt_oss_layer_matches_onnxruntime_on_targets(form: str, target: str, moe: str | None) -> None:
     model = gpt_oss_layer(**FORMS[form][0])
     compiled = moecc.compile(model, target, moe=moe)
-    inputs = _inputs()
-    np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-4, atol=1e-4)
+    inputs = layer_inputs(T, H)
+    np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-4, atol=1e-4)
 
 
 NEAR_MISSES = ["limits-differ", "halves", "partial", "offset-two", "gate-clamped-both-ways"]
@@ -189,9 +172,9 @@ NEAR_MISSES = ["limits-differ", "halves", "partial", "offset-two", "gate-clamped
 def test_near_miss_is_left_alone_and_still_computes(variant: str) -> None:
     model = gpt_oss_layer(variant=variant)
     compiled = moecc.compile(model, "ref")
-    assert not _moes(compiled)
-    inputs = _inputs()
-    np.testing.assert_allclose(compiled.run(inputs)["y"], _onnxruntime(model, inputs), rtol=1e-4, atol=1e-5)
+    assert not moe_ops(compiled)
+    inputs = layer_inputs(T, H)
+    np.testing.assert_allclose(compiled.run(inputs)["y"], onnxruntime_output(model, inputs), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", NEAR_MISSES)
