@@ -143,13 +143,12 @@ class Scheduler:
     unit_clock: dict[str, Clock] = field(default_factory=lambda: {u: _ZERO for u in QUEUED_UNITS})
     ctrl_clock: Clock = _ZERO
     tokens: dict[int, _TokenUse | None] = field(default_factory=lambda: {t: None for t in TOKENS})
-    #: Output position where the current guarded iteration (or, after a barrier, everything
-    #: since it) starts: what a guard may fence on directly (:meth:`guard`).
+    #: Output position where the current guarded iteration starts: :meth:`guard` queues marks
+    #: for the work before it.
     region_start: int = 0
-    #: What is known complete before a run-time loop's first iteration (its first guard's
-    #: fences included): all that holds after the loop, however many iterations ran.
+    #: What is known complete before a run-time loop's first iteration (the count's fence
+    #: included): all that holds after the loop, however many iterations ran.
     loop_entry: tuple[dict[str, Clock], Clock] | None = None
-    loops_entered: int = 0  # run-time loops so far (their parity picks a token bank)
     guard_marks: list[_Node] = field(default_factory=list)  # the current run-time loop's guards' marks
     region_marks: list[_Node] = field(default_factory=list)  # the current iteration's guard's marks
     loop_consumers: dict[int, list[object]] = field(default_factory=dict)  # per token, since the loop began
@@ -194,29 +193,6 @@ class Scheduler:
                 self.lru.remove(token)
                 self.lru.append(token)
                 return token
-        return None
-
-    def _proxy(self, producer: _Node, unit: str, seq: int, position: int, clock: Clock,
-               taken: Sequence[int]) -> tuple[_Node, int] | None:
-        """A later instruction of ``producer``'s unit to wait on instead, with a free token:
-        it completes after ``producer`` (units complete in order), and a token can be free for
-        it where none is for a producer that started long ago (its old start knows too little
-        to reuse one). Only within the current guarded iteration, whose instructions all run
-        or none does."""
-        if self.loop_entry is None or producer.position < self.region_start:
-            return None
-        for later in self.nodes[producer.unit][producer.seq:]:
-            if later.position >= position or later.retired:
-                break
-            # One whose signal is taken: its consumer (which started after it completed).
-            while isinstance(later.consumer, _Node) and later.consumer.unit != unit:
-                later = later.consumer
-            if later.consumer is not None or later.position >= position or later.unit == unit \
-                    or clock[_UNIT_INDEX[later.unit]] >= later.seq:
-                continue
-            token = self._token_for(later, unit, seq, position, clock, taken)
-            if token is not None:
-                return later, token
         return None
 
     # -- emission ------------------------------------------------------------------------------
@@ -371,7 +347,6 @@ class Scheduler:
     def enter_loop(self) -> None:
         """At a run-time loop's first guard: remember what holds on every path out of it."""
         self.loop_entry = (dict(self.unit_clock), self.ctrl_clock)
-        self.loops_entered += 1
 
     def leave_loop(self) -> None:
         """At a run-time loop's end: any number of its iterations ran, so only what was known
@@ -398,10 +373,9 @@ class Scheduler:
         self.ended_loops.append([])  # the end marks that follow
         del self.ended_loops[:-3]
 
-    def start_region(self, position: int | None = None) -> None:
-        """The instructions from here on (from ``position``) belong to a new guarded iteration
-        (see :meth:`guard`)."""
-        self.region_start = len(self.out) if position is None else position
+    def start_region(self) -> None:
+        """The instructions from here on belong to a new guarded iteration (see :meth:`guard`)."""
+        self.region_start = len(self.out)
 
     def add(self, inst: SelectedInstruction) -> None:
         if inst.unit not in _UNIT_INDEX:
@@ -449,13 +423,8 @@ class Scheduler:
         producers = [p for p in producers if clock[_UNIT_INDEX[p.unit]] < p.seq]
         position = len(self.out)
         chosen: list[tuple[_Node, int]] = []
-        for index, producer in enumerate(producers):
+        for producer in producers:
             token = self._token_for(producer, unit, seq, position, clock, [t for _, t in chosen])
-            if token is None:
-                proxy = self._proxy(producer, unit, seq, position, clock, [t for _, t in chosen])
-                if proxy is not None:
-                    producer, token = proxy
-                    producers[index] = producer
             if token is None:
                 self._barrier("barrier: no dependency token free")
                 chosen = []
