@@ -25,7 +25,8 @@ PyTorch. ``--dynamic`` exports batch and sequence as symbolic dims (``batch``, `
 - ``gpt2``, ``bert``, ``llama`` (grouped-query attention), ``mixtral``, ``qwen2-moe``,
   ``qwen3-moe``, ``olmoe``, ``granite-moe`` (top-k of the logits, then a softmax over them),
   ``gpt-oss`` (clamped SwiGLU experts with biases), ``deepseek-v3`` (sigmoid router with a
-  selection bias and group-limited top-k, a shared expert; every layer MoE):
+  selection bias and group-limited top-k, a shared expert; every layer MoE), ``phimoe``
+  (Phi-3.5-MoE: ``sparsemixer`` routing, two masked-softmax argmax steps instead of a top-k):
   ``torch.onnx.export(..., dynamo=True, opset_version=18)``; the MoE configs use
   ``experts_implementation="batched_mm"`` (the grouped matmul kernel does not export).
 - ``gpt2-ts``, ``llama-ts``: the same GPT-2 and Llama through the TorchScript exporter
@@ -233,6 +234,21 @@ def _deepseek_v3() -> nn.Module:
     return model
 
 
+def _phimoe() -> nn.Module:
+    """Phi-3.5-MoE (``PhimoeForCausalLM``): LayerNorm, SwiGLU experts routed by ``sparsemixer``, whose
+    eval-mode weights are softmaxes over the router logits masked where
+    ``(threshold - logit) / max(|logit|, threshold) > 2 * router_jitter_noise`` (threshold: the largest
+    logit, then the largest one left after masking the first expert). The real model's 0.01 masks every
+    logit but the chosen one for about 95% of the tokens here (weights of exactly 1.0); 0.25 leaves a
+    softmax over two or more experts for a quarter to a half of them. Default rope, not the real
+    model's longrope."""
+    from transformers import PhimoeConfig, PhimoeForCausalLM
+
+    config = PhimoeConfig(intermediate_size=2 * HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+                          router_jitter_noise=0.25, experts_implementation="batched_mm", **_decoder_common())
+    return PhimoeForCausalLM(config)
+
+
 def _logits_only(make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """A causal LM as ``(input_ids, attention_mask) -> logits`` for the TorchScript exporter, which
     passes inputs positionally (the LM's own ``forward`` has ``past_key_values`` second, and given
@@ -296,6 +312,7 @@ EXPORTS: dict[str, Export] = {
         Export("granite-moe", _granite_moe, _ids_only),
         Export("gpt-oss", _gpt_oss, _ids_only),
         Export("deepseek-v3", _deepseek_v3, _ids_only),
+        Export("phimoe", _phimoe, _ids_only),
         Export("gpt2-ts", _logits_only(_gpt2), _ids_and_mask, dynamo=False, opset=17),
         Export("llama-ts", _logits_only(_llama), _ids_and_mask, dynamo=False, opset=17),
         Export("dense-moe", _dense_moe, _hidden_inputs, dynamo=False, opset=17),
