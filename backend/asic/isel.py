@@ -24,7 +24,8 @@ A loop with a run-time trip count (a :class:`~moecc.ir.kernel.Count`) is unrolle
     dma.ld.mark, dma.st.mark, mxu.mark, vpu.mark   ; those of the units the loop used
 
 The branch only ever skips *whole* iterations, and no dependency token crosses a guard (the
-scheduler fences there instead), so the scheduler's straight-line view stays correct. After
+scheduler queues unit marks there for what the iteration needs from before it), so the
+scheduler's straight-line view stays correct. After
 ``END`` the scheduler knows only what it knew before iteration 0 (any number of iterations
 ran), and later instructions wait for the loop's work through the unit marks, which always
 run and complete after every instruction of their unit that did. The
