@@ -464,6 +464,7 @@ class Matcher:
         xr, router_w = lp.operands
         _require(router_w.type.rank == 2 and self.is_data(router_w), "router weight is not a [H, E] constant")
         hidden, experts = router_w.type.shape
+        _require(hidden >= 1 and experts >= 1, "router weight is empty")
         self.add(lp)
         self.experts, self.k, self.hidden = experts, k, hidden
         _require(1 <= k <= experts, "bad k")
