@@ -39,6 +39,7 @@ from moecc.backend.asic.staging.tiles import KernelStager, NotStageable
 from moecc.backend.asic.staging.blocks import align_runs, fuse_runs
 from moecc.backend.asic.staging.private import PRIVATE_TEMP_SHARES, localize, private_temps
 from moecc.backend.asic.staging.webs import split_webs
+from moecc.passes.memory_plan import kernel_fits
 
 
 @dataclass(slots=True)
@@ -164,7 +165,7 @@ def _stage_with_private(step: Kernel, choices: list[list[Buffer]], tiled: TiledM
             continue
         tried.add(key)
         staged = _stage_kernel(localize(step, buffers), tiled, hbm_dtypes, weights, target, mxu)
-        if _fits(staged[0], target):
+        if kernel_fits(staged[0], target):
             return staged
     return _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
 
@@ -174,16 +175,9 @@ def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DTyp
     """The staged kernel; staged again without the transformations that hold more tiles in
     SRAM at once (statement blocks, hoisted and resident operands) when it would not fit."""
     staged = _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=False)
-    if _fits(staged[0], target):
+    if kernel_fits(staged[0], target):
         return staged
     return _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=True)
-
-
-def _fits(kernel: KKernel, target: Target) -> bool:
-    totals = {"sram": 0, "acc": 0}
-    for buf in kernel.buffers:
-        totals[buf.space] += -(-buf.nbytes // 64) * 64
-    return totals["sram"] <= target.sram_capacity_bytes and totals["acc"] <= target.acc_capacity_bytes
 
 
 def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],

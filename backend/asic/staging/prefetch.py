@@ -36,8 +36,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import For, Load, LocalRef, Scatter, Stmt, Store, local_refs
+from moecc.ir.kernel import For, Load, Scatter, Stmt, Store, local_refs
 from moecc.isa_spec.target import Target
+from moecc.passes.memory_plan import align
 
 from moecc.backend.asic.staging.buffering import in_slot
 from moecc.backend.asic.staging.tiles import KernelStager
@@ -61,7 +62,7 @@ def prefetch_next_iteration(body: Sequence[Stmt], stager: KernelStager, target: 
             if buf.space != "sram":
                 continue
             n = PREFETCH_SLOTS if buf.name in extra | slotted else buf.slots
-            total += -(-buf.slot_bytes * n // 64) * 64
+            total += align(buf.slot_bytes * n)
         return total <= target.sram_capacity_bytes
 
     def rewrite(stmts: Sequence[Stmt]) -> list[Stmt]:
@@ -91,11 +92,11 @@ def prefetch_next_iteration(body: Sequence[Stmt], stager: KernelStager, target: 
 
 
 def _prefetchable(loop: For, everywhere: dict[str, int], written_hbm: set[str], sizes: dict) -> set[str]:
-    """The buffers of ``loop``'s loads that can be fetched one iteration ahead."""
+    """The buffers of ``loop``'s loads that can take a slot per iteration."""
     inside = _reference_counts(loop.body)
     writes: dict[str, int] = {}
     for stmt in _statements(loop.body):
-        for role, ref in _refs(stmt):
+        for role, ref in local_refs(stmt):
             if role == "write":
                 writes[ref.buffer] = writes.get(ref.buffer, 0) + 1
     found: set[str] = set()
@@ -122,14 +123,10 @@ def _statements(body: Sequence[Stmt]):
             yield from _statements(stmt.body)
 
 
-def _refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
-    return local_refs(stmt)
-
-
 def _reference_counts(body: Sequence[Stmt]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for stmt in _statements(body):
-        for _, ref in _refs(stmt):
+        for _, ref in local_refs(stmt):
             counts[ref.buffer] = counts.get(ref.buffer, 0) + 1
     return counts
 
