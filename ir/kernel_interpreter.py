@@ -200,8 +200,7 @@ class _KernelRun:
         self.stmt = stmt
         if stmt.max_count is None:
             raise self.invalid("a loop with a run-time count needs max_count")
-        value = int(self.tile(stmt.count.ref, DType.I32)[0, 0])
-        return min(max(value, 0), stmt.max_count)
+        return self.row_limit(stmt.count, stmt.max_count)
 
     # -- errors
 
@@ -285,18 +284,24 @@ class _KernelRun:
         if stmt.dst.cols != stmt.table.cols:
             raise self.invalid(f"gather rows of {stmt.table.cols} elements into a tile of {stmt.dst.cols} columns")
         flat = self.hbm_array(stmt.table, dst.dtype)
-        used = self.row_limit(stmt.rows, count)
-        rows = indices.astype(np.int64)[:used]
-        bad = (rows < 0) | (rows >= stmt.table.rows)
-        if bad.any():
-            raise self.fault(f"gather index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
-        dst[:used] = flat[self.window(stmt.table, flat.size, rows)]
+        rows = self.table_rows(stmt, indices, count, "gather")
+        dst[:rows.size] = flat[self.window(stmt.table, flat.size, rows)]
 
     def row_limit(self, cell: Count | None, count: int) -> int:
-        """The rows a statement with a run-time row count applies: ``clamp(cell, 0, count)``."""
+        """The rows (or iterations) a run-time count applies: ``clamp(cell, 0, count)``; all
+        ``count`` without one."""
         if cell is None:
             return count
         return min(max(int(self.tile(cell.ref, DType.I32)[0, 0]), 0), count)
+
+    def table_rows(self, stmt: Gather | Scatter, indices: np.ndarray, count: int, what: str) -> np.ndarray:
+        """The table rows a gather or scatter moves: its first ``rows`` indices (all without a
+        run-time row count), each inside the table."""
+        rows = indices.astype(np.int64)[:self.row_limit(stmt.rows, count)]
+        bad = (rows < 0) | (rows >= stmt.table.rows)
+        if bad.any():
+            raise self.fault(f"{what} index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
+        return rows
 
     def scatter(self, stmt: Scatter) -> None:
         src = self.tile(stmt.src, stmt.dtype if stmt.add else None)
@@ -307,12 +312,9 @@ class _KernelRun:
         if stmt.src.cols != stmt.table.cols:
             raise self.invalid(f"scatter of {stmt.src.cols}-column rows into table rows of {stmt.table.cols} elements")
         flat = self.hbm_array(stmt.table, src.dtype)
-        count = self.row_limit(stmt.rows, count)
+        rows = self.table_rows(stmt, indices, count, "scatter")
+        count = rows.size
         src = src[:count]
-        rows = indices.astype(np.int64)[:count]
-        bad = (rows < 0) | (rows >= stmt.table.rows)
-        if bad.any():
-            raise self.fault(f"scatter index {int(rows[bad][0])} is outside the table's {stmt.table.rows} rows")
         if not stmt.add:
             index = self.window(stmt.table, flat.size, rows)
             for i in range(count):  # in order: with a repeated index the last row wins
@@ -339,9 +341,7 @@ class _KernelRun:
             raise self.invalid(f"matmul {dst.shape[0]}x{dst.shape[1]} <- {a.shape[0]}x{a.shape[1]} @ "
                                f"{w.shape[0]}x{w.shape[1]}")
         product = a @ w
-        rows = dst.shape[0]
-        if stmt.rows is not None:  # a run-time row count: the rows past it keep their values
-            rows = min(max(int(self.tile(stmt.rows.ref, DType.I32)[0, 0]), 0), rows)
+        rows = self.row_limit(stmt.rows, dst.shape[0])  # the rows past a run-time count keep their values
         if stmt.accumulate:
             dst[:rows] += product[:rows]
         else:
