@@ -81,6 +81,11 @@ CASES = {
     "unnormalised-relu": dict(tokens=50, hidden=16, ffn=24, experts=4, top_k=2, normalize=False, activation="relu"),
     "one-hot-expert": dict(tokens=70, hidden=16, ffn=24, experts=4, top_k=2, skew=50.0),
     "bf16": dict(tokens=40, hidden=32, ffn=48, experts=4, top_k=2, dtype=DType.BF16),
+    # The prefix count ranks 16 blocks of 128 choices per matmul at 8 experts: 2,200 choices
+    # are a full group and a partial one; at 64 experts a group is 2 blocks, so 600 choices
+    # are a loop over 2 full groups and a partial one.
+    "groups-of-blocks": dict(tokens=1100, hidden=8, ffn=12, experts=8, top_k=2),
+    "wide-experts": dict(tokens=150, hidden=8, ffn=12, experts=64, top_k=4),
 }
 
 

@@ -252,7 +252,8 @@ def lower_moe_dense(op: Op, ctx: LoweringContext) -> None:
     acc = ctx.add_global(f"{name}_acc", F32, (tokens, hidden))
     iota = ctx.constant(np.arange(experts, dtype=np.int64), f"{name}_iota")
     out = ctx.result(op.result)
-    emit_route(ctx, op, operand, probs, top_v, top_i)  # its own kernel: f32 on a bf16 ASIC
+    with ctx.kernel(f"{name}_route", sources_of(op)) as kb:  # its own kernel: f32 on a bf16 ASIC
+        emit_route(kb, op, operand, probs, top_v, top_i)
     with ctx.op_kernel(op) as kb:
         # The dense gate: gate[t, e] = weight of e among token t's top-k (0 elsewhere).
         kb.emit(tiled_compute(kb, gate, [], lambda xs: const(0, F32)))

@@ -5,26 +5,26 @@ Part of the tiled lowering (:mod:`moecc.passes.tiled_lowering`); the ``moe`` rul
 form. The plan, for ``T`` tokens, ``E`` experts, top-``K`` routing and token tiles of ``R``
 rows (``S = ceil(T / R) * R`` slots per expert):
 
-1. **Route** (one kernel): router logits ``x @ router_w (+ router_b)``, softmax rows, top-``K``
-   per token (ties to the lower expert, as the reference), renormalised when ``normalize``. With
+1. **Route** (one kernel, ``<result>_route``: kept f32 with the router at precision bf16):
+   router logits ``x @ router_w (+ router_b)``, softmax rows, top-``K`` per token (ties to the
+   lower expert, as the reference), renormalised when ``normalize``, into local memory. With
    DeepSeek-V3's routing attributes: sigmoid scores, the selection bias added, group scores (a
    top-2 and a sum per group), the kept groups' top-k, the others masked, the top-``K`` of the
    corrected scores, the uncorrected scores of the chosen experts picked by one-hot row sums,
    renormalised, times ``routed_scaling`` (:class:`_Selection`).
-2. **Dispatch** (one kernel, ``<result>_route_dispatch``: kept f32 with the router): per-expert
-   token lists built in token order by a histogram and prefix count (:func:`_dispatch`): the
-   ``(token, choice)`` pairs as a one-hot ``[T * K, E]``, each pair's rank among its expert's
-   by a blocked triangular matmul, its slot ``e * S + rank``; the slot tables
-   ``slot_token[E, S]`` and ``slot_weight[E, S]`` start as padding (token ``T``, weight 0) and
-   the tokens and routing weights are scattered to their slots; ``counts[e]`` is the one-hot's
-   column sum and ``tiles[e] = ceil(counts[e] / R)``.
+2. **Dispatch** (the same kernel, from the choices in local memory): per-expert token lists
+   built in token order by a histogram and prefix count (:func:`_dispatch`): the
+   ``(token, choice)`` pairs as expert-major one-hot blocks, each pair's rank among its
+   expert's by one triangular matmul per group of blocks, its slot ``e * S + rank``; the slot
+   table ``[E * S, 2]`` (the token and the choice, which indexes the routing weights) is
+   scattered in one go; ``counts[e]`` is the choices of ``e`` and ``tiles[e] = ceil(counts[e] / R)``.
 3. **Experts** (one kernel): for each expert ``e``, a loop whose trip count ``tiles[e]`` is
-   read at run time (at most ``S / R``): gather the tile's token rows (``x`` padded with a zero
-   row ``T``), run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``) with
+   read at run time (at most ``S / R``): read the tile's slot rows, gather its routing weights
+   and its tokens' rows of ``x``, run the expert's MLP on them in f32 (``ffn`` in chunks of ``tile_cols``) with
    matmuls that compute only the tile's real rows (``rows[e, i]``, a run-time row count),
-   scale each row by its routing weight and scatter-add the rows into an f32 accumulator of
-   ``T + 1`` rows (padding rows land in row ``T``, which is dropped).
-4. The first ``T`` accumulator rows, rounded to ``x``'s dtype, are the result.
+   scale each row by its routing weight and scatter-add the rows into the result (f32) or an
+   f32 accumulator rounded at the end. The gather and the scatter stop at the tile's real rows
+   (``limit``): the table's unused slots are never read, and nothing needs a padding row.
 
 Experts are visited in index order, so each token's output sums its experts' contributions in
 the order the reference does. The expert loop is marked ``parallel`` (it only adds into the
@@ -72,7 +72,7 @@ from moecc.ir.tiled.nodes import (
     View,
 )
 from moecc.ir.types import DType
-from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, sources_of
+from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.elementwise import activation, moe_glu, narrow
 from moecc.passes.tiled_lowering.reductions import row_tile, softmax_rows
@@ -114,16 +114,11 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     sink = experts * slots if capacity < tokens else None
     sources = (op.source or op.kind,)
 
+    # The route and the dispatch are one kernel (kept f32 at precision bf16): the choices stay
+    # in local memory between them; only the tables the experts read go to global memory.
     probs = ctx.add_global(f"{name}_probs", F32, (tokens, experts))
-    top_v = ctx.add_global(f"{name}_route_weight", F32, (tokens, top))
     # Kept after the run (not reused): the routing a run chose, for recording and checking it.
     top_i = ctx.add_global(f"{name}_route_expert", I32, (tokens, top), "output")
-    emit_route(ctx, op, operands, probs, top_v, top_i)
-    if ctx.routing is not None:  # a what-if: the router's choices replaced (routing_whatif)
-        chosen = ctx.routing.choices(len(ctx.moe_layers), tokens, experts, top)
-        with ctx.kernel(f"{name}_route_whatif", sources) as kb:
-            kb.emit([Copy(top_i, ctx.constant(chosen, f"{name}_whatif_experts"))])
-
     # Kept after the run (not a temp whose space is reused): the routing report reads it.
     counts = ctx.add_global(f"{name}_tokens_per_expert", I32, (experts, 1), "output")
     ctx.moe_layers.append({"op": name, "onnx_node": op.source or op.kind, "tokens": tokens, "experts": experts,
@@ -134,77 +129,95 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     tiles = ctx.add_global(f"{name}_tiles_per_expert", I32, (experts, 1))
     tile_rows = ctx.add_global(f"{name}_rows_per_tile", I32, (experts, tiles_max))
     tile_starts = ctx.constant(np.arange(tiles_max, dtype=np.int32).reshape(1, -1) * rows, f"{name}_tile_starts")
-    table_rows = experts * slots + (1 if sink is not None else 0)
-    slot_token = ctx.add_global(f"{name}_slot_token", I32, (table_rows, 1))
-    slot_weight = ctx.add_global(f"{name}_slot_weight", F32, (table_rows, 1))
-    token_of = ctx.constant(np.repeat(np.arange(tokens, dtype=np.int32), top).reshape(-1, 1), f"{name}_token_of")
-    with ctx.kernel(f"{name}_route_dispatch", sources) as kb:
-        kb.emit(_dispatch(kb, top_v, top_i, counts, tiles, tile_rows, tile_starts, slot_token, slot_weight, token_of,
-                          rows, slots, tokens, capacity, sink))
-
-    padded = ctx.add_global(f"{name}_x_padded", t, (tokens + 1, hidden))
-    acc = ctx.add_global(f"{name}_combined", F32, (tokens + 1, hidden))
+    # One row per slot: its token and its choice (``token * K + k``, which indexes the routing
+    # weights), so that one scatter of constant rows fills the table.
+    table = ctx.add_global(f"{name}_slot_table", I32, (experts * slots + (1 if sink is not None else 0), 2))
+    weights = ctx.add_global(f"{name}_route_weight", F32, (tokens, top))
+    x_view = ctx.view(x)
     out = ctx.result(op.result)
-    with ctx.kernel(f"{name}_experts", sources) as kb:
-        kb.emit(tiled_compute(kb, window(padded, (Affine(0), Affine(0)), (tokens, hidden)), [ctx.view(x)], lambda xs: xs[0]))
-        kb.emit(tiled_compute(kb, window(padded, (Affine(tokens), Affine(0)), (1, hidden)), [], lambda xs: const(0, t)))
+    # The experts add straight into the result when it is f32 (else into an f32 accumulator,
+    # rounded at the end). Tiles gather and scatter only their real rows (``limit``), so
+    # neither the tokens nor the result need a padding row.
+    direct = t == F32
+    acc = out if direct else ctx.add_global(f"{name}_combined", F32, (tokens, hidden))
+    with ctx.kernel(f"{name}_route", sources) as kb:
+        top_v = kb.local("route_weight", F32, (tokens, top))
+        chosen = kb.local("route_expert", I32, (tokens, top))
+        prologue, dispatch = _dispatch(kb, chosen, counts, tiles, tile_rows, tile_starts, table, rows, slots,
+                                       capacity, sink)
+        # First, while the router runs: the dispatch's constants loaded, the accumulator zeroed.
+        kb.emit(prologue)
         kb.emit(tiled_compute(kb, acc, [], lambda xs: const(0, F32)))
-        expert_loop = _experts(kb, op, operands, padded, acc, tiles, tile_rows, slot_token, slot_weight, rows,
-                               tiles_max, slots, experts, hidden, ffn, gated, biased, counts)
+        emit_route(kb, op, operands, probs, top_v, chosen)
+        if ctx.routing is not None:  # a what-if: the router's choices replaced (routing_whatif)
+            what_if = ctx.routing.choices(len(ctx.moe_layers) - 1, tokens, experts, top)
+            kb.emit([Copy(chosen, ctx.constant(what_if, f"{name}_whatif_experts"))])
+        kb.emit([Copy(top_i, chosen), Copy(weights, top_v)])
+        kb.emit(dispatch)
+
+    with ctx.kernel(f"{name}_experts", sources) as kb:
+        if x_view.strides[1] != 1:  # a gather reads rows of contiguous elements
+            dense_x = kb.ctx.add_global(f"{name}_tokens", t, (tokens, hidden))
+            kb.emit(tiled_compute(kb, dense_x, [x_view], lambda xs: xs[0]))
+            x_view = dense_x
+        expert_loop = _experts(kb, op, operands, x_view, acc, tiles, tile_rows, table, weights, rows, tiles_max,
+                               slots, experts, hidden, ffn, gated, biased, counts)
         kb.emit(expert_loop)
-        kb.emit(tiled_compute(kb, out, [window(acc, (Affine(0), Affine(0)), (tokens, hidden))],
-                              lambda xs: narrow(xs[0], t)))
+        if not direct:
+            kb.emit(tiled_compute(kb, out, [acc], lambda xs: narrow(xs[0], t)))
     # Which kernel and loop variable run the experts (a trace labels their work by expert).
     ctx.moe_layers[-1].update({"experts_kernel": kb.name, "expert_var": expert_loop[0].var})
 
 
-def emit_route(ctx: LoweringContext, op: Op, operands: dict, probs: View, top_v: View, top_i: View) -> None:
-    """The router kernel ``<result>_route`` of a ``moe`` op (sparse and dense forms alike):
-    probabilities, the top-k experts of each token and their (renormalised) weights. A kernel of
-    its own, so that the ASIC can keep it in f32 at precision bf16 while the experts run bf16.
+def emit_route(kb: KernelBuilder, op: Op, operands: dict, probs: View, top_v: View, top_i: View) -> None:
+    """The router of a ``moe`` op (sparse and dense forms alike), emitted into ``kb``:
+    probabilities, the top-k experts of each token and their (renormalised) weights, into
+    ``top_v``/``top_i`` (globals or locals of ``[tokens, k]``). The caller gives it a kernel
+    named ``<result>_route``, which the ASIC keeps in f32 at precision bf16 while the experts
+    run bf16.
 
     DeepSeek-V3's routing (:class:`~moecc.ir.ops.composite.Moe`'s optional routing attributes)
-    is :func:`_select_experts`: sigmoid scores, a selection bias, group-limited candidates, the
+    is :class:`_Selection`: sigmoid scores, a selection bias, group-limited candidates, the
     top-k of the corrected scores and the uncorrected scores of the chosen experts as weights."""
+    ctx = kb.ctx
     tokens, experts = probs.shape
     top = top_v.shape[1]
     attrs = op.attrs
     plain = is_softmax_routed(attrs)
-    with ctx.kernel(f"{op.result.name}_route", sources_of(op)) as kb:
-        kb.emit(emit_matmul(kb, probs, ctx.view(operands["x"]), ctx.view(operands["router_w"])))
-        if "router_b" in operands:
-            bias = views.broadcast(views.reshape(ctx.view(operands["router_b"]), (1, experts)), (tokens, experts))
-            b_t = ctx.dtype(bias)
-            kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary(
-                "add", xs[0], xs[1] if b_t == F32 else Cast(F32, xs[1]))))
-        tile = row_tile(kb, (tokens,), experts, 2 if plain else 5)
-        scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
-        sums = kb.local("top_sum", F32, tile + (1,))
-        select = None if plain else _Selection(kb, operands, attrs, tile, experts, top)
+    kb.emit(emit_matmul(kb, probs, ctx.view(operands["x"]), ctx.view(operands["router_w"])))
+    if "router_b" in operands:
+        bias = views.broadcast(views.reshape(ctx.view(operands["router_b"]), (1, experts)), (tokens, experts))
+        b_t = ctx.dtype(bias)
+        kb.emit(tiled_compute(kb, probs, [probs, bias], lambda xs: Binary(
+            "add", xs[0], xs[1] if b_t == F32 else Cast(F32, xs[1]))))
+    tile = row_tile(kb, (tokens,), experts, 2 if plain else 5)
+    scratch = [kb.local(n, F32, tile + (w,)) for n, w in (("row_max", 1), ("exps", experts), ("row_sum", 1))]
+    sums = kb.local("top_sum", F32, tile + (1,))
+    select = None if plain else _Selection(kb, operands, attrs, tile, experts, top)
 
-        def route(starts: Starts, sizes: Sizes) -> list[Stmt]:
-            z = (Affine(0), Affine(0))
-            row_probs = window(probs, starts + (Affine(0),), sizes + (experts,))
-            if moe_scoring(attrs) == "sigmoid":
-                stmts: list[Stmt] = [Compute(row_probs, Unary("sigmoid", Operand(row_probs)))]
-            else:
-                stmts = softmax_rows(kb, False, F32, row_probs, row_probs,
-                                     [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
-            values = window(top_v, starts + (Affine(0),), sizes + (top,))
-            indices = window(top_i, starts + (Affine(0),), sizes + (top,))
-            if select is None:
-                stmts.append(TopK(values, indices, row_probs, True))
-            else:
-                stmts += select.emit(row_probs, values, indices, sizes[0])
-            if attrs["normalize"]:
-                total = window(sums, z, sizes + (1,))
-                stmts += [Reduce("sum", total, values), Compute(values, Binary("div", Operand(values), Operand(total)))]
-            scale = moe_routed_scaling(attrs)
-            if scale != 1.0:
-                stmts.append(Compute(values, Binary("mul", Operand(values), const(scale, F32))))
-            return stmts
+    def route(starts: Starts, sizes: Sizes) -> list[Stmt]:
+        z = (Affine(0), Affine(0))
+        row_probs = window(probs, starts + (Affine(0),), sizes + (experts,))
+        if moe_scoring(attrs) == "sigmoid":
+            stmts: list[Stmt] = [Compute(row_probs, Unary("sigmoid", Operand(row_probs)))]
+        else:
+            stmts = softmax_rows(kb, False, F32, row_probs, row_probs,
+                                 [window(b, z, sizes + (b.shape[-1],)) for b in scratch])
+        values = window(top_v, starts + (Affine(0),), sizes + (top,))
+        indices = window(top_i, starts + (Affine(0),), sizes + (top,))
+        if select is None:
+            stmts.append(TopK(values, indices, row_probs, True))
+        else:
+            stmts += select.emit(row_probs, values, indices, sizes[0])
+        if attrs["normalize"]:
+            total = window(sums, z, sizes + (1,))
+            stmts += [Reduce("sum", total, values), Compute(values, Binary("div", Operand(values), Operand(total)))]
+        scale = moe_routed_scaling(attrs)
+        if scale != 1.0:
+            stmts.append(Compute(values, Binary("mul", Operand(values), const(scale, F32))))
+        return stmts
 
-        kb.emit(tile_loops(kb, (tokens,), tile, route))
+    kb.emit(tile_loops(kb, (tokens,), tile, route))
 
 
 #: The score a candidate outside the kept groups gets: below every finite corrected score (the
@@ -291,6 +304,8 @@ class _Selection:
 
 #: Choices (token, expert) per block of the prefix count in :func:`_dispatch`.
 SCAN_BLOCK = 128
+#: One-hot rows one ranking matmul of :func:`_dispatch` takes at most (``experts`` per block).
+SCAN_ROWS = 128
 
 
 #: ``moe="auto"`` dispatches sparsely when the estimated matmul rows come to at most this share
@@ -345,99 +360,133 @@ def expert_capacity(factor: float, tokens: int, top_k: int, experts: int) -> int
     return max(1, min(tokens, math.ceil(factor * tokens * top_k / experts)))
 
 
-def _dispatch(kb: KernelBuilder, top_v: View, top_i: View, counts: View, tiles: View, tile_rows: View,
-              tile_starts: View, slot_token: View, slot_weight: View, token_of: View, rows: int, slots: int,
-              tokens: int, capacity: int,
-              sink: int | None) -> list[Stmt]:
-    """The slot tables, token counts and tile counts of every expert, by a prefix count.
+def _dispatch(kb: KernelBuilder, top_i: View, counts: View, tiles: View, tile_rows: View,
+              tile_starts: View, table: View, rows: int, slots: int, capacity: int,
+              sink: int | None) -> tuple[list[Stmt], list[Stmt]]:
+    """The slot table, token counts and tile counts of every expert, by a prefix count: a
+    prologue (its constants copied into local memory, for the kernel's start) and the dispatch.
 
-    The ``P = tokens * k`` choices in token order become a one-hot ``[P, E]`` (f32 0/1). A
-    choice's rank among its expert's is the number of earlier choices of that expert: per
-    block of :data:`SCAN_BLOCK` choices, a strictly-lower-triangular ones matrix times the
-    block's one-hot, plus the counts of the blocks before (a ``[1, E]`` running sum, itself a
-    ones-row times each block). Its slot is ``expert * S + rank`` (a row sum of the one-hot
-    times ``iota * S + rank``); the token ids and routing weights are scattered to the slots.
-    Matmuls of 0/1 values sum exactly in f32; the order is the token order the reference's
-    sequential fill gives. Everything is a tile statement: no per-choice loop."""
+    The ``P = tokens * k`` choices in token order (``top_i``, ``[tokens, k]``) go in blocks of
+    :data:`SCAN_BLOCK`. Block ``b``'s one-hot is expert-major, ``hot[b*E + e, p] = (choice p of
+    the block chose e)`` (f32 0/1), a ``[E, block]`` plane of one ``[blocks * E, block]`` local;
+    one matmul by the strictly-upper-triangular ones matrix ranks every choice within its block
+    (the earlier choices of its expert there), and a row sum gives each block's counts. A
+    choice's rank among all of its expert's adds the counts of the blocks before (a running
+    ``[E, 1]`` sum, block by block). Its slot is ``expert * S + rank`` (a sum over the experts
+    of the one-hot times ``base + rank``; past the capacity, the sink row). The table's rows
+    ``(token, choice)`` are constants, scattered to their slots in one go. Matmuls of 0/1 values
+    sum exactly in f32; the order is the token order the reference's sequential fill gives.
+    Everything is a tile statement on contiguous rows: no per-choice loop."""
     ctx = kb.ctx
-    choices = top_v.shape[0] * top_v.shape[1]
+    tokens, top = top_i.shape
+    choices = tokens * top
     experts = counts.shape[0]
-    weights = views.reshape(top_v, (choices, 1))
-    experts_of = views.broadcast(views.reshape(top_i, (choices, 1)), (choices, experts))
     name = counts.buffer.removesuffix("_tokens_per_expert")
     block = min(choices, SCAN_BLOCK)
-    ids = ctx.constant(np.arange(experts, dtype=np.float32).reshape(1, -1), f"{name}_expert_ids")
-    bases = ctx.constant((np.arange(experts, dtype=np.float32) * slots).reshape(1, -1), f"{name}_slot_bases")
-    lower = ctx.constant(np.tril(np.ones((block, block), dtype=np.float32), -1), f"{name}_earlier")
-    ones = ctx.constant(np.ones((1, block), dtype=np.float32), f"{name}_ones")
-    onehot = ctx.add_global(f"{name}_onehot", F32, (choices, experts))
-    rank = ctx.add_global(f"{name}_rank", F32, (choices, experts))
-    position = ctx.add_global(f"{name}_slot_f", F32, (choices, 1))
-    slot = ctx.add_global(f"{name}_slot", I32, (choices, 1))
-    running = kb.local("expert_running_count", F32, (1, experts))
-    full = (choices, experts)
-    stmts: list[Stmt] = [
-        *tiled_compute(kb, onehot, [experts_of, views.broadcast(ids, full)],
-                       lambda xs: Cast(F32, Binary("eq", Cast(F32, xs[0]), xs[1]))),
-        Compute(running, const(0, F32)),
-    ]
+    blocks = math.ceil(choices / block)
+    # Blocks ranked by one matmul: as many as fill the array's height with one-hot rows.
+    group = max(1, min(blocks, SCAN_ROWS // experts))
+    height = group * experts
+    ids = ctx.constant(np.tile(np.arange(experts, dtype=np.float32), group).reshape(-1, 1), f"{name}_expert_ids")
+    bases = ctx.constant(np.tile(np.arange(experts, dtype=np.float32) * slots, group).reshape(-1, 1),
+                         f"{name}_slot_bases")
+    upper = ctx.constant(np.triu(np.ones((block, block), dtype=np.float32), 1), f"{name}_earlier")
+    # Each choice's slot row: its token and itself.
+    pairs = ctx.constant(np.stack([np.repeat(np.arange(tokens, dtype=np.int32), top),
+                                   np.arange(choices, dtype=np.int32)], axis=1), f"{name}_slot_rows")
+    prologue: list[Stmt] = []
 
-    def scan(start: Affine, n: int) -> list[Stmt]:
-        hot = views.window(onehot, (start, 0), (n, experts))
-        ranked = views.window(rank, (start, 0), (n, experts))
-        return [
-            MatMul(ranked, views.window(lower, (0, 0), (n, n)), hot),
-            Compute(ranked, Binary("add", Operand(ranked), Operand(views.broadcast(running, (n, experts))))),
-            MatMul(running, views.window(ones, (0, 0), (1, n)), hot, accumulate=True),
-        ]
+    def early(constant: View, hint: str) -> View:
+        local = kb.local(hint, ctx.dtype(constant), constant.shape)
+        prologue.append(Copy(local, constant))
+        return local
 
-    full_blocks, tail = divmod(choices, block)
-    if full_blocks > 1:
-        b = kb.var()
-        stmts.append(For(b, full_blocks, tuple(scan(Affine.of(b) * block, block))))
-    elif full_blocks == 1:
-        stmts += scan(Affine(0), block)
-    if tail:
-        stmts += scan(Affine(full_blocks * block), tail)
-    per_expert = View(running.buffer, running.offset, (experts, 1), (1, 0))  # the counts as a column
-    taken: Expr = Operand(per_expert)  # the tokens each expert takes: all, or up to its capacity
+    ids, bases, upper = early(ids, "dispatch_expert_ids"), early(bases, "dispatch_bases"), early(upper, "dispatch_upper")
+    pairs = early(pairs, "dispatch_slot_rows")
+    hot = kb.local("dispatch_onehot", F32, (height, block))
+    rank = kb.local("dispatch_rank", F32, (height, block))
+    per_block = kb.local("dispatch_block_counts", F32, (height, 1))
+    before = kb.local("dispatch_before", F32, (height, 1))  # each block's choices in earlier blocks
+    total = kb.local("dispatch_total", F32, (experts, 1))  # the choices so far (after all: the counts)
+    position = kb.local("dispatch_slot_f", F32, (1, choices))
+    slot = kb.local("dispatch_slot", I32, (choices,))
+    chosen = views.reshape(top_i, (1, choices))
+
+    def plane(view: View, j: int, n: int | None = None) -> View:
+        return views.window(view, (j * experts, 0), (experts, view.shape[1] if n is None else n))
+
+    def rank_group(first: Affine, sizes: list[int], counted: list[Stmt] | None = None) -> list[Stmt]:
+        """Slots of the blocks of ``sizes`` choices starting at choice ``first`` (``counted``:
+        statements placed once the group's counts are in ``total``, before its slots)."""
+        out: list[Stmt] = []
+        if sizes[-1] < block or len(sizes) < group:
+            out.append(Compute(hot, const(0, F32)))  # choices and blocks past the end count nothing
+        for j, n in enumerate(sizes):
+            experts_of = views.broadcast(views.window(chosen, (0, first + j * block), (1, n)), (experts, n))
+            out.append(Compute(plane(hot, j, n), Cast(F32, Binary(
+                "eq", Cast(F32, Operand(experts_of)), Operand(views.broadcast(plane(ids, j), (experts, n)))))))
+        out += [MatMul(rank, hot, upper), Reduce("sum", per_block, hot), Compute(plane(before, 0), Operand(total))]
+        for j in range(1, group):  # block j's base: block j-1's plus block j-1's counts
+            out.append(Compute(plane(before, j), Binary("add", Operand(plane(before, j - 1)),
+                                                        Operand(plane(per_block, j - 1)))))
+        out.append(Compute(total, Binary("add", Operand(plane(before, group - 1)),
+                                         Operand(plane(per_block, group - 1)))))
+        out += counted or []
+        # A choice's slot, in its expert's row (0 elsewhere): base + rank, or the sink row.
+        ranked: Expr = Binary("add", Operand(rank), Operand(views.broadcast(before, (height, block))))
+        slot_expr: Expr = Binary("add", ranked, Operand(views.broadcast(bases, (height, block))))
+        if sink is not None:
+            slot_expr = Select(Binary("lt", ranked, const(capacity, F32)), slot_expr, const(sink, F32))
+        out.append(Compute(rank, Binary("mul", Operand(hot), slot_expr)))
+        for j, n in enumerate(sizes):  # the sum over the block's experts
+            out.append(Reduce("sum", views.reshape(views.window(position, (0, first + j * block), (1, n)), (n, 1)),
+                              views.permute(plane(rank, j, n), (1, 0))))
+        return out
+
+    taken: Expr = Operand(total)  # the tokens each expert takes: all, or up to its capacity
     if sink is not None:
         taken = Binary("min", taken, const(capacity, F32))
-
-    def slot_of(xs: list[Expr]) -> Expr:
-        """The one-hot times the choice's slot (its expert's base + its rank), or, past the
-        capacity, the sink row: the row sum is the choice's slot."""
-        slot: Expr = Binary("add", xs[1], xs[2])
-        if sink is not None:
-            slot = Select(Binary("lt", xs[1], const(capacity, F32)), slot, const(sink, F32))
-        return Binary("mul", xs[0], slot)
-
-    stmts += [
-        *tiled_compute(kb, rank, [onehot, rank, views.broadcast(bases, full)], slot_of),
-        Reduce("sum", position, rank),
-        *tiled_compute(kb, slot, [position], lambda xs: Cast(I32, xs[0])),
-        Compute(counts, Cast(I32, Operand(per_expert))),
-        # ceil(min(count, capacity) / rows) in f32: exact (an integer quotient is exact; a fraction
-        # is at least 1/rows from the next integer), and no integer division (the VPU divides floats).
+    # Once every count is in: the counts, tile counts and tile rows (computed and stored while
+    # the slots are worked out: the experts read them first).
+    counted: list[Stmt] = [
+        Compute(counts, Cast(I32, Operand(total))),
+        # ceil(min(count, capacity) / rows) as trunc((taken + rows - 1) / rows) in f32: exact (an
+        # integer quotient is exact; a fraction is at least 1/rows from the next integer), and no
+        # integer division (the VPU divides floats).
         Compute(tiles, Cast(I32, Unary("ceil", Binary("div", taken, const(rows, F32))))),
         # The tokens in each tile, min(max(taken - start, 0), rows), from the counts in local
         # memory (not read back from the global just written).
-        *tiled_compute(kb, tile_rows, [views.broadcast(per_expert, tile_rows.shape),
+        *tiled_compute(kb, tile_rows, [views.broadcast(total, tile_rows.shape),
                                        views.broadcast(tile_starts, tile_rows.shape)],
                        lambda xs: Cast(I32, Binary("min", Binary("max", Binary(
                            "sub", Binary("min", xs[0], const(capacity, F32)) if sink is not None else xs[0],
                            Cast(F32, xs[1])), const(0, F32)), const(rows, F32)))),
-        *tiled_compute(kb, slot_token, [], lambda xs: const(tokens, I32)),
-        *tiled_compute(kb, slot_weight, [], lambda xs: const(0, F32)),
-        # The slots and token ids below are built here, in range: targets need not wrap them.
-        Scatter(slot_token, views.reshape(slot, (choices,)), token_of, in_bounds=True),
-        Scatter(slot_weight, views.reshape(slot, (choices,)), weights, in_bounds=True),
     ]
-    return stmts
+    # The table's unused slots hold token 0 and choice 0 (the experts' tiles never read them:
+    # their gathers and scatters stop at the tile's tokens); filled first, off the critical path.
+    stmts: list[Stmt] = [*tiled_compute(kb, table, [], lambda xs: const(0, I32)), Compute(total, const(0, F32))]
+    full_groups, rest = divmod(choices, group * block)
+    last_full = full_groups - (0 if rest else 1)  # full groups before the last group
+    if last_full > 1:
+        g = kb.var()
+        stmts.append(For(g, last_full, tuple(rank_group(Affine.of(g) * (group * block), [block] * group))))
+    elif last_full == 1:
+        stmts += rank_group(Affine(0), [block] * group)
+    if rest:
+        sizes = [min(block, rest - j) for j in range(0, rest, block)]
+    else:
+        sizes = [block] * group
+    stmts += rank_group(Affine(last_full * group * block), sizes, counted)
+    stmts += [
+        Compute(slot, Cast(I32, Operand(views.reshape(position, (choices,))))),
+        # The slots are built here, in range: targets need not wrap them.
+        Scatter(table, slot, pairs, in_bounds=True),
+    ]
+    return prologue, stmts
 
 
-def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View, tiles: View, tile_rows: View,
-             slot_token: View, slot_weight: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int,
+def _experts(kb: KernelBuilder, op: Op, operands: dict, x: View, acc: View, tiles: View, tile_rows: View,
+             table: View, weights: View, rows: int, tiles_max: int, slots: int, experts: int, hidden: int,
              ffn: int, gated: bool, biased: bool, counts: View | None = None) -> list[Stmt]:
     """For each expert, its token tiles (run-time count): gather, MLP on the tile's real rows
     (run-time row count), weight, scatter-add (padding rows land in the dropped row).
@@ -454,7 +503,7 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     # queue behind this chunk's activation (an in-order matrix unit stays busy).
     per_chunk = rows * chunk * 4 * (2 if gated else 1)
     group = max(1, min(len(starts), kb.params.local_bytes // 2 // per_chunk))
-    xt = kb.local("expert_tokens", ctx.dtype(padded), (rows, hidden))
+    xt = kb.local("expert_tokens", ctx.dtype(x), (rows, hidden))
     y = kb.local("expert_out", F32, (rows, hidden))
     g = kb.local("expert_gate", F32, (group, rows, chunk))  # one contiguous tile per chunk
     u = kb.local("expert_up", F32, (group, rows, chunk)) if gated else None
@@ -471,7 +520,6 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     expert_rows = kb.local("expert_tile_rows", ctx.dtype(tile_rows), (tiles_max,))
     rows_copy = Copy(expert_rows, views.reshape(views.window(tile_rows, (ev, 0), (1, tiles_max)), (tiles_max,)))
     real = ElementRef(expert_rows.buffer, Affine.of(i))  # the tile's tokens
-    token_ids = views.reshape(views.window(slot_token, (first, 0), (rows, 1)), (rows,))
     w_gate = _expert(ctx.view(operands["w_gate"]), ev, (hidden, ffn))
     w_up = _expert(ctx.view(operands["w_up"]), ev, (hidden, ffn)) if gated else None
     w_down = _expert(ctx.view(operands["w_down"]), ev, (ffn, hidden))
@@ -486,12 +534,17 @@ def _experts(kb: KernelBuilder, op: Op, operands: dict, padded: View, acc: View,
     def column(local: View, j: int, size: int) -> View:
         return views.reshape(window(local, (Affine(j), Affine(0), Affine(0)), (1, rows, size)), (rows, size))
 
-    # The tile's token ids and routing weights are read once, first (one load each, side by
-    # side), and the gather, the weighting and the scatter-add use the local copies.
-    ids = kb.local("tile_token_ids", ctx.dtype(slot_token), (rows,))
-    scale = kb.local("tile_weights", ctx.dtype(slot_weight), (rows, 1))
-    body: list[Stmt] = [Copy(ids, token_ids), Copy(scale, views.window(slot_weight, (first, 0), (rows, 1))),
-                        Gather(xt, padded, ids, in_bounds=True, limit=real)]
+    # The tile's slot rows (token, choice) are read once, first (a column each, side by side);
+    # the routing weights are gathered by choice, the tokens' rows by token.
+    token_ids = kb.local("tile_token_ids", I32, (rows, 1))
+    choice_ids = kb.local("tile_choices", I32, (rows, 1))
+    scale = kb.local("tile_weights", F32, (rows, 1))
+    choices = weights.shape[0] * weights.shape[1]
+    ids, picks = views.reshape(token_ids, (rows,)), views.reshape(choice_ids, (rows,))
+    body: list[Stmt] = [Copy(token_ids, views.window(table, (first, 0), (rows, 1))),
+                        Copy(choice_ids, views.window(table, (first, 1), (rows, 1))),
+                        Gather(scale, views.reshape(weights, (choices, 1)), picks, in_bounds=True, limit=real),
+                        Gather(xt, x, ids, in_bounds=True, limit=real)]
     for g0 in range(0, len(starts), group):
         members = [(j, start, min(chunk, ffn - start)) for j, start in enumerate(starts[g0:g0 + group])]
         for j, start, size in members:

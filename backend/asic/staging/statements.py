@@ -230,7 +230,7 @@ def _check_row_dma(ctx: StageContext, table: View, index: View, what: str) -> No
     """What a gather or scatter DMA needs: an HBM table of contiguous rows, 32/64-bit indices."""
     if ctx.roles.get(table.buffer) == "local":
         raise NotStageable(f"a {what} a local buffer (the DMA moves rows of HBM)")
-    if table.strides[1] != 1 or table.strides[0] < 0:
+    if (table.shape[1] != 1 and table.strides[1] != 1) or table.strides[0] < 0:
         raise NotStageable(f"a {what} table rows that are not contiguous")
     if ctx.dtypes[index.buffer] in (DType.I8, DType.U8):
         raise NotStageable("8-bit indices")

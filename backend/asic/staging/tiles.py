@@ -372,7 +372,15 @@ class KernelStager:
         if isinstance(last, Vector) and last.dst == temp and last.op not in ("sel", "topk", "nonzero"):
             body[-1] = dataclasses.replace(last, dst=dst)
             return True
-        if isinstance(last, (Load, KGather)) and last.dst == temp and local.space == "sram":
+        # A load's tile may be the temporary's elements in another shape (a strided row is
+        # loaded as a column of 1-element rows): both are contiguous, so it lands in ``dst`` as is.
+        if not isinstance(last, (Load, KGather)) or local.space != "sram":
+            return False
+        same = last.dst == temp or (isinstance(last, Load) and (last.dst.buffer, last.dst.offset, last.dst.slot) == (
+            temp.buffer, temp.offset, temp.slot) and last.dst.rows * last.dst.cols == dst.rows * dst.cols)
+        if same:
+            if last.dst != temp:
+                dst = LocalRef(dst.buffer, last.dst.rows, last.dst.cols, dst.offset, dst.slot)
             body[-1] = dataclasses.replace(last, dst=dst)
             self._loaded = {k: t for k, t in self._loaded.items() if t.ref.buffer != temp.buffer}
             return True
