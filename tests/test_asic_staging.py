@@ -254,6 +254,20 @@ def test_transposing_copy_moves_whole_planes() -> None:
     _check(m, {"x": RNG.standard_normal((4, 64, 16)).astype("float32")})
 
 
+def test_transposed_window_loads_one_dma_per_tile_row() -> None:
+    """x^T read by a compute: each tile row is one DMA of 1-element rows (16 per 16 x 64 tile),
+    not one DMA per element (1,024)."""
+    from moecc.ir.kernel import Load
+
+    src = View("x", Affine(), (16, 64), (1, 16))  # x^T, x stored [64, 16]
+    y = View.contiguous("y", (16, 64))
+    m = _module([_g("x", DType.F32, (64, 16), "input"), _g("y", DType.F32, (16, 64), "output")],
+                (Compute(y, Binary("mul", Operand(src), Const(0.5, DType.F32))),))
+    kernel = _staged_kernel(m)
+    assert _executed(kernel, Load) <= 16
+    _check(m, {"x": RNG.standard_normal((64, 16)).astype("float32")})
+
+
 def _projection(n: int, n_tile: int) -> TiledModule:
     """y[32, n] = x[32, 16] @ w[16, n], output tiles of n_tile columns through a local acc (the
     tiled lowering's form), the edge tile through a narrower view of the same acc."""

@@ -422,8 +422,17 @@ class KernelStager:
         if rows == 1 and cstride > 0:  # one row with strided elements: a column of 1-element rows
             one(LocalRef(tile.buffer, cols, 1, base, tile.slot), HbmRef(buffer, offset, cols, 1, cstride))
             return
-        # A transposed (or reversed) window: the DMA writes contiguous tile rows only, so move it
-        # element by element (counted: such views want a copy into a layout the DMA reads).
+        if cstride > 0:
+            # A transposed window (strided elements in each row): each tile row is one DMA of
+            # 1-element rows (``rows`` DMAs, not one per element; counted: such views want a
+            # copy into a layout the DMA reads whole rows of).
+            self.slow_paths += 1
+            with self.loop(rows) as r:
+                one(LocalRef(tile.buffer, cols, 1, base + r * cols, tile.slot),
+                    HbmRef(buffer, offset + r * rstride, cols, 1, cstride))
+            return
+        # A reversed window: the DMA writes contiguous tile rows only, so move it element by
+        # element (counted as above).
         self.slow_paths += 1
         with self.loop(rows) as r:
             with self.loop(cols) as c:
