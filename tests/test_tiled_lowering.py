@@ -281,6 +281,31 @@ def test_matmul_of_transposed_views() -> None:
     assert "<- %a[" not in text and "<- %b[" not in text
 
 
+def test_scaled_transpose_folds_into_the_layout() -> None:
+    """Attention's scaled K^T (a transpose, then a multiply by a scalar): the product is stored
+    K-major and bound as the transposed view, and the matmul reads it as B^T; on the ASIC
+    nothing moves element by element (no staging slow path)."""
+    rng = _rng(44)
+
+    def body(g: GraphBuilder, v: dict[str, Value]) -> list[Value]:
+        kt = g.emit1("transpose", [v["k"]], {"perm": (0, 2, 1)})
+        scale = g.const(np.full((1, 1, 1), 0.25, np.float32), "scale")
+        return [g.emit1("matmul", [v["q"], g.emit1("mul", [kt, scale])])]
+
+    graph = graph_of({"q": ((2, 24, 16), DType.F32), "k": ((2, 24, 16), DType.F32)}, body)
+    feeds = {"q": data(rng, (2, 24, 16)), "k": data(rng, (2, 24, 16))}
+    lowering = check(graph, feeds)
+    scaled = [b for b in lowering.module.buffers if b.role == "temp" and b.shape == (2, 24, 16)]
+    assert scaled, [(b.name, b.shape) for b in lowering.module.buffers]  # K's layout, not [2, 16, 24]
+    assert "^T :" in print_tiled_module(lowering.module)
+    compiled = moecc.compile_graph(graph, target="asic")
+    got = compiled.run(feeds)
+    want = run_graph(graph, feeds)
+    rtol, atol = tolerances("f32")
+    assert not compare_outputs(got, want, rtol=rtol, atol=atol)
+    assert compiled.partition["staging_slow_paths"] == 0
+
+
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, True)])
 def test_gemm(trans_a: bool, trans_b: bool) -> None:
     rng = _rng(47)

@@ -23,7 +23,7 @@ from moecc.errors import PassError
 from moecc.ir.graph import Op, Value
 from moecc.ir.ops.elementwise import clip_bound
 from moecc.ir.tiled import views
-from moecc.ir.tiled.nodes import Binary, Cast, Expr, Select, Unary
+from moecc.ir.tiled.nodes import Binary, Cast, Expr, Select, Unary, View
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import Inlined, LoweringContext, as_rank1, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.tiles import tiled_compute
@@ -195,10 +195,54 @@ def emit_elementwise(ctx: LoweringContext, op: Op, operands: Sequence[Value], bu
     if out in ctx.inline_plan:
         ctx.inlined[out] = Inlined(tuple(leaves), full, sources)
         return
-    dst = as_rank1(ctx.result(out))
+    order = _shared_layout(ctx, out, leaves)
+    if order is None:
+        dst = as_rank1(ctx.result(out))
+    else:
+        # The result in its operands' memory order, bound as the permuted view (a transpose
+        # is folded into the layout: no element moves across it here, and a matmul reading
+        # it transposed takes it as is).
+        shape = out.type.shape
+        buffer = ctx.add_global(out.name, out.type.dtype, tuple(shape[a] for a in order))
+        dst = views.permute(buffer, [order.index(i) for i in range(len(shape))])
+        ctx.bind(out, dst)
     srcs = [broadcast_view(ctx, v, out.type.shape) for v in leaves]
     with ctx.kernel(out.name, sources) as kb:
         kb.emit(tiled_compute(kb, dst, srcs, full))
+
+
+def _memory_order(view: View) -> tuple[int, ...] | None:
+    """The axes of ``view`` outermost first, when it is a permutation of a dense row-major
+    buffer (every axis of size > 1 a distinct stride, each the product of the sizes inside
+    it); None otherwise."""
+    if any(n > 1 and s <= 0 for n, s in zip(view.shape, view.strides)):
+        return None
+    order = tuple(sorted(range(view.rank), key=lambda a: (-view.strides[a] if view.shape[a] > 1 else 0, a)))
+    step = 1
+    for a in reversed(order):
+        if view.shape[a] > 1 and view.strides[a] != step:
+            return None
+        step *= view.shape[a]
+    return order
+
+
+def _shared_layout(ctx: LoweringContext, out: Value, leaves: Sequence[Value]) -> tuple[int, ...] | None:
+    """The memory order the full-size operands of an element-wise op share, when it is not
+    row-major and the result is not a graph output (whose layout is fixed); else None."""
+    if out in ctx.designated or out.type.rank < 2:
+        return None
+    orders = set()
+    for v in leaves:
+        if tuple(v.type.shape) != tuple(out.type.shape):
+            continue  # broadcast operands follow whatever layout the result takes
+        orders.add(_memory_order(ctx.view(v)))
+    if len(orders) != 1:
+        return None
+    (order,) = orders
+    if order is None:
+        return None
+    moved = [a for a in order if out.type.shape[a] > 1]
+    return order if moved != sorted(moved) else None
 
 
 @register_rule(*UNARY)
