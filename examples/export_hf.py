@@ -16,6 +16,7 @@ Usage::
 
     python examples/export_hf.py --out /tmp/hf_exports            # every model
     python examples/export_hf.py --out /tmp/hf_exports --models llama mixtral --seq 32 --dynamic
+    python examples/export_hf.py --out /tmp/hf_big --models mixtral --batch 1 --seq 128 --hidden 256 --experts 8
 
 For each model ``NAME`` it writes ``NAME.onnx`` (dynamo exports keep their weights beside it in
 ``NAME.onnx.data``) and ``NAME.npz`` holding the inputs (``input:<name>``) and the onnxruntime
@@ -58,6 +59,7 @@ HEADS = 4
 KV_HEADS = 2
 LAYERS = 2
 MAX_POSITIONS = 128
+EXPERTS = 4  # routed experts of the MoE configs (DeepSeek-V3's grouped routing keeps its 8)
 
 Feeds = dict[str, np.ndarray]
 
@@ -162,7 +164,7 @@ def _llama() -> nn.Module:
 def _mixtral() -> nn.Module:
     from transformers import MixtralConfig, MixtralForCausalLM
 
-    config = MixtralConfig(intermediate_size=2 * HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+    config = MixtralConfig(intermediate_size=2 * HIDDEN, num_local_experts=EXPERTS, num_experts_per_tok=2,
                            experts_implementation="batched_mm", **_decoder_common())
     return MixtralForCausalLM(config)
 
@@ -171,7 +173,7 @@ def _qwen2_moe() -> nn.Module:
     from transformers import Qwen2MoeConfig, Qwen2MoeForCausalLM
 
     config = Qwen2MoeConfig(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN,
-                            shared_expert_intermediate_size=2 * HIDDEN, num_experts=4,
+                            shared_expert_intermediate_size=2 * HIDDEN, num_experts=EXPERTS,
                             num_experts_per_tok=2, experts_implementation="batched_mm",
                             **_decoder_common())
     return Qwen2MoeForCausalLM(config)
@@ -180,7 +182,7 @@ def _qwen2_moe() -> nn.Module:
 def _qwen3_moe() -> nn.Module:
     from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
-    config = Qwen3MoeConfig(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN, num_experts=4,
+    config = Qwen3MoeConfig(intermediate_size=2 * HIDDEN, moe_intermediate_size=HIDDEN, num_experts=EXPERTS,
                             num_experts_per_tok=2, norm_topk_prob=True, head_dim=HIDDEN // HEADS,
                             experts_implementation="batched_mm", **_decoder_common())
     return Qwen3MoeForCausalLM(config)
@@ -189,7 +191,7 @@ def _qwen3_moe() -> nn.Module:
 def _olmoe() -> nn.Module:
     from transformers import OlmoeConfig, OlmoeForCausalLM
 
-    config = OlmoeConfig(intermediate_size=HIDDEN, num_experts=4, num_experts_per_tok=2,
+    config = OlmoeConfig(intermediate_size=HIDDEN, num_experts=EXPERTS, num_experts_per_tok=2,
                          experts_implementation="batched_mm", **_decoder_common())
     return OlmoeForCausalLM(config)
 
@@ -197,7 +199,7 @@ def _olmoe() -> nn.Module:
 def _granite_moe() -> nn.Module:
     from transformers import GraniteMoeConfig, GraniteMoeForCausalLM
 
-    config = GraniteMoeConfig(intermediate_size=HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+    config = GraniteMoeConfig(intermediate_size=HIDDEN, num_local_experts=EXPERTS, num_experts_per_tok=2,
                               experts_implementation="batched_mm", **_decoder_common())
     return GraniteMoeForCausalLM(config)
 
@@ -205,7 +207,7 @@ def _granite_moe() -> nn.Module:
 def _gpt_oss() -> nn.Module:
     from transformers import GptOssConfig, GptOssForCausalLM
 
-    config = GptOssConfig(intermediate_size=HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+    config = GptOssConfig(intermediate_size=HIDDEN, num_local_experts=EXPERTS, num_experts_per_tok=2,
                           head_dim=HIDDEN // HEADS, sliding_window=MAX_POSITIONS,
                           experts_implementation="batched_mm", **_decoder_common())
     return GptOssForCausalLM(config)
@@ -244,7 +246,7 @@ def _phimoe() -> nn.Module:
     model's longrope."""
     from transformers import PhimoeConfig, PhimoeForCausalLM
 
-    config = PhimoeConfig(intermediate_size=2 * HIDDEN, num_local_experts=4, num_experts_per_tok=2,
+    config = PhimoeConfig(intermediate_size=2 * HIDDEN, num_local_experts=EXPERTS, num_experts_per_tok=2,
                           router_jitter_noise=0.25, experts_implementation="batched_mm", **_decoder_common())
     return PhimoeForCausalLM(config)
 
@@ -398,6 +400,14 @@ def export_one(spec: Export, out_dir: Path, *, batch: int, seq: int, seed: int, 
     return Exported(spec, model, path, used, outputs, eager_diff)
 
 
+def _set_sizes(hidden: int, experts: int) -> None:
+    """The model sizes the config builders read (``--hidden``, ``--experts``)."""
+    global HIDDEN, EXPERTS
+    if hidden % HEADS or hidden // HEADS % 2:
+        raise SystemExit(f"--hidden {hidden}: must split into {HEADS} heads of an even size")
+    HIDDEN, EXPERTS = hidden, experts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for NAME.onnx and NAME.npz")
@@ -406,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seq", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dynamic", action="store_true", help="export batch and seq as symbolic dims")
+    parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden size (default {HIDDEN})")
+    parser.add_argument("--experts", type=int, default=EXPERTS, help=f"routed experts of the MoE models (default {EXPERTS})")
     ns = parser.parse_args(argv)
+    _set_sizes(ns.hidden, ns.experts)
     ns.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     for name in ns.models:
