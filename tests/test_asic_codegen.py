@@ -400,3 +400,33 @@ def test_a_unit_far_ahead_is_synced_so_scheduling_stays_linear() -> None:
         load, add = scheduled[position[id(stream[i])]], scheduled[position[id(stream[3 * MAX_UNSYNCED + i])]]
         covered = any(position[id(stream[i])] < b < position[id(stream[3 * MAX_UNSYNCED + i])] for b in barriers)
         assert covered or (load.signal and load.signal in add.wait), i
+
+
+def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
+    """Cross-kernel prefetch: the second kernel's weight loads (through the first iteration of
+    its loop) are selected before the first kernel's matmul, once; results are unchanged."""
+    first = matmul_module(32, 32, 32, 32, 32, 32, slots=1)
+    w2 = hbm("w2", (32, 32), "weight")
+    second_body = (
+        For("j", 2, (Load(LocalRef("w2s", 32, 16), HbmRef("w2", Affine.of("j") * 16, 32, 16, 32)),
+                     Load(LocalRef("ys2", 32, 32), HbmRef("y", A(0), 32, 32, 32)),
+                     MatMul(LocalRef("acc2", 32, 16), LocalRef("ys2", 32, 32), LocalRef("w2s", 32, 16)),
+                     Vector("mov", LocalRef("zs", 32, 16), LocalRef("acc2", 32, 16)),
+                     Store(HbmRef("z", Affine.of("j") * 16, 32, 16, 32), LocalRef("zs", 32, 16)))),
+    )
+    second = Kernel("second", (Buffer("w2s", "sram", F32, (32, 16)), Buffer("ys2", "sram", F32, (32, 32)),
+                               Buffer("acc2", "acc", F32, (32, 16)), Buffer("zs", "sram", F32, (32, 16))),
+                    second_body, ("second_0",))
+    module = KernelModule(hbm=[*(b for b in first.hbm if b.name != "y"), hbm("y", (32, 32), "temp"),
+                               w2, hbm("z", (32, 32), "output")],
+                          steps=[*first.steps, second], inputs=["x", "w"], outputs=["z"])
+    planned, _ = plan_memory(module, V1)
+    stream = select_instructions(planned, [s for s in planned.steps if isinstance(s, Kernel)], V1)
+    real = [i for i in stream if i.mnemonic != "li"]
+    first_mm = next(n for n, i in enumerate(real) if i.mnemonic.startswith("mxu.mm"))
+    w2_loads = [n for n, i in enumerate(real) if i.mnemonic == "dma.ld" and "load w2" in i.comment]
+    assert len(w2_loads) == 2  # j = 0 ahead, j = 1 in place: each selected once
+    assert w2_loads[0] < first_mm < w2_loads[1]
+    x, w, w2v = (RNG.standard_normal((32, 32)).astype("float32") for _ in range(3))
+    got, _ = run(module, {"x": x, "w": w, "w2": w2v})
+    np.testing.assert_allclose(got["z"], (x @ w) @ w2v, rtol=1e-4, atol=1e-4)

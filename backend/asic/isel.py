@@ -148,6 +148,10 @@ class Selector:
         self.comment = ""
         self.labels = 0  # labels made so far (their names are unique per program)
         self.dynamic_loop: str | None = None  # variable of the run-time loop being selected
+        #: The following kernel, its loads to select ahead and whether this kernel has a matmul
+        self.pending: tuple[Kernel, list[tuple[Load, dict[str, int]]], bool] | None = None
+        #: (statement id, loop bindings) of loads selected ahead in the kernel before theirs
+        self.prefetched: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
 
     # -- limits from the instruction table -----------------------------------------------------
 
@@ -161,15 +165,45 @@ class Selector:
 
     # -- entry points --------------------------------------------------------------------------
 
-    def select_kernel(self, kernel: Kernel) -> None:
+    def select_kernel(self, kernel: Kernel, following: Kernel | None = None) -> None:
+        """``kernel``'s instructions; with the ``following`` kernel of the program, that
+        kernel's leading weight loads (:func:`leading_weight_loads`: cross-kernel prefetch) go
+        before this kernel's first matmul (after the loads it needs), or, in a kernel without
+        one, before its first statement that is not a load; they are not selected again when
+        the following kernel is."""
+        self._enter(kernel)
+        ahead = leading_weight_loads(following, self.hbm) if following is not None else []
+        self.pending = (following, ahead, _has_matmul(kernel.body)) if ahead else None
+        self.select_body(kernel.body, {})
+        self._prefetch()
+
+    def _prefetch(self) -> None:
+        """Select the following kernel's prefetched loads here, once."""
+        if self.pending is None:
+            return
+        following, ahead, _ = self.pending
+        self.pending = None
+        current = self.kernel
+        self._enter(following)
+        for stmt, env in ahead:
+            STATEMENT_EMITTERS[Load](self, stmt, env)
+            self.prefetched.add((id(stmt), tuple(sorted(env.items()))))
+        self._enter(current)
+
+    def _enter(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.local = {b.name: b for b in kernel.buffers}
         for buf in kernel.buffers:
             _require_placed(buf, f"kernel {kernel.name}")
-        self.select_body(kernel.body, {})
 
     def select_body(self, body: Sequence[Stmt], env: dict[str, int]) -> None:
         for stmt in body:
+            if self.prefetched and isinstance(stmt, Load) and (id(stmt), tuple(sorted(env.items()))) in self.prefetched:
+                continue  # selected ahead, in the kernel before (cross-kernel prefetch)
+            if self.pending is not None and self.dynamic_loop is None and (
+                    isinstance(stmt, MatMul) or (isinstance(stmt, For) and isinstance(stmt.count, Count))
+                    or (not self.pending[2] and not isinstance(stmt, (Load, For)))):
+                self._prefetch()
             emitter = STATEMENT_EMITTERS.get(type(stmt))
             if emitter is None:
                 raise TargetError(f"kernel {self.kernel_name}: no instruction selection for {type(stmt).__name__}")
@@ -635,10 +669,45 @@ STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None
 }
 
 
+def _has_matmul(body: Sequence[Stmt]) -> bool:
+    return any(isinstance(s, MatMul) or (isinstance(s, For) and _has_matmul(s.body)) for s in body)
+
+
+def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tuple[Load, dict[str, int]]]:
+    """The loads of weights (HBM buffers nothing writes) that ``kernel`` starts with, with
+    their loop bindings: in statement order, through the first iteration of static loops,
+    past other loads (into other buffers), up to the first statement that is not a load.
+
+    Selected at the end of the kernel before's leading loads instead (the SRAM ring puts
+    consecutive kernels' buffers apart, so they run under that kernel's compute: the MXU
+    does not wait on this kernel's weights at the boundary). The scheduler still sees every
+    byte either side touches, so a wrapped ring costs waits, never a wrong result."""
+    found: list[tuple[Load, dict[str, int]]] = []
+    others: set[str] = set()
+
+    def walk(body: Sequence[Stmt], env: dict[str, int]) -> bool:
+        for stmt in body:
+            if isinstance(stmt, Load):
+                src = hbm.get(stmt.src.buffer)
+                if src is not None and src.role == "weight" and stmt.dst.buffer not in others:
+                    found.append((stmt, dict(env)))
+                else:
+                    others.add(stmt.dst.buffer)
+                continue
+            if isinstance(stmt, For) and not isinstance(stmt.count, Count) and stmt.count > 0:
+                walk(stmt.body, {**env, stmt.var: 0})
+            return False
+        return True
+
+    walk(kernel.body, {})
+    return found
+
+
 def select_instructions(module: KernelModule, kernels: Sequence[Kernel], target: Target,
                         isa: IsaSpec | None = None) -> list[SelectedInstruction]:
-    """The unscheduled instruction stream of ``kernels`` (one program) of a planned module."""
+    """The unscheduled instruction stream of ``kernels`` (one program) of a planned module,
+    each kernel's leading weight loads selected in the kernel before (:meth:`Selector.select_kernel`)."""
     selector = Selector(module, target, isa)
-    for kernel in kernels:
-        selector.select_kernel(kernel)
+    for i, kernel in enumerate(kernels):
+        selector.select_kernel(kernel, kernels[i + 1] if i + 1 < len(kernels) else None)
     return selector.out
