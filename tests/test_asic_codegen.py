@@ -402,9 +402,9 @@ def test_a_unit_far_ahead_is_synced_so_scheduling_stays_linear() -> None:
         assert covered or (load.signal and load.signal in add.wait), i
 
 
-def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
-    """Cross-kernel prefetch: the second kernel's weight loads (through the first iteration of
-    its loop) are selected before the first kernel's matmul, once; results are unchanged."""
+def _two_matmul_kernels() -> KernelModule:
+    """y = x @ w (one kernel), then z = y @ w2 in a second kernel looping over two column
+    blocks of w2 (a weight load, then a load of y, each iteration)."""
     first = matmul_module(32, 32, 32, 32, 32, 32, slots=1)
     w2 = hbm("w2", (32, 32), "weight")
     second_body = (
@@ -417,9 +417,15 @@ def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
     second = Kernel("second", (Buffer("w2s", "sram", F32, (32, 16)), Buffer("ys2", "sram", F32, (32, 32)),
                                Buffer("acc2", "acc", F32, (32, 16)), Buffer("zs", "sram", F32, (32, 16))),
                     second_body, ("second_0",))
-    module = KernelModule(hbm=[*(b for b in first.hbm if b.name != "y"), hbm("y", (32, 32), "temp"),
-                               w2, hbm("z", (32, 32), "output")],
-                          steps=[*first.steps, second], inputs=["x", "w"], outputs=["z"])
+    return KernelModule(hbm=[*(b for b in first.hbm if b.name != "y"), hbm("y", (32, 32), "temp"),
+                             w2, hbm("z", (32, 32), "output")],
+                        steps=[*first.steps, second], inputs=["x", "w"], outputs=["z"])
+
+
+def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
+    """Cross-kernel prefetch: the second kernel's weight loads (through the first iteration of
+    its loop) are selected before the first kernel's matmul, once; results are unchanged."""
+    module = _two_matmul_kernels()
     planned, _ = plan_memory(module, V1)
     stream = select_instructions(planned, [s for s in planned.steps if isinstance(s, Kernel)], V1)
     real = [i for i in stream if i.mnemonic != "li"]
@@ -430,3 +436,28 @@ def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
     x, w, w2v = (RNG.standard_normal((32, 32)).astype("float32") for _ in range(3))
     got, _ = run(module, {"x": x, "w": w, "w2": w2v})
     np.testing.assert_allclose(got["z"], (x @ w) @ w2v, rtol=1e-4, atol=1e-4)
+
+
+def test_no_prefetch_into_bytes_the_kernel_before_still_uses() -> None:
+    """When the second kernel's weight buffer shares SRAM bytes with the first kernel's (the
+    ring wrapped), its load stays in its own kernel: selected earlier, the first kernel's
+    work on those bytes would overwrite the weights before the second kernel read them."""
+    from moecc.backend.asic.codegen import build_program
+
+    module = _two_matmul_kernels()
+    planned, _ = plan_memory(module, V1)
+    first, second = (s for s in planned.steps if isinstance(s, Kernel))
+    xs = next(b for b in first.buffers if b.name == "xs")
+    wrapped = Kernel(second.name, tuple(b.placed(xs.offset) if b.name == "w2s" else b for b in second.buffers),
+                     second.body, second.sources)
+    planned = KernelModule(hbm=planned.hbm, steps=[first, wrapped], inputs=planned.inputs, outputs=planned.outputs)
+    stream = select_instructions(planned, [first, wrapped], V1)
+    real = [i for i in stream if i.mnemonic != "li"]
+    first_mm = next(n for n, i in enumerate(real) if i.mnemonic.startswith("mxu.mm"))
+    w2_loads = [n for n, i in enumerate(real) if i.mnemonic == "dma.ld" and "load w2" in i.comment]
+    assert len(w2_loads) == 2 and first_mm < w2_loads[0]
+    x, w, w2v = (RNG.standard_normal((32, 32)).astype("float32") for _ in range(3))
+    scheduled, _ = schedule(stream)
+    program = build_program(scheduled, hbm_regions(planned), None)
+    result = Simulator(program, V1).run({"x": x, "w": w, "w2": w2v})
+    np.testing.assert_allclose(result.read("z"), (x @ w) @ w2v, rtol=1e-4, atol=1e-4)

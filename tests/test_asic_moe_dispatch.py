@@ -106,6 +106,19 @@ def test_dispatch_cases_on_the_chip(case: str) -> None:
     np.testing.assert_allclose(compiled.run({"x": data})["y"], expected, **F32_TOL)
 
 
+def test_experts_that_fill_the_edge_parts_sram() -> None:
+    """On moe-asic-edge (2 MiB SRAM) an expert's weights at hidden 256 x 512 fill most of it:
+    8-row token tiles, and the experts kernel's buffers wrap around the SRAM ring onto the
+    route kernel's. The experts' weights must then load in their own kernel (selected in the
+    route kernel, they came before its own use of those bytes and were overwritten: every
+    output row wrong, found by comparing a benchmark's outputs)."""
+    graph, data = moe_graph(tokens=96, hidden=256, ffn=512, experts=8, top_k=2)
+    expected = run_graph(graph, {"x": data})["y"]
+    compiled = moecc.compile_graph(graph, target="asic", asic_target="moe-asic-edge", moe="sparse")
+    rtol, atol = tolerances("f32")
+    assert not compare_outputs(compiled.run({"x": data}), {"y": expected}, rtol=rtol, atol=atol)
+
+
 # -- routing what-ifs (passes/tiled_lowering/routing_whatif.py) --------------------------------
 
 def test_routing_what_if_replaces_the_choices_and_says_so(tmp_path) -> None:

@@ -173,6 +173,8 @@ class Selector:
         the following kernel is."""
         self._enter(kernel)
         ahead = leading_weight_loads(following, self.hbm) if following is not None else []
+        if ahead and _shares_bytes(kernel, following, {stmt.dst.buffer for stmt, _ in ahead}):
+            ahead = []  # the ring wrapped: this kernel's work would overwrite them before use
         self.pending = (following, ahead, _has_matmul(kernel.body)) if ahead else None
         self.select_body(kernel.body, {})
         self._prefetch()
@@ -667,6 +669,19 @@ STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None
     Vector: emit_vector,
     For: emit_for,
 }
+
+
+def _shares_bytes(kernel: Kernel, following: Kernel, names: set[str]) -> bool:
+    """Whether buffers ``names`` of ``following`` overlap any local buffer of ``kernel``: then
+    loads into them cannot be selected in ``kernel`` (in program order they would come before
+    its own accesses to those bytes, which would overwrite or read the wrong data)."""
+    def span(buf: Buffer) -> tuple[str, int, int]:
+        assert buf.offset is not None
+        return buf.space, buf.offset, buf.offset + buf.slots * buf.slot_bytes
+
+    targets = [span(b) for b in following.buffers if b.name in names]
+    return any(space == s and lo < e and s_lo < hi
+               for space, lo, hi in targets for s, s_lo, e in (span(b) for b in kernel.buffers))
 
 
 def _has_matmul(body: Sequence[Stmt]) -> bool:
