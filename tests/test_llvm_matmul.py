@@ -21,11 +21,14 @@ from moecc.backend.llvm.cpu_target import (
     vector_floats_for,
 )
 from moecc.backend.llvm.matmul import (
+    B_PREPACKED,
+    PREPACK_SYMBOL,
     SGEMM_SYMBOL,
     WORKSPACE_SYMBOL,
     build_sgemm_module,
     compiled_sgemm,
     panel_floats,
+    prepacked_b_floats,
     sgemm,
 )
 from moecc.errors import MoeccError, UnsupportedError
@@ -131,6 +134,37 @@ def test_workspace_sgemm_with_transposed_b(tiny: bool, m: int, n: int, k: int, a
              panel_a.ctypes.data, panel_b.ctypes.data)
     assert_matches_numpy(c, expected, k)
     assert (panel_a[floats_a:] == 7.0).all() and (panel_b[floats_b:] == 7.0).all()
+
+
+@pytest.mark.parametrize("tiny", [False, True])
+@pytest.mark.parametrize("m,n,k", SHAPES + [(14, 64, 300), (3, 70, 33), (1, 5, 2)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_workspace_sgemm_with_prepacked_b(tiny: bool, m: int, n: int, k: int, transposed: bool) -> None:
+    """moecc_prepack_b writes exactly prepacked_b_floats() floats of every panel (guards after
+    it untouched), and moecc_sgemm_ws with transpose_b B_PREPACKED reads them: the product is
+    the one numpy gives, and the B packing panel is left alone."""
+    target = tiny_blocks_target() if tiny else host_cpu_target()
+    module = jit.compile_module(build_sgemm_module(target), target)
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    workspace = module.function(WORKSPACE_SYMBOL, None, pointer, pointer, pointer, *[i64] * 6, ctypes.c_int32,
+                                ctypes.c_int32, pointer, pointer)
+    prepack = module.function(PREPACK_SYMBOL, None, pointer, pointer, i64, i64, i64, ctypes.c_int32)
+    rng = np.random.default_rng(m * 37 + n * 5 + k + transposed)
+    a = random_matrix(rng, m, k)
+    b = random_matrix(rng, k, n)
+    stored = np.ascontiguousarray(b.T) if transposed else b
+    guard = 64
+    packed = np.full(prepacked_b_floats(target, n, k) + guard, 7.0, np.float32)
+    prepack(packed.ctypes.data, stored.ctypes.data, k if transposed else n, n, k, int(transposed))
+    assert (packed[-guard:] == 7.0).all()
+    c = np.zeros((m, n), np.float32)
+    floats_a, floats_b = panel_floats(target, m, n, k)
+    panel_a = np.zeros(floats_a, np.float32)
+    panel_b = np.full(floats_b, 7.0, np.float32)
+    workspace(c.ctypes.data, a.ctypes.data, packed.ctypes.data, m, n, k, k, 0, n, 0, B_PREPACKED,
+              panel_a.ctypes.data, panel_b.ctypes.data)
+    assert_matches_numpy(c, a @ b, k)
+    assert (panel_b == 7.0).all()
 
 
 @pytest.mark.parametrize("m", [33, 3])  # 3 <= MR reads B in place instead of packing it

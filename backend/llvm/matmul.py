@@ -33,9 +33,17 @@ The work of a call lives in two packing panels. ``moecc_sgemm_ws`` takes them as
                         float *packed_a, float *packed_b)
 
 so that generated code can give each thread panels of its own (in its scratch arena, sized by
-:func:`panel_floats`); with ``transpose_b`` B is stored ``[N x K]`` (``B^T`` row-major, as a
+:func:`panel_floats`); with ``transpose_b`` 1 B is stored ``[N x K]`` (``B^T`` row-major, as a
 ``Linear`` weight or the keys of attention are) and the packing reads it transposed, which
-costs nothing extra since B is packed anyway. ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
+costs nothing extra since B is packed anyway; with ``transpose_b`` 2 (:data:`B_PREPACKED`) B is
+already packed, by ``moecc_prepack_b`` for this ``N`` and ``K``::
+
+    void moecc_prepack_b(float *dst, const float *B, i64 ldb, i64 N, i64 K, i32 transpose_b)
+
+which writes every ``KC x NC`` panel the sgemm would pack, in its loop order (``NC`` is a
+multiple of ``NR``, so the panel of ``(jc, pc)`` starts at ``jc * K + pc * roundup(nc, NR)``):
+a weight used by many calls (an MoE expert's, one call per token tile) is packed once, not per
+call (:func:`prepacked_b_floats` sizes it). ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
 panels that are module globals, so it must not run on two threads at once; :func:`sgemm`
 serialises calls with a lock.
 """
@@ -58,6 +66,10 @@ from moecc.errors import MoeccError, UnsupportedError
 SGEMM_SYMBOL = "moecc_sgemm"
 #: The entry taking its packing panels (and a transposed-B flag) from the caller.
 WORKSPACE_SYMBOL = "moecc_sgemm_ws"
+#: Packs a whole B for ``moecc_sgemm_ws`` with ``transpose_b`` :data:`B_PREPACKED`.
+PREPACK_SYMBOL = "moecc_prepack_b"
+#: ``transpose_b`` of ``moecc_sgemm_ws``: B is stored transposed; B is prepacked.
+B_TRANSPOSED, B_PREPACKED = 1, 2
 #: Alignment of the packed panels: one cache line, which is also one AVX-512 vector.
 PANEL_ALIGN_BYTES = 64
 #: The micro-kernel prefetches the B row this many K steps ahead.
@@ -130,6 +142,7 @@ class SgemmBuilder:
         self.write_edge = self._build_write_edge()
         micro_kernels = {rows: self._build_micro_kernel(rows) for rows in range(1, self.target.mr + 1)}
         workspace = self._build_sgemm(pack_a, pack_b, pack_b_transposed, micro_kernels)
+        self._build_prepack(pack_b, pack_b_transposed)
         self._build_sgemm_on_globals(workspace)
         return self.module
 
@@ -414,12 +427,14 @@ class SgemmBuilder:
         c, a, b, m, n, k_total, lda, ldb, ldc, accumulate, transpose_b, packed_a, packed_b = function.args
         builder = ir.IRBuilder(function.append_basic_block("entry"))
         accumulate_flag = builder.icmp_signed("!=", accumulate, ir.Constant(I32, 0))
-        transposed = builder.icmp_signed("!=", transpose_b, ir.Constant(I32, 0))
+        transposed = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_TRANSPOSED))
+        prepacked = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_PREPACKED))
         # With a single row block every B sliver is used once per K block, so packing B would
         # cost as much memory traffic as the product (token-by-token decoding, M = 1): the
         # micro-kernel then reads full B slivers in place and only packs the ragged last one.
         # A transposed B has no slivers to read in place and is always packed.
-        direct_b = builder.and_(builder.icmp_signed("<=", m, _i64(target.mr)), builder.not_(transposed))
+        direct_b = builder.and_(builder.icmp_signed("<=", m, _i64(target.mr)),
+                                builder.not_(builder.or_(transposed, prepacked)))
 
         # K == 0: the product is all zeros, so C is cleared unless accumulating.
         clear = builder.and_(builder.icmp_signed("==", k_total, _i64(0)), builder.not_(accumulate_flag))
@@ -436,11 +451,16 @@ class SgemmBuilder:
                 b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
                                           builder.add(builder.mul(pc, ldb), jc))
                 b_block = builder.gep(b, [b_offset], inbounds=True)
+                # A prepacked B: this panel's place in it (see the module docstring).
+                rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(target.nr - 1)), _i64(target.nr)),
+                                         _i64(target.nr))
+                panel_offset = builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))
+                b_panel = builder.select(prepacked, builder.gep(b, [panel_offset], inbounds=True), packed_b)
                 with builder.if_else(transposed) as (then, otherwise):
                     with then:
                         builder.call(pack_b_transposed, [packed_b, b_block, ldb, kc, nc])
                     with otherwise:
-                        with builder.if_then(builder.not_(direct_b)):
+                        with builder.if_then(builder.not_(builder.or_(direct_b, prepacked))):
                             builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
                 load_c = builder.or_(accumulate_flag, builder.icmp_signed(">", pc, _i64(0)))
                 with counted_loop(builder, _i64(0), m, _i64(target.mc), "ic") as ic:
@@ -449,7 +469,7 @@ class SgemmBuilder:
                     builder.call(pack_a, [packed_a, a_block, lda, mc, kc])
                     with counted_loop(builder, _i64(0), nc, _i64(target.nr), "jr") as jr:
                         cols = _min(builder, _i64(target.nr), builder.sub(nc, jr))
-                        packed_sliver = builder.gep(packed_b, [builder.mul(jr, kc)], inbounds=True)
+                        packed_sliver = builder.gep(b_panel, [builder.mul(jr, kc)], inbounds=True)
                         in_place_sliver = builder.gep(b_block, [jr], inbounds=True)
                         in_place = builder.and_(direct_b, builder.icmp_signed("==", cols, _i64(target.nr)))
                         with builder.if_then(builder.and_(direct_b, builder.not_(in_place))):
@@ -470,6 +490,34 @@ class SgemmBuilder:
                                 rows,
                                 [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c],
                             )
+        builder.ret_void()
+        return function
+
+    def _build_prepack(self, pack_b: ir.Function, pack_b_transposed: ir.Function) -> ir.Function:
+        """``moecc_prepack_b(dst, B, ldb, N, K, transpose_b)``: every ``KC x NC`` panel of B the
+        sgemm packs, in its loop order, into ``dst`` (:func:`prepacked_b_floats` floats)."""
+        target = self.target
+        function = self._function(PREPACK_SYMBOL, [F32_PTR, F32_PTR, I64, I64, I64, I32],
+                                  ["dst", "B", "ldb", "N", "K", "transpose_b"], internal=False)
+        dst, b, ldb, n, k_total, transpose_b = function.args
+        builder = ir.IRBuilder(function.append_basic_block("entry"))
+        transposed = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_TRANSPOSED))
+        with counted_loop(builder, _i64(0), n, _i64(target.nc), "jc") as jc:
+            nc = _min(builder, _i64(target.nc), builder.sub(n, jc))
+            rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(target.nr - 1)), _i64(target.nr)),
+                                     _i64(target.nr))
+            with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
+                kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
+                panel = builder.gep(dst, [builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))],
+                                    inbounds=True)
+                b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
+                                          builder.add(builder.mul(pc, ldb), jc))
+                b_block = builder.gep(b, [b_offset], inbounds=True)
+                with builder.if_else(transposed) as (then, otherwise):
+                    with then:
+                        builder.call(pack_b_transposed, [panel, b_block, ldb, kc, nc])
+                    with otherwise:
+                        builder.call(pack_b, [panel, b_block, ldb, kc, nc])
         builder.ret_void()
         return function
 
@@ -520,6 +568,13 @@ def panel_floats(target: CpuTarget, m: int, n: int, k: int) -> tuple[int, int]:
     rows = round_up(min(max(m, 1), target.mc), target.mr)
     cols = round_up(min(max(n, 1), target.nc), target.nr)
     return rows * kc, kc * cols
+
+
+def prepacked_b_floats(target: CpuTarget, n: int, k: int) -> int:
+    """Floats ``moecc_prepack_b`` writes for a ``k x n`` B: every K row of every ``NC`` block,
+    the last block's columns rounded up to ``NR``."""
+    full, rest = divmod(n, target.nc)
+    return k * (full * target.nc + -(-rest // target.nr) * target.nr)
 
 
 def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:

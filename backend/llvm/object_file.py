@@ -170,6 +170,13 @@ def _abi_module(abi: ObjectAbi, entries: Sequence[str]) -> ir.Module:
     memcpy = module.declare_intrinsic("llvm.memcpy", [I8_PTR, I8_PTR, I64])
     b.call(memcpy, [init.args[0], b.bitcast(image, I8_PTR), ir.Constant(I64, len(abi.weight_image)),
                     ir.Constant(ir.IntType(1), 0)])
+    # The rest starts zeroed: the flags of weights packed on first use (an MoE expert's) say
+    # "not packed yet" (a fresh heap from the JIT path is zeroed too).
+    memset = module.declare_intrinsic("llvm.memset", [I8_PTR, I64])
+    rest = abi.heap_bytes - len(abi.weight_image)
+    if rest > 0:
+        b.call(memset, [b.gep(init.args[0], [ir.Constant(I64, len(abi.weight_image))]), ir.Constant(I8, 0),
+                        ir.Constant(I64, rest), ir.Constant(ir.IntType(1), 0)])
     b.ret_void()
 
     def constant(name: str, typ: ir.Type, value: int) -> None:
@@ -265,7 +272,8 @@ extern const moecc_tensor moecc_inputs[], moecc_outputs[];
 extern const uint8_t moecc_weight_image[];       /* the heap's first bytes: every weight in place */
 extern const int64_t moecc_weight_image_bytes;
 
-/* Write the weights into a heap arena (once; runs do not overwrite them). */
+/* Write the weights into a heap arena and zero the rest of it (once; runs do not overwrite
+   the weights, and weights packed on first use stay packed). */
 void moecc_init_heap(uint8_t *heap);
 /* Run the model: inputs are read from, outputs written to the heap. Arenas: 64-byte aligned,
    sizes as above, not shared between concurrent calls. Returns 0, a fault code

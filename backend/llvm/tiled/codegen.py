@@ -23,6 +23,7 @@ from moecc.backend.llvm.tiled.kernel import FaultCells, KernelEmitter
 from moecc.backend.llvm.tiled.matmul_call import MatmulEmitter
 from moecc.backend.llvm.tiled.memory import HeapPlan, ScratchPlan, first_reads, plan_heap, plan_scratch, step_buffers
 from moecc.ir.tiled.nodes import HostCall, Kernel, TiledModule
+from moecc.ir.types import DType
 
 SEGMENT_PREFIX = "moecc_tiled_segment_"
 
@@ -91,7 +92,8 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
     faults = FaultCells.declare(llvm_module)
     # The pool's workers get scratch arenas of the module's size (their locals and panels).
     pool = add_thread_pool(llvm_module, scratch.total_bytes)
-    matmul = MatmulEmitter(llvm_module, scratch, target, pool)
+    weights = {b.name: b.elements for b in module.buffers if b.role == "weight" and b.dtype == DType.F32}
+    matmul = MatmulEmitter(llvm_module, scratch, target, pool, weights, heap.heap_bytes)
     globals_ = {b.name: b for b in module.buffers}
     schedule, host_zero, segment_of = tiled_schedule(module, segment_per_kernel)
     segments: list[list[ir.Function]] = [[] for item in schedule if not isinstance(item, HostCall)]
@@ -127,6 +129,8 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
         b.branch(done)
         b.position_at_end(done)
         b.ret_void()
+    if matmul.pack_bytes:  # the prepacked weights' areas, after the planned buffers
+        heap = HeapPlan(heap.offsets, matmul.heap_bytes + matmul.pack_bytes, heap.reused_bytes)
     return BuiltModule(llvm_module, heap, scratch, schedule, host_zero, matmul.calls, matmul.staged, matmul.loops,
                        matmul.dots)
 

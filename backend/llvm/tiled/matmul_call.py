@@ -10,15 +10,25 @@ out that way (``A^T``, strided columns) is first copied into the scratch arena's
 as a dense f32 matrix; a destination that is not f32 or not unit-stride is computed there and
 stored rounded (with ``+=``, the destination is loaded into it first). Integer contractions are
 plain loops accumulating in i64, wrapped to the accumulation dtype, then converted.
+
+A matmul over a run-time row count (an MoE expert's token tile) whose ``B`` is a weight reads
+``B`` prepacked: each instance of ``B`` it can see (one per value of the single loop variable
+its offset moves with: one per expert) is packed by ``moecc_prepack_b`` the first time it is
+used, into a heap area after the planned buffers, with a flag per instance; every later tile
+(and run: the heap persists) calls the sgemm with ``transpose_b`` ``B_PREPACKED`` and packs
+nothing. An expert's tiles are few rows each, so packing its weights per call cost about a
+fifth of the product.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
 from moecc.backend.llvm.cpu_target import CpuTarget
+from moecc.backend.llvm.matmul import B_PREPACKED
 from moecc.backend.llvm.loop_builder import F32, I32, I64, i64
 from moecc.backend.llvm.thread_pool import ThreadPool
 from moecc.backend.llvm.tiled.dtypes import WORK, convert, from_storage, int_to_wide
@@ -46,15 +56,27 @@ def logical(view: View, transposed: bool) -> tuple[int, int, int, int]:
 class MatmulEmitter:
     """Shared by the kernels of one LLVM module: the sgemm declaration and scratch places."""
 
-    def __init__(self, module: ir.Module, scratch: ScratchPlan, target: CpuTarget, pool: ThreadPool) -> None:
+    def __init__(self, module: ir.Module, scratch: ScratchPlan, target: CpuTarget, pool: ThreadPool,
+                 weights: Mapping[str, int] | None = None, heap_bytes: int = 0) -> None:
         # The kernel-IR back end's matmul entry: moecc_sgemm_ws over the calling thread's
         # panels (at scratch.panel_a_base/panel_b_base), big products split over the pool.
+        from moecc.backend.llvm.matmul import PREPACK_SYMBOL
         from moecc.backend.llvm.parallel_matmul import define_parallel_matmul
 
         self.matmul = define_parallel_matmul(module, scratch, target, pool)
+        self.prepack = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, I64, I64, I64, I32]),
+                                   name=PREPACK_SYMBOL)
+        self.target = target
+        #: f32 weight buffers (name -> elements) a matmul may read prepacked
+        self.weights = dict(weights or {})
+        #: where the next prepacked area starts in the heap, and the bytes they take so far
+        self.heap_bytes = align(heap_bytes)
+        self.pack_bytes = 0
+        self.areas: dict[int, tuple[int, int, int, str | None]] = {}
         self.pool = pool
         self.scratch = scratch
         self.calls = 0
+        self.prepacked = 0
         self.staged = 0
         self.loops = 0
         self.dots = 0
@@ -141,6 +163,7 @@ class MatmulEmitter:
         self.calls += 1
         a0, b0, c0 = k.affine(stmt.a.offset), k.affine(stmt.b.offset), k.affine(stmt.dst.offset)
         batch = list(stmt.dst.shape[:-2])
+        prepacked = self._prepack_area(stmt, direct_b, n, kk) if stmt.rows is not None and not _batched(stmt) else None
         rows: ir.Value = i64(m)
         if stmt.rows is not None:  # a run-time row count, clamped to [0, m]
             ref = stmt.rows
@@ -178,6 +201,9 @@ class MatmulEmitter:
             else:
                 b_ptr = stage_in(stmt.b, b0, index, kk, n, sbk, sbn, b_stage)
                 ldb = n
+            b_mode = int(b_transposed)
+            if prepacked is not None:
+                b_ptr, b_mode = self._prepacked(k, prepacked, b_ptr, ldb, n, kk, b_transposed), B_PREPACKED
             accumulate = stmt.accumulate
             if direct_c:
                 c_ptr = k.address(stmt.dst.buffer, c0, index, list(stmt.dst.strides[:-2]))
@@ -188,7 +214,7 @@ class MatmulEmitter:
                 if accumulate:
                     stage_in(stmt.dst, c0, index, m, n, scm, scn, c_stage)
             b.call(self.matmul, [c_ptr, a_ptr, b_ptr, rows, i64(n), i64(kk), i64(lda), i64(ldb), i64(ldc),
-                                 ir.Constant(I32, int(accumulate)), ir.Constant(I32, int(b_transposed)), k.scratch])
+                                 ir.Constant(I32, int(accumulate)), ir.Constant(I32, b_mode), k.scratch])
             if not direct_c:
                 strides = list(stmt.dst.strides[:-2])
 
@@ -232,6 +258,56 @@ class MatmulEmitter:
             k.store(stmt.dst.buffer, c0, index, list(stmt.dst.strides), convert(b, wrapped, stmt.acc_dtype, ddt))
 
         k.nest(list(stmt.dst.shape), element, "mm")
+
+    # -- prepacked weights
+
+    def _prepack_area(self, stmt: MatMul, direct_b: bool, n: int, kk: int) -> tuple[int, int, int, str | None] | None:
+        """(area offset, flag bytes, bytes per instance, loop variable) of a heap area holding
+        ``stmt``'s ``B`` prepacked, or None when it cannot be (not an f32 weight read directly,
+        its offset moving with more than one loop variable)."""
+        from moecc.backend.llvm.matmul import prepacked_b_floats
+
+        if id(stmt) in self.areas:  # a parallel loop's body is emitted twice: one area
+            return self.areas[id(stmt)]
+        view = stmt.b
+        if not direct_b or view.buffer not in self.weights or len(view.offset.terms) > 1:
+            return None
+        if any(s < 0 for s in view.strides) or view.offset.const < 0:
+            return None
+        span = sum((d - 1) * s for d, s in zip(view.shape, view.strides))
+        free = self.weights[view.buffer] - 1 - view.offset.const - span
+        if free < 0:
+            return None
+        var, coef = view.offset.terms[0] if view.offset.terms else (None, 0)
+        if var is not None and coef <= 0:
+            return None
+        instances = free // coef + 1 if var is not None else 1
+        per_instance = align(4 * prepacked_b_floats(self.target, n, kk))
+        flags = align(instances)
+        area = self.heap_bytes + self.pack_bytes
+        self.pack_bytes += flags + instances * per_instance
+        self.areas[id(stmt)] = (area, flags, per_instance, var)
+        return self.areas[id(stmt)]
+
+    def _prepacked(self, k: KernelEmitter, area: tuple[int, int, int, str | None], b_ptr: ir.Value, ldb: int,
+                   n: int, kk: int, transposed: bool) -> ir.Value:
+        """Pointer to this instance's prepacked B, packed here the first time it is used."""
+        b = k.b
+        offset, flags, per_instance, var = area
+        instance = k.env[var] if var is not None else i64(0)
+        flag = b.gep(k.heap, [b.add(i64(offset), instance)], inbounds=True)
+        packed = b.gep(k.heap, [b.add(i64(offset + flags), b.mul(instance, i64(per_instance)))], inbounds=True)
+        packed = b.bitcast(packed, _F32_PTR)
+        with b.if_then(b.icmp_signed("==", b.load(flag), ir.Constant(ir.IntType(8), 0))):
+            b.call(self.prepack, [packed, b_ptr, i64(ldb), i64(n), i64(kk), ir.Constant(I32, int(transposed))])
+            b.store(ir.Constant(ir.IntType(8), 1), flag)
+        self.prepacked += 1
+        return packed
+
+
+
+def _batched(stmt: MatMul) -> bool:
+    return len(stmt.dst.shape) > 2
 
 
 __all__ = ["MatmulEmitter", "logical"]

@@ -35,12 +35,13 @@ def _jit(built: BuiltModule, target: CpuTarget) -> JitModule:
     import llvmlite.binding as llvm
 
     from moecc.backend.llvm.jit import compile_module
-    from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL, compiled_sgemm
+    from moecc.backend.llvm.matmul import PREPACK_SYMBOL, WORKSPACE_SYMBOL, compiled_sgemm
 
     sgemm_jit, _ = compiled_sgemm(target)
     # MCJIT resolves the external sgemm through LLVM's symbol table: the blocked GEMM is
     # compiled once per process, not into every model's module.
-    llvm.add_symbol(WORKSPACE_SYMBOL, sgemm_jit.address(WORKSPACE_SYMBOL))
+    for symbol in (WORKSPACE_SYMBOL, PREPACK_SYMBOL):
+        llvm.add_symbol(symbol, sgemm_jit.address(symbol))
     return compile_module(built.llvm_module, target)
 
 
