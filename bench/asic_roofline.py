@@ -1,7 +1,8 @@
 """Simulated ASIC cycles of every example at realistic sizes, against the roofline bound.
 
 For each example (sequence >= 128): compile for ``asic`` (compile time measured), run once on
-the simulator, and print cycles, the roofline bound of the same work (max of MXU FLOPs / peak
+the simulator (f32 outputs checked against the reference interpreter's: exit 1 when they differ),
+and print cycles, the roofline bound of the same work (max of MXU FLOPs / peak
 and compulsory HBM bytes / bandwidth) and their ratio, with the share of FLOPs on the ASIC.
 The roofline is computed in the same process from the same run, so the ratio is the figure of
 merit (1.0 = at the bound).
@@ -16,6 +17,7 @@ import sys
 import time
 
 import moecc
+from moecc.compare import compare_outputs, tolerances
 from moecc.examples import EXAMPLES, build_example, example_inputs, realistic_sizes
 
 #: Per-example changes to ``realistic_sizes``: a "block" is one layer (the issue's
@@ -39,9 +41,17 @@ def measure(name: str, asic_target: str, precision: str, moe: str = "auto") -> d
     compiled = moecc.compile(model, target="asic", asic_target=asic_target, precision=precision, moe=moe)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    compiled.run(inputs)
+    outputs = compiled.run(inputs)
     simulate_s = time.perf_counter() - start
     report = compiled.report()
+    # A figure of a wrong program is no figure: in f32 the outputs against the reference
+    # interpreter's (in bf16, activations rounded to bf16 may flip a near-tied MoE expert
+    # choice against f32, a whole token's output: bench/moe_layer_cycles.py checks bf16
+    # dispatch against the dense run instead).
+    problems: list[str] = []
+    if precision == "f32":
+        rtol, atol = tolerances(precision)
+        problems = compare_outputs(outputs, moecc.compile(model, target="ref").run(inputs), rtol=rtol, atol=atol)
     return {
         "example": name,
         "sizes": ", ".join(f"{k}={v}" for k, v in sizes.items() if k in ("seq", "hidden", "heads", "kv_heads", "intermediate", "n_experts", "n_layers")),
@@ -53,6 +63,7 @@ def measure(name: str, asic_target: str, precision: str, moe: str = "auto") -> d
         "kernels": report["kernels"]["count"],
         "compile_s": compile_s,
         "simulate_s": simulate_s,
+        "problems": problems,
     }
 
 
@@ -69,6 +80,7 @@ def main() -> int:
     rows = [measure(name, args.target, args.precision, args.moe) for name in args.examples.split(",")]
     header = "| example | sizes | cycles | roofline | bound | ratio | FLOPs on ASIC | kernels | compile s | simulate s |"
     lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
+    wrong = [f"{r['example']}: {'; '.join(r['problems'])}" for r in rows if r["problems"]]
     for r in rows:
         lines.append(
             f"| {r['example']} | {r['sizes']} | {r['cycles']:,} | {r['roofline']:,.0f} | {r['bound']} | {r['ratio']:.2f} | "
@@ -78,6 +90,9 @@ def main() -> int:
     command = f"`python bench/asic_roofline.py --target {args.target} --precision {args.precision} --moe {args.moe}`"
     text = "\n".join([title, "", command, "", *lines, ""])
     print(text)
+    if wrong:
+        print("outputs differ from the reference (the figures above are not valid):", *wrong, sep="\n  ")
+        return 1
     if args.write:
         with open(args.write, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")

@@ -1,7 +1,9 @@
 """Simulated ASIC cycles of the MoE layers alone, dispatched sparsely against run densely.
 
 For each example with MoE layers, part and precision: compile for ``asic`` twice (``moe="sparse"``
-and ``moe="dense"``), run both on the same seeded inputs, and add up, from
+and ``moe="dense"``), run both on the same seeded inputs (outputs checked: in f32 against the
+reference interpreter's, in bf16 sparse against dense; exit with the difference when they
+disagree), and add up, from
 ``report()["kernels"]["by_kernel"]``, the cycles of the kernels made from each MoE layer's ONNX
 node (router, dispatch, experts; the shares add up to the run's cycles). Prints the two sums,
 their ratio and the sparse run's executed expert FLOPs as a share of dense (the issue's check:
@@ -16,6 +18,7 @@ import argparse
 import platform
 
 import moecc
+from moecc.compare import compare_outputs, tolerances
 from moecc.examples import build_example, example_inputs, realistic_sizes
 
 #: The sizes ``bench/asic_roofline.py`` runs these examples at (one layer of the blocks).
@@ -39,9 +42,19 @@ def measure(name: str, target: str, precision: str) -> dict[str, object]:
     model = build_example(name, **sizes)
     inputs = example_inputs(name, model, seed=0)
     runs = {}
-    for moe in ("sparse", "dense"):
+    # A figure of a wrong program is no figure. In f32 both runs are checked against the
+    # reference interpreter; in bf16 the sparse run against the dense one (against f32, bf16
+    # activations may flip a near-tied expert choice: a whole token's output, not a rounding).
+    reference = moecc.compile(model, target="ref").run(inputs) if precision == "f32" else None
+    rtol, atol = tolerances(precision)
+    for moe in ("dense", "sparse"):
         compiled = moecc.compile(model, target="asic", asic_target=target, precision=precision, moe=moe)
-        compiled.run(inputs)
+        outputs = compiled.run(inputs)
+        problems = compare_outputs(outputs, reference, rtol=rtol, atol=atol) if reference is not None else []
+        if problems:
+            raise SystemExit(f"{name} on {target} {precision}, moe {moe}: outputs differ from the reference: "
+                             + "; ".join(problems))
+        reference = reference if reference is not None else outputs
         runs[moe] = moe_layer_cycles(compiled)
     (sparse, row), (dense, _) = runs["sparse"], runs["dense"]
     return {"example": name, "target": target, "precision": precision, "sparse": sparse, "dense": dense,

@@ -107,19 +107,17 @@ def make_case(spec: Export, form: str, out_dir: Path, ns: argparse.Namespace) ->
 
 def _partition_summary(target: str, partition: Mapping[str, Any]) -> tuple[str, bool]:
     """A short text of the partition, and whether it is acceptable (no op left on the interpreter)."""
-    if target == "tiled":  # no FLOP split; a host call runs its graph ops on the interpreter
+    if target in ("tiled", "cpu"):  # no FLOP split; a host call runs its graph ops on the interpreter
         hosted = ",".join(sorted({row["kind"] for row in partition.get("host_ops", [])})) or "-"
         text = f"{partition['kernels']} kernels, {partition['host_calls']} host calls; host ops {hosted}"
-        return text, not partition["host_calls"]
+        if target == "tiled":
+            return text, not partition["host_calls"]
     interpreted = dict(partition.get("interpreter_ops", {}))
-    flops = partition["flops"]
     if target == "asic":
+        flops = partition["flops"]
         share = flops["asic"] / flops["total"] if flops["total"] else 1.0
         cpu_ops = ",".join(f"{k}x{v}" for k, v in sorted(partition.get("cpu_ops", {}).items())) or "-"
         text = f"ASIC {100 * share:.3f}% of {flops['total'] / 1e6:.2f} MFLOP; CPU ops {cpu_ops}"
-    else:
-        ops = partition["ops"]
-        text = f"{ops.get('kernels', 0)} kernels, {ops.get('cpu_steps', 0)} CPU steps"
     text += f"; interpreter {interpreted or '{}'}"
     return text, not interpreted
 
