@@ -7,7 +7,9 @@ which needs byte addresses. The kernel IR printed after it carries the offsets.
 
 - HBM: program inputs, outputs and weights each get their own region (the host writes and
   reads them by name), laid out in that order; temporaries follow and may share bytes when
-  their live ranges over the step order do not overlap (first-fit over live intervals).
+  their live ranges over the step order do not overlap (:mod:`moecc.passes.interval_plan`:
+  greedy by size, other orders with best fit and a hill climb; the plan reports its lower
+  bound, the most bytes live at once).
 - SRAM and accumulator: all of a kernel's local buffers live for the whole kernel (so a
   run-time loop's count buffer, or a scatter's rows and indices, need no liveness of their
   own), and each kernel bump-allocates from address 0. A kernel that does not fit raises
@@ -29,6 +31,7 @@ from moecc.errors import PassError, TargetError
 from moecc.ir.kernel import Buffer, CpuCall, Kernel, KernelModule, Step, hbm_refs, walk
 from moecc.isa_spec.target import Target
 from moecc.passes.compilation import Compilation, StagePass
+from moecc.passes.interval_plan import Interval, IntervalPlan, plan_intervals
 from moecc.passes.manager import register_pass
 
 ALIGNMENT = 64
@@ -52,7 +55,13 @@ class MemoryPlan:
     kernel_local_bytes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: bytes the temporaries would need without sharing (to show what liveness saved)
     hbm_temp_bytes_unshared: int = 0
+    #: bytes the temporaries take as planned (:mod:`moecc.passes.interval_plan`)
     hbm_temp_bytes_shared: int = 0
+    #: the most temporary bytes live at one step: no plan takes less
+    hbm_temp_bytes_lower_bound: int = 0
+    #: which ordering placed them, and what the greedy-by-size baseline would take
+    hbm_temp_planner: str = ""
+    hbm_temp_bytes_greedy: int = 0
 
 
 def align(value: int, alignment: int = ALIGNMENT) -> int:
@@ -75,7 +84,7 @@ def kernel_fits(kernel: Kernel, target: Target) -> bool:
 
 def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, MemoryPlan]:
     """A copy of ``module`` with every buffer's byte ``offset`` set, and the plan's summary."""
-    hbm_offsets, temp_unshared, temp_shared, hbm_end = _plan_hbm(module)
+    hbm_offsets, temps, hbm_end = _plan_hbm(module)
     if hbm_end > target.hbm_capacity_bytes:
         raise TargetError(
             f"memory plan: the model needs {hbm_end} bytes of HBM, {target.name} has {target.hbm_capacity_bytes}",
@@ -105,8 +114,11 @@ def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, Mem
         acc_capacity_bytes=target.acc_capacity_bytes,
         hbm_offsets=hbm_offsets,
         kernel_local_bytes=local_bytes,
-        hbm_temp_bytes_unshared=temp_unshared,
-        hbm_temp_bytes_shared=temp_shared,
+        hbm_temp_bytes_unshared=temps.no_reuse,
+        hbm_temp_bytes_shared=temps.end,
+        hbm_temp_bytes_lower_bound=temps.lower_bound,
+        hbm_temp_planner=temps.algorithm,
+        hbm_temp_bytes_greedy=temps.baseline_end,
     )
     return planned, plan
 
@@ -164,8 +176,9 @@ def _live_ranges(module: KernelModule) -> dict[str, tuple[int, int]]:
     return ranges
 
 
-def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], int, int, int]:
-    """Offsets of every HBM buffer; (offsets, temp bytes unshared, temp bytes shared, end)."""
+def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], IntervalPlan, int]:
+    """Offsets of every HBM buffer, the temporaries' plan (:func:`plan_intervals` over their
+    live ranges in step order) and the end of the HBM image."""
     offsets: dict[str, int] = {}
     cursor = 0
     for role in FIXED_ROLES:
@@ -175,25 +188,13 @@ def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], int, int, int]:
                 cursor = align(cursor + buf.nbytes)
     temps_base = cursor
     live = _live_ranges(module)
-    temps = [b for b in module.hbm if b.role == "temp"]
-    # Largest first packs better; ties in step order keep the layout stable.
-    temps.sort(key=lambda b: (-align(b.nbytes), live.get(b.name, (0, 0))[0], b.name))
-    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first step, last step)
-    temp_end = 0
-    for buf in temps:
-        first, last = live.get(buf.name, (-1, -1))  # never touched: share with nothing live
-        size = align(max(buf.nbytes, 1))
-        busy = sorted((o, e) for o, e, born, dies in placed if not (dies < first or last < born))
-        offset = 0
-        for o, e in busy:
-            if offset + size <= o:
-                break
-            offset = max(offset, e)
-        placed.append((offset, offset + size, first, last))
-        offsets[buf.name] = temps_base + offset
-        temp_end = max(temp_end, offset + size)
-    unshared = sum(align(max(b.nbytes, 1)) for b in temps)
-    return offsets, unshared, temp_end, temps_base + temp_end
+    # A temporary never touched shares with nothing live (its interval is step -1).
+    temps = [Interval(b.name, align(max(b.nbytes, 1)), *live.get(b.name, (-1, -1))) for b in module.hbm
+             if b.role == "temp"]
+    plan = plan_intervals(temps)
+    for name, offset in plan.offsets.items():
+        offsets[name] = temps_base + offset
+    return offsets, plan, temps_base + plan.end
 
 
 @register_pass

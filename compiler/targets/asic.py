@@ -113,6 +113,13 @@ class AsicTarget(CompileTarget):
             "acc_peak_bytes": plan.acc_peak_bytes,
             "acc_capacity_bytes": unit.machine.acc_capacity_bytes,
             "hbm_bytes_planned": plan.hbm_bytes_planned,
+            # The activations' (temporaries') share of HBM: as planned, the most bytes live
+            # at one step (a lower bound on any plan), and every one in a place of its own.
+            "hbm_activation_bytes": plan.hbm_temp_bytes_shared,
+            "hbm_activation_lower_bound": plan.hbm_temp_bytes_lower_bound,
+            "hbm_activation_no_reuse": plan.hbm_temp_bytes_unshared,
+            "hbm_activation_greedy_by_size": plan.hbm_temp_bytes_greedy,
+            "hbm_activation_planner": plan.hbm_temp_planner,
         }
         compiled.options["asic_target"] = unit.machine.name
 

@@ -11,6 +11,7 @@ compiled packed sgemm, as the kernel-IR back end does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -130,7 +131,7 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
         b.position_at_end(done)
         b.ret_void()
     if matmul.pack_bytes:  # the prepacked weights' areas, after the planned buffers
-        heap = HeapPlan(heap.offsets, matmul.heap_bytes + matmul.pack_bytes, heap.reused_bytes)
+        heap = dataclasses.replace(heap, heap_bytes=matmul.heap_bytes + matmul.pack_bytes)
     return BuiltModule(llvm_module, heap, scratch, schedule, host_zero, matmul.calls, matmul.staged, matmul.loops,
                        matmul.dots)
 

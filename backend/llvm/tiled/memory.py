@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moecc.backend.llvm.cpu_target import CpuTarget
+from moecc.passes.interval_plan import Interval, plan_intervals
 from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_elements, stmt_views, walk
 
 #: Alignment of every buffer in both arenas: one cache line (and one AVX-512 vector).
@@ -36,6 +37,9 @@ class HeapPlan:
     offsets: dict[str, int]
     heap_bytes: int
     reused_bytes: int  # bytes temps save by sharing space
+    temp_bytes_no_reuse: int = 0  # every temp a place of its own
+    temp_bytes_lower_bound: int = 0  # the most temp bytes live at one step
+    temp_planner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,9 @@ def step_buffers(step: Kernel | HostCall) -> set[str]:
 
 def plan_heap(module: TiledModule, reuse: bool = True) -> HeapPlan:
     """Offsets of the global buffers: fixed places for inputs, weights and outputs, temps
-    packed by liveness (largest first, lowest offset that overlaps no live temp)."""
+    sharing space by liveness over the step order (:func:`~moecc.passes.interval_plan.plan_intervals`,
+    the ASIC's HBM planner: greedy by size, other orders with best fit, a hill climb), or
+    each a place of its own without ``reuse``."""
     offsets: dict[str, int] = {}
     cursor = 0
     temps = [b for b in module.buffers if b.role == "temp"]
@@ -77,25 +83,18 @@ def plan_heap(module: TiledModule, reuse: bool = True) -> HeapPlan:
         for name in step_buffers(step):
             first.setdefault(name, index)
             last[name] = index
-    placed: list[tuple[int, int, int, int]] = []  # (start byte, end byte, first step, last step)
-    total = sum(align(max(b.elements * b.dtype.itemsize, 1)) for b in temps)
-    top = 0
-    for buf in sorted(temps, key=lambda b: -b.elements * b.dtype.itemsize):
-        size = align(max(buf.elements * buf.dtype.itemsize, 1))
-        lo, hi = first.get(buf.name, -1), last.get(buf.name, -1)
-        start = 0
-        if reuse:
-            busy = sorted((s, e) for s, e, f, l in placed if not (l < lo or hi < f))
-            for s, e in busy:
-                if start + size <= s:
-                    break
-                start = max(start, e)
-        else:
-            start = top
-        placed.append((start, start + size, lo, hi))
-        offsets[buf.name] = cursor + start
-        top = max(top, start + size)
-    return HeapPlan(offsets, cursor + top, total - top)
+    sizes = {b.name: align(max(b.elements * b.dtype.itemsize, 1)) for b in temps}
+    total = sum(sizes.values())
+    if not reuse:
+        top = 0
+        for buf in temps:
+            offsets[buf.name] = cursor + top
+            top += sizes[buf.name]
+        return HeapPlan(offsets, cursor + top, 0, total, 0)
+    plan = plan_intervals([Interval(b.name, sizes[b.name], first.get(b.name, -1), last.get(b.name, -1)) for b in temps])
+    for name, offset in plan.offsets.items():
+        offsets[name] = cursor + offset
+    return HeapPlan(offsets, cursor + plan.end, total - plan.end, total, plan.lower_bound, plan.algorithm)
 
 
 def first_reads(kernel: Kernel, seen: set[str]) -> list[str]:

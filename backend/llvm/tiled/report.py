@@ -42,6 +42,12 @@ def tiled_cpu_report(model: Any) -> dict[str, Any]:
         "partition": dict(model.partition),
         "heap_bytes": program.heap_bytes,
         "heap_bytes_reused": built.heap.reused_bytes,
+        # The temporaries' share of the heap (the same planner as the ASIC's HBM): as planned,
+        # the most bytes live at one step (a lower bound), every one in a place of its own.
+        "heap_activation_bytes": built.heap.temp_bytes_no_reuse - built.heap.reused_bytes,
+        "heap_activation_lower_bound": built.heap.temp_bytes_lower_bound,
+        "heap_activation_no_reuse": built.heap.temp_bytes_no_reuse,
+        "heap_activation_planner": built.heap.temp_planner,
         "scratch_bytes_per_thread": program.scratch_bytes,
         "last_run_ms": round(float(model.last_stats) * 1e3, 3),
         "last_run_source": model.last_stats_source,
