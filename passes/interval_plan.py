@@ -32,9 +32,10 @@ import networkx as nx
 
 #: Hill-climbing steps at most (each re-places every buffer: kept small for big models).
 HILL_CLIMB_STEPS = 200
-#: Buffer placements the hill climb may do in all (steps x buffers), so that planning a model
-#: with thousands of temporaries stays within a second or two.
-HILL_CLIMB_BUDGET = 200_000
+#: Work the hill climb may do in all, in buffers plus interference edges visited (each step
+#: re-places every buffer against its placed neighbours), so that planning a model with
+#: thousands of temporaries stays within a second or two.
+HILL_CLIMB_BUDGET = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ def plan_intervals(intervals: Sequence[Interval], seed: int = 0) -> IntervalPlan
             if end < best[0]:
                 best = (end, offsets, f"{'best' if best_fit else 'first'} fit by {label}", order, best_fit)
     end, offsets, algorithm, order, best_fit = best
-    steps = min(HILL_CLIMB_STEPS, HILL_CLIMB_BUDGET // max(1, len(intervals)))
+    steps = min(HILL_CLIMB_STEPS, HILL_CLIMB_BUDGET // max(1, len(intervals) + 2 * graph.number_of_edges()))
     if end > bound and len(intervals) > 1 and steps:
         rng = random.Random(seed)
         current = list(order)
