@@ -56,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DxDx..",
                    help="static shape for an input with dynamic dims, e.g. input_ids:1x128 (repeatable)")
     p.add_argument("-p", "--pipeline", help='graph pass pipeline, e.g. "canonicalize,fold-constants,cse,dce"')
+    p.add_argument("--disable-pass", action="append", default=[], metavar="NAME",
+                   help="drop this graph pass from the pipeline (repeatable; see --print-pipeline; stages cannot be)")
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
     p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS (stderr)")
     p.add_argument("--time-passes", action="store_true", help="print the time of each stage (stderr)")
@@ -218,7 +220,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         from moecc.passes.manager import pipeline_text
         from moecc.targets import target_options
 
-        print(pipeline_text(target_pipeline(args.target, args.pipeline, target_options(args.target, options))))
+        print(pipeline_text(target_pipeline(args.target, args.pipeline, target_options(args.target, options),
+                                            args.disable_pass)))
         return 0
     if args.emit and args.emit not in backend.ir_stages + backend.emit_files:
         raise InputError(f"--emit {args.emit} is not a stage of --target {args.target}",
@@ -253,6 +256,7 @@ def _compile_and_write(args: argparse.Namespace, options: dict[str, Any], dumps:
         target=args.target,
         input_shapes=_input_shapes(args.input_shape),
         pipeline=args.pipeline,
+        disable_passes=args.disable_pass,
         print_ir_after_all=args.print_ir_after_all or dumps is not None,
         print_ir_after=args.print_ir_after,
         time_passes=False,

@@ -30,6 +30,7 @@ def compile(  # noqa: A001 - the public name of the API
     input_shapes: InputShapes | None = None,
     constant_inputs: Mapping[str, Any] | None = None,
     pipeline: str | None = None,
+    disable_passes: Iterable[str] = (),
     print_ir_after_all: bool = False,
     print_ir_after: Iterable[str] = (),
     time_passes: bool = False,
@@ -50,7 +51,7 @@ def compile(  # noqa: A001 - the public name of the API
     ``input_shapes`` fixes dynamic dims (``{"input_ids": (1, 128)}``); ``constant_inputs``
     binds inputs to fixed values (they become constants, e.g. run-time axes or K); ``pipeline``
     replaces the default graph pass pipeline (``""`` runs none); the target's stages always
-    follow it. ``print_ir_after``/``print_ir_after_all`` print the IR after those passes or stages
+    follow it; ``disable_passes`` drops graph passes by name from it (a stage cannot be). ``print_ir_after``/``print_ir_after_all`` print the IR after those passes or stages
     to ``ir_stream`` (``dump_sink(name, compilation, text)`` receives each printed dump too);
     ``compile_to`` stops after the named pass or stage (the model then only prints that IR:
     ``ir(compile_to)``); ``progress`` (a :class:`moecc.progress.Progress`) is told each step.
@@ -86,7 +87,8 @@ def compile(  # noqa: A001 - the public name of the API
     input_names = [n for n in _onnx_input_names(onnx_model, input_shapes, constant_inputs) if n not in frozen]
     recorded = {"input_shapes": {k: list(v) for k, v in (input_shapes or {}).items()}}
     return _compile_graph(graph, target, options, input_names, recorded, {"import-onnx": import_time}, pipeline,
-                          print_ir_after_all, print_ir_after, time_passes, ir_stream, compile_to, dump_sink, progress)
+                          print_ir_after_all, print_ir_after, time_passes, ir_stream, compile_to, dump_sink, progress,
+                          disable_passes)
 
 
 def compile_graph(
@@ -94,6 +96,7 @@ def compile_graph(
     target: str = "ref",
     *,
     pipeline: str | None = None,
+    disable_passes: Iterable[str] = (),
     compile_to: str | None = None,
     **options: Any,
 ) -> CompiledModel:
@@ -110,22 +113,23 @@ def compile_graph(
         raise InputError(f"the graph's constant(s) {', '.join('%' + n for n in elided[:5])} hold no data (elided text)",
                          remedy="bind them with graph.bind_weights(...) or print the graph with elide_constants=False")
     return _compile_graph(graph.clone(), target, checked, [v.name for v in graph.inputs], {}, {}, pipeline,
-                          False, (), False, None, compile_to, None)
+                          False, (), False, None, compile_to, None, None, disable_passes)
 
 
 def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_names: list[str],
                    recorded: dict[str, Any], times: dict[str, float], pipeline: str | None, print_ir_after_all: bool,
                    print_ir_after: Iterable[str], time_passes: bool, ir_stream: TextIO | None,
                    compile_to: str | None, dump_sink: Callable[[str, Any, str], None] | None,
-                   progress: Any = None) -> CompiledModel:
+                   progress: Any = None, disable_passes: Iterable[str] = ()) -> CompiledModel:
     """The pass pipeline over ``graph`` and the target's executable (the shared part of
     :func:`compile` and :func:`compile_graph`)."""
-    from moecc.passes.compilation import Compilation
-    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager
+    from moecc.passes.compilation import Compilation, StagePass
+    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, PassManager, pipeline_text
 
     backend = get_target(target)
     graph_pipeline = DEFAULT_GRAPH_PIPELINE if pipeline is None else pipeline
-    passes = target_pipeline(target, graph_pipeline, options)
+    passes = target_pipeline(target, graph_pipeline, options, disable_passes)
+    graph_pipeline = pipeline_text(p for p in passes if not isinstance(p, StagePass))
     unit = Compilation(graph, options=dict(options))
     backend.prepare(unit)
     manager = PassManager(
@@ -152,15 +156,17 @@ def _compile_graph(graph: Graph, target: str, options: Mapping[str, Any], input_
     return compiled
 
 
-def target_pipeline(target: str, graph_pipeline: str | None = None, options: Mapping[str, Any] | None = None) -> list[Any]:
+def target_pipeline(target: str, graph_pipeline: str | None = None, options: Mapping[str, Any] | None = None,
+                    disable_passes: Iterable[str] = ()) -> list[Any]:
     """The passes ``moecc.compile`` runs for ``target``: the graph pipeline (text; default
-    :data:`~moecc.passes.manager.DEFAULT_GRAPH_PIPELINE`), then the target's stages."""
-    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, parse_pipeline
+    :data:`~moecc.passes.manager.DEFAULT_GRAPH_PIPELINE`) without ``disable_passes``, then
+    the target's stages."""
+    from moecc.passes.manager import DEFAULT_GRAPH_PIPELINE, parse_pipeline, without_passes
 
     backend = get_target(target)
     chosen = target_options(target, {}) if options is None else options
     text = DEFAULT_GRAPH_PIPELINE if graph_pipeline is None else graph_pipeline
-    return [*parse_pipeline(text), *backend.stages(chosen)]
+    return without_passes([*parse_pipeline(text), *backend.stages(chosen)], disable_passes)
 
 
 def _onnx_input_names(model: Any, input_shapes: Mapping[str, Sequence[int]] | None, constant_inputs: Mapping[str, Any] | None) -> list[str]:

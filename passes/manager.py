@@ -323,6 +323,52 @@ def _value_text(value: lark.Tree) -> str:
     return str(token)
 
 
+def without_passes(passes: Sequence[Pass], disabled: Iterable[str]) -> list[Pass]:
+    """``passes`` without the graph passes named in ``disabled`` (nested fixed-point groups
+    included). A name that is not in the pipeline, or that names a stage (a target's stages
+    turn one IR into the next and cannot be skipped), is a :class:`PassError` listing what
+    may be disabled."""
+    from moecc.passes.compilation import StagePass
+
+    names = list(dict.fromkeys(disabled))
+    if not names:
+        return list(passes)
+    present: set[str] = set()
+    stages: set[str] = set()
+
+    def collect(items: Sequence[Pass]) -> None:
+        for item in items:
+            if isinstance(item, FixedPoint):
+                collect(item.passes)
+            elif isinstance(item, StagePass):
+                stages.add(item.name)
+            else:
+                present.add(item.name)
+
+    collect(passes)
+    optional = ", ".join(sorted(present)) or "none"
+    for name in names:
+        if name in stages:
+            raise PassError(f"stage '{name}' cannot be disabled: the target needs it to reach its executable",
+                            pass_name=name, remedy=f"disable a graph pass instead ({optional})")
+        if name not in present:
+            raise PassError(f"no pass '{name}' in this pipeline to disable", pass_name=name,
+                            remedy=f"passes that can be disabled here: {optional} (see --print-pipeline)")
+
+    def drop(items: Sequence[Pass]) -> list[Pass]:
+        kept: list[Pass] = []
+        for item in items:
+            if isinstance(item, FixedPoint):
+                inner = drop(item.passes)
+                if inner:
+                    kept.append(dataclasses.replace(item, passes=tuple(inner)))
+            elif item.name not in names or isinstance(item, StagePass):
+                kept.append(item)
+        return kept
+
+    return drop(passes)
+
+
 def pipeline_text(passes: Iterable[Pass]) -> str:
     """The pipeline text of ``passes`` (the inverse of :func:`parse_pipeline`)."""
     return ",".join(p.pipeline_text() for p in passes)

@@ -60,6 +60,39 @@ def test_bad_pipeline_is_exit_2(llama_onnx: Path, capsys: pytest.CaptureFixture[
     assert len(err) == 1 and "no-such-pass" in err[0]
 
 
+def test_disable_pass_drops_a_graph_pass(llama_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--disable-pass drops graph passes (the printed pipeline and the run show it); a stage or
+    an unknown name is exit 2 naming what can be disabled."""
+    assert main(["compile", str(llama_onnx), "--target", "asic", "--print-pipeline", "--disable-pass", "cse",
+                 "--disable-pass", "raise-moe"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("decompose-einsum,canonicalize,fold-constants,dce,lower-to-tiled")
+    assert main(["compile", str(llama_onnx), "--emit", "graph", "--disable-pass", "fold-constants",
+                 "--print-ir-after-all"]) == 0
+    err = capsys.readouterr().err
+    assert "IR Dump After canonicalize" in err and "IR Dump After fold-constants" not in err
+    for name, words in (("plan-memory", "cannot be disabled"), ("no-such-pass", "no pass 'no-such-pass'")):
+        assert main(["compile", str(llama_onnx), "--target", "asic", "--disable-pass", name]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "canonicalize" in lines[0]
+
+
+def test_disable_passes_in_the_api_reach_nested_groups() -> None:
+    import moecc
+    from moecc.errors import PassError
+    from moecc.examples import build_example
+    from moecc.passes.manager import parse_pipeline, pipeline_text, without_passes
+
+    passes = without_passes(parse_pipeline("fixed-point{max_iterations=3}(cse,dce),canonicalize"), ["cse"])
+    assert pipeline_text(passes) == "fixed-point{max_iterations=3}(dce),canonicalize"
+    assert pipeline_text(without_passes(parse_pipeline("fixed-point(cse),dce"), ["cse"])) == "dce"
+    compiled = moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["raise-moe"])
+    assert compiled.options["pipeline"] == "decompose-einsum,canonicalize,fold-constants,cse,dce"
+    assert not any(op.kind == "moe" for op in compiled.graph.ops)
+    with pytest.raises(PassError):
+        moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["lower-to-tiled"])
+
+
 def test_opt_round_trips_compiled_ir(llama_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", str(llama_onnx), "--emit", "graph", "--elide-constants", "no"]) == 0
     text = capsys.readouterr().out
