@@ -153,7 +153,7 @@ def asic_report(model: Any) -> dict[str, Any]:
             "instructions": sum(len(seg.program.instructions) for seg in exe.segments),
             # Where the cycles go: each kernel accounts for the cycles from the end of the kernels
             # before it to its own end (kernels overlap; these shares add up to the ASIC cycles).
-            "by_kernel": _by_kernel(exe, stats),
+            "by_kernel": _by_kernel(exe, stats, target, mxu_dtype),
         },
         "memory": dict(model.memory),
         "pass_times": {k: round(v, 6) for k, v in model.pass_times.items()},
@@ -161,11 +161,42 @@ def asic_report(model: Any) -> dict[str, Any]:
     }
 
 
-def _by_kernel(exe: Any, stats: Any) -> list[dict[str, Any]]:
+#: A kernel whose cycles exceed its own roofline (compute or bandwidth) by more than this is
+#: reported as bound by stalls (DMA setup, dependency waits, pipeline fill and drain).
+STALL_BOUND_RATIO = 1.5
+
+
+def _by_kernel(exe: Any, stats: Any, target: Any, mxu_dtype: str) -> list[dict[str, Any]]:
+    """One row per kernel, in program order: its ONNX nodes, the cycles it accounts for, its
+    work (MXU FLOPs, HBM bytes, busy cycles per unit, DMAs) and what bounds it: ``compute``
+    (FLOPs at the MXU's peak) or ``bandwidth`` (bytes at HBM's) when the cycles are within
+    :data:`STALL_BOUND_RATIO` of that; else ``<unit> busy`` when one unit is busy that long
+    below its peak rate (an MXU loading weights for short streams), else ``stalls``
+    (``stall_cycles``: the cycles beyond the busiest unit's; ``dma_setup_cycles``: what its
+    DMAs' descriptor latency would be if none overlapped)."""
     sources = {k.name: list(k.sources) for k in exe.module.steps if isinstance(k, Kernel)}
     total = max(1, int(stats.cycles))
-    return [{"kernel": name, "onnx_nodes": sources.get(name, []), "cycles": cycles, "ends_at_cycle": end,
-             "share": round(cycles / total, 4)} for name, cycles, end in getattr(stats, "kernel_cycles", [])]
+    peak = target.peak_flops_per_cycle(mxu_dtype)
+    rows = []
+    for name, cycles, end in getattr(stats, "kernel_cycles", []):
+        work = getattr(stats, "kernel_work", {}).get(name, {"busy": {}, "hbm_bytes": 0, "flops": 0, "dmas": 0})
+        compute = work["flops"] / peak if work["flops"] else 0.0
+        bandwidth = work["hbm_bytes"] / target.hbm_bytes_per_cycle
+        roofline = max(compute, bandwidth)
+        unit, busiest = max(((u, c) for u, c in work["busy"].items() if u != "ctrl"), key=lambda uc: uc[1],
+                            default=("", 0))
+        if cycles <= STALL_BOUND_RATIO * max(roofline, 1):
+            bound = "compute" if compute >= bandwidth else "bandwidth"
+        elif STALL_BOUND_RATIO * busiest >= cycles:
+            bound = f"{unit} busy"  # busy below its peak rate: weight loads, short streams, small DMAs
+        else:
+            bound = "stalls"
+        rows.append({"kernel": name, "onnx_nodes": sources.get(name, []), "cycles": cycles, "ends_at_cycle": end,
+                     "share": round(cycles / total, 4), "flops": work["flops"], "hbm_bytes": work["hbm_bytes"],
+                     "busy_cycles": dict(sorted(work["busy"].items())), "roofline_cycles": round(roofline, 1),
+                     "bound": bound, "stall_cycles": max(0, cycles - busiest),
+                     "dma_setup_cycles": work["dmas"] * target.dma_setup_cycles})
+    return rows
 
 
 def _routing(exe: Any, stats: Any) -> dict[str, Any]:
@@ -179,6 +210,30 @@ def _routing(exe: Any, stats: Any) -> dict[str, Any]:
     counts = [np.bincount(np.asarray(chosen, dtype=np.int64).reshape(-1), minlength=int(layer["experts"]))
               for layer, chosen in zip(exe.moe_layers, stats.moe_experts)]
     return {"moe": routing_report(exe.moe_layers, counts)}
+
+
+def format_kernel_profile(report: dict[str, Any], top: int | None = None, source: str = "") -> str:
+    """``moecc profile``'s table: every kernel (or the ``top`` ones), most cycles first."""
+    rows = sorted(report["kernels"]["by_kernel"], key=lambda k: -k["cycles"])
+    shown = rows[:top] if top else rows
+    units = ("ld", "st", "mxu", "vpu")
+    lines = [
+        f"{report['asic_target']} ({report['precision']} MXU), {source or report['figures_from']}: "
+        f"{report['total_cycles']:,} cycles ({report['cycles']:,} on the ASIC, {report['host_cycles']:,} in host "
+        f"steps), roofline {report['roofline_cycles']:,.0f} ({report['ratio_to_roofline']:.2f}x), "
+        f"{len(rows)} kernels" + (f", the {len(shown)} with the most cycles" if len(shown) < len(rows) else ""),
+        f"{'cycles':>9} {'share':>6} {'MFLOP':>8} {'HBM KiB':>8} "
+        + " ".join(f"{u + ' busy':>9}" for u in units) + f" {'roofline':>9} {'bound':11} kernel (ONNX nodes)",
+    ]
+    for row in shown:
+        nodes = ", ".join(row["onnx_nodes"][:2]) + (", ..." if len(row["onnx_nodes"]) > 2 else "")
+        busy = row.get("busy_cycles", {})
+        lines.append(f"{row['cycles']:>9,} {row['share'] * 100:5.1f}% {row.get('flops', 0) / 1e6:>8.1f} "
+                     f"{row.get('hbm_bytes', 0) / 1024:>8.0f} " + " ".join(f"{busy.get(u, 0):>9,}" for u in units)
+                     + f" {row.get('roofline_cycles', 0):>9,.0f} {row.get('bound', ''):11} {row['kernel']} ({nodes})")
+    if report["host"]["steps"]:
+        lines.append(f"host steps: {report['host']['steps']}, {report['host_cycles']:,} cycles ({report['host']['model']})")
+    return "\n".join(lines) + "\n"
 
 
 def format_asic_summary(report: dict[str, Any]) -> str:
@@ -206,10 +261,11 @@ def format_asic_summary(report: dict[str, Any]) -> str:
         lines.append(f"  {unit:8s}  {data['busy_cycles']:>11,}   {data['utilization'] * 100:6.1f}%")
     heaviest = sorted(report["kernels"].get("by_kernel", []), key=lambda k: -k["cycles"])[:TOP_KERNELS]
     if heaviest:
-        lines.append("kernels     where the cycles go, most first: cycles, share, kernel (ONNX nodes)")
+        lines.append("kernels     where the cycles go, most first: cycles, share, its roofline, bound, kernel (ONNX nodes)")
         for row in heaviest:
             nodes = ", ".join(row["onnx_nodes"][:3]) + (", ..." if len(row["onnx_nodes"]) > 3 else "")
-            lines.append(f"  {row['cycles']:>9,} {row['share'] * 100:5.1f}%  {row['kernel']} ({nodes})")
+            lines.append(f"  {row['cycles']:>9,} {row['share'] * 100:5.1f}%  {row.get('roofline_cycles', 0):>9,.0f}  "
+                         f"{row.get('bound', ''):9s}  {row['kernel']} ({nodes})")
     on_host = 1.0 - report["flops_on_asic_fraction"]
     if on_host > HOST_FLOPS_WARNING:
         reasons = "; ".join(f"{row['kind']} ({row['onnx_node']}): {row['reason']}" for row in report["host_ops"][:6])

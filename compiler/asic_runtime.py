@@ -111,17 +111,35 @@ class AsicRunStats:
     moe_experts: list[np.ndarray] = field(default_factory=list)
     #: Per kernel, in program order: (name, cycles of the run it accounts for, cycle it ended at).
     kernel_cycles: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Per kernel: its instructions' busy cycles per unit, HBM bytes, MXU FLOPs and DMAs.
+    kernel_work: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add_kernels(self, segment: Any, pc_end: np.ndarray | None) -> None:
+    def add_kernels(self, segment: Any, result: Any) -> None:
         """Account one segment's cycles to its kernels (call before :meth:`add`): a kernel
         accounts for the cycles from the end of the kernels before it to its own end (the last
-        instruction of it to finish), so the shares add up to the segment's cycles."""
+        instruction of it to finish), so the shares add up to the segment's cycles. The work of
+        each instruction (busy cycles, bytes, FLOPs) goes to the kernel it was selected for (a
+        load prefetched in the kernel before counts for its own kernel)."""
+        pc_end = result.pc_end
         if pc_end is None:
             return
+        from moecc.isa_spec import load_isa
+
+        isa = load_isa()
         ends: dict[str, int] = {}
+        program = segment.program.instructions
         for pc, kernel in enumerate(segment.pc_kernels()):
             if pc < len(pc_end) and pc_end[pc] >= 0:
                 ends[kernel] = max(ends.get(kernel, 0), int(pc_end[pc]))
+                if result.pc_busy is None:
+                    continue
+                work = self.kernel_work.setdefault(kernel, {"busy": {}, "hbm_bytes": 0, "flops": 0, "dmas": 0})
+                mnemonic = program[pc].mnemonic
+                unit = isa.by_mnemonic(mnemonic).unit
+                work["busy"][unit] = work["busy"].get(unit, 0) + int(result.pc_busy[pc])
+                work["hbm_bytes"] += int(result.pc_bytes[pc])
+                work["flops"] += int(result.pc_flops[pc])
+                work["dmas"] += int(mnemonic.startswith("dma.") and not mnemonic.endswith(".mark"))
         done = 0
         for name in segment.kernels:
             end = ends.get(name)
@@ -339,7 +357,7 @@ class AsicExecutable(StagedExecutable):
                     raise
                 raise diagnosed.add_context(location=f"simulated {err.location or 'program'}") from err
             image = result.hbm
-            stats.add_kernels(segment, result.pc_end)
+            stats.add_kernels(segment, result)
             stats.add(result.report, result.trace_events if trace else [],
                       self._trace_labels(segment) if trace else None)
             step = segment.steps[1]

@@ -85,6 +85,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--precision", choices=["f32", "bf16"], default=None)
     p.set_defaults(func=_cmd_bisect)
 
+    p = subparsers.add_parser("profile", help="where an ASIC run's cycles go, kernel by kernel",
+                              description="Compile a model for --target asic, simulate it on seeded inputs (or "
+                                          "--input files) and print every kernel, most cycles first: cycles, share, "
+                                          "MXU FLOPs, HBM bytes, busy cycles per unit, its own roofline and what "
+                                          "bounds it (compute, bandwidth, a unit busy below its peak, or stalls).")
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--asic-target", default=None, metavar="PART")
+    p.add_argument("--precision", choices=["f32", "bf16"], default=None)
+    p.add_argument("--moe", choices=["sparse", "dense", "auto"], default=None)
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable; others seeded)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
+    p.add_argument("--top", type=int, default=0, help="print only the N kernels with the most cycles (default: all)")
+    p.set_defaults(func=_cmd_profile)
+
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
     p.add_argument("artifact", help=".moe artifact")
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable)")
@@ -336,6 +351,29 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
                           inputs=inputs, seed=args.seed, pipeline=args.pipeline)
     sys.stdout.write(result.format())
     return 1 if result.differs else 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    import moecc
+    from moecc.asic_report import format_kernel_profile
+    from moecc.asic_runtime import random_inputs
+
+    if args.top < 0:
+        raise InputError(f"--top {args.top}: give a positive number of kernels (0: all)")
+    given = {"asic_target": args.asic_target, "precision": args.precision, "moe": args.moe}
+    compiled = moecc.compile(args.model, target="asic", input_shapes=_input_shapes(args.input_shape),
+                             **{k: v for k, v in given.items() if v is not None})
+    feeds = random_inputs(compiled.graph, seed=args.seed)
+    for item in args.input:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"bad --input '{item}'", remedy="write it as NAME=FILE.npy")
+        feeds[name] = _load_npy(path, name)
+    compiled.run(feeds)
+    report = compiled.report()
+    source = "the --input files and seeded inputs" if args.input else f"seeded inputs (seed {args.seed})"
+    sys.stdout.write(format_kernel_profile(report, args.top or None, source))
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -270,6 +270,14 @@ def test_report_says_which_kernels_the_cycles_go_to(tmp_path) -> None:
     experts = [row for row in rows if row["kernel"].endswith("_experts")]
     assert experts and experts[0]["cycles"] > 0
     assert "where the cycles go" in compiled.backend.summary(report)
+    # Each kernel's work and what bounds it: the rows' FLOPs and bytes add up to the run's.
+    assert sum(row["flops"] for row in rows) == report["mxu_flops"]
+    assert sum(row["hbm_bytes"] for row in rows) == report["hbm_bytes"]["read"] + report["hbm_bytes"]["written"]
+    for row in rows:
+        assert set(row["busy_cycles"]) <= {"ctrl", "ld", "st", "mxu", "vpu"}
+        assert row["bound"] in ("compute", "bandwidth", "stalls") or row["bound"].endswith(" busy")
+        assert 0 <= row["stall_cycles"] <= row["cycles"] and row["roofline_cycles"] >= 0
+    assert experts[0]["flops"] > 0 and experts[0]["busy_cycles"]["mxu"] > 0
     path = tmp_path / "m.moe"
     compiled.save(path)
     loaded = moecc.load(path)

@@ -93,6 +93,19 @@ def test_disable_passes_in_the_api_reach_nested_groups() -> None:
         moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["lower-to-tiled"])
 
 
+def test_profile_prints_every_kernel_most_cycles_first(llama_onnx: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", str(llama_onnx), "--precision", "bf16"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "moe-asic-v1 (bf16 MXU), seeded inputs (seed 0)" in lines[0] and "roofline" in lines[0]
+    assert "mxu busy" in lines[1] and "bound" in lines[1]
+    cycles = [int(line.split()[0].replace(",", "")) for line in lines[2:]]
+    assert cycles == sorted(cycles, reverse=True) and len(cycles) > 5
+    assert main(["profile", str(llama_onnx), "--top", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 + 3 and "the 3 with the most cycles" in out[0]
+    assert main(["profile", str(llama_onnx), "--top", "-1"]) == 2
+
+
 def test_opt_round_trips_compiled_ir(llama_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", str(llama_onnx), "--emit", "graph", "--elide-constants", "no"]) == 0
     text = capsys.readouterr().out

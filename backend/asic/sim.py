@@ -95,6 +95,11 @@ class SimResult:
     program: Program
     #: Per instruction (pc), the last cycle its unit worked on it (-1: it never ran).
     pc_end: np.ndarray | None = None
+    #: Per instruction (pc): cycles its unit was busy with it, HBM bytes it moved (read plus
+    #: written) and MXU FLOPs it did, summed over every time it ran (a report's per-kernel view).
+    pc_busy: np.ndarray | None = None
+    pc_bytes: np.ndarray | None = None
+    pc_flops: np.ndarray | None = None
 
     def read(self, region: str) -> np.ndarray:
         """A named HBM region of the final image, as an array of its dtype and shape."""
@@ -208,6 +213,9 @@ class _Run:
         self.steps = 0
         self.events: list[TraceEvent] = []
         self.pc_end = np.full(len(self.program), -1, dtype=np.int64)
+        self.pc_busy = np.zeros(len(self.program), dtype=np.int64)
+        self.pc_bytes = np.zeros(len(self.program), dtype=np.int64)
+        self.pc_flops = np.zeros(len(self.program), dtype=np.int64)
         self.hbm_read = 0
         self.hbm_written = 0
         self.flops = 0
@@ -243,6 +251,7 @@ class _Run:
 
     def record(self, unit: str, pc: int, begin: int, end: int) -> None:
         self.units[unit].busy_cycles += max(end - begin, 0)
+        self.pc_busy[pc] += max(end - begin, 0)
         if end > self.pc_end[pc]:
             self.pc_end[pc] = end
         if self.sim.record_trace:
@@ -441,7 +450,10 @@ class _Run:
             scheduled = Scheduled(now + 1, max(unit.last_complete, now + 1), (now, now))
         else:
             handler = {"ld": self.run_dma, "st": self.run_dma, "mxu": self.run_mxu, "vpu": self.run_vpu}[unit.name]
+            moved, flops = self.hbm_read + self.hbm_written, self.flops
             scheduled = handler(issued, now)
+            self.pc_bytes[issued.pc] += self.hbm_read + self.hbm_written - moved
+            self.pc_flops[issued.pc] += self.flops - flops
         unit.accept_at = max(scheduled.accept_at, now + 1)
         unit.last_complete = max(unit.last_complete, scheduled.complete)
         unit.instructions += 1
@@ -652,4 +664,5 @@ class _Run:
             hbm_bandwidth_utilisation=(self.hbm_read + self.hbm_written) / (t.hbm_bytes_per_cycle * total),
         )
         trace = chrome_trace(self.events, t.clock_hz)["traceEvents"] if self.sim.record_trace else []
-        return SimResult(self.hbm.data, report, trace, self.sim.program, self.pc_end)
+        return SimResult(self.hbm.data, report, trace, self.sim.program, self.pc_end, self.pc_busy, self.pc_bytes,
+                         self.pc_flops)
