@@ -75,14 +75,18 @@ def host_step_costs(model: Any) -> list[dict[str, Any]]:
     sizes = {b.name: b.elements * b.dtype.itemsize for b in exe.module.hbm}
     rows = []
     for step in exe.module.steps:
-        if not isinstance(step, CpuCall):
-            continue
-        flops = sum(op_flops(ops[name]) for name in step.ops if name in ops)
-        moved = sum(sizes.get(name, 0) for name in set(step.inputs) | set(step.outputs))
-        seconds = target.host_step_overhead_s + max(flops / target.host_flops_per_s, moved / target.host_bytes_per_s)
-        rows.append({"step": step.name, "ops": len(step.ops), "flops": flops, "bytes": moved,
-                     "cycles": int(round(seconds * target.clock_hz))})
+        if isinstance(step, CpuCall):
+            rows.append(host_step_cost(step, ops, sizes, target))
     return rows
+
+
+def host_step_cost(step: CpuCall, ops: Mapping[str, Any], sizes: Mapping[str, int], target: Any) -> dict[str, Any]:
+    """One host step's row: its name, op count, FLOPs, bytes and the modelled cycles."""
+    flops = sum(op_flops(ops[name]) for name in step.ops if name in ops)
+    moved = sum(sizes.get(name, 0) for name in set(step.inputs) | set(step.outputs))
+    seconds = target.host_step_overhead_s + max(flops / target.host_flops_per_s, moved / target.host_bytes_per_s)
+    return {"step": step.name, "ops": len(step.ops), "flops": flops, "bytes": moved,
+            "cycles": int(round(seconds * target.clock_hz))}
 
 
 def asic_report(model: Any) -> dict[str, Any]:

@@ -93,6 +93,10 @@ def from_hbm(flat: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> np.ndarr
     return flat.astype(dtype.numpy).reshape(shape)
 
 
+#: The trace's track (tid) of host steps, after the units' tracks.
+HOST_TRACK = 16
+
+
 @dataclass(slots=True)
 class AsicRunStats:
     """Totals of one run over every program segment (CPU steps cost no ASIC cycles)."""
@@ -113,6 +117,8 @@ class AsicRunStats:
     kernel_cycles: list[tuple[str, int, int]] = field(default_factory=list)
     #: Per kernel: its instructions' busy cycles per unit, HBM bytes, MXU FLOPs and DMAs.
     kernel_work: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Modelled cycles of the host steps placed on the trace so far (its time axis only).
+    host_trace_cycles: int = 0
 
     def add_kernels(self, segment: Any, result: Any) -> None:
         """Account one segment's cycles to its kernels (call before :meth:`add`): a kernel
@@ -148,10 +154,27 @@ class AsicRunStats:
             self.kernel_cycles.append((name, max(0, end - done), self.cycles + end))
             done = max(done, end)
 
+    def add_host_step(self, step: Any, cycles: int, clock_hz: float) -> None:
+        """A host step on the trace's ``host`` track, at the end of the trace so far, lasting its
+        modelled cycles (the report's host model); later segments start after it, so the trace
+        keeps one time axis (the run's ASIC ``cycles`` do not include it)."""
+        us_per_cycle = 1e6 / clock_hz
+        if not any(e.get("tid") == HOST_TRACK and e.get("ph") == "M" for e in self.trace_events):
+            self.trace_events += [
+                {"name": "thread_name", "ph": "M", "pid": 0, "tid": HOST_TRACK, "args": {"name": "host (modelled)"}},
+                {"name": "thread_sort_index", "ph": "M", "pid": 0, "tid": HOST_TRACK, "args": {"sort_index": HOST_TRACK}},
+            ]
+        self.trace_events.append({
+            "name": f"host step {step.name}", "ph": "X", "pid": 0, "tid": HOST_TRACK,
+            "ts": (self.cycles + self.host_trace_cycles) * us_per_cycle, "dur": cycles * us_per_cycle,
+            "args": {"kernel": step.name, "ops": list(step.ops), "modelled_cycles": cycles}})
+        self.host_trace_cycles += cycles
+
     def add(self, report: Any, events: list[dict[str, Any]], labels: Any = None) -> None:
         """Add one segment's report; its trace events are shifted to start where the last ended
-        and given ``labels(pc)`` (kernel, statement, MoE layer and expert) as arguments."""
-        offset_us = self.cycles * 1e6 / report.clock_hz
+        (host steps included) and given ``labels(pc)`` (kernel, statement, MoE layer and expert)
+        as arguments."""
+        offset_us = (self.cycles + self.host_trace_cycles) * 1e6 / report.clock_hz
         for event in events:
             if event.get("ph") == "M" and self.segments:
                 continue  # track names are declared once
@@ -344,6 +367,8 @@ class AsicExecutable(StagedExecutable):
             if isinstance(current, CpuCall):
                 self.run_cpu_step(current, image, ops_by_name)
                 stats.cpu_steps += 1
+                if trace:
+                    stats.add_host_step(current, self._host_cost(current, ops_by_name), self.target.clock_hz)
                 step += 1
                 continue
             segment = segment_at[step]
@@ -363,6 +388,13 @@ class AsicExecutable(StagedExecutable):
             step = segment.steps[1]
         stats.moe_experts = self.routing(image)
         return self.read_outputs(image), stats
+
+    def _host_cost(self, step: CpuCall, ops_by_name: Mapping[str, Any]) -> int:
+        """The modelled cycles of one host step (the report's host model)."""
+        from moecc.asic_report import host_step_cost
+
+        sizes = {b.name: b.elements * b.dtype.itemsize for b in self.module.hbm}
+        return int(host_step_cost(step, ops_by_name, sizes, self.target)["cycles"])
 
     def _trace_labels(self, segment: Any) -> Any:
         """``pc -> {kernel, statement[, moe_layer, expert]}`` for one segment's trace events:

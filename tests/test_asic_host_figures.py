@@ -47,6 +47,27 @@ def test_total_cycles_include_the_host_steps() -> None:
     assert "is_nan" not in summary.split("WARNING")[1]  # it runs in a kernel
 
 
+def test_the_trace_puts_host_steps_on_their_own_track_on_one_time_axis() -> None:
+    """Each host step is an event on the ``host (modelled)`` track lasting its modelled cycles,
+    and the program segment after it starts after it: one time axis for the whole run."""
+    compiled = moecc.compile(_host_heavy_model(), target="asic", trace=True)
+    compiled.run({"x": __import__("numpy").full((64, 64), 3.0, dtype="float32")})
+    report = compiled.report()
+    events = compiled.trace()["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+    host = [e for e in events if e.get("ph") == "X" and names.get(e["tid"]) == "host (modelled)"]
+    cycles = {row["step"]: row["cycles"] for row in report["host"]["per_step"]}
+    assert [e["args"]["modelled_cycles"] for e in host] == [cycles[e["args"]["kernel"]] for e in host]
+    assert len(host) == 2
+    units = [e for e in events if e.get("ph") == "X" and e not in host]
+    for step in host:  # nothing on the units overlaps a host step
+        start, end = step["ts"] + 1e-6, step["ts"] + step["dur"] - 1e-6  # microseconds, float sums
+        assert not any(start < u["ts"] < end for u in units)
+    # The kernel between the two host steps (the second Add) runs after the first one.
+    first_end, second = host[0]["ts"] + host[0]["dur"], host[1]["ts"]
+    assert any(first_end - 1e-6 <= u["ts"] and u["ts"] + u["dur"] <= second + 1e-6 for u in units)
+
+
 def test_a_model_without_host_steps_has_no_host_cycles() -> None:
     report = moecc.compile(build_example("gpt2-block"), target="asic").report()
     assert report["host_cycles"] == 0 and report["total_cycles"] == report["cycles"]
