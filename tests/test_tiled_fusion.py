@@ -62,7 +62,7 @@ def test_single_use_chain_is_one_expression_and_multi_use_cheap_op_is_recomputed
     model = build_example("gpt2-block", seq=16, hidden=32, heads=2, n_layers=1, vocab=64)
     compiled = moecc.compile(model, target="tiled")
     module = compiled.executable.module
-    gelu = [k for k in _kernels(module) if "mlp" in k.name and any("Tanh" in s for s in k.sources)]
+    gelu = [k for k in _kernels(module) if any("Tanh" in s for s in k.sources)]
     assert gelu, [k.name for k in _kernels(module)]
     computes = [s for k in gelu for _, s, _ in walk(k.body) if isinstance(s, Compute)]
     assert any("tanh" in repr(s.expr) for s in computes)
