@@ -18,7 +18,9 @@ contraction (matmul, gemm: :data:`EPILOGUE_FAMILIES`) never joins but opens a gr
 own, which its element-wise consumers then join: a matmul's *epilogue* (bias, activation,
 gating product, residual add, the norm after it) shares its kernel, and the product stays
 on chip instead of a store and a load across a kernel boundary (bert-layer on moe-asic-v1:
-38,024 -> 32,694 cycles in f32). Letting matmuls join groups too was measured worse (a
+38,024 -> 32,694 cycles in f32). A group a matmul opened also takes the fusible ops that
+follow it without reading it: exporters write SwiGLU as gate matmul, up matmul, then the
+gate's SiLU and the product, so the activation lands in the up projection's kernel. Letting matmuls join groups too was measured worse (a
 group's operands are then read through its staging rather than each matmul's own double
 buffering and cross-kernel prefetch: llama-block +7%). Anything else (a gather, a
 composite, a host call) closes the group first. A group
@@ -107,6 +109,7 @@ class FusionGroups:
     ops: list[Op] = field(default_factory=list)
     produced: set[Value] = field(default_factory=set)
     named: list[Op] = field(default_factory=list)  # the ops that wrote statements (the name)
+    epilogue: bool = False  # the open group was opened by a matmul
     _stmts_before: int = 0
 
     def before(self, op: Op) -> None:
@@ -116,11 +119,12 @@ class FusionGroups:
             self.close()
             return
         if self.builder is not None and (RULES[op.kind].family in EPILOGUE_FAMILIES
-                                         or not any(v in self.produced for v in op.operands)):
+                                         or not (self.epilogue or any(v in self.produced for v in op.operands))):
             self.close()
         if self.builder is None:
             self.builder = KernelBuilder(self.ctx, "", ())
             self.ctx.group = self.builder
+            self.epilogue = RULES[op.kind].family in EPILOGUE_FAMILIES
         self._stmts_before = len(self.builder.stmts)
 
     def after(self, op: Op) -> None:
