@@ -677,7 +677,7 @@ def _shares_bytes(kernel: Kernel, following: Kernel, names: set[str]) -> bool:
     its own accesses to those bytes, which would overwrite or read the wrong data)."""
     def span(buf: Buffer) -> tuple[str, int, int]:
         assert buf.offset is not None
-        return buf.space, buf.offset, buf.offset + buf.slots * buf.slot_bytes
+        return buf.space, buf.offset, buf.offset + buf.nbytes
 
     targets = [span(b) for b in following.buffers if b.name in names]
     return any(space == s and lo < e and s_lo < hi

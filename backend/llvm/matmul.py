@@ -452,9 +452,7 @@ class SgemmBuilder:
                                           builder.add(builder.mul(pc, ldb), jc))
                 b_block = builder.gep(b, [b_offset], inbounds=True)
                 # A prepacked B: this panel's place in it (see the module docstring).
-                rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(target.nr - 1)), _i64(target.nr)),
-                                         _i64(target.nr))
-                panel_offset = builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))
+                panel_offset = self._prepacked_panel(builder, jc, pc, nc, k_total)
                 b_panel = builder.select(prepacked, builder.gep(b, [panel_offset], inbounds=True), packed_b)
                 with builder.if_else(transposed) as (then, otherwise):
                     with then:
@@ -504,12 +502,9 @@ class SgemmBuilder:
         transposed = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_TRANSPOSED))
         with counted_loop(builder, _i64(0), n, _i64(target.nc), "jc") as jc:
             nc = _min(builder, _i64(target.nc), builder.sub(n, jc))
-            rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(target.nr - 1)), _i64(target.nr)),
-                                     _i64(target.nr))
             with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
                 kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
-                panel = builder.gep(dst, [builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))],
-                                    inbounds=True)
+                panel = builder.gep(dst, [self._prepacked_panel(builder, jc, pc, nc, k_total)], inbounds=True)
                 b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
                                           builder.add(builder.mul(pc, ldb), jc))
                 b_block = builder.gep(b, [b_offset], inbounds=True)
@@ -520,6 +515,15 @@ class SgemmBuilder:
                         builder.call(pack_b, [panel, b_block, ldb, kc, nc])
         builder.ret_void()
         return function
+
+    def _prepacked_panel(self, builder: ir.IRBuilder, jc: ir.Value, pc: ir.Value, nc: ir.Value,
+                         k_total: ir.Value) -> ir.Value:
+        """Where the panel of column block ``jc`` and K block ``pc`` starts in a prepacked B:
+        ``jc * K + pc * roundup(nc, NR)`` (every earlier column block holds ``K x NC`` floats,
+        NC being a multiple of NR)."""
+        nr = _i64(self.target.nr)
+        rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(self.target.nr - 1)), nr), nr)
+        return builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))
 
     def _build_sgemm_on_globals(self, workspace: ir.Function) -> ir.Function:
         """``moecc_sgemm``: ``moecc_sgemm_ws`` (B not transposed) over module-global panels."""
