@@ -323,14 +323,16 @@ def _value_text(value: lark.Tree) -> str:
     return str(token)
 
 
-def without_passes(passes: Sequence[Pass], disabled: Iterable[str]) -> list[Pass]:
-    """``passes`` without the graph passes named in ``disabled`` (nested fixed-point groups
-    included). A name that is not in the pipeline, or that names a stage (a target's stages
+def without_passes(passes: Sequence[Pass], disabled: Iterable[str] | str) -> list[Pass]:
+    """``passes`` without the graph passes named in ``disabled`` (names, or one string of
+    comma-separated names; nested fixed-point groups included). A name that is not in the pipeline, or that names a stage (a target's stages
     turn one IR into the next and cannot be skipped), is a :class:`PassError` listing what
     may be disabled."""
     from moecc.passes.compilation import StagePass
 
-    names = list(dict.fromkeys(disabled))
+    # One name, or several with commas, may come as a string ("cse" or "cse,dce").
+    items = [n.strip() for n in disabled.split(",")] if isinstance(disabled, str) else list(disabled)
+    names = list(dict.fromkeys(n for n in items if n))
     if not names:
         return list(passes)
     present: set[str] = set()

@@ -88,6 +88,7 @@ def test_disable_passes_in_the_api_reach_nested_groups() -> None:
     assert pipeline_text(without_passes(parse_pipeline("fixed-point(cse),dce"), ["cse"])) == "dce"
     compiled = moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["raise-moe"])
     assert compiled.options["pipeline"] == "decompose-einsum,canonicalize,fold-constants,cse,dce"
+    assert pipeline_text(without_passes(parse_pipeline("cse,dce,canonicalize"), "cse, dce")) == "canonicalize"
     assert not any(op.kind == "moe" for op in compiled.graph.ops)
     with pytest.raises(PassError):
         moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["lower-to-tiled"])
