@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
     VECTOR_OPS,
@@ -173,9 +174,9 @@ class Selector:
         the following kernel is."""
         self._enter(kernel)
         ahead = leading_weight_loads(following, self.hbm) if following is not None else []
-        if ahead and _shares_bytes(kernel, following, {stmt.dst.buffer for stmt, _ in ahead}):
+        if ahead and shares_bytes(kernel, following, {stmt.dst.buffer for stmt, _ in ahead}):
             ahead = []  # the ring wrapped: this kernel's work would overwrite them before use
-        self.pending = (following, ahead, _has_matmul(kernel.body)) if ahead else None
+        self.pending = (following, ahead, has_matmul(kernel.body)) if ahead else None
         self.select_body(kernel.body, {})
         self._prefetch()
 
@@ -669,53 +670,6 @@ STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None
     Vector: emit_vector,
     For: emit_for,
 }
-
-
-def _shares_bytes(kernel: Kernel, following: Kernel, names: set[str]) -> bool:
-    """Whether buffers ``names`` of ``following`` overlap any local buffer of ``kernel``: then
-    loads into them cannot be selected in ``kernel`` (in program order they would come before
-    its own accesses to those bytes, which would overwrite or read the wrong data)."""
-    def span(buf: Buffer) -> tuple[str, int, int]:
-        assert buf.offset is not None
-        return buf.space, buf.offset, buf.offset + buf.nbytes
-
-    targets = [span(b) for b in following.buffers if b.name in names]
-    return any(space == s and lo < e and s_lo < hi
-               for space, lo, hi in targets for s, s_lo, e in (span(b) for b in kernel.buffers))
-
-
-def _has_matmul(body: Sequence[Stmt]) -> bool:
-    return any(isinstance(s, MatMul) or (isinstance(s, For) and _has_matmul(s.body)) for s in body)
-
-
-def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tuple[Load, dict[str, int]]]:
-    """The loads of weights (HBM buffers nothing writes) that ``kernel`` starts with, with
-    their loop bindings: in statement order, through the first iteration of static loops,
-    past other loads (into other buffers), up to the first statement that is not a load.
-
-    Selected at the end of the kernel before's leading loads instead (the SRAM ring puts
-    consecutive kernels' buffers apart, so they run under that kernel's compute: the MXU
-    does not wait on this kernel's weights at the boundary). The scheduler still sees every
-    byte either side touches, so a wrapped ring costs waits, never a wrong result."""
-    found: list[tuple[Load, dict[str, int]]] = []
-    others: set[str] = set()
-
-    def walk(body: Sequence[Stmt], env: dict[str, int]) -> bool:
-        for stmt in body:
-            if isinstance(stmt, Load):
-                src = hbm.get(stmt.src.buffer)
-                if src is not None and src.role == "weight" and stmt.dst.buffer not in others:
-                    found.append((stmt, dict(env)))
-                else:
-                    others.add(stmt.dst.buffer)
-                continue
-            if isinstance(stmt, For) and not isinstance(stmt.count, Count) and stmt.count > 0:
-                walk(stmt.body, {**env, stmt.var: 0})
-            return False
-        return True
-
-    walk(kernel.body, {})
-    return found
 
 
 def select_instructions(module: KernelModule, kernels: Sequence[Kernel], target: Target,
