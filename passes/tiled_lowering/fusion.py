@@ -20,12 +20,13 @@ gating product, residual add, the norm after it) shares its kernel, and the prod
 on chip instead of a store and a load across a kernel boundary (bert-layer on moe-asic-v1:
 38,024 -> 32,694 cycles in f32). A group a matmul opened also takes the fusible ops that
 follow it without reading it: exporters write SwiGLU as gate matmul, up matmul, then the
-gate's SiLU and the product, so the activation lands in the up projection's kernel. Letting matmuls join groups too was measured worse (a
-group's operands are then read through its staging rather than each matmul's own double
-buffering and cross-kernel prefetch: llama-block +7%). Anything else (a gather, a
-composite, a host call) closes the group first. A group
-also closes when its kernel's locals exceed :data:`MAX_GROUP_LOCAL_SHARE` times the tiling's
-``local_bytes`` or it holds :data:`MAX_GROUP_OPS` ops, so one kernel never outgrows a part.
+gate's SiLU and the product, so the activation lands in the up projection's kernel.
+Letting matmuls join groups too was measured worse (a group's operands are then read
+through its staging rather than each matmul's own double buffering and cross-kernel
+prefetch: llama-block +7%). Anything else (a gather, a composite, a host call) closes the
+group first. A group also closes when its kernel's locals exceed
+:data:`MAX_GROUP_LOCAL_SHARE` times the tiling's ``local_bytes`` or it holds
+:data:`MAX_GROUP_OPS` ops, so one kernel never outgrows a part.
 
 Inside a group, *expression fusion* goes further (:func:`plan_inlining`): an element-wise
 result read only by element-wise ops of the same shape is never stored; its expression is

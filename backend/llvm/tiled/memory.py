@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moecc.backend.llvm.cpu_target import CpuTarget
-from moecc.passes.interval_plan import Interval, plan_intervals
 from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_elements, stmt_views, walk
+from moecc.passes.interval_plan import Interval, plan_intervals
 
 #: Alignment of every buffer in both arenas: one cache line (and one AVX-512 vector).
 ALIGN = 64
