@@ -181,6 +181,11 @@ def test_bad_routing_files_are_refused(tmp_path) -> None:
         moecc.compile(model, target="asic", routing=str(infeasible))
     with pytest.raises(moecc.MoeccError, match="moe='sparse'"):
         moecc.compile(model, target="asic", routing="uniform", moe="dense")
+    for malformed in ({"routing": [{"layer": 0}]}, {"routing": [{"experts": [[0, 1], [2]]}]},
+                      {"tokens_per_expert": [["a", "b"]]}, {"tokens_per_expert": [None]}):
+        (tmp_path / "malformed.json").write_text(json.dumps(malformed))
+        with pytest.raises(moecc.MoeccError, match="not a list of integers"):
+            moecc.compile(model, target="asic", routing=str(tmp_path / "malformed.json"))
 
 
 def test_routing_option_on_the_command_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,14 +62,23 @@ class RoutingSpec:
                          "give one entry per MoE layer of the model")
         form, data = self.layers[layer]
         if form == "choices":
-            chosen = np.asarray(data, dtype=np.int64)
+            chosen = _integers(data, where, "record the routing with moecc run --record-routing")
             if chosen.shape != (tokens, top_k):
                 raise _error(f"{where}: recorded choices have shape {list(chosen.shape)}, the layer routes "
                              f"{tokens} tokens to {top_k} experts", "record the routing on inputs of the same shape")
             if chosen.size and (chosen.min() < 0 or chosen.max() >= experts):
                 raise _error(f"{where}: an expert id is outside [0, {experts})", "record the routing of this model")
             return chosen.astype(np.int32)
-        return _realise(np.asarray(data, dtype=np.int64), tokens, experts, top_k, where)
+        return _realise(_integers(data, where, f"give {experts} integer counts"), tokens, experts, top_k, where)
+
+
+def _integers(data: object, where: str, remedy: str) -> np.ndarray:
+    """``data`` (a file's list, or list of lists) as an int64 array; a missing, ragged or
+    non-numeric entry is the file's error, not a crash."""
+    try:
+        return np.asarray(data, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise _error(f"{where}: the file's entry is not a list of integers", remedy) from None
 
 
 def _realise(counts: np.ndarray, tokens: int, experts: int, top_k: int, where: str) -> np.ndarray:
