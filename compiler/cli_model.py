@@ -98,6 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input (repeatable; others seeded)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
     p.add_argument("--top", type=int, default=0, help="print only the N kernels with the most cycles (default: all)")
+    p.add_argument("--disable-pass", action="append", default=[], metavar="NAME",
+                   help="leave this optional pass out of the pipeline (repeatable), as for compile")
     p.set_defaults(func=_cmd_profile)
 
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
@@ -362,7 +364,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         raise InputError(f"--top {args.top}: give a positive number of kernels (0: all)")
     given = {"asic_target": args.asic_target, "precision": args.precision, "moe": args.moe}
     compiled = moecc.compile(args.model, target="asic", input_shapes=_input_shapes(args.input_shape),
-                             **{k: v for k, v in given.items() if v is not None})
+                             disable_passes=args.disable_pass, **{k: v for k, v in given.items() if v is not None})
     feeds = random_inputs(compiled.graph, seed=args.seed)
     for item in args.input:
         name, sep, path = item.partition("=")

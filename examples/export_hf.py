@@ -17,6 +17,7 @@ Usage::
     python examples/export_hf.py --out /tmp/hf_exports            # every model
     python examples/export_hf.py --out /tmp/hf_exports --models llama mixtral --seq 32 --dynamic
     python examples/export_hf.py --out /tmp/hf_big --models mixtral --batch 1 --seq 128 --hidden 256 --experts 8
+    python examples/export_hf.py --out /tmp/hf_l4 --models llama gpt2 --batch 1 --seq 128 --hidden 256 --layers 4
 
 For each model ``NAME`` it writes ``NAME.onnx`` (dynamo exports keep their weights beside it in
 ``NAME.onnx.data``) and ``NAME.npz`` holding the inputs (``input:<name>``) and the onnxruntime
@@ -400,12 +401,14 @@ def export_one(spec: Export, out_dir: Path, *, batch: int, seq: int, seed: int, 
     return Exported(spec, model, path, used, outputs, eager_diff)
 
 
-def _set_sizes(hidden: int, experts: int) -> None:
-    """The model sizes the config builders read (``--hidden``, ``--experts``)."""
-    global HIDDEN, EXPERTS
+def _set_sizes(hidden: int, experts: int, layers: int = LAYERS) -> None:
+    """The model sizes the config builders read (``--hidden``, ``--experts``, ``--layers``)."""
+    global HIDDEN, EXPERTS, LAYERS
     if hidden % HEADS or hidden // HEADS % 2:
         raise SystemExit(f"--hidden {hidden}: must split into {HEADS} heads of an even size")
-    HIDDEN, EXPERTS = hidden, experts
+    if layers < 1:
+        raise SystemExit(f"--layers {layers}: give at least one layer")
+    HIDDEN, EXPERTS, LAYERS = hidden, experts, layers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamic", action="store_true", help="export batch and seq as symbolic dims")
     parser.add_argument("--hidden", type=int, default=HIDDEN, help=f"hidden size (default {HIDDEN})")
     parser.add_argument("--experts", type=int, default=EXPERTS, help=f"routed experts of the MoE models (default {EXPERTS})")
+    parser.add_argument("--layers", type=int, default=LAYERS, help=f"decoder/encoder layers (default {LAYERS})")
     ns = parser.parse_args(argv)
-    _set_sizes(ns.hidden, ns.experts)
+    _set_sizes(ns.hidden, ns.experts, ns.layers)
     ns.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     for name in ns.models:

@@ -30,6 +30,7 @@ from moecc.passes.dce import DeadCodeElimination, remove_dead_ops
 from moecc.passes.decompose_einsum import DecomposeEinsum, decompose_einsums
 from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
 from moecc.passes.raise_moe import RaiseMoe, raise_moe_layers
+from moecc.passes.raise_composites import RaiseComposites, raise_composites
 from moecc.passes.memory_plan import PlanMemoryStage
 from moecc.passes.tiled_lowering import LowerToTiledStage  # noqa: F401  (registers lower-to-tiled)
 
@@ -43,6 +44,7 @@ __all__ = [
     "FixedPoint",
     "FoldConstants",
     "PlanMemoryStage",
+    "RaiseComposites",
     "RaiseMoe",
     "Pass",
     "PassManager",
@@ -52,6 +54,7 @@ __all__ = [
     "get_pass",
     "parse_pipeline",
     "pipeline_text",
+    "raise_composites",
     "raise_moe_layers",
     "register_pass",
     "registered_passes",

@@ -195,6 +195,15 @@ def div_by_one(op: Op, rw: Rewriter) -> list[Value] | None:
     return None
 
 
+def one_over(op: Op, rw: Rewriter) -> list[Value] | None:
+    """``div(1, %x)`` → ``reciprocal(%x)`` for floats, when the one does not broadcast ``%x``
+    (the same IEEE division; one form for raising to read)."""
+    lhs, rhs = op.operands
+    if _all_equal_to(lhs, 1) and rhs.type == op.result.type and rhs.type.dtype.is_float:
+        return [rw.emit("reciprocal", [rhs], name=_final_name(op))]
+    return None
+
+
 def _scaled_constant(value: Value, factor: float, rw: Rewriter) -> Value | None:
     data = const_value(value)
     if data is None:
@@ -258,6 +267,7 @@ PATTERNS: tuple[RewritePattern, ...] = (
     RewritePattern("add-of-zero", "add", add_of_zero),
     RewritePattern("sub-of-zero", "sub", sub_of_zero),
     RewritePattern("div-by-one", "div", div_by_one),
+    RewritePattern("one-over", "div", one_over),
 )
 
 

@@ -31,7 +31,7 @@ from moecc.ir.graph import Graph
 from moecc.ir.verifier import verify_graph
 
 #: The graph-level cleanup pipeline ``moecc.compile()`` runs after import.
-DEFAULT_GRAPH_PIPELINE = "decompose-einsum,canonicalize,fold-constants,raise-moe,cse,dce"
+DEFAULT_GRAPH_PIPELINE = "decompose-einsum,canonicalize,fold-constants,raise-moe,cse,raise-composites,dce"
 
 #: Header the pass manager writes before each IR dump (MLIR's form).
 DUMP_HEADER = "// -----// IR Dump After "

@@ -66,7 +66,7 @@ def test_disable_pass_drops_a_graph_pass(llama_onnx: Path, capsys: pytest.Captur
     assert main(["compile", str(llama_onnx), "--target", "asic", "--print-pipeline", "--disable-pass", "cse",
                  "--disable-pass", "raise-moe"]) == 0
     printed = capsys.readouterr().out.strip()
-    assert printed.startswith("decompose-einsum,canonicalize,fold-constants,dce,lower-to-tiled")
+    assert printed.startswith("decompose-einsum,canonicalize,fold-constants,raise-composites,dce,lower-to-tiled")
     assert main(["compile", str(llama_onnx), "--emit", "graph", "--disable-pass", "fold-constants",
                  "--print-ir-after-all"]) == 0
     err = capsys.readouterr().err
@@ -87,7 +87,7 @@ def test_disable_passes_in_the_api_reach_nested_groups() -> None:
     assert pipeline_text(passes) == "fixed-point{max_iterations=3}(dce),canonicalize"
     assert pipeline_text(without_passes(parse_pipeline("fixed-point(cse),dce"), ["cse"])) == "dce"
     compiled = moecc.compile(build_example("mixtral-block"), target="ref", disable_passes=["raise-moe"])
-    assert compiled.options["pipeline"] == "decompose-einsum,canonicalize,fold-constants,cse,dce"
+    assert compiled.options["pipeline"] == "decompose-einsum,canonicalize,fold-constants,cse,raise-composites,dce"
     assert pipeline_text(without_passes(parse_pipeline("cse,dce,canonicalize"), "cse, dce")) == "canonicalize"
     assert not any(op.kind == "moe" for op in compiled.graph.ops)
     with pytest.raises(PassError):

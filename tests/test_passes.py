@@ -192,7 +192,7 @@ def test_empty_pipeline_is_no_passes() -> None:
 
 def test_default_pipeline_parses() -> None:
     assert [p.name for p in parse_pipeline(DEFAULT_GRAPH_PIPELINE)] == [
-        "decompose-einsum", "canonicalize", "fold-constants", "raise-moe", "cse", "dce",
+        "decompose-einsum", "canonicalize", "fold-constants", "raise-moe", "cse", "raise-composites", "dce",
     ]
 
 
@@ -422,7 +422,7 @@ def test_fixed_point_apply_without_manager() -> None:
 def test_run_pipeline_helper_returns_the_manager() -> None:
     graph = small_graph()
     manager = run_pipeline(graph)
-    assert set(manager.pass_times) == {"decompose-einsum", "canonicalize", "fold-constants", "raise-moe", "cse", "dce"}
+    assert set(manager.pass_times) == {"decompose-einsum", "canonicalize", "fold-constants", "raise-moe", "cse", "raise-composites", "dce"}
 
 
 # -- dce ---------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ def unary_graph(kind: str, shape: tuple[int, ...], dtype: DType = DType.F32, **a
 # -- element-wise ---------------------------------------------------------------------------------
 
 UNARY_FLOAT = ["neg", "abs", "sign", "relu", "exp", "tanh", "erf", "sigmoid", "sin", "cos", "floor", "ceil",
-               "softplus", "hard_swish", "mish", "gelu", "leaky_relu", "hard_sigmoid", "is_nan", "reciprocal"]
+               "softplus", "hard_swish", "mish", "silu", "gelu", "leaky_relu", "hard_sigmoid", "is_nan", "reciprocal"]
 
 
 @pytest.mark.parametrize("kind", UNARY_FLOAT)

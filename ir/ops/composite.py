@@ -117,6 +117,7 @@ class RmsNorm:
         Attr("scale", AttrKind.FLOAT),
         Attr("is_causal", AttrKind.BOOL, False),
         Attr("softcap", AttrKind.FLOAT, 0.0),
+        Attr("heads_last", AttrKind.BOOL, False),
     ],
 )
 class Attention:
@@ -127,7 +128,9 @@ class Attention:
     applies ``softcap * tanh(s / softcap)`` to the scores before masking. ``mask`` broadcasts to
     ``[B, Hq, S, L]``: bool (True = attend) or float (added to the scores). ``is_causal`` lets
     query ``i`` attend keys ``j <= i + (L - S)`` (aligned to the bottom right, as with a KV
-    cache). A query row with no attendable key yields zeros."""
+    cache). A query row with no attendable key yields zeros. ``heads_last`` gives the result as
+    ``[B, S, Hq, Dv]`` (the transpose exporters write before merging the heads), else
+    ``[B, Hq, S, Dv]``."""
 
     @staticmethod
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -155,7 +158,7 @@ class Attention:
                 raise ShapeError(f"op 'attention': mask {mask} does not broadcast to {full}")
         if attrs["softcap"] < 0:
             raise ShapeError(f"op 'attention': softcap {attrs['softcap']} must be >= 0")
-        return [TensorType((b, hq, s, v.shape[3]), dtype)]
+        return [TensorType((b, s, hq, v.shape[3]) if attrs["heads_last"] else (b, hq, s, v.shape[3]), dtype)]
 
     @staticmethod
     def compute(arrays: Sequence[np.ndarray], attrs: Mapping[str, Any]) -> list[np.ndarray]:
@@ -192,7 +195,8 @@ class Attention:
         # Rows whose every key is masked attend to nothing: zeros, as ONNX Attention-23 says.
         blocked = np.isneginf(np.max(bias, axis=-1, keepdims=True))
         weights = np.where(blocked, dtype(0), weights)
-        return [np.matmul(weights.astype(q.dtype), v).astype(q.dtype)]
+        y = np.matmul(weights.astype(q.dtype), v).astype(q.dtype)
+        return [np.ascontiguousarray(y.transpose(0, 2, 1, 3)) if attrs["heads_last"] else y]
 
 
 @op(

@@ -162,6 +162,10 @@ def _hard_swish(x: np.ndarray) -> np.ndarray:
     return x * _hard_sigmoid(x, 1 / 6, 0.5)
 
 
+def _silu(x: np.ndarray) -> np.ndarray:
+    return x * sigmoid(x)
+
+
 def _mish(x: np.ndarray) -> np.ndarray:
     return x * np.tanh(softplus(x))
 
@@ -189,6 +193,7 @@ UNARY_KINDS: tuple[UnaryKind, ...] = (
     UnaryKind("softplus", softplus, FLOAT_TYPES, "log(1 + exp(x))"),
     UnaryKind("hard_swish", _hard_swish, FLOAT_TYPES, "x * max(0, min(1, x/6 + 1/2))"),
     UnaryKind("mish", _mish, FLOAT_TYPES, "x * tanh(softplus(x))"),
+    UnaryKind("silu", _silu, FLOAT_TYPES, "x * sigmoid(x) (SiLU/Swish; raised from that product by raise-composites)"),
     UnaryKind(
         "gelu",
         gelu,

@@ -1,11 +1,14 @@
 """Composite ops decomposed into tiled contractions and element-wise / row statements.
 
 - ``attention``: per (batch, kv head, query head of its group, query tile): scores
-  ``(q*sqrt(s)) @ (k*sqrt(s))^T`` into a local (the operand dtype, as the reference rounds
-  them), softcap, the bias (bool mask as 0/-inf, float mask added, causal as a constant
+  ``q @ k^T * s`` into a local (f32, or any power-of-two ``sqrt(s)``; narrower types scale
+  q and k by ``sqrt(s)`` first, as the reference rounds them), softcap, the bias (bool mask as 0/-inf, float mask added, causal as a constant
   triangle), row max, ``exp``, row sum, divide, rows with no attendable key zeroed, then
   ``@ v`` straight into the output. Grouped-query heads are the loop nest kv head x group, so
-  the query head ``g * group + r`` and the kv head ``g`` are both affine.
+  the query head ``g * group + r`` and the kv head ``g`` are both affine. Each query head has
+  its own rows of the locals while they fit (:data:`ATTENTION_SLOT_SHARE`), so heads overlap:
+  the MXU computes head ``h + 1``'s scores while the VPU normalises head ``h``'s. No score
+  tensor reaches global memory.
 - ``rotary_embedding``: two element-wise statements on the halves (or the even/odd stride-2
   views when interleaved), cos/sin broadcast over heads; the unrotated tail is a copy.
 - ``gated_mlp``: three tiled matmuls into f32 buffers and one element-wise ``act(g) * u``.
@@ -21,6 +24,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,7 +32,7 @@ from moecc.ir.affine import Affine
 from moecc.ir.graph import Op
 from moecc.ir.ops.composite import is_basic_moe, moe_operand_layout
 from moecc.ir.tiled import views
-from moecc.ir.tiled.nodes import Binary, Compute, Expr, For, MatMul, Operand, Reduce, Select, Stmt, Unary, View
+from moecc.ir.tiled.nodes import Binary, Compute, Copy, Expr, For, MatMul, Operand, Reduce, Select, Stmt, Unary, View
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
@@ -58,6 +62,19 @@ def _scaled(ctx: LoweringContext, op: Op, index: int, root: float) -> View:
     return dst
 
 
+#: Locals of the heads one attention kernel keeps at once may take this many times the
+#: tiling's ``local_bytes`` (each head its own score rows, so head ``h + 1``'s ``q @ k^T`` does
+#: not wait for head ``h``'s softmax and ``@ v`` to release one shared tile).
+ATTENTION_SLOT_SHARE = 2
+
+
+def _exact_root(root: float, t: DType) -> bool:
+    """Scaling by ``root`` in ``t`` is exact (a power of two), so q and k scaled by it give the
+    same scores as the scores scaled by ``root ** 2``."""
+    mantissa, _ = math.frexp(root)
+    return mantissa == 0.5 or t == F32
+
+
 @register_rule("attention")
 def lower_attention(op: Op, ctx: LoweringContext) -> None:
     q, k, v = op.operands[:3]
@@ -66,9 +83,15 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     hkv, length, dv = k.type.shape[1], k.type.shape[2], v.type.shape[3]
     group = hq // hkv
     root = math.sqrt(op.attrs["scale"])
-    qs, ks = _scaled(ctx, op, 0, root), _scaled(ctx, op, 1, root)
+    # f32 scores (and any power-of-two root) take the scale after q @ k^T, in the pass that
+    # masks them: no scaled copies of q and k. Narrower types scale q and k first, as the
+    # reference rounds them.
+    post_scale = _exact_root(root, t)
+    qs, ks = (ctx.view(q), ctx.view(k)) if post_scale else (_scaled(ctx, op, 0, root), _scaled(ctx, op, 1, root))
     vv = ctx.view(v)
     out = ctx.result(op.result)
+    if op.attrs["heads_last"]:  # [B, S, Hq, Dv] seen as [B, Hq, S, Dv]: each head's rows are strided
+        out = views.permute(out, (0, 2, 1, 3))
     mask = views.broadcast(ctx.view(op.operands[3]), (batch, hq, s, length)) if len(op.operands) > 3 else None
     mask_bool = mask is not None and op.operands[3].type.dtype == DType.BOOL
     allowed = None
@@ -77,57 +100,162 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                                f"{op.result.name}_causal")
     cap = op.attrs["softcap"]
     biased = mask is not None or allowed is not None
+    # Whether a query row can have no attendable key (then it yields zeros, and its max and sum
+    # need guards); a causal mask alone blocks none when every query sees key 0.
+    may_block = mask is not None or (allowed is not None and length < s)
+    # The bias is the same for every head when the mask broadcasts over heads.
+    shared_bias = biased and (mask is None or mask.strides[1] == 0)
     ninf = const(-math.inf, F32)
     with ctx.op_kernel(op) as kb:
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
-        scores = kb.local("scores", t, (tq, length))
-        exps = kb.local("weights", t, (tq, length))
-        bias = kb.local("bias", t, (tq, length)) if biased else None
-        row_max = kb.local("row_max", t, (tq, 1))
-        row_sum = kb.local("row_sum", t, (tq, 1))
-        blocked = kb.local("bias_max", t, (tq, 1)) if biased else None
+        rows_bytes = tq * length * t.itemsize * (2 if shared_bias or not biased else 3)
+        slots = hq if hq * rows_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes else 1
+        # Resident operands in the matrix unit's type (bf16 copies on a bf16 MXU: converted once
+        # as they arrive, not per head on the vector unit between two heads' products).
+        rt = DType.BF16 if kb.params.mxu_operand_bytes == 2 and t == F32 else t
+        kv_bytes = hkv * length * (d + dv) * rt.itemsize
+        # Keys and values of a batch entry copied into locals up front (one burst of loads),
+        # so the kv-head loop does not wait for each head's tiles behind the MXU.
+        q_bytes = hq * tq * d * rt.itemsize
+        resident = slots > 1 and hq * rows_bytes + kv_bytes + q_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
+        queries = kb.local("queries", rt, (hq, tq, d)) if resident else None
+        keys = kb.local("keys", rt, (hkv, length, d)) if resident else None
+        values = kb.local("values", rt, (hkv, length, dv)) if resident else None
 
-        def body(starts: Starts, sizes: Sizes) -> list[Stmt]:
-            b, g, r, s0 = starts
-            sq = sizes[3]
-            head = g * group + r
-            z2 = (Affine(0), Affine(0))
-            sc, ex = window(scores, z2, (sq, length)), window(exps, z2, (sq, length))
-            mx, sm = window(row_max, z2, (sq, 1)), window(row_sum, z2, (sq, 1))
-            stmts: list[Stmt] = [MatMul(sc, _mat(qs, (b, head, s0, 0), (1, 1, sq, d)),
-                                        _mat(ks, (b, g, 0, 0), (1, 1, length, d)), transpose_b=True)]
-            if cap > 0:
-                capped = Binary("mul", Unary("tanh", Binary("div", widen(Operand(sc), t), const(cap, F32))), const(cap, F32))
-                stmts.append(Compute(sc, narrow(capped, t)))
-            keep: Expr | None = None
-            if bias is not None and blocked is not None:
-                bs, bm = window(bias, z2, (sq, length)), window(blocked, z2, (sq, 1))
-                parts: list[Expr] = []
-                if mask is not None:
-                    m = Operand(_mat(mask, (b, head, s0, 0), (1, 1, sq, length)))
-                    parts.append(Select(m, const(0, F32), ninf) if mask_bool else widen(m, t))
-                if allowed is not None:
-                    parts.append(Select(Operand(window(allowed, (s0, Affine(0)), (sq, length))), const(0, F32), ninf))
-                total = parts[0] if len(parts) == 1 else Binary("add", parts[0], parts[1])
-                stmts.append(Compute(bs, narrow(total, t)))
-                stmts.append(Compute(sc, narrow(Binary("add", widen(Operand(sc), t), widen(Operand(bs), t)), t)))
-                stmts.append(Reduce("max", bm, bs))
-                keep = Binary("ne", widen(Operand(bm), t), ninf)
-            stmts += reduce_chunks(kb, "max", mx, sc)
-            shift = Select(Binary("eq", widen(Operand(mx), t), ninf), const(0, F32), widen(Operand(mx), t))
-            stmts.append(Compute(ex, narrow(Unary("exp", Binary("sub", widen(Operand(sc), t), shift)), t)))
-            stmts += reduce_chunks(kb, "sum", sm, ex)
-            total_w = widen(Operand(sm), t)
-            divided: Expr = Binary("div", widen(Operand(ex), t),
-                                   Select(Binary("eq", total_w, const(0, F32)), const(1, F32), total_w))
-            if keep is not None:
-                divided = Select(keep, divided, const(0, F32))
-            stmts.append(Compute(ex, narrow(divided, t)))
-            stmts.append(MatMul(_mat(out, (b, head, s0, 0), (1, 1, sq, dv)), ex,
-                                _mat(vv, (b, g, 0, 0), (1, 1, length, dv))))
+        # The resident queries take the scale as they are filled (one pass over q instead of
+        # one over every head's scores).
+        prescaled = queries is not None and post_scale
+
+        def fill(local: View, source: View, factor: float | None = None) -> list[Stmt]:
+            if rt == t and factor is None:
+                return tiled_copy(kb, local, source)
+            if factor is None:
+                return tiled_compute(kb, local, [source], lambda xs: narrow(widen(xs[0], t), rt))
+            return tiled_compute(kb, local, [source], lambda xs: narrow(Binary("mul", widen(xs[0], t), const(factor, F32)), rt))
+        scores = kb.local("scores", t, (slots * tq, length))
+        exps = kb.local("weights", t, (slots * tq, length))
+        # The normalised weights in the matrix unit's type (one rounding in the pass that
+        # normalises, none before ``@ v``), and each head's output rows kept until all are done.
+        probs = kb.local("probs", rt, (slots * tq, length)) if rt != t else exps
+        outputs = kb.local("outputs", t, (slots * tq, dv)) if slots > 1 else None
+        row_max = kb.local("row_max", t, (slots * tq, 1))
+        row_sum = kb.local("row_sum", t, (slots * tq, 1))
+        bias_rows = tq if shared_bias else slots * tq
+        bias = kb.local("bias", t, (bias_rows, length)) if biased else None
+        blocked = kb.local("bias_max", t, (bias_rows, 1)) if biased and may_block else None
+        zero = Affine(0)
+
+        def rows_of(head: Affine) -> Affine:
+            return head * tq if slots > 1 else zero
+
+        def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int) -> list[Stmt]:
+            """The additive bias of query rows ``s0 + [0, sq)`` (and its row max) into the bias rows."""
+            assert bias is not None
+            at = (zero if shared_bias else rows_of(head), zero)
+            parts: list[Expr] = []
+            if mask is not None:
+                m = Operand(_mat(mask, (b, head, s0, 0), (1, 1, sq, length)))
+                parts.append(Select(m, const(0, F32), ninf) if mask_bool else widen(m, t))
+            if allowed is not None:
+                parts.append(Select(Operand(window(allowed, (s0, zero), (sq, length))), const(0, F32), ninf))
+            total = parts[0] if len(parts) == 1 else Binary("add", parts[0], parts[1])
+            stmts: list[Stmt] = [Compute(window(bias, at, (sq, length)), narrow(total, t))]
+            if blocked is not None:
+                stmts.append(Reduce("max", window(blocked, at, (sq, 1)), window(bias, at, (sq, length))))
             return stmts
 
-        kb.emit(tile_loops(kb, (batch, hkv, group, s), (1, 1, 1, tq), body))
+        def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+            """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)``."""
+            head = g * group + r
+            at = (rows_of(head), zero)
+            sc, ex = window(scores, at, (sq, length)), window(exps, at, (sq, length))
+            mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
+            key = (views.reshape(views.window(keys, (g, zero, zero), (1, length, d)), (length, d)) if keys is not None
+                   else _mat(ks, (b, g, 0, 0), (1, 1, length, d)))
+            query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
+                     else _mat(qs, (b, head, s0, 0), (1, 1, sq, d)))
+            stmts: list[Stmt] = [MatMul(sc, query, key, transpose_b=True)]
+            scaled: Expr = widen(Operand(sc), t)
+            if post_scale and not prescaled:
+                scaled = Binary("mul", scaled, const(op.attrs["scale"], F32))
+            if cap > 0:
+                scaled = Binary("mul", Unary("tanh", Binary("div", scaled, const(cap, F32))), const(cap, F32))
+            keep: Expr | None = None
+            if bias is not None:
+                if not shared_bias:
+                    stmts += bias_stmts(b, head, s0, sq)
+                bat = (zero if shared_bias else rows_of(head), zero)
+                if post_scale and not prescaled or cap > 0:
+                    stmts.append(Compute(sc, narrow(scaled, t)))  # rounded to t before the bias, as the reference
+                stmts.append(Compute(sc, narrow(Binary("add", widen(Operand(sc), t),
+                                                       widen(Operand(window(bias, bat, (sq, length))), t)), t)))
+                if blocked is not None:
+                    keep = Binary("ne", widen(Operand(window(blocked, bat, (sq, 1))), t), ninf)
+            elif post_scale and not prescaled or cap > 0:
+                stmts.append(Compute(sc, narrow(scaled, t)))
+            stmts += reduce_chunks(kb, "max", mx, sc)
+            shift: Expr = widen(Operand(mx), t)
+            if may_block:
+                shift = Select(Binary("eq", shift, ninf), const(0, F32), shift)
+            stmts.append(Compute(ex, narrow(Unary("exp", Binary("sub", widen(Operand(sc), t), shift)), t)))
+            stmts += reduce_chunks(kb, "sum", sm, ex)
+            total_w: Expr = widen(Operand(sm), t)
+            if may_block:
+                total_w = Select(Binary("eq", total_w, const(0, F32)), const(1, F32), total_w)
+            # One reciprocal per row, then a product per element (a division costs as an exp).
+            stmts.append(Compute(sm, narrow(Unary("rcp", total_w), t)))
+            divided: Expr = Binary("mul", widen(Operand(ex), t), widen(Operand(sm), t))
+            if keep is not None:
+                divided = Select(keep, divided, const(0, F32))
+            stmts.append(Compute(window(probs, at, (sq, length)), narrow(divided, rt)))
+            return stmts
+
+        def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+            """Query head ``g * group + r``'s output rows ``s0 + [0, sq)``: its weights ``@ v``."""
+            head = g * group + r
+            ex = window(probs, (rows_of(head), zero), (sq, length))
+            value = (views.reshape(views.window(values, (g, zero, zero), (1, length, dv)), (length, dv))
+                     if values is not None else _mat(vv, (b, g, 0, 0), (1, 1, length, dv)))
+            dst = _mat(out, (b, head, s0, 0), (1, 1, sq, dv))
+            if outputs is None:
+                return [MatMul(dst, ex, value)]
+            return [MatMul(window(outputs, (rows_of(head), zero), (sq, dv)), ex, value)]
+
+        def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+            """Query head ``g * group + r``'s output rows from the local to the result."""
+            assert outputs is not None
+            head = g * group + r
+            return [Copy(_mat(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
+
+        def query_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
+            b, s0 = starts
+            sq = sizes[1]
+
+            def heads(*parts: Callable[..., list[Stmt]]) -> list[Stmt]:
+                return tile_loops(kb, (hkv, group), (1, 1),
+                                  lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq)])
+
+            stmts = bias_stmts(b, zero, s0, sq) if shared_bias else []
+            if queries is not None:  # every head's query rows in one burst of loads
+                rows = views.reshape(views.window(qs, (b, 0, s0, 0), (1, hq, sq, d)), (hq, sq, d))
+                stmts += fill(views.window(queries, (zero, zero, zero), (hq, sq, d)), rows,
+                              op.attrs["scale"] if prescaled else None)
+            if slots > 1:
+                # Every head's weights, then every head's output: in program order the MXU
+                # computes head h + 1's scores before head h's output, while the VPU works.
+                return stmts + heads(weights_stmts) + heads(output_stmts) + heads(store_stmts)
+            return stmts + heads(weights_stmts, output_stmts)
+
+        def batch_entry(starts: Starts, sizes: Sizes) -> list[Stmt]:
+            b = starts[0]
+            stmts: list[Stmt] = []
+            if keys is not None and values is not None:
+                for local, view, width in ((keys, ks, d), (values, vv, dv)):
+                    whole = views.reshape(views.window(view, (b, 0, 0, 0), (1, hkv, length, width)), (hkv, length, width))
+                    stmts += fill(local, whole)
+            return stmts + tile_loops(kb, (s,), (tq,), lambda qs_, qz: query_tile((b, qs_[0]), (1, qz[0])))
+
+        kb.emit(tile_loops(kb, (batch,), (1,), batch_entry))
 
 
 @register_rule("rotary_embedding")
@@ -176,6 +304,9 @@ def _mlp(kb: KernelBuilder, x: View, w_gate: View, w_up: View, w_down: View, y: 
 
 @register_rule("gated_mlp")
 def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
+    """Three kernels, as the decomposed form fuses: ``g = x @ w_gate``; ``u = x @ w_up`` with the
+    epilogue ``act(g) * u`` (``u`` stays on chip); then ``@ w_down`` in the op's own kernel (the
+    open fusion group's, so a residual add after it joins as its epilogue)."""
     x, w_gate, w_up, w_down = op.operands
     hidden, ffn = w_gate.type.shape
     tokens = x.type.numel // hidden
@@ -183,8 +314,15 @@ def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
     out = views.reshape(ctx.result(op.result), (tokens, w_down.type.shape[1]))
     g = ctx.add_global(f"{op.result.name}_gate", F32, (tokens, ffn))
     u = ctx.add_global(f"{op.result.name}_up", F32, (tokens, ffn))
+    act = op.attrs["activation"]
+    for part, stmts in (("gate", lambda kb: emit_matmul(kb, g, rows, ctx.view(w_gate))),
+                        ("up", lambda kb: emit_matmul(kb, u, rows, ctx.view(w_up)) + tiled_compute(
+                            kb, g, [g, u], lambda xs: Binary("mul", activation(act, xs[0], F32), xs[1])))):
+        kb = KernelBuilder(ctx, ctx.fresh_step(f"{op.result.name}_{part}"), sources_of(op))
+        kb.emit(stmts(kb))
+        ctx.append_kernel(kb)
     with ctx.op_kernel(op) as kb:
-        kb.emit(_mlp(kb, rows, ctx.view(w_gate), ctx.view(w_up), ctx.view(w_down), out, g, u, op.attrs["activation"]))
+        kb.emit(emit_matmul(kb, out, g, ctx.view(w_down)))
 
 
 def _moe_expert(kb: KernelBuilder, x: View, w: dict[str, View], y: View, g: View, u: View, attrs: dict,

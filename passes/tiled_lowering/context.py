@@ -54,16 +54,17 @@ class TilingParams:
     #: its token tile halves (down to 8 rows) while the estimate is above it. A target that
     #: keeps an expert's weights on chip while its tiles run (the ASIC) sets it.
     expert_bytes: int = 0
-    #: Bytes an expert weight element takes where ``expert_bytes`` counts it (2 when the
-    #: target keeps bf16 copies of the weights for its matrix unit).
-    expert_weight_bytes: int = 4
+    #: Bytes of one matrix-unit operand element (2 when the target multiplies bf16 copies):
+    #: what an expert weight element takes where ``expert_bytes`` counts it, and the type
+    #: attention keeps its resident queries, keys and values in.
+    mxu_operand_bytes: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_floor, int) or self.row_floor < 1:
             raise PassError(f"tiling parameter row_floor={self.row_floor!r} must be a positive integer",
                             pass_name="lower-to-tiled", remedy="give 1 or the rows a matmul costs at least")
-        if self.expert_weight_bytes not in (1, 2, 4, 8):
-            raise PassError(f"tiling parameter expert_weight_bytes={self.expert_weight_bytes!r} must be 1, 2, 4 or 8",
+        if self.mxu_operand_bytes not in (1, 2, 4, 8):
+            raise PassError(f"tiling parameter mxu_operand_bytes={self.mxu_operand_bytes!r} must be 1, 2, 4 or 8",
                             pass_name="lower-to-tiled", remedy="give the bytes of one stored weight element")
         if not isinstance(self.expert_bytes, int) or self.expert_bytes < 0:
             raise PassError(f"tiling parameter expert_bytes={self.expert_bytes!r} must be a non-negative integer",

@@ -76,8 +76,8 @@ def gelu(x: Expr, t: DType, approximate: bool) -> Expr:
 
 def activation(name: str, x: Expr, t: DType) -> Expr:
     """The gated-MLP / MoE activations of the composite ops (on a float expression of ``t``)."""
-    if name == "silu":
-        return bin_("div", x, bin_("add", const(1, t), un("exp", un("neg", x))))
+    if name == "silu":  # x * sigmoid(x): two VPU passes (the reference's x / (1 + exp(-x)) to an ulp)
+        return bin_("mul", x, un("sigmoid", x))
     if name == "gelu":
         return gelu(x, t, approximate=False)
     if name == "gelu_tanh":
@@ -133,6 +133,7 @@ UNARY: dict[str, UnaryBuild] = {
     "softplus": lambda x, attrs, t: softplus(x, t),
     "hard_swish": lambda x, attrs, t: bin_("mul", x, hard_sigmoid(x, t, 1 / 6, 0.5)),
     "mish": lambda x, attrs, t: bin_("mul", x, un("tanh", softplus(x, t))),
+    "silu": lambda x, attrs, t: bin_("mul", x, un("sigmoid", x)),
     "gelu": lambda x, attrs, t: gelu(x, t, attrs["approximate"] == "tanh"),
     "leaky_relu": lambda x, attrs, t: Select(bin_("lt", x, const(0, t)), bin_("mul", x, const(attrs["alpha"], t)), x),
     "hard_sigmoid": lambda x, attrs, t: hard_sigmoid(x, t, attrs["alpha"], attrs["beta"]),

@@ -48,10 +48,14 @@ from moecc.passes.tiled_lowering.context import RULES, KernelBuilder, LoweringCo
 FUSIBLE_FAMILIES = frozenset({"elementwise", "norms", "contractions"})
 #: Families whose ops only open a group (their element-wise consumers join it as an epilogue).
 EPILOGUE_FAMILIES = frozenset({"contractions"})
-#: Further op kinds that may join: row reductions, softmax and the view/copy data ops.
+#: Further op kinds that only open a group: attention (the head merge after it joins its
+#: kernel) and the gated MLP (its down projection's kernel takes the residual add).
+EPILOGUE_KINDS = frozenset({"attention", "gated_mlp"})
+#: Further op kinds that may join: row reductions, softmax, the view/copy data ops and the
+#: rotary embedding (element-wise on the halves of each head).
 FUSIBLE_KINDS = frozenset({
     "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "softmax", "log_softmax",
-    "reshape", "transpose", "slice", "expand", "concat", "tile", "trilu",
+    "reshape", "transpose", "slice", "expand", "concat", "tile", "trilu", "rotary_embedding",
 })
 #: A group closes once its kernel's locals exceed this many times the tiling's ``local_bytes``.
 MAX_GROUP_LOCAL_SHARE = 4
@@ -98,7 +102,12 @@ def plan_inlining(ctx: LoweringContext) -> set[Value]:
 def fusible(op: Op) -> bool:
     """Whether ``op`` may share a kernel with the element-wise ops around it."""
     rule = RULES.get(op.kind)
-    return rule is not None and (rule.family in FUSIBLE_FAMILIES or op.kind in FUSIBLE_KINDS)
+    return rule is not None and (rule.family in FUSIBLE_FAMILIES or op.kind in FUSIBLE_KINDS or op.kind in EPILOGUE_KINDS)
+
+
+def opens_epilogue(op: Op) -> bool:
+    """Whether ``op`` only opens a group, which its consumers then join."""
+    return RULES[op.kind].family in EPILOGUE_FAMILIES or op.kind in EPILOGUE_KINDS
 
 
 @dataclass(slots=True)
@@ -119,13 +128,13 @@ class FusionGroups:
         if not fusible(op):
             self.close()
             return
-        if self.builder is not None and (RULES[op.kind].family in EPILOGUE_FAMILIES
+        if self.builder is not None and (opens_epilogue(op)
                                          or not (self.epilogue or any(v in self.produced for v in op.operands))):
             self.close()
         if self.builder is None:
             self.builder = KernelBuilder(self.ctx, "", ())
             self.ctx.group = self.builder
-            self.epilogue = RULES[op.kind].family in EPILOGUE_FAMILIES
+            self.epilogue = opens_epilogue(op)
         self._stmts_before = len(self.builder.stmts)
 
     def after(self, op: Op) -> None:
@@ -156,5 +165,5 @@ class FusionGroups:
         self.ctx.append_kernel(kb)
 
 
-__all__ = ["EPILOGUE_FAMILIES", "FUSIBLE_FAMILIES", "FUSIBLE_KINDS", "MAX_GROUP_LOCAL_SHARE", "MAX_GROUP_OPS", "FusionGroups", "fusible",
+__all__ = ["EPILOGUE_FAMILIES", "EPILOGUE_KINDS", "opens_epilogue", "FUSIBLE_FAMILIES", "FUSIBLE_KINDS", "MAX_GROUP_LOCAL_SHARE", "MAX_GROUP_OPS", "FusionGroups", "fusible",
            "CHEAP_KINDS", "inlinable", "plan_inlining"]

@@ -105,7 +105,7 @@ def lower_moe_sparse(op: Op, ctx: LoweringContext) -> None:
     gated, biased = bool(attrs.get("gated", True)), bool(attrs.get("expert_bias", False))
     name = op.result.name
     rows = token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows)
-    rows = fitting_token_tile(rows, hidden, ffn, gated, ctx.params.expert_bytes, ctx.params.expert_weight_bytes)
+    rows = fitting_token_tile(rows, hidden, ffn, gated, ctx.params.expert_bytes, ctx.params.mxu_operand_bytes)
     # With a capacity factor an expert takes at most ``capacity`` tokens (the first ones, in
     # token order); the others are dropped (their slot is a sink row no expert reads).
     capacity = expert_capacity(ctx.capacity_factor, tokens, top, experts)
@@ -331,7 +331,7 @@ def choose_moe(op: Op, ctx: LoweringContext) -> str:
     hidden, ffn = op.operands[0].type.shape[1], op.operands[2].type.shape[2]
     rows = fitting_token_tile(token_tile(tokens, ctx.params.expert_rows or ctx.params.tile_rows), hidden, ffn,
                               bool(op.attrs.get("gated", True)), ctx.params.expert_bytes,
-                              ctx.params.expert_weight_bytes)
+                              ctx.params.mxu_operand_bytes)
     full, rest = divmod(per_expert, rows)
     sparse = experts * (full * max(rows, floor) + (max(rest, floor) if rest else 0))
     dense = experts * max(tokens, floor)
