@@ -145,7 +145,7 @@ class AsicRunStats:
                 work["busy"][unit] = work["busy"].get(unit, 0) + int(result.pc_busy[pc])
                 work["hbm_bytes"] += int(result.pc_bytes[pc])
                 work["flops"] += int(result.pc_flops[pc])
-                work["dmas"] += int(mnemonic.startswith("dma.") and not mnemonic.endswith(".mark"))
+                work["dmas"] += int(mnemonic.startswith("dma.") and not mnemonic.endswith((".mark", ".sram")))
         done = 0
         for name in segment.kernels:
             end = ends.get(name)

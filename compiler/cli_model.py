@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="--target asic what-if: replace the MoE routers' choices by this distribution (uniform, "
                         "zipf:ALPHA, or a file from `moecc run --record-routing` or with 'tokens_per_expert') and "
                         "simulate that load; the outputs are then not the model's")
+    p.add_argument("--activations", choices=["on-chip", "hbm"], default=None,
+                   help="--target asic: keep activations in SRAM between the kernels that write and read them "
+                        "when they fit (on-chip, the default), or send every one through HBM (hbm)")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -100,6 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--top", type=int, default=0, help="print only the N kernels with the most cycles (default: all)")
     p.add_argument("--disable-pass", action="append", default=[], metavar="NAME",
                    help="leave this optional pass out of the pipeline (repeatable), as for compile")
+    p.add_argument("--activations", choices=["on-chip", "hbm"], default=None,
+                   help="keep activations in SRAM between kernels when they fit (on-chip, the default) or not (hbm)")
     p.set_defaults(func=_cmd_profile)
 
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
@@ -230,7 +235,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     backend = get_target(args.target)
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
              "moe": args.moe, "routing": args.routing, "capacity_factor": args.capacity_factor,
-             "trace": True if args.trace else None}
+             "activations": args.activations, "trace": True if args.trace else None}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline
@@ -362,7 +367,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     if args.top < 0:
         raise InputError(f"--top {args.top}: give a positive number of kernels (0: all)")
-    given = {"asic_target": args.asic_target, "precision": args.precision, "moe": args.moe}
+    given = {"asic_target": args.asic_target, "precision": args.precision, "moe": args.moe,
+             "activations": args.activations}
     compiled = moecc.compile(args.model, target="asic", input_shapes=_input_shapes(args.input_shape),
                              disable_passes=args.disable_pass, **{k: v for k, v in given.items() if v is not None})
     feeds = random_inputs(compiled.graph, seed=args.seed)

@@ -45,6 +45,7 @@ def compile(  # noqa: A001 - the public name of the API
     moe: str | None = None,
     routing: str | None = None,
     capacity_factor: float | None = None,
+    activations: str | None = None,
 ) -> CompiledModel:
     """Compile an ONNX model (path, bytes or ``onnx.ModelProto``) for ``target``.
 
@@ -72,10 +73,12 @@ def compile(  # noqa: A001 - the public name of the API
     the model's; the report's ``routing_source`` says so); ``capacity_factor`` (``cpu``, ``tiled``,
     ``asic``): each dispatched expert takes at most ``ceil(factor * tokens * k / experts)`` tokens,
     the first in token order; the others' choices are dropped and counted in the report (0, the
-    default: dropless).
+    default: dropless); ``activations`` (``asic``): ``"on-chip"`` (the default) keeps activations
+    in SRAM between the kernels that write and read them when they fit, ``"hbm"`` sends every one
+    through HBM (what keeping them on chip buys).
     """
     given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe,
-             "routing": routing, "capacity_factor": capacity_factor}
+             "routing": routing, "capacity_factor": capacity_factor, "activations": activations}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     if progress is not None:

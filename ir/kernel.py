@@ -42,8 +42,10 @@ Space = Literal["hbm", "sram", "acc"]
 SPACES: tuple[str, ...] = ("hbm", "sram", "acc")
 #: Element types the ASIC's memories and units work in.
 KERNEL_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16, DType.I32)
-#: HBM buffer roles: program inputs/outputs, constant weights, intermediates.
-HBM_ROLES: tuple[str, ...] = ("input", "output", "weight", "temp")
+#: HBM buffer roles: program inputs/outputs, constant weights, intermediates, and
+#: intermediates memory planning kept on chip (``resident``: the buffer's offset is an SRAM
+#: byte address, and its loads and stores are on-chip copies).
+HBM_ROLES: tuple[str, ...] = ("input", "output", "weight", "temp", "resident")
 
 #: VPU operations a :class:`Vector` statement may name, with their operand pattern:
 #: ``"binary"`` (dst, a, b with bcast), ``"unary"`` (dst, a with bcast), ``"scalar"`` (dst, a, imm),

@@ -96,7 +96,8 @@ def target_reference() -> str:
         ("peak", lambda t: ", ".join(f"{d} {t.peak_flops_per_s(d) / 1e12:.2f} TFLOP/s" for d in t.mxu_dtypes)),
         ("VPU", lambda t: f"{t.vpu_lanes} elements/cycle"),
         ("DMA", lambda t: f"{t.dma_engines} engines per queue, {t.dma_setup_cycles}-cycle setup, "
-                          f"{t.dma_gather_row_cycles} cycles/row gathered"),
+                          f"{t.dma_gather_row_cycles} cycles/row gathered; on-chip copies (dma.ld.sram, dma.st.sram) "
+                          f"{t.dma_local_setup_cycles}-cycle setup, {t.sram_bytes_per_cycle} B/cycle"),
         ("queues", lambda t: f"depth {t.queue_depth}, loop stack {t.loop_stack}"),
         ("timing classes", lambda t: ", ".join(f"{k} {v}" for k, v in t.timing)),
         ("host (prices host steps)", lambda t: f"{t.host_flops_per_s / 1e9:g} GFLOP/s, {t.host_bytes_per_s / 1e9:g} GB/s, "

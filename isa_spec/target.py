@@ -122,6 +122,14 @@ class Target:
     host_flops_per_s: float = 1.0e11
     host_bytes_per_s: float = 2.5e10
     host_step_overhead_s: float = 1.0e-5
+    #: Setup cycles of an on-chip copy (``dma.ld.sram``, ``dma.st.sram``: SRAM to SRAM): a descriptor without the HBM
+    #: first-access latency. ``[dma] local_setup_cycles`` in the TOML.
+    dma_local_setup_cycles: int = 16
+
+    @property
+    def sram_bytes_per_cycle(self) -> int:
+        """What an on-chip copy moves per cycle: every bank's width."""
+        return self.sram_banks * self.sram_bank_width_bytes
 
     @property
     def limits(self) -> TileLimits:
@@ -184,6 +192,7 @@ def parse_target(text: str, origin: str = "<target>") -> Target:
             dma_engines=int(data["dma"]["engines"]),
             dma_setup_cycles=int(data["dma"]["setup_cycles"]),
             dma_gather_row_cycles=int(data["dma"]["gather_row_cycles"]),
+            dma_local_setup_cycles=int(data["dma"].get("local_setup_cycles", 16)),
             queue_depth=int(data["queues"]["depth"]),
             loop_stack=int(data["queues"]["loop_stack"]),
             timing=tuple(sorted((k, int(v)) for k, v in data["timing"].items())),

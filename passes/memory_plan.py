@@ -12,8 +12,16 @@ which needs byte addresses. The kernel IR printed after it carries the offsets.
   bound, the most bytes live at once).
 - SRAM and accumulator: all of a kernel's local buffers live for the whole kernel (so a
   run-time loop's count buffer, or a scatter's rows and indices, need no liveness of their
-  own), and each kernel bump-allocates from address 0. A kernel that does not fit raises
-  :class:`~moecc.errors.TargetError` (:func:`kernel_fits` says so beforehand).
+  own); kernels follow each other around a ring (:func:`_plan_kernel`). A kernel that does
+  not fit raises :class:`~moecc.errors.TargetError` (:func:`kernel_fits` says so beforehand).
+- Activations kept on chip: the ring takes the bottom of the SRAM, :data:`RING_KERNELS` times
+  the largest kernel's locals (at least half the SRAM); the rest holds temporaries between the
+  kernel that writes them and the last that reads them (role ``resident``: the offset is an
+  SRAM address, their loads and stores become on-chip ``dma.ld.sram``/``dma.st.sram`` copies, no HBM traffic).
+  Temporaries are taken largest first, each at the lowest address clear of those live at the
+  same time, while they fit (:func:`fit_within`); a temporary that a host step touches, that
+  lives across a host step (the program ends there), or that a gather or scatter reads by
+  run-time indices stays in HBM.
 
 Every offset is aligned to :data:`ALIGNMENT` bytes (a DMA burst, and more than any element).
 
@@ -23,12 +31,12 @@ Every offset is aligned to :data:`ALIGNMENT` bytes (a DMA burst, and more than a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from moecc.errors import PassError, TargetError
-from moecc.ir.kernel import Buffer, CpuCall, Kernel, KernelModule, Step, hbm_refs, walk
+from moecc.ir.kernel import Buffer, CpuCall, Kernel, KernelModule, Load, Step, Store, hbm_refs, walk
 from moecc.isa_spec.target import Target
 from moecc.passes.compilation import Compilation, StagePass
 from moecc.passes.interval_plan import Interval, IntervalPlan, plan_intervals
@@ -39,6 +47,10 @@ ALIGNMENT = 64
 LOCAL_CAPACITY_ATTR: dict[str, str] = {"sram": "sram_capacity_bytes", "acc": "acc_capacity_bytes"}
 #: Roles that get a region of their own, in layout order.
 FIXED_ROLES: tuple[str, ...] = ("input", "output", "weight")
+#: The kernels' ring keeps this many times the largest kernel's SRAM (and at least half of
+#: it), so consecutive kernels still touch disjoint bytes and overlap; the rest of the SRAM
+#: may hold activations between kernels.
+RING_KERNELS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,10 @@ class MemoryPlan:
     #: which ordering placed them, and what the greedy-by-size baseline would take
     hbm_temp_planner: str = ""
     hbm_temp_bytes_greedy: int = 0
+    #: temporaries kept in SRAM between kernels: how many, their bytes, and the SRAM they take
+    resident_buffers: int = 0
+    resident_bytes: int = 0
+    sram_resident_bytes: int = 0
 
 
 def align(value: int, alignment: int = ALIGNMENT) -> int:
@@ -82,33 +98,31 @@ def kernel_fits(kernel: Kernel, target: Target) -> bool:
     return all(used.get(space, 0) <= getattr(target, attr) for space, attr in LOCAL_CAPACITY_ATTR.items())
 
 
-def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, MemoryPlan]:
-    """A copy of ``module`` with every buffer's byte ``offset`` set, and the plan's summary."""
-    hbm_offsets, temps, hbm_end = _plan_hbm(module)
+def plan_memory(module: KernelModule, target: Target, on_chip: bool = True) -> tuple[KernelModule, MemoryPlan]:
+    """A copy of ``module`` with every buffer's byte ``offset`` set, and the plan's summary;
+    ``on_chip=False`` keeps every temporary in HBM."""
+    local_bytes = {step.name: kernel_local_bytes(step) for step in module.steps if isinstance(step, Kernel)}
+    peak = max((b["sram"] for b in local_bytes.values()), default=0)
+    ring = min(target.sram_capacity_bytes, max(RING_KERNELS * peak, target.sram_capacity_bytes // 2))
+    resident = fit_within(_resident_candidates(module), target.sram_capacity_bytes - ring) if on_chip else {}
+    hbm_offsets, temps, hbm_end = _plan_hbm(module, set(resident))
     if hbm_end > target.hbm_capacity_bytes:
         raise TargetError(
             f"memory plan: the model needs {hbm_end} bytes of HBM, {target.name} has {target.hbm_capacity_bytes}",
             remedy="use a target with more HBM or a smaller model / batch",
         )
     steps: list[Step] = []
-    local_bytes: dict[str, dict[str, int]] = {}
-    ring = {space: 0 for space in LOCAL_CAPACITY_ATTR}
+    cursor = {space: 0 for space in LOCAL_CAPACITY_ATTR}
+    capacity = {"sram": ring, "acc": target.acc_capacity_bytes}
     for step in module.steps:
-        if isinstance(step, Kernel):
-            placed = _plan_kernel(step, target, ring)
-            local_bytes[step.name] = kernel_local_bytes(step)
-            steps.append(placed)
-        else:
-            steps.append(step)
-    planned = KernelModule(
-        hbm=[b.placed(hbm_offsets[b.name]) for b in module.hbm],
-        steps=steps,
-        inputs=list(module.inputs),
-        outputs=list(module.outputs),
-    )
+        steps.append(_plan_kernel(step, target, cursor, capacity) if isinstance(step, Kernel) else step)
+    hbm = [Buffer(b.name, b.space, b.dtype, b.shape, b.slots, ring + resident[b.name], "resident")
+           if b.name in resident else b.placed(hbm_offsets[b.name]) for b in module.hbm]
+    sizes = {b.name: align(b.nbytes) for b in module.hbm}
+    planned = KernelModule(hbm=hbm, steps=steps, inputs=list(module.inputs), outputs=list(module.outputs))
     plan = MemoryPlan(
         hbm_bytes_planned=hbm_end,
-        sram_peak_bytes=max((b["sram"] for b in local_bytes.values()), default=0),
+        sram_peak_bytes=peak,
         acc_peak_bytes=max((b["acc"] for b in local_bytes.values()), default=0),
         sram_capacity_bytes=target.sram_capacity_bytes,
         acc_capacity_bytes=target.acc_capacity_bytes,
@@ -119,32 +133,80 @@ def plan_memory(module: KernelModule, target: Target) -> tuple[KernelModule, Mem
         hbm_temp_bytes_lower_bound=temps.lower_bound,
         hbm_temp_planner=temps.algorithm,
         hbm_temp_bytes_greedy=temps.baseline_end,
+        resident_buffers=len(resident),
+        resident_bytes=sum(sizes[name] for name in resident),
+        sram_resident_bytes=max((offset + sizes[name] for name, offset in resident.items()), default=0),
     )
     return planned, plan
 
 
-def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int]) -> Kernel:
+def _resident_candidates(module: KernelModule) -> list[Interval]:
+    """The temporaries that may stay on chip, with their live ranges: read and written only by
+    plain loads and stores, touched by no host step and live across none."""
+    live = _live_ranges(module)
+    refused: set[str] = set()
+    host_steps: list[int] = []
+    for index, step in enumerate(module.steps):
+        if isinstance(step, CpuCall):
+            refused.update(step.inputs + step.outputs)
+            host_steps.append(index)
+            continue
+        for stmt, _ in walk(step.body):
+            if not isinstance(stmt, (Load, Store)):
+                refused.update(ref.buffer for _, ref in hbm_refs(stmt))
+    candidates = []
+    for b in module.hbm:
+        if b.role != "temp" or b.name in refused or b.name not in live:
+            continue
+        first, last = live[b.name]
+        if any(first < h < last for h in host_steps):
+            continue
+        candidates.append(Interval(b.name, align(max(b.nbytes, 1)), first, last))
+    return candidates
+
+
+def fit_within(intervals: Sequence[Interval], capacity: int) -> dict[str, int]:
+    """Offsets in ``[0, capacity)`` for as many of ``intervals`` as fit, largest first, each at
+    the lowest offset clear of the placed ones live at the same time; the rest are left out."""
+    placed: list[tuple[Interval, int]] = []
+    offsets: dict[str, int] = {}
+    for item in sorted(intervals, key=lambda i: (-i.size, i.first, i.name)):
+        if item.size > capacity:
+            continue
+        busy = sorted((offset, offset + other.size) for other, offset in placed
+                      if other.first <= item.last and item.first <= other.last)
+        offset = 0
+        for lo, hi in busy:
+            if offset + item.size <= lo:
+                break
+            offset = max(offset, hi)
+        if offset + item.size <= capacity:
+            placed.append((item, offset))
+            offsets[item.name] = offset
+    return offsets
+
+
+def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int], capacity: Mapping[str, int]) -> Kernel:
     """Place a kernel's local buffers contiguously at the ring cursor of each space.
 
     Kernels follow each other around SRAM (and acc) like a ring buffer instead of all
     starting at 0: consecutive kernels then touch disjoint bytes, so the scheduler sees no
     false dependency between them and the next kernel's independent loads (its weights)
     overlap the current kernel's compute. A kernel that does not fit before the end wraps
-    to 0. ``ring`` is updated in place."""
+    to 0. ``ring`` is updated in place; ``capacity`` is each space's ring size."""
     used = kernel_local_bytes(kernel)
     for space, attr in LOCAL_CAPACITY_ATTR.items():
-        capacity = getattr(target, attr)
-        if used.get(space, 0) > capacity:
+        if used.get(space, 0) > getattr(target, attr):
             sizes = ", ".join(f"{b.name} {b.nbytes} B" for b in kernel.buffers if b.space == space)
             raise TargetError(
                 f"kernel {kernel.name}: local {space} buffers need {used[space]} bytes ({sizes}), "
-                f"{target.name} has {capacity}",
+                f"{target.name} has {getattr(target, attr)}",
                 remedy="re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
             )
     cursor: dict[str, int] = {}
-    for space, attr in LOCAL_CAPACITY_ATTR.items():
+    for space in LOCAL_CAPACITY_ATTR:
         start = ring[space]
-        if start + used.get(space, 0) > getattr(target, attr):
+        if start + used.get(space, 0) > capacity[space]:
             start = 0
         cursor[space] = start
     placed: list[Buffer] = []
@@ -176,9 +238,9 @@ def _live_ranges(module: KernelModule) -> dict[str, tuple[int, int]]:
     return ranges
 
 
-def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], IntervalPlan, int]:
-    """Offsets of every HBM buffer, the temporaries' plan (:func:`plan_intervals` over their
-    live ranges in step order) and the end of the HBM image."""
+def _plan_hbm(module: KernelModule, resident: set[str]) -> tuple[dict[str, int], IntervalPlan, int]:
+    """Offsets of every HBM buffer but the ``resident`` ones, the temporaries' plan
+    (:func:`plan_intervals` over their live ranges in step order) and the end of the HBM image."""
     offsets: dict[str, int] = {}
     cursor = 0
     for role in FIXED_ROLES:
@@ -190,7 +252,7 @@ def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], IntervalPlan, int]:
     live = _live_ranges(module)
     # A temporary never touched shares with nothing live (its interval is step -1).
     temps = [Interval(b.name, align(max(b.nbytes, 1)), *live.get(b.name, (-1, -1))) for b in module.hbm
-             if b.role == "temp"]
+             if b.role == "temp" and b.name not in resident]
     plan = plan_intervals(temps)
     for name, offset in plan.offsets.items():
         offsets[name] = temps_base + offset
@@ -200,14 +262,16 @@ def _plan_hbm(module: KernelModule) -> tuple[dict[str, int], IntervalPlan, int]:
 @register_pass
 @dataclass(frozen=True, slots=True)
 class PlanMemoryStage(StagePass):
-    """Gives every HBM and local buffer of the kernel IR its offset (:func:`plan_memory`)."""
+    """Gives every HBM and local buffer of the kernel IR its offset (:func:`plan_memory`).
+    ``on_chip=false`` keeps every activation in HBM (to see what keeping them on chip buys)."""
 
     name: ClassVar[str] = "plan-memory"
     consumes: ClassVar[tuple[str, ...]] = ("kernel",)
     produces: ClassVar[str] = "kernel"
+    on_chip: bool = True
 
     def run(self, unit: Compilation) -> None:
         if unit.tiling is None:
             raise PassError("the compilation has no target description to plan memory for", pass_name=self.name,
                             remedy="run it through moecc.compile() with target='asic'")
-        unit.kernels, unit.memory_plan = plan_memory(unit.require_kernels(self.name), unit.tiling)
+        unit.kernels, unit.memory_plan = plan_memory(unit.require_kernels(self.name), unit.tiling, self.on_chip)

@@ -9,7 +9,8 @@ from moecc.errors import TargetError
 from moecc.ir.kernel import Affine, Buffer, CpuCall, HbmRef, Kernel, KernelModule, Load, LocalRef, Store
 from moecc.ir.types import DType
 from moecc.isa_spec import load_target
-from moecc.passes.memory_plan import ALIGNMENT, kernel_fits, kernel_local_bytes, plan_memory
+from moecc.passes.interval_plan import Interval
+from moecc.passes.memory_plan import ALIGNMENT, fit_within, kernel_fits, kernel_local_bytes, plan_memory
 
 F32 = DType.F32
 V1 = load_target("moe-asic-v1")
@@ -32,7 +33,7 @@ def _chain() -> KernelModule:
 
 
 def test_fixed_regions_are_disjoint_aligned_and_temps_share_by_liveness() -> None:
-    planned, plan = plan_memory(_chain(), V1)
+    planned, plan = plan_memory(_chain(), V1, on_chip=False)
     offsets = plan.hbm_offsets
     assert all(off % ALIGNMENT == 0 for off in offsets.values())
     assert offsets["x"] < offsets["y"] < offsets["w"] < min(offsets[t] for t in "abc")
@@ -45,8 +46,42 @@ def test_fixed_regions_are_disjoint_aligned_and_temps_share_by_liveness() -> Non
 def test_cpu_steps_extend_liveness() -> None:
     module = _chain()
     module.steps.insert(3, CpuCall("host", ("a",), ("c",)))  # a is now live until c is written
-    _, plan = plan_memory(module, V1)
+    _, plan = plan_memory(module, V1, on_chip=False)
     assert len({plan.hbm_offsets[t] for t in "abc"}) == 3
+
+
+def test_activations_stay_on_chip_when_they_fit() -> None:
+    """Every temporary of the chain goes to SRAM above the kernels' ring (a and c, never live
+    together, at one address); no HBM holds them."""
+    planned, plan = plan_memory(_chain(), V1)
+    resident = {b.name: b for b in planned.hbm if b.role == "resident"}
+    assert set(resident) == {"a", "b", "c"} and plan.resident_buffers == 3
+    ring = V1.sram_capacity_bytes // 2  # the ring's floor: half the SRAM
+    assert all(b.offset is not None and b.offset >= ring for b in resident.values())
+    assert resident["a"].offset == resident["c"].offset != resident["b"].offset
+    assert plan.hbm_temp_bytes_shared == 0 and plan.sram_resident_bytes == 2 * 192
+
+
+def test_host_steps_and_indexed_access_keep_activations_in_hbm() -> None:
+    """A temporary a host step reads stays in HBM, and so does one live across a host step
+    (the program ends there); the others still go on chip."""
+    module = _chain()
+    module.steps.insert(2, CpuCall("host", ("b",), ()))
+    planned, _ = plan_memory(module, V1)
+    roles = {b.name: b.role for b in planned.hbm}
+    assert roles["b"] == "temp" and roles["a"] == "resident" and roles["c"] == "resident"
+    module = _chain()
+    module.steps.insert(1, CpuCall("host", (), ()))  # between a's write and its read
+    planned, _ = plan_memory(module, V1)
+    assert {b.name: b.role for b in planned.hbm}["a"] == "temp"
+
+
+def test_activations_that_do_not_fit_stay_in_hbm() -> None:
+    """fit_within takes the largest first while they fit; the rest are left out."""
+    intervals = [Interval("big", 600, 0, 3), Interval("mid", 400, 1, 2), Interval("small", 100, 2, 5)]
+    assert fit_within(intervals, 1000) == {"big": 0, "mid": 600}
+    assert fit_within(intervals, 1100) == {"big": 0, "mid": 600, "small": 1000}
+    assert fit_within(intervals, 500) == {"mid": 0, "small": 400}
 
 
 def test_local_buffers_are_bump_allocated_per_kernel() -> None:

@@ -306,12 +306,14 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
 
 
 def _dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: int, row_bytes: int,
-            hbm_stride: int, sram_stride: int) -> None:
-    """One strided copy, split into as many dma.ld/dma.st as the field widths need."""
+            hbm_stride: int, sram_stride: int, *, loading: bool, far_space: str = "hbm") -> None:
+    """One strided copy between a tile and a global buffer, split into as many DMAs as the
+    field widths need: ``dma.ld``/``dma.st`` when the buffer is in HBM, ``dma.ld.sram``/
+    ``dma.st.sram`` (on-chip copies, on the same queues) when memory planning kept it in SRAM
+    (``far_space``)."""
     max_rows = sel.field_max(mnemonic, "rows")
     max_row_bytes = sel.field_max(mnemonic, "row_bytes")
     max_stride = min(sel.field_max(mnemonic, "sstride"), sel.field_max(mnemonic, "dstride"))
-    loading = mnemonic == "dma.ld"
     # Column pieces stay multiples of 64 bytes, so element alignment is kept for every dtype.
     piece = max_row_bytes - max_row_bytes % 64
     for col_start, col_bytes in _chunks(row_bytes, piece):
@@ -320,7 +322,7 @@ def _dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: i
             h = hbm_base + row_start * hbm_stride + col_start
             s = sram_base + row_start * sram_stride + col_start
             hs, ss = (hbm_stride, sram_stride) if count > 1 else (0, 0)
-            hbm_range = ByteRange("hbm", h, h + (count - 1) * hbm_stride + col_bytes)
+            hbm_range = ByteRange(far_space, h, h + (count - 1) * hbm_stride + col_bytes)
             sram_range = ByteRange("sram", s, s + (count - 1) * sram_stride + col_bytes)
             if loading:
                 sel.emit(mnemonic, reads=[hbm_range], writes=[sram_range],
@@ -347,7 +349,9 @@ def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
     hbm, h = sel.hbm_address(stmt.src, env)
     size = _check_same_itemsize(sel, local, hbm, "load")
     row_bytes = stmt.dst.cols * size
-    _dma_2d(sel, "dma.ld", h, s, stmt.src.rows, row_bytes, stmt.src.pitch * size, row_bytes)
+    on_chip = hbm.role == "resident"
+    _dma_2d(sel, "dma.ld.sram" if on_chip else "dma.ld", h, s, stmt.src.rows, row_bytes, stmt.src.pitch * size, row_bytes,
+            loading=True, far_space="sram" if on_chip else "hbm")
 
 
 def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
@@ -356,7 +360,9 @@ def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
     hbm, h = sel.hbm_address(stmt.dst, env)
     size = _check_same_itemsize(sel, local, hbm, "store")
     row_bytes = stmt.src.cols * size
-    _dma_2d(sel, "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size, row_bytes)
+    on_chip = hbm.role == "resident"
+    _dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size, row_bytes,
+            loading=False, far_space="sram" if on_chip else "hbm")
 
 
 def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:

@@ -463,6 +463,12 @@ class _Run:
     def run_dma(self, issued: _Issued, now: int) -> Scheduled:
         a, m, where = issued.args, issued.spec.mnemonic, self.where(issued.pc)
         timing = self.dma[issued.spec.unit]
+        if m in ("dma.ld.sram", "dma.st.sram"):
+            rows, row_bytes = a["rows"], a["row_bytes"]
+            src = self.sram.rows(where, a["src"], rows, row_bytes, a["sstride"])
+            dst = self.sram.rows(where, a["dst"], rows, row_bytes, a["dstride"])
+            dst[...] = src.copy()
+            return timing.schedule_local(now, rows * row_bytes)
         if m in ("dma.ld", "dma.st"):
             rows, row_bytes = a["rows"], a["row_bytes"]
             if m == "dma.ld":

@@ -84,6 +84,16 @@ class DmaTiming:
         return Scheduled(min(self.engines), data_end, (data_begin, data_end))
 
 
+    def schedule_local(self, start: int, nbytes: int) -> Scheduled:
+        """An on-chip copy: an engine of the queue, the local setup, the SRAM's bandwidth (not
+        the HBM bus)."""
+        engine = min(range(len(self.engines)), key=lambda i: self.engines[i])
+        data_begin = max(start, self.engines[engine]) + self.target.dma_local_setup_cycles
+        data_end = data_begin + math.ceil(nbytes / self.target.sram_bytes_per_cycle)
+        self.engines[engine] = data_end
+        return Scheduled(min(self.engines), data_end, (data_begin, data_end))
+
+
 def vpu_schedule(target: Target, start: int, elements: int, timing_class: str) -> Scheduled:
     vectors = max(1, math.ceil(elements / target.vpu_lanes))
     throughput = vectors * target.cycles(timing_class)

@@ -41,11 +41,16 @@ _REPORT = "report.json"
 _HOST_KERNELS = "host_kernels.tir"  # the tiled kernels staging left to the host
 
 
+#: Where activations live between kernels: in SRAM when they fit (the default), or always HBM.
+ACTIVATION_HOMES = ("on-chip", "hbm")
+
+
 class AsicTarget(CompileTarget):
     name: ClassVar[str] = "asic"
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
-                                                    "moe": "auto", "routing": "", "capacity_factor": 0.0}
+                                                    "moe": "auto", "routing": "", "capacity_factor": 0.0,
+                                                    "activations": "on-chip"}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -62,6 +67,9 @@ class AsicTarget(CompileTarget):
         if not isinstance(options["routing"], str):
             raise UnsupportedError(f"routing must be a string (uniform, zipf:ALPHA or a JSON file), got {options['routing']!r}",
                                    remedy="give routing='uniform', 'zipf:1.2' or a path")
+        if options["activations"] not in ACTIVATION_HOMES:
+            raise UnsupportedError(f"activations '{options['activations']}' is not supported",
+                                   remedy=f"use one of {', '.join(ACTIVATION_HOMES)}")
         if options["routing"]:
             from moecc.passes.tiled_lowering.routing_whatif import parse_routing
 
@@ -86,7 +94,9 @@ class AsicTarget(CompileTarget):
         params = asdict(asic_tiling_params(load_target(str(options["asic_target"])), str(options.get("precision", "f32"))))
         lower = LowerToTiledStage(**params, moe=str(options.get("moe", "auto")), routing=str(options.get("routing", "")),
                                   capacity_factor=float(options.get("capacity_factor", 0.0)))
-        return [lower, *parse_pipeline("stage-for-asic,plan-memory,select-instructions,compile-host-steps")]
+        on_chip = "true" if options.get("activations", "on-chip") == "on-chip" else "false"
+        return [lower, *parse_pipeline(f"stage-for-asic,plan-memory{{on_chip={on_chip}}},select-instructions,"
+                                       "compile-host-steps")]
 
     def finish(self, compiled: CompiledModel, unit: Compilation) -> None:
         from moecc.asic_runtime import AsicExecutable
@@ -120,6 +130,11 @@ class AsicTarget(CompileTarget):
             "hbm_activation_no_reuse": plan.hbm_temp_bytes_unshared,
             "hbm_activation_greedy_by_size": plan.hbm_temp_bytes_greedy,
             "hbm_activation_planner": plan.hbm_temp_planner,
+            # Activations kept in SRAM between the kernels that write and read them (their
+            # loads and stores are on-chip copies): how many, their bytes, the SRAM they take.
+            "sram_resident_activations": plan.resident_buffers,
+            "sram_resident_activation_bytes": plan.resident_bytes,
+            "sram_resident_region_bytes": plan.sram_resident_bytes,
         }
         compiled.options["asic_target"] = unit.machine.name
 
