@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -32,7 +33,8 @@ from moecc.ir.affine import Affine
 from moecc.ir.graph import Op
 from moecc.ir.ops.composite import is_basic_moe, moe_operand_layout
 from moecc.ir.tiled import views
-from moecc.ir.tiled.nodes import Binary, Compute, Copy, Expr, For, MatMul, Operand, Reduce, Select, Stmt, Unary, View
+from moecc.ir.tiled.nodes import (Binary, Compute, Copy, Expr, For, MatMul, Operand, Parallel, Reduce, Select, Stmt, Unary,
+                                  View)
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
@@ -103,13 +105,20 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     # Whether a query row can have no attendable key (then it yields zeros, and its max and sum
     # need guards); a causal mask alone blocks none when every query sees key 0.
     may_block = mask is not None or (allowed is not None and length < s)
-    # The bias is the same for every head when the mask broadcasts over heads.
-    shared_bias = biased and (mask is None or mask.strides[1] == 0)
     ninf = const(-math.inf, F32)
     with ctx.op_kernel(op) as kb:
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
+        # In-order units (the ASIC) overlap heads when each has its own rows of the locals (the
+        # phased form); otherwise the head loop is a parallel loop (the CPU's threads take heads),
+        # whose locals are per iteration, the bias included.
+        phased = kb.params.in_order_units and hq * tq * length * t.itemsize * 3 <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
+        # The bias is computed once for every head when the mask broadcasts over heads.
+        shared_bias = phased and biased and (mask is None or mask.strides[1] == 0)
         rows_bytes = tq * length * t.itemsize * (2 if shared_bias or not biased else 3)
-        slots = hq if hq * rows_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes else 1
+        slots = hq if phased else 1
+        # (Only while the query rows split evenly: a peeled last tile would be a second head
+        # loop over the same locals.)
+        parallel = not kb.params.in_order_units and s % tq == 0
         # Resident operands in the matrix unit's type (bf16 copies on a bf16 MXU: converted once
         # as they arrive, not per head on the vector unit between two heads' products).
         rt = DType.BF16 if kb.params.mxu_operand_bytes == 2 and t == F32 else t
@@ -217,8 +226,8 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             value = (views.reshape(views.window(values, (g, zero, zero), (1, length, dv)), (length, dv))
                      if values is not None else _mat(vv, (b, g, 0, 0), (1, 1, length, dv)))
             dst = _mat(out, (b, head, s0, 0), (1, 1, sq, dv))
-            if outputs is None:
-                return [MatMul(dst, ex, value)]
+            if outputs is None:  # a parallel head loop's adds into the zeroed output
+                return [MatMul(dst, ex, value, accumulate=parallel)]
             return [MatMul(window(outputs, (rows_of(head), zero), (sq, dv)), ex, value)]
 
         def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
@@ -240,11 +249,12 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 rows = views.reshape(views.window(qs, (b, 0, s0, 0), (1, hq, sq, d)), (hq, sq, d))
                 stmts += fill(views.window(queries, (zero, zero, zero), (hq, sq, d)), rows,
                               op.attrs["scale"] if prescaled else None)
-            if slots > 1:
+            if phased:
                 # Every head's weights, then every head's output: in program order the MXU
                 # computes head h + 1's scores before head h's output, while the VPU works.
                 return stmts + heads(weights_stmts) + heads(output_stmts) + heads(store_stmts)
-            return stmts + heads(weights_stmts, output_stmts)
+            both = heads(weights_stmts, output_stmts)
+            return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
 
         def batch_entry(starts: Starts, sizes: Sizes) -> list[Stmt]:
             b = starts[0]
@@ -255,7 +265,18 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                     stmts += fill(local, whole)
             return stmts + tile_loops(kb, (s,), (tq,), lambda qs_, qz: query_tile((b, qs_[0]), (1, qz[0])))
 
+        if parallel:
+            kb.emit(tiled_compute(kb, out, [], lambda xs: narrow(const(0, F32), t)))
         kb.emit(tile_loops(kb, (batch,), (1,), batch_entry))
+
+
+def _parallel_heads(stmts: list[Stmt], out: str) -> list[Stmt]:
+    """``stmts`` with their outermost head loop marked parallel (each head adds its output rows
+    into ``out``, zeroed before), so that a target with threads runs heads side by side."""
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, For):
+            return stmts[:index] + [dataclasses.replace(stmt, parallel=Parallel((out,)))] + stmts[index + 1:]
+    return stmts
 
 
 @register_rule("rotary_embedding")

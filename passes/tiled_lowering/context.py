@@ -58,6 +58,10 @@ class TilingParams:
     #: what an expert weight element takes where ``expert_bytes`` counts it, and the type
     #: attention keeps its resident queries, keys and values in.
     mxu_operand_bytes: int = 4
+    #: The target's units run their own queues in order, concurrently (the ASIC): lowering then
+    #: orders independent work so that it overlaps (attention: every head's scores, then every
+    #: head's output). Otherwise (the CPU) independent iterations are marked parallel instead.
+    in_order_units: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_floor, int) or self.row_floor < 1:

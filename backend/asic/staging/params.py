@@ -59,6 +59,7 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
         row_floor=max(1, target.mxu_rows // max(1, passes)),
         expert_bytes=max(1, target.sram_capacity_bytes // EXPERT_SRAM_SHARE),
         mxu_operand_bytes=2 if precision == "bf16" else 4,  # the MXU multiplies bf16 copies
+        in_order_units=True,
     )
 
 
