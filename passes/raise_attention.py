@@ -146,6 +146,54 @@ def _leads_to_matmul(v: Value, depth: int = 0) -> bool:
     return False
 
 
+def _last_axis(op: Op, rank: int) -> bool:
+    return op.attrs["axis"] in (-1, rank - 1)
+
+
+def _softmax_input(probs: Value, uses: Uses, ops: list[Op]) -> tuple[Value, tuple[float, ...]] | None:
+    """The logits a softmax over the last axis turns into ``probs``, and the attention sinks:
+    ``slice(softmax([sub(c, reduce_max(c))] c)) [.., :L]`` with ``c = concat(logits, sinks)``
+    whose last column is one constant logit per head (GPT-OSS), or a plain softmax (none)."""
+    p = probs.producer
+    rank = probs.type.rank
+    if p is not None and p.kind == "softmax" and _last_axis(p, rank):
+        ops.append(p)
+        return p.operands[0], ()
+    if p is None or p.kind != "slice" or rank != 4 or not _single_use(p.operands[0], uses):
+        return None
+    length = probs.type.shape[-1]
+    axes = [a % rank for a in p.attrs["axes"]]
+    if axes != [rank - 1] or list(p.attrs["steps"]) != [1] or int(p.attrs["starts"][0]) != 0 \
+            or p.operands[0].type.shape[-1] != length + 1:
+        return None
+    softmax = p.operands[0].producer
+    if softmax is None or softmax.kind != "softmax" or not _last_axis(softmax, rank):
+        return None
+    ops += [p, softmax]
+    c = softmax.operands[0]
+    shifted = c.producer
+    if shifted is not None and shifted.kind == "sub" and _single_use(c, uses):
+        top = shifted.operands[1].producer
+        if (top is not None and top.kind == "reduce_max" and top.operands[0] is shifted.operands[0]
+                and top.attrs["keepdims"] and [a % rank for a in top.attrs["axes"]] == [rank - 1]):
+            ops += [shifted, top]  # the max a softmax subtracts itself: exact to drop
+            c = shifted.operands[0]
+    joined = c.producer
+    if joined is None or joined.kind != "concat" or len(joined.operands) != 2 \
+            or joined.attrs["axis"] % rank != rank - 1:
+        return None
+    logits, column = joined.operands
+    data = const_value(column)
+    if data is None or column.type.shape[-1] != 1:
+        return None
+    full = np.broadcast_to(data, c.type.shape[:-1] + (1,)).astype(np.float64)
+    sinks = full[0, :, 0, 0]
+    if not np.all(full == sinks[None, :, None, None]):  # one logit per head, whatever the batch and row
+        return None
+    ops.append(joined)
+    return logits, tuple(float(x) for x in sinks)
+
+
 def _view_chain(v: Value) -> list[tuple[Value, list[Op]]]:
     """``v`` and the values it is a view of, with the view ops from each up to ``v``."""
     chain: list[tuple[Value, list[Op]]] = [(v, [])]
@@ -235,14 +283,14 @@ def find_attention(root: Op, uses: Uses) -> Match | None:
         probs = inner
         if len(uses.get(probs, [])) != 2:  # the is_nan and the where
             return None
-    softmax = probs.producer
     rank = probs.type.rank
-    if softmax is None or softmax.kind != "softmax" or softmax.attrs["axis"] not in (-1, rank - 1):
-        return None
     if guard is None and not _single_use(probs, uses):
         return None
-    ops.append(softmax)
-    scores, steps = _masks(softmax.operands[0], uses, ops)
+    found = _softmax_input(probs, uses, ops)
+    if found is None:
+        return None
+    logits, sinks = found
+    scores, steps = _masks(logits, uses, ops)
     if not _single_use(scores, uses):
         return None
     scores, score_scale = _peel_scale(scores, uses, ops, allow_div=True)
@@ -273,7 +321,7 @@ def find_attention(root: Op, uses: Uses) -> Match | None:
         mask_shape = (1, *mask.type.shape) if rank == 3 and mask.type.rank == 3 else mask.type.shape
         if len(mask_shape) > 4 or broadcast_to(mask_shape, full) is None:
             return None
-    return Match({"q": q}, ops, info={"key": key, "value": val, "scale": scale, "steps": steps,
+    return Match({"q": q}, ops, info={"key": key, "value": val, "scale": scale, "steps": steps, "sinks": sinks,
                                       "batch": batch, "heads": heads, "seq": s, "length": length})
 
 
@@ -307,7 +355,7 @@ def rewrite_attention(m: Match, rw) -> Value:  # noqa: ANN001 - a canonicalize.R
         if rank3 and term.type.rank == 3:
             term = rw.emit("reshape", [term], {"shape": [1, *term.type.shape]}, name="mask")
         mask = term if mask is None else rw.emit("add", [mask, term], name="mask")
-    attrs = {"scale": float(info["scale"]), "is_causal": False}
+    attrs = {"scale": float(info["scale"]), "is_causal": False, "sinks": list(info["sinks"])}
     operands = [q, k, v]
     if mask is not None:
         data = const_value(mask)

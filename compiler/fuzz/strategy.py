@@ -967,6 +967,8 @@ def gen_attention(b: _Build) -> None:
     elif mask_kind == "float":
         operands.append(b.new_const(b.choice([(s, length), (batch, hq, s, length)]), F32, -2, 0, False, "mask"))
     attrs = {"scale": 1 / math.sqrt(d), "is_causal": b.flag(), "softcap": b.choice([0.0, 0.0, 5.0])}
+    if b.choice([False, False, True]):  # GPT-OSS's attention sinks: one logit per query head
+        attrs["sinks"] = [b.choice([-2.0, -0.5, 0.0, 0.75, 3.0]) for _ in range(hq)]
     b.emit1("attention", operands, attrs)
 
 

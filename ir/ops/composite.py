@@ -118,6 +118,7 @@ class RmsNorm:
         Attr("is_causal", AttrKind.BOOL, False),
         Attr("softcap", AttrKind.FLOAT, 0.0),
         Attr("heads_last", AttrKind.BOOL, False),
+        Attr("sinks", AttrKind.FLOATS, ()),
     ],
 )
 class Attention:
@@ -130,7 +131,9 @@ class Attention:
     query ``i`` attend keys ``j <= i + (L - S)`` (aligned to the bottom right, as with a KV
     cache). A query row with no attendable key yields zeros. ``heads_last`` gives the result as
     ``[B, S, Hq, Dv]`` (the transpose exporters write before merging the heads), else
-    ``[B, Hq, S, Dv]``."""
+    ``[B, Hq, S, Dv]``. ``sinks`` (empty, or one logit per query head: GPT-OSS's attention
+    sinks) join each row's softmax as one more key with no value: they take a share of the
+    weights and give nothing, and a row whose every key is masked then yields zeros too."""
 
     @staticmethod
     def infer(types: Sequence[TensorType], attrs: Mapping[str, Any]) -> list[TensorType]:
@@ -158,6 +161,8 @@ class Attention:
                 raise ShapeError(f"op 'attention': mask {mask} does not broadcast to {full}")
         if attrs["softcap"] < 0:
             raise ShapeError(f"op 'attention': softcap {attrs['softcap']} must be >= 0")
+        if attrs["sinks"] and len(attrs["sinks"]) != hq:
+            raise ShapeError(f"op 'attention': {len(attrs['sinks'])} sinks for {hq} query heads; give one per head")
         return [TensorType((b, s, hq, v.shape[3]) if attrs["heads_last"] else (b, hq, s, v.shape[3]), dtype)]
 
     @staticmethod
@@ -187,11 +192,16 @@ class Attention:
         if cap > 0:
             scores = np.tanh(scores / dtype(cap)) * dtype(cap)
         scores = scores + bias
+        if attrs["sinks"]:  # one more key per row, its logit the head's sink, with no value
+            sink = np.broadcast_to(np.asarray(attrs["sinks"], dtype=q.dtype).reshape(1, -1, 1, 1),
+                                   scores.shape[:-1] + (1,))
+            scores = np.concatenate([scores, sink], axis=-1)
         row_max = np.max(scores, axis=-1, keepdims=True)
         row_max = np.where(np.isneginf(row_max), dtype(0), row_max)
         weights = np.exp(scores - row_max)
         total = np.sum(weights, axis=-1, keepdims=True)
         weights = weights / np.where(total == dtype(0), dtype(1), total)
+        weights = weights[..., :length]
         # Rows whose every key is masked attend to nothing: zeros, as ONNX Attention-23 says.
         blocked = np.isneginf(np.max(bias, axis=-1, keepdims=True))
         weights = np.where(blocked, dtype(0), weights)

@@ -101,6 +101,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         allowed = ctx.constant(np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s),
                                f"{op.result.name}_causal")
     cap = op.attrs["softcap"]
+    sinks = ctx.constant(np.asarray(op.attrs["sinks"], dtype=t.numpy), f"{op.result.name}_sinks") if op.attrs["sinks"] else None
     biased = mask is not None or allowed is not None
     # Whether a query row can have no attendable key (then it yields zeros, and its max and sum
     # need guards); a causal mask alone blocks none when every query sees key 0.
@@ -203,11 +204,19 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             elif post_scale and not prescaled or cap > 0:
                 stmts.append(Compute(sc, narrow(scaled, t)))
             stmts += reduce_chunks(kb, "max", mx, sc)
+            sink: Expr | None = None
+            if sinks is not None:  # one more key per row: the head's sink logit, with no value
+                sink = widen(Operand(views.broadcast(views.reshape(views.window(sinks, (head,), (1,)), (1, 1)),
+                                                     (sq, 1))), t)
+                stmts.append(Compute(mx, narrow(Binary("max", widen(Operand(mx), t), sink), t)))
             shift: Expr = widen(Operand(mx), t)
             if may_block:
                 shift = Select(Binary("eq", shift, ninf), const(0, F32), shift)
             stmts.append(Compute(ex, narrow(Unary("exp", Binary("sub", widen(Operand(sc), t), shift)), t)))
             stmts += reduce_chunks(kb, "sum", sm, ex)
+            if sink is not None:
+                stmts.append(Compute(sm, narrow(Binary("add", widen(Operand(sm), t),
+                                                       Unary("exp", Binary("sub", sink, shift))), t)))
             total_w: Expr = widen(Operand(sm), t)
             if may_block:
                 total_w = Select(Binary("eq", total_w, const(0, F32)), const(1, F32), total_w)
