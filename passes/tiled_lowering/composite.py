@@ -147,7 +147,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         # The normalised weights in the matrix unit's type (one rounding in the pass that
         # normalises, none before ``@ v``), and each head's output rows kept until all are done.
         probs = kb.local("probs", rt, (slots * tq, length)) if rt != t else exps
-        outputs = kb.local("outputs", t, (slots * tq, dv)) if slots > 1 else None
+        outputs = kb.local("outputs", t, (slots * tq, dv)) if phased else None
         row_max = kb.local("row_max", t, (slots * tq, 1))
         row_sum = kb.local("row_sum", t, (slots * tq, 1))
         bias_rows = tq if shared_bias else slots * tq
