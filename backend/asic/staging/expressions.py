@@ -92,10 +92,20 @@ def stage_compute(ctx: StageContext, stmt: Compute) -> None:
         by_view = dict(zip(views, block))  # an operand may be the destination itself (in place)
         dst = block[0]
         ev = _Evaluator(ctx, by_view, dst.rows, dst.cols)
-        value, _ = ev.eval(expr)
+        value = _eval_root(ev, expr, ctx.dtypes[stmt.dst.buffer])
         tile = ev.materialize(value, "full", compute_dtype(ctx.dtypes[stmt.dst.buffer]))
         tile = ctx.stager.expand(tile, dst.rows, dst.cols)
         ctx.stager.write(dst, ctx.to_storage(tile, dst.buffer, dst.rows, dst.cols))
+
+
+def _eval_root(ev: _Evaluator, expr: Expr, stored: DType) -> Val:
+    """The statement's value; a float cast to the destination's own float type is left to the
+    store, which rounds once to it (rounding, widening and rounding again give the same bits,
+    in three passes)."""
+    if isinstance(expr, Cast) and expr.dtype == stored and stored.is_float:
+        value, dtype = ev.eval(expr.x)
+        return value if dtype.is_float else ev.cast(value, dtype, expr.dtype)
+    return ev.eval(expr)[0]
 
 
 @dataclass(slots=True)
