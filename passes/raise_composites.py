@@ -25,6 +25,12 @@ rms_norm     ``x * 1/sqrt(mean(x^2) + eps) [* scale]`` (Pow or Mul for the squar
 layer_norm   ``(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) [* scale [+ bias]]``  ``layer_norm``
 rotary       ``x * cos + cat(-x[.., d/2:], x[.., :d/2]) * sin`` (rotate-half) with    ``rotary_embedding``
              cos/sin whose halves are equal (constants, or ``cos(cat(f, f))``)
+rotary_\     GPT-J's rotate-every-two, ``stack(-x[.., 1::2], x[.., ::2]).flatten(-2)``,  ``rotary_embedding``
+interleaved  with repeat-interleaved constant cos/sin                                 ``{interleaved}``
+rotary_\     ``cat(x1 * cos - x2 * sin, x2 * cos + x1 * sin)`` over the halves of x with ``rotary_embedding``
+halves       half-width cos/sin (GPT-OSS)
+rotary_\     ``cat(rotary(x[.., :r]), x[.., r:])`` (partial rotary, GPT-NeoX/Phi)     ``{rotary_dim = r}``
+partial
 attention    ``softmax(scale * q @ kᵀ + masks) @ v`` with grouped-query key/value      ``attention``
              repeats (:mod:`.raise_attention`)
 attention_\  ``transpose(attention(..)) {perm = [0, 2, 1, 3]}``, the head merge's        ``attention``
@@ -211,30 +217,124 @@ def _slice_window(s: Value, rank: int) -> tuple[int, int] | None:
     return int(attrs["starts"][0]), s.type.shape[-1]
 
 
+def _tables(x: Value, cos: Value, sin: Value, width: int, same: Callable[[Value], bool]) -> list[tuple[Value, int]] | None:
+    """cos/sin as ``(table, batch)`` when each broadcasts to x ``[B, H, S, D]`` over the heads
+    as ``[B or 1, 1, S, width]`` in x's type and its pairs are equal (``same``)."""
+    b, _, s, _ = x.type.shape
+    tables = []
+    for table in (cos, sin):
+        shape = (1,) * (4 - table.type.rank) + table.type.shape
+        if (table.type.rank > 4 or table.type.dtype != x.type.dtype or shape[0] not in (1, b) or shape[1] != 1
+                or shape[2:] != (s, width) or not same(table)):
+            return None
+        tables.append((table, shape[0]))
+    return tables
+
+
+def _emit_rotary(rw: Rewriter, x: Value, tables: list[tuple[Value, int]], interleaved: bool) -> Value:
+    """``rotary_embedding`` of ``x`` with the tables' halves (or even columns when interleaved)."""
+    s, width = x.type.shape[2], tables[0][0].type.shape[-1]
+    halves = []
+    for table, lead in tables:
+        start, step = (0, 2) if interleaved else (0, 1)
+        h = rw.emit("slice", [table], {"starts": [start], "ends": [width if interleaved else width // 2],
+                                        "axes": [table.type.rank - 1], "steps": [step]}, name="rotary_half")
+        halves.append(rw.emit("reshape", [h], {"shape": [lead, s, width // 2]}, name="rotary_half"))
+    return rw.emit("rotary_embedding", [x, *halves], {"interleaved": interleaved, "rotary_dim": 0}, name="rotary")
+
+
 def _rotary(m: Match, rw: Rewriter) -> Value | None:
-    x, cos, sin, root = m["x"], m["cos"], m["sin"], m.ops[0].result
+    x, root = m["x"], m.ops[0].result
     if x.type.rank != 4 or root.type != x.type or not x.type.dtype.is_float:
         return None
-    b, _, s, d = x.type.shape
+    d = x.type.shape[3]
     half = d // 2
     rotated = m["rotated"].producer
     if d % 2 or normalize_axis("concat", rotated.attrs["axis"], 4) != 3:  # type: ignore[union-attr]
         return None
     if _slice_window(m["upper"], 4) != (half, d - half) or _slice_window(m["lower"], 4) != (0, half):
         return None
-    tables = []
-    for table in (cos, sin):
-        shape = (1,) * (4 - table.type.rank) + table.type.shape
-        if (table.type.rank > 4 or table.type.dtype != x.type.dtype or shape[0] not in (1, b) or shape[1] != 1
-                or shape[2:] != (s, d) or not _halves_equal(table)):
-            return None
-        tables.append((table, shape[0]))
-    halves = []
-    for table, lead in tables:
-        h = rw.emit("slice", [table], {"starts": [0], "ends": [half], "axes": [table.type.rank - 1], "steps": [1]},
-                    name="rotary_half")
-        halves.append(rw.emit("reshape", [h], {"shape": [lead, s, half]}, name="rotary_half"))
+    tables = _tables(x, m["cos"], m["sin"], d, _halves_equal)
+    return None if tables is None else _emit_rotary(rw, x, tables, interleaved=False)
+
+
+IX = value("x")
+EVERY_TWO = op("reshape", op("concat", op("reshape", op("neg", op("slice", IX, name="odd"))),
+                             op("reshape", op("slice", IX, name="even")), name="stacked"))
+ROTARY_INTERLEAVED = op("add", op("mul", IX, value("cos")), op("mul", EVERY_TWO, value("sin")))
+
+
+def _pairs_equal(v: Value) -> bool:
+    """A constant whose columns ``2i`` and ``2i + 1`` are equal (repeat-interleaved angles)."""
+    data = const_value(v)
+    return data is not None and data.shape[-1] % 2 == 0 and bool(np.array_equal(data[..., 0::2], data[..., 1::2]))
+
+
+def _strided(s: Value, rank: int, start: int) -> bool:
+    attrs = s.producer.attrs  # type: ignore[union-attr]
+    axes = [normalize_axis("slice", a, rank) for a in attrs["axes"]]
+    return axes == [rank - 1] and list(attrs["steps"]) == [2] and int(attrs["starts"][0]) == start
+
+
+def _rotary_interleaved(m: Match, rw: Rewriter) -> Value | None:
+    """GPT-J's rotate-every-two: ``stack(-x[.., 1::2], x[.., ::2], -1).flatten(-2)``."""
+    x, root = m["x"], m.ops[0].result
+    if x.type.rank != 4 or root.type != x.type or not x.type.dtype.is_float or x.type.shape[3] % 2:
+        return None
+    d = x.type.shape[3]
+    stacked = m["stacked"]
+    if not (_strided(m["even"], 4, 0) and _strided(m["odd"], 4, 1)) or m["even"].type.shape[3] != d // 2:
+        return None
+    if stacked.type.shape != x.type.shape[:3] + (d // 2, 2):  # the pairs on a new last axis
+        return None
+    tables = _tables(x, m["cos"], m["sin"], d, _pairs_equal)
+    return None if tables is None else _emit_rotary(rw, x, tables, interleaved=True)
+
+
+HX = value("x")
+FIRST, SECOND = op("slice", HX, name="first"), op("slice", HX, name="second")
+HALF_COS, HALF_SIN = value("cos"), value("sin")
+ROTARY_HALVES = op("concat", op("sub", op("mul", FIRST, HALF_COS), op("mul", SECOND, HALF_SIN)),
+                   op("add", op("mul", SECOND, HALF_COS), op("mul", FIRST, HALF_SIN)))
+
+
+def _rotary_halves(m: Match, rw: Rewriter) -> Value | None:
+    """GPT-OSS's form: ``cat(x1 * cos - x2 * sin, x2 * cos + x1 * sin)`` over the halves ``x1``,
+    ``x2`` of x, with half-width cos/sin tables."""
+    x, root = m["x"], m.ops[0].result
+    if x.type.rank != 4 or root.type != x.type or not x.type.dtype.is_float or x.type.shape[3] % 2:
+        return None
+    b, _, s, d = x.type.shape
+    half = d // 2
+    if normalize_axis("concat", m.ops[0].attrs["axis"], 4) != 3:
+        return None
+    if _slice_window(m["first"], 4) != (0, half) or _slice_window(m["second"], 4) != (half, half):
+        return None
+    tables = _tables(x, m["cos"], m["sin"], half, lambda _: True)
+    if tables is None:
+        return None
+    halves = [rw.emit("reshape", [table], {"shape": [lead, s, half]}, name="rotary_half") for table, lead in tables]
     return rw.emit("rotary_embedding", [x, *halves], {"interleaved": False, "rotary_dim": 0}, name="rotary")
+
+
+PX = value("x")
+PARTIAL_ROTARY = op("concat", op("rotary_embedding", op("slice", PX, name="rotated_part"), value("cos"), value("sin"),
+                                 name="inner"),
+                    op("slice", PX, name="pass_part"))
+
+
+def _rotary_partial(m: Match, rw: Rewriter) -> Value | None:
+    """``cat(rotary(x[.., :r]), x[.., r:])``: rotary over the first ``r`` features only."""
+    x, root = m["x"], m.ops[0].result
+    inner = m["inner"].producer
+    if (x.type.rank != 4 or root.type != x.type or inner.attrs["rotary_dim"]  # type: ignore[union-attr]
+            or normalize_axis("concat", m.ops[0].attrs["axis"], 4) != 3):
+        return None
+    r = m["rotated_part"].type.shape[3]
+    if _slice_window(m["rotated_part"], 4) != (0, r) or _slice_window(m["pass_part"], 4) != (r, x.type.shape[3] - r):
+        return None
+    return rw.emit("rotary_embedding", [x, m["cos"], m["sin"]], {**inner.attrs, "rotary_dim": r},  # type: ignore[union-attr]
+                   name="rotary")
 
 
 # -- gated MLP -------------------------------------------------------------------------------
@@ -265,6 +365,9 @@ RULES: tuple[RaiseRule, ...] = (
     RaiseRule("layer_norm", frozenset({"mul", "div", "add", "cast"}), lambda m, rw: _norm("layer_norm", m, rw),
               pattern=LAYER_NORM),
     RaiseRule("rotary", frozenset({"add"}), _rotary, pattern=ROTARY),
+    RaiseRule("rotary_interleaved", frozenset({"add"}), _rotary_interleaved, pattern=ROTARY_INTERLEAVED),
+    RaiseRule("rotary_halves", frozenset({"concat"}), _rotary_halves, pattern=ROTARY_HALVES),
+    RaiseRule("rotary_partial", frozenset({"concat"}), _rotary_partial, pattern=PARTIAL_ROTARY),
     RaiseRule("attention", frozenset({"matmul"}), rewrite_attention, find=find_attention),
     RaiseRule("attention_heads_last", frozenset({"transpose"}), rewrite_heads_last, find=find_heads_last),
     RaiseRule("gated_mlp", frozenset({"matmul"}), _gated_mlp, pattern=GATED_MLP),
