@@ -383,9 +383,12 @@ class LoweringContext:
         self.append_kernel(kb)
 
     def append_kernel(self, kb: KernelBuilder) -> None:
-        """Append ``kb``'s kernel to the steps (nothing when it has no statements)."""
+        """Append ``kb``'s kernel to the steps (nothing when it has no statements), its adjacent
+        loops over the same tiles fused (:mod:`.loop_fusion`)."""
         if kb.stmts:
-            self.steps.append(Kernel(kb.name, tuple(kb.locals), tuple(kb.stmts), kb.sources))
+            from moecc.passes.tiled_lowering.loop_fusion import fuse_loops  # loop_fusion imports nodes only
+
+            self.steps.append(Kernel(kb.name, tuple(kb.locals), tuple(fuse_loops(kb.stmts)), kb.sources))
 
     def op_kernel(self, op: Op) -> AbstractContextManager[KernelBuilder]:
         """:meth:`kernel` named after ``op``'s first result, sourced from its ONNX node."""
