@@ -36,6 +36,7 @@ from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import (Binary, Compute, Copy, Expr, For, MatMul, Operand, Parallel, Reduce, Select, Stmt, Unary,
                                   View)
 from moecc.ir.types import DType
+from moecc.passes.tiled_lowering.attention_online import emit_online_attention, online_tiles
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
@@ -108,6 +109,13 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     may_block = mask is not None or (allowed is not None and length < s)
     ninf = const(-math.inf, F32)
     with ctx.op_kernel(op) as kb:
+        tiles = online_tiles(kb, s, length, dv)
+        if tiles is not None:  # whole score rows do not fit a full query tile: walk the keys
+            kb.emit(emit_online_attention(
+                kb, t=t, shape=(batch, hq, hkv, s, length, d, dv), qs=qs, ks=ks, vv=vv, out=out, mask=mask,
+                mask_bool=mask_bool, allowed=allowed, sinks=sinks, scale=op.attrs["scale"] if post_scale else None,
+                cap=cap, tiles=tiles))
+            return
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
         # In-order units (the ASIC) overlap heads when each has its own rows of the locals (the
         # phased form); otherwise the head loop is a parallel loop (the CPU's threads take heads),
