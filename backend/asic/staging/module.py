@@ -94,7 +94,9 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
         staged.slow_paths += slow
         staged.module.steps.append(kernel)
     for value, buffer in zip(graph.outputs, tiled.outputs):
-        staged.value_buffers[value.name] = buffer
+        # A value returned twice has a second buffer the first is copied into: the value
+        # itself (what a host step that makes it writes) is the first.
+        staged.value_buffers.setdefault(value.name, buffer)
     for value, buffer in zip(graph.inputs, input_buffers):
         staged.value_buffers[value.name] = buffer
     return staged
