@@ -8,7 +8,9 @@ The root is ``matmul(P, V')`` (rank 4 ``[batch, heads, seq, dim]``, or rank 3 ``
 read downwards:
 
 - ``P`` is a ``softmax`` over the last axis, optionally behind the NaN guard PyTorch's SDPA
-  export adds (``where(is_nan(p), 0, p)``);
+  export adds (``where(is_nan(p), 0, p)``), or GPT-OSS's sinks: ``slice(softmax(c - max(c)))``
+  of ``c = concat(logits, column)`` with a column that is one constant logit per head, the
+  sink's share sliced off (the op's ``sinks``);
 - the softmax input is the scores, with masks on top: ``add(s, m)`` (a float mask, either
   operand order) and ``where(c, s, fill)`` / ``where(c, fill, s)`` with ``fill`` a constant at
   most :data:`MASK_FILL_LIMIT` (a boolean mask, as GPT-2's eager attention writes its causal
