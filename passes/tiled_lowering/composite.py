@@ -135,7 +135,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         # Keys and values of a batch entry copied into locals up front (one burst of loads),
         # so the kv-head loop does not wait for each head's tiles behind the MXU.
         q_bytes = hq * tq * d * rt.itemsize
-        resident = slots > 1 and hq * rows_bytes + kv_bytes + q_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
+        resident = phased and hq > 1 and hq * rows_bytes + kv_bytes + q_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
         queries = kb.local("queries", rt, (hq, tq, d)) if resident else None
         keys = kb.local("keys", rt, (hkv, length, d)) if resident else None
         values = kb.local("values", rt, (hkv, length, dv)) if resident else None
@@ -150,6 +150,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             if factor is None:
                 return tiled_compute(kb, local, [source], lambda xs: narrow(widen(xs[0], t), rt))
             return tiled_compute(kb, local, [source], lambda xs: narrow(Binary("mul", widen(xs[0], t), const(factor, F32)), rt))
+
         scores = kb.local("scores", t, (slots * tq, length))
         exps = kb.local("weights", t, (slots * tq, length))
         # The normalised weights in the matrix unit's type (one rounding in the pass that
