@@ -48,15 +48,18 @@ import numpy as np
 
 from moecc.ir.builder import const_value
 from moecc.ir.graph import Op, Value
-from moecc.ir.registry import get_op_def
 from moecc.ir.types import DType
 from moecc.passes.rewrite_patterns import Match
 
 #: A ``where`` fill at most this is a mask (finfo(f32).min is -3.4e38; f16's -65504 is not).
 MASK_FILL_LIMIT = -1e4
 
-#: The largest base tensor the view probe evaluates (an int64 ramp of this many elements).
-MAX_PROBE_ELEMENTS = 1 << 24
+#: The largest base tensor the view probe evaluates whole (an int64 ramp of this many
+#: elements); bigger ones are checked at :data:`PROBE_SAMPLES` positions, traced back through
+#: the view chain one index at a time.
+MAX_PROBE_ELEMENTS = 1 << 20
+#: Target positions a sampled probe checks (corners included), from a fixed seed.
+PROBE_SAMPLES = 1 << 16
 
 #: The view ops a key/value chain may go through.
 VIEW_KINDS = frozenset({"reshape", "transpose", "expand"})
@@ -207,12 +210,6 @@ def _view_chain(v: Value) -> list[tuple[Value, list[Op]]]:
     return chain
 
 
-def _apply(ops: Sequence[Op], data: np.ndarray) -> np.ndarray:
-    for view in ops:
-        data = np.asarray(get_op_def(view.kind).compute([data], view.attrs)[0])
-    return data
-
-
 #: Base layouts tried for keys/values: name -> (reshape of the candidate, then transpose to [b, h, l, d]).
 LAYOUTS = {
     "bhld": ((0, 1, 2, 3), (0, 1, 2, 3)),
@@ -221,30 +218,73 @@ LAYOUTS = {
 }
 
 
+def _traced(ops: Sequence[Op], shape: tuple[int, ...], flat: np.ndarray) -> np.ndarray | None:
+    """The chain's source flat index of each of the chain's result elements ``flat`` (the view
+    ops read backwards: a reshape keeps flat indices, a transpose permutes the multi-index, an
+    expand sends broadcast axes to 0)."""
+    for op in reversed(ops):
+        source = op.operands[0].type.shape
+        if op.kind == "reshape":
+            shape = source
+            continue
+        index = np.unravel_index(flat, shape)
+        if op.kind == "transpose":
+            back: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(source)
+            for k, p in enumerate(op.attrs["perm"]):
+                back[p] = index[k]
+        elif op.kind == "expand":
+            lead = len(shape) - len(source)
+            back = [np.zeros_like(index[0]) if source[d] == 1 and shape[d + lead] != 1 else index[d + lead]
+                    for d in range(len(source))]
+        else:
+            return None
+        flat = np.ravel_multi_index(tuple(back), source) if source else np.zeros_like(flat)
+        shape = source
+    return flat
+
+
+def _expected(flat: np.ndarray, logical_target: tuple[int, ...], stored: tuple[int, ...], perm: tuple[int, ...],
+              group: int, transposed: bool) -> np.ndarray:
+    """The base's flat index (in its stored layout) each target element should read."""
+    b, h, x, y = np.unravel_index(flat, logical_target)
+    length, dim = (y, x) if transposed else (x, y)
+    logical = (b, h // group, length, dim)
+    stored_index = [np.empty(0, dtype=np.int64)] * 4
+    for k, p in enumerate(perm):  # base = stored.transpose(perm): stored[j] with j[perm[k]] = logical[k]
+        stored_index[p] = logical[k]
+    return np.ravel_multi_index(tuple(stored_index), stored)
+
+
 def _find_base(target: Value, batch: int, heads: int, length: int, dim: int,
                transposed: bool) -> tuple[Value, tuple[int, ...], tuple[int, ...], int] | None:
     """A value ``c`` and a reshape/transpose of it giving ``base [batch, kv_heads, length, dim]``
     with ``target = repeat(base, heads/kv_heads, axis=1)`` (transposed in its last two axes when
-    ``transposed``), reshaped to target's shape. Returns (c, reshape, perm, kv_heads)."""
+    ``transposed``), reshaped to target's shape. Returns (c, reshape, perm, kv_heads). Small
+    chains are evaluated whole on an index ramp; big ones at :data:`PROBE_SAMPLES` positions."""
+    total = target.type.numel
+    logical_target = (batch, heads, dim, length) if transposed else (batch, heads, length, dim)
+    if total == 0 or int(np.prod(logical_target)) != total:
+        return None
+    if total <= MAX_PROBE_ELEMENTS:
+        positions = np.arange(total, dtype=np.int64)
+    else:
+        rng = np.random.default_rng(0)
+        corners = np.arange(min(64, total), dtype=np.int64)
+        positions = np.unique(np.concatenate([rng.integers(0, total, PROBE_SAMPLES), corners, total - 1 - corners]))
     for candidate, ops in reversed(_view_chain(target)):
         n = candidate.type.numel
-        if n == 0 or n > MAX_PROBE_ELEMENTS or n % (batch * length * dim):
+        if n == 0 or n % (batch * length * dim):
             continue
         kv = n // (batch * length * dim)
         if kv == 0 or heads % kv:
             continue
-        ramp = np.arange(n, dtype=np.int64).reshape(candidate.type.shape)
-        actual = _apply(ops, ramp)
-        if actual.size != target.type.numel:
+        source = _traced(ops, target.type.shape, positions)
+        if source is None:
             continue
         for order, perm in LAYOUTS.values():
             logical = (batch, kv, length, dim)
             stored = tuple(logical[i] for i in order)
-            base = ramp.reshape(stored).transpose(perm)
-            expected = np.repeat(base, heads // kv, axis=1)
-            if transposed:
-                expected = expected.swapaxes(-1, -2)
-            if np.array_equal(actual.reshape(-1), expected.reshape(-1)):
+            if np.array_equal(source, _expected(positions, logical_target, stored, perm, heads // kv, transposed)):
                 return candidate, stored, perm, kv
     return None
 
