@@ -30,7 +30,7 @@ from moecc.ir.builder import const_value
 from moecc.ir.graph import Op, Value
 from moecc.ir.ops.elementwise import UNARY_KINDS
 from moecc.ir.registry import get_op_def
-from moecc.passes.rewrite_patterns import Match
+from moecc.passes.rewrite_patterns import Match, float_scalar
 
 #: The most element-wise ops one activation may take (the tanh GELU takes 8 to 10).
 MAX_CONE_OPS = 16
@@ -71,17 +71,12 @@ _ELEMENTWISE = _UNARY | _BINARY
 _EXPECTED = {name: formula(PROBE.astype(np.float64)) for name, (formula, _, _) in ACTIVATIONS.items()}
 
 
-def _scalar_constant(v: Value) -> bool:
-    data = const_value(v)
-    return data is not None and data.size == 1 and data.dtype.kind == "f"
-
-
 def _cone_from(root: Op, leaf: Value, limit: int) -> list[Op] | None:
     """The ops computing ``root`` from ``leaf`` and scalar constants only (root first), or None."""
     seen: dict[int, Op] = {}
 
     def visit(v: Value) -> bool:
-        if v is leaf or _scalar_constant(v):
+        if v is leaf or float_scalar(v) is not None:
             return True
         producer = v.producer
         if producer is None or producer.kind not in _ELEMENTWISE or len(producer.results) != 1:
@@ -106,7 +101,7 @@ def _candidate_leaves(root: Op) -> list[Value]:
         nxt: list[Op] = []
         for op in frontier:
             for v in op.operands:
-                if _scalar_constant(v):
+                if float_scalar(v) is not None:
                     continue
                 if v not in order:
                     order.append(v)

@@ -49,7 +49,7 @@ import numpy as np
 from moecc.ir.builder import const_value
 from moecc.ir.graph import Op, Value
 from moecc.ir.types import DType
-from moecc.passes.rewrite_patterns import Match
+from moecc.passes.rewrite_patterns import Match, broadcasts_to, float_scalar
 
 #: A ``where`` fill at most this is a mask (finfo(f32).min is -3.4e38; f16's -65504 is not).
 MASK_FILL_LIMIT = -1e4
@@ -67,13 +67,6 @@ VIEW_KINDS = frozenset({"reshape", "transpose", "expand"})
 Uses = Mapping[Value, list[Op | None]]
 
 
-def _scalar(v: Value) -> float | None:
-    data = const_value(v)
-    if data is None or data.size != 1 or data.dtype.kind != "f":
-        return None
-    return float(data.reshape(-1)[0])
-
-
 def _single_use(v: Value, uses: Uses) -> bool:
     return len(uses.get(v, [])) == 1
 
@@ -85,12 +78,12 @@ def _peel_scale(v: Value, uses: Uses, ops: list[Op], allow_div: bool) -> tuple[V
         producer = v.producer
         a, b = (producer.operands + [None, None])[:2]
         if producer.kind == "mul" and a is not None and b is not None:
-            c, rest = (_scalar(b), a) if _scalar(b) is not None else (_scalar(a), b)
+            c, rest = (float_scalar(b), a) if float_scalar(b) is not None else (float_scalar(a), b)
             if c is None or rest.type != v.type:
                 break
             scale *= c
-        elif producer.kind == "div" and allow_div and b is not None and _scalar(b) not in (None, 0.0):
-            c, rest = 1.0 / float(_scalar(b)), a  # type: ignore[arg-type]
+        elif producer.kind == "div" and allow_div and b is not None and float_scalar(b) not in (None, 0.0):
+            c, rest = 1.0 / float(float_scalar(b)), a  # type: ignore[arg-type]
             if rest.type != v.type:
                 break
             scale *= c
@@ -115,7 +108,7 @@ def _masks(v: Value, uses: Uses, ops: list[Op]) -> tuple[Value, list[tuple[str, 
             v = under
         elif producer.kind == "where":
             cond, a, b = producer.operands
-            fill_b, fill_a = _scalar(b), _scalar(a)
+            fill_b, fill_a = float_scalar(b), float_scalar(a)
             if fill_b is not None and fill_b <= MASK_FILL_LIMIT and a.type == v.type:
                 steps.append(("keep", cond, fill_b))
                 v = a
@@ -139,15 +132,15 @@ def _leads_to_matmul(v: Value, depth: int = 0) -> bool:
         return True
     if p.kind in ("mul", "div") and len(p.operands) == 2:
         a, b = p.operands
-        if _scalar(b) is not None:
+        if float_scalar(b) is not None:
             return _leads_to_matmul(a, depth + 1)
-        return p.kind == "mul" and _scalar(a) is not None and _leads_to_matmul(b, depth + 1)
+        return p.kind == "mul" and float_scalar(a) is not None and _leads_to_matmul(b, depth + 1)
     if p.kind == "add":
         return any(_leads_to_matmul(o, depth + 1) for o in p.operands)
     if p.kind == "where":
         _, a, b = p.operands
-        return (_scalar(b) is not None and _leads_to_matmul(a, depth + 1)
-                or _scalar(a) is not None and _leads_to_matmul(b, depth + 1))
+        return (float_scalar(b) is not None and _leads_to_matmul(a, depth + 1)
+                or float_scalar(a) is not None and _leads_to_matmul(b, depth + 1))
     return False
 
 
@@ -289,14 +282,6 @@ def _find_base(target: Value, batch: int, heads: int, length: int, dim: int,
     return None
 
 
-def broadcast_to(shape: tuple[int, ...], full: tuple[int, ...]) -> tuple[int, ...] | None:
-    """``full`` when ``shape`` broadcasts to it (without growing it), else None."""
-    try:
-        return full if np.broadcast_shapes(shape, full) == full else None
-    except ValueError:
-        return None
-
-
 def _causal(mask: np.ndarray, s: int, length: int) -> bool:
     """``mask`` (broadcasting to ``[.., s, length]``) is 0 on and below the bottom-right-aligned
     diagonal and at most :data:`MASK_FILL_LIMIT` above it, in every broadcast slice."""
@@ -319,7 +304,7 @@ def find_attention(root: Op, uses: Uses) -> Match | None:
     if guard is not None and guard.kind == "where":
         cond, zero, inner = guard.operands
         if (cond.producer is None or cond.producer.kind != "is_nan" or cond.producer.operands[0] is not inner
-                or _scalar(zero) != 0.0 or len(uses.get(cond, [])) != 1 or inner.type != probs.type):
+                or float_scalar(zero) != 0.0 or len(uses.get(cond, [])) != 1 or inner.type != probs.type):
             return None
         ops += [guard, cond.producer]
         probs = inner
@@ -361,7 +346,7 @@ def find_attention(root: Op, uses: Uses) -> Match | None:
         if (kind != "add") != (mask.type.dtype == DType.BOOL) or kind == "add" and mask.type.dtype != q.type.dtype:
             return None
         mask_shape = (1, *mask.type.shape) if rank == 3 and mask.type.rank == 3 else mask.type.shape
-        if len(mask_shape) > 4 or broadcast_to(mask_shape, full) is None:
+        if len(mask_shape) > 4 or not broadcasts_to(mask_shape, full):
             return None
     return Match({"q": q}, ops, info={"key": key, "value": val, "scale": scale, "steps": steps, "sinks": sinks,
                                       "batch": batch, "heads": heads, "seq": s, "length": length})

@@ -67,7 +67,8 @@ from moecc.passes.dce import remove_dead_ops
 from moecc.passes.manager import Pass, register_pass
 from moecc.passes.raise_activation import find_activation, rewrite_activation
 from moecc.passes.raise_attention import find_attention, find_heads_last, rewrite_attention, rewrite_heads_last
-from moecc.passes.rewrite_patterns import Match, Pattern, either, match, maybe_cast, op, scalar, value
+from moecc.passes.rewrite_patterns import (Match, Pattern, broadcasts_to, either, float_scalar, match, maybe_cast, op,
+                                          scalar, value)
 
 #: Sweeps over the graph before the pass stops (each raises whatever matches; the next sees it).
 MAX_SWEEPS = 4
@@ -131,13 +132,6 @@ def _trailing_axis(mean: Value, x: Value) -> int | None:
     return axes[0]
 
 
-def _broadcasts_to(v: Value, shape: tuple[int, ...]) -> bool:
-    try:
-        return v.type.rank <= len(shape) and np.broadcast_shapes(v.type.shape, shape) == shape
-    except ValueError:
-        return False
-
-
 def _norm(kind: str, m: Match, rw: Rewriter) -> Value | None:
     x, root = m["x"], m.ops[0].result
     axis = _trailing_axis(m["mean"], x)
@@ -147,7 +141,7 @@ def _norm(kind: str, m: Match, rw: Rewriter) -> Value | None:
         return None
     eps = float(str(m.data("eps").reshape(-1)[0]))  # the shortest text of the exported value (1e-06, not 9.99e-07)
     extra = [m.get(name) for name in ("scale", "bias") if m.get(name) is not None]
-    if any(not _broadcasts_to(v, x.type.shape) or not v.type.dtype.is_float for v in extra):  # type: ignore[union-attr]
+    if any(not broadcasts_to(v.type.shape, x.type.shape) or not v.type.dtype.is_float for v in extra):  # type: ignore[union-attr]
         return None
     if m.get("scale") is None:
         operands = [rw.builder.const(np.ones(x.type.shape[axis:], dtype=x.type.dtype.numpy), name="norm_scale")]
@@ -189,9 +183,9 @@ def _halves_equal(v: Value, depth: int = 0) -> bool:
         return _halves_equal(p.operands[0], depth + 1)
     if p.kind in ("mul", "add", "sub", "div") and len(p.operands) == 2:
         a, b = p.operands
-        if _is_scalar(b):
+        if float_scalar(b) is not None:
             return _halves_equal(a, depth + 1)
-        if _is_scalar(a):
+        if float_scalar(a) is not None:
             return _halves_equal(b, depth + 1)
         return False
     if p.kind in ("reshape", "expand") and p.operands[0].type.rank and p.operands[0].type.shape[-1] == width:
@@ -201,11 +195,6 @@ def _halves_equal(v: Value, depth: int = 0) -> bool:
         if normalize_axis("gather", p.attrs["axis"], data_rank) != data_rank - 1:
             return _halves_equal(p.operands[0], depth + 1)
     return False
-
-
-def _is_scalar(v: Value) -> bool:
-    data = const_value(v)
-    return data is not None and data.size == 1
 
 
 def _slice_window(s: Value, rank: int) -> tuple[int, int] | None:

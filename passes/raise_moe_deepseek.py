@@ -47,6 +47,7 @@ from moecc.ir.graph import Op, Value
 from moecc.ir.ops.common import normalize_axis
 from moecc.ir.types import DType
 from moecc.passes.raise_moe import VIEW_KINDS, _along, _fit, _require, _view
+from moecc.passes.rewrite_patterns import float_scalar
 
 if TYPE_CHECKING:
     from moecc.passes.raise_moe import Matcher
@@ -66,12 +67,6 @@ class SigmoidRouting:
     select_b: np.ndarray | None = None
     ops: list[Op] = field(default_factory=list)
 
-
-def _scalar(value: Value) -> float | None:
-    data = const_value(value)
-    if data is None or data.size != 1 or data.dtype.kind != "f":
-        return None
-    return float(data.reshape(()))
 
 
 def _last(op: Op, axis_attr: str, rank: int) -> bool:
@@ -147,7 +142,7 @@ class _Reader:
             chain.append(c.producer)
             c = c.producer.operands[0]
         kept, fill = (b, a) if negated else (a, b)
-        value = _scalar(fill)
+        value = float_scalar(fill)
         _require(value is not None, "the masked experts' fill is not a scalar constant")
         found = self.choice(kept)
         _require(found is not None, "the masked candidates are not sigmoid scores (plus a bias)")
@@ -257,7 +252,7 @@ class _Reader:
             adds = [u for u in self.users(denominator) if u.kind == "add"]
             if len(adds) == 1 and len(self.users(denominator)) == 1:
                 other = next(v for v in adds[0].operands if v is not denominator)
-                eps = _scalar(other)
+                eps = float_scalar(other)
                 _require(eps is not None and 0 <= eps <= MAX_EPS,
                          f"the routing weights' denominator adds {eps}, not a negligible epsilon")
                 denominator, extra = adds[0].result, [adds[0]]
@@ -271,7 +266,7 @@ class _Reader:
         users = self.users(w)
         if len(users) == 1 and users[0].kind == "mul":
             other = next((v for v in users[0].operands if v is not w), w)
-            c = _scalar(other)
+            c = float_scalar(other)
             if c is not None and other.type.rank <= w.type.rank and users[0].result.type.shape == w.type.shape:
                 _require(math.isfinite(c) and c > 0, f"the routing weights are scaled by {c}")
                 scale = c

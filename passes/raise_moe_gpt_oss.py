@@ -49,17 +49,11 @@ from moecc.passes.raise_moe import (
     _require,
     _sub,
 )
+from moecc.passes.rewrite_patterns import float_scalar
 
 if TYPE_CHECKING:
     from moecc.passes.raise_moe import Matcher
 
-
-def _scalar(value: Value) -> float | None:
-    """The value of a one-element float constant, else None."""
-    data = const_value(value)
-    if data is None or data.size != 1 or data.dtype.kind != "f":
-        return None
-    return float(data.reshape(()))
 
 
 def _short(x: float, value: Value) -> float:
@@ -72,7 +66,7 @@ def _scaled(op: Op) -> tuple[Value, float] | None:
     """``(v, c)`` for ``op`` = ``v * c`` or ``v + c`` (either order) with ``c`` a scalar constant
     that does not broadcast ``v``."""
     for v, c in (op.operands, op.operands[::-1]):
-        value = _scalar(c)
+        value = float_scalar(c)
         if value is not None and const_value(v) is None and v.type.shape == op.result.type.shape:
             return v, value
     return None

@@ -75,6 +75,22 @@ def scalar(name: str | None = None, where: Callable[[float], bool] | None = None
     return constant(name, ok)
 
 
+def float_scalar(v: Value) -> float | None:
+    """The value of a one-element float constant (of any rank), else None."""
+    data = const_value(v)
+    if data is None or data.size != 1 or data.dtype.kind != "f":
+        return None
+    return float(data.reshape(()))
+
+
+def broadcasts_to(shape: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    """Whether ``shape`` broadcasts to ``full`` without growing it."""
+    try:
+        return len(shape) <= len(full) and np.broadcast_shapes(shape, full) == full
+    except ValueError:
+        return False
+
+
 def either(*alternatives: Pattern, name: str | None = None) -> Pattern:
     """The first of ``alternatives`` that matches."""
     return Pattern(name=name, alternatives=tuple(alternatives))
@@ -165,4 +181,5 @@ def _match_all(patterns: tuple[Pattern, ...], vs: list[Value], bound: Bound,
         yield from _match_all(patterns[1:], vs[1:], inner, inner_ops)
 
 
-__all__ = ["COMMUTATIVE", "Match", "Pattern", "constant", "either", "match", "maybe_cast", "op", "scalar", "value"]
+__all__ = ["COMMUTATIVE", "Match", "Pattern", "broadcasts_to", "constant", "either", "float_scalar", "match", "maybe_cast",
+           "op", "scalar", "value"]

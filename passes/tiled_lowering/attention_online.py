@@ -34,6 +34,11 @@ from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, window
 F32 = DType.F32
 
 
+def head_matrix(view: View, starts: tuple[Affine | int, ...], sizes: tuple[int, ...]) -> View:
+    """The 2-D matrix at ``starts`` of a 4-D ``[batch, head, rows, cols]`` view (leading sizes 1)."""
+    return views.reshape(views.window(view, starts, sizes), sizes[-2:])
+
+
 def online_tiles(kb: KernelBuilder, s: int, length: int, dv: int) -> tuple[int, int] | None:
     """``(tq, tk)``: a full tile of query rows and the widest key tile whose scores, weights and
     accumulators fit the local budget; None when whole rows fit (the one-pass form is better)."""
@@ -70,9 +75,6 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
     def rows(view: View, sq: int, cols: int = 1) -> View:
         return window(view, (zero, zero), (sq, cols))
 
-    def mat(view: View, starts: tuple[Affine | int, ...], sizes: tuple[int, ...]) -> View:
-        return views.reshape(views.window(view, starts, sizes), sizes[-2:])
-
     def per_head(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
         head = g * group + r
         m, mn, mt = rows(run_max, sq), rows(new_max, sq), rows(tile_max, sq)
@@ -83,15 +85,15 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
         def key_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
             (j0,), (kn,) = starts, sizes
             sc, p = window(scores, (zero, zero), (sq, kn)), window(probs, (zero, zero), (sq, kn))
-            stmts: list[Stmt] = [MatMul(sc, mat(qs, (b, head, s0, 0), (1, 1, sq, d)),
-                                        mat(ks, (b, g, j0, 0), (1, 1, kn, d)), transpose_b=True)]
+            stmts: list[Stmt] = [MatMul(sc, head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)),
+                                        head_matrix(ks, (b, g, j0, 0), (1, 1, kn, d)), transpose_b=True)]
             value: Expr = widen(w(sc), t)
             if scale is not None:
                 value = Binary("mul", value, const(scale, F32))
             if cap > 0:
                 value = Binary("mul", Unary("tanh", Binary("div", value, const(cap, F32))), const(cap, F32))
             if mask is not None:
-                bias = w(mat(mask, (b, head, s0, j0), (1, 1, sq, kn)))
+                bias = w(head_matrix(mask, (b, head, s0, j0), (1, 1, sq, kn)))
                 value = Binary("add", value, Select(bias, const(0, F32), ninf) if mask_bool else widen(bias, t))
             if allowed is not None:
                 value = Binary("add", value, Select(w(window(allowed, (s0, j0), (sq, kn))), const(0, F32), ninf))
@@ -104,7 +106,7 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
             stmts += reduce_chunks(kb, "sum", lt, p)
             stmts.append(Compute(l_, Binary("add", Binary("mul", w(l_), w(c)), widen(w(lt), t))))
             stmts.append(Compute(o, Binary("mul", w(o), w(views.broadcast(c, (sq, dv))))))
-            stmts.append(MatMul(o, p, mat(vv, (b, g, j0, 0), (1, 1, kn, dv)), accumulate=True))
+            stmts.append(MatMul(o, p, head_matrix(vv, (b, g, j0, 0), (1, 1, kn, dv)), accumulate=True))
             stmts.append(Compute(m, w(mn)))
             return stmts
 
@@ -119,7 +121,7 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
             stmts.append(Compute(o, Binary("mul", w(o), w(views.broadcast(c, (sq, dv))))))
         total = w(views.broadcast(l_, (sq, dv)))
         result = Select(Binary("eq", total, const(0, F32)), const(0, F32), Binary("div", w(o), total))
-        stmts.append(Compute(mat(out, (b, head, s0, 0), (1, 1, sq, dv)), narrow(result, t)))
+        stmts.append(Compute(head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), narrow(result, t)))
         return stmts
 
     def query_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
@@ -130,4 +132,4 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
     return tile_loops(kb, (batch, s), (1, tq), query_tile)
 
 
-__all__ = ["emit_online_attention", "online_tiles"]
+__all__ = ["emit_online_attention", "head_matrix", "online_tiles"]

@@ -36,7 +36,7 @@ from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import (Binary, Compute, Copy, Expr, For, MatMul, Operand, Parallel, Reduce, Select, Stmt, Unary,
                                   View)
 from moecc.ir.types import DType
-from moecc.passes.tiled_lowering.attention_online import emit_online_attention, online_tiles
+from moecc.passes.tiled_lowering.attention_online import emit_online_attention, head_matrix, online_tiles
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import reshaped, strided_slice
@@ -46,11 +46,6 @@ from moecc.passes.tiled_lowering.reductions import reduce_chunks
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
 
 F32 = DType.F32
-
-
-def _mat(view: View, starts: tuple[Affine | int, ...], sizes: tuple[int, ...]) -> View:
-    """The 2-D matrix at ``starts`` of a 4-D view (leading sizes 1)."""
-    return views.reshape(views.window(view, starts, sizes), sizes[-2:])
 
 
 def _scaled(ctx: LoweringContext, op: Op, index: int, root: float) -> View:
@@ -173,7 +168,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             at = (zero if shared_bias else rows_of(head), zero)
             parts: list[Expr] = []
             if mask is not None:
-                m = Operand(_mat(mask, (b, head, s0, 0), (1, 1, sq, length)))
+                m = Operand(head_matrix(mask, (b, head, s0, 0), (1, 1, sq, length)))
                 parts.append(Select(m, const(0, F32), ninf) if mask_bool else widen(m, t))
             if allowed is not None:
                 parts.append(Select(Operand(window(allowed, (s0, zero), (sq, length))), const(0, F32), ninf))
@@ -190,9 +185,9 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             sc, ex = window(scores, at, (sq, length)), window(exps, at, (sq, length))
             mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
             key = (views.reshape(views.window(keys, (g, zero, zero), (1, length, d)), (length, d)) if keys is not None
-                   else _mat(ks, (b, g, 0, 0), (1, 1, length, d)))
+                   else head_matrix(ks, (b, g, 0, 0), (1, 1, length, d)))
             query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
-                     else _mat(qs, (b, head, s0, 0), (1, 1, sq, d)))
+                     else head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)))
             stmts: list[Stmt] = [MatMul(sc, query, key, transpose_b=True)]
             scaled: Expr = widen(Operand(sc), t)
             if post_scale and not prescaled:
@@ -242,8 +237,8 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             head = g * group + r
             ex = window(probs, (rows_of(head), zero), (sq, length))
             value = (views.reshape(views.window(values, (g, zero, zero), (1, length, dv)), (length, dv))
-                     if values is not None else _mat(vv, (b, g, 0, 0), (1, 1, length, dv)))
-            dst = _mat(out, (b, head, s0, 0), (1, 1, sq, dv))
+                     if values is not None else head_matrix(vv, (b, g, 0, 0), (1, 1, length, dv)))
+            dst = head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv))
             if outputs is None:  # a parallel head loop's adds into the zeroed output
                 return [MatMul(dst, ex, value, accumulate=parallel)]
             return [MatMul(window(outputs, (rows_of(head), zero), (sq, dv)), ex, value)]
@@ -252,7 +247,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             """Query head ``g * group + r``'s output rows from the local to the result."""
             assert outputs is not None
             head = g * group + r
-            return [Copy(_mat(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
+            return [Copy(head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
 
         def query_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
             b, s0 = starts
