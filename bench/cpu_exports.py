@@ -1,8 +1,14 @@
 """Exported models (``examples/export_hf.py`` output) on the ``cpu`` target against onnxruntime.
 
 One configuration per process (a thread pool per compiled model: two in one process would
-share the cores), onnxruntime and moecc alternating on the export's inputs; prints the medians
-of ``--repeats`` runs and moecc's speed as a ratio of onnxruntime's (above 1: faster).
+share the cores), onnxruntime and moecc taking turns on the export's inputs in blocks of
+``--block`` runs; prints the medians of ``--repeats`` runs each and moecc's speed as a ratio of
+onnxruntime's (above 1: faster).
+
+Blocks, not alternate runs: both engines' worker threads spin for a while after a run, waiting
+for the next one, so with two threads on a two-core machine a run right after the other
+engine's finds a core taken by its spinning worker. Each block starts after a pause longer than
+either engine's spin and drops its first run.
 
     python bench/cpu_exports.py /tmp/hf_l4/llama.onnx --threads 1 [--disable-pass raise-composites] [--repeats 21]
 """
@@ -26,11 +32,17 @@ import numpy as np  # noqa: E402
 import moecc  # noqa: E402
 
 
+#: Pause before each block: longer than the worker threads of either engine spin idle
+#: (moecc's: about a millisecond, thread_pool.WORKER_SPINS).
+PAUSE_S = 0.05
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="MODEL.onnx with MODEL.npz (inputs) beside it")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--block", type=int, default=7, help="runs per turn (the first is dropped)")
     parser.add_argument("--disable-pass", action="append", default=[], metavar="NAME")
     args = parser.parse_args()
     import onnxruntime as ort
@@ -45,11 +57,14 @@ def main() -> int:
     for run in runs.values():
         run(), run()
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(args.repeats):
+    while min(len(times) for times in samples.values()) < args.repeats:
         for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            samples[name].append(time.perf_counter() - start)
+            time.sleep(PAUSE_S)
+            for position in range(max(args.block, 2)):
+                start = time.perf_counter()
+                run()
+                if position:
+                    samples[name].append(time.perf_counter() - start)
     ort_s, ours = statistics.median(samples["onnxruntime"]), statistics.median(samples["moecc"])
     disabled = f", without {', '.join(args.disable_pass)}" if args.disable_pass else ""
     print(f"{args.model} threads={args.threads}{disabled}: onnxruntime {ort_s * 1e3:.2f} ms, moecc {ours * 1e3:.2f} ms "

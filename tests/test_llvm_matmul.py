@@ -161,10 +161,41 @@ def test_workspace_sgemm_with_prepacked_b(tiny: bool, m: int, n: int, k: int, tr
     floats_a, floats_b = panel_floats(target, m, n, k)
     panel_a = np.zeros(floats_a, np.float32)
     panel_b = np.full(floats_b, 7.0, np.float32)
-    workspace(c.ctypes.data, a.ctypes.data, packed.ctypes.data, m, n, k, k, 0, n, 0, B_PREPACKED,
+    workspace(c.ctypes.data, a.ctypes.data, packed.ctypes.data, m, n, k, k, k, n, 0, B_PREPACKED,
               panel_a.ctypes.data, panel_b.ctypes.data)
     assert_matches_numpy(c, a @ b, k)
     assert (panel_b == 7.0).all()
+
+
+@pytest.mark.parametrize("tiny", [False, True])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_prepacked_b_tiles_are_packed_bs(tiny: bool, transposed: bool) -> None:
+    """Any NR-aligned column range and any K range of a packed weight is itself a packed B: the
+    pointer advanced to (first sliver, first row) with ``ldb`` the whole packed K (how threads
+    share a packed weight by columns and tiled kernels read its tiles)."""
+    target = tiny_blocks_target() if tiny else host_cpu_target()
+    module = jit.compile_module(build_sgemm_module(target), target)
+    pointer, i64 = ctypes.c_void_p, ctypes.c_int64
+    workspace = module.function(WORKSPACE_SYMBOL, None, pointer, pointer, pointer, *[i64] * 6, ctypes.c_int32,
+                                ctypes.c_int32, pointer, pointer)
+    prepack = module.function(PREPACK_SYMBOL, None, pointer, pointer, i64, i64, i64, ctypes.c_int32)
+    nr = target.nr
+    big_k, big_n = 3 * target.kc + 5, 5 * nr
+    rng = np.random.default_rng(7 + transposed)
+    b = random_matrix(rng, big_k, big_n)
+    stored = np.ascontiguousarray(b.T) if transposed else b
+    packed = np.zeros(prepacked_b_floats(target, big_n, big_k), np.float32)
+    prepack(packed.ctypes.data, stored.ctypes.data, big_k if transposed else big_n, big_n, big_k, int(transposed))
+    floats_a, floats_b = panel_floats(target, 40, big_n, big_k)
+    panel_a, panel_b = np.zeros(floats_a, np.float32), np.zeros(floats_b, np.float32)
+    for k0, kk, s0, n in [(0, big_k, 0, big_n), (target.kc + 3, target.kc, 2, 2 * nr), (1, 7, 4, nr - 3),
+                          (0, big_k, 1, 3 * nr + 1)]:
+        a = random_matrix(rng, 40, kk)
+        c = np.zeros((40, n), np.float32)
+        start = packed[(s0 * big_k + k0) * nr:]
+        workspace(c.ctypes.data, a.ctypes.data, start.ctypes.data, 40, n, kk, kk, big_k, n, 0, B_PREPACKED,
+                  panel_a.ctypes.data, panel_b.ctypes.data)
+        assert_matches_numpy(c, a @ b[k0:k0 + kk, s0 * nr:s0 * nr + n], kk)
 
 
 @pytest.mark.parametrize("m", [33, 3])  # 3 <= MR reads B in place instead of packing it

@@ -36,14 +36,18 @@ so that generated code can give each thread panels of its own (in its scratch ar
 :func:`panel_floats`); with ``transpose_b`` 1 B is stored ``[N x K]`` (``B^T`` row-major, as a
 ``Linear`` weight or the keys of attention are) and the packing reads it transposed, which
 costs nothing extra since B is packed anyway; with ``transpose_b`` 2 (:data:`B_PREPACKED`) B is
-already packed, by ``moecc_prepack_b`` for this ``N`` and ``K``::
+already packed *sliver-major*: column sliver ``s`` (columns ``s*NR .. s*NR+NR-1``) holds all
+its K rows of NR floats contiguously, ``B[k, s*NR + j]`` at ``(s * ldb + k) * NR + j``, where
+``ldb`` is the packed K (at least ``K``; more when the call reads a K range of a longer packed
+weight, from a pointer already advanced to its first row and sliver). Any NR-aligned column range
+and any K range of a packed weight is thus itself a packed B, which is what lets threads share
+one packed weight by columns and tiled kernels read tiles of it. ``moecc_prepack_b`` writes it::
 
     void moecc_prepack_b(float *dst, const float *B, i64 ldb, i64 N, i64 K, i32 transpose_b)
 
-which writes every ``KC x NC`` panel the sgemm would pack, in its loop order (``NC`` is a
-multiple of ``NR``, so the panel of ``(jc, pc)`` starts at ``jc * K + pc * roundup(nc, NR)``):
-a weight used by many calls (an MoE expert's, one call per token tile) is packed once, not per
-call (:func:`prepacked_b_floats` sizes it). ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
+(``K * roundup(N, NR)`` floats, :func:`prepacked_b_floats`; padding columns zero); the CPU
+code generator packs weights at load time in the same layout (:mod:`moecc.backend.llvm.tiled.
+packed_weights`), and an MoE expert's weights, read by one call per token tile, on first use. ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
 panels that are module globals, so it must not run on two threads at once; :func:`sgemm`
 serialises calls with a lock.
 """
@@ -451,9 +455,11 @@ class SgemmBuilder:
                 b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
                                           builder.add(builder.mul(pc, ldb), jc))
                 b_block = builder.gep(b, [b_offset], inbounds=True)
-                # A prepacked B: this panel's place in it (see the module docstring).
-                panel_offset = self._prepacked_panel(builder, jc, pc, nc, k_total)
-                b_panel = builder.select(prepacked, builder.gep(b, [panel_offset], inbounds=True), packed_b)
+                # A prepacked B: rows pc.. of its slivers from jc on (see the module docstring).
+                b_panel = builder.select(prepacked, builder.gep(b, [builder.add(builder.mul(jc, ldb),
+                                                                                builder.mul(pc, _i64(target.nr)))],
+                                                                inbounds=True), packed_b)
+                sliver_pitch = builder.select(prepacked, builder.mul(ldb, _i64(target.nr)), builder.mul(kc, _i64(target.nr)))
                 with builder.if_else(transposed) as (then, otherwise):
                     with then:
                         builder.call(pack_b_transposed, [packed_b, b_block, ldb, kc, nc])
@@ -467,7 +473,8 @@ class SgemmBuilder:
                     builder.call(pack_a, [packed_a, a_block, lda, mc, kc])
                     with counted_loop(builder, _i64(0), nc, _i64(target.nr), "jr") as jr:
                         cols = _min(builder, _i64(target.nr), builder.sub(nc, jr))
-                        packed_sliver = builder.gep(b_panel, [builder.mul(jr, kc)], inbounds=True)
+                        sliver = builder.sdiv(jr, _i64(target.nr))
+                        packed_sliver = builder.gep(b_panel, [builder.mul(sliver, sliver_pitch)], inbounds=True)
                         in_place_sliver = builder.gep(b_block, [jr], inbounds=True)
                         in_place = builder.and_(direct_b, builder.icmp_signed("==", cols, _i64(target.nr)))
                         with builder.if_then(builder.and_(direct_b, builder.not_(in_place))):
@@ -492,38 +499,21 @@ class SgemmBuilder:
         return function
 
     def _build_prepack(self, pack_b: ir.Function, pack_b_transposed: ir.Function) -> ir.Function:
-        """``moecc_prepack_b(dst, B, ldb, N, K, transpose_b)``: every ``KC x NC`` panel of B the
-        sgemm packs, in its loop order, into ``dst`` (:func:`prepacked_b_floats` floats)."""
-        target = self.target
+        """``moecc_prepack_b(dst, B, ldb, N, K, transpose_b)``: B packed sliver-major into ``dst``
+        (:func:`prepacked_b_floats` floats): ``pack_b`` over all of K and N at once writes
+        exactly that, sliver after sliver of ``K x NR`` floats."""
         function = self._function(PREPACK_SYMBOL, [F32_PTR, F32_PTR, I64, I64, I64, I32],
                                   ["dst", "B", "ldb", "N", "K", "transpose_b"], internal=False)
         dst, b, ldb, n, k_total, transpose_b = function.args
         builder = ir.IRBuilder(function.append_basic_block("entry"))
         transposed = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_TRANSPOSED))
-        with counted_loop(builder, _i64(0), n, _i64(target.nc), "jc") as jc:
-            nc = _min(builder, _i64(target.nc), builder.sub(n, jc))
-            with counted_loop(builder, _i64(0), k_total, _i64(target.kc), "pc") as pc:
-                kc = _min(builder, _i64(target.kc), builder.sub(k_total, pc))
-                panel = builder.gep(dst, [self._prepacked_panel(builder, jc, pc, nc, k_total)], inbounds=True)
-                b_offset = builder.select(transposed, builder.add(builder.mul(jc, ldb), pc),
-                                          builder.add(builder.mul(pc, ldb), jc))
-                b_block = builder.gep(b, [b_offset], inbounds=True)
-                with builder.if_else(transposed) as (then, otherwise):
-                    with then:
-                        builder.call(pack_b_transposed, [panel, b_block, ldb, kc, nc])
-                    with otherwise:
-                        builder.call(pack_b, [panel, b_block, ldb, kc, nc])
+        with builder.if_else(transposed) as (then, otherwise):
+            with then:
+                builder.call(pack_b_transposed, [dst, b, ldb, k_total, n])
+            with otherwise:
+                builder.call(pack_b, [dst, b, ldb, k_total, n])
         builder.ret_void()
         return function
-
-    def _prepacked_panel(self, builder: ir.IRBuilder, jc: ir.Value, pc: ir.Value, nc: ir.Value,
-                         k_total: ir.Value) -> ir.Value:
-        """Where the panel of column block ``jc`` and K block ``pc`` starts in a prepacked B:
-        ``jc * K + pc * roundup(nc, NR)`` (every earlier column block holds ``K x NC`` floats,
-        NC being a multiple of NR)."""
-        nr = _i64(self.target.nr)
-        rounded_nc = builder.mul(builder.sdiv(builder.add(nc, _i64(self.target.nr - 1)), nr), nr)
-        return builder.add(builder.mul(jc, k_total), builder.mul(pc, rounded_nc))
 
     def _build_sgemm_on_globals(self, workspace: ir.Function) -> ir.Function:
         """``moecc_sgemm``: ``moecc_sgemm_ws`` (B not transposed) over module-global panels."""
@@ -575,10 +565,9 @@ def panel_floats(target: CpuTarget, m: int, n: int, k: int) -> tuple[int, int]:
 
 
 def prepacked_b_floats(target: CpuTarget, n: int, k: int) -> int:
-    """Floats ``moecc_prepack_b`` writes for a ``k x n`` B: every K row of every ``NC`` block,
-    the last block's columns rounded up to ``NR``."""
-    full, rest = divmod(n, target.nc)
-    return k * (full * target.nc + -(-rest // target.nr) * target.nr)
+    """Floats ``moecc_prepack_b`` writes for a ``k x n`` B: ``k`` rows of ``n`` columns rounded
+    up to ``NR``."""
+    return k * -(-n // target.nr) * target.nr
 
 
 def build_sgemm_module(target: CpuTarget | None = None) -> ir.Module:

@@ -14,7 +14,7 @@ from llvmlite import ir
 
 from moecc.backend.llvm.cpu_target import CpuTarget
 from moecc.backend.llvm.loop_builder import F32, I8_PTR, I32, I64, i64
-from moecc.backend.llvm.matmul import B_PREPACKED, WORKSPACE_SYMBOL
+from moecc.backend.llvm.matmul import WORKSPACE_SYMBOL
 from moecc.backend.llvm.thread_pool import CHUNK_FUNCTION, ThreadPool
 
 #: Products of at least this many flops (2*M*N*K) are split across the pool's threads; below
@@ -45,8 +45,9 @@ def define_parallel_matmul(module: ir.Module, layout: PanelLayout, target: CpuTa
     """``moecc_matmul(C, A, B, M, N, K, lda, ldb, ldc, accumulate, transpose_b, scratch)``:
     ``moecc_sgemm_ws`` over the panels in ``scratch``; products of at least
     :data:`PARALLEL_MIN_FLOPS` go through the pool in chunks of NR columns (or MR rows when N
-    is narrower than two column slivers, or B is prepacked), each chunk packing into its own
-    thread's panels.
+    is narrower than two column slivers), each chunk packing into its own thread's panels.
+    A prepacked B (a weight) is packed once for all threads: they share it, each reading its
+    own columns of it.
     Column and row chunks leave every element's sum over K in the same order, so the result
     does not depend on the thread count."""
     workspace = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, _F32_PTR, I64, I64, I64, I64, I64,
@@ -73,6 +74,8 @@ def define_parallel_matmul(module: ir.Module, layout: PanelLayout, target: CpuTa
         last = b.select(b.icmp_signed("<", last, extent), last, extent)
         count = b.sub(last, first)
         if by_columns:
+            # B^T and a prepacked B (sliver-major, ``ldb`` its packed K) start column ``first``
+            # at ``first * ldb``; a row-major B at ``first``.
             w_offset = b.select(b.icmp_signed("!=", transpose_b, ir.Constant(I32, 0)), b.mul(first, ldb), first)
             call = [b.gep(c, [first]), a, b.gep(w, [w_offset]), m, count, k]
         else:
@@ -90,9 +93,7 @@ def define_parallel_matmul(module: ir.Module, layout: PanelLayout, target: CpuTa
     context = b.alloca(_MATMUL_ARGS)
     flops = b.mul(b.mul(b.mul(m, n), k), i64(2))
     big = b.icmp_signed(">=", flops, i64(PARALLEL_MIN_FLOPS))
-    # A prepacked B (``transpose_b`` B_PREPACKED) is laid out for the whole N: split rows only.
-    prepacked = b.icmp_signed("==", transpose_b, ir.Constant(I32, B_PREPACKED))
-    wide = b.and_(b.icmp_signed(">=", n, i64(2 * target.nr)), b.not_(prepacked))
+    wide = b.icmp_signed(">=", n, i64(2 * target.nr))
     tall = b.icmp_signed(">=", m, i64(2 * target.mr))
     serial = fn.append_basic_block("serial")
     parallel = fn.append_basic_block("parallel")

@@ -194,7 +194,8 @@ class CpuCompileTarget(CompileTarget):
                 continue  # converted on the way to the heap: keep the original
             if tuple(np.shape(value)) != tuple(buffer.shape) and np.size(value) != buffer.elements:
                 continue
-            data = np.ascontiguousarray(value).tobytes()
+            packed = program.built.packed_weights.get(buffer_name)  # held in the sgemm's layout
+            data = (np.ascontiguousarray(value) if packed is None else packed.pack(value)).tobytes()
             start = offsets[buffer_name]
             if abi.weight_image[start: start + len(data)] == data:
                 in_object.setdefault(value_name, buffer_name)
@@ -204,6 +205,7 @@ class CpuCompileTarget(CompileTarget):
                 "heap_bytes_reused": built.heap.reused_bytes,
                 "matmuls": {"sgemm": built.sgemm_calls, "staged": built.staged_matmuls,
                             "integer": built.integer_matmuls, "dot": built.dot_matmuls},
+                "packed_weights": {name: [w.k, w.n, w.transposed, w.nr] for name, w in built.packed_weights.items()},
                 "constants_in_object": in_object}
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
@@ -215,6 +217,7 @@ class CpuCompileTarget(CompileTarget):
         from moecc.backend.llvm.tiled.codegen import BuiltModule, tiled_schedule
         from moecc.backend.llvm.tiled.executable import TiledCpuExecutable
         from moecc.backend.llvm.tiled.memory import HeapPlan, ScratchPlan
+        from moecc.backend.llvm.tiled.packed_weights import PackedWeight
         from moecc.backend.llvm.tiled.program import TiledCpuProgram
         from moecc.ir.tiled import parse_tiled_module, verify_tiled_module
 
@@ -237,9 +240,16 @@ class CpuCompileTarget(CompileTarget):
                                         remedy="recompile the model")
             schedule, host_zero, _ = tiled_schedule(module)
             matmuls = dict(entry["matmuls"])
+            packed = {str(name): PackedWeight(int(k), int(n), bool(transposed), int(nr))
+                      for name, (k, n, transposed, nr) in dict(entry.get("packed_weights", {})).items()}
+            for name, plan in packed.items():
+                if plan.k * plan.n != module.buffer(name).elements or plan.nr <= 0 or plan.n % plan.nr:
+                    raise ArtifactError(f"'{path}': the packed layout of weight {name} does not match its buffer",
+                                        remedy="recompile the model")
             built = BuiltModule(None, HeapPlan(offsets, heap_bytes, int(entry["heap_bytes_reused"])),  # type: ignore[arg-type]
                                 ScratchPlan({}, 0, 0, 0, 0, scratch_bytes), schedule, host_zero,
-                                int(matmuls["sgemm"]), int(matmuls["staged"]), int(matmuls["integer"]), int(matmuls["dot"]))
+                                int(matmuls["sgemm"]), int(matmuls["staged"]), int(matmuls["integer"]), int(matmuls["dot"]),
+                                packed)
             program = TiledCpuProgram(module, built, jit, "", host)
             image = np.frombuffer(object_weight_image(jit, heap_bytes), dtype=np.uint8)
 
@@ -249,7 +259,10 @@ class CpuCompileTarget(CompileTarget):
                 if start + size > image.size:
                     raise ArtifactError(f"'{path}': weight {name} lies outside the object's weight image",
                                         remedy="recompile the model")
-                return image[start: start + size].view(buffer.dtype.numpy).reshape(buffer.shape).copy()
+                data = image[start: start + size].view(buffer.dtype.numpy)
+                if name in packed:  # the image holds it in the sgemm's layout
+                    return packed[name].unpack(data).reshape(buffer.shape)
+                return data.reshape(buffer.shape).copy()
 
             weights = {b.name: stored(b.name) for b in module.buffers if b.role == "weight"}
             constants = {op.result.name: op for op in compiled.graph.const_ops()}

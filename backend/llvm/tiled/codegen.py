@@ -23,6 +23,7 @@ from moecc.backend.llvm.thread_pool import add_thread_pool
 from moecc.backend.llvm.tiled.kernel import FaultCells, KernelEmitter
 from moecc.backend.llvm.tiled.matmul_call import MatmulEmitter
 from moecc.backend.llvm.tiled.memory import HeapPlan, ScratchPlan, first_reads, plan_heap, plan_scratch, step_buffers
+from moecc.backend.llvm.tiled.packed_weights import PackedWeight, plan_packed_weights
 from moecc.ir.tiled.nodes import HostCall, Kernel, TiledModule
 from moecc.ir.types import DType
 
@@ -42,6 +43,8 @@ class BuiltModule:
     staged_matmuls: int
     integer_matmuls: int
     dot_matmuls: int
+    #: weights the heap holds in the sgemm's packed layout (:mod:`.packed_weights`)
+    packed_weights: Mapping[str, PackedWeight] = dataclasses.field(default_factory=dict)
 
 
 def _symbol(index: int, name: str) -> str:
@@ -94,7 +97,8 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
     # The pool's workers get scratch arenas of the module's size (their locals and panels).
     pool = add_thread_pool(llvm_module, scratch.total_bytes)
     weights = {b.name: b.elements for b in module.buffers if b.role == "weight" and b.dtype == DType.F32}
-    matmul = MatmulEmitter(llvm_module, scratch, target, pool, weights, heap.heap_bytes)
+    packed = plan_packed_weights(module, target)
+    matmul = MatmulEmitter(llvm_module, scratch, target, pool, weights, heap.heap_bytes, packed)
     globals_ = {b.name: b for b in module.buffers}
     schedule, host_zero, segment_of = tiled_schedule(module, segment_per_kernel)
     segments: list[list[ir.Function]] = [[] for item in schedule if not isinstance(item, HostCall)]
@@ -133,7 +137,7 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
     if matmul.pack_bytes:  # the prepacked weights' areas, after the planned buffers
         heap = dataclasses.replace(heap, heap_bytes=matmul.heap_bytes + matmul.pack_bytes)
     return BuiltModule(llvm_module, heap, scratch, schedule, host_zero, matmul.calls, matmul.staged, matmul.loops,
-                       matmul.dots)
+                       matmul.dots, packed)
 
 
 __all__ = ["SEGMENT_PREFIX", "BuiltModule", "build_tiled_module", "tiled_schedule"]

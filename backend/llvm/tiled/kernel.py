@@ -26,6 +26,7 @@ from moecc.backend.llvm.tiled.dtypes import STORAGE, WORK, convert, from_storage
 from moecc.backend.llvm.tiled.elision import matmul_copy_elisions
 from moecc.backend.llvm.tiled.expr import constant, emit_expr, int_max
 from moecc.backend.llvm.tiled.matmul_call import MatmulEmitter
+from moecc.backend.llvm.tiled.parallel_rows import over_rows
 from moecc.errors import UnsupportedError
 from moecc.ir.affine import Affine
 from moecc.ir.tiled.nodes import (Compute, Copy, ElementRef, For, Gather, Kernel, MatMul, Reduce, Scatter, Stmt,
@@ -91,6 +92,13 @@ def write_order(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> tuple
     return [shape[d] for d in order], [[s[d] for d in order] for s in strides]
 
 
+def stmt_size(shape: Sequence[int]) -> int:
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
+
+
 def _broadcast_strides(view: View, shape: Sequence[int]) -> list[int]:
     """An operand's strides over the destination's shape (its size-1 axes repeat: stride 0)."""
     return [s if n == want else 0 for n, s, want in zip(view.shape, view.strides, shape)]
@@ -144,8 +152,6 @@ class KernelEmitter:
         self.statement = 0
         self.matmul_emitter = matmul
         self.scalars = dict(scalars or {})
-        #: Rows up to which a matmul against B^T is dot products rather than the sgemm.
-        self.matmul_rows = 4
         self.elisions = matmul_copy_elisions(kernel)
         self.bases: dict[str, ir.Value] = {}
         self.alias = _AliasScopes(module, list(byte_offsets))
@@ -154,6 +160,7 @@ class KernelEmitter:
         self.sizes = dict(sizes or {})
         self.in_parallel = False
         self.parallel_loops = 0
+        self.outlined = 0  # functions outlined for parallel_rows
         self.bind_arenas(self.heap, self.scratch)
         memset = module.declare_intrinsic("llvm.memset", [I8_PTR, I64])
         for name, nbytes in zero.items():
@@ -345,35 +352,47 @@ class KernelEmitter:
         operands = list(dict.fromkeys(expr_views(stmt.expr)))
         all_strides = [list(dst.strides)] + [_broadcast_strides(v, dst.shape) for v in operands]
         shape, strides = coalesce(*write_order(dst.shape, all_strides))
-        bases = [self.affine(dst.offset)] + [self.affine(v.offset) for v in operands]
         slot = {v: k + 1 for k, v in enumerate(operands)}
 
-        def element(index: list[ir.Value]) -> None:
-            def load(view: View) -> ir.Value:
-                if view.buffer in self.scalars:  # a one-element weight: its value is known
-                    return constant(self.scalars[view.buffer], self.dtypes[view.buffer])
-                k = slot[view]
-                return self.load(view.buffer, bases[k], index, strides[k])
+        def rows(begin: ir.Value, end: ir.Value) -> None:
+            bases = [self.affine(dst.offset)] + [self.affine(v.offset) for v in operands]
 
-            value = emit_expr(self.b, stmt.expr, self.dtypes, load)
-            self.store(dst.buffer, bases[0], index, strides[0], value)
+            def element(index: list[ir.Value]) -> None:
+                def load(view: View) -> ir.Value:
+                    if view.buffer in self.scalars:  # a one-element weight: its value is known
+                        return constant(self.scalars[view.buffer], self.dtypes[view.buffer])
+                    k = slot[view]
+                    return self.load(view.buffer, bases[k], index, strides[k])
 
-        self.nest(shape, element, "e")
+                value = emit_expr(self.b, stmt.expr, self.dtypes, load)
+                self.store(dst.buffer, bases[0], index, strides[0], value)
+
+            self.nest_rows(shape, begin, end, element, "e")
+
+        over_rows(self, shape[0] if shape else 1, stmt_size(shape), rows, "rows")
+
+    def nest_rows(self, shape: Sequence[int], begin: ir.Value, end: ir.Value,
+                  body: Callable[[list[ir.Value]], None], name: str) -> None:
+        """:meth:`nest` over ``shape`` with the outermost index running over ``[begin, end)``."""
+        if not shape:
+            body([])
+            return
+        b = self.b
+        counted_loop(b, b.sub(end, begin),
+                     lambda i: self.nest(shape[1:], lambda rest: body([b.add(begin, i)] + rest), name), name=f"{name}r")
 
     def reduce(self, stmt: Reduce) -> None:
         src, dst = stmt.src, stmt.dst
         n, step = src.shape[-1], src.strides[-1]
         shape, (ds, ss) = coalesce(src.shape[:-1] or (1,), [dst.strides[:-1] or (0,), src.strides[:-1] or (0,)])
-        d0, s0 = self.affine(dst.offset), self.affine(src.offset)
         sdt, ddt = self.dtypes[src.buffer], self.dtypes[dst.buffer]
         is_float = sdt.is_float
-        acc = self.alloca(F32 if is_float else I64)
-        b = self.b
 
         def widen(value: ir.Value, dtype: DType) -> ir.Value:
             return value if dtype.is_float else self.wide_int(value, dtype)
 
         def combine(x: ir.Value, y: ir.Value, reassoc: bool) -> ir.Value:
+            b = self.b
             if stmt.op == "sum":
                 if is_float:
                     total = b.fadd(x, y)
@@ -388,30 +407,37 @@ class KernelEmitter:
                 return b.call(self.module.declare_intrinsic(name, [F32], ir.FunctionType(F32, [F32, F32])), [x, y])
             return int_max(b, x, y, DType.I64, stmt.op == "max")
 
-        def row(index: list[ir.Value]) -> None:
-            first = widen(self.load(src.buffer, s0, index, ss), sdt)
-            b.store(ir.Constant(F32, 0.0) if stmt.op == "sum" and is_float else
-                    i64(0) if stmt.op == "sum" else first, acc)
-            start = b.add(s0, b.mul(i64(step), i64(0 if stmt.op == "sum" else 1)))
+        def rows(begin: ir.Value, end: ir.Value) -> None:
+            d0, s0 = self.affine(dst.offset), self.affine(src.offset)
+            acc = self.alloca(F32 if is_float else I64)
 
-            def element(k: list[ir.Value]) -> None:
-                value = widen(self.load(src.buffer, b.add(start, b.mul(k[0], i64(step))), index, ss), sdt)
-                b.store(combine(b.load(acc), value, True), acc)
+            def row(index: list[ir.Value]) -> None:
+                b = self.b
+                first = widen(self.load(src.buffer, s0, index, ss), sdt)
+                b.store(ir.Constant(F32, 0.0) if stmt.op == "sum" and is_float else
+                        i64(0) if stmt.op == "sum" else first, acc)
+                start = b.add(s0, b.mul(i64(step), i64(0 if stmt.op == "sum" else 1)))
 
-            count = n if stmt.op == "sum" else n - 1
-            if count > 0:
-                self.nest([count], element, "r")
-            result = b.load(acc)
-            if stmt.accumulate:
-                result = combine(widen(self.load(dst.buffer, d0, index, ds), ddt), result, False)
-            if ddt.is_float:
-                self.store(dst.buffer, d0, index, ds, result if is_float else b.sitofp(result, F32))
-            elif ddt == DType.BOOL:
-                self.store(dst.buffer, d0, index, ds, b.icmp_signed("!=", result, i64(0)))
-            else:
-                self.store(dst.buffer, d0, index, ds, int_to_wide(b, result, DType.I64, WORK[ddt]))
+                def element(k: list[ir.Value]) -> None:
+                    value = widen(self.load(src.buffer, b.add(start, b.mul(k[0], i64(step))), index, ss), sdt)
+                    b.store(combine(b.load(acc), value, True), acc)
 
-        self.nest(shape, row, "rows")
+                count = n if stmt.op == "sum" else n - 1
+                if count > 0:
+                    self.nest([count], element, "r")
+                result = b.load(acc)
+                if stmt.accumulate:
+                    result = combine(widen(self.load(dst.buffer, d0, index, ds), ddt), result, False)
+                if ddt.is_float:
+                    self.store(dst.buffer, d0, index, ds, result if is_float else b.sitofp(result, F32))
+                elif ddt == DType.BOOL:
+                    self.store(dst.buffer, d0, index, ds, b.icmp_signed("!=", result, i64(0)))
+                else:
+                    self.store(dst.buffer, d0, index, ds, int_to_wide(b, result, DType.I64, WORK[ddt]))
+
+            self.nest_rows(shape, begin, end, row, "rows")
+
+        over_rows(self, shape[0], stmt_size(shape) * n, rows, "rows")
 
     def row_index(self, table: View, index: View, i: ir.Value) -> ir.Value:
         """Row ``index[i]`` of ``table``, bounds-checked (a fault names the value), negative

@@ -33,6 +33,9 @@ from moecc.backend.llvm.loop_builder import F32, I32, I64, i64
 from moecc.backend.llvm.thread_pool import ThreadPool
 from moecc.backend.llvm.tiled.dtypes import WORK, convert, from_storage, int_to_wide
 from moecc.backend.llvm.tiled.memory import ScratchPlan, align
+from moecc.backend.llvm.tiled.packed_weights import PackedWeight, is_dot_form
+from moecc.backend.llvm.tiled.packed_weights import logical as logical_matrix
+from moecc.backend.llvm.tiled.packed_weights import unit as _unit
 from moecc.ir.tiled.nodes import MatMul, View
 from moecc.ir.types import DType
 
@@ -42,22 +45,17 @@ if TYPE_CHECKING:
 _F32_PTR = F32.as_pointer()
 
 
-def _unit(stride: int, size: int) -> bool:
-    return stride == 1 or size == 1
-
-
 def logical(view: View, transposed: bool) -> tuple[int, int, int, int]:
     """(rows, cols, row stride, col stride) of the matrix a (possibly ``^T``) view stands for."""
-    r, c = view.shape[-2:]
-    sr, sc = view.strides[-2:]
-    return (c, r, sc, sr) if transposed else (r, c, sr, sc)
+    return logical_matrix(view.shape, view.strides, transposed)
 
 
 class MatmulEmitter:
     """Shared by the kernels of one LLVM module: the sgemm declaration and scratch places."""
 
     def __init__(self, module: ir.Module, scratch: ScratchPlan, target: CpuTarget, pool: ThreadPool,
-                 weights: Mapping[str, int] | None = None, heap_bytes: int = 0) -> None:
+                 weights: Mapping[str, int] | None = None, heap_bytes: int = 0,
+                 packed: Mapping[str, PackedWeight] | None = None) -> None:
         # The kernel-IR back end's matmul entry: moecc_sgemm_ws over the calling thread's
         # panels (at scratch.panel_a_base/panel_b_base), big products split over the pool.
         from moecc.backend.llvm.matmul import PREPACK_SYMBOL
@@ -67,8 +65,10 @@ class MatmulEmitter:
         self.prepack = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F32_PTR, _F32_PTR, I64, I64, I64, I32]),
                                    name=PREPACK_SYMBOL)
         self.target = target
-        #: f32 weight buffers (name -> elements) a matmul may read prepacked
-        self.weights = dict(weights or {})
+        #: weights stored packed (:mod:`~moecc.backend.llvm.tiled.packed_weights`)
+        self.packed = dict(packed or {})
+        #: f32 weight buffers (name -> elements) an MoE expert's matmul may pack on first use
+        self.weights = {name: size for name, size in (weights or {}).items() if name not in self.packed}
         #: where the next prepacked area starts in the heap, and the bytes they take so far
         self.heap_bytes = align(heap_bytes)
         self.pack_bytes = 0
@@ -91,21 +91,12 @@ class MatmulEmitter:
     def emit(self, k: KernelEmitter, stmt: MatMul) -> None:
         if not stmt.acc_dtype.is_float:
             self._int_loops(k, stmt)
-        elif self._dot_form(k, stmt) and stmt.rows is None:
+        elif is_dot_form(stmt):
             self._dots(k, stmt)
         else:
             self._sgemm(k, stmt)
 
-    # -- float, few rows against B^T: dot products
-
-    def _dot_form(self, k: KernelEmitter, stmt: MatMul) -> bool:
-        """Whether every output is best a dot product of two unit-stride rows: few rows of A
-        (the sgemm would pack all of ``B^T`` for them: a per-token expert matmul reads its
-        weights twice) and both ``A`` and ``B^T`` unit-stride along k."""
-        m = stmt.dst.shape[-2]
-        _, kk, _, sak = logical(stmt.a, stmt.transpose_a)
-        _, n, sbk, _ = logical(stmt.b, stmt.transpose_b)
-        return m <= max(2, k.matmul_rows) and n > 1 and kk > 1 and sak == 1 and sbk == 1
+    # -- float, few rows against B^T: dot products (see packed_weights.is_dot_form)
 
     def _dots(self, k: KernelEmitter, stmt: MatMul) -> None:
         b = k.b
@@ -195,15 +186,20 @@ class MatmulEmitter:
             else:
                 a_ptr = stage_in(stmt.a, a0, index, m, kk, sam, sak, a_stage)
                 lda = kk
-            if direct_b:
+            b_mode = int(b_transposed)
+            stored = self.packed.get(stmt.b.buffer)
+            if stored is not None:  # a weight stored packed: this tile of it is a packed B
+                b_ptr = k.address(stmt.b.buffer, k.affine(stored.tile_offset(stmt.b.offset)), [], [])
+                ldb, b_mode = stored.k, B_PREPACKED
+            elif direct_b:
                 b_ptr = k.address(stmt.b.buffer, b0, index, list(stmt.b.strides[:-2]))
                 ldb = (sbn if n > 1 else kk) if b_transposed else (sbk if kk > 1 else n)
             else:
                 b_ptr = stage_in(stmt.b, b0, index, kk, n, sbk, sbn, b_stage)
                 ldb = n
-            b_mode = int(b_transposed)
             if prepacked is not None:
                 b_ptr, b_mode = self._prepacked(k, prepacked, b_ptr, ldb, n, kk, b_transposed), B_PREPACKED
+                ldb = kk  # the packed K: its slivers are kk x NR floats
             accumulate = stmt.accumulate
             if direct_c:
                 c_ptr = k.address(stmt.dst.buffer, c0, index, list(stmt.dst.strides[:-2]))

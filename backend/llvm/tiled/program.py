@@ -112,10 +112,16 @@ class TiledCpuProgram:
         if data.size != buf.elements:
             raise InputError(f"buffer '{name}' is {buf.dtype}{list(buf.shape)} ({buf.elements} elements), the data "
                              f"has shape {list(data.shape)}", remedy="pass data of the buffer's element count")
+        packed = self.built.packed_weights.get(name)
+        if packed is not None:  # stored in the sgemm's layout (packed_weights)
+            self.view(heap, name)[:] = packed.pack(data)
+            return
         self.view(heap, name)[:] = data.astype(buf.dtype.numpy, copy=False).reshape(-1)
 
     def read(self, heap: np.ndarray, name: str) -> np.ndarray:
-        return self.view(heap, name).reshape(self.module.buffer(name).shape).copy()
+        packed = self.built.packed_weights.get(name)
+        flat = self.view(heap, name) if packed is None else packed.unpack(self.view(heap, name))
+        return flat.reshape(self.module.buffer(name).shape).copy()
 
     # running
 
