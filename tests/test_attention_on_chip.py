@@ -174,3 +174,32 @@ def test_long_causal_attention_on_the_edge_part_walks_key_tiles() -> None:
     assert "new_max" in compiled.ir("kernel")
     (got,) = compiled.run(feeds).values()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [64, 80])  # keys = queries, and a cache of 16 earlier keys
+def test_causal_attention_on_the_cpu_skips_hidden_keys(length: int) -> None:
+    """On the cpu target a causal attention's query tiles compute only the keys their rows can
+    see (the tiles' products shrink towards the diagonal) and give the reference's outputs,
+    grouped-query heads included."""
+    from moecc.ir.parser import parse_graph
+    from moecc.ir.tiled.nodes import MatMul, walk
+    from moecc.passes.tiled_lowering.composite import CAUSAL_MIN_QUERY_ROWS
+
+    s = 2 * CAUSAL_MIN_QUERY_ROWS
+    graph = parse_graph(f"""graph @main(%q: tensor<1x4x{s}x16xf32>, %k: tensor<1x2x{length}x16xf32>, \
+%v: tensor<1x2x{length}x16xf32>) {{
+  %a = attention(%q, %k, %v) {{scale = 0.25, is_causal = true}} : tensor<1x4x{s}x16xf32>
+  return %a
+}}""")
+    rng = np.random.default_rng(4)
+    feeds = {"q": rng.standard_normal((1, 4, s, 16)).astype(np.float32),
+             "k": rng.standard_normal((1, 2, length, 16)).astype(np.float32),
+             "v": rng.standard_normal((1, 2, length, 16)).astype(np.float32)}
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    compiled = moecc.compile_graph(graph, "cpu", threads=2)
+    (kernel,) = compiled.executable.module.kernels
+    key_extents = sorted({st.b.shape[-2] for _, st, _ in walk(kernel.body)  # q @ k^T: keys [kl, d]
+                          if isinstance(st, MatMul) and st.transpose_b})
+    assert key_extents[0] < length and key_extents[-1] == length, key_extents
+    (got,) = compiled.run(feeds).values()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -8,7 +8,8 @@
   the query head ``g * group + r`` and the kv head ``g`` are both affine. Each query head has
   its own rows of the locals while they fit (:data:`ATTENTION_SLOT_SHARE`), so heads overlap:
   the MXU computes head ``h + 1``'s scores while the VPU normalises head ``h``'s. No score
-  tensor reaches global memory.
+  tensor reaches global memory. Without in-order units (the CPU) a causal attention's query
+  tiles are written out one by one, each computing only the keys its rows can see.
 - ``rotary_embedding``: two element-wise statements on the halves (or the even/odd stride-2
   views when interleaved), cos/sin broadcast over heads; the unrotated tail is a copy.
 - ``gated_mlp``: three tiled matmuls into f32 buffers and one element-wise ``act(g) * u``.
@@ -59,6 +60,11 @@ def _scaled(ctx: LoweringContext, op: Op, index: int, root: float) -> View:
         kb.emit(tiled_compute(kb, dst, [ctx.view(value)], lambda xs: narrow(Binary("mul", widen(xs[0], t), factor), t)))
     return dst
 
+
+#: Query tiles a causal attention's rows are cut into on the CPU (each computing only the keys
+#: its rows see), and the fewest rows such a tile has (the sgemm's register tile is 14 rows).
+CAUSAL_QUERY_TILES = 4
+CAUSAL_MIN_QUERY_ROWS = 28
 
 #: Locals of the heads one attention kernel keeps at once may take this many times the
 #: tiling's ``local_bytes`` (each head its own score rows, so head ``h + 1``'s ``q @ k^T`` does
@@ -112,6 +118,15 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 cap=cap, tiles=tiles))
             return
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
+        # Causal attention on a target without in-order units (the CPU) cuts the queries into
+        # tiles written out one by one, each computing only the keys its rows can see: with
+        # CAUSAL_QUERY_TILES tiles about (n + 1) / 2n of the dense work. (In-order units keep
+        # whole tiles: the ASIC's short tiles would pay the array's fill and drain per tile.)
+        causal_tiles: list[tuple[int, int]] = []
+        if (allowed is not None and not kb.params.in_order_units and s >= 2 * CAUSAL_MIN_QUERY_ROWS
+                and length >= s):  # (every row sees at least one key)
+            tq = min(tq, max(CAUSAL_MIN_QUERY_ROWS, -(-s // CAUSAL_QUERY_TILES)))
+            causal_tiles = [(s0, min(tq, s - s0)) for s0 in range(0, s, tq)]
         # In-order units (the ASIC) overlap heads when each has its own rows of the locals (the
         # phased form); otherwise the head loop is a parallel loop (the CPU's threads take heads),
         # whose locals are per iteration, the bias included.
@@ -122,7 +137,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         slots = hq if phased else 1
         # (Only while the query rows split evenly: a peeled last tile would be a second head
         # loop over the same locals.)
-        parallel = not kb.params.in_order_units and s % tq == 0
+        parallel = not kb.params.in_order_units and (s % tq == 0 or bool(causal_tiles))
         # Resident operands in the matrix unit's type (bf16 copies on a bf16 MXU: converted once
         # as they arrive, not per head on the vector unit between two heads' products).
         rt = DType.BF16 if kb.params.mxu_operand_bytes == 2 and t == F32 else t
@@ -155,37 +170,41 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         row_max = kb.local("row_max", t, (slots * tq, 1))
         row_sum = kb.local("row_sum", t, (slots * tq, 1))
         bias_rows = tq if shared_bias else slots * tq
-        bias = kb.local("bias", t, (bias_rows, length)) if biased else None
+        # A causal triangle alone, per head, is a select where the scores are scaled: no bias rows
+        # (adding 0 or -inf to the rounded scores is exactly that select).
+        causal_only = allowed is not None and mask is None and not shared_bias and not may_block
+        bias = kb.local("bias", t, (bias_rows, length)) if biased and not causal_only else None
         blocked = kb.local("bias_max", t, (bias_rows, 1)) if biased and may_block else None
         zero = Affine(0)
 
         def rows_of(head: Affine) -> Affine:
             return head * tq if slots > 1 else zero
 
-        def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int) -> list[Stmt]:
-            """The additive bias of query rows ``s0 + [0, sq)`` (and its row max) into the bias rows."""
+        def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
+            """The additive bias of query rows ``s0 + [0, sq)`` against keys ``[0, kl)`` (and its
+            row max) into the bias rows."""
             assert bias is not None
             at = (zero if shared_bias else rows_of(head), zero)
             parts: list[Expr] = []
             if mask is not None:
-                m = Operand(head_matrix(mask, (b, head, s0, 0), (1, 1, sq, length)))
+                m = Operand(head_matrix(mask, (b, head, s0, 0), (1, 1, sq, kl)))
                 parts.append(Select(m, const(0, F32), ninf) if mask_bool else widen(m, t))
             if allowed is not None:
-                parts.append(Select(Operand(window(allowed, (s0, zero), (sq, length))), const(0, F32), ninf))
+                parts.append(Select(Operand(window(allowed, (s0, zero), (sq, kl))), const(0, F32), ninf))
             total = parts[0] if len(parts) == 1 else Binary("add", parts[0], parts[1])
-            stmts: list[Stmt] = [Compute(window(bias, at, (sq, length)), narrow(total, t))]
+            stmts: list[Stmt] = [Compute(window(bias, at, (sq, kl)), narrow(total, t))]
             if blocked is not None:
-                stmts.append(Reduce("max", window(blocked, at, (sq, 1)), window(bias, at, (sq, length))))
+                stmts.append(Reduce("max", window(blocked, at, (sq, 1)), window(bias, at, (sq, kl))))
             return stmts
 
-        def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
-            """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)``."""
+        def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
+            """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)`` over keys ``[0, kl)``."""
             head = g * group + r
             at = (rows_of(head), zero)
-            sc, ex = window(scores, at, (sq, length)), window(exps, at, (sq, length))
+            sc, ex = window(scores, at, (sq, kl)), window(exps, at, (sq, kl))
             mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
-            key = (views.reshape(views.window(keys, (g, zero, zero), (1, length, d)), (length, d)) if keys is not None
-                   else head_matrix(ks, (b, g, 0, 0), (1, 1, length, d)))
+            key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
+                   else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
             query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
                      else head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)))
             stmts: list[Stmt] = [MatMul(sc, query, key, transpose_b=True)]
@@ -195,14 +214,19 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             if cap > 0:
                 scaled = Binary("mul", Unary("tanh", Binary("div", scaled, const(cap, F32))), const(cap, F32))
             keep: Expr | None = None
-            if bias is not None:
+            if causal_only:  # the causal triangle alone: a select in the pass that scales
+                rounded = (widen(narrow(scaled, t), t) if post_scale and not prescaled or cap > 0
+                           else widen(Operand(sc), t))
+                assert allowed is not None
+                stmts.append(Compute(sc, narrow(Select(Operand(window(allowed, (s0, zero), (sq, kl))), rounded, ninf), t)))
+            elif bias is not None:
                 if not shared_bias:
-                    stmts += bias_stmts(b, head, s0, sq)
+                    stmts += bias_stmts(b, head, s0, sq, kl)
                 bat = (zero if shared_bias else rows_of(head), zero)
                 if post_scale and not prescaled or cap > 0:
                     stmts.append(Compute(sc, narrow(scaled, t)))  # rounded to t before the bias, as the reference
                 stmts.append(Compute(sc, narrow(Binary("add", widen(Operand(sc), t),
-                                                       widen(Operand(window(bias, bat, (sq, length))), t)), t)))
+                                                       widen(Operand(window(bias, bat, (sq, kl))), t)), t)))
                 if blocked is not None:
                     keep = Binary("ne", widen(Operand(window(blocked, bat, (sq, 1))), t), ninf)
             elif post_scale and not prescaled or cap > 0:
@@ -229,35 +253,37 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             divided: Expr = Binary("mul", widen(Operand(ex), t), widen(Operand(sm), t))
             if keep is not None:
                 divided = Select(keep, divided, const(0, F32))
-            stmts.append(Compute(window(probs, at, (sq, length)), narrow(divided, rt)))
+            stmts.append(Compute(window(probs, at, (sq, kl)), narrow(divided, rt)))
             return stmts
 
-        def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+        def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
             """Query head ``g * group + r``'s output rows ``s0 + [0, sq)``: its weights ``@ v``."""
             head = g * group + r
-            ex = window(probs, (rows_of(head), zero), (sq, length))
-            value = (views.reshape(views.window(values, (g, zero, zero), (1, length, dv)), (length, dv))
-                     if values is not None else head_matrix(vv, (b, g, 0, 0), (1, 1, length, dv)))
+            ex = window(probs, (rows_of(head), zero), (sq, kl))
+            value = (views.reshape(views.window(values, (g, zero, zero), (1, kl, dv)), (kl, dv))
+                     if values is not None else head_matrix(vv, (b, g, 0, 0), (1, 1, kl, dv)))
             dst = head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv))
             if outputs is None:  # a parallel head loop's adds into the zeroed output
                 return [MatMul(dst, ex, value, accumulate=parallel)]
             return [MatMul(window(outputs, (rows_of(head), zero), (sq, dv)), ex, value)]
 
-        def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+        def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
             """Query head ``g * group + r``'s output rows from the local to the result."""
             assert outputs is not None
             head = g * group + r
             return [Copy(head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
 
-        def query_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
+        def query_tile(starts: Starts, sizes: Sizes, kl: int = length) -> list[Stmt]:
+            """Query rows ``s0 + [0, sq)`` against keys ``[0, kl)`` (the keys after ``kl`` are
+            causally hidden from every row of the tile)."""
             b, s0 = starts
             sq = sizes[1]
 
             def heads(*parts: Callable[..., list[Stmt]]) -> list[Stmt]:
                 return tile_loops(kb, (hkv, group), (1, 1),
-                                  lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq)])
+                                  lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq, kl)])
 
-            stmts = bias_stmts(b, zero, s0, sq) if shared_bias else []
+            stmts = bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
             if queries is not None:  # every head's query rows in one burst of loads
                 rows = views.reshape(views.window(qs, (b, 0, s0, 0), (1, hq, sq, d)), (hq, sq, d))
                 stmts += fill(views.window(queries, (zero, zero, zero), (hq, sq, d)), rows,
@@ -276,6 +302,13 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 for local, view, width in ((keys, ks, d), (values, vv, dv)):
                     whole = views.reshape(views.window(view, (b, 0, 0, 0), (1, hkv, length, width)), (hkv, length, width))
                     stmts += fill(local, whole)
+            if causal_tiles:  # per head, each query tile written out with only the keys its rows see
+                def tiles_of_head(hs: Starts, _: Sizes) -> list[Stmt]:
+                    return [st for s0, sq in causal_tiles for part in (weights_stmts, output_stmts)
+                            for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
+
+                both = tile_loops(kb, (hkv, group), (1, 1), tiles_of_head)
+                return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
             return stmts + tile_loops(kb, (s,), (tq,), lambda qs_, qz: query_tile((b, qs_[0]), (1, qz[0])))
 
         if parallel:

@@ -57,6 +57,7 @@ class TiledCpuProgram:
     threads: int = 1
     host_calls_run: int = 0
     _segments: dict[int, Any] = field(default_factory=dict)
+    _cells: dict[str, Any] = field(default_factory=dict)
 
     @property
     def heap_bytes(self) -> int:
@@ -170,7 +171,10 @@ class TiledCpuProgram:
         return [(name, sorted(times)[len(times) // 2]) for name, times in zip(names, samples)]
 
     def _cell(self, name: str, ctype: Any) -> Any:
-        return ctype.from_address(self.jit.engine.get_global_value_address(FAULT_SYMBOLS[name]))
+        cell = self._cells.get(name)
+        if cell is None:  # (looking the address up costs microseconds: once per program)
+            cell = self._cells[name] = ctype.from_address(self.jit.engine.get_global_value_address(FAULT_SYMBOLS[name]))
+        return cell
 
     def _fault(self, graph: Any) -> MoeccError:
         from moecc.ir.ops.indexing import INDEXING_KINDS, IndexRangeError, index_out_of_range
