@@ -13,7 +13,10 @@ them by ``exp(m - m')``:
     l   = l * c + rowsum(p);   acc = acc * c + p @ v_j;   m = m'
 
 then ``out = acc / l`` (rows with ``l = 0``, every key masked, give zeros), with a sink logit
-per head folded in as one more key with no value. Only ``[tq, tk]`` score tiles and
+per head folded in as one more key with no value. With a causal mask the query tiles are
+written out one by one and each walks only the key tiles its rows can see, masking only the
+tiles on the diagonal (about half the work of the full square at long sequences, results
+unchanged: a hidden key adds exactly zero). Only ``[tq, tk]`` score tiles and
 ``[tq, dv]`` accumulators live in local memory, whatever the key length. The sums associate
 differently from the one-pass softmax: results agree to f32 rounding, not bit for bit.
 """
@@ -39,12 +42,14 @@ def head_matrix(view: View, starts: tuple[Affine | int, ...], sizes: tuple[int, 
     return views.reshape(views.window(view, starts, sizes), sizes[-2:])
 
 
-def online_tiles(kb: KernelBuilder, s: int, length: int, dv: int) -> tuple[int, int] | None:
-    """``(tq, tk)``: a full tile of query rows and the widest key tile whose scores, weights and
+def online_tiles(kb: KernelBuilder, s: int, length: int, dv: int, rows: int = 0) -> tuple[int, int] | None:
+    """``(tq, tk)``: a full tile of query rows (at most ``rows`` when given: a causal attention's
+    shorter tiles skip more hidden keys) and the widest key tile whose scores, weights and
     accumulators fit the local budget; None when whole rows fit (the one-pass form is better)."""
     tq = max(1, min(s, kb.params.tile_rows))
     if kb.params.local_bytes // max(1, length * 16) >= tq:
         return None
+    tq = min(tq, rows) if rows > 0 else tq
     tk = (kb.params.local_bytes // 4 - tq * (dv + 8)) // (3 * tq)
     tk = min(length, kb.params.k_tile, max(1, tk))
     return (tq, tk) if tk < length else None
@@ -53,9 +58,10 @@ def online_tiles(kb: KernelBuilder, s: int, length: int, dv: int) -> tuple[int, 
 def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int, int, int, int, int, int],
                           qs: View, ks: View, vv: View, out: View, mask: View | None, mask_bool: bool,
                           allowed: View | None, sinks: View | None, scale: float | None, cap: float,
-                          tiles: tuple[int, int]) -> list[Stmt]:
+                          tiles: tuple[int, int], skip_hidden: bool = True) -> list[Stmt]:
     """The statements of one attention op over key tiles (see the module docstring); ``shape`` is
-    ``(batch, hq, hkv, s, length, d, dv)``, ``scale`` None when q and k are already scaled."""
+    ``(batch, hq, hkv, s, length, d, dv)``, ``scale`` None when q and k are already scaled;
+    ``skip_hidden``: with a causal mask, each query tile walks only the keys its rows can see."""
     batch, hq, hkv, s, length, d, dv = shape
     group = hq // hkv
     tq, tk = tiles
@@ -75,15 +81,19 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
     def rows(view: View, sq: int, cols: int = 1) -> View:
         return window(view, (zero, zero), (sq, cols))
 
-    def per_head(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int) -> list[Stmt]:
+    def per_head(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int,
+                 visible: tuple[int, int] | None = None) -> list[Stmt]:
+        """Query head ``g * group + r``'s rows ``s0 + [0, sq)``; ``visible``: (keys every row of
+        the tile sees, keys any row sees) when a causal mask alone hides the rest."""
         head = g * group + r
         m, mn, mt = rows(run_max, sq), rows(new_max, sq), rows(tile_max, sq)
         l_, lt = rows(run_sum, sq), rows(tile_sum, sq)
         sh, c, o = rows(shift, sq), rows(rescale, sq), rows(acc, sq, dv)
         w = Operand
 
-        def key_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
+        def key_tile(starts: Starts, sizes: Sizes, first: int = 0, causal: bool = True) -> list[Stmt]:
             (j0,), (kn,) = starts, sizes
+            j0 = j0 + first
             sc, p = window(scores, (zero, zero), (sq, kn)), window(probs, (zero, zero), (sq, kn))
             stmts: list[Stmt] = [MatMul(sc, head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)),
                                         head_matrix(ks, (b, g, j0, 0), (1, 1, kn, d)), transpose_b=True)]
@@ -95,7 +105,7 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
             if mask is not None:
                 bias = w(head_matrix(mask, (b, head, s0, j0), (1, 1, sq, kn)))
                 value = Binary("add", value, Select(bias, const(0, F32), ninf) if mask_bool else widen(bias, t))
-            if allowed is not None:
+            if allowed is not None and causal:
                 value = Binary("add", value, Select(w(window(allowed, (s0, j0), (sq, kn))), const(0, F32), ninf))
             stmts.append(Compute(sc, narrow(value, t)))
             stmts += reduce_chunks(kb, "max", mt, sc)
@@ -111,7 +121,13 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
             return stmts
 
         stmts: list[Stmt] = [Compute(m, ninf), Compute(l_, const(0, F32)), Compute(o, const(0, F32))]
-        stmts += tile_loops(kb, (length,), (tk,), key_tile)
+        if visible is None:
+            stmts += tile_loops(kb, (length,), (tk,), key_tile)
+        else:  # causal, rows s0 + [0, sq) known: keys every row sees unmasked, then the diagonal's
+            seen_by_all, seen = visible
+            clear = seen_by_all // tk * tk
+            stmts += tile_loops(kb, (clear,), (tk,), lambda st, sz: key_tile(st, sz, 0, False))
+            stmts += tile_loops(kb, (seen - clear,), (tk,), lambda st, sz: key_tile(st, sz, clear, True))
         if sinks is not None:  # one more key per row: the head's sink logit, with no value
             sink = w(views.broadcast(views.reshape(views.window(sinks, (head,), (1,)), (1, 1)), (sq, 1)))
             stmts.append(Compute(sh, Binary("max", w(m), widen(sink, t))))
@@ -129,7 +145,23 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
         sq = sizes[1]
         return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: per_head(b, hs[0], hs[1], s0, sq))
 
-    return tile_loops(kb, (batch, s), (1, tq), query_tile)
+    if allowed is None or not skip_hidden or length < s:
+        return tile_loops(kb, (batch, s), (1, tq), query_tile)
+
+    # Causal: each query tile written out, walking only the key tiles its rows can see (row i
+    # sees keys up to i + length - s), the tiles every row sees in full without the mask.
+    def causal_tiles(starts: Starts, _: Sizes) -> list[Stmt]:
+        b = starts[0]
+        stmts: list[Stmt] = []
+        for s0 in range(0, s, tq):
+            sq = min(tq, s - s0)
+            visible = (s0 + length - s + 1, min(length, s0 + sq + length - s))
+            stmts += tile_loops(kb, (hkv, group), (1, 1),
+                                lambda hs, _, s0=s0, sq=sq, visible=visible: per_head(b, hs[0], hs[1], Affine(s0), sq,
+                                                                                      visible))
+        return stmts
+
+    return tile_loops(kb, (batch,), (1,), causal_tiles)
 
 
 __all__ = ["emit_online_attention", "head_matrix", "online_tiles"]

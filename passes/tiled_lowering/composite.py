@@ -61,9 +61,14 @@ def _scaled(ctx: LoweringContext, op: Op, index: int, root: float) -> View:
     return dst
 
 
+#: Whether causal attention computes only the keys each query tile can see (False: the whole
+#: square, masked; the comparison runs of bench/causal_attention.py).
+SKIP_HIDDEN_KEYS = True
 #: Query tiles a causal attention's rows are cut into on the CPU (each computing only the keys
 #: its rows see), and the fewest rows such a tile has (the sgemm's register tile is 14 rows).
 CAUSAL_QUERY_TILES = 4
+#: The same on in-order units (the ASIC), whose tiles are never shorter than ``row_floor``.
+CAUSAL_QUERY_TILES_IN_ORDER = 4
 CAUSAL_MIN_QUERY_ROWS = 28
 
 #: Locals of the heads one attention kernel keeps at once may take this many times the
@@ -110,23 +115,27 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     may_block = mask is not None or (allowed is not None and length < s)
     ninf = const(-math.inf, F32)
     with ctx.op_kernel(op) as kb:
-        tiles = online_tiles(kb, s, length, dv)
+        causal_rows = 0  # the query rows of a causal attention's tiles (0: no preference)
+        if allowed is not None and SKIP_HIDDEN_KEYS and length >= s:
+            causal_rows = (max(kb.params.array_rows, -(-s // CAUSAL_QUERY_TILES_IN_ORDER)) if kb.params.in_order_units
+                           else max(CAUSAL_MIN_QUERY_ROWS, -(-s // CAUSAL_QUERY_TILES)))
+        tiles = online_tiles(kb, s, length, dv, causal_rows)
         if tiles is not None:  # whole score rows do not fit a full query tile: walk the keys
             kb.emit(emit_online_attention(
                 kb, t=t, shape=(batch, hq, hkv, s, length, d, dv), qs=qs, ks=ks, vv=vv, out=out, mask=mask,
                 mask_bool=mask_bool, allowed=allowed, sinks=sinks, scale=op.attrs["scale"] if post_scale else None,
-                cap=cap, tiles=tiles))
+                cap=cap, tiles=tiles, skip_hidden=SKIP_HIDDEN_KEYS))
             return
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
-        # Causal attention on a target without in-order units (the CPU) cuts the queries into
-        # tiles written out one by one, each computing only the keys its rows can see: with
-        # CAUSAL_QUERY_TILES tiles about (n + 1) / 2n of the dense work. (In-order units keep
-        # whole tiles: the ASIC's short tiles would pay the array's fill and drain per tile.)
+        # Causal attention writes its query tiles out one by one, each computing only the keys
+        # its rows can see: with n tiles about (n + 1) / 2n of the dense work (causal_rows: the
+        # CPU cuts CAUSAL_QUERY_TILES, the ASIC up to CAUSAL_QUERY_TILES_IN_ORDER tiles no
+        # shorter than its array, whose fill and drain a shorter tile would pay for nothing).
         causal_tiles: list[tuple[int, int]] = []
-        if (allowed is not None and not kb.params.in_order_units and s >= 2 * CAUSAL_MIN_QUERY_ROWS
-                and length >= s):  # (every row sees at least one key)
-            tq = min(tq, max(CAUSAL_MIN_QUERY_ROWS, -(-s // CAUSAL_QUERY_TILES)))
-            causal_tiles = [(s0, min(tq, s - s0)) for s0 in range(0, s, tq)]
+        if causal_rows and (kb.params.in_order_units or s >= 2 * CAUSAL_MIN_QUERY_ROWS):
+            tq = min(tq, causal_rows)
+            if s > tq:
+                causal_tiles = [(s0, min(tq, s - s0)) for s0 in range(0, s, tq)]
         # In-order units (the ASIC) overlap heads when each has its own rows of the locals (the
         # phased form); otherwise the head loop is a parallel loop (the CPU's threads take heads),
         # whose locals are per iteration, the bias included.
@@ -192,16 +201,16 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             if allowed is not None:
                 parts.append(Select(Operand(window(allowed, (s0, zero), (sq, kl))), const(0, F32), ninf))
             total = parts[0] if len(parts) == 1 else Binary("add", parts[0], parts[1])
-            stmts: list[Stmt] = [Compute(window(bias, at, (sq, kl)), narrow(total, t))]
+            stmts: list[Stmt] = [Compute(rows_block(bias, at[0], sq, kl), narrow(total, t))]
             if blocked is not None:
-                stmts.append(Reduce("max", window(blocked, at, (sq, 1)), window(bias, at, (sq, kl))))
+                stmts.append(Reduce("max", window(blocked, at, (sq, 1)), rows_block(bias, at[0], sq, kl)))
             return stmts
 
         def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
             """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)`` over keys ``[0, kl)``."""
             head = g * group + r
             at = (rows_of(head), zero)
-            sc, ex = window(scores, at, (sq, kl)), window(exps, at, (sq, kl))
+            sc, ex = rows_block(scores, at[0], sq, kl), rows_block(exps, at[0], sq, kl)
             mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
             key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
                    else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
@@ -226,7 +235,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 if post_scale and not prescaled or cap > 0:
                     stmts.append(Compute(sc, narrow(scaled, t)))  # rounded to t before the bias, as the reference
                 stmts.append(Compute(sc, narrow(Binary("add", widen(Operand(sc), t),
-                                                       widen(Operand(window(bias, bat, (sq, kl))), t)), t)))
+                                                       widen(Operand(rows_block(bias, bat[0], sq, kl)), t)), t)))
                 if blocked is not None:
                     keep = Binary("ne", widen(Operand(window(blocked, bat, (sq, 1))), t), ninf)
             elif post_scale and not prescaled or cap > 0:
@@ -253,13 +262,13 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             divided: Expr = Binary("mul", widen(Operand(ex), t), widen(Operand(sm), t))
             if keep is not None:
                 divided = Select(keep, divided, const(0, F32))
-            stmts.append(Compute(window(probs, at, (sq, kl)), narrow(divided, rt)))
+            stmts.append(Compute(rows_block(probs, at[0], sq, kl), narrow(divided, rt)))
             return stmts
 
         def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
             """Query head ``g * group + r``'s output rows ``s0 + [0, sq)``: its weights ``@ v``."""
             head = g * group + r
-            ex = window(probs, (rows_of(head), zero), (sq, kl))
+            ex = rows_block(probs, rows_of(head), sq, kl)
             value = (views.reshape(views.window(values, (g, zero, zero), (1, kl, dv)), (kl, dv))
                      if values is not None else head_matrix(vv, (b, g, 0, 0), (1, 1, kl, dv)))
             dst = head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv))
@@ -302,18 +311,30 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 for local, view, width in ((keys, ks, d), (values, vv, dv)):
                     whole = views.reshape(views.window(view, (b, 0, 0, 0), (1, hkv, length, width)), (hkv, length, width))
                     stmts += fill(local, whole)
-            if causal_tiles:  # per head, each query tile written out with only the keys its rows see
+            if causal_tiles and parallel:  # per head, each query tile with only the keys its rows see
                 def tiles_of_head(hs: Starts, _: Sizes) -> list[Stmt]:
                     return [st for s0, sq in causal_tiles for part in (weights_stmts, output_stmts)
                             for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
 
-                both = tile_loops(kb, (hkv, group), (1, 1), tiles_of_head)
-                return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
+                return stmts + _parallel_heads(tile_loops(kb, (hkv, group), (1, 1), tiles_of_head), out.buffer)
+            if causal_tiles:
+                for s0, sq in causal_tiles:
+                    stmts += query_tile((b, Affine(s0)), (1, sq), min(length, s0 + sq + length - s))
+                return stmts
             return stmts + tile_loops(kb, (s,), (tq,), lambda qs_, qz: query_tile((b, qs_[0]), (1, qz[0])))
 
         if parallel:
             kb.emit(tiled_compute(kb, out, [], lambda xs: narrow(const(0, F32), t)))
         kb.emit(tile_loops(kb, (batch,), (1,), batch_entry))
+
+
+def rows_block(local: View, row0: Affine, rows: int, cols: int) -> View:
+    """``rows x cols`` contiguous elements of a row-major ``local`` from its row ``row0`` on: a
+    query tile's scores over fewer keys than the local's width stay one dense block (each row
+    its own strided piece would cost the vector unit an instruction per row)."""
+    width = local.shape[-1]
+    assert rows * cols <= (local.shape[0] * width) and local.strides == (width, 1)
+    return View(local.buffer, local.offset + row0 * width, (rows, cols), (cols, 1))
 
 
 def _parallel_heads(stmts: list[Stmt], out: str) -> list[Stmt]:

@@ -62,6 +62,10 @@ class TilingParams:
     #: orders independent work so that it overlaps (attention: every head's scores, then every
     #: head's output). Otherwise (the CPU) independent iterations are marked parallel instead.
     in_order_units: bool = False
+    #: Rows of a matmul tile below which the matrix unit pays its fill and drain for a whole
+    #: tile anyway (the ASIC's array height; 1 on the CPU): causal attention's query tiles are
+    #: no shorter.
+    array_rows: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_floor, int) or self.row_floor < 1:

@@ -19,7 +19,9 @@ instructions after staging:
 - ``row_floor``: the array height over the MXU dtype's passes, the rows below which a matmul
   costs no less (its weight load per fold), which ``moe="auto"`` weighs;
 - ``expert_bytes``: half the SRAM for one MoE expert's weights and token tiles (the token tile
-  shrinks when a big expert would not leave room).
+  shrinks when a big expert would not leave room);
+- ``array_rows``: the array height, the shortest query tile causal attention cuts (a shorter
+  one pays the array's fill and drain for nothing).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
         expert_bytes=max(1, target.sram_capacity_bytes // EXPERT_SRAM_SHARE),
         mxu_operand_bytes=2 if precision == "bf16" else 4,  # the MXU multiplies bf16 copies
         in_order_units=True,
+        array_rows=max(1, min(dim, target.mxu_rows)),
     )
 
 
