@@ -143,7 +143,11 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         # The bias is computed once for every head when the mask broadcasts over heads.
         shared_bias = phased and biased and (mask is None or mask.strides[1] == 0)
         rows_bytes = tq * length * t.itemsize * (2 if shared_bias or not biased else 3)
-        slots = hq if phased else 1
+        # Causal query tiles written out on in-order units are pipelined when two sets of every
+        # head's rows fit: tile i + 1's scores and softmax run while tile i's weights meet the
+        # values (its rows in the other set), so the MXU does not wait at each tile's end.
+        sets = 2 if causal_tiles and phased and 2 * hq * tq * length * t.itemsize * 3 <= ATTENTION_SLOT_SHARE * kb.params.local_bytes else 1
+        slots = hq * sets if phased else 1
         # (Only while the query rows split evenly: a peeled last tile would be a second head
         # loop over the same locals.)
         parallel = not kb.params.in_order_units and (s % tq == 0 or bool(causal_tiles))
@@ -154,7 +158,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         # Keys and values of a batch entry copied into locals up front (one burst of loads),
         # so the kv-head loop does not wait for each head's tiles behind the MXU.
         q_bytes = hq * tq * d * rt.itemsize
-        resident = phased and hq > 1 and hq * rows_bytes + kv_bytes + q_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
+        resident = phased and hq > 1 and slots * rows_bytes + kv_bytes + q_bytes <= ATTENTION_SLOT_SHARE * kb.params.local_bytes
         queries = kb.local("queries", rt, (hq, tq, d)) if resident else None
         keys = kb.local("keys", rt, (hkv, length, d)) if resident else None
         values = kb.local("values", rt, (hkv, length, dv)) if resident else None
@@ -186,8 +190,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         blocked = kb.local("bias_max", t, (bias_rows, 1)) if biased and may_block else None
         zero = Affine(0)
 
+        current_set = [0]  # the set of head rows the statements being built use (pipelined tiles)
+
         def rows_of(head: Affine) -> Affine:
-            return head * tq if slots > 1 else zero
+            return head * tq + current_set[0] * hq * tq if slots > 1 else zero
 
         def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
             """The additive bias of query rows ``s0 + [0, sq)`` against keys ``[0, kl)`` (and its
@@ -287,22 +293,31 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             causally hidden from every row of the tile)."""
             b, s0 = starts
             sq = sizes[1]
+            if phased:
+                start, end = phased_tile(b, s0, sq, kl)
+                return start + end
 
             def heads(*parts: Callable[..., list[Stmt]]) -> list[Stmt]:
                 return tile_loops(kb, (hkv, group), (1, 1),
                                   lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq, kl)])
 
             stmts = bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
+            both = heads(weights_stmts, output_stmts)
+            return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
+
+        def phased_tile(b: Affine, s0: Affine, sq: int, kl: int) -> tuple[list[Stmt], list[Stmt]]:
+            """A phased query tile as (its fills and every head's weights, every head's outputs
+            and stores), built over the current set of head rows: in program order the MXU
+            computes head h + 1's scores before head h's output, while the VPU works."""
+            def heads(part: Callable[..., list[Stmt]]) -> list[Stmt]:
+                return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: part(b, hs[0], hs[1], s0, sq, kl))
+
+            stmts = bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
             if queries is not None:  # every head's query rows in one burst of loads
                 rows = views.reshape(views.window(qs, (b, 0, s0, 0), (1, hq, sq, d)), (hq, sq, d))
                 stmts += fill(views.window(queries, (zero, zero, zero), (hq, sq, d)), rows,
                               op.attrs["scale"] if prescaled else None)
-            if phased:
-                # Every head's weights, then every head's output: in program order the MXU
-                # computes head h + 1's scores before head h's output, while the VPU works.
-                return stmts + heads(weights_stmts) + heads(output_stmts) + heads(store_stmts)
-            both = heads(weights_stmts, output_stmts)
-            return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
+            return stmts + heads(weights_stmts), heads(output_stmts) + heads(store_stmts)
 
         def batch_entry(starts: Starts, sizes: Sizes) -> list[Stmt]:
             b = starts[0]
@@ -317,6 +332,15 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                             for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
 
                 return stmts + _parallel_heads(tile_loops(kb, (hkv, group), (1, 1), tiles_of_head), out.buffer)
+            if causal_tiles and sets == 2:  # weights of tile i + 1 before the outputs of tile i
+                ends: list[Stmt] = []
+                for index, (s0, sq) in enumerate(causal_tiles):
+                    current_set[0] = index % 2
+                    start, end = phased_tile(b, Affine(s0), sq, min(length, s0 + sq + length - s))
+                    stmts += start + ends
+                    ends = end
+                current_set[0] = 0
+                return stmts + ends
             if causal_tiles:
                 for s0, sq in causal_tiles:
                     stmts += query_tile((b, Affine(s0)), (1, sq), min(length, s0 + sq + length - s))
