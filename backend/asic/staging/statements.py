@@ -151,6 +151,9 @@ def _rows_view(view: View) -> View:
 
 def stage_reduce(ctx: StageContext, stmt: Reduce) -> None:
     src_dtype, dst_dtype = ctx.dtypes[stmt.src.buffer], ctx.dtypes[stmt.dst.buffer]
+    if stmt.op == "sum" and DType.I64 in (src_dtype, dst_dtype):
+        # (the host sums in i64, and storing a sum beyond int32 is refused, never wrapped)
+        raise NotStageable("a sum of i64 values: held as i32 on the chip, it could wrap where the graph does not")
     cdt = compute_dtype(src_dtype)
     if stmt.src.strides[-1] != 1 and stmt.src.shape[-1] > 1 and any(x == 1 for x in stmt.src.strides[:-1]):
         _reduce_across(ctx, stmt, cdt)
