@@ -438,6 +438,26 @@ def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
     np.testing.assert_allclose(got["z"], (x @ w) @ w2v, rtol=1e-4, atol=1e-4)
 
 
+def test_prefetch_passes_vector_statements_that_leave_the_weights_alone() -> None:
+    """A kernel that converts its input before the weight loads (a bf16 kernel's cvt) still
+    has them prefetched; a load into a buffer a statement before it touched is not."""
+    from moecc.backend.asic.cross_kernel import leading_weight_loads
+
+    w2 = hbm("w2", (32, 32), "weight")
+    hbm_buffers = {"w2": w2, "y": hbm("y", (32, 32), "temp")}
+
+    def kernel(scratch: str) -> Kernel:
+        body = (Load(LocalRef("ys", 32, 32), HbmRef("y", A(0), 32, 32, 32)),
+                Vector("mov", LocalRef(scratch, 32, 32), LocalRef("ys", 32, 32)),
+                Load(LocalRef("w2s", 32, 32), HbmRef("w2", A(0), 32, 32, 32)),
+                MatMul(LocalRef("acc", 32, 32), LocalRef("ys2", 32, 32), LocalRef("w2s", 32, 32)))
+        buffers = tuple(Buffer(n, "acc" if n == "acc" else "sram", F32, (32, 32)) for n in ("ys", "ys2", "w2s", "acc"))
+        return Kernel("k", buffers, body, ("k_0",))
+
+    assert [load.src.buffer for load, _ in leading_weight_loads(kernel("ys2"), hbm_buffers)] == ["w2"]
+    assert leading_weight_loads(kernel("w2s"), hbm_buffers) == []  # the mov wrote the weights' buffer first
+
+
 def test_no_prefetch_into_bytes_the_kernel_before_still_uses() -> None:
     """When the second kernel's weight buffer shares SRAM bytes with the first kernel's (the
     ring wrapped), its load stays in its own kernel: selected earlier, the first kernel's

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from moecc.ir.kernel import Buffer, Count, For, Kernel, Load, MatMul, Stmt
+from moecc.ir.kernel import Buffer, Count, For, Kernel, Load, MatMul, Stmt, Vector, local_refs
 
 
 def shares_bytes(kernel: Kernel, following: Kernel, names: set[str]) -> bool:
@@ -35,7 +35,8 @@ def has_matmul(body: Sequence[Stmt]) -> bool:
 def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tuple[Load, dict[str, int]]]:
     """The loads of weights (HBM buffers nothing writes) that ``kernel`` starts with, with
     their loop bindings: in statement order, through the first iteration of static loops,
-    past other loads (into other buffers), up to the first statement that is not a load.
+    past other loads and vector statements (into and on other buffers), up to the first
+    statement that is neither.
 
     Selected at the end of the kernel before's leading loads instead (the SRAM ring puts
     consecutive kernels' buffers apart, so they run under that kernel's compute: the MXU
@@ -52,6 +53,11 @@ def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tupl
                     found.append((stmt, dict(env)))
                 else:
                     others.add(stmt.dst.buffer)
+                continue
+            if isinstance(stmt, Vector):
+                # A vector statement before the weights (a bf16 kernel's input conversion) does
+                # not hold them up: loads into buffers it does not touch may still go ahead.
+                others.update(ref.buffer for _, ref in local_refs(stmt))
                 continue
             if isinstance(stmt, For) and not isinstance(stmt.count, Count) and stmt.count > 0:
                 walk(stmt.body, {**env, stmt.var: 0})
