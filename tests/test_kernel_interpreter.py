@@ -122,7 +122,8 @@ def test_transposed_weight_matmul_matches_numpy_and_the_simulator_bit_for_bit() 
     target = load_target("moe-asic-v1")
     planned, _ = plan_memory(module, target)
     (segment,) = generate_programs(planned, target)
-    assert segment.listing.count("tw=1") == 3 and "tw=0" not in segment.listing
+    products = [line for line in segment.listing.splitlines() if line.strip().startswith("mxu.mm ")]
+    assert len(products) == 3 and all("tw=1" in line for line in products) and "tw=0" not in segment.listing
     simulated = simulate(segment.program, {"x": x.reshape(-1), "wt": wt.reshape(-1)}, target)
     np.testing.assert_array_equal(simulated.read("y").reshape(24, 40), y)
 

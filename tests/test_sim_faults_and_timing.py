@@ -78,6 +78,25 @@ def test_back_to_back_tiles_pay_fill_and_drain_once() -> None:
     assert total1 >= isolated
 
 
+def test_weight_preload_overlaps_the_wait_for_activations() -> None:
+    """``mxu.wpre`` shifts the next matmul's first tile in while the matmul still waits on its
+    activations (a long VPU op writing them): the matmul starts streaming when they arrive,
+    ``rows`` cycles sooner than without; a preload of another tile gains nothing."""
+    target = load_target("moe-asic-v1")
+    rows, cols = target.mxu_rows, target.mxu_cols
+
+    def total(preload: str) -> int:
+        body = ("  li r1, 65536\n  li r2, 131072\n"
+                "  vpu.exp sram[r0], sram[r0], rows=64, cols=2048, dtype=f32 signal(t1)\n"
+                + (f"  mxu.wpre sram[{preload}], k={rows}, n={cols}, dtype=f32\n" if preload else "")
+                + f"  mxu.mm acc[r0], sram[r0], sram[r1], m=8, k={rows}, n={cols}, dtype=f32 wait(t1)\n  halt\n")
+        return _run(body).report.total_cycles
+
+    plain = total("")
+    assert total("r1") == plain - rows
+    assert total("r2") == plain
+
+
 def test_trace_has_one_track_per_unit(tmp_path: Path) -> None:
     result = Simulator(assemble((EXAMPLES / "softmax.s").read_text())).run()
     names = {e["args"]["name"] for e in result.trace_events if e["name"] == "thread_name"}

@@ -206,6 +206,8 @@ class _Run:
         bus = HbmBus(t.hbm_bytes_per_cycle)
         self.dma = {"ld": DmaTiming(t, bus), "st": DmaTiming(t, bus)}
         self.mxu = MxuTiming(t)
+        #: (w, k, n, tw, dtype) of the tile the last mxu.wpre shifted in, until the next matmul
+        self.preload_key: tuple[object, ...] | None = None
         self.pc = 0
         self.ctrl_free_at = 0
         self.loops: list[list[int]] = []  # [start, end, remaining]
@@ -528,11 +530,19 @@ class _Run:
     def run_mxu(self, issued: _Issued, now: int) -> Scheduled:
         a, where = issued.args, self.where(issued.pc)
         dtype_name, dtype = self.mxu_dtype(issued)
+        if issued.spec.mnemonic == "mxu.wpre":  # timing only: the next matmul's first tile, ahead
+            k, n, tw = a["k"], a["n"], a.get("tw", 0)
+            self.sram.tile(where, a["w"], n if tw else k, k if tw else n, dtype)  # (checks the operand)
+            self.preload_key = (a["w"], k, n, tw, dtype_name)
+            return self.mxu.preload(now)
         m, k, n = a["m"], a["k"], a["n"]
+        preloaded = self.preload_key == (a["w"], k, n, a.get("tw", 0), dtype_name)
+        self.preload_key = None
         if issued.spec.mnemonic == "mxu.mmr":  # m was read from a register at dispatch
             if not 0 <= m <= 4095:
                 raise self.fail(issued.pc, f"row count {m} (register m) is outside 0..4095")
             if m == 0:
+                self.mxu.preloaded = None
                 return Scheduled(now + 1, now + 1, (now, now))
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
         if a.get("tw", 0):
@@ -565,7 +575,7 @@ class _Run:
             out[...] = product
         self.flops += flops
         self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
-        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name))
+        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name), preloaded and not issued.spec.mnemonic == "mxu.mmsp")
 
     def vpu_operand(self, issued: _Issued, name: str, shape: tuple[int, int], dtype_code: int) -> np.ndarray:
         space = issued.args[f"{name}.space"]

@@ -10,6 +10,8 @@ signalled (``complete``), and which cycles the unit was busy (for utilisation an
   ``rows + cols - 2`` cycles of skew fill and drain. The weight FIFO (TPU v1) loads the next
   tile while the current one streams, and streams of back-to-back folds follow each other
   without draining, so a burst of folds pays the weight load and the fill/drain once.
+  ``mxu.wpre`` shifts a matmul's first tile in ahead, as soon as the tile is in SRAM, so a
+  matmul waiting on its activations starts streaming when they arrive.
 - DMA: ``setup_cycles`` (descriptor + first access latency, overlapped across the queue's
   engines), then the bytes over the HBM bus, which ld and st share first-come first-served.
 - VPU: ``ceil(elements / lanes) * cost(timing class)`` cycles of throughput plus a fixed
@@ -38,17 +40,29 @@ class MxuTiming:
     target: Target
     stream_end: int = 0  # when the array's activation port is free
     fifo_free: int = 0  # when the weight FIFO can take the next tile
+    preloaded: int | None = None  # when a tile shifted in ahead (mxu.wpre) is ready, if one is
 
-    def schedule(self, start: int, folds: int, m: int, passes: int) -> Scheduled:
+    def preload(self, start: int) -> Scheduled:
+        """``mxu.wpre``: shift one tile into the weight FIFO from ``start`` (when the FIFO is
+        free); the array does not stream, so it is not busy."""
+        ready = max(start, self.fifo_free) + self.target.mxu_rows
+        self.fifo_free = ready
+        self.preloaded = ready
+        return Scheduled(start + 1, ready, (start, start))
+
+    def schedule(self, start: int, folds: int, m: int, passes: int, preloaded: bool = False) -> Scheduled:
+        """A matmul of ``folds`` weight tiles streaming ``m`` rows; ``preloaded``: its first
+        tile is the one the last ``preload`` shifted in."""
         rows, cols = self.target.mxu_rows, self.target.mxu_cols
         stream = m * passes
+        ahead, self.preloaded = (self.preloaded if preloaded else None), None
         if folds == 0:  # every weight tile was masked out: nothing streams
             return Scheduled(start + 1, start + 1, (start, start))
         weights_from = max(start, self.fifo_free)
         first_stream = None
-        for _ in range(folds):
-            weights_ready = weights_from + rows
-            begin = max(weights_ready, self.stream_end)
+        for fold in range(folds):
+            weights_ready = ahead if fold == 0 and ahead is not None else weights_from + rows
+            begin = max(weights_ready, self.stream_end, start)
             first_stream = begin if first_stream is None else first_stream
             self.stream_end = begin + stream
             weights_from = begin  # the next tile shifts in while this one streams

@@ -312,11 +312,15 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             def heads(part: Callable[..., list[Stmt]]) -> list[Stmt]:
                 return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: part(b, hs[0], hs[1], s0, sq, kl))
 
-            stmts = bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
+            stmts: list[Stmt] = []
             if queries is not None:  # every head's query rows in one burst of loads
                 rows = views.reshape(views.window(qs, (b, 0, s0, 0), (1, hq, sq, d)), (hq, sq, d))
                 stmts += fill(views.window(queries, (zero, zero, zero), (hq, sq, d)), rows,
                               op.attrs["scale"] if prescaled else None)
+            # The shared bias after the queries: the first product needs the queries, the bias
+            # only its result (in the vector unit's in-order queue, a bias waiting on its mask's
+            # load would hold the queries' conversion up).
+            stmts += bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
             return stmts + heads(weights_stmts), heads(output_stmts) + heads(store_stmts)
 
         def batch_entry(starts: Starts, sizes: Sizes) -> list[Stmt]:
