@@ -536,7 +536,8 @@ class _Run:
             self.preload_key = (a["w"], k, n, tw, dtype_name)
             return self.mxu.preload(now)
         m, k, n = a["m"], a["k"], a["n"]
-        preloaded = self.preload_key == (a["w"], k, n, a.get("tw", 0), dtype_name)
+        preloaded = (issued.spec.mnemonic in ("mxu.mm", "mxu.mmr")
+                     and self.preload_key == (a["w"], k, n, a.get("tw", 0), dtype_name))
         self.preload_key = None
         if issued.spec.mnemonic == "mxu.mmr":  # m was read from a register at dispatch
             if not 0 <= m <= 4095:
@@ -545,6 +546,8 @@ class _Run:
                 self.mxu.preloaded = None
                 return Scheduled(now + 1, now + 1, (now, now))
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
+        if issued.spec.mnemonic == "mxu.mm24":  # 2:4 compressed weights: half the folds
+            return self.run_mm24(issued, now, lhs, m, k, n, dtype, dtype_name)
         if a.get("tw", 0):
             # The array loads the stationary operand transposed as it shifts it in: same cycles.
             # Contiguous, so numpy's product rounds exactly as for the same weight stored k x n.
@@ -575,7 +578,35 @@ class _Run:
             out[...] = product
         self.flops += flops
         self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
-        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name), preloaded and not issued.spec.mnemonic == "mxu.mmsp")
+        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name), preloaded)
+
+    def run_mm24(self, issued: _Issued, now: int, lhs: np.ndarray, m: int, k: int, n: int, dtype: np.dtype,
+                 dtype_name: str) -> Scheduled:
+        """``mxu.mm24``: the weight expanded from its kept values and 2-bit positions
+        (:mod:`moecc.isa_spec.sparse24`); a fold covers twice the array's rows of k."""
+        from moecc.isa_spec.sparse24 import GROUP, SparseFormatError, expand_2_4
+
+        a, where = issued.args, self.where(issued.pc)
+        if k % GROUP:
+            raise self.fail(issued.pc, f"k={k} must be a multiple of {GROUP} for 2:4 weights")
+        values = self.sram.tile(where, a["w"], k // 2, n, dtype).astype(np.float32)
+        positions = self.sram.tile(where, a["mask"], k // GROUP, n, np.dtype(np.uint8))
+        try:
+            weights = expand_2_4(values, positions)
+        except SparseFormatError as err:
+            raise self.fail(issued.pc, err.message) from None
+        product = lhs @ weights
+        out = self.acc.tile(where, a["dst"], m, n, np.dtype(np.float32))
+        if a["acc"]:
+            out += product
+        else:
+            out[...] = product
+        flops = 2 * m * (k // 2) * n  # the kept half
+        self.flops += flops
+        self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
+        rows, cols = self.target.mxu_rows, self.target.mxu_cols
+        folds = math.ceil(k / (2 * rows)) * math.ceil(n / cols)
+        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name))
 
     def vpu_operand(self, issued: _Issued, name: str, shape: tuple[int, int], dtype_code: int) -> np.ndarray:
         space = issued.args[f"{name}.space"]
