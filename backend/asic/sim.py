@@ -546,16 +546,18 @@ class _Run:
                 self.mxu.preloaded = None
                 return Scheduled(now + 1, now + 1, (now, now))
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
+        rows, cols = self.target.mxu_rows, self.target.mxu_cols
+        k_folds, n_folds = math.ceil(k / rows), math.ceil(n / cols)
         if issued.spec.mnemonic == "mxu.mm24":  # 2:4 compressed weights: half the folds
-            return self.run_mm24(issued, now, lhs, m, k, n, dtype, dtype_name)
-        if a.get("tw", 0):
+            weights = self.sparse24_weights(issued, k, n, dtype)
+            folds = math.ceil(k / (2 * rows)) * n_folds
+            flops = 2 * m * (k // 2) * n  # the kept half
+        elif a.get("tw", 0):
             # The array loads the stationary operand transposed as it shifts it in: same cycles.
             # Contiguous, so numpy's product rounds exactly as for the same weight stored k x n.
             weights = np.ascontiguousarray(self.sram.tile(where, a["w"], n, k, dtype).astype(np.float32).T)
         else:
             weights = self.sram.tile(where, a["w"], k, n, dtype).astype(np.float32)
-        rows, cols = self.target.mxu_rows, self.target.mxu_cols
-        k_folds, n_folds = math.ceil(k / rows), math.ceil(n / cols)
         if issued.spec.mnemonic == "mxu.mmsp":
             block = 8 << a["blk"]
             if k % block or n % block:
@@ -567,7 +569,7 @@ class _Run:
             padded[:k, :n] = keep
             folds = int(padded.reshape(k_folds, rows, n_folds, cols).any(axis=(1, 3)).sum())
             flops = 2 * m * block * block * int(mask.sum())
-        else:
+        elif issued.spec.mnemonic != "mxu.mm24":
             folds = k_folds * n_folds
             flops = 2 * m * k * n
         product = lhs @ weights
@@ -580,10 +582,9 @@ class _Run:
         self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
         return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name), preloaded)
 
-    def run_mm24(self, issued: _Issued, now: int, lhs: np.ndarray, m: int, k: int, n: int, dtype: np.dtype,
-                 dtype_name: str) -> Scheduled:
-        """``mxu.mm24``: the weight expanded from its kept values and 2-bit positions
-        (:mod:`moecc.isa_spec.sparse24`); a fold covers twice the array's rows of k."""
+    def sparse24_weights(self, issued: _Issued, k: int, n: int, dtype: np.dtype) -> np.ndarray:
+        """``mxu.mm24``'s ``k x n`` weight, expanded from its kept values and 2-bit positions
+        (:mod:`moecc.isa_spec.sparse24`)."""
         from moecc.isa_spec.sparse24 import GROUP, SparseFormatError, expand_2_4
 
         a, where = issued.args, self.where(issued.pc)
@@ -592,21 +593,9 @@ class _Run:
         values = self.sram.tile(where, a["w"], k // 2, n, dtype).astype(np.float32)
         positions = self.sram.tile(where, a["mask"], k // GROUP, n, np.dtype(np.uint8))
         try:
-            weights = expand_2_4(values, positions)
+            return expand_2_4(values, positions)
         except SparseFormatError as err:
             raise self.fail(issued.pc, err.message) from None
-        product = lhs @ weights
-        out = self.acc.tile(where, a["dst"], m, n, np.dtype(np.float32))
-        if a["acc"]:
-            out += product
-        else:
-            out[...] = product
-        flops = 2 * m * (k // 2) * n  # the kept half
-        self.flops += flops
-        self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
-        rows, cols = self.target.mxu_rows, self.target.mxu_cols
-        folds = math.ceil(k / (2 * rows)) * math.ceil(n / cols)
-        return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name))
 
     def vpu_operand(self, issued: _Issued, name: str, shape: tuple[int, int], dtype_code: int) -> np.ndarray:
         space = issued.args[f"{name}.space"]
