@@ -38,9 +38,9 @@ from moecc.ir.tiled.nodes import (Binary, Compute, Copy, Expr, For, MatMul, Oper
                                   View)
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.attention_online import emit_online_attention, head_matrix, online_tiles
-from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, const, register_rule, sources_of
+from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, as_rank1, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
-from moecc.passes.tiled_lowering.data import reshaped, strided_slice
+from moecc.passes.tiled_lowering.data import strided_slice
 from moecc.passes.tiled_lowering.elementwise import activation, moe_glu, narrow, widen
 from moecc.passes.tiled_lowering.moe_dispatch import choose_moe, emit_route, lower_moe_sparse
 from moecc.passes.tiled_lowering.reductions import reduce_chunks
@@ -218,10 +218,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             at = (rows_of(head), zero)
             sc, ex = rows_block(scores, at[0], sq, kl), rows_block(exps, at[0], sq, kl)
             mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
-            key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
-                   else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
             query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
                      else head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)))
+            key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
+                   else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
             stmts: list[Stmt] = [MatMul(sc, query, key, transpose_b=True)]
             scaled: Expr = widen(Operand(sc), t)
             if post_scale and not prescaled:
@@ -426,17 +426,27 @@ def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
     x, w_gate, w_up, w_down = op.operands
     hidden, ffn = w_gate.type.shape
     tokens = x.type.numel // hidden
-    rows = reshaped(ctx, ctx.view(x), (tokens, hidden), x.name, sources_of(op))
     out = views.reshape(ctx.result(op.result), (tokens, w_down.type.shape[1]))
     g = ctx.add_global(f"{op.result.name}_gate", F32, (tokens, ffn))
     u = ctx.add_global(f"{op.result.name}_up", F32, (tokens, ffn))
     act = op.attrs["activation"]
-    for part, stmts in (("gate", lambda kb: emit_matmul(kb, g, rows, ctx.view(w_gate))),
-                        ("up", lambda kb: emit_matmul(kb, u, rows, ctx.view(w_up)) + tiled_compute(
-                            kb, g, [g, u], lambda xs: Binary("mul", activation(act, xs[0], F32), xs[1])))):
-        kb = KernelBuilder(ctx, ctx.fresh_step(f"{op.result.name}_{part}"), sources_of(op))
-        kb.emit(stmts(kb))
-        ctx.append_kernel(kb)
+    gate = KernelBuilder(ctx, ctx.fresh_step(f"{op.result.name}_gate"), sources_of(op))
+    try:
+        rows = views.reshape(ctx.view(x), (tokens, hidden))
+    except ValueError:
+        # Not a view of x (a transposed input): copied in the gate kernel, before its product.
+        # (Through ctx.contiguous the copy would join the open fusion group, whose kernel is
+        # appended after the gate and up kernels that read it.)
+        view = ctx.view(x)
+        dense = ctx.add_global(x.name, ctx.dtype(view), tuple(view.shape))
+        gate.emit(tiled_copy(gate, as_rank1(dense), as_rank1(view)))
+        rows = views.reshape(dense, (tokens, hidden))
+    gate.emit(emit_matmul(gate, g, rows, ctx.view(w_gate)))
+    ctx.append_kernel(gate)
+    up = KernelBuilder(ctx, ctx.fresh_step(f"{op.result.name}_up"), sources_of(op))
+    up.emit(emit_matmul(up, u, rows, ctx.view(w_up))
+            + tiled_compute(up, g, [g, u], lambda xs: Binary("mul", activation(act, xs[0], F32), xs[1])))
+    ctx.append_kernel(up)
     with ctx.op_kernel(op) as kb:
         kb.emit(emit_matmul(kb, out, g, ctx.view(w_down)))
 
