@@ -198,8 +198,8 @@ def test_causal_attention_on_the_cpu_skips_hidden_keys(length: int) -> None:
     (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
     compiled = moecc.compile_graph(graph, "cpu", threads=2)
     (kernel,) = compiled.executable.module.kernels
-    key_extents = sorted({st.b.shape[-2] for _, st, _ in walk(kernel.body)  # q @ k^T: keys [kl, d]
-                          if isinstance(st, MatMul) and st.transpose_b})
+    key_extents = sorted({st.dst.shape[-1] for _, st, _ in walk(kernel.body)  # q @ k^T: [queries, keys]
+                          if isinstance(st, MatMul) and st.dst.buffer.startswith("scores")})
     assert key_extents[0] < length and key_extents[-1] == length, key_extents
     (got,) = compiled.run(feeds).values()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -174,6 +174,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 return tiled_compute(kb, local, [source], lambda xs: narrow(widen(xs[0], t), rt))
             return tiled_compute(kb, local, [source], lambda xs: narrow(Binary("mul", widen(xs[0], t), const(factor, F32)), rt))
 
+        # On the CPU each head's keys are transposed into a local once, so that the tiles'
+        # q @ k^T read them row-major (the sgemm packs a row-major B with vector copies, a
+        # transposed one element by element, again for every query tile).
+        keys_t = kb.local("keys_t", t, (d, length)) if causal_tiles and parallel and t == F32 else None
         scores = kb.local("scores", t, (slots * tq, length))
         exps = kb.local("weights", t, (slots * tq, length))
         # The normalised weights in the matrix unit's type (one rounding in the pass that
@@ -220,9 +224,12 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             mx, sm = window(row_max, at, (sq, 1)), window(row_sum, at, (sq, 1))
             query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
                      else head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)))
-            key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
-                   else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
-            stmts: list[Stmt] = [MatMul(sc, query, key, transpose_b=True)]
+            if keys_t is not None:  # the head's keys transposed once, read row-major by every tile
+                stmts: list[Stmt] = [MatMul(sc, query, window(keys_t, (zero, zero), (d, kl)))]
+            else:
+                key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
+                       else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
+                stmts = [MatMul(sc, query, key, transpose_b=True)]
             scaled: Expr = widen(Operand(sc), t)
             if post_scale and not prescaled:
                 scaled = Binary("mul", scaled, const(op.attrs["scale"], F32))
@@ -332,8 +339,12 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                     stmts += fill(local, whole)
             if causal_tiles and parallel:  # per head, each query tile with only the keys its rows see
                 def tiles_of_head(hs: Starts, _: Sizes) -> list[Stmt]:
-                    return [st for s0, sq in causal_tiles for part in (weights_stmts, output_stmts)
-                            for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
+                    stmts_: list[Stmt] = []
+                    if keys_t is not None:
+                        stmts_ += tiled_copy(kb, keys_t, views.permute(head_matrix(ks, (b, hs[0], 0, 0), (1, 1, length, d)),
+                                                                      (1, 0)))
+                    return stmts_ + [st for s0, sq in causal_tiles for part in (weights_stmts, output_stmts)
+                                     for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
 
                 return stmts + _parallel_heads(tile_loops(kb, (hkv, group), (1, 1), tiles_of_head), out.buffer)
             if causal_tiles and sets == 2:  # weights of tile i + 1 before the outputs of tile i
