@@ -153,9 +153,6 @@ class Selector:
         self.pending: tuple[Kernel, list[tuple[Load, dict[str, int]]], bool] | None = None
         #: (statement id, loop bindings) of loads selected ahead in the kernel before theirs
         self.prefetched: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
-        #: whether the kernel being selected has had its first matmul (whose first weight tile
-        #: ``mxu.wpre`` shifts in ahead)
-        self.matmul_seen = False
 
     # -- limits from the instruction table -----------------------------------------------------
 
@@ -176,7 +173,6 @@ class Selector:
         one, before its first statement that is not a load; they are not selected again when
         the following kernel is."""
         self._enter(kernel)
-        self.matmul_seen = False
         ahead = leading_weight_loads(following, self.hbm) if following is not None else []
         if ahead and shares_bytes(kernel, following, {stmt.dst.buffer for stmt, _ in ahead}):
             ahead = []  # the ring wrapped: this kernel's work would overwrite them before use
@@ -455,11 +451,11 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
     a_size, d_size = a_buf.dtype.itemsize, d_buf.dtype.itemsize
     w_range = ByteRange("sram", w, w + k * n * w_buf.dtype.itemsize)
     if sel.dynamic_loop is None:
-        # A kernel's first matmul waits on its activations (the kernel before's result) while
-        # its weights are usually in SRAM already (prefetched): shift its first tile in ahead.
+        # A matmul often waits on its activations (a kernel's first, on the kernel before's
+        # result) while its weights are in SRAM already (prefetched): shift its first tile in
+        # ahead. (Not inside run-time loops, the MoE experts' tiles, where it was not measured.)
         sel.emit("mxu.wpre", reads=[w_range], w=sel.address("mxu.wpre", "w", w), k=k, n=n, dtype=dtype,
                  tw=int(stmt.transpose_w))
-    sel.matmul_seen = True
     if stmt.rows is not None:
         # A run-time row count: read into a register (the scheduler fences the lds on the
         # cell's producer) and streamed by mxu.mmr; the rows past it keep their values.
