@@ -16,6 +16,7 @@ and return; the program turns them into errors (:mod:`moecc.backend.llvm.tiled.p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -90,13 +91,6 @@ def write_order(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> tuple
     of the reverse. Row-major destinations keep their order (the sort is stable)."""
     order = sorted(range(len(shape)), key=lambda d: -abs(strides[0][d]) if shape[d] > 1 else -float("inf"))
     return [shape[d] for d in order], [[s[d] for d in order] for s in strides]
-
-
-def stmt_size(shape: Sequence[int]) -> int:
-    size = 1
-    for extent in shape:
-        size *= extent
-    return size
 
 
 def _broadcast_strides(view: View, shape: Sequence[int]) -> list[int]:
@@ -369,7 +363,7 @@ class KernelEmitter:
 
             self.nest_rows(shape, begin, end, element, "e")
 
-        over_rows(self, shape[0] if shape else 1, stmt_size(shape), rows, "rows")
+        over_rows(self, shape[0] if shape else 1, math.prod(shape), rows, "rows")
 
     def nest_rows(self, shape: Sequence[int], begin: ir.Value, end: ir.Value,
                   body: Callable[[list[ir.Value]], None], name: str) -> None:
@@ -437,7 +431,7 @@ class KernelEmitter:
 
             self.nest_rows(shape, begin, end, row, "rows")
 
-        over_rows(self, shape[0], stmt_size(shape) * n, rows, "rows")
+        over_rows(self, shape[0], math.prod(shape) * n, rows, "rows")
 
     def row_index(self, table: View, index: View, i: ir.Value) -> ir.Value:
         """Row ``index[i]`` of ``table``, bounds-checked (a fault names the value), negative
