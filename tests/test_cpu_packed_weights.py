@@ -117,6 +117,9 @@ def test_exports_weights_are_stored_packed_and_artifacts_keep_them(tmp_path) -> 
     compiled = moecc.compile(model, target="cpu")
     packed = compiled.executable.program.built.packed_weights
     assert packed  # the projections' weights
+    report = compiled.report()["cpu"]
+    assert report["weights_stored_packed"] == len(packed)
+    assert report["weights_stored_packed_bytes"] == sum(4 * w.k * w.n for w in packed.values())
     expected = compiled.run(inputs)
     path = tmp_path / "llama.moe"
     compiled.save(path)

@@ -1,6 +1,6 @@
 """The ``cpu`` part of a ``cpu`` model's report: the host CPU and its blocking, threads, tile
-sizes, kernels and host calls, matmuls through the sgemm, heap and scratch (bytes saved by temp
-reuse) and the last run's time."""
+sizes, kernels and host calls, matmuls through the sgemm, weights stored in its packed layout,
+heap and scratch (bytes saved by temp reuse) and the last run's time."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def tiled_cpu_report(model: Any) -> dict[str, Any]:
         "cpu_steps_interpreted": len(program.host_calls),
         "host_calls_run": program.host_calls_run,
         "sgemm_matmuls": built.sgemm_calls,
+        # Weights the heap holds in the sgemm's packed layout (packed once at load time).
+        "weights_stored_packed": len(built.packed_weights),
+        "weights_stored_packed_bytes": sum(4 * w.k * w.n for w in built.packed_weights.values()),
         "staged_matmuls": built.staged_matmuls,
         "integer_matmuls": built.integer_matmuls,
         "dot_product_matmuls": built.dot_matmuls,
