@@ -41,7 +41,7 @@ from moecc.ir.types import DType
 Space = Literal["hbm", "sram", "acc"]
 SPACES: tuple[str, ...] = ("hbm", "sram", "acc")
 #: Element types the ASIC's memories and units work in.
-KERNEL_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16, DType.I32)
+KERNEL_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16, DType.I32, DType.U8)
 #: HBM buffer roles: program inputs/outputs, constant weights, intermediates, and
 #: intermediates memory planning kept on chip (``resident``: the buffer's offset is an SRAM
 #: byte address, and its loads and stores are on-chip copies).
@@ -170,7 +170,16 @@ class MatMul:
     """``dst (acc, m x n, f32) <- [dst +] a (sram, m x k) @ w (sram, k x n)`` on the MXU.
 
     With ``transpose_w`` the tile ``w`` is stored ``n x k`` and used transposed (``a @ w^T``):
-    the weight-stationary array loads it transposed for free, so ``q @ k^T`` reads rows of K."""
+    the weight-stationary array loads it transposed for free, so ``q @ k^T`` reads rows of K.
+
+    A sparse weight names its ``mask`` (a u8 SRAM tile) and ``sparsity``:
+
+    - ``"blocks"``: the weight ``W`` (``k x n``) is split in ``block``-square blocks and ``mask``
+      (``k/block x n/block``, row-major) is 0 for the blocks that are all zero: they are skipped
+      (``mxu.mmsp``), and their bytes in ``w`` may never have been loaded;
+    - ``"2:4"``: ``w`` holds the kept values of a 2:4 weight (``k/2 x n``, not transposed) and
+      ``mask`` their positions (``k/4 x n``), as :mod:`moecc.ir.sparse24` lays them out
+      (``mxu.mm24``)."""
 
     dst: LocalRef
     a: LocalRef
@@ -181,10 +190,15 @@ class MatMul:
     #: A run-time row count (an int32 SRAM cell, as a loop's :class:`Count`): only the first
     #: ``clamp(rows, 0, m)`` rows are computed, the others of ``dst`` keep their values.
     rows: Count | None = None
+    sparsity: str = "dense"
+    mask: LocalRef | None = None
+    block: int = 0
 
     @property
     def w_shape(self) -> tuple[int, int]:
         """``(k, n)`` of the weight as the product uses it."""
+        if self.sparsity == "2:4":
+            return 2 * self.w.rows, self.w.cols
         return (self.w.cols, self.w.rows) if self.transpose_w else (self.w.rows, self.w.cols)
 
 
@@ -344,6 +358,7 @@ def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
         refs = [("read", stmt.a), ("read", stmt.w), ("write", stmt.dst)]
         # A run-time row count leaves the rows past it as they were: dst is read too.
         refs += [("read", stmt.dst)] if stmt.accumulate or stmt.rows is not None else []
+        refs += [("read", stmt.mask)] if stmt.mask is not None else []
         return refs + ([("read", stmt.rows.ref)] if stmt.rows is not None else [])
     if isinstance(stmt, Vector):
         refs: list[tuple[str, LocalRef]] = [("write", stmt.dst)]
@@ -408,6 +423,35 @@ def verify_kernel_module(module: KernelModule) -> None:
             for _, href in hbm_refs(stmt):
                 _check_hbm(href, hbm, ranges, where, bounds=runs)
             _check_statement(stmt, local, where)
+
+
+#: A matmul's weight forms (:attr:`MatMul.sparsity`).
+MATMUL_SPARSITIES: tuple[str, ...] = ("dense", "blocks", "2:4")
+
+
+def _check_sparse_matmul(stmt: MatMul, local: Mapping[str, Buffer], where: str) -> None:
+    """A sparse matmul's mask: a u8 SRAM tile of the shape its form needs."""
+    if stmt.sparsity not in MATMUL_SPARSITIES:
+        raise VerificationError(f"{where}: matmul sparsity '{stmt.sparsity}' is not one of {', '.join(MATMUL_SPARSITIES)}")
+    if stmt.sparsity == "dense":
+        if stmt.mask is not None:
+            raise VerificationError(f"{where}: a dense matmul has no mask")
+        return
+    mask = stmt.mask
+    if mask is None or local[mask.buffer].space != "sram" or local[mask.buffer].dtype != DType.U8:
+        raise VerificationError(f"{where}: a {stmt.sparsity} matmul's mask is a u8 SRAM tile")
+    k, n = stmt.w_shape
+    if stmt.sparsity == "blocks":
+        b = stmt.block
+        if b < 8 or b & (b - 1) or k % b or n % b:
+            raise VerificationError(f"{where}: block {b} must be a power of two >= 8 dividing k={k} and n={n}")
+        want = (k // b, n // b)
+    else:
+        if stmt.transpose_w or k % 4:
+            raise VerificationError(f"{where}: a 2:4 weight is not transposed and k={k} is a multiple of 4")
+        want = (k // 4, n)
+    if (mask.rows, mask.cols) != want:
+        raise VerificationError(f"{where}: the {stmt.sparsity} mask is {mask.rows}x{mask.cols}, not {want[0]}x{want[1]}")
 
 
 def _check_loop(loop: For, local: Mapping[str, Buffer], ranges: Mapping[str, int], where: str) -> None:
@@ -510,6 +554,7 @@ def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> Non
                                     f"{space(stmt.rows.ref)} {local[stmt.rows.buffer].dtype}")
         if stmt.dtype not in (DType.F32, DType.BF16):
             raise VerificationError(f"{where}: matmul dtype {stmt.dtype}")
+        _check_sparse_matmul(stmt, local, where)
     if isinstance(stmt, Vector):
         kind = VECTOR_OPS.get(stmt.op)
         if kind is None:

@@ -333,9 +333,18 @@ class _KernelRun:
     def matmul(self, stmt: MatMul) -> None:
         a = self.tile(stmt.a, stmt.dtype).astype(np.float32)
         w = self.tile(stmt.w, stmt.dtype).astype(np.float32)
-        if stmt.transpose_w:
+        if stmt.sparsity == "2:4":
+            w = self.sparse24_weight(stmt, w)
+        elif stmt.transpose_w:
             # Contiguous, to round exactly as the simulator's product does.
             w = np.ascontiguousarray(w.T)
+        if stmt.sparsity == "blocks":
+            assert stmt.mask is not None
+            keep = self.tile(stmt.mask, DType.U8) != 0
+            keep = np.repeat(np.repeat(keep, stmt.block, axis=0), stmt.block, axis=1)
+            if keep.shape != w.shape:
+                raise self.invalid(f"block mask {keep.shape} does not cover the {w.shape[0]}x{w.shape[1]} weight")
+            w = np.where(keep, w, np.float32(0))  # skipped blocks may never have been loaded
         dst = self.tile(stmt.dst, DType.F32)
         if a.shape[1] != w.shape[0] or dst.shape != (a.shape[0], w.shape[1]):
             raise self.invalid(f"matmul {dst.shape[0]}x{dst.shape[1]} <- {a.shape[0]}x{a.shape[1]} @ "
@@ -346,6 +355,16 @@ class _KernelRun:
             dst[:rows] += product[:rows]
         else:
             dst[:rows] = product[:rows]
+
+    def sparse24_weight(self, stmt: MatMul, values: np.ndarray) -> np.ndarray:
+        """The dense weight of a 2:4 matmul from its kept values and positions."""
+        from moecc.ir.sparse24 import SparseFormatError, expand_2_4
+
+        assert stmt.mask is not None
+        try:
+            return expand_2_4(values, self.tile(stmt.mask, DType.U8))
+        except SparseFormatError as err:
+            raise self.invalid(err.message) from None
 
     # -- VPU
 

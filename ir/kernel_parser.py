@@ -176,10 +176,15 @@ class _ModuleReader:
                            DType.F32 if dtype is None else _dtype(dtype, allowed=KERNEL_DTYPES),
                            rows=None if rows is None else self.count(rows))
         if tree.data == "matmul":
-            dst, mode, a, w, transposed, dtype, rows = c
+            dst, mode, a, w, transposed, dtype, rows, sparse = c
+            sparsity, mask, block = "dense", None, 0
+            if sparse is not None:
+                sparsity = "blocks" if sparse.data == "mm_blocks" else "2:4"
+                mask = self.local(sparse.children[0])
+                block = _int(sparse.children[1]) if sparsity == "blocks" else 0
             return MatMul(self.local(dst), self.local(a), self.local(w), mode.data == "mm_accumulate",
                           _dtype(dtype, allowed=KERNEL_DTYPES), transpose_w=transposed is not None,
-                          rows=None if rows is None else self.count(rows))
+                          rows=None if rows is None else self.count(rows), sparsity=sparsity, mask=mask, block=block)
         if tree.data == "vector":
             return self.vector(tree)
         if tree.data == "for_loop":

@@ -166,8 +166,12 @@ def format_statement(stmt: Stmt) -> str:
     if isinstance(stmt, MatMul):
         arrow = "+=" if stmt.accumulate else "<-"
         rows = "" if stmt.rows is None else f" rows {format_count(stmt.rows)}"
+        sparse = ""
+        if stmt.mask is not None:
+            sparse = (f" mask {format_local_ref(stmt.mask)} block {stmt.block}" if stmt.sparsity == "blocks"
+                      else f" positions {format_local_ref(stmt.mask)}")
         return (f"matmul {format_local_ref(stmt.dst)} {arrow} {format_local_ref(stmt.a)} @ "
-                f"{format_local_ref(stmt.w)}{'^T' if stmt.transpose_w else ''} : {stmt.dtype}{rows}")
+                f"{format_local_ref(stmt.w)}{'^T' if stmt.transpose_w else ''} : {stmt.dtype}{rows}{sparse}")
     if isinstance(stmt, Vector):
         return _format_vector(stmt)
     raise TypeError(f"not a kernel statement: {stmt!r}")

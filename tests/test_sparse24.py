@@ -1,4 +1,4 @@
-"""2:4 structured sparsity in the ISA: the compressed format (isa_spec/sparse24.py) and
+"""2:4 structured sparsity in the ISA: the compressed format (ir/sparse24.py) and
 ``mxu.mm24`` (assembly round trip, simulator against numpy, twice the dense rate, faults)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from moecc.backend.asic import Simulator
 from moecc.errors import SimulationError
 from moecc.isa_spec import ProgramBuilder, assemble, decode_program, disassemble, encode_program, load_target
 from moecc.isa_spec.program import Addr
-from moecc.isa_spec.sparse24 import SparseFormatError, compress_2_4, expand_2_4, is_2_4
+from moecc.ir.sparse24 import SparseFormatError, compress_2_4, expand_2_4, is_2_4
 
 RNG = np.random.default_rng(24)
 RTOL, ATOL = 1e-5, 1e-5  # f32 products, summed in another order than numpy's

@@ -584,8 +584,8 @@ class _Run:
 
     def sparse24_weights(self, issued: _Issued, k: int, n: int, dtype: np.dtype) -> np.ndarray:
         """``mxu.mm24``'s ``k x n`` weight, expanded from its kept values and 2-bit positions
-        (:mod:`moecc.isa_spec.sparse24`)."""
-        from moecc.isa_spec.sparse24 import GROUP, SparseFormatError, expand_2_4
+        (:mod:`moecc.ir.sparse24`)."""
+        from moecc.ir.sparse24 import GROUP, SparseFormatError, expand_2_4
 
         a, where = issued.args, self.where(issued.pc)
         if k % GROUP:

@@ -1,4 +1,5 @@
-"""The 2:4 structured-sparse weight format ``mxu.mm24`` multiplies (isa.toml, ISA.md).
+"""The 2:4 structured-sparse weight format: kernel-IR ``matmul ... positions`` and the ISA's
+``mxu.mm24`` (isa.toml, ISA.md) multiply it; pruning (:mod:`moecc.passes`) produces it.
 
 A ``k x n`` weight is 2:4 sparse when, in every column, each group of 4 consecutive rows
 (``4g .. 4g+3``) holds at most 2 nonzeros. It is stored as two tiles:
@@ -10,8 +11,8 @@ A ``k x n`` weight is 2:4 sparse when, in every column, each group of 4 consecut
   other rows, the lowest free ones).
 
 That is NVIDIA's sparse tensor core layout (kept values plus 2-bit indices), laid out for a
-weight-stationary array that shifts ``values`` in row by row. Used by the simulator to expand
-the weight and by whoever writes such programs (tests, examples, a pruning pass).
+weight-stationary array that shifts ``values`` in row by row. Used by the simulator and the
+kernel-IR interpreter to expand the weight, and by the ASIC staging to compress one.
 """
 
 from __future__ import annotations
