@@ -160,6 +160,9 @@ def asic_report(model: Any) -> dict[str, Any]:
             "by_kernel": _by_kernel(exe, stats, target, mxu_dtype),
         },
         "memory": dict(model.memory),
+        # Weights multiplied sparse (exact: all-zero MXU blocks skipped, 2:4 weights stored
+        # compressed): per weight its form and the bytes it takes in HBM against dense.
+        "sparse_weights": list(model.partition.get("sparse_weights", [])),
         "pass_times": {k: round(v, 6) for k, v in model.pass_times.items()},
         **_routing(exe, stats),
     }

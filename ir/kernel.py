@@ -122,10 +122,16 @@ class LocalRef:
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """``dst (sram) <- src (hbm)``, one 2-D strided DMA."""
+    """``dst (sram) <- src (hbm)``, one 2-D strided DMA.
+
+    ``skip_zero_blocks`` (a block edge ``B``, 0: none): the ``B x B`` blocks of the tile (from
+    its origin) that are all zero in HBM may be left unloaded, since whatever reads the tile
+    skips them (a ``blocks`` matmul masking them); instruction selection leaves their bytes
+    out when the HBM data is known (a weight)."""
 
     dst: LocalRef
     src: HbmRef
+    skip_zero_blocks: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,7 @@ class _ModuleReader:
     def statement(self, tree: lark.Tree) -> Stmt:
         c = tree.children
         if tree.data == "load":
-            return Load(self.local(c[0]), self.hbm(c[1]))
+            return Load(self.local(c[0]), self.hbm(c[1]), 0 if c[2] is None else _int(c[2]))
         if tree.data == "store":
             return Store(self.hbm(c[0]), self.local(c[1]))
         if tree.data == "gather":

@@ -149,7 +149,8 @@ def format_statement(stmt: Stmt) -> str:
     """One non-loop statement on one line (a :class:`For` needs :func:`print_kernel`;
     :func:`format_loop_header` gives its first line)."""
     if isinstance(stmt, Load):
-        return f"load {format_local_ref(stmt.dst)} <- {format_hbm_ref(stmt.src)}"
+        skip = f" skip_zero_blocks {stmt.skip_zero_blocks}" if stmt.skip_zero_blocks else ""
+        return f"load {format_local_ref(stmt.dst)} <- {format_hbm_ref(stmt.src)}{skip}"
     if isinstance(stmt, Store):
         return f"store {format_hbm_ref(stmt.dst)} <- {format_local_ref(stmt.src)}"
     if isinstance(stmt, Gather):

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from moecc.backend.asic.isel import is_label, select_instructions
 from moecc.backend.asic.schedule import ScheduledInstruction, ScheduleStats, schedule
 from moecc.errors import TargetError
@@ -174,14 +176,16 @@ def _branch_labels(program: Program, isa: IsaSpec) -> dict[int, str]:
     return labels
 
 
-def generate_programs(module: KernelModule, target: Target, isa: IsaSpec | None = None) -> list[ProgramSegment]:
-    """One :class:`ProgramSegment` per run of consecutive kernels of a *planned* module."""
+def generate_programs(module: KernelModule, target: Target, isa: IsaSpec | None = None,
+                      weights: Mapping[str, np.ndarray] | None = None) -> list[ProgramSegment]:
+    """One :class:`ProgramSegment` per run of consecutive kernels of a *planned* module
+    (``weights``: the HBM weight data, which lets loads leave out zero blocks)."""
     isa = isa or load_isa()
     regions = hbm_regions(module)
     segments = []
     for first, end in segments_of(module):
         kernels = [s for s in module.steps[first:end] if isinstance(s, Kernel)]
-        stream = select_instructions(module, kernels, target, isa)
+        stream = select_instructions(module, kernels, target, isa, weights)
         scheduled, stats = schedule(stream)
         program = build_program(scheduled, regions, isa)
         units = Counter(item.inst.unit for item in scheduled if not is_label(item.inst))

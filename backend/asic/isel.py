@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
@@ -136,8 +138,11 @@ def is_label(inst: SelectedInstruction) -> bool:
 class Selector:
     """Selects the instructions of the kernels of one program (one register state)."""
 
-    def __init__(self, module: KernelModule, target: Target, isa: IsaSpec | None = None) -> None:
+    def __init__(self, module: KernelModule, target: Target, isa: IsaSpec | None = None,
+                 weights: Mapping[str, np.ndarray] | None = None) -> None:
         self.isa = isa or load_isa()
+        #: HBM weight data (flat, storage dtype), by buffer: the zero blocks a load may skip
+        self.weights = weights or {}
         self.target = target
         self.hbm = {b.name: b for b in module.hbm}
         for buf in module.hbm:
@@ -350,8 +355,58 @@ def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
     size = _check_same_itemsize(sel, local, hbm, "load")
     row_bytes = stmt.dst.cols * size
     on_chip = hbm.role == "resident"
-    _dma_2d(sel, "dma.ld.sram" if on_chip else "dma.ld", h, s, stmt.src.rows, row_bytes, stmt.src.pitch * size, row_bytes,
-            loading=True, far_space="sram" if on_chip else "hbm")
+    mnemonic, far = ("dma.ld.sram", "sram") if on_chip else ("dma.ld", "hbm")
+    pitch = stmt.src.pitch * size
+    pieces = _nonzero_pieces(sel, stmt, env) if stmt.skip_zero_blocks and not on_chip else None
+    if pieces is None:
+        _dma_2d(sel, mnemonic, h, s, stmt.src.rows, row_bytes, pitch, row_bytes, loading=True, far_space=far)
+        return
+    for row, rows, col, cols in pieces:  # the zero blocks' bytes stay in HBM
+        _dma_2d(sel, mnemonic, h + row * pitch + col * size, s + row * row_bytes + col * size, rows, cols * size,
+                pitch, row_bytes, loading=True, far_space=far)
+
+
+def _nonzero_pieces(sel: Selector, stmt: Load, env: Mapping[str, int]) -> list[tuple[int, int, int, int]] | None:
+    """``(row, rows, col, cols)`` rectangles of a ``skip_zero_blocks`` load's tile covering
+    every block of it that holds a nonzero in HBM (bands of block rows with the same runs of
+    such blocks merge); None when the source's data is unknown or the tile is not whole blocks
+    of its matrix's block grid (then it loads whole)."""
+    b, ref = stmt.skip_zero_blocks, stmt.src
+    data = sel.weights.get(ref.buffer)
+    buf = sel.hbm.get(ref.buffer)
+    if data is None or buf is None or len(buf.shape) < 2 or ref.rows % b or ref.cols % b:
+        return None
+    r, c = buf.shape[-2:]
+    start = ref.offset.eval(env)
+    row0, col0 = divmod(start % (r * c), c)
+    if ref.pitch != c or row0 % b or col0 % b or col0 + ref.cols > c or row0 + ref.rows > r:
+        return None
+    flat = np.asarray(data).reshape(-1)
+    tile = flat[start:start + (ref.rows - 1) * c + ref.cols]
+    tile = np.lib.stride_tricks.as_strided(tile, (ref.rows, ref.cols), (c * tile.itemsize, tile.itemsize))
+    kept = (tile != 0).reshape(ref.rows // b, b, ref.cols // b, b).any(axis=(1, 3))
+    bands = []
+    for line in kept:
+        runs, col = [], 0
+        while col < len(line):
+            if line[col]:
+                end = col
+                while end < len(line) and line[end]:
+                    end += 1
+                runs.append((col, end))
+                col = end
+            else:
+                col += 1
+        bands.append(tuple(runs))
+    pieces = []
+    band = 0
+    while band < len(bands):
+        last = band
+        while last + 1 < len(bands) and bands[last + 1] == bands[band]:
+            last += 1
+        pieces += [(band * b, (last - band + 1) * b, lo * b, (hi - lo) * b) for lo, hi in bands[band]]
+        band = last + 1
+    return pieces
 
 
 def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
@@ -449,7 +504,10 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
         raise TargetError(f"kernel {sel.kernel_name}: matmul k={k}, n={n} exceed mxu.mm's {max_dim} limit",
                           remedy=f"tile k and n to at most {max_dim}")
     a_size, d_size = a_buf.dtype.itemsize, d_buf.dtype.itemsize
-    w_range = ByteRange("sram", w, w + k * n * w_buf.dtype.itemsize)
+    w_range = ByteRange("sram", w, w + w_buf.dtype.itemsize * stmt.w.rows * stmt.w.cols)
+    if stmt.sparsity != "dense":
+        _emit_sparse_matmul(sel, stmt, env, a, w, d, w_range)
+        return
     if sel.dynamic_loop is None:
         # A matmul often waits on its activations (a kernel's first, on the kernel before's
         # result) while its weights are in SRAM already (prefetched): shift its first tile in
@@ -477,6 +535,27 @@ def emit_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int]) -> None:
                  dst=sel.address("mxu.mm", "dst", d_at), a=sel.address("mxu.mm", "a", a_at),
                  w=sel.address("mxu.mm", "w", w), m=count, k=k, n=n, dtype=dtype, acc=int(stmt.accumulate),
                  tw=int(stmt.transpose_w))
+
+
+def _emit_sparse_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int], a: int, w: int, d: int,
+                        w_range: ByteRange) -> None:
+    """``mxu.mmsp`` (zero blocks skipped) or ``mxu.mm24`` (2:4 values and positions)."""
+    assert stmt.mask is not None
+    _, mask = sel.local_address(stmt.mask, env)  # the format has a register, no offset: the base is the address
+    mask_range = ByteRange("sram", mask, mask + stmt.mask.rows * stmt.mask.cols)
+    m, (k, n) = stmt.a.rows, stmt.w_shape
+    a_size = sel.local_buffer(stmt.a).dtype.itemsize
+    mnemonic = "mxu.mmsp" if stmt.sparsity == "blocks" else "mxu.mm24"
+    fields: dict[str, Any] = {"k": k, "n": n, "dtype": stmt.dtype.value, "acc": int(stmt.accumulate)}
+    if stmt.sparsity == "blocks":
+        fields.update(blk=stmt.block.bit_length() - 4, tw=int(stmt.transpose_w))  # block = 8 << blk
+    for row, count in _chunks(m, sel.field_max(mnemonic, "m")):
+        a_at, d_at = a + row * k * a_size, d + row * n * 4
+        dst_range = ByteRange("acc", d_at, d_at + count * n * 4)
+        reads = [ByteRange("sram", a_at, a_at + count * k * a_size), w_range, mask_range]
+        sel.emit(mnemonic, reads=reads + ([dst_range] if stmt.accumulate else []), writes=[dst_range],
+                 dst=sel.address(mnemonic, "dst", d_at), a=sel.address(mnemonic, "a", a_at),
+                 w=sel.address(mnemonic, "w", w), mask=Addr(sel.register_holding(mask), 0), m=count, **fields)
 
 
 # -- VPU ---------------------------------------------------------------------------------------
@@ -685,10 +764,13 @@ STATEMENT_EMITTERS: dict[type, Callable[[Selector, Any, Mapping[str, int]], None
 
 
 def select_instructions(module: KernelModule, kernels: Sequence[Kernel], target: Target,
-                        isa: IsaSpec | None = None) -> list[SelectedInstruction]:
+                        isa: IsaSpec | None = None,
+                        weights: Mapping[str, np.ndarray] | None = None) -> list[SelectedInstruction]:
     """The unscheduled instruction stream of ``kernels`` (one program) of a planned module,
-    each kernel's leading weight loads selected in the kernel before (:meth:`Selector.select_kernel`)."""
-    selector = Selector(module, target, isa)
+    each kernel's leading weight loads selected in the kernel before (:meth:`Selector.select_kernel`);
+    ``weights`` (HBM data by buffer, flat) lets loads marked ``skip_zero_blocks`` leave out
+    the zero blocks."""
+    selector = Selector(module, target, isa, weights)
     for i, kernel in enumerate(kernels):
         selector.select_kernel(kernel, kernels[i + 1] if i + 1 < len(kernels) else None)
     return selector.out

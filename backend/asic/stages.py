@@ -35,7 +35,8 @@ class SelectInstructionsStage(StagePass):
     def run(self, unit: Compilation) -> None:
         from moecc.backend.asic.codegen import generate_programs
 
-        unit.products["segments"] = generate_programs(unit.require_kernels(self.name), unit.tiling)
+        unit.products["segments"] = generate_programs(unit.require_kernels(self.name), unit.tiling,
+                                                       weights=unit.weights)
 
 
 def _segments(unit: Compilation) -> list[ProgramSegment]:

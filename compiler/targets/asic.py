@@ -167,6 +167,7 @@ class AsicTarget(CompileTarget):
             "interpreter_ops": interpreter_ops(executable.compiled_steps),
             "staging_slow_paths": staged.slow_paths,
             "moe_layers": list(executable.moe_layers),
+            "sparse_weights": staged.sparse.rows(unit.weights, hbm),
         }
 
     # -- using -------------------------------------------------------------------------

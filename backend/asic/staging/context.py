@@ -23,6 +23,7 @@ from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 
 from moecc.backend.asic.staging.axes import Axes
+from moecc.backend.asic.staging.sparse_weights import SparsePlan
 from moecc.backend.asic.staging.tiles import KernelStager, NotStageable, Region, Tile, kind_shape
 
 #: Bytes of SRAM one tiled statement's temporaries may take per block (operands, expression
@@ -57,6 +58,8 @@ class StageContext:
     written: frozenset[str] = frozenset()  # buffers the kernel writes (loop-invariant reads may hoist otherwise)
     resident: dict = field(default_factory=dict)  # (region, MXU dtype) -> operand tile kept for the kernel
     conservative: bool = False  # no hoisting: the kernel did not fit the SRAM with it
+    sparse: SparsePlan | None = None  # weights multiplied sparse (:mod:`.sparse_weights`)
+    dense_reads: set[str] = field(default_factory=set)  # of those, the ones a block read dense
 
     @property
     def tile_dim(self) -> int:

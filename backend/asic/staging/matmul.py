@@ -29,10 +29,12 @@ from collections.abc import Iterator
 
 from moecc.ir.affine import Affine
 from moecc.ir.kernel import Count, LocalRef, MatMul as KMatMul, Vector
+from moecc.ir.sparse24 import GROUP
 from moecc.ir.tiled.nodes import MatMul, View
 from moecc.ir.types import DType
 
 from moecc.backend.asic.staging.context import StageContext, compute_dtype
+from moecc.backend.asic.staging.sparse_weights import BLOCKS, POSITIONS, VALUES, divide
 from moecc.backend.asic.staging.tiles import NotStageable, Region, Tile, substitute
 
 
@@ -142,13 +144,73 @@ def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off:
         else:
             w_region = Region(stmt.b.buffer, b_off + k0 * b_s[0] + n0 * b_s[1], kn, nn, b_s[0], b_s[1])
         a_tile = _operand(ctx, a_region)
-        w_tile = _operand(ctx, w_region)
-        stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
-                            transpose_w=stmt.transpose_b, rows=rows if direct else None))
+        sparse = _sparse_weight(ctx, stmt, w_region, rows if direct else None)
+        if sparse is None:
+            w_tile = _operand(ctx, w_region)
+            stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
+                                transpose_w=stmt.transpose_b, rows=rows if direct else None))
+        else:
+            stager.emit(dataclasses.replace(sparse, dst=acc, a=a_tile, accumulate=index > 0 or stmt.accumulate))
     if not direct:
         result = Tile(acc, DType.F32, "full", "acc")
         result = ctx.convert(result, compute_dtype(ctx.dtypes[stmt.dst.buffer]), mn, nn)
         stager.write(out_region, ctx.to_storage(result, stmt.dst.buffer, mn, nn))
+
+
+def _sparse_weight(ctx: StageContext, stmt: MatMul, w_region: Region, rows: Count | None) -> KMatMul | None:
+    """The sparse matmul (:mod:`.sparse_weights`; ``dst`` and ``a`` still to fill in) of a
+    weight block of a weight the plan multiplies sparse, with its weight and mask tiles read;
+    None when the weight is dense or the block has no sparse form (a run-time row count, a
+    block off the weight's block grid): that block reads the dense weight."""
+    plan = ctx.sparse
+    weight = plan.weights.get(w_region.buffer) if plan is not None else None
+    if weight is None:
+        return None
+    where = None
+    if rows is None and w_region.cstride == 1 and w_region.rstride == weight.stored_cols:
+        where = weight.locate(w_region.offset, w_region.rows, w_region.cols, ctx.stager.open_ranges())
+    kn, nn = (w_region.cols, w_region.rows) if weight.transposed else (w_region.rows, w_region.cols)
+    k, n = weight.k, weight.n
+    if where is not None and weight.form == "2:4":
+        at = _grid_offset(where, (k, n), 2)
+        pos = _grid_offset(where, (k, n), GROUP)
+        if at is not None and pos is not None and kn % GROUP == 0:
+            values = _operand(ctx, Region(weight.name + VALUES, at, kn // 2, nn, n, 1))
+            positions = _mask_operand(ctx, Region(weight.name + POSITIONS, pos, kn // GROUP, nn, n, 1))
+            return KMatMul(positions, positions, values, dtype=ctx.mxu_dtype, sparsity="2:4", mask=positions)
+    elif where is not None:
+        b = weight.block
+        at = _grid_offset(where, (k, n), b, b)
+        if at is not None and kn % b == 0 and nn % b == 0:
+            w_tile = _operand(ctx, w_region)
+            mask = _mask_operand(ctx, Region(weight.name + BLOCKS, at, kn // b, nn // b, n // b, 1))
+            return KMatMul(mask, mask, w_tile, dtype=ctx.mxu_dtype, transpose_w=weight.transposed,
+                           sparsity="blocks", mask=mask, block=b)
+    ctx.dense_reads.add(weight.name)
+    return None
+
+
+def _grid_offset(where: tuple[Affine, Affine, Affine], shape: tuple[int, int], k_div: int,
+                 n_div: int = 1) -> Affine | None:
+    """The element offset, in a buffer of ``[matrices, k / k_div, n / n_div]``, of the block
+    at ``where`` (matrix, k, n of the dense weight ``k x n``); None off that grid."""
+    matrix, k0, n0 = where
+    k, n = shape
+    kk, nk = divide(k0, k_div), divide(n0, n_div)
+    if kk is None or nk is None:
+        return None
+    return matrix * ((k // k_div) * (n // n_div)) + kk * (n // n_div) + nk
+
+
+def _mask_operand(ctx: StageContext, region: Region) -> LocalRef:
+    """A u8 mask or positions tile, loaded as stored (before the loops it does not move in)."""
+    stager = ctx.stager
+    with contextlib.ExitStack() as scope:
+        if not ctx.conservative:
+            scope.enter_context(stager.hoisted(region.offset))
+        tile = stager.temp(DType.U8, region.rows, region.cols)
+        stager.load_into(tile, region.buffer, region.offset, region.rows, region.cols, region.rstride, region.cstride)
+    return tile
 
 
 #: Share of the SRAM operand tiles kept for a whole kernel may take.

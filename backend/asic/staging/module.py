@@ -39,6 +39,7 @@ from moecc.backend.asic.staging.tiles import KernelStager, NotStageable
 from moecc.backend.asic.staging.blocks import align_runs, fuse_runs
 from moecc.backend.asic.staging.private import PRIVATE_TEMP_SHARES, localize, private_temps
 from moecc.backend.asic.staging.webs import split_webs
+from moecc.backend.asic.staging.sparse_weights import SparsePlan, mark_skippable_loads, plan_sparse_weights
 from moecc.passes.memory_plan import kernel_fits
 
 
@@ -54,6 +55,7 @@ class StagedModule:
     host_kernels: dict[str, tuple[Kernel, tuple[Buffer, ...]]] = field(default_factory=dict)
     host_rows: list[dict[str, str]] = field(default_factory=list)
     slow_paths: int = 0
+    sparse: SparsePlan = field(default_factory=SparsePlan)  # weights multiplied sparse
 
 
 def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Graph, input_buffers: tuple[str, ...],
@@ -70,6 +72,11 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
         outputs=list(dict.fromkeys(tiled.outputs)),
     )
     staged = StagedModule(module)
+    sparse = plan_sparse_weights(tiled, weights, hbm_dtypes, target)
+    module.hbm += sparse.buffers
+    weights = {**weights, **sparse.data}
+    for buf in sparse.buffers:
+        hbm_dtypes[buf.name] = buf.dtype
     for name, data in weights.items():
         if name in hbm_dtypes:
             staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy).reshape(-1))
@@ -81,8 +88,8 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
         mxu = DType.BF16 if precision == "bf16" and not routing.holds(step) else DType.F32
         step = align_runs(step)
         try:
-            kernel, slow = _stage_with_private(step, [p.get(step.name, []) for p in private], tiled, hbm_dtypes,
-                                               weights, target, mxu)
+            kernel, slow, dense = _stage_with_private(step, [p.get(step.name, []) for p in private], tiled,
+                                                      hbm_dtypes, weights, target, mxu, sparse)
         except NotStageable as err:
             touched = touched_globals(step, globals_)
             staged.host_kernels[step.name] = (step, tuple(globals_[n] for n in touched))
@@ -92,7 +99,15 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
                                          "reason": err.message})
             continue
         staged.slow_paths += slow
+        sparse.dense_reads |= dense
         staged.module.steps.append(kernel)
+    host_inputs = {name for step in staged.host_kernels.values() for name in (b.name for b in step[1])}
+    host_inputs |= {name for step in tiled.steps if isinstance(step, HostCall) for name in step.inputs}
+    unused = sparse.unused_dense(host_inputs)
+    module.hbm = [b for b in module.hbm if b.name not in unused]
+    for name in unused:
+        staged.weights.pop(name, None)
+    staged.sparse = sparse
     for value, buffer in zip(graph.outputs, tiled.outputs):
         # A value returned twice has a second buffer the first is copied into: the value
         # itself (what a host step that makes it writes) is the first.
@@ -157,7 +172,8 @@ def _host_call(call: HostCall, staged: StagedModule) -> CpuCall:
 
 
 def _stage_with_private(step: Kernel, choices: list[list[Buffer]], tiled: TiledModule, hbm_dtypes: dict[str, DType],
-                        weights: dict[str, np.ndarray], target: Target, mxu: DType) -> tuple[KKernel, int]:
+                        weights: dict[str, np.ndarray], target: Target, mxu: DType,
+                        sparse: SparsePlan) -> tuple[KKernel, int, set[str]]:
     """``step`` staged with the first of ``choices`` (sets of its private temporaries, largest
     first; see :mod:`.private`) whose staged kernel fits the SRAM, else with none."""
     tried: set[tuple[str, ...]] = set()
@@ -166,24 +182,26 @@ def _stage_with_private(step: Kernel, choices: list[list[Buffer]], tiled: TiledM
         if not buffers or key in tried:
             continue
         tried.add(key)
-        staged = _stage_kernel(localize(step, buffers), tiled, hbm_dtypes, weights, target, mxu)
+        staged = _stage_kernel(localize(step, buffers), tiled, hbm_dtypes, weights, target, mxu, sparse)
         if kernel_fits(staged[0], target):
             return staged
-    return _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu)
+    return _stage_kernel(step, tiled, hbm_dtypes, weights, target, mxu, sparse)
 
 
 def _stage_kernel(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],
-                  target: Target, mxu: DType) -> tuple[KKernel, int]:
+                  target: Target, mxu: DType, sparse: SparsePlan) -> tuple[KKernel, int, set[str]]:
     """The staged kernel; staged again without the transformations that hold more tiles in
     SRAM at once (statement blocks, hoisted and resident operands) when it would not fit."""
-    staged = _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=False)
+    staged = _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, sparse, conservative=False)
     if kernel_fits(staged[0], target):
         return staged
-    return _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, conservative=True)
+    return _stage_kernel_once(kernel, tiled, hbm_dtypes, weights, target, mxu, sparse, conservative=True)
 
 
 def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str, DType], weights: dict[str, np.ndarray],
-                       target: Target, mxu: DType, conservative: bool) -> tuple[KKernel, int]:
+                       target: Target, mxu: DType, sparse: SparsePlan,
+                       conservative: bool) -> tuple[KKernel, int, set[str]]:
+    """The staged kernel, its slow paths, and the sparse weights a block of it read dense."""
     storage = target.storage_dtypes
     names = {b.name for b in tiled.buffers}
     if not conservative:
@@ -207,12 +225,16 @@ def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str,
             stager.locals_[buf.name] = KBuffer(buf.name, "sram", storage[buf.dtype], shape)
     written = frozenset(v.buffer for _, stmt, _ in walk(kernel.body) if not isinstance(stmt, For)
                         for access, v in stmt_views(stmt) if access != "read")
-    ctx = StageContext(stager, target, dtypes, roles, weights, mxu, written, conservative=conservative)
+    for buf in sparse.buffers:
+        dtypes[buf.name], roles[buf.name] = buf.dtype, "weight"
+    ctx = StageContext(stager, target, dtypes, roles, weights, mxu, written, conservative=conservative,
+                       sparse=sparse, dense_reads=set())
     for stmt in kernel.body:
         stage_statement(ctx, stmt)
-    body = double_buffer(stager.body, {b.name for b in stager.temps}, set(stager.locals_), stager, target)
+    body = mark_skippable_loads(stager.body, sparse, ctx.dense_reads)
+    body = double_buffer(body, {b.name for b in stager.temps}, set(stager.locals_), stager, target)
     body = prefetch_next_iteration(body, stager, target)
-    return KKernel(kernel.name, stager.buffers(), body, kernel.sources), stager.slow_paths
+    return KKernel(kernel.name, stager.buffers(), body, kernel.sources), stager.slow_paths, ctx.dense_reads
 
 
 __all__ = ["StagedModule", "stage_module"]

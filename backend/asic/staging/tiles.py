@@ -247,6 +247,10 @@ class KernelStager:
                 return level, loops
         return None
 
+    def open_ranges(self) -> dict[str, int]:
+        """Trip count (a bound if run-time) of every open loop, by variable."""
+        return dict(zip(self._loop_vars, self._loop_counts))
+
     @property
     def depth(self) -> int:
         """Loops open around what is being emitted."""
