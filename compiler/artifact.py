@@ -4,7 +4,8 @@ A ``.moe`` file is a zip archive holding ``manifest.json`` (format name and vers
 version, target, I/O signature, options, sha256 of every other member), ``graph.mir`` (the
 graph IR with constants elided), ``weights.npz`` (constant data keyed by value name) and the
 target's own members (kernel IR, programs, objects: :meth:`CompileTarget.save_members
-<moecc.targets.base.CompileTarget.save_members>`), with the target's manifest entry under its name.
+<moecc.targets.base.CompileTarget.save_members>`), with the target's manifest entry under its name
+(and, for a model compiled with pruned weights, its report's ``"pruning"`` section under ``pruning``).
 :func:`load_artifact` checks all of it; a corrupt, truncated, foreign or newer file is an
 :class:`~moecc.errors.ArtifactError`. Files are written atomically, streamed into the destination folder.
 """
@@ -78,6 +79,8 @@ def save_artifact(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     }
     if target_entry is not None:
         manifest[backend.name] = target_entry  # the target's own part, under its name
+    if model.pruning is not None:
+        manifest["pruning"] = model.pruning
     with atomic_writer(path) as handle, zipfile.ZipFile(handle, "w") as archive:
         archive.writestr(_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True), zipfile.ZIP_DEFLATED)
         for name, data in members.items():
@@ -153,6 +156,7 @@ def load_artifact(path: str | os.PathLike[str]) -> CompiledModel:
     if [s.type for s in inputs] != [v.type for v in graph.inputs] or [s.type for s in outputs] != [v.type for v in graph.outputs]:
         raise ArtifactError(f"'{path}': manifest signature does not match the IR")
     model.inputs, model.outputs = inputs, outputs
+    model.pruning = manifest.get("pruning")
     return model
 
 

@@ -45,6 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--activations", choices=["on-chip", "hbm"], default=None,
                    help="--target asic: keep activations in SRAM between the kernels that write and read them "
                         "when they fit (on-chip, the default), or send every one through HBM (hbm)")
+    p.add_argument("--prune", default=None, metavar="SPEC",
+                   help="prune matmul weights after the graph passes (every target gets the same weights): 2:4 "
+                        "(2 of every 4 rows along k), tile:FRACTION[:ROWSxCOLS] (whole tiles, default 128x128) or "
+                        "magnitude:FRACTION (unstructured, per output column); routers, embeddings and the LM head "
+                        "are never pruned; the report gets a 'pruning' section")
+    p.add_argument("--calibration", default=None, metavar="FILE.npz|N",
+                   help="with --prune: score weights by Wanda (|W| times the activation's channel norms) on these "
+                        "input sets: an .npz of arrays keyed by input name, or N seeded input sets (default: "
+                        "magnitude |W|)")
+    p.add_argument("--prune-filter", default=None, metavar="REGEX",
+                   help="with --prune: prune only weights whose name or ONNX node matches this regular expression")
     p.add_argument("-o", "--output", help="output .moe artifact (default: MODEL stem + .moe)")
     p.add_argument("--emit", choices=_emit_choices(),
                    help="print this stage's IR to stdout and stop; obj (--target cpu, needs -o) writes a relocatable "
@@ -193,9 +204,13 @@ def _load_npy(path: str, name: str) -> np.ndarray:
 
 
 def _print_report_summary(report: dict[str, Any], out: Any = None) -> None:
+    from moecc.passes.prune import format_pruning
     from moecc.targets import get_target
 
-    (out or sys.stdout).write(get_target(str(report.get("target"))).summary(report))
+    stream = out or sys.stdout
+    stream.write(get_target(str(report.get("target"))).summary(report))
+    if "pruning" in report:
+        stream.write(format_pruning(report["pruning"]))
 
 
 def _print_pass_times(times: dict[str, float]) -> None:
@@ -230,9 +245,11 @@ class _DumpDir:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
+    from moecc.passes.prune import pruning_pass
     from moecc.targets import get_target
 
     backend = get_target(args.target)
+    pruning = pruning_pass(args.prune, args.calibration, args.prune_filter)  # a bad value is refused before any work
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
              "moe": args.moe, "routing": args.routing, "capacity_factor": args.capacity_factor,
              "activations": args.activations, "trace": True if args.trace else None}
@@ -243,7 +260,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         from moecc.targets import target_options
 
         print(pipeline_text(target_pipeline(args.target, args.pipeline, target_options(args.target, options),
-                                            args.disable_pass)))
+                                            args.disable_pass, pruning)))
         return 0
     if args.emit and args.emit not in backend.ir_stages + backend.emit_files:
         raise InputError(f"--emit {args.emit} is not a stage of --target {args.target}",
@@ -286,6 +303,9 @@ def _compile_and_write(args: argparse.Namespace, options: dict[str, Any], dumps:
         compile_to=args.compile_to,
         dump_sink=dumps,
         progress=progress,
+        prune=args.prune,
+        calibration=args.calibration,
+        prune_filter=args.prune_filter,
         **options,
     )
     progress.clear()

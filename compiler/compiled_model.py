@@ -10,7 +10,6 @@ only up to a stage (``compile_to=``) prints that stage's IR and does nothing els
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +54,8 @@ class CompiledModel:
     #: With ``compile_to``: the stage the compilation stopped after, and its IR text.
     stopped_after: str | None = None
     stage_text: str = ""
+    #: The report's ``"pruning"`` section when weights were pruned (``compile(prune=...)``).
+    pruning: dict[str, Any] | None = None
 
     @property
     def backend(self) -> Any:
@@ -156,9 +157,13 @@ class CompiledModel:
 
     def report(self) -> dict[str, Any]:
         """A JSON-serialisable summary of the compiled model (on ``asic``: cycles, bytes,
-        utilisation, roofline, partition and memory plan of the last run)."""
+        utilisation, roofline, partition and memory plan of the last run; with pruned weights,
+        a ``"pruning"`` section: method, score, filter, a row per weight, the skipped ones)."""
         self._require_complete("report")
-        return self.backend.report(self)
+        report = self.backend.report(self)
+        if self.pruning is not None:
+            report["pruning"] = self.pruning
+        return report
 
     def graph_report(self) -> dict[str, Any]:
         """The target-independent part of a report: signature, ops, weights, compile times."""

@@ -89,6 +89,11 @@ class InputError(MoeccError):
     """Inputs given to ``CompiledModel.run`` do not match the model's signature."""
 
 
+class OptionError(MoeccError):
+    """A compile option's value (or a file it names) is invalid; the message names the option
+    (``prune``, ``calibration``, ``prune_filter``) and the remedy lists what it takes."""
+
+
 class ArtifactError(MoeccError):
     """A ``.moe`` artifact is corrupt, truncated, foreign or from an unknown format version."""
 

@@ -9,19 +9,27 @@ other targets report it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from moecc.errors import InputError, MoeccError
-from moecc.ir.graph import Graph
+from moecc.ir.graph import Graph, Op
 from moecc.ir.ops.indexing import IndexRangeError, index_out_of_range
 from moecc.ir.registry import evaluate
 from moecc.ir.types import TensorType
 
 
-def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Execute ``graph`` on ``inputs`` (keyed by input value name); outputs keyed by output name."""
+#: Called with each op and its operand arrays just before the op runs (see :func:`run_graph`).
+Observer = Callable[[Op, Sequence[np.ndarray]], None]
+
+
+def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray], *, observe: Observer | None = None) -> dict[str, np.ndarray]:
+    """Execute ``graph`` on ``inputs`` (keyed by input value name); outputs keyed by output name.
+
+    ``observe(op, operand_arrays)``, when given, sees every op's operands before it runs (how
+    calibration measures the activations feeding the weights without keeping intermediates:
+    each is freed after its last use as usual)."""
     env: dict[int, np.ndarray] = {}
     for v in graph.inputs:
         if v.name not in inputs:
@@ -38,6 +46,8 @@ def run_graph(graph: Graph, inputs: Mapping[str, np.ndarray]) -> dict[str, np.nd
     with np.errstate(all="ignore"):
         for op in graph.ops:
             args = [env[id(v)] for v in op.operands]
+            if observe is not None:
+                observe(op, args)
             try:
                 outs = evaluate(op.kind, args, op.attrs, [r.type for r in op.results])
             except IndexRangeError as err:

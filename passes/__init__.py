@@ -1,7 +1,8 @@
 """Graph-IR passes and the pass manager.
 
 Passes sit between the ONNX frontend and the backends: the frontend builds a graph IR, a
-pipeline of passes cleans it up (``canonicalize``, ``fold-constants``, ``cse``, ``dce``) and
+pipeline of passes cleans it up (``canonicalize``, ``fold-constants``, ``cse``, ``dce``), an
+opt-in ``prune-weights`` step may prune its matmul weights (``compile(prune=...)``), and
 later stages lower it to the tiled IR (``lower-to-tiled``) and plan the ASIC's memory
 (``plan-memory``) around the back ends' own stages.
 Each pass is a frozen dataclass registered by name, so a pipeline is text
@@ -32,6 +33,7 @@ from moecc.passes.fold_constants import FoldConstants, fold_constant_ops
 from moecc.passes.raise_moe import RaiseMoe, raise_moe_layers
 from moecc.passes.raise_composites import RaiseComposites, raise_composites
 from moecc.passes.memory_plan import PlanMemoryStage
+from moecc.passes.prune import PruneWeights
 from moecc.passes.tiled_lowering import LowerToTiledStage  # noqa: F401  (registers lower-to-tiled)
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "FixedPoint",
     "FoldConstants",
     "PlanMemoryStage",
+    "PruneWeights",
     "RaiseComposites",
     "RaiseMoe",
     "Pass",

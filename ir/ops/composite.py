@@ -258,8 +258,14 @@ class RotaryEmbedding:
         return [np.concatenate([rotated, kept], axis=-1).astype(arrays[0].dtype)]
 
 
+def gated_mlp_hidden(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, activation: str) -> np.ndarray:
+    """The hidden layer ``act(x @ w_gate) * (x @ w_up)`` of a ``gated_mlp`` (f32 arrays): what
+    its ``w_down`` multiplies."""
+    return _activation(activation)(x @ w_gate) * (x @ w_up)
+
+
 def _gated_mlp(x: np.ndarray, w_gate: np.ndarray, w_up: np.ndarray, w_down: np.ndarray, activation: str) -> np.ndarray:
-    return (_activation(activation)(x @ w_gate) * (x @ w_up)) @ w_down
+    return gated_mlp_hidden(x, w_gate, w_up, activation) @ w_down
 
 
 @op(
@@ -396,8 +402,9 @@ def moe_glu(gate: np.ndarray, up: np.ndarray, attrs: Mapping[str, Any]) -> np.nd
     return _activation(attrs["activation"])(gate) * up
 
 
-def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mapping[str, Any]) -> np.ndarray:
-    """Expert ``e`` on the rows ``x`` (f32 arrays ``w`` by operand name)."""
+def moe_expert_hidden(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mapping[str, Any]) -> np.ndarray:
+    """The hidden layer of ``moe`` expert ``e`` on the rows ``x`` (f32 arrays ``w`` by operand
+    name, see :func:`moe_operand_layout`): what its ``w_down[e]`` multiplies."""
     h = x @ w["w_gate"][e]
     if attrs["expert_bias"]:
         h = h + w["b_gate"][e]
@@ -405,10 +412,13 @@ def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mappi
         up = x @ w["w_up"][e]
         if attrs["expert_bias"]:
             up = up + w["b_up"][e]
-        h = moe_glu(h, up, attrs)
-    else:
-        h = _activation(attrs["activation"])(h)
-    y = h @ w["w_down"][e]
+        return moe_glu(h, up, attrs)
+    return _activation(attrs["activation"])(h)
+
+
+def _moe_expert(x: np.ndarray, w: Mapping[str, np.ndarray], e: int, attrs: Mapping[str, Any]) -> np.ndarray:
+    """Expert ``e`` on the rows ``x`` (f32 arrays ``w`` by operand name)."""
+    y = moe_expert_hidden(x, w, e, attrs) @ w["w_down"][e]
     if attrs["expert_bias"]:
         y = y + w["b_down"][e]
     return y
