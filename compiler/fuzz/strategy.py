@@ -546,6 +546,14 @@ def _weight(b: _Build, shape: tuple[int, ...], fan_in: int, like: Node) -> Node:
     if _is_half(like):
         return b.new_const(shape, like.dtype, -2, 2, True, "w")
     bound = 1.0 / math.sqrt(max(fan_in, 1))
+    if len(shape) >= 2 and shape[-2] % 4 == 0 and b.integer(0, 4) == 0:
+        # Pruned 2:4 along the rows (a matmul's k): the ASIC stores it compressed (mxu.mm24).
+        data = make_array(like.dtype, shape, -bound * 1.5, bound * 1.5, False, b.seed())
+        groups = data.reshape(*shape[:-2], shape[-2] // 4, 4, shape[-1])
+        keep = np.argsort(-np.abs(groups), axis=-2, kind="stable")[..., :2, :]
+        mask = np.zeros(groups.shape, dtype=bool)
+        np.put_along_axis(mask, keep, True, axis=-2)
+        return b.const_of(np.where(mask, groups, 0).reshape(shape).astype(data.dtype), "w")
     return b.new_const(shape, like.dtype, -bound * 1.5, bound * 1.5, False, "w")
 
 
