@@ -101,6 +101,8 @@ def asic_report(model: Any) -> dict[str, Any]:
     mxu_dtype = "bf16" if model.options.get("precision") == "bf16" else "f32"
     buffers = {b.name: b for b in exe.module.hbm}
     weight_bytes = sum(b.elements * b.dtype.itemsize for b in exe.module.hbm if b.role == "weight")
+    # All-zero MXU blocks of a weight are stored but never loaded (mxu.mmsp skips them).
+    weight_bytes -= sum(row.get("zero_block_bytes", 0) for row in model.partition.get("sparse_weights", []))
     io_bytes = sum(buffers[n].elements * buffers[n].dtype.itemsize for n in set(exe.module.inputs) | set(exe.module.outputs))
     compulsory = weight_bytes + io_bytes
     flops = model.partition.get("flops", {"total": 0, "asic": 0, "cpu": 0})
@@ -264,6 +266,14 @@ def format_asic_summary(report: dict[str, Any]) -> str:
         f"HBM planned {report['memory'].get('hbm_bytes_planned', 0):,} B",
         "unit        busy cycles   utilisation",
     ]
+    sparse = report.get("sparse_weights") or []
+    if sparse:
+        forms = {form: sum(1 for row in sparse if row["form"] == form) for form in ("2:4", "blocks")}
+        dense = sum(row["dense_bytes"] for row in sparse)
+        stored = sum(row["stored_bytes"] for row in sparse)
+        blocks = sum(row.get("zero_blocks", 0) for row in sparse)
+        lines.insert(-1, f"sparsity    {forms['2:4']} weights 2:4 (mxu.mm24), {forms['blocks']} with {blocks} zero MXU "
+                         f"blocks skipped (mxu.mmsp); their HBM bytes {stored:,} stored for {dense:,} dense")
     for unit, data in units.items():
         lines.append(f"  {unit:8s}  {data['busy_cycles']:>11,}   {data['utilization'] * 100:6.1f}%")
     heaviest = sorted(report["kernels"].get("by_kernel", []), key=lambda k: -k["cycles"])[:TOP_KERNELS]

@@ -120,7 +120,9 @@ class SparsePlan:
                                       "stored_bytes": sum(hbm[p].nbytes for p in parts if p in hbm and p in stored),
                                       "dense_kept": name in hbm}
             if w.form == "blocks":
-                row.update(block=w.block, zero_blocks=w.zero_blocks, total_blocks=w.total_blocks)
+                # The zero blocks' bytes: stored, never loaded (not compulsory traffic).
+                row.update(block=w.block, zero_blocks=w.zero_blocks, total_blocks=w.total_blocks,
+                           zero_block_bytes=w.zero_blocks * w.block * w.block * hbm[name].dtype.itemsize)
             out.append(row)
         return out
 
