@@ -13,7 +13,8 @@ fold and its bytes, plus a mask load per block.
 :func:`advise` turns the figures into a verdict per matmul: the form whose program takes at
 most :data:`PAYS_OFF` of the dense one's cycles, the fastest (2:4 when within
 :data:`PREFER_2_4_WITHIN` of it), else ``neither``. The
-``cpu`` target multiplies pruned weights densely, so nothing pays there.
+``cpu`` target is not priced: it runs 2:4 densely, and skips only all-zero runs of 32 rows
+of a packed weight's slivers (whole zero tiles).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def advise(k: int, n: int, rows: int, target: str, asic_target: str | None = Non
     """The verdict for one matmul: which pruning form pays off on ``target`` (see the module
     docstring), with the figures behind it."""
     if target != "asic":
-        return {"verdict": "neither", "why": f"the {target} target multiplies pruned weights densely", "costs": {}}
+        return {"verdict": "neither", "why": f"the {target} target runs 2:4 densely and is not priced here "
+                                               f"(it skips only all-zero runs of rows)", "costs": {}}
     costs = form_costs(k, n, rows, asic_target, precision, tile)
     dense = costs["dense"].cycles
     ratios = {form: cost.cycles / dense for form, cost in costs.items() if form != "dense"}

@@ -142,3 +142,61 @@ def test_elementwise_statements_split_over_threads_give_the_same_bits(name: str,
     for _ in range(2):
         for key, value in compiled.run(inputs).items():
             np.testing.assert_array_equal(value, single[key])
+
+
+def _zero_tiled(k: int, n: int, tile: int = 128) -> np.ndarray:
+    w = RNG.standard_normal((k, n)).astype(np.float32)
+    for i in range(k // tile):
+        for j in range(n // tile):
+            if (i + j) % 2 == 0:
+                w[i * tile:(i + 1) * tile, j * tile:(j + 1) * tile] = 0
+    return w
+
+
+def _matmul_model(w: np.ndarray, m: int, transposed: bool = False) -> bytes:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n = w.shape
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])
+    if transposed:  # Gemm with transB: the weight stored n x k
+        node = helper.make_node("Gemm", ["x", "W"], ["y"], transB=1)
+        init = numpy_helper.from_array(np.ascontiguousarray(w.T), "W")
+    else:
+        node = helper.make_node("MatMul", ["x", "W"], ["y"])
+        init = numpy_helper.from_array(w, "W")
+    graph = helper.make_graph([node], "g", [x], [y], [init])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["kxn", "gemm-transB"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_zero_tiles_are_skipped_by_the_sgemm(transposed: bool, threads: int) -> None:
+    """A packed weight with all-zero 128x128 tiles multiplies only its nonzero runs of rows
+    (``B_PREPACKED_SPARSE``): the product is numpy's, with one thread or two (the same bits)."""
+    w = _zero_tiled(512, 256)
+    x = RNG.standard_normal((96, 512)).astype(np.float32)
+    compiled = moecc.compile(_matmul_model(w, 96, transposed), "cpu", threads=threads)
+    packed = compiled.executable.program.built.packed_weights
+    assert any(p.skip_zero for p in packed.values())
+    got = compiled.run({"x": x})["y"]
+    np.testing.assert_allclose(got, x @ w, rtol=RTOL, atol=ATOL)
+    if threads == 2:
+        one = moecc.compile(_matmul_model(w, 96, transposed), "cpu", threads=1).run({"x": x})["y"]
+        np.testing.assert_array_equal(got, one)
+
+
+def test_dense_weights_are_not_scanned_for_zeros() -> None:
+    w = RNG.standard_normal((256, 256)).astype(np.float32)
+    compiled = moecc.compile(_matmul_model(w, 64), "cpu")
+    assert not any(p.skip_zero for p in compiled.executable.program.built.packed_weights.values())
+
+
+def test_zero_group_share() -> None:
+    plan = PackedWeight(256, 2 * NR, False, NR)
+    w = RNG.standard_normal((256, 2 * NR)).astype(np.float32)
+    w[:64, :NR] = 0  # 2 of the 16 groups of 32 rows (two slivers of 8 groups each)
+    assert plan.zero_group_share(w, 32) == pytest.approx(2 / 16)

@@ -45,7 +45,12 @@ one packed weight by columns and tiled kernels read tiles of it. ``moecc_prepack
 
     void moecc_prepack_b(float *dst, const float *B, i64 ldb, i64 N, i64 K, i32 transpose_b)
 
-(``K * roundup(N, NR)`` floats, :func:`prepacked_b_floats`; padding columns zero); the CPU
+(``K * roundup(N, NR)`` floats, :func:`prepacked_b_floats`; padding columns zero). With
+``transpose_b`` 3 (:data:`B_PREPACKED_SPARSE`, a pruned weight) B is prepacked as for 2, and each
+K block's slivers are scanned once per call for groups of :data:`ZERO_GROUP_ROWS` rows that are
+all zero: the micro-kernel runs only over the runs of the other groups (the first run stores or
+adds as the block would, the others add), and a sliver with none stores zeros or leaves C. The
+CPU
 code generator packs weights at load time in the same layout (:mod:`moecc.backend.llvm.tiled.
 packed_weights`), and an MoE expert's weights, read by one call per token tile, on first use. ``moecc_sgemm`` is ``moecc_sgemm_ws`` over
 panels that are module globals, so it must not run on two threads at once; :func:`sgemm`
@@ -74,6 +79,13 @@ WORKSPACE_SYMBOL = "moecc_sgemm_ws"
 PREPACK_SYMBOL = "moecc_prepack_b"
 #: ``transpose_b`` of ``moecc_sgemm_ws``: B is stored transposed; B is prepacked.
 B_TRANSPOSED, B_PREPACKED = 1, 2
+#: ``transpose_b`` of a prepacked B that holds all-zero runs of rows in its slivers (a pruned
+#: weight): each K block's slivers are scanned once per call for groups of
+#: :data:`ZERO_GROUP_ROWS` rows that are all zero, and the micro-kernel runs only over the
+#: others (the sums then add in runs: f32 reassociation, no other change).
+B_PREPACKED_SPARSE = 3
+#: Rows of a zero group (see :data:`B_PREPACKED_SPARSE`).
+ZERO_GROUP_ROWS = 32
 #: Alignment of the packed panels: one cache line, which is also one AVX-512 vector.
 PANEL_ALIGN_BYTES = 64
 #: The micro-kernel prefetches the B row this many K steps ahead.
@@ -432,7 +444,9 @@ class SgemmBuilder:
         builder = ir.IRBuilder(function.append_basic_block("entry"))
         accumulate_flag = builder.icmp_signed("!=", accumulate, ir.Constant(I32, 0))
         transposed = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_TRANSPOSED))
-        prepacked = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_PREPACKED))
+        sparse = builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_PREPACKED_SPARSE))
+        prepacked = builder.or_(builder.icmp_signed("==", transpose_b, ir.Constant(I32, B_PREPACKED)), sparse)
+        zero = _ZeroRuns(builder, target)
         # With a single row block every B sliver is used once per K block, so packing B would
         # cost as much memory traffic as the product (token-by-token decoding, M = 1): the
         # micro-kernel then reads full B slivers in place and only packs the ragged last one.
@@ -467,6 +481,8 @@ class SgemmBuilder:
                         with builder.if_then(builder.not_(builder.or_(direct_b, prepacked))):
                             builder.call(pack_b, [packed_b, b_block, ldb, kc, nc])
                 load_c = builder.or_(accumulate_flag, builder.icmp_signed(">", pc, _i64(0)))
+                with builder.if_then(sparse):
+                    zero.scan(b_panel, sliver_pitch, nc, kc)
                 with counted_loop(builder, _i64(0), m, _i64(target.mc), "ic") as ic:
                     mc = _min(builder, _i64(target.mc), builder.sub(m, ic))
                     a_block = builder.gep(a, [builder.add(builder.mul(ic, lda), pc)], inbounds=True)
@@ -481,20 +497,40 @@ class SgemmBuilder:
                             builder.call(pack_b, [packed_sliver, in_place_sliver, ldb, kc, cols])
                         b_sliver = builder.select(in_place, in_place_sliver, packed_sliver)
                         b_pitch = builder.select(in_place, ldb, _i64(target.nr))
-                        with counted_loop(builder, _i64(0), mc, _i64(target.mr), "ir") as ir_:
-                            rows = _min(builder, _i64(target.mr), builder.sub(mc, ir_))
-                            a_sliver = builder.gep(packed_a, [builder.mul(ir_, kc)], inbounds=True)
-                            c_tile = builder.gep(
-                                c,
-                                [builder.add(builder.mul(builder.add(ic, ir_), ldc), builder.add(jc, jr))],
-                                inbounds=True,
-                            )
-                            self._call_micro_kernel(
-                                builder,
-                                micro_kernels,
-                                rows,
-                                [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c],
-                            )
+                        with builder.if_else(sparse) as (then, otherwise):
+                            with then:  # only the runs of rows that hold a nonzero
+                                runs = zero.count(sliver)
+                                with counted_loop(builder, _i64(0), mc, _i64(target.mr), "irz") as ir_:
+                                    rows = _min(builder, _i64(target.mr), builder.sub(mc, ir_))
+                                    a_sliver = builder.gep(packed_a, [builder.mul(ir_, kc)], inbounds=True)
+                                    c_tile = builder.gep(c, [builder.add(builder.mul(builder.add(ic, ir_), ldc),
+                                                                         builder.add(jc, jr))], inbounds=True)
+                                    none = builder.icmp_signed("==", runs, _i64(0))
+                                    with builder.if_then(builder.and_(none, builder.not_(load_c))):
+                                        _store_zeros(builder, c_tile, rows, cols, ldc)
+                                    with counted_loop(builder, _i64(0), runs, _i64(1), "run") as run:
+                                        start, end = zero.run(sliver, run)
+                                        first_load = builder.or_(load_c, builder.icmp_signed(">", run, _i64(0)))
+                                        self._call_micro_kernel(builder, micro_kernels, rows, [
+                                            builder.sub(end, start),
+                                            builder.gep(a_sliver, [builder.mul(start, _i64(target.mr))], inbounds=True),
+                                            builder.gep(b_sliver, [builder.mul(start, _i64(target.nr))], inbounds=True),
+                                            b_pitch, c_tile, ldc, cols, first_load])
+                            with otherwise:
+                                with counted_loop(builder, _i64(0), mc, _i64(target.mr), "ir") as ir_:
+                                    rows = _min(builder, _i64(target.mr), builder.sub(mc, ir_))
+                                    a_sliver = builder.gep(packed_a, [builder.mul(ir_, kc)], inbounds=True)
+                                    c_tile = builder.gep(
+                                        c,
+                                        [builder.add(builder.mul(builder.add(ic, ir_), ldc), builder.add(jc, jr))],
+                                        inbounds=True,
+                                    )
+                                    self._call_micro_kernel(
+                                        builder,
+                                        micro_kernels,
+                                        rows,
+                                        [kc, a_sliver, b_sliver, b_pitch, c_tile, ldc, cols, load_c],
+                                    )
         builder.ret_void()
         return function
 
@@ -549,6 +585,77 @@ class SgemmBuilder:
             builder.call(kernel, args)
             builder.branch(merge)
         builder.position_at_end(merge)
+
+
+def _store_zeros(builder: ir.IRBuilder, tile: ir.Value, rows: ir.Value, cols: ir.Value, ldc: ir.Value) -> None:
+    """``tile[rows x cols] = 0`` (row pitch ``ldc``)."""
+    with counted_loop(builder, _i64(0), rows, _i64(1), "zi") as i:
+        row = builder.gep(tile, [builder.mul(i, ldc)], inbounds=True)
+        with counted_loop(builder, _i64(0), cols, _i64(1), "zj") as j:
+            builder.store(ir.Constant(F32, 0.0), builder.gep(row, [j], inbounds=True))
+
+
+class _ZeroRuns:
+    """The runs of rows a prepacked sparse B's slivers hold nonzeros in, per K block: for each
+    sliver of the block, the ``[start, end)`` row ranges (relative to the block) made of the
+    groups of :data:`ZERO_GROUP_ROWS` rows that are not all zero, merged. Stack arrays sized
+    for the target's largest blocks (NC columns, KC rows), allocated in the entry block."""
+
+    def __init__(self, builder: ir.IRBuilder, target: CpuTarget) -> None:
+        self.builder, self.target = builder, target
+        self.slivers = -(-target.nc // target.nr)
+        self.max_runs = -(-target.kc // ZERO_GROUP_ROWS)
+        self.runs = builder.alloca(ir.ArrayType(I64, self.slivers * self.max_runs * 2), name="zero.runs")
+        self.counts = builder.alloca(ir.ArrayType(I64, self.slivers), name="zero.counts")
+        self.open = builder.alloca(I64, name="zero.open")  # the start of the run being built, or -1
+        self.bits = builder.alloca(I32, name="zero.bits")
+
+    def _slot(self, sliver: ir.Value, run: ir.Value, end: int) -> ir.Value:
+        b = self.builder
+        index = b.add(b.mul(b.add(b.mul(sliver, _i64(self.max_runs)), run), _i64(2)), _i64(end))
+        return b.gep(self.runs, [_i64(0), index], inbounds=True)
+
+    def count(self, sliver: ir.Value) -> ir.Value:
+        return self.builder.load(self.builder.gep(self.counts, [_i64(0), sliver], inbounds=True))
+
+    def run(self, sliver: ir.Value, run: ir.Value) -> tuple[ir.Value, ir.Value]:
+        return self.builder.load(self._slot(sliver, run, 0)), self.builder.load(self._slot(sliver, run, 1))
+
+    def _close(self, sliver: ir.Value, end: ir.Value) -> None:
+        b = self.builder
+        at = b.gep(self.counts, [_i64(0), sliver], inbounds=True)
+        found = b.load(at)
+        b.store(b.load(self.open), self._slot(sliver, found, 0))
+        b.store(end, self._slot(sliver, found, 1))
+        b.store(b.add(found, _i64(1)), at)
+        b.store(_i64(-1), self.open)
+
+    def scan(self, panel: ir.Value, sliver_pitch: ir.Value, nc: ir.Value, kc: ir.Value) -> None:
+        """Fill the runs of the ``ceil(nc / NR)`` slivers of the K block at ``panel``."""
+        b, nr = self.builder, self.target.nr
+        with counted_loop(b, _i64(0), nc, _i64(nr), "zs") as column:
+            sliver = b.sdiv(column, _i64(nr))
+            rows = b.gep(panel, [b.mul(sliver, sliver_pitch)], inbounds=True)
+            b.store(_i64(0), b.gep(self.counts, [_i64(0), sliver], inbounds=True))
+            b.store(_i64(-1), self.open)
+            with counted_loop(b, _i64(0), kc, _i64(ZERO_GROUP_ROWS), "zg") as group:
+                length = _min(b, _i64(ZERO_GROUP_ROWS), b.sub(kc, group))
+                base = b.bitcast(b.gep(rows, [b.mul(group, _i64(nr))], inbounds=True), I32.as_pointer())
+                b.store(ir.Constant(I32, 0), self.bits)
+                with counted_loop(b, _i64(0), b.mul(length, _i64(nr)), _i64(1), "zt") as t:
+                    value = b.and_(b.load(b.gep(base, [t], inbounds=True)), ir.Constant(I32, 0x7FFFFFFF))  # -0.0 is zero
+                    b.store(b.or_(b.load(self.bits), value), self.bits)
+                nonzero = b.icmp_unsigned("!=", b.load(self.bits), ir.Constant(I32, 0))
+                is_open = b.icmp_signed(">=", b.load(self.open), _i64(0))
+                with b.if_else(nonzero) as (then, otherwise):
+                    with then:
+                        with b.if_then(b.not_(is_open)):
+                            b.store(group, self.open)
+                    with otherwise:
+                        with b.if_then(is_open):
+                            self._close(sliver, group)
+            with b.if_then(b.icmp_signed(">=", b.load(self.open), _i64(0))):
+                self._close(sliver, kc)
 
 
 def panel_floats(target: CpuTarget, m: int, n: int, k: int) -> tuple[int, int]:

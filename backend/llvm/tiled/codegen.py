@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from moecc.backend.llvm.cpu_target import CpuTarget, host_cpu_target
@@ -85,10 +86,13 @@ def tiled_schedule(module: TiledModule, segment_per_kernel: bool = False
 
 def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reuse_temps: bool = True,
                        segment_per_kernel: bool = False,
-                       scalars: Mapping[str, float | int | bool] | None = None) -> BuiltModule:
+                       scalars: Mapping[str, float | int | bool] | None = None,
+                       weight_data: Mapping[str, np.ndarray] | None = None) -> BuiltModule:
     """Emit every kernel of ``module`` and the segment functions into one LLVM module
     (``segment_per_kernel``: one segment each, so that a profile can time kernels apart;
-    ``scalars``: values of one-element weight buffers, folded into expressions as constants)."""
+    ``scalars``: values of one-element weight buffers, folded into expressions as constants;
+    ``weight_data``: the weights' values, from which packed weights with enough all-zero row
+    groups are multiplied skipping them)."""
     target = target or host_cpu_target()
     heap = plan_heap(module, reuse_temps)
     scratch = plan_scratch(module, target)
@@ -97,7 +101,7 @@ def build_tiled_module(module: TiledModule, target: CpuTarget | None = None, reu
     # The pool's workers get scratch arenas of the module's size (their locals and panels).
     pool = add_thread_pool(llvm_module, scratch.total_bytes)
     weights = {b.name: b.elements for b in module.buffers if b.role == "weight" and b.dtype == DType.F32}
-    packed = plan_packed_weights(module, target)
+    packed = plan_packed_weights(module, target, weight_data)
     matmul = MatmulEmitter(llvm_module, scratch, target, pool, weights, heap.heap_bytes, packed)
     globals_ = {b.name: b for b in module.buffers}
     schedule, host_zero, segment_of = tiled_schedule(module, segment_per_kernel)

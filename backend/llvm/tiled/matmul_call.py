@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from moecc.backend.llvm.cpu_target import CpuTarget
-from moecc.backend.llvm.matmul import B_PREPACKED
+from moecc.backend.llvm.matmul import B_PREPACKED, B_PREPACKED_SPARSE
 from moecc.backend.llvm.loop_builder import F32, I32, I64, i64
 from moecc.backend.llvm.thread_pool import ThreadPool
 from moecc.backend.llvm.tiled.dtypes import WORK, convert, from_storage, int_to_wide
@@ -190,7 +190,7 @@ class MatmulEmitter:
             stored = self.packed.get(stmt.b.buffer)
             if stored is not None:  # a weight stored packed: this tile of it is a packed B
                 b_ptr = k.address(stmt.b.buffer, k.affine(stored.tile_offset(stmt.b.offset)), [], [])
-                ldb, b_mode = stored.k, B_PREPACKED
+                ldb, b_mode = stored.k, B_PREPACKED_SPARSE if stored.skip_zero else B_PREPACKED
             elif direct_b:
                 b_ptr = k.address(stmt.b.buffer, b0, index, list(stmt.b.strides[:-2]))
                 ldb = (sbn if n > 1 else kk) if b_transposed else (sbk if kk > 1 else n)

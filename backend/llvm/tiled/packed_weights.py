@@ -26,12 +26,14 @@ run-time element read (a loop count, a row count) names it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from moecc.backend.llvm.cpu_target import CpuTarget
+from moecc.backend.llvm.matmul import ZERO_GROUP_ROWS
 from moecc.ir.affine import Affine
 from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_elements, stmt_views, walk
 from moecc.ir.types import DType
@@ -83,6 +85,17 @@ class PackedWeight:
     n: int
     transposed: bool
     nr: int
+    #: the sgemm skips its all-zero groups of rows (``transpose_b`` ``B_PREPACKED_SPARSE``)
+    skip_zero: bool = False
+
+    def zero_group_share(self, value: np.ndarray, rows: int) -> float:
+        """The share of the packed weight's ``rows``-row groups of each sliver (from row 0)
+        that are all zero."""
+        slivers = self.pack(value).reshape(self.n // self.nr, self.k, self.nr)
+        groups = -(-self.k // rows)
+        padded = np.ones((slivers.shape[0], groups * rows, self.nr), dtype=bool)
+        padded[:, :self.k] = slivers != 0
+        return float((~padded.reshape(slivers.shape[0], groups, rows * self.nr).any(axis=2)).mean())
 
     def pack(self, value: np.ndarray) -> np.ndarray:
         """The tensor's elements (any shape of ``k * n`` elements) in packed order, flat f32."""
@@ -153,8 +166,16 @@ def _geometry(stmt: MatMul, elements: int, nr: int) -> PackedWeight | None:
     return PackedWeight(k, cols, transposed, nr)
 
 
-def plan_packed_weights(module: TiledModule, target: CpuTarget) -> dict[str, PackedWeight]:
-    """The f32 weights of ``module`` stored packed, by buffer name (see the module docstring)."""
+#: A packed weight is multiplied skipping its all-zero row groups when at least this share of
+#: them is zero (the scan of each K block's slivers then pays for itself).
+MIN_ZERO_GROUP_SHARE = 0.125
+
+
+def plan_packed_weights(module: TiledModule, target: CpuTarget,
+                        data: Mapping[str, np.ndarray] | None = None) -> dict[str, PackedWeight]:
+    """The f32 weights of ``module`` stored packed, by buffer name (see the module docstring);
+    with the weights' ``data``, those with at least :data:`MIN_ZERO_GROUP_SHARE` of all-zero
+    row groups are marked ``skip_zero``."""
     candidates = {b.name: b.elements for b in module.buffers if b.role == "weight" and b.dtype == DType.F32}
     plans: dict[str, PackedWeight] = {}
     refused: set[str] = set()
@@ -190,8 +211,13 @@ def plan_packed_weights(module: TiledModule, target: CpuTarget) -> dict[str, Pac
                 refused.add(name)
                 continue
             plans[name] = plan
-    return {name: plan for name, plan in plans.items() if name not in refused}
+    out = {name: plan for name, plan in plans.items() if name not in refused}
+    for name, plan in out.items():
+        value = (data or {}).get(name)
+        if value is not None and plan.zero_group_share(value, ZERO_GROUP_ROWS) >= MIN_ZERO_GROUP_SHARE:
+            out[name] = dataclasses.replace(plan, skip_zero=True)
+    return out
 
 
-__all__ = ["DOT_PRODUCT_ROWS", "PackedWeight", "b_reads_transposed", "is_dot_form", "logical", "plan_packed_weights",
+__all__ = ["DOT_PRODUCT_ROWS", "MIN_ZERO_GROUP_SHARE", "PackedWeight", "b_reads_transposed", "is_dot_form", "logical", "plan_packed_weights",
            "unit"]

@@ -229,14 +229,15 @@ def compile_tiled_module(module: TiledModule, target: CpuTarget | None = None, r
     """Verify ``module``, emit it as one LLVM module and JIT-compile it for ``target`` (the
     host). ``segment_per_kernel`` makes every kernel a segment of its own (for
     :meth:`TiledCpuProgram.profile`); ``weights`` (the data the weight buffers will hold) lets
-    one-element weights become constants in the code (an exponent of 2 becomes ``x*x``)."""
+    one-element weights become constants in the code (an exponent of 2 becomes ``x*x``), and
+    packed weights with all-zero runs of rows skip them (:data:`~moecc.backend.llvm.matmul.B_PREPACKED_SPARSE`)."""
     from moecc.backend.llvm.jit import module_text
     from moecc.ir.tiled import verify_tiled_module
 
     verify_tiled_module(module)
     target = target or host_cpu_target()
     scalars = scalar_weights(module, weights or {})
-    built = build_tiled_module(module, target, reuse_temps, segment_per_kernel, scalars)
+    built = build_tiled_module(module, target, reuse_temps, segment_per_kernel, scalars, weights)
     text = module_text(built.llvm_module, target)
     jit = _jit(built, target)
     return TiledCpuProgram(module, built, jit, text, target)
