@@ -200,3 +200,15 @@ def test_zero_group_share() -> None:
     w = RNG.standard_normal((256, 2 * NR)).astype(np.float32)
     w[:64, :NR] = 0  # 2 of the 16 groups of 32 rows (two slivers of 8 groups each)
     assert plan.zero_group_share(w, 32) == pytest.approx(2 / 16)
+
+
+def test_zero_skipping_survives_an_artifact(tmp_path) -> None:
+    w = _zero_tiled(256, 256)
+    x = RNG.standard_normal((64, 256)).astype(np.float32)
+    compiled = moecc.compile(_matmul_model(w, 64), "cpu")
+    expected = compiled.run({"x": x})["y"]
+    assert compiled.report()["cpu"]["weights_skipping_zero_rows"] == 1
+    compiled.save(tmp_path / "m.moe")
+    loaded = moecc.load(tmp_path / "m.moe")
+    np.testing.assert_array_equal(loaded.run({"x": x})["y"], expected)
+    assert loaded.report()["cpu"]["weights_skipping_zero_rows"] == 1

@@ -205,7 +205,8 @@ class CpuCompileTarget(CompileTarget):
                 "heap_bytes_reused": built.heap.reused_bytes,
                 "matmuls": {"sgemm": built.sgemm_calls, "staged": built.staged_matmuls,
                             "integer": built.integer_matmuls, "dot": built.dot_matmuls},
-                "packed_weights": {name: [w.k, w.n, w.transposed, w.nr] for name, w in built.packed_weights.items()},
+                "packed_weights": {name: [w.k, w.n, w.transposed, w.nr, w.skip_zero]
+                                   for name, w in built.packed_weights.items()},
                 "constants_in_object": in_object}
 
     def load_members(self, compiled: CompiledModel, entry: Mapping[str, Any] | None, members: Mapping[str, bytes],
@@ -240,8 +241,8 @@ class CpuCompileTarget(CompileTarget):
                                         remedy="recompile the model")
             schedule, host_zero, _ = tiled_schedule(module)
             matmuls = dict(entry["matmuls"])
-            packed = {str(name): PackedWeight(int(k), int(n), bool(transposed), int(nr))
-                      for name, (k, n, transposed, nr) in dict(entry.get("packed_weights", {})).items()}
+            packed = {str(name): PackedWeight(int(k), int(n), bool(transposed), int(nr), bool(skip[0]) if skip else False)
+                      for name, (k, n, transposed, nr, *skip) in dict(entry.get("packed_weights", {})).items()}
             for name, plan in packed.items():
                 if plan.k * plan.n != module.buffer(name).elements or plan.nr <= 0 or plan.n % plan.nr:
                     raise ArtifactError(f"'{path}': the packed layout of weight {name} does not match its buffer",

@@ -39,6 +39,10 @@ def tiled_cpu_report(model: Any) -> dict[str, Any]:
         # Weights the heap holds in the sgemm's packed layout (packed once at load time).
         "weights_stored_packed": len(built.packed_weights),
         "weights_stored_packed_bytes": sum(4 * w.k * w.n for w in built.packed_weights.values()),
+        # Of those, the ones whose all-zero runs of rows the sgemm skips (pruned weights); 2:4
+        # weights run densely on the CPU (no run of zero rows in them).
+        "weights_skipping_zero_rows": sum(1 for w in built.packed_weights.values() if w.skip_zero),
+        "sparsity": "2:4 weights run densely; packed weights with all-zero runs of 32 rows skip them",
         "staged_matmuls": built.staged_matmuls,
         "integer_matmuls": built.integer_matmuls,
         "dot_product_matmuls": built.dot_matmuls,
