@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from moecc.ir.affine import Affine
 from moecc.ir.tiled import views
 from moecc.ir.tiled.nodes import Binary, Compute, Expr, MatMul, Operand, Select, Stmt, Unary, View
@@ -58,10 +60,14 @@ def online_tiles(kb: KernelBuilder, s: int, length: int, dv: int, rows: int = 0)
 def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int, int, int, int, int, int],
                           qs: View, ks: View, vv: View, out: View, mask: View | None, mask_bool: bool,
                           allowed: View | None, sinks: View | None, scale: float | None, cap: float,
-                          tiles: tuple[int, int], skip_hidden: bool = True) -> list[Stmt]:
+                          tiles: tuple[int, int], skip_hidden: bool = True,
+                          visible: np.ndarray | None = None) -> list[Stmt]:
     """The statements of one attention op over key tiles (see the module docstring); ``shape`` is
     ``(batch, hq, hkv, s, length, d, dv)``, ``scale`` None when q and k are already scaled;
-    ``skip_hidden``: with a causal mask, each query tile walks only the keys its rows can see."""
+    ``visible`` (``[s, length]`` bool, what is known at compile time of the keys each query row
+    sees: a causal rule, a constant mask) with ``skip_hidden``: each query tile walks only the
+    key tiles some row of it sees, those every row sees in full without a causal mask's test
+    when no other mask applies."""
     batch, hq, hkv, s, length, d, dv = shape
     group = hq // hkv
     tq, tk = tiles
@@ -82,9 +88,10 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
         return window(view, (zero, zero), (sq, cols))
 
     def per_head(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int,
-                 visible: tuple[int, int] | None = None) -> list[Stmt]:
-        """Query head ``g * group + r``'s rows ``s0 + [0, sq)``; ``visible``: (keys every row of
-        the tile sees, keys any row sees) when a causal mask alone hides the rest."""
+                 keys: tuple[int, int, int] | None = None) -> list[Stmt]:
+        """Query head ``g * group + r``'s rows ``s0 + [0, sq)``; ``keys``: ``(lo, clear, hi)``,
+        the tile's rows see keys ``[lo, hi)`` only, those in ``[lo, clear)`` every row in full
+        (no causal test there)."""
         head = g * group + r
         m, mn, mt = rows(run_max, sq), rows(new_max, sq), rows(tile_max, sq)
         l_, lt = rows(run_sum, sq), rows(tile_sum, sq)
@@ -121,12 +128,12 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
             return stmts
 
         stmts: list[Stmt] = [Compute(m, ninf), Compute(l_, const(0, F32)), Compute(o, const(0, F32))]
-        if visible is None:
+        if keys is None:
             stmts += tile_loops(kb, (length,), (tk,), key_tile)
-        else:  # causal, rows s0 + [0, sq) known: keys every row sees unmasked, then the diagonal's
-            seen_by_all, seen = visible
-            clear = seen_by_all // tk * tk
-            stmts += tile_loops(kb, (clear,), (tk,), lambda st, sz: key_tile(st, sz, 0, False))
+        else:  # keys every row sees unmasked, then those some rows see (the diagonal's, a window's edges)
+            lo, seen_by_all, seen = keys
+            clear = lo + (seen_by_all - lo) // tk * tk
+            stmts += tile_loops(kb, (clear - lo,), (tk,), lambda st, sz: key_tile(st, sz, lo, False))
             stmts += tile_loops(kb, (seen - clear,), (tk,), lambda st, sz: key_tile(st, sz, clear, True))
         if sinks is not None:  # one more key per row: the head's sink logit, with no value
             sink = w(views.broadcast(views.reshape(views.window(sinks, (head,), (1,)), (1, 1)), (sq, 1)))
@@ -145,20 +152,25 @@ def emit_online_attention(kb: KernelBuilder, *, t: DType, shape: tuple[int, int,
         sq = sizes[1]
         return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: per_head(b, hs[0], hs[1], s0, sq))
 
-    if allowed is None or not skip_hidden or length < s:
+    if visible is None or not skip_hidden:
         return tile_loops(kb, (batch, s), (1, tq), query_tile)
 
-    # Causal: each query tile written out, walking only the key tiles its rows can see (row i
-    # sees keys up to i + length - s), the tiles every row sees in full without the mask.
+    # Each query tile written out, walking only the key tiles its rows can see (causal: row i
+    # sees keys up to i + length - s; a sliding window also none before i - window), the tiles
+    # every row sees in full without the causal test when no other mask applies.
     def causal_tiles(starts: Starts, _: Sizes) -> list[Stmt]:
         b = starts[0]
         stmts: list[Stmt] = []
         for s0 in range(0, s, tq):
             sq = min(tq, s - s0)
-            visible = (s0 + length - s + 1, min(length, s0 + sq + length - s))
+            rows_seen = visible[s0:s0 + sq]
+            any_ = np.flatnonzero(rows_seen.any(axis=0))
+            lo, hi = (int(any_[0]), int(any_[-1]) + 1) if any_.size else (0, 0)
+            full = rows_seen.all(axis=0)[lo:hi]
+            seen_by_all = lo + (int(np.argmin(full)) if not full.all() else hi - lo) if mask is None else lo
+            keys = (lo, seen_by_all, hi)
             stmts += tile_loops(kb, (hkv, group), (1, 1),
-                                lambda hs, _, s0=s0, sq=sq, visible=visible: per_head(b, hs[0], hs[1], Affine(s0), sq,
-                                                                                      visible))
+                                lambda hs, _, s0=s0, sq=sq, keys=keys: per_head(b, hs[0], hs[1], Affine(s0), sq, keys))
         return stmts
 
     return tile_loops(kb, (batch,), (1,), causal_tiles)

@@ -8,8 +8,10 @@
   the query head ``g * group + r`` and the kv head ``g`` are both affine. Each query head has
   its own rows of the locals while they fit (:data:`ATTENTION_SLOT_SHARE`), so heads overlap:
   the MXU computes head ``h + 1``'s scores while the VPU normalises head ``h``'s. No score
-  tensor reaches global memory. Without in-order units (the CPU) a causal attention's query
-  tiles are written out one by one, each computing only the keys its rows can see.
+  tensor reaches global memory. What is known at compile time of the keys each query row sees
+  (the causal rule; a constant mask, which a sliding window folds to: :func:`_visible_keys`)
+  cuts the query rows into tiles written out one by one, each computing only the keys
+  ``[lo, hi)`` some row of it sees (the online form walks only those key tiles).
 - ``rotary_embedding``: two element-wise statements on the halves (or the even/odd stride-2
   views when interleaved), cos/sin broadcast over heads; the unrotated tail is a copy.
 - ``gated_mlp``: three tiled matmuls into f32 buffers and one element-wise ``act(g) * u``.
@@ -61,8 +63,9 @@ def _scaled(ctx: LoweringContext, op: Op, index: int, root: float) -> View:
     return dst
 
 
-#: Whether causal attention computes only the keys each query tile can see (False: the whole
-#: square, masked; the comparison runs of bench/causal_attention.py).
+#: Whether causal (or constant-masked: sliding-window) attention computes only the keys each
+#: query tile can see (False: the whole square, masked; the comparison runs of
+#: bench/causal_attention.py).
 SKIP_HIDDEN_KEYS = True
 #: Query tiles a causal attention's rows are cut into on the CPU (each computing only the keys
 #: its rows see), and the fewest rows such a tile has (the sgemm's register tile is 14 rows).
@@ -107,6 +110,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     if op.attrs["is_causal"]:
         allowed = ctx.constant(np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s),
                                f"{op.result.name}_causal")
+    # Which keys each query row can see at all, when that is known at compile time: a causal
+    # rule and/or a constant mask (a sliding window folds to one) hiding a key from every
+    # batch entry and head. Query tiles then compute only the keys some row of theirs sees.
+    visible = _visible_keys(op, s, length)
     cap = op.attrs["softcap"]
     sinks = ctx.constant(np.asarray(op.attrs["sinks"], dtype=t.numpy), f"{op.result.name}_sinks") if op.attrs["sinks"] else None
     biased = mask is not None or allowed is not None
@@ -116,15 +123,18 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
     ninf = const(-math.inf, F32)
     with ctx.op_kernel(op) as kb:
         causal_rows = 0  # the query rows of a causal attention's tiles (0: no preference)
-        if allowed is not None and SKIP_HIDDEN_KEYS and length >= s:
+        if visible is not None and SKIP_HIDDEN_KEYS and (allowed is None or length >= s):
             causal_rows = (max(kb.params.array_rows, -(-s // CAUSAL_QUERY_TILES_IN_ORDER)) if kb.params.in_order_units
                            else max(CAUSAL_MIN_QUERY_ROWS, -(-s // CAUSAL_QUERY_TILES)))
+            if allowed is None and not _hides_a_tile(visible, causal_rows):
+                causal_rows = 0  # a constant mask that hides no key from a whole tile
         tiles = online_tiles(kb, s, length, dv, causal_rows)
         if tiles is not None:  # whole score rows do not fit a full query tile: walk the keys
             kb.emit(emit_online_attention(
                 kb, t=t, shape=(batch, hq, hkv, s, length, d, dv), qs=qs, ks=ks, vv=vv, out=out, mask=mask,
                 mask_bool=mask_bool, allowed=allowed, sinks=sinks, scale=op.attrs["scale"] if post_scale else None,
-                cap=cap, tiles=tiles, skip_hidden=SKIP_HIDDEN_KEYS))
+                cap=cap, tiles=tiles, skip_hidden=SKIP_HIDDEN_KEYS,
+                visible=visible if (allowed is not None and length >= s) or _hides_a_tile(visible, tiles[0]) else None))
             return
         tq = max(1, min(s, kb.params.tile_rows, kb.params.local_bytes // max(1, length * 4 * 4)))
         # Causal attention writes its query tiles out one by one, each computing only the keys
@@ -136,6 +146,13 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             tq = min(tq, causal_rows)
             if s > tq:
                 causal_tiles = [(s0, min(tq, s - s0)) for s0 in range(0, s, tq)]
+        assert visible is not None or not causal_tiles
+
+        def keys_of(s0: int, sq: int) -> tuple[int, int]:
+            """The keys ``[k0, k0 + kl)`` some row of query rows ``s0 + [0, sq)`` sees."""
+            assert visible is not None
+            seen = np.flatnonzero(visible[s0:s0 + sq].any(axis=0))
+            return (0, 1) if seen.size == 0 else (int(seen[0]), int(seen[-1]) + 1 - int(seen[0]))
         # In-order units (the ASIC) overlap heads when each has its own rows of the locals (the
         # phased form); otherwise the head loop is a parallel loop (the CPU's threads take heads),
         # whose locals are per iteration, the bias included.
@@ -199,25 +216,27 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         def rows_of(head: Affine) -> Affine:
             return head * tq + current_set[0] * hq * tq if slots > 1 else zero
 
-        def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
-            """The additive bias of query rows ``s0 + [0, sq)`` against keys ``[0, kl)`` (and its
-            row max) into the bias rows."""
+        def bias_stmts(b: Affine, head: Affine, s0: Affine, sq: int, kl: int, k0: int = 0) -> list[Stmt]:
+            """The additive bias of query rows ``s0 + [0, sq)`` against keys ``k0 + [0, kl)`` (and
+            its row max) into the bias rows."""
             assert bias is not None
             at = (zero if shared_bias else rows_of(head), zero)
             parts: list[Expr] = []
             if mask is not None:
-                m = Operand(head_matrix(mask, (b, head, s0, 0), (1, 1, sq, kl)))
+                m = Operand(head_matrix(mask, (b, head, s0, k0), (1, 1, sq, kl)))
                 parts.append(Select(m, const(0, F32), ninf) if mask_bool else widen(m, t))
             if allowed is not None:
-                parts.append(Select(Operand(window(allowed, (s0, zero), (sq, kl))), const(0, F32), ninf))
+                parts.append(Select(Operand(window(allowed, (s0, Affine(k0)), (sq, kl))), const(0, F32), ninf))
             total = parts[0] if len(parts) == 1 else Binary("add", parts[0], parts[1])
             stmts: list[Stmt] = [Compute(rows_block(bias, at[0], sq, kl), narrow(total, t))]
             if blocked is not None:
                 stmts.append(Reduce("max", window(blocked, at, (sq, 1)), rows_block(bias, at[0], sq, kl)))
             return stmts
 
-        def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
-            """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)`` over keys ``[0, kl)``."""
+        def weights_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int, k0: int = 0) -> list[Stmt]:
+            """Query head ``g * group + r``'s softmax weights of rows ``s0 + [0, sq)`` over keys
+            ``k0 + [0, kl)``."""
+            kz = Affine(k0)
             head = g * group + r
             at = (rows_of(head), zero)
             sc, ex = rows_block(scores, at[0], sq, kl), rows_block(exps, at[0], sq, kl)
@@ -225,10 +244,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             query = (views.reshape(views.window(queries, (head, zero, zero), (1, sq, d)), (sq, d)) if queries is not None
                      else head_matrix(qs, (b, head, s0, 0), (1, 1, sq, d)))
             if keys_t is not None:  # the head's keys transposed once, read row-major by every tile
-                stmts: list[Stmt] = [MatMul(sc, query, window(keys_t, (zero, zero), (d, kl)))]
+                stmts: list[Stmt] = [MatMul(sc, query, window(keys_t, (zero, kz), (d, kl)))]
             else:
-                key = (views.reshape(views.window(keys, (g, zero, zero), (1, kl, d)), (kl, d)) if keys is not None
-                       else head_matrix(ks, (b, g, 0, 0), (1, 1, kl, d)))
+                key = (views.reshape(views.window(keys, (g, kz, zero), (1, kl, d)), (kl, d)) if keys is not None
+                       else head_matrix(ks, (b, g, k0, 0), (1, 1, kl, d)))
                 stmts = [MatMul(sc, query, key, transpose_b=True)]
             scaled: Expr = widen(Operand(sc), t)
             if post_scale and not prescaled:
@@ -240,10 +259,10 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 rounded = (widen(narrow(scaled, t), t) if post_scale and not prescaled or cap > 0
                            else widen(Operand(sc), t))
                 assert allowed is not None
-                stmts.append(Compute(sc, narrow(Select(Operand(window(allowed, (s0, zero), (sq, kl))), rounded, ninf), t)))
+                stmts.append(Compute(sc, narrow(Select(Operand(window(allowed, (s0, kz), (sq, kl))), rounded, ninf), t)))
             elif bias is not None:
                 if not shared_bias:
-                    stmts += bias_stmts(b, head, s0, sq, kl)
+                    stmts += bias_stmts(b, head, s0, sq, kl, k0)
                 bat = (zero if shared_bias else rows_of(head), zero)
                 if post_scale and not prescaled or cap > 0:
                     stmts.append(Compute(sc, narrow(scaled, t)))  # rounded to t before the bias, as the reference
@@ -278,46 +297,46 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             stmts.append(Compute(rows_block(probs, at[0], sq, kl), narrow(divided, rt)))
             return stmts
 
-        def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
+        def output_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int, k0: int = 0) -> list[Stmt]:
             """Query head ``g * group + r``'s output rows ``s0 + [0, sq)``: its weights ``@ v``."""
             head = g * group + r
             ex = rows_block(probs, rows_of(head), sq, kl)
-            value = (views.reshape(views.window(values, (g, zero, zero), (1, kl, dv)), (kl, dv))
-                     if values is not None else head_matrix(vv, (b, g, 0, 0), (1, 1, kl, dv)))
+            value = (views.reshape(views.window(values, (g, Affine(k0), zero), (1, kl, dv)), (kl, dv))
+                     if values is not None else head_matrix(vv, (b, g, k0, 0), (1, 1, kl, dv)))
             dst = head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv))
             if outputs is None:  # a parallel head loop's adds into the zeroed output
                 return [MatMul(dst, ex, value, accumulate=parallel)]
             return [MatMul(window(outputs, (rows_of(head), zero), (sq, dv)), ex, value)]
 
-        def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int) -> list[Stmt]:
+        def store_stmts(b: Affine, g: Affine, r: Affine, s0: Affine, sq: int, kl: int, k0: int = 0) -> list[Stmt]:
             """Query head ``g * group + r``'s output rows from the local to the result."""
             assert outputs is not None
             head = g * group + r
             return [Copy(head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
 
-        def query_tile(starts: Starts, sizes: Sizes, kl: int = length) -> list[Stmt]:
-            """Query rows ``s0 + [0, sq)`` against keys ``[0, kl)`` (the keys after ``kl`` are
-            causally hidden from every row of the tile)."""
+        def query_tile(starts: Starts, sizes: Sizes, kl: int = length, k0: int = 0) -> list[Stmt]:
+            """Query rows ``s0 + [0, sq)`` against keys ``k0 + [0, kl)`` (the other keys are hidden
+            from every row of the tile)."""
             b, s0 = starts
             sq = sizes[1]
             if phased:
-                start, end = phased_tile(b, s0, sq, kl)
+                start, end = phased_tile(b, s0, sq, kl, k0)
                 return start + end
 
             def heads(*parts: Callable[..., list[Stmt]]) -> list[Stmt]:
                 return tile_loops(kb, (hkv, group), (1, 1),
-                                  lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq, kl)])
+                                  lambda hs, _: [st for part in parts for st in part(b, hs[0], hs[1], s0, sq, kl, k0)])
 
-            stmts = bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
+            stmts = bias_stmts(b, zero, s0, sq, kl, k0) if shared_bias else []
             both = heads(weights_stmts, output_stmts)
             return stmts + (_parallel_heads(both, out.buffer) if parallel else both)
 
-        def phased_tile(b: Affine, s0: Affine, sq: int, kl: int) -> tuple[list[Stmt], list[Stmt]]:
+        def phased_tile(b: Affine, s0: Affine, sq: int, kl: int, k0: int = 0) -> tuple[list[Stmt], list[Stmt]]:
             """A phased query tile as (its fills and every head's weights, every head's outputs
             and stores), built over the current set of head rows: in program order the MXU
             computes head h + 1's scores before head h's output, while the VPU works."""
             def heads(part: Callable[..., list[Stmt]]) -> list[Stmt]:
-                return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: part(b, hs[0], hs[1], s0, sq, kl))
+                return tile_loops(kb, (hkv, group), (1, 1), lambda hs, _: part(b, hs[0], hs[1], s0, sq, kl, k0))
 
             stmts: list[Stmt] = []
             if queries is not None:  # every head's query rows in one burst of loads
@@ -327,7 +346,7 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             # The shared bias after the queries: the first product needs the queries, the bias
             # only its result (in the vector unit's in-order queue, a bias waiting on its mask's
             # load would hold the queries' conversion up).
-            stmts += bias_stmts(b, zero, s0, sq, kl) if shared_bias else []
+            stmts += bias_stmts(b, zero, s0, sq, kl, k0) if shared_bias else []
             return stmts + heads(weights_stmts), heads(output_stmts) + heads(store_stmts)
 
         def batch_entry(starts: Starts, sizes: Sizes) -> list[Stmt]:
@@ -344,27 +363,56 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                         stmts_ += tiled_copy(kb, keys_t, views.permute(head_matrix(ks, (b, hs[0], 0, 0), (1, 1, length, d)),
                                                                       (1, 0)))
                     return stmts_ + [st for s0, sq in causal_tiles for part in (weights_stmts, output_stmts)
-                                     for st in part(b, hs[0], hs[1], Affine(s0), sq, min(length, s0 + sq + length - s))]
+                                     for st in part(b, hs[0], hs[1], Affine(s0), sq, *reversed(keys_of(s0, sq)))]
 
                 return stmts + _parallel_heads(tile_loops(kb, (hkv, group), (1, 1), tiles_of_head), out.buffer)
             if causal_tiles and sets == 2:  # weights of tile i + 1 before the outputs of tile i
                 ends: list[Stmt] = []
                 for index, (s0, sq) in enumerate(causal_tiles):
                     current_set[0] = index % 2
-                    start, end = phased_tile(b, Affine(s0), sq, min(length, s0 + sq + length - s))
+                    start, end = phased_tile(b, Affine(s0), sq, *reversed(keys_of(s0, sq)))
                     stmts += start + ends
                     ends = end
                 current_set[0] = 0
                 return stmts + ends
             if causal_tiles:
                 for s0, sq in causal_tiles:
-                    stmts += query_tile((b, Affine(s0)), (1, sq), min(length, s0 + sq + length - s))
+                    stmts += query_tile((b, Affine(s0)), (1, sq), *reversed(keys_of(s0, sq)))
                 return stmts
             return stmts + tile_loops(kb, (s,), (tq,), lambda qs_, qz: query_tile((b, qs_[0]), (1, qz[0])))
 
         if parallel:
             kb.emit(tiled_compute(kb, out, [], lambda xs: narrow(const(0, F32), t)))
         kb.emit(tile_loops(kb, (batch,), (1,), batch_entry))
+
+
+def _visible_keys(op: Op, s: int, length: int) -> np.ndarray | None:
+    """``[s, length]`` bool: the keys each query row can see by what is known at compile time
+    (the causal rule, bottom-right aligned, and a constant mask's entries that are true, or
+    above ``-inf``, for some batch entry and head); None when nothing is known (every key may
+    be seen)."""
+    known: np.ndarray | None = None
+    if op.attrs["is_causal"]:
+        known = np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s)
+    if len(op.operands) > 3:
+        producer = op.operands[3].producer
+        if producer is not None and producer.is_const:
+            values = np.asarray(producer.attrs["value"])
+            seen = values if values.dtype == np.bool_ else values > -np.inf
+            seen = np.broadcast_to(seen, (*seen.shape[:-2], s, length)).reshape(-1, s, length).any(axis=0)
+            known = seen if known is None else known & seen
+    return known
+
+
+def _hides_a_tile(visible: np.ndarray | None, rows: int) -> bool:
+    """Whether some query tile of ``rows`` rows has keys no row of it sees (at either end)."""
+    if visible is None:
+        return False
+    for s0 in range(0, visible.shape[0], rows):
+        seen = np.flatnonzero(visible[s0:s0 + rows].any(axis=0))
+        if seen.size == 0 or seen[0] > 0 or seen[-1] < visible.shape[1] - 1:
+            return True
+    return False
 
 
 def rows_block(local: View, row0: Affine, rows: int, cols: int) -> View:
