@@ -75,24 +75,20 @@ def simulate_matmul(weight: np.ndarray, rows: int, asic_target: str | None = Non
 
 
 def two_four(k: int, n: int, seed: int = 0) -> np.ndarray:
-    """A random ``k x n`` 2:4 weight (``k`` a multiple of 4)."""
+    """A random ``k x n`` weight pruned 2:4 by magnitude (``k`` a multiple of 4)."""
+    from moecc.passes.prune import PruneSpec
+
     w = np.random.default_rng(seed).standard_normal((k, n)).astype(np.float32)
-    groups = w.reshape(k // 4, 4, n)
-    keep = np.zeros(groups.shape, dtype=bool)
-    np.put_along_axis(keep, np.argsort(-np.abs(groups), axis=1)[:, :2], True, axis=1)
-    return np.where(keep, groups, np.float32(0)).reshape(k, n)
+    return np.where(PruneSpec("2:4").keep_mask(np.abs(w)), w, np.float32(0))
 
 
 def tile_pruned(k: int, n: int, fraction: float, tile: int, seed: int = 0) -> np.ndarray:
     """A random ``k x n`` weight with ``floor(fraction * tiles)`` of its ``tile``-square tiles
-    zero (chosen at random)."""
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((k, n)).astype(np.float32)
-    grid = (math.ceil(k / tile), math.ceil(n / tile))
-    for index in rng.permutation(grid[0] * grid[1])[:math.floor(fraction * grid[0] * grid[1])]:
-        i, j = divmod(int(index), grid[1])
-        w[i * tile:(i + 1) * tile, j * tile:(j + 1) * tile] = 0
-    return w
+    zero (those of least magnitude: a random choice)."""
+    from moecc.passes.prune import PruneSpec
+
+    w = np.random.default_rng(seed).standard_normal((k, n)).astype(np.float32)
+    return np.where(PruneSpec("tile", fraction, tile, tile).keep_mask(np.abs(w)), w, np.float32(0))
 
 
 @functools.lru_cache(maxsize=256)

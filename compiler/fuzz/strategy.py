@@ -53,6 +53,7 @@ from moecc.ir.builder import GraphBuilder
 from moecc.ir.graph import Graph, Value
 from moecc.ir.registry import REQUIRED, Attr, AttrKind, all_op_defs, evaluate, get_op_def
 from moecc.ir.types import DType, TensorType
+from moecc.passes.prune import PruneSpec
 
 try:  # the moe op's operand layout, when the registry declares the extended form
     from moecc.ir.ops.composite import moe_operand_layout
@@ -549,11 +550,9 @@ def _weight(b: _Build, shape: tuple[int, ...], fan_in: int, like: Node) -> Node:
     if len(shape) >= 2 and shape[-2] % 4 == 0 and b.integer(0, 4) == 0:
         # Pruned 2:4 along the rows (a matmul's k): the ASIC stores it compressed (mxu.mm24).
         data = make_array(like.dtype, shape, -bound * 1.5, bound * 1.5, False, b.seed())
-        groups = data.reshape(*shape[:-2], shape[-2] // 4, 4, shape[-1])
-        keep = np.argsort(-np.abs(groups), axis=-2, kind="stable")[..., :2, :]
-        mask = np.zeros(groups.shape, dtype=bool)
-        np.put_along_axis(mask, keep, True, axis=-2)
-        return b.const_of(np.where(mask, groups, 0).reshape(shape).astype(data.dtype), "w")
+        matrices = data.reshape(-1, *shape[-2:])
+        keep = np.stack([PruneSpec("2:4").keep_mask(np.abs(m.astype(np.float32))) for m in matrices])
+        return b.const_of(np.where(keep, matrices, 0).reshape(shape).astype(data.dtype), "w")
     return b.new_const(shape, like.dtype, -bound * 1.5, bound * 1.5, False, "w")
 
 
