@@ -24,7 +24,8 @@ import numpy as np
 
 from moecc.ir.graph import Graph
 from moecc.ir.kernel import Buffer as KBuffer
-from moecc.ir.kernel import CpuCall, Kernel as KKernel, KernelModule
+from moecc.ir.kernel import CpuCall, Kernel as KKernel, KernelModule, Load
+from moecc.ir.kernel import walk as kwalk
 from moecc.ir.tiled.nodes import Buffer, For, HostCall, Kernel, MatMul, TiledModule, stmt_views, walk
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
@@ -103,7 +104,8 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
         staged.module.steps.append(kernel)
     host_inputs = {name for step in staged.host_kernels.values() for name in (b.name for b in step[1])}
     host_inputs |= {name for step in tiled.steps if isinstance(step, HostCall) for name in step.inputs}
-    unused = sparse.unused_dense(host_inputs)
+    loaded = {stmt.src.buffer for kernel in module.kernels for stmt, _ in kwalk(kernel.body) if isinstance(stmt, Load)}
+    unused = sparse.unused_dense(host_inputs) | sparse.drop_unread(loaded)
     module.hbm = [b for b in module.hbm if b.name not in unused]
     for name in unused:
         staged.weights.pop(name, None)

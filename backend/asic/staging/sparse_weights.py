@@ -126,6 +126,19 @@ class SparsePlan:
             out.append(row)
         return out
 
+    def drop_unread(self, loaded: set[str]) -> set[str]:
+        """Forget the sparse weights no staged kernel read in their sparse form (every block
+        read them dense: an MoE expert's tiles with run-time row counts); the names of the
+        buffers they added, which are then not stored."""
+        dropped: set[str] = set()
+        for name, w in list(self.weights.items()):
+            added = [name + suffix for suffix in ((VALUES, POSITIONS) if w.form == "2:4" else (BLOCKS,))]
+            if not loaded.intersection(added):
+                del self.weights[name]
+                dropped.update(added)
+        self.buffers = [b for b in self.buffers if b.name not in dropped]
+        return dropped
+
     def unused_dense(self, host_inputs: set[str]) -> set[str]:
         """2:4 weights no staged block and no host step reads dense: not stored."""
         return {name for name, w in self.weights.items()
