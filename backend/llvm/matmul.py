@@ -198,8 +198,24 @@ class SgemmBuilder:
             full = builder.icmp_signed("==", rows, _i64(mr))
             with builder.if_else(full) as (then, otherwise):
                 with then:
+                    width = self.target.vector_floats
+                    scalar_from = _i64(0)
+                    if mr <= width:
+                        # Chunks of `width` k: the MR rows' vectors transposed in registers, each
+                        # k's MR values stored as one vector whose last width - MR lanes spill
+                        # into the next k's place (written after it). The last k is never in a
+                        # chunk, so no spill leaves the sliver.
+                        scalar_from = builder.mul(builder.sdiv(builder.sub(kc, _i64(1)), _i64(width)), _i64(width))
+                        with counted_loop(builder, _i64(0), scalar_from, _i64(width), "kv") as k0:
+                            lines = [builder.load(builder.bitcast(builder.gep(
+                                source_rows, [builder.add(builder.mul(_i64(i), lda), k0)], inbounds=True),
+                                self.vector_ptr), align=4) for i in range(mr)]
+                            lines += [ir.Constant(self.vector, None)] * (width - mr)
+                            for j, column in enumerate(_transpose(builder, lines)):
+                                at = builder.gep(sliver, [builder.mul(builder.add(k0, _i64(j)), _i64(mr))], inbounds=True)
+                                builder.store(column, builder.bitcast(at, self.vector_ptr), align=4)
                     # Fixed trip count MR: LLVM unrolls the row loop into straight code.
-                    with counted_loop(builder, _i64(0), kc, _i64(1), "k") as k:
+                    with counted_loop(builder, scalar_from, kc, _i64(1), "k") as k:
                         out = builder.gep(sliver, [builder.mul(k, _i64(mr))], inbounds=True)
                         for i in range(mr):
                             position = builder.add(builder.mul(_i64(i), lda), k)
@@ -585,6 +601,25 @@ class SgemmBuilder:
             builder.call(kernel, args)
             builder.branch(merge)
         builder.position_at_end(merge)
+
+
+def _transpose(builder: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+    """The columns of the square matrix whose rows are the ``width`` vectors ``rows``
+    (``width`` a power of two): Eklundh's swaps of off-diagonal blocks, halving the block each
+    stage, one two-source shuffle per vector per stage."""
+    width = len(rows)
+    out = list(rows)
+    block = width // 2
+    while block:
+        low = [lane if lane & block == 0 else width + lane - block for lane in range(width)]
+        high = [lane + block if lane & block == 0 else width + lane for lane in range(width)]
+        for r in range(width):
+            if r & block == 0:
+                x, y = out[r], out[r + block]
+                out[r] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, width), low))
+                out[r + block] = builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, width), high))
+        block //= 2
+    return out
 
 
 def _store_zeros(builder: ir.IRBuilder, tile: ir.Value, rows: ir.Value, cols: ir.Value, ldc: ir.Value) -> None:
