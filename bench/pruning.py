@@ -11,7 +11,11 @@ For ``MODEL.onnx`` (an export of ``examples/export_hf.py``, static shapes):
    prints both programs' cycles, MXU cycles and HBM bytes, and whether the outputs are bitwise
    equal.
 
-    python bench/pruning.py /tmp/hf_l4/llama.onnx [--precision f32] [--calibration 4]
+3. With ``--cpu``: on the ``cpu`` target, one matmul ``x [m x k] @ W [k x n]`` with half of W's
+   128 x 128 tiles zero against the same W dense (no zero), median of ``--repeats`` timed runs in
+   this process, one thread: the packed sgemm skips the zero runs of rows.
+
+    python bench/pruning.py /tmp/hf_l4/llama.onnx [--precision f32] [--calibration 4] [--cpu]
 """
 
 from __future__ import annotations
@@ -116,15 +120,53 @@ def zero_tiles(path: Path, precision: str, asic_target: str | None) -> None:
     print(f"  outputs bitwise equal to the dense program's: {equal}")
 
 
+def cpu_zero_tiles(repeats: int) -> None:
+    import statistics
+
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    print(f"cpu, one thread, one matmul, median of {repeats} runs: half of W's 128 x 128 tiles zero against W dense")
+    for m, k, n in ((128, 256, 512), (128, 1024, 1024), (512, 512, 512)):
+        dense = rng.standard_normal((k, n)).astype(np.float32)
+        sparse = dense.copy()
+        for i in range(k // TILE):
+            for j in range(n // TILE):
+                if (i + j) % 2 == 0:
+                    sparse[i * TILE:(i + 1) * TILE, j * TILE:(j + 1) * TILE] = 0
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        times = {}
+        for label, w in (("dense", dense), ("half zero", sparse)):
+            graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
+                                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
+                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
+                                      [numpy_helper.from_array(w, "w")])
+            compiled = moecc.compile(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), "cpu")
+            got = compiled.run({"x": x})["y"]
+            assert np.allclose(got, x @ w, rtol=1e-4, atol=1e-4)
+            runs = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                compiled.run({"x": x})
+                runs.append(time.perf_counter() - start)
+            times[label] = statistics.median(runs) * 1e6
+        print(f"  {m} x {k} x {n}: dense {times['dense']:,.0f} us, half zero {times['half zero']:,.0f} us "
+              f"({times['half zero'] / times['dense']:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
     parser.add_argument("--precision", default="f32", choices=["f32", "bf16"])
     parser.add_argument("--calibration", type=int, default=4, help="seeded input sets (default 4)")
     parser.add_argument("--asic-target", default=None)
+    parser.add_argument("--cpu", action="store_true", help="also time zero tiles on the cpu target")
+    parser.add_argument("--repeats", type=int, default=51)
     args = parser.parse_args()
     two_four(args.model, args.precision, args.calibration, args.asic_target)
     zero_tiles(args.model, args.precision, args.asic_target)
+    if args.cpu:
+        cpu_zero_tiles(args.repeats)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
