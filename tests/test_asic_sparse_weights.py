@@ -179,10 +179,9 @@ def test_onnx_round_trip_of_the_test_models_is_valid() -> None:
 
 @pytest.mark.parametrize("moe", ["sparse", "dense"])
 def test_pruned_moe_experts_on_the_asic(moe: str) -> None:
-    """An MoE layer pruned 2:4: its expert stacks are stored compressed where a block reads
-    them without a run-time row count (dense dispatch), else read dense (sparse dispatch's
-    expert tiles stream their tokens by mxu.mmr, which has no sparse form); the outputs are the
-    reference's of the same pruned model."""
+    """An MoE layer pruned 2:4: its expert stacks are stored compressed only, under dense
+    dispatch (mxu.mm24) and sparse dispatch (each expert's token tile streams its run-time row
+    count by mxu.mm24r); the outputs are the reference's of the same pruned model."""
     from moecc.examples import build_example, example_inputs
 
     model = build_example("mixtral-block", hidden=128, intermediate=256)
@@ -198,5 +197,6 @@ def test_pruned_moe_experts_on_the_asic(moe: str) -> None:
         assert row["form"] == "2:4"
         assert row["dense_kept"] == (row["weight"] in hbm)
         assert {row["weight"] + "__values", row["weight"] + "__positions"} <= hbm
-    if moe == "dense":
-        assert stacks and not any(row["dense_kept"] for row in stacks)
+    assert stacks and not any(row["dense_kept"] for row in stacks)
+    asm = compiled.ir("asm")
+    assert ("mxu.mm24r" in asm) == (moe == "sparse") and "mxu.mmr" not in asm

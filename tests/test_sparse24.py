@@ -121,3 +121,42 @@ def test_mm24_faults_name_the_instruction(k: int, positions: int | None, fragmen
     with pytest.raises(SimulationError, match=fragment) as info:
         Simulator(assemble(text), "moe-asic-v1").run(memory)
     assert "mxu.mm24" in str(info.value)
+
+
+@pytest.mark.parametrize("count", [0, 5, 16])
+def test_mm24r_streams_a_run_time_row_count(count: int) -> None:
+    """``mxu.mm24r``: ``mxu.mm24`` with the rows in a register (an MoE expert's tokens): rows
+    past the count keep their values; 0 streams nothing; asm -> bin -> asm round-trips."""
+    m, k, n = 16, 128, 32
+    a = RNG.standard_normal((m, k)).astype(np.float32)
+    w = prune_2_4(RNG.standard_normal((k, n)).astype(np.float32))
+    values, positions = compress_2_4(w)
+    b = ProgramBuilder()
+    b.region("a", 0, "f32", (m, k))
+    b.region("w", 0x100000, "f32", (k // 2, n))
+    b.region("p", 0x200000, "u8", (k // 4, n))
+    b.region("c", 0x300000, "f32", (m, n))
+    for reg, at in ((1, 0), (2, 0x100000), (3, 0x200000), (4, 0x300000)):
+        b.emit("li", rd=reg, imm=at)
+    b.emit("li", rd=5, imm=count)
+    b.emit("dma.ld", dst=Addr(1), src=Addr(1), rows=m, row_bytes=k * 4, sstride=k * 4, dstride=k * 4)
+    b.emit("dma.ld", dst=Addr(2), src=Addr(2), rows=k // 2, row_bytes=n * 4, sstride=n * 4, dstride=n * 4)
+    b.emit("dma.ld", dst=Addr(3), src=Addr(3), rows=k // 4, row_bytes=n, sstride=n, dstride=n)
+    b.emit("barrier")
+    b.emit("vpu.fill", dst=Addr(0, space="acc"), rows=m, cols=n, dtype="f32", imm=7.0)
+    b.emit("barrier")
+    b.emit("mxu.mm24r", dst=Addr(0), a=Addr(1), w=Addr(2), mask=Addr(3), m=5, k=k, n=n, dtype="f32")
+    b.emit("barrier")
+    b.emit("vpu.mov", dst=Addr(4), a=Addr(0, space="acc"), rows=m, cols=n, dtype="f32")
+    b.emit("barrier")
+    b.emit("dma.st", dst=Addr(4), src=Addr(4), rows=m, row_bytes=n * 4, sstride=n * 4, dstride=n * 4)
+    b.emit("halt")
+    program = b.build()
+    text = disassemble(program)
+    assert "mxu.mm24r" in text and "m=r5" in text
+    assert disassemble(decode_program(encode_program(program))) == text
+    assert disassemble(assemble(text)) == text
+    got = Simulator(program, "moe-asic-v1").run({"a": a, "w": values, "p": positions}).read("c").reshape(m, n)
+    want = np.full((m, n), 7.0, np.float32)
+    want[:count] = a[:count] @ w
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL * 10)

@@ -549,6 +549,17 @@ def _emit_sparse_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int], a: 
     fields: dict[str, Any] = {"k": k, "n": n, "dtype": stmt.dtype.value, "acc": int(stmt.accumulate)}
     if stmt.sparsity == "blocks":
         fields.update(blk=stmt.block.bit_length() - 4, tw=int(stmt.transpose_w))  # block = 8 << blk
+    if stmt.rows is not None:  # a run-time row count (an MoE expert's tokens): mxu.mm24r, as mxu.mmr
+        if stmt.sparsity != "2:4" or m > 4095:
+            raise TargetError(f"kernel {sel.kernel_name}: a {stmt.sparsity} matmul of {m} rows with a run-time "
+                              f"row count has no instruction", remedy="give it a static row count")
+        _run_time_rows(sel, stmt.rows, m, env)
+        dst_range = ByteRange("acc", d, d + m * n * 4)
+        sel.emit("mxu.mm24r", reads=[ByteRange("sram", a, a + m * k * a_size), w_range, mask_range, dst_range],
+                 writes=[dst_range], dst=sel.address("mxu.mm24r", "dst", d), a=sel.address("mxu.mm24r", "a", a),
+                 w=sel.address("mxu.mm24r", "w", w), mask=Addr(sel.register_holding(mask), 0), m=ROWS_REGISTER,
+                 **fields)
+        return
     for row, count in _chunks(m, sel.field_max(mnemonic, "m")):
         a_at, d_at = a + row * k * a_size, d + row * n * 4
         dst_range = ByteRange("acc", d_at, d_at + count * n * 4)

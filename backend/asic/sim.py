@@ -539,7 +539,7 @@ class _Run:
         preloaded = (issued.spec.mnemonic in ("mxu.mm", "mxu.mmr")
                      and self.preload_key == (a["w"], k, n, a.get("tw", 0), dtype_name))
         self.preload_key = None
-        if issued.spec.mnemonic == "mxu.mmr":  # m was read from a register at dispatch
+        if issued.spec.mnemonic in ("mxu.mmr", "mxu.mm24r"):  # m was read from a register at dispatch
             if not 0 <= m <= 4095:
                 raise self.fail(issued.pc, f"row count {m} (register m) is outside 0..4095")
             if m == 0:
@@ -548,7 +548,7 @@ class _Run:
         lhs = self.sram.tile(where, a["a"], m, k, dtype).astype(np.float32)
         rows, cols = self.target.mxu_rows, self.target.mxu_cols
         k_folds, n_folds = math.ceil(k / rows), math.ceil(n / cols)
-        if issued.spec.mnemonic == "mxu.mm24":  # 2:4 compressed weights: half the folds
+        if issued.spec.mnemonic in ("mxu.mm24", "mxu.mm24r"):  # 2:4 compressed weights: half the folds
             weights = self.sparse24_weights(issued, k, n, dtype)
             folds = math.ceil(k / (2 * rows)) * n_folds
             flops = 2 * m * (k // 2) * n  # the kept half
@@ -569,7 +569,7 @@ class _Run:
             padded[:k, :n] = keep
             folds = int(padded.reshape(k_folds, rows, n_folds, cols).any(axis=(1, 3)).sum())
             flops = 2 * m * block * block * int(mask.sum())
-        elif issued.spec.mnemonic != "mxu.mm24":
+        elif issued.spec.mnemonic not in ("mxu.mm24", "mxu.mm24r"):
             folds = k_folds * n_folds
             flops = 2 * m * k * n
         product = lhs @ weights

@@ -160,14 +160,15 @@ def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off:
 def _sparse_weight(ctx: StageContext, stmt: MatMul, w_region: Region, rows: Count | None) -> KMatMul | None:
     """The sparse matmul (:mod:`.sparse_weights`; ``dst`` and ``a`` still to fill in) of a
     weight block of a weight the plan multiplies sparse, with its weight and mask tiles read;
-    None when the weight is dense or the block has no sparse form (a run-time row count, a
-    block off the weight's block grid): that block reads the dense weight."""
+    None when the weight is dense or the block has no sparse form (zero blocks with a run-time
+    row count, a block off the weight's block grid): that block reads the dense weight."""
     plan = ctx.sparse
     weight = plan.weights.get(w_region.buffer) if plan is not None else None
     if weight is None:
         return None
     where = None
-    if rows is None and w_region.cstride == 1 and w_region.rstride == weight.stored_cols:
+    # A run-time row count has a 2:4 form (mxu.mm24r), none with zero blocks.
+    if (rows is None or weight.form == "2:4") and w_region.cstride == 1 and w_region.rstride == weight.stored_cols:
         where = weight.locate(w_region.offset, w_region.rows, w_region.cols, ctx.stager.open_ranges())
     kn, nn = (w_region.cols, w_region.rows) if weight.transposed else (w_region.rows, w_region.cols)
     k, n = weight.k, weight.n
@@ -177,7 +178,7 @@ def _sparse_weight(ctx: StageContext, stmt: MatMul, w_region: Region, rows: Coun
         if at is not None and pos is not None and kn % GROUP == 0:
             values = _operand(ctx, Region(weight.name + VALUES, at, kn // 2, nn, n, 1))
             positions = _mask_operand(ctx, Region(weight.name + POSITIONS, pos, kn // GROUP, nn, n, 1))
-            return KMatMul(positions, positions, values, dtype=ctx.mxu_dtype, sparsity="2:4", mask=positions)
+            return KMatMul(positions, positions, values, dtype=ctx.mxu_dtype, sparsity="2:4", mask=positions, rows=rows)
     elif where is not None:
         b = weight.block
         at = _grid_offset(where, (k, n), b, b)
