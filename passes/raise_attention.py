@@ -297,6 +297,8 @@ def find_attention(root: Op, uses: Uses) -> Match | None:
     if root.kind != "matmul" or root.result.type.rank not in (3, 4) or not root.result.type.dtype.is_float:
         return None
     probs, v_view = root.operands
+    if not probs.type.rank == v_view.type.rank == root.result.type.rank:  # e.g. weights @ a vector
+        return None
     ops: list[Op] = [root]
     if not _single_use(probs, uses):
         return None
