@@ -200,3 +200,12 @@ def test_pruned_moe_experts_on_the_asic(moe: str) -> None:
     assert stacks and not any(row["dense_kept"] for row in stacks)
     asm = compiled.ir("asm")
     assert ("mxu.mm24r" in asm) == (moe == "sparse") and "mxu.mmr" not in asm
+
+
+def test_the_zero_sample_reads_little_and_sees_pruned_weights() -> None:
+    from moecc.ir.weight_zeros import may_hold_zeros
+
+    dense = np.random.default_rng(8).standard_normal((1024, 1024)).astype(np.float32) + np.float32(0.5)
+    dense[dense == 0] = 1.0
+    assert not may_hold_zeros(dense)
+    assert may_hold_zeros(_half_zero_tiles(1024, 1024)) and may_hold_zeros(_two_four(1024, 1024))

@@ -18,10 +18,12 @@ are exact: the simulated product is the dense one's, bit for bit, since what is 
   skips the zero blocks' folds; the loads of zero blocks are left out
   (:attr:`~moecc.ir.kernel.Load.skip_zero_blocks`), so their bytes are not streamed.
 
-A weight qualifies when every statement of the tiled module that reads it is a matmul reading
-it as the weight operand, all in one orientation (``k x n``, or ``n x k`` used transposed), as
-whole rows of its stored matrices (unit column stride); the weight is ``[..., R, C]``, the
-leading axes its matrices (an MoE layer's experts).
+A weight whose sample holds no zero is dense without reading it whole
+(:func:`~moecc.ir.weight_zeros.may_hold_zeros`). A weight qualifies when every statement of the
+tiled module that reads it is a matmul reading it as the weight operand, all in one
+orientation (``k x n``, or ``n x k`` used transposed), as whole rows of its stored matrices
+(unit column stride); the weight is ``[..., R, C]``, the leading axes its matrices (an MoE
+layer's experts).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from moecc.ir.kernel import Buffer as KBuffer, For as KFor, Load, Stmt
 from moecc.ir.sparse24 import GROUP, KEPT, compress_2_4
 from moecc.ir.tiled.nodes import For, HostCall, MatMul, TiledModule, stmt_views, walk
 from moecc.ir.types import DType
+from moecc.ir.weight_zeros import may_hold_zeros
 from moecc.isa_spec.target import Target
 
 #: Suffixes of the HBM buffers a sparse weight adds.
@@ -155,7 +158,7 @@ def plan_sparse_weights(tiled: TiledModule, weights: Mapping[str, np.ndarray], h
         if data is None:
             continue
         arr = np.asarray(data)
-        if arr.ndim < 2 or not np.issubdtype(arr.dtype, np.floating):
+        if arr.ndim < 2 or not np.issubdtype(arr.dtype, np.floating) or not may_hold_zeros(arr):
             continue
         lead = arr.shape[:-2]
         mats = arr.reshape(-1, *arr.shape[-2:])

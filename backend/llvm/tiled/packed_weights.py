@@ -37,6 +37,7 @@ from moecc.backend.llvm.matmul import ZERO_GROUP_ROWS
 from moecc.ir.affine import Affine
 from moecc.ir.tiled.nodes import For, HostCall, Kernel, MatMul, TiledModule, stmt_elements, stmt_views, walk
 from moecc.ir.types import DType
+from moecc.ir.weight_zeros import may_hold_zeros
 
 #: Rows up to which a float matmul against a unit-stride ``B^T`` runs as dot products (one row
 #: of ``B^T`` against every row of A while it is in L1) rather than through the sgemm, which
@@ -175,7 +176,8 @@ def plan_packed_weights(module: TiledModule, target: CpuTarget,
                         data: Mapping[str, np.ndarray] | None = None) -> dict[str, PackedWeight]:
     """The f32 weights of ``module`` stored packed, by buffer name (see the module docstring);
     with the weights' ``data``, those with at least :data:`MIN_ZERO_GROUP_SHARE` of all-zero
-    row groups are marked ``skip_zero``."""
+    row groups are marked ``skip_zero`` (a weight whose sample holds no zero is not read whole:
+    :func:`~moecc.ir.weight_zeros.may_hold_zeros`)."""
     candidates = {b.name: b.elements for b in module.buffers if b.role == "weight" and b.dtype == DType.F32}
     plans: dict[str, PackedWeight] = {}
     refused: set[str] = set()
@@ -214,7 +216,8 @@ def plan_packed_weights(module: TiledModule, target: CpuTarget,
     out = {name: plan for name, plan in plans.items() if name not in refused}
     for name, plan in out.items():
         value = (data or {}).get(name)
-        if value is not None and plan.zero_group_share(value, ZERO_GROUP_ROWS) >= MIN_ZERO_GROUP_SHARE:
+        if value is not None and may_hold_zeros(value) and \
+                plan.zero_group_share(value, ZERO_GROUP_ROWS) >= MIN_ZERO_GROUP_SHARE:
             out[name] = dataclasses.replace(plan, skip_zero=True)
     return out
 
