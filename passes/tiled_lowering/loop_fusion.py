@@ -57,9 +57,9 @@ def _footprint(view: View) -> np.ndarray:
     return np.unique(flat)
 
 
-def _accesses(body: Sequence[Stmt], var: str) -> list[tuple[str, str, np.ndarray, int]] | None:
-    """(buffer, access, footprint at 0, stride per iteration) of every view, or None when a
-    body holds a loop, a run-time element, or a view that moves with another variable."""
+def _accesses(body: Sequence[Stmt], var: str) -> list[tuple[str, str, View, int]] | None:
+    """(buffer, access, view, stride per iteration) of every view, or None when a body holds a
+    loop, a run-time element, or a view that moves with another variable."""
     out = []
     for stmt in body:
         if isinstance(stmt, For):
@@ -71,7 +71,7 @@ def _accesses(body: Sequence[Stmt], var: str) -> list[tuple[str, str, np.ndarray
             stride = _stride(view.offset, var)
             if stride is None or int(np.prod(view.shape, dtype=np.int64)) > MAX_FOOTPRINT:
                 return None
-            out.append((view.buffer, access, _footprint(view), stride))
+            out.append((view.buffer, access, view, stride))
     return out
 
 
@@ -94,12 +94,20 @@ def fusible(first: For, second: For) -> bool:
     two = _accesses(second.body, second.var)
     if one is None or two is None:
         return False
-    for buffer, access, foot, stride in two:
-        for other, access1, foot1, stride1 in one:
+    # Footprints only of the views a write meets (a weight both loops only read is never enumerated).
+    footprints: dict[int, np.ndarray] = {}
+
+    def footprint(view: View) -> np.ndarray:
+        if id(view) not in footprints:
+            footprints[id(view)] = _footprint(view)
+        return footprints[id(view)]
+
+    for buffer, access, view, stride in two:
+        for other, access1, view1, stride1 in one:
             if other != buffer or (access == "read" and access1 == "read"):
                 continue
             # Iteration i of the second loop against a later iteration of the first.
-            if _clash((foot1, stride1), (foot, stride), first.count):
+            if _clash((footprint(view1), stride1), (footprint(view), stride), first.count):
                 return False
     return True
 
