@@ -80,7 +80,7 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
         hbm_dtypes[buf.name] = buf.dtype
     for name, data in weights.items():
         if name in hbm_dtypes:
-            staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy).reshape(-1))
+            staged.weights[name] = np.ascontiguousarray(np.asarray(data).astype(hbm_dtypes[name].numpy, copy=False)).reshape(-1)
     private = [private_temps(tiled, target, share) for share in PRIVATE_TEMP_SHARES]
     for step in tiled.steps:
         if isinstance(step, HostCall):
