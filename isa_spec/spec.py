@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -32,6 +32,8 @@ class FieldSpec:
     width: int
     kind: str  # one of FIELD_KINDS or "enum:<name>"
     default: int | None = None
+    #: The assembly operand this field belongs to (``dst`` for ``dst.reg``).
+    operand: str = field(init=False, repr=False, compare=False)
 
     @property
     def enum_name(self) -> str | None:
@@ -51,10 +53,8 @@ class FieldSpec:
     def max_value(self) -> int:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
-    @property
-    def operand(self) -> str:
-        """The assembly operand this field belongs to (``dst`` for ``dst.reg``)."""
-        return self.name.split(".", 1)[0]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operand", self.name.split(".", 1)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +77,25 @@ class InstructionSpec:
     timing: str
     memory: tuple[tuple[str, str], ...]  # address operand -> memory, for fixed-memory operands
 
+    #: The format's fields this instruction uses (the others must be zero), and the fields of
+    #: each operand: computed once (the assembler, disassembler and simulator ask per instruction).
+    fields: tuple[FieldSpec, ...] = field(init=False, repr=False, compare=False)
+    _operand_fields: dict[str, tuple[FieldSpec, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        used = set(self.used_operands)
+        object.__setattr__(self, "fields", tuple(f for f in self.format.fields if f.operand in used))
+        by_operand: dict[str, tuple[FieldSpec, ...]] = {}
+        for f in self.format.fields:
+            by_operand[f.operand] = by_operand.get(f.operand, ()) + (f,)
+        object.__setattr__(self, "_operand_fields", by_operand)
+
     @property
     def used_operands(self) -> tuple[str, ...]:
         return self.operands + self.keywords
 
-    @property
-    def fields(self) -> tuple[FieldSpec, ...]:
-        """The format's fields this instruction uses (the others must be zero)."""
-        used = set(self.used_operands)
-        return tuple(f for f in self.format.fields if f.operand in used)
-
     def operand_fields(self, operand: str) -> tuple[FieldSpec, ...]:
-        return tuple(f for f in self.format.fields if f.operand == operand)
+        return self._operand_fields.get(operand, ())
 
     def memory_of(self, operand: str) -> str | None:
         return dict(self.memory).get(operand)

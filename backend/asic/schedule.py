@@ -244,12 +244,21 @@ class Scheduler:
     def _latest_conflict(self, unit: str, known: int, reads: Sequence[ByteRange],
                          writes: Sequence[ByteRange]) -> _Node | None:
         history = self.nodes[unit]
-        for node in reversed(history[known:]):
+        for index in range(len(history) - 1, known - 1, -1):  # the newest first, no copies
+            node = history[index]
             if node.retired:
                 continue
-            if any(w.overlaps(r) for w in node.writes for r in reads) or \
-                    any(w.overlaps(o) for w in writes for o in node.reads + node.writes):
-                return node
+            for w in node.writes:  # read after write
+                for r in reads:
+                    if w.space == r.space and w.start < r.end and r.start < w.end:
+                        return node
+            for w in writes:  # write after read or write
+                for o in node.reads:
+                    if w.space == o.space and w.start < o.end and o.start < w.end:
+                        return node
+                for o in node.writes:
+                    if w.space == o.space and w.start < o.end and o.start < w.end:
+                        return node
         return None
 
     def _producers(self, unit: str, clock: Clock, reads: Sequence[ByteRange],
