@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--activations", choices=["on-chip", "hbm"], default=None,
                    help="--target asic: keep activations in SRAM between the kernels that write and read them "
                         "when they fit (on-chip, the default), or send every one through HBM (hbm)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_entries",
+                   help="--target asic: set an entry of the part's description (repeatable), e.g. "
+                        "sram.capacity_bytes=8MiB or mxu.rows=256 (a dotted key of its TOML)")
     p.add_argument("--prune", default=None, metavar="SPEC",
                    help="prune matmul weights after the graph passes (every target gets the same weights): 2:4 "
                         "(2 of every 4 rows along k), tile:FRACTION[:ROWSxCOLS] (whole tiles, default 128x128) or "
@@ -116,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="leave this optional pass out of the pipeline (repeatable), as for compile")
     p.add_argument("--activations", choices=["on-chip", "hbm"], default=None,
                    help="keep activations in SRAM between kernels when they fit (on-chip, the default) or not (hbm)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set_entries",
+                   help="set an entry of the part's description (repeatable), e.g. mxu.rows=256")
     p.set_defaults(func=_cmd_profile)
 
     p = subparsers.add_parser("run", help="run a compiled .moe artifact", description="Run a compiled model on inputs from .npy files.")
@@ -188,6 +193,17 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, shape
 
 
+def _set_entries(items: list[str]) -> dict[str, str] | None:
+    """``--set KEY=VALUE`` items as target overrides (None when none are given)."""
+    entries: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"bad --set '{item}'", remedy="write it as KEY=VALUE, e.g. --set sram.capacity_bytes=8MiB")
+        entries[key.strip()] = value.strip()
+    return entries or None
+
+
 def _input_shapes(items: list[str]) -> dict[str, tuple[int, ...]] | None:
     shapes = dict(parse_input_shape(t) for t in items)
     return shapes or None
@@ -252,7 +268,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     pruning = pruning_pass(args.prune, args.calibration, args.prune_filter)  # a bad value is refused before any work
     given = {"asic_target": args.asic_target, "precision": args.precision, "threads": args.threads,
              "moe": args.moe, "routing": args.routing, "capacity_factor": args.capacity_factor,
-             "activations": args.activations, "trace": True if args.trace else None}
+             "activations": args.activations, "trace": True if args.trace else None,
+             "target_overrides": _set_entries(args.set_entries)}
     options = {k: v for k, v in given.items() if v is not None}
     if args.print_pipeline:
         from moecc.driver import target_pipeline
@@ -388,7 +405,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.top < 0:
         raise InputError(f"--top {args.top}: give a positive number of kernels (0: all)")
     given = {"asic_target": args.asic_target, "precision": args.precision, "moe": args.moe,
-             "activations": args.activations}
+             "activations": args.activations, "target_overrides": _set_entries(args.set_entries)}
     compiled = moecc.compile(args.model, target="asic", input_shapes=_input_shapes(args.input_shape),
                              disable_passes=args.disable_pass, **{k: v for k, v in given.items() if v is not None})
     feeds = random_inputs(compiled.graph, seed=args.seed)

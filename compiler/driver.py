@@ -51,6 +51,7 @@ def compile(  # noqa: A001 - the public name of the API
     routing: str | None = None,
     capacity_factor: float | None = None,
     activations: str | None = None,
+    target_overrides: Mapping[str, Any] | None = None,
     prune: str | None = None,
     calibration: int | str | os.PathLike[str] | None = None,
     prune_filter: str | None = None,
@@ -83,7 +84,10 @@ def compile(  # noqa: A001 - the public name of the API
     the first in token order; the others' choices are dropped and counted in the report (0, the
     default: dropless); ``activations`` (``asic``): ``"on-chip"`` (the default) keeps activations
     in SRAM between the kernels that write and read them when they fit, ``"hbm"`` sends every one
-    through HBM (what keeping them on chip buys).
+    through HBM (what keeping them on chip buys); ``target_overrides`` (``asic``): entries of the
+    part's description set to other values, by dotted TOML key (``{"sram.capacity_bytes": "8MiB",
+    "mxu.rows": 256}``, :mod:`moecc.isa_spec.target_overrides`): the part the compiler tiles for
+    and the simulator prices (the report's ``asic_target`` names them).
 
     Weight pruning (every target, the same weights on each; off without ``prune``): ``prune`` is
     ``"2:4"``, ``"tile:FRACTION[:ROWSxCOLS]"`` or ``"magnitude:FRACTION"``; ``calibration`` a
@@ -96,7 +100,8 @@ def compile(  # noqa: A001 - the public name of the API
 
     pruning = pruning_pass(prune, calibration, prune_filter)  # a bad value is refused before any work
     given = {"asic_target": asic_target, "precision": precision, "trace": trace, "threads": threads, "moe": moe,
-             "routing": routing, "capacity_factor": capacity_factor, "activations": activations}
+             "routing": routing, "capacity_factor": capacity_factor, "activations": activations,
+             "target_overrides": target_overrides}
     options = target_options(target, {k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     if progress is not None:

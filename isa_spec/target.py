@@ -170,12 +170,28 @@ def _storage_map(pairs: tuple[tuple[DType, DType], ...]) -> Mapping[DType, DType
     return MappingProxyType(dict(pairs))
 
 
-def parse_target(text: str, origin: str = "<target>") -> Target:
-    """Parse and validate one target description (raises TargetError)."""
+#: The smallest MXU side a description may give (the block-sparse form's smallest block).
+MIN_MXU_SIDE = 8
+#: Positive entries a description must give, as TOML keys and the record's fields.
+_POSITIVE = (("clock_hz", "clock_hz"), ("hbm.bandwidth_bytes_per_s", "hbm_bandwidth_bytes_per_s"),
+             ("hbm.capacity_bytes", "hbm_capacity_bytes"), ("sram.capacity_bytes", "sram_capacity_bytes"),
+             ("sram.banks", "sram_banks"), ("sram.bank_width_bytes", "sram_bank_width_bytes"),
+             ("acc.capacity_bytes", "acc_capacity_bytes"), ("vpu.lanes", "vpu_lanes"), ("dma.engines", "dma_engines"),
+             ("queues.depth", "queue_depth"), ("queues.loop_stack", "loop_stack"),
+             ("host.flops_per_s", "host_flops_per_s"), ("host.bytes_per_s", "host_bytes_per_s"))
+
+
+def parse_target(text: str, origin: str = "<target>", overrides: Mapping[str, object] | None = None) -> Target:
+    """Parse and validate one target description (raises TargetError), with ``overrides``
+    (dotted TOML key -> value, :mod:`moecc.isa_spec.target_overrides`) set first."""
+    from moecc.isa_spec.target_overrides import apply_overrides, override_name
+
     try:
         data = tomllib.loads(text)
+        if overrides:
+            data = apply_overrides(data, overrides, origin)
         target = Target(
-            name=str(data["name"]),
+            name=override_name(str(data["name"]), overrides or {}),
             description=str(data.get("description", "")),
             clock_hz=float(data["clock_hz"]),
             hbm_capacity_bytes=int(data["hbm"]["capacity_bytes"]),
@@ -202,12 +218,17 @@ def parse_target(text: str, origin: str = "<target>") -> Target:
         raise TargetError(f"{origin}: not valid TOML: {exc}") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise TargetError(f"{origin}: missing or bad entry {exc}", remedy="compare with target-moe-asic-v1.toml") from None
-    positive = ("clock_hz", "hbm_bandwidth_bytes_per_s", "sram_capacity_bytes", "acc_capacity_bytes",
-                "mxu_rows", "mxu_cols", "vpu_lanes", "dma_engines", "queue_depth", "loop_stack",
-                "host_flops_per_s", "host_bytes_per_s")
-    for attr in positive:
+    for key, attr in _POSITIVE:
         if getattr(target, attr) <= 0:
-            raise TargetError(f"{origin}: {attr} must be positive")
+            raise TargetError(f"{origin}: {key} = {getattr(target, attr)} must be positive",
+                              remedy=f"give {key} a positive value")
+    for key, side in (("mxu.rows", target.mxu_rows), ("mxu.cols", target.mxu_cols)):
+        if side < MIN_MXU_SIDE:
+            raise TargetError(f"{origin}: {key} = {side} is below the smallest MXU side, {MIN_MXU_SIDE}",
+                              remedy=f"give {key} at least {MIN_MXU_SIDE}")
+    for dtype, passes in target.mxu_passes:
+        if passes <= 0:
+            raise TargetError(f"{origin}: mxu.passes.{dtype} = {passes} must be positive")
     return target
 
 
@@ -231,18 +252,24 @@ def available_targets() -> list[str]:
     )
 
 
+def load_target(name_or_path: str = DEFAULT_TARGET, overrides: Mapping[str, object] | None = None) -> Target:
+    """A packaged target by name (``moe-asic-v1``) or a target TOML file by path, with
+    ``overrides`` of its entries (:mod:`moecc.isa_spec.target_overrides`)."""
+    return _load_target(name_or_path, tuple(sorted((str(k), str(v)) for k, v in (overrides or {}).items())))
+
+
 @functools.lru_cache(maxsize=16)
-def load_target(name_or_path: str = DEFAULT_TARGET) -> Target:
-    """A packaged target by name (``moe-asic-v1``) or a target TOML file by path."""
+def _load_target(name_or_path: str, pairs: tuple[tuple[str, str], ...]) -> Target:
+    overrides = dict(pairs)
     if name_or_path.endswith(".toml"):
         path = Path(name_or_path)
         if not path.is_file():
             raise TargetError(f"target file '{path}' does not exist")
-        return parse_target(path.read_text(encoding="utf-8"), str(path))
+        return parse_target(path.read_text(encoding="utf-8"), str(path), overrides)
     resource = resources.files("moecc.isa_spec").joinpath(f"{_FILE_PREFIX}{name_or_path}.toml")
     if not resource.is_file():
         raise TargetError(
             f"unknown target '{name_or_path}'",
             remedy=f"choose one of {', '.join(available_targets())} or give a .toml path",
         )
-    return parse_target(resource.read_text(encoding="utf-8"), name_or_path)
+    return parse_target(resource.read_text(encoding="utf-8"), name_or_path, overrides)

@@ -197,11 +197,13 @@ def _plan_kernel(kernel: Kernel, target: Target, ring: dict[str, int], capacity:
     used = kernel_local_bytes(kernel)
     for space, attr in LOCAL_CAPACITY_ATTR.items():
         if used.get(space, 0) > getattr(target, attr):
-            sizes = ", ".join(f"{b.name} {b.nbytes} B" for b in kernel.buffers if b.space == space)
+            buffers = [b for b in kernel.buffers if b.space == space]
+            sizes = ", ".join(f"{b.name} {b.nbytes} B" for b in buffers[:6]) + (", ..." if len(buffers) > 6 else "")
+            key = f"{space}.capacity_bytes"  # the entry of the part's description
             raise TargetError(
-                f"kernel {kernel.name}: local {space} buffers need {used[space]} bytes ({sizes}), "
-                f"{target.name} has {getattr(target, attr)}",
-                remedy="re-tile the kernel with smaller tiles or fewer slots (check kernel_fits before choosing tiles)",
+                f"{target.name}: {key} = {getattr(target, attr)} is too small: kernel {kernel.name}'s local "
+                f"{space} buffers need {used[space]} bytes at the smallest tiles ({sizes})",
+                remedy=f"give {key} at least {used[space]} (--set {key}=...), or re-tile the kernel with smaller tiles",
             )
     cursor: dict[str, int] = {}
     for space in LOCAL_CAPACITY_ATTR:

@@ -99,6 +99,6 @@ def test_kernel_too_big_for_edge_sram_raises_with_retile_remedy() -> None:
     module = KernelModule([Buffer("x", "hbm", F32, (1024, 1024), role="input"),
                            Buffer("y", "hbm", F32, (1024, 1024), role="output")], [big], ["x"], ["y"])
     assert not kernel_fits(big, EDGE) and kernel_fits(big, V1)
-    with pytest.raises(TargetError, match=r"kernel huge: local sram buffers need 4194304 bytes.*re-tile"):
+    with pytest.raises(TargetError, match=r"sram.capacity_bytes = .* is too small: kernel huge.s local sram buffers need 4194304 bytes.*re-tile"):
         plan_memory(module, EDGE)
     plan_memory(module, V1)

@@ -50,7 +50,7 @@ class AsicTarget(CompileTarget):
     description: ClassVar[str] = "the moe-asic, run on moecc's simulator (kernels) with host steps on the CPU"
     option_defaults: ClassVar[Mapping[str, Any]] = {"asic_target": "moe-asic-v1", "precision": "f32", "trace": False,
                                                     "moe": "auto", "routing": "", "capacity_factor": 0.0,
-                                                    "activations": "on-chip"}
+                                                    "activations": "on-chip", "target_overrides": {}}
     ir_stages: ClassVar[tuple[str, ...]] = ("graph", "kernel", "asm")
     simulated: ClassVar[bool] = True
 
@@ -63,6 +63,14 @@ class AsicTarget(CompileTarget):
                                    remedy=f"use one of {', '.join(PRECISIONS)}")
         if not isinstance(options["asic_target"], str):
             raise UnsupportedError(f"asic_target must be a part name or a path, got {options['asic_target']!r}")
+        overrides = options["target_overrides"]
+        if not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides):
+            raise UnsupportedError(f"target_overrides must map entries of the part's description to values, got "
+                                   f"{overrides!r}", remedy="give e.g. {'sram.capacity_bytes': '8MiB', 'mxu.rows': 256}")
+        options["target_overrides"] = {k: str(v) for k, v in overrides.items()}
+        from moecc.isa_spec.target import load_target
+
+        load_target(options["asic_target"], options["target_overrides"])  # a bad part or entry is refused up front
         options["trace"] = bool(options["trace"])
         if not isinstance(options["routing"], str):
             raise UnsupportedError(f"routing must be a string (uniform, zipf:ALPHA or a JSON file), got {options['routing']!r}",
@@ -79,7 +87,7 @@ class AsicTarget(CompileTarget):
     def prepare(self, unit: Compilation) -> None:
         from moecc.isa_spec.target import load_target
 
-        unit.machine = unit.tiling = load_target(unit.options["asic_target"])
+        unit.machine = unit.tiling = load_target(unit.options["asic_target"], unit.options.get("target_overrides"))
 
     def stages(self, options: Mapping[str, Any]) -> list[Pass]:
         from dataclasses import asdict
@@ -91,7 +99,8 @@ class AsicTarget(CompileTarget):
         from moecc.passes.manager import parse_pipeline
         from moecc.passes.tiled_lowering.stage import LowerToTiledStage
 
-        params = asdict(asic_tiling_params(load_target(str(options["asic_target"])), str(options.get("precision", "f32"))))
+        part = load_target(str(options["asic_target"]), options.get("target_overrides"))
+        params = asdict(asic_tiling_params(part, str(options.get("precision", "f32"))))
         lower = LowerToTiledStage(**params, moe=str(options.get("moe", "auto")), routing=str(options.get("routing", "")),
                                   capacity_factor=float(options.get("capacity_factor", 0.0)))
         on_chip = "true" if options.get("activations", "on-chip") == "on-chip" else "false"
@@ -136,7 +145,7 @@ class AsicTarget(CompileTarget):
             "sram_resident_activation_bytes": plan.resident_bytes,
             "sram_resident_region_bytes": plan.sram_resident_bytes,
         }
-        compiled.options["asic_target"] = unit.machine.name
+        compiled.options["asic_target"] = unit.machine.name.split("[", 1)[0]  # the part; its overrides apart
 
     def _finish_partition(self, compiled: CompiledModel, unit: Compilation, executable: Any) -> None:
         """What ran where (``compiled.partition``): the ops of the kernels staging left to the
@@ -254,7 +263,8 @@ class AsicTarget(CompileTarget):
         if host_kernels is not None:
             members[_HOST_KERNELS] = host_kernels.encode("utf-8")
         return {
-            "asic_target": exe.target.name,
+            "asic_target": exe.target.name.split("[", 1)[0],
+            "target_overrides": dict(compiled.options.get("target_overrides", {})),
             "hbm_bytes": exe.hbm_bytes,
             "value_buffers": exe.value_buffers,
             "segments": segments,
@@ -297,7 +307,7 @@ class AsicTarget(CompileTarget):
                 segments.append(ProgramSegment(program=program, listing=meta["listing"], kernels=tuple(meta["kernels"]),
                                                steps=(int(meta["steps"][0]), int(meta["steps"][1])),
                                                unit_counts=dict(meta["unit_counts"])))
-            target = load_target(entry["asic_target"])
+            target = load_target(entry["asic_target"], dict(entry.get("target_overrides", {})))
         except MoeccError as err:
             raise ArtifactError(f"'{path}' holds an invalid ASIC program: {err}", remedy="recompile the model") from None
         except (KeyError, TypeError, ValueError) as exc:

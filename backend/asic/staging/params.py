@@ -22,6 +22,11 @@ instructions after staging:
   shrinks when a big expert would not leave room);
 - ``array_rows``: the array height, the shortest query tile causal attention cuts (a shorter
   one pays the array's fill and drain for nothing).
+
+A part with a small SRAM gets smaller tiles: while one matmul statement's tiles (``rows x k``,
+``k x cols`` and ``rows x cols`` in f32, double-buffered) would take more than
+1/:data:`TILE_SRAM_SHARE` of the SRAM, the largest of the three dims is halved (not below
+:data:`MIN_TILE`). The packaged parts keep the tiles above (their SRAM holds them).
 """
 
 from __future__ import annotations
@@ -44,6 +49,26 @@ ROWS_PER_WEIGHT_TILE = 2
 EXPERT_SRAM_SHARE = 2
 #: Share of the SRAM the tiled lowering may declare as kernel locals (the rest: staging temps).
 LOCAL_SHARE = 8
+#: One matmul statement's tiles (f32, double-buffered) take at most 1/TILE_SRAM_SHARE of the
+#: SRAM; a part with less gets smaller tiles, down to MIN_TILE on each side.
+TILE_SRAM_SHARE = 4
+MIN_TILE = 8
+
+
+def _fitted_tiles(rows: int, k: int, cols: int, sram_bytes: int) -> tuple[int, int, int]:
+    """``(rows, k, cols)`` halved, the largest first, until the statement's tiles fit."""
+    dims = [rows, k, cols]
+
+    def footprint() -> int:
+        r, kk, c = dims
+        return 2 * 4 * (r * kk + kk * c + r * c)
+
+    while footprint() > sram_bytes // TILE_SRAM_SHARE:
+        largest = max(range(3), key=lambda i: dims[i])
+        if dims[largest] <= MIN_TILE:
+            break
+        dims[largest] = max(MIN_TILE, dims[largest] // 2)
+    return dims[0], dims[1], dims[2]
 
 
 def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
@@ -52,10 +77,13 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
     the array height's cycles of weight load)."""
     dim = target.limits.tile_dim
     passes = target.passes("bf16" if precision == "bf16" else "f32")
+    rows, k_tile, cols = _fitted_tiles(max(1, min(dim, ROWS_PER_WEIGHT_TILE * target.mxu_rows)),
+                                       max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
+                                       max(1, min(dim, target.mxu_cols)), target.sram_capacity_bytes)
     return TilingParams(
-        tile_rows=max(1, min(dim, ROWS_PER_WEIGHT_TILE * target.mxu_rows)),
-        tile_cols=max(1, min(dim, target.mxu_cols)),
-        k_tile=max(1, min(dim, max(MIN_K_TILE, K_FOLDS * target.mxu_rows))),
+        tile_rows=rows,
+        tile_cols=cols,
+        k_tile=k_tile,
         local_bytes=max(1024, target.sram_capacity_bytes // LOCAL_SHARE),
         expert_rows=max(1, min(dim, target.mxu_rows)),
         row_floor=max(1, target.mxu_rows // max(1, passes)),
@@ -66,4 +94,5 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
     )
 
 
-__all__ = ["EXPERT_SRAM_SHARE", "K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "ROWS_PER_WEIGHT_TILE", "asic_tiling_params"]
+__all__ = ["EXPERT_SRAM_SHARE", "K_FOLDS", "LOCAL_SHARE", "MIN_K_TILE", "MIN_TILE", "ROWS_PER_WEIGHT_TILE",
+           "TILE_SRAM_SHARE", "asic_tiling_params"]
