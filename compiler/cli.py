@@ -1,8 +1,8 @@
 """The ``moecc`` command line: argument parsing and error reporting around the Python API.
 
 Each family of sub-commands lives in its own module with a ``register(subparsers)`` function
-(model commands in :mod:`moecc.cli_model`, ``prune-report`` in :mod:`moecc.cli_prune`, ISA tools
-in :mod:`moecc.cli_isa`). Any
+(model commands in :mod:`moecc.cli_model`, ``prune-report`` in :mod:`moecc.cli_prune`,
+``compare`` in :mod:`moecc.cli_codesign`, ISA tools in :mod:`moecc.cli_isa`). Any
 :class:`~moecc.errors.MoeccError` becomes one line on stderr and exit code 2 (1 for a failed
 check); ``--debug`` shows the traceback instead.
 """
@@ -19,7 +19,7 @@ from moecc import __version__
 from moecc.errors import CheckFailed, MoeccError
 
 #: Modules contributing sub-commands, each exposing ``register(subparsers) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("moecc.cli_model", "moecc.cli_prune", "moecc.cli_isa")
+COMMAND_MODULES: tuple[str, ...] = ("moecc.cli_model", "moecc.cli_prune", "moecc.cli_codesign", "moecc.cli_isa")
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
