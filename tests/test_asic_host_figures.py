@@ -83,7 +83,7 @@ def test_host_model_comes_from_the_target_description(tmp_path: Path) -> None:
     assert slow.host_flops_per_s == 1.0e9 and slow.host_step_overhead_s == 1.0e-5
     with pytest.raises(TargetError, match="host.gflops"):
         parse_target(base + "[host]\ngflops = 3\n")
-    with pytest.raises(TargetError, match="host_bytes_per_s must be positive"):
+    with pytest.raises(TargetError, match="host.bytes_per_s = 0.0 must be positive"):
         parse_target(base + "[host]\nbytes_per_s = 0\n")
     path = tmp_path / "slow-host.toml"
     path.write_text(base.replace('name = "moe-asic-v1"', 'name = "slow-host"') + "[host]\nflops_per_s = 1.0e8\n")
