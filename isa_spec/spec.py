@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from typing import Any
 
@@ -33,7 +34,7 @@ class FieldSpec:
     kind: str  # one of FIELD_KINDS or "enum:<name>"
     default: int | None = None
     #: The assembly operand this field belongs to (``dst`` for ``dst.reg``).
-    operand: str = field(init=False, repr=False, compare=False)
+    operand: str = dataclass_field(init=False, repr=False, compare=False)
 
     @property
     def enum_name(self) -> str | None:
@@ -79,8 +80,8 @@ class InstructionSpec:
 
     #: The format's fields this instruction uses (the others must be zero), and the fields of
     #: each operand: computed once (the assembler, disassembler and simulator ask per instruction).
-    fields: tuple[FieldSpec, ...] = field(init=False, repr=False, compare=False)
-    _operand_fields: dict[str, tuple[FieldSpec, ...]] = field(init=False, repr=False, compare=False)
+    fields: tuple[FieldSpec, ...] = dataclass_field(init=False, repr=False, compare=False)
+    _operand_fields: dict[str, tuple[FieldSpec, ...]] = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         used = set(self.used_operands)
