@@ -39,19 +39,17 @@ def prune_report(model: Any, prune: str, *, target: str = "asic", calibration: i
     import moecc
     from moecc.accuracy import accuracy_report
     from moecc.frontend.onnx_importer import load_model
-    from moecc.passes.prune_calibration import load_calibration, seeded_batches
+    from moecc.passes.prune import pruning_pass
 
     proto, _ = load_model(model)  # read once (external data too); both compiles share it
     shapes = dict(input_shapes) if input_shapes else None
     dense = moecc.compile(proto, target, input_shapes=shapes, **options)
     pruned = moecc.compile(proto, target, input_shapes=shapes, prune=prune, calibration=calibration,
                            prune_filter=prune_filter, **options)
-    graph = dense.graph
-    if isinstance(calibration, (str, os.PathLike)) and not str(calibration).strip().lstrip("+-").isdigit():
-        sets, source = load_calibration(calibration, graph), f"the input sets of {os.fspath(calibration)}"
-    else:
-        count = int(calibration) if calibration is not None else EVAL_SETS
-        sets, source = seeded_batches(graph, count), f"{count} seeded input sets (seed 0)"
+    # The calibration sets, read as the pruning step reads them; without any, EVAL_SETS seeded ones.
+    step = pruning_pass(prune, EVAL_SETS if calibration is None else calibration, prune_filter)
+    assert step is not None
+    sets, source = step.input_sets(dense.graph)
     reference: dict[str, list[np.ndarray]] = {}
     changed: dict[str, list[np.ndarray]] = {}
     for feeds in sets:

@@ -338,16 +338,19 @@ class PruneWeights(StagePass):
         """The number of seeded input sets when ``calibration`` is a whole number."""
         return int(self.calibration) if re.fullmatch(r"[+-]?\d+", self.calibration.strip()) else None
 
-    def run(self, unit: Compilation) -> None:
-        graph = unit.graph
+    def input_sets(self, graph: Graph) -> tuple[list[dict[str, np.ndarray]], str | None]:
+        """The calibration input sets of ``graph`` and what they are (none without calibration)."""
         count = self._count()
         if count is not None:
-            batches, described = seeded_batches(graph, count), f"{count} seeded input sets (seed 0)"
-        elif self.calibration:
+            return seeded_batches(graph, count), f"{count} seeded input sets (seed 0)"
+        if self.calibration:
             batches = load_calibration(self.calibration, graph)
-            described = f"{len(batches)} input sets from {self.calibration}"
-        else:
-            batches, described = [], None
+            return batches, f"{len(batches)} input sets from {self.calibration}"
+        return [], None
+
+    def run(self, unit: Compilation) -> None:
+        graph = unit.graph
+        batches, described = self.input_sets(graph)
         norms = activation_norms(graph, batches) if batches else None
         unit.products["pruning"] = prune_graph(graph, PruneSpec.parse(self.spec), norms, self.filter or None, described)
 
