@@ -114,6 +114,10 @@ def asic_report(model: Any) -> dict[str, Any]:
     total_cycles = stats.cycles + host_cycles
     cycles = max(stats.cycles, 1)
     kernels = [s for s in exe.module.steps if isinstance(s, Kernel)]
+    from moecc.energy_report import energy_figures
+
+    costs = energy_figures(model.graph, target, getattr(stats, "energy_pj", {}), stats.cycles / target.clock_hz,
+                           host_cycles / target.clock_hz)
     return {
         "target": "asic",
         "asic_target": target.name,
@@ -162,6 +166,9 @@ def asic_report(model: Any) -> dict[str, Any]:
             "by_kernel": _by_kernel(exe, stats, target, mxu_dtype),
         },
         "memory": dict(model.memory),
+        # Energy by component (the simulator's priced events, static power over the whole time,
+        # the host steps), average power, die area, tokens: moecc.energy_report.
+        **costs,
         # Weights multiplied sparse (exact: all-zero MXU blocks skipped, 2:4 weights stored
         # compressed): per weight its form and the bytes it takes in HBM against dense.
         "sparse_weights": list(model.partition.get("sparse_weights", [])),
@@ -183,6 +190,8 @@ def _by_kernel(exe: Any, stats: Any, target: Any, mxu_dtype: str) -> list[dict[s
     below its peak rate (an MXU loading weights for short streams), else ``stalls``
     (``stall_cycles``: the cycles beyond the busiest unit's; ``dma_setup_cycles``: what its
     DMAs' descriptor latency would be if none overlapped)."""
+    from moecc.energy_report import kernel_energy_joules
+
     sources = {k.name: list(k.sources) for k in exe.module.steps if isinstance(k, Kernel)}
     total = max(1, int(stats.cycles))
     peak = target.peak_flops_per_cycle(mxu_dtype)
@@ -200,7 +209,9 @@ def _by_kernel(exe: Any, stats: Any, target: Any, mxu_dtype: str) -> list[dict[s
             bound = f"{unit} busy"  # busy below its peak rate: weight loads, short streams, small DMAs
         else:
             bound = "stalls"
+        energy = kernel_energy_joules(work, cycles, target)
         rows.append({"kernel": name, "onnx_nodes": sources.get(name, []), "cycles": cycles, "ends_at_cycle": end,
+                     "energy_joules": energy,
                      "share": round(cycles / total, 4), "flops": work["flops"], "hbm_bytes": work["hbm_bytes"],
                      "busy_cycles": dict(sorted(work["busy"].items())), "roofline_cycles": round(roofline, 1),
                      "bound": bound, "stall_cycles": max(0, cycles - busiest),
@@ -289,6 +300,10 @@ def format_asic_summary(report: dict[str, Any]) -> str:
         more = len(report["host_ops"]) - 6
         lines.append(f"WARNING     {on_host * 100:.1f}% of the FLOPs run on the host: {reasons}"
                      + (f"; and {more} more" if more > 0 else ""))
+    if "energy_joules" in report:
+        from moecc.energy_report import format_energy_line
+
+        lines.append(format_energy_line(report))
     total = sum(report["pass_times"].values())
     lines.append(f"compile     {total * 1000:.0f} ms")
     from moecc.moe_report import format_routing

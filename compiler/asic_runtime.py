@@ -119,6 +119,9 @@ class AsicRunStats:
     kernel_work: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Modelled cycles of the host steps placed on the trace so far (its time axis only).
     host_trace_cycles: int = 0
+    #: Dynamic energy of the ASIC's instructions by component, in picojoules (the report adds
+    #: static power and the host steps: moecc.energy_report).
+    energy_pj: dict[str, float] = field(default_factory=dict)
 
     def add_kernels(self, segment: Any, result: Any) -> None:
         """Account one segment's cycles to its kernels (call before :meth:`add`): a kernel
@@ -139,12 +142,15 @@ class AsicRunStats:
                 ends[kernel] = max(ends.get(kernel, 0), int(pc_end[pc]))
                 if result.pc_busy is None:
                     continue
-                work = self.kernel_work.setdefault(kernel, {"busy": {}, "hbm_bytes": 0, "flops": 0, "dmas": 0})
+                work = self.kernel_work.setdefault(kernel, {"busy": {}, "hbm_bytes": 0, "flops": 0, "dmas": 0,
+                                                            "energy_pj": 0.0})
                 mnemonic = program[pc].mnemonic
                 unit = isa.by_mnemonic(mnemonic).unit
                 work["busy"][unit] = work["busy"].get(unit, 0) + int(result.pc_busy[pc])
                 work["hbm_bytes"] += int(result.pc_bytes[pc])
                 work["flops"] += int(result.pc_flops[pc])
+                if result.pc_energy_pj is not None:
+                    work["energy_pj"] += float(result.pc_energy_pj[pc])
                 work["dmas"] += int(mnemonic.startswith("dma.") and not mnemonic.endswith((".mark", ".sram")))
         done = 0
         for name in segment.kernels:
@@ -194,6 +200,8 @@ class AsicRunStats:
         self.hbm_read += report.hbm_bytes_read
         self.hbm_written += report.hbm_bytes_written
         self.mxu_flops += report.mxu_flops
+        for component, pj in report.energy_pj.items():
+            self.energy_pj[component] = self.energy_pj.get(component, 0.0) + pj
         self.segments += 1
 
 

@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from moecc.errors import TargetError
 from moecc.ir.types import DType
+from moecc.isa_spec.energy_area import AreaModel, EnergyModel, area_model, energy_model
 
 DEFAULT_TARGET = "moe-asic-v1"
 
@@ -125,6 +126,17 @@ class Target:
     #: Setup cycles of an on-chip copy (``dma.ld.sram``, ``dma.st.sram``: SRAM to SRAM): a descriptor without the HBM
     #: first-access latency. ``[dma] local_setup_cycles`` in the TOML.
     dma_local_setup_cycles: int = 16
+    #: Prices of a run's events and the static power (``[energy]`` in the TOML).
+    energy: EnergyModel = EnergyModel()
+    #: Die area per block (``[area]`` in the TOML); :meth:`area_mm2` applies it to this part.
+    area: AreaModel = AreaModel()
+
+    def area_mm2(self) -> dict[str, float]:
+        """Die area per block of this part (MXU cells, SRAM, accumulators, VPU lanes, control,
+        one HBM PHY per stack its bandwidth needs) and ``total``, in mm^2."""
+        return self.area.blocks(mxu_cells=self.mxu_rows * self.mxu_cols, sram_bytes=self.sram_capacity_bytes,
+                                acc_bytes=self.acc_capacity_bytes, vpu_lanes=self.vpu_lanes,
+                                hbm_bytes_per_s=self.hbm_bandwidth_bytes_per_s)
 
     @property
     def sram_bytes_per_cycle(self) -> int:
@@ -190,6 +202,7 @@ def parse_target(text: str, origin: str = "<target>", overrides: Mapping[str, ob
         data = tomllib.loads(text)
         if overrides:
             data = apply_overrides(data, overrides, origin)
+        costs = _costs(data, origin)
         target = Target(
             name=override_name(str(data["name"]), overrides or {}),
             description=str(data.get("description", "")),
@@ -213,6 +226,7 @@ def parse_target(text: str, origin: str = "<target>", overrides: Mapping[str, ob
             loop_stack=int(data["queues"]["loop_stack"]),
             timing=tuple(sorted((k, int(v)) for k, v in data["timing"].items())),
             **_host_model(data.get("host", {})),
+            **costs,
         )
     except tomllib.TOMLDecodeError as exc:
         raise TargetError(f"{origin}: not valid TOML: {exc}") from None
@@ -230,6 +244,16 @@ def parse_target(text: str, origin: str = "<target>", overrides: Mapping[str, ob
         if passes <= 0:
             raise TargetError(f"{origin}: mxu.passes.{dtype} = {passes} must be positive")
     return target
+
+
+def _costs(data: Mapping[str, object], origin: str) -> dict[str, object]:
+    """The ``[energy]`` and ``[area]`` tables as :class:`Target` fields (absent: the defaults)."""
+    try:
+        return {"energy": energy_model(data.get("energy", {})),  # type: ignore[arg-type]
+                "area": area_model(data.get("area", {}))}  # type: ignore[arg-type]
+    except ValueError as exc:
+        key = str(exc).split(" ")[0]
+        raise TargetError(f"{origin}: {exc}", remedy=f"give {key} a value of zero or more") from None
 
 
 def _host_model(host: Mapping[str, object]) -> dict[str, float]:

@@ -35,6 +35,9 @@ class SimReport:
     compulsory_hbm_bytes: int  # distinct HBM bytes the program read plus distinct bytes it wrote
     mxu_flops: int
     vpu_elements: int
+    #: Dynamic energy of the run by component (``mxu``, ``vpu``, ``sram``, ``acc``, ``hbm``), in
+    #: picojoules (:mod:`moecc.backend.asic.energy`); static power is the caller's to add.
+    energy_pj: dict[str, float]
     roofline_compute_cycles: float  # MXU FLOPs / peak rate of their dtype
     roofline_memory_cycles: float  # compulsory bytes / HBM bandwidth
     roofline_cycles: float
@@ -68,6 +71,8 @@ def format_report(report: SimReport) -> str:
         f"VPU {report.vpu_elements} elements",
         f"roofline {report.roofline_cycles:.0f} cycles ({report.roofline_bound}-bound); "
         f"run is {report.ratio_to_roofline:.2f}x the bound",
+        "dynamic energy " + ", ".join(f"{name} {pj / 1e6:.3f} uJ" for name, pj in report.energy_pj.items())
+        + f" (total {sum(report.energy_pj.values()) / 1e6:.3f} uJ; static power not included)",
     ]
     return "\n".join(lines)
 

@@ -36,6 +36,7 @@ from moecc.errors import SimulationError, TargetError
 from moecc.isa_spec.program import Instruction, Program, numpy_dtype
 from moecc.isa_spec.spec import UNITS, InstructionSpec, IsaSpec, load_isa
 from moecc.isa_spec.target import DEFAULT_TARGET, Target, load_target
+from moecc.backend.asic.energy import EnergyMeter
 from moecc.backend.asic.memory import Memory
 from moecc.backend.asic.report import SimReport, TraceEvent, UnitReport, chrome_trace
 from moecc.backend.asic.timing import DmaTiming, HbmBus, MxuTiming, Scheduled, vpu_schedule
@@ -100,6 +101,9 @@ class SimResult:
     pc_busy: np.ndarray | None = None
     pc_bytes: np.ndarray | None = None
     pc_flops: np.ndarray | None = None
+    #: Per instruction (pc): the dynamic energy of its events in picojoules, summed over every
+    #: time it ran (:mod:`moecc.backend.asic.energy`).
+    pc_energy_pj: np.ndarray | None = None
 
     def read(self, region: str) -> np.ndarray:
         """A named HBM region of the final image, as an array of its dtype and shape."""
@@ -218,6 +222,7 @@ class _Run:
         self.pc_busy = np.zeros(len(self.program), dtype=np.int64)
         self.pc_bytes = np.zeros(len(self.program), dtype=np.int64)
         self.pc_flops = np.zeros(len(self.program), dtype=np.int64)
+        self.energy = EnergyMeter(t, len(self.program))
         self.hbm_read = 0
         self.hbm_written = 0
         self.flops = 0
@@ -470,6 +475,7 @@ class _Run:
             src = self.sram.rows(where, a["src"], rows, row_bytes, a["sstride"])
             dst = self.sram.rows(where, a["dst"], rows, row_bytes, a["dstride"])
             dst[...] = src.copy()
+            self.energy.sram(issued.pc, 2 * rows * row_bytes)  # read, then written
             return timing.schedule_local(now, rows * row_bytes)
         if m in ("dma.ld", "dma.st"):
             rows, row_bytes = a["rows"], a["row_bytes"]
@@ -484,6 +490,8 @@ class _Run:
                 self.hbm.mark(a["dst"], rows, row_bytes, a["dstride"], write=True)
                 self.hbm_written += rows * row_bytes
             dst[...] = src.copy()
+            self.energy.hbm(issued.pc, rows * row_bytes)
+            self.energy.sram(issued.pc, rows * row_bytes)
             return timing.schedule(now, rows * row_bytes)
         n, row_bytes, stride = a["n"], a["row_bytes"], a["stride"]
         if n < 0:
@@ -491,6 +499,8 @@ class _Run:
         index = self.sram.tile(where, a["idx"], 1, n, np.dtype(np.int32))[0].astype(np.int64)
         nbytes = n * row_bytes
         extra = n * self.target.dma_gather_row_cycles
+        self.energy.sram(issued.pc, nbytes + 4 * n)  # the rows and their indices
+        self.energy.hbm(issued.pc, nbytes if m in ("dma.gather", "dma.scatter") else 2 * nbytes)
         if m == "dma.gather":
             offsets = self.hbm.row_indices(where, a["src"], index, stride, row_bytes)
             dst = self.sram.rows(where, a["dst"], n, row_bytes, row_bytes)
@@ -573,6 +583,12 @@ class _Run:
             folds = k_folds * n_folds
             flops = 2 * m * k * n
         product = lhs @ weights
+        self.energy.macs(issued.pc, flops // 2, dtype_name)
+        # Operand bytes: the activations and the weight bytes the array shifts in (stored form:
+        # 2:4 values and positions, or the blocks a mask keeps) from SRAM; the f32 results to
+        # the accumulators (read too when they accumulate).
+        self.energy.sram(issued.pc, m * k * dtype.itemsize + self.stored_weight_bytes(issued, k, n, dtype, flops, m))
+        self.energy.acc(issued.pc, m * n * 4 * (2 if a["acc"] else 1))
         out = self.acc.tile(where, a["dst"], m, n, np.dtype(np.float32))
         if a["acc"]:
             out += product
@@ -581,6 +597,17 @@ class _Run:
         self.flops += flops
         self.compute_cycles += flops / self.target.peak_flops_per_cycle(dtype_name)
         return self.mxu.schedule(now, folds, m, self.target.passes(dtype_name), preloaded)
+
+    @staticmethod
+    def stored_weight_bytes(issued: _Issued, k: int, n: int, dtype: np.dtype, flops: int, m: int) -> int:
+        """The weight bytes a matmul reads from SRAM: 2:4 values (half of ``k``) and their 2-bit
+        positions; under a block mask only the kept blocks (``flops / 2m`` elements); else ``k x n``."""
+        mnemonic = issued.spec.mnemonic
+        if mnemonic in ("mxu.mm24", "mxu.mm24r"):
+            return (k // 2) * n * dtype.itemsize + (k // 4) * n
+        if mnemonic == "mxu.mmsp":
+            return (flops // (2 * max(m, 1))) * dtype.itemsize
+        return k * n * dtype.itemsize
 
     def sparse24_weights(self, issued: _Issued, k: int, n: int, dtype: np.dtype) -> np.ndarray:
         """``mxu.mm24``'s ``k x n`` weight, expanded from its kept values and 2-bit positions
@@ -603,7 +630,9 @@ class _Run:
         memory = self.acc if space == 1 else self.sram
         if space == 1 and dtype_name != "f32":
             raise self.fail(issued.pc, f"operand '{name}' is in the f32 accumulator but dtype is {dtype_name}")
-        return memory.tile(self.where(issued.pc), issued.args[name], shape[0], shape[1], numpy_dtype(dtype_name))
+        tile = memory.tile(self.where(issued.pc), issued.args[name], shape[0], shape[1], numpy_dtype(dtype_name))
+        self.energy.memory(issued.pc, space == 1, tile.nbytes)  # each operand read or written once
+        return tile
 
     def run_vpu(self, issued: _Issued, now: int) -> Scheduled:
         a, m = issued.args, issued.spec.mnemonic
@@ -663,6 +692,7 @@ class _Run:
         else:  # pragma: no cover
             raise self.fail(issued.pc, "not a VPU instruction")
         self.vpu_elements += elements
+        self.energy.vpu(issued.pc, elements, issued.spec.timing)
         return vpu_schedule(self.target, now, elements, issued.spec.timing)
 
     # -- report ---------------------------------------------------------------------------------
@@ -691,6 +721,7 @@ class _Run:
             compulsory_hbm_bytes=compulsory,
             mxu_flops=self.flops,
             vpu_elements=self.vpu_elements,
+            energy_pj=dict(self.energy.pj),
             roofline_compute_cycles=self.compute_cycles,
             roofline_memory_cycles=memory_cycles,
             roofline_cycles=roofline,
@@ -701,4 +732,4 @@ class _Run:
         )
         trace = chrome_trace(self.events, t.clock_hz)["traceEvents"] if self.sim.record_trace else []
         return SimResult(self.hbm.data, report, trace, self.sim.program, self.pc_end, self.pc_busy, self.pc_bytes,
-                         self.pc_flops)
+                         self.pc_flops, self.energy.pc_pj)
