@@ -42,10 +42,13 @@ Space = Literal["hbm", "sram", "acc"]
 SPACES: tuple[str, ...] = ("hbm", "sram", "acc")
 #: Element types the ASIC's memories and units work in.
 KERNEL_DTYPES: tuple[DType, ...] = (DType.F32, DType.BF16, DType.I32, DType.U8)
-#: HBM buffer roles: program inputs/outputs, constant weights, intermediates, and
+#: HBM buffer roles: program inputs/outputs, constant weights, intermediates,
 #: intermediates memory planning kept on chip (``resident``: the buffer's offset is an SRAM
-#: byte address, and its loads and stores are on-chip copies).
-HBM_ROLES: tuple[str, ...] = ("input", "output", "weight", "temp", "resident")
+#: byte address, and its loads and stores are on-chip copies), and the on-chip copies of
+#: weights (``home``: an SRAM address too, filled from the weight by a fill kernel).
+HBM_ROLES: tuple[str, ...] = ("input", "output", "weight", "temp", "resident", "home")
+#: Roles of HBM-level buffers that live in SRAM (their offset is an SRAM byte address).
+ON_CHIP_ROLES: tuple[str, ...] = ("resident", "home")
 
 #: VPU operations a :class:`Vector` statement may name, with their operand pattern:
 #: ``"binary"`` (dst, a, b with bcast), ``"unary"`` (dst, a with bcast), ``"scalar"`` (dst, a, imm),

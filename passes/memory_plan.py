@@ -22,6 +22,9 @@ which needs byte addresses. The kernel IR printed after it carries the offsets.
   same time, while they fit (:func:`fit_within`); a temporary that a host step touches, that
   lives across a host step (the program ends there), or that a gather or scatter reads by
   run-time indices stays in HBM.
+- Weights kept on chip: above those activations, the weights that fit get SRAM homes, filled
+  from HBM a few kernels ahead of their first use; their loads become on-chip copies
+  (:mod:`moecc.passes.weight_homes`). A fill kernel's buffers are placed already, on the homes.
 
 Every offset is aligned to :data:`ALIGNMENT` bytes (a DMA burst, and more than any element).
 
@@ -41,6 +44,7 @@ from moecc.isa_spec.target import Target
 from moecc.passes.compilation import Compilation, StagePass
 from moecc.passes.interval_plan import Interval, IntervalPlan, plan_intervals
 from moecc.passes.manager import register_pass
+from moecc.passes.weight_homes import HOME_SUFFIX, is_fill_kernel, keep_weights_on_chip
 
 ALIGNMENT = 64
 #: Local memory spaces of a kernel, with the Target attribute holding each capacity.
@@ -78,6 +82,9 @@ class MemoryPlan:
     resident_buffers: int = 0
     resident_bytes: int = 0
     sram_resident_bytes: int = 0
+    #: weights kept on chip (:mod:`moecc.passes.weight_homes`): how many and their bytes
+    weight_homes: int = 0
+    weight_home_bytes: int = 0
 
 
 def align(value: int, alignment: int = ALIGNMENT) -> int:
@@ -98,13 +105,19 @@ def kernel_fits(kernel: Kernel, target: Target) -> bool:
     return all(used.get(space, 0) <= getattr(target, attr) for space, attr in LOCAL_CAPACITY_ATTR.items())
 
 
-def plan_memory(module: KernelModule, target: Target, on_chip: bool = True) -> tuple[KernelModule, MemoryPlan]:
+def plan_memory(module: KernelModule, target: Target, on_chip: bool = True,
+                weight_homes: bool = True) -> tuple[KernelModule, MemoryPlan]:
     """A copy of ``module`` with every buffer's byte ``offset`` set, and the plan's summary;
-    ``on_chip=False`` keeps every temporary in HBM."""
+    ``on_chip=False`` keeps every temporary and weight in HBM, ``weight_homes=False`` every weight."""
     local_bytes = {step.name: kernel_local_bytes(step) for step in module.steps if isinstance(step, Kernel)}
     peak = max((b["sram"] for b in local_bytes.values()), default=0)
     ring = min(target.sram_capacity_bytes, max(RING_KERNELS * peak, target.sram_capacity_bytes // 2))
     resident = fit_within(_resident_candidates(module), target.sram_capacity_bytes - ring) if on_chip else {}
+    sizes = {b.name: align(b.nbytes) for b in module.hbm}
+    resident_end = max((offset + sizes[name] for name, offset in resident.items()), default=0)
+    homes: dict[str, int] = {}
+    if on_chip and weight_homes:
+        module, homes = keep_weights_on_chip(module, ring + resident_end, target.sram_capacity_bytes, ALIGNMENT)
     hbm_offsets, temps, hbm_end = _plan_hbm(module, set(resident))
     if hbm_end > target.hbm_capacity_bytes:
         raise TargetError(
@@ -115,10 +128,12 @@ def plan_memory(module: KernelModule, target: Target, on_chip: bool = True) -> t
     cursor = {space: 0 for space in LOCAL_CAPACITY_ATTR}
     capacity = {"sram": ring, "acc": target.acc_capacity_bytes}
     for step in module.steps:
-        steps.append(_plan_kernel(step, target, cursor, capacity) if isinstance(step, Kernel) else step)
+        # A fill kernel's buffers are placed already, on the homes of the weights it fills.
+        planned_step = isinstance(step, Kernel) and not is_fill_kernel(step)
+        steps.append(_plan_kernel(step, target, cursor, capacity) if planned_step else step)
     hbm = [Buffer(b.name, b.space, b.dtype, b.shape, b.slots, ring + resident[b.name], "resident")
-           if b.name in resident else b.placed(hbm_offsets[b.name]) for b in module.hbm]
-    sizes = {b.name: align(b.nbytes) for b in module.hbm}
+           if b.name in resident else b.placed(homes[b.name[:-len(HOME_SUFFIX)]]) if b.role == "home"
+           else b.placed(hbm_offsets[b.name]) for b in module.hbm]
     planned = KernelModule(hbm=hbm, steps=steps, inputs=list(module.inputs), outputs=list(module.outputs))
     plan = MemoryPlan(
         hbm_bytes_planned=hbm_end,
@@ -135,7 +150,9 @@ def plan_memory(module: KernelModule, target: Target, on_chip: bool = True) -> t
         hbm_temp_bytes_greedy=temps.baseline_end,
         resident_buffers=len(resident),
         resident_bytes=sum(sizes[name] for name in resident),
-        sram_resident_bytes=max((offset + sizes[name] for name, offset in resident.items()), default=0),
+        sram_resident_bytes=resident_end,
+        weight_homes=len(homes),
+        weight_home_bytes=sum(sizes[name] for name in homes),
     )
     return planned, plan
 
@@ -265,15 +282,18 @@ def _plan_hbm(module: KernelModule, resident: set[str]) -> tuple[dict[str, int],
 @dataclass(frozen=True, slots=True)
 class PlanMemoryStage(StagePass):
     """Gives every HBM and local buffer of the kernel IR its offset (:func:`plan_memory`).
-    ``on_chip=false`` keeps every activation in HBM (to see what keeping them on chip buys)."""
+    ``on_chip=false`` keeps every activation and weight in HBM (to see what keeping them on chip
+    buys); ``weight_homes=false`` keeps the weights there only."""
 
     name: ClassVar[str] = "plan-memory"
     consumes: ClassVar[tuple[str, ...]] = ("kernel",)
     produces: ClassVar[str] = "kernel"
     on_chip: bool = True
+    weight_homes: bool = True
 
     def run(self, unit: Compilation) -> None:
         if unit.tiling is None:
             raise PassError("the compilation has no target description to plan memory for", pass_name=self.name,
                             remedy="run it through moecc.compile() with target='asic'")
-        unit.kernels, unit.memory_plan = plan_memory(unit.require_kernels(self.name), unit.tiling, self.on_chip)
+        unit.kernels, unit.memory_plan = plan_memory(unit.require_kernels(self.name), unit.tiling, self.on_chip,
+                                                     self.weight_homes)

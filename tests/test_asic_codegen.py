@@ -426,7 +426,7 @@ def test_next_kernels_weights_load_under_this_kernels_matmul() -> None:
     """Cross-kernel prefetch: the second kernel's weight loads (through the first iteration of
     its loop) are selected before the first kernel's matmul, once; results are unchanged."""
     module = _two_matmul_kernels()
-    planned, _ = plan_memory(module, V1)
+    planned, _ = plan_memory(module, V1, weight_homes=False)  # w2 loaded from HBM (homes: test_weight_homes)
     stream = select_instructions(planned, [s for s in planned.steps if isinstance(s, Kernel)], V1)
     real = [i for i in stream if i.mnemonic != "li"]
     first_mm = next(n for n, i in enumerate(real) if i.mnemonic.startswith("mxu.mm"))
@@ -465,7 +465,7 @@ def test_no_prefetch_into_bytes_the_kernel_before_still_uses() -> None:
     from moecc.backend.asic.codegen import build_program
 
     module = _two_matmul_kernels()
-    planned, _ = plan_memory(module, V1)
+    planned, _ = plan_memory(module, V1, weight_homes=False)  # w2 loaded from HBM (homes: test_weight_homes)
     first, second = (s for s in planned.steps if isinstance(s, Kernel))
     xs = next(b for b in first.buffers if b.name == "xs")
     wrapped = Kernel(second.name, tuple(b.placed(xs.offset) if b.name == "w2s" else b for b in second.buffers),

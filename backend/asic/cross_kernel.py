@@ -33,7 +33,7 @@ def has_matmul(body: Sequence[Stmt]) -> bool:
 
 
 def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tuple[Load, dict[str, int]]]:
-    """The loads of weights (HBM buffers nothing writes) that ``kernel`` starts with, with
+    """The loads of weights (HBM buffers nothing writes, or their on-chip homes) that ``kernel`` starts with, with
     their loop bindings: in statement order, through the first iteration of static loops,
     past other loads and vector statements (into and on other buffers), up to the first
     statement that is neither.
@@ -49,7 +49,8 @@ def leading_weight_loads(kernel: Kernel, hbm: Mapping[str, Buffer]) -> list[tupl
         for stmt in body:
             if isinstance(stmt, Load):
                 src = hbm.get(stmt.src.buffer)
-                if src is not None and src.role == "weight" and stmt.dst.buffer not in others:
+                # A weight, or its on-chip home (filled kernels before: never written after).
+                if src is not None and src.role in ("weight", "home") and stmt.dst.buffer not in others:
                     found.append((stmt, dict(env)))
                 else:
                     others.add(stmt.dst.buffer)

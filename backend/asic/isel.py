@@ -54,6 +54,7 @@ import numpy as np
 from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
+    ON_CHIP_ROLES,
     VECTOR_OPS,
     Buffer,
     Count,
@@ -354,7 +355,7 @@ def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
     hbm, h = sel.hbm_address(stmt.src, env)
     size = _check_same_itemsize(sel, local, hbm, "load")
     row_bytes = stmt.dst.cols * size
-    on_chip = hbm.role == "resident"
+    on_chip = hbm.role in ON_CHIP_ROLES
     mnemonic, far = ("dma.ld.sram", "sram") if on_chip else ("dma.ld", "hbm")
     pitch = stmt.src.pitch * size
     pieces = _nonzero_pieces(sel, stmt, env) if stmt.skip_zero_blocks and not on_chip else None
@@ -415,7 +416,9 @@ def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
     hbm, h = sel.hbm_address(stmt.dst, env)
     size = _check_same_itemsize(sel, local, hbm, "store")
     row_bytes = stmt.src.cols * size
-    on_chip = hbm.role == "resident"
+    on_chip = hbm.role in ON_CHIP_ROLES
+    if on_chip and h == s and stmt.dst.pitch == stmt.src.cols:
+        return  # the tile already is those bytes (a fill kernel's buffer placed on its weight's home)
     _dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size, row_bytes,
             loading=False, far_space="sram" if on_chip else "hbm")
 

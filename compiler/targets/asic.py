@@ -144,6 +144,10 @@ class AsicTarget(CompileTarget):
             "sram_resident_activations": plan.resident_buffers,
             "sram_resident_activation_bytes": plan.resident_bytes,
             "sram_resident_region_bytes": plan.sram_resident_bytes,
+            # Weights kept in SRAM homes, filled once from HBM ahead of their first use (their
+            # loads are on-chip copies): how many and their bytes.
+            "sram_weight_homes": plan.weight_homes,
+            "sram_weight_home_bytes": plan.weight_home_bytes,
         }
         compiled.options["asic_target"] = unit.machine.name.split("[", 1)[0]  # the part; its overrides apart
 
