@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from moecc.backend.asic.isel import UNIT_MARKS, ByteRange, SelectedInstruction, merge_ranges
+from moecc.backend.asic.isel import UNIT_MARKS, ByteRange, SelectedInstruction, merge_ranges, strided_overlap
 
 QUEUED_UNITS: tuple[str, ...] = ("ld", "st", "mxu", "vpu")
 TOKENS: tuple[int, ...] = tuple(range(1, 32))
@@ -250,14 +250,17 @@ class Scheduler:
                 continue
             for w in node.writes:  # read after write
                 for r in reads:
-                    if w.space == r.space and w.start < r.end and r.start < w.end:
+                    if w.space == r.space and w.start < r.end and r.start < w.end and (
+                            w.rows == 1 and r.rows == 1 or strided_overlap(w, r)):
                         return node
             for w in writes:  # write after read or write
                 for o in node.reads:
-                    if w.space == o.space and w.start < o.end and o.start < w.end:
+                    if w.space == o.space and w.start < o.end and o.start < w.end and (
+                            w.rows == 1 and o.rows == 1 or strided_overlap(w, o)):
                         return node
                 for o in node.writes:
-                    if w.space == o.space and w.start < o.end and o.start < w.end:
+                    if w.space == o.space and w.start < o.end and o.start < w.end and (
+                            w.rows == 1 and o.rows == 1 or strided_overlap(w, o)):
                         return node
         return None
 
