@@ -19,7 +19,7 @@ from moecc import __version__
 from moecc.errors import CheckFailed, MoeccError
 
 #: Modules contributing sub-commands, each exposing ``register(subparsers) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("moecc.cli_model", "moecc.cli_prune", "moecc.cli_codesign", "moecc.cli_isa")
+COMMAND_MODULES: tuple[str, ...] = ("moecc.cli_model", "moecc.cli_prune", "moecc.cli_codesign", "moecc.cli_sweep", "moecc.cli_isa")
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1

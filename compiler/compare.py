@@ -20,8 +20,11 @@ F32_ATOL = 1e-5
 #: examples, max abs error 0.046 on logits whose largest magnitude is 3.8 (relative L2 error
 #: ≤ 1e-2). Routing matmuls stay f32 (backend.asic.precision.routing_matmuls), so no top-k
 #: choice flips. A wrong tile or layout is an O(1) error and still fails.
+#: ATOL was 5e-2 until the realistic-size Llama block (hidden 256, vocab 2048, `moecc sweep`'s
+#: model) measured 0.065 on logits up to 4.9: 1.3% of their scale, bf16's own rounding over
+#: two layers, on every MXU size (the error does not depend on the tiling).
 BF16_RTOL = 2e-2
-BF16_ATOL = 5e-2
+BF16_ATOL = 8e-2
 
 
 def tolerances(precision: str) -> tuple[float, float]:
