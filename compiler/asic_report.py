@@ -233,7 +233,8 @@ def _routing(exe: Any, stats: Any) -> dict[str, Any]:
 
 
 def format_kernel_profile(report: dict[str, Any], top: int | None = None, source: str = "") -> str:
-    """``moecc profile``'s table: every kernel (or the ``top`` ones), most cycles first."""
+    """``moecc profile``'s table: every kernel (or the ``top`` ones), most cycles first, with its
+    energy (its instructions' events and the static power over its cycles)."""
     rows = sorted(report["kernels"]["by_kernel"], key=lambda k: -k["cycles"])
     shown = rows[:top] if top else rows
     units = ("ld", "st", "mxu", "vpu")
@@ -243,14 +244,15 @@ def format_kernel_profile(report: dict[str, Any], top: int | None = None, source
         f"steps), roofline {report['roofline_cycles']:,.0f} ({report['ratio_to_roofline']:.2f}x), "
         f"{len(rows)} kernels" + (f", the {len(shown)} with the most cycles" if len(shown) < len(rows) else ""),
         f"{'cycles':>9} {'share':>6} {'MFLOP':>8} {'HBM KiB':>8} "
-        + " ".join(f"{u + ' busy':>9}" for u in units) + f" {'roofline':>9} {'bound':11} kernel (ONNX nodes)",
+        + " ".join(f"{u + ' busy':>9}" for u in units) + f" {'roofline':>9} {'uJ':>7} {'bound':11} kernel (ONNX nodes)",
     ]
     for row in shown:
         nodes = ", ".join(row["onnx_nodes"][:2]) + (", ..." if len(row["onnx_nodes"]) > 2 else "")
         busy = row.get("busy_cycles", {})
         lines.append(f"{row['cycles']:>9,} {row['share'] * 100:5.1f}% {row.get('flops', 0) / 1e6:>8.1f} "
                      f"{row.get('hbm_bytes', 0) / 1024:>8.0f} " + " ".join(f"{busy.get(u, 0):>9,}" for u in units)
-                     + f" {row.get('roofline_cycles', 0):>9,.0f} {row.get('bound', ''):11} {row['kernel']} ({nodes})")
+                     + f" {row.get('roofline_cycles', 0):>9,.0f} {row.get('energy_joules', 0) * 1e6:>7.2f}"
+                     f" {row.get('bound', ''):11} {row['kernel']} ({nodes})")
     if report["host"]["steps"]:
         lines.append(f"host steps: {report['host']['steps']}, {report['host_cycles']:,} cycles ({report['host']['model']})")
     return "\n".join(lines) + "\n"
