@@ -59,6 +59,28 @@ def test_large_hbm_to_sram_copy_reaches_bandwidth() -> None:
     assert report.roofline_bound == "memory"
 
 
+def test_an_on_chip_copy_of_bytes_a_load_is_landing_waits_for_them() -> None:
+    """A unit's results take effect in program order, so no token orders a load and a later
+    on-chip copy of its bytes on the ld queue: the copy's data moves only once the load's has
+    landed (the copy's own 16-cycle setup would otherwise let it finish first)."""
+    nbytes = 256 * 1024
+    body = f""".isa moe-asic 1
+.region x 0x0 u8 [{nbytes}]
+    li r1, 0x100000
+    li r2, 0x80000
+    dma.ld sram[r0], hbm[r0], rows=256, row_bytes=1024, sstride=1024, dstride=1024
+    dma.ld.sram sram[r1], sram[r0], rows=1, row_bytes=1024, sstride=0, dstride=0 signal(t1)
+    dma.ld.sram sram[r1 + 0x1000], sram[r2], rows=1, row_bytes=1024, sstride=0, dstride=0 signal(t2)
+    nop wait(t1, t2)
+    halt
+"""
+    v1 = load_target("moe-asic-v1")
+    result = Simulator(assemble(body), v1).run({"x": np.arange(nbytes, dtype=np.uint8)})
+    load, copy, apart = result.pc_end[2], result.pc_end[3], result.pc_end[4]
+    assert copy >= load > v1.dma_setup_cycles + nbytes / v1.hbm_bytes_per_cycle - 2
+    assert apart < 100  # bytes no load is writing: copied at once
+
+
 def test_back_to_back_tiles_pay_fill_and_drain_once() -> None:
     target = load_target("moe-asic-v1")
     rows, cols, m = target.mxu_rows, target.mxu_cols, 256

@@ -209,6 +209,10 @@ class _Run:
         self.units = {name: _Unit(name) for name in UNITS}
         bus = HbmBus(t.hbm_bytes_per_cycle)
         self.dma = {"ld": DmaTiming(t, bus), "st": DmaTiming(t, bus)}
+        #: SRAM bytes ``[lo, hi)`` an HBM load on the ld queue is still writing, until the cycle
+        #: it completes: a later on-chip copy on that queue reading them starts moving data only
+        #: then (a unit's results take effect in program order, so no token orders the two).
+        self.landing: list[tuple[int, int, int]] = []
         self.mxu = MxuTiming(t)
         #: (w, k, n, tw, dtype) of the tile the last mxu.wpre shifted in, until the next matmul
         self.preload_key: tuple[object, ...] | None = None
@@ -476,7 +480,10 @@ class _Run:
             dst = self.sram.rows(where, a["dst"], rows, row_bytes, a["dstride"])
             dst[...] = src.copy()
             self.energy.sram(issued.pc, 2 * rows * row_bytes)  # read, then written
-            return timing.schedule_local(now, rows * row_bytes)
+            lo, hi = a["src"], a["src"] + (rows - 1) * a["sstride"] + row_bytes
+            self.landing = [w for w in self.landing if w[2] > now]
+            landed = max((end for w_lo, w_hi, end in self.landing if w_lo < hi and lo < w_hi), default=now)
+            return timing.schedule_local(max(now, landed), rows * row_bytes)
         if m in ("dma.ld", "dma.st"):
             rows, row_bytes = a["rows"], a["row_bytes"]
             if m == "dma.ld":
@@ -492,7 +499,11 @@ class _Run:
             dst[...] = src.copy()
             self.energy.hbm(issued.pc, rows * row_bytes)
             self.energy.sram(issued.pc, rows * row_bytes)
-            return timing.schedule(now, rows * row_bytes)
+            scheduled = timing.schedule(now, rows * row_bytes)
+            if m == "dma.ld":
+                self.landing = [w for w in self.landing if w[2] > now]
+                self.landing.append((a["dst"], a["dst"] + (rows - 1) * a["dstride"] + row_bytes, scheduled.complete))
+            return scheduled
         n, row_bytes, stride = a["n"], a["row_bytes"], a["stride"]
         if n < 0:
             raise self.fail(issued.pc, f"row count register holds {n}")
