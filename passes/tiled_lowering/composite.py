@@ -282,6 +282,11 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             if may_block:
                 shift = Select(Binary("eq", shift, ninf), const(0, F32), shift)
             stmts.append(Compute(ex, narrow(Unary("exp", Binary("sub", widen(Operand(sc), t), shift)), t)))
+            deferred = outputs is not None and not may_block
+            if deferred and probs is not exps:
+                # Normalised after ``@ v`` (store_stmts): the product waits only for the exps in
+                # its type, the row sum and its reciprocal run on the VPU under it.
+                stmts.append(Compute(rows_block(probs, at[0], sq, kl), narrow(widen(Operand(ex), t), rt)))
             stmts += reduce_chunks(kb, "sum", sm, ex)
             if sink is not None:
                 stmts.append(Compute(sm, narrow(Binary("add", widen(Operand(sm), t),
@@ -291,6 +296,8 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
                 total_w = Select(Binary("eq", total_w, const(0, F32)), const(1, F32), total_w)
             # One reciprocal per row, then a product per element (a division costs as an exp).
             stmts.append(Compute(sm, narrow(Unary("rcp", total_w), t)))
+            if deferred:
+                return stmts
             divided: Expr = Binary("mul", widen(Operand(ex), t), widen(Operand(sm), t))
             if keep is not None:
                 divided = Select(keep, divided, const(0, F32))
@@ -312,7 +319,13 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
             """Query head ``g * group + r``'s output rows from the local to the result."""
             assert outputs is not None
             head = g * group + r
-            return [Copy(head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv)))]
+            dst, rows = head_matrix(out, (b, head, s0, 0), (1, 1, sq, dv)), window(outputs, (rows_of(head), zero), (sq, dv))
+            if may_block:
+                return [Copy(dst, rows)]
+            # The weights were left unnormalised (weights_stmts): each output row takes its
+            # reciprocal row sum here, over dv columns instead of the row's keys.
+            scale = window(row_sum, (rows_of(head), zero), (sq, 1))
+            return [Compute(dst, narrow(Binary("mul", widen(Operand(rows), t), widen(Operand(scale), t)), t))]
 
         def query_tile(starts: Starts, sizes: Sizes, kl: int = length, k0: int = 0) -> list[Stmt]:
             """Query rows ``s0 + [0, sq)`` against keys ``k0 + [0, kl)`` (the other keys are hidden
