@@ -84,7 +84,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.plot:
         from moecc.sweep_plot import require_matplotlib
 
-        require_matplotlib()
+        require_matplotlib(args.plot)
     if args.plot and len(objectives) < 2:
         raise OptionError("--plot draws two objectives",
                           remedy="give --objectives with two columns, e.g. latency_s:min,energy_j:min")

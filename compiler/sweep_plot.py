@@ -45,10 +45,20 @@ LOG_SPAN = 10.0
 MAX_LISTED = 12
 
 
-def require_matplotlib() -> None:
-    """Fail early, before a sweep runs, when ``--plot`` cannot be drawn."""
+def require_matplotlib(path: str | os.PathLike[str] | None = None) -> None:
+    """Fail early, before a sweep runs, when ``--plot`` cannot be drawn: no matplotlib, or a
+    file name whose extension names no format matplotlib writes."""
     if importlib.util.find_spec("matplotlib") is None:
         raise OptionError("--plot needs matplotlib", remedy="pip install 'moecc[plot]'")
+    if path is None:
+        return
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kind = Path(path).suffix.lstrip(".").lower()
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if kind and kind not in formats:
+        raise OptionError(f"--plot {path}: matplotlib writes no '.{kind}' files",
+                          remedy=f"name the file .png (or one of {', '.join(formats)})")
 
 
 def _axis_scale(column: str, values: Sequence[float]) -> tuple[float, str]:

@@ -322,6 +322,7 @@ def test_cli_sweep_writes_table_files_and_plot(model_path: Path, tmp_path: Path,
     (["--vary", "mxu.rows=64,128", "--retries", "2"], "--retries applies to --executor ray"),
     (["--vary", "mxu.rows=64,128", "--csv", "no/such/folder/s.csv"], "--csv 'no/such/folder/s.csv'"),
     (["--vary", "mxu.rows=64,128", "--plot", "p.png", "--objectives", "latency_s:min"], "--plot draws two"),
+    (["--vary", "mxu.rows=64,128", "--plot", "p.txt"], "matplotlib writes no '.txt' files"),
     ([], "at least one knob"),
 ])
 def test_cli_sweep_bad_options(model_path: Path, args: list[str], message: str,
