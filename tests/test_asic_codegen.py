@@ -382,7 +382,7 @@ def test_a_unit_far_ahead_is_synced_so_scheduling_stays_linear() -> None:
     the whole load history for every later instruction (a fuzzed model took 94 s before)."""
     import time
 
-    from moecc.backend.asic.isel import ByteRange
+    from moecc.backend.asic.byte_ranges import ByteRange
     from moecc.backend.asic.schedule import MAX_UNSYNCED
 
     stream = [SelectedInstruction("dma.ld", {}, "ld", (ByteRange("hbm", 64 * i, 64 * i + 64),),

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from moecc.backend.asic.byte_ranges import ByteRange, merge_ranges, strided_range
 from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
@@ -89,48 +90,6 @@ LABEL = "label"
 
 
 @dataclass(frozen=True, slots=True)
-class ByteRange:
-    """Bytes of one memory space (``hbm``, ``sram`` or ``acc``): ``[start, end)``, or, for a
-    strided DMA's side (``rows`` > 1), only ``rows`` runs of ``width`` bytes ``pitch`` apart
-    from ``start`` (``end`` then bounds the last run). Two column blocks of one matrix do not
-    overlap, so a store to one does not hold up a load of the other."""
-
-    space: str
-    start: int
-    end: int
-    rows: int = 1
-    pitch: int = 0
-    width: int = 0
-
-    def overlaps(self, other: ByteRange) -> bool:
-        return self.space == other.space and self.start < other.end and other.start < self.end and (
-            (self.rows == 1 and other.rows == 1) or strided_overlap(self, other))
-
-
-def strided_overlap(a: ByteRange, b: ByteRange) -> bool:
-    """Whether two ranges whose bounds overlap share a byte, given their runs: exact when at
-    most one is strided or both have one pitch; otherwise the bounds decide (which may only
-    add a wait)."""
-    if b.rows > 1 and a.rows == 1:
-        a, b = b, a
-    if b.rows == 1:  # a strided, b contiguous: is a run of a's within [b.start, b.end)?
-        first = max(0, (b.start - a.width - a.start) // a.pitch + 1)  # the first run ending after b.start
-        last = min(a.rows - 1, (b.end - 1 - a.start) // a.pitch)  # the last run starting before b.end
-        return first <= last
-    if a.pitch != b.pitch:
-        return True
-    # One pitch: in a's frame (its runs at rows 0.. of columns [0, a.width)), b's run j starts at
-    # row q + j, column r, and may wrap into the next row.
-    p = a.pitch
-    q, r = divmod(b.start - a.start, p)
-
-    def rows_meet(first: int) -> bool:
-        return first < a.rows and 0 < first + b.rows
-
-    return (r < a.width and rows_meet(q)) or (r + b.width > p and rows_meet(q + 1))
-
-
-@dataclass(frozen=True, slots=True)
 class SelectedInstruction:
     """One instruction before scheduling: ``ProgramBuilder.emit`` operands plus what it touches."""
 
@@ -145,26 +104,6 @@ class SelectedInstruction:
 
 #: Queued unit -> its mark instruction (completes after the unit's earlier instructions).
 UNIT_MARKS: dict[str, str] = {"ld": "dma.ld.mark", "st": "dma.st.mark", "mxu": "mxu.mark", "vpu": "vpu.mark"}
-
-
-def _strided(space: str, start: int, rows: int, pitch: int, width: int) -> ByteRange:
-    """The bytes of ``rows`` runs of ``width`` bytes ``pitch`` apart (one range when they touch)."""
-    end = start + (rows - 1) * pitch + width
-    if rows == 1 or pitch <= width:
-        return ByteRange(space, start, end)
-    return ByteRange(space, start, end, rows, pitch, width)
-
-
-def merge_ranges(ranges: Sequence[ByteRange]) -> tuple[ByteRange, ...]:
-    """``ranges`` as the fewest disjoint ranges covering the same bytes, per space."""
-    merged: list[ByteRange] = []
-    for r in sorted(ranges, key=lambda r: (r.space, r.start)):
-        last = merged[-1] if merged else None
-        if last is not None and last.space == r.space and r.start <= last.end:
-            merged[-1] = ByteRange(r.space, last.start, max(last.end, r.end))  # the bounds: a superset
-        else:
-            merged.append(r)
-    return tuple(merged)
 
 
 def is_label(inst: SelectedInstruction) -> bool:
@@ -366,8 +305,8 @@ def _dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: i
             h = hbm_base + row_start * hbm_stride + col_start
             s = sram_base + row_start * sram_stride + col_start
             hs, ss = (hbm_stride, sram_stride) if count > 1 else (0, 0)
-            hbm_range = _strided(far_space, h, count, hbm_stride, col_bytes)
-            sram_range = _strided("sram", s, count, sram_stride, col_bytes)
+            hbm_range = strided_range(far_space, h, count, hbm_stride, col_bytes)
+            sram_range = strided_range("sram", s, count, sram_stride, col_bytes)
             if loading:
                 sel.emit(mnemonic, reads=[hbm_range], writes=[sram_range],
                          dst=sel.address(mnemonic, "dst", s), src=sel.address(mnemonic, "src", h),

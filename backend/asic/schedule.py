@@ -53,7 +53,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from moecc.backend.asic.isel import UNIT_MARKS, ByteRange, SelectedInstruction, merge_ranges, strided_overlap
+from moecc.backend.asic.byte_ranges import ByteRange, merge_ranges, strided_overlap
+from moecc.backend.asic.isel import UNIT_MARKS, SelectedInstruction
 
 QUEUED_UNITS: tuple[str, ...] = ("ld", "st", "mxu", "vpu")
 TOKENS: tuple[int, ...] = tuple(range(1, 32))
