@@ -190,8 +190,9 @@ def _by_kernel(exe: Any, stats: Any, target: Any, mxu_dtype: str) -> list[dict[s
     below its peak rate (an MXU loading weights for short streams), else ``stalls``
     (``stall_cycles``: the cycles beyond the busiest unit's; ``dma_setup_cycles``: what its
     DMAs' descriptor latency would be if none overlapped)."""
-    from moecc.energy_report import kernel_energy_joules
+    from moecc.energy_report import kernel_energy_joules, static_watts
 
+    static = static_watts(target)
     sources = {k.name: list(k.sources) for k in exe.module.steps if isinstance(k, Kernel)}
     total = max(1, int(stats.cycles))
     peak = target.peak_flops_per_cycle(mxu_dtype)
@@ -209,7 +210,7 @@ def _by_kernel(exe: Any, stats: Any, target: Any, mxu_dtype: str) -> list[dict[s
             bound = f"{unit} busy"  # busy below its peak rate: weight loads, short streams, small DMAs
         else:
             bound = "stalls"
-        energy = kernel_energy_joules(work, cycles, target)
+        energy = kernel_energy_joules(work, cycles, target, static)
         rows.append({"kernel": name, "onnx_nodes": sources.get(name, []), "cycles": cycles, "ends_at_cycle": end,
                      "energy_joules": energy,
                      "share": round(cycles / total, 4), "flops": work["flops"], "hbm_bytes": work["hbm_bytes"],

@@ -46,7 +46,7 @@ def energy_figures(graph: Graph, target: Any, dynamic_pj: Mapping[str, float], a
     area = target.area_mm2()
     seconds = asic_seconds + host_seconds
     joules = {name: pj * PJ for name, pj in dynamic_pj.items()}
-    joules["static"] = target.energy.static_watts_per_mm2 * area["total"] * seconds
+    joules["static"] = static_watts(target) * seconds
     joules["host"] = target.energy.host_watts * host_seconds
     joules["total"] = sum(joules.values())
     tokens, tokens_from = tokens_per_run(graph)
@@ -61,11 +61,15 @@ def energy_figures(graph: Graph, target: Any, dynamic_pj: Mapping[str, float], a
     }
 
 
-def kernel_energy_joules(work: Mapping[str, Any], cycles: int, target: Any) -> float:
-    """One kernel's energy: its instructions' dynamic energy and the die's static power over the
-    cycles it accounts for."""
-    static_watts = target.energy.static_watts_per_mm2 * target.area_mm2()["total"]
-    return float(work.get("energy_pj", 0.0)) * PJ + static_watts * cycles / target.clock_hz
+def static_watts(target: Any) -> float:
+    """The die's static power: ``energy.static_watts_per_mm2`` over its area."""
+    return target.energy.static_watts_per_mm2 * target.area_mm2()["total"]
+
+
+def kernel_energy_joules(work: Mapping[str, Any], cycles: int, target: Any, static: float) -> float:
+    """One kernel's energy: its instructions' dynamic energy and the die's ``static`` power
+    (:func:`static_watts`) over the cycles it accounts for."""
+    return float(work.get("energy_pj", 0.0)) * PJ + static * cycles / target.clock_hz
 
 
 def format_energy_line(report: Mapping[str, Any]) -> str:
@@ -77,4 +81,4 @@ def format_energy_line(report: Mapping[str, Any]) -> str:
             f"({report['tokens']} tokens per run); die {report['area_mm2']['total']:.1f} mm^2")
 
 
-__all__ = ["energy_figures", "format_energy_line", "kernel_energy_joules", "tokens_per_run"]
+__all__ = ["energy_figures", "format_energy_line", "kernel_energy_joules", "static_watts", "tokens_per_run"]
