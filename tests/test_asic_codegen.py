@@ -481,3 +481,26 @@ def test_no_prefetch_into_bytes_the_kernel_before_still_uses() -> None:
     program = build_program(scheduled, hbm_regions(planned), None)
     result = Simulator(program, V1).run({"x": x, "w": w, "w2": w2v})
     np.testing.assert_allclose(result.read("z"), (x @ w) @ w2v, rtol=1e-4, atol=1e-4)
+
+
+def test_no_token_free_fences_the_producer_instead_of_a_barrier() -> None:
+    """Every token held by a load and the VPU op that reads it (the MXU knows none of them
+    started), then a matmul reading one VPU result: dispatch waits for that producer on the
+    fence token, not for every unit's work."""
+    from moecc.backend.asic.byte_ranges import ByteRange
+    from moecc.backend.asic.schedule import FENCE_TOKEN, TOKENS
+
+    def sram(i: int) -> tuple[ByteRange, ...]:
+        return (ByteRange("sram", 256 * i, 256 * i + 64),)
+
+    stream = [SelectedInstruction("dma.ld", {}, "ld", (ByteRange("hbm", 64 * i, 64 * i + 64),), sram(i))
+              for i in range(len(TOKENS))]
+    stream += [SelectedInstruction("vpu.add", {}, "vpu", sram(i), sram(1000 + i)) for i in range(len(TOKENS))]
+    stream.append(SelectedInstruction("mxu.mm", {}, "mxu", sram(1000), (ByteRange("acc", 0, 64),)))
+    scheduled, stats = schedule(stream)
+    assert stats.barriers == 0 and stats.fences >= 1
+    fence = next(i for i, item in enumerate(scheduled) if item.inst.mnemonic == "nop")
+    assert FENCE_TOKEN in scheduled[fence].wait
+    matmul = next(i for i, item in enumerate(scheduled) if item.inst.mnemonic == "mxu.mm")
+    producer = next(i for i, item in enumerate(scheduled) if item.inst is stream[len(TOKENS)])
+    assert producer < fence < matmul and scheduled[producer].signal == FENCE_TOKEN

@@ -57,11 +57,15 @@ from moecc.backend.asic.byte_ranges import ByteRange, merge_ranges, strided_over
 from moecc.backend.asic.isel import UNIT_MARKS, SelectedInstruction
 
 QUEUED_UNITS: tuple[str, ...] = ("ld", "st", "mxu", "vpu")
-TOKENS: tuple[int, ...] = tuple(range(1, 32))
+#: Tokens an instruction's waits are given.
+TOKENS: tuple[int, ...] = tuple(range(1, 31))
+#: A token only the control unit's fences take, when no other is free (:meth:`Scheduler._fence`):
+#: dispatch then waits for that one producer instead of a ``barrier`` for every unit's work.
+FENCE_TOKEN = 31
 MAX_WAITS = 2
 #: Tokens run-time loops leave alone (code between loops tries them first): see
 #: :meth:`Scheduler._token_for`.
-BETWEEN_LOOPS_TOKENS = frozenset(range(28, 32))
+BETWEEN_LOOPS_TOKENS = frozenset(range(27, 31))
 #: Instructions another unit may run ahead of what an instruction knows complete before a
 #: ``barrier`` syncs them (keeps the hazard scan, and so scheduling, linear in the stream).
 MAX_UNSYNCED = 2048
@@ -143,7 +147,7 @@ class Scheduler:
     nodes: dict[str, list[_Node]] = field(default_factory=lambda: {u: [] for u in QUEUED_UNITS})
     unit_clock: dict[str, Clock] = field(default_factory=lambda: {u: _ZERO for u in QUEUED_UNITS})
     ctrl_clock: Clock = _ZERO
-    tokens: dict[int, _TokenUse | None] = field(default_factory=lambda: {t: None for t in TOKENS})
+    tokens: dict[int, _TokenUse | None] = field(default_factory=lambda: {t: None for t in (*TOKENS, FENCE_TOKEN)})
     #: Output position where the current guarded iteration starts: :meth:`guard` queues marks
     #: for the work before it.
     region_start: int = 0
@@ -171,8 +175,10 @@ class Scheduler:
         return clock[_UNIT_INDEX[first.unit]] >= first.seq
 
     def _token_for(self, producer: _Node, consumer_unit: str, consumer_seq: int, position: int,
-                   consumer_clock: Clock, taken: Sequence[int] = ()) -> int | None:
-        if self.loop_entry is not None:
+                   consumer_clock: Clock, taken: Sequence[int] = (), fence: bool = False) -> int | None:
+        if fence:  # a control-unit fence's own token (see FENCE_TOKEN)
+            order = [FENCE_TOKEN]
+        elif self.loop_entry is not None:
             # A run-time loop leaves the tokens the code between loops tries first alone:
             # after a loop only what was known before it holds, so the tokens it took stay
             # taken until the next loop's end fences on it, and those fences need free ones.
@@ -191,8 +197,9 @@ class Scheduler:
                 and self._before(w, consumer_unit, consumer_seq, position, consumer_clock)
                 for w in (use.consumer, *use.also)
             ):
-                self.lru.remove(token)
-                self.lru.append(token)
+                if token in self.lru:
+                    self.lru.remove(token)
+                    self.lru.append(token)
                 return token
         return None
 
@@ -211,14 +218,17 @@ class Scheduler:
         done = tuple(len(self.nodes[u]) for u in QUEUED_UNITS)
         self.ctrl_clock = done  # type: ignore[assignment]
         if self.loop_entry is None:
-            self.tokens = {t: None for t in TOKENS}
+            self.tokens = {t: None for t in (*TOKENS, FENCE_TOKEN)}
         # else: inside a run-time loop's iteration, which may be skipped, the barrier may not
         # run: the token uses stay recorded (the clock frees them on this path) for after it.
 
     def _fence(self, producer: _Node) -> bool:
-        """``nop wait(t)`` on ``producer`` before the next instruction; False if no token is free."""
+        """``nop wait(t)`` on ``producer`` before the next instruction; False if no token is free
+        (:data:`FENCE_TOKEN` is tried last, outside run-time loops)."""
         position = len(self.out)
         token = self._token_for(producer, "ctrl", 0, position, self.ctrl_clock)
+        if token is None and self.loop_entry is None:
+            token = self._token_for(producer, "ctrl", 0, position, self.ctrl_clock, fence=True)
         if token is None:
             return False
         fence = _Fence(position, self.ctrl_clock)
@@ -438,6 +448,12 @@ class Scheduler:
         chosen: list[tuple[_Node, int]] = []
         for producer in producers:
             token = self._token_for(producer, unit, seq, position, clock, [t for _, t in chosen])
+            if token is None and self.loop_entry is None and self._fence(producer):
+                # No token for the wait: dispatch waits for this producer instead (it is known
+                # complete to everything after), not for every unit's work as a barrier would.
+                clock = _merge(self.unit_clock[unit], self.ctrl_clock)
+                position = len(self.out)
+                continue
             if token is None:
                 self._barrier("barrier: no dependency token free")
                 chosen = []

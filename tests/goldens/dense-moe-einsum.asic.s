@@ -24,7 +24,7 @@
     li r1, 12582912                                                                                  ; fill_weights_0 (/Einsum): load _Einsum_output_0_iota -> _Einsum_output_0_iota.fill
     dma.ld sram[r1 + 0x2300], hbm[r0 + 0x4100], rows=1, row_bytes=16, sstride=0, dstride=0           ; fill_weights_0 (/Einsum): load _Einsum_output_0_iota -> _Einsum_output_0_iota.fill
 ; kernel _Einsum_output_0_route (/Einsum)
-    dma.ld sram[r0 + 0x2580], hbm[r0 + 0x4140], rows=64, row_bytes=16, sstride=16, dstride=16 signal(t28) ; _Einsum_output_0_route (/Einsum): load router.weight -> t1_f32_64x4
+    dma.ld sram[r0 + 0x2580], hbm[r0 + 0x4140], rows=64, row_bytes=16, sstride=16, dstride=16 signal(t27) ; _Einsum_output_0_route (/Einsum): load router.weight -> t1_f32_64x4
 ; kernel fill_weights_0 (/Einsum)
     li r2, 262144                                                                                    ; fill_weights_0 (/Einsum): load experts.w_down -> experts.w_down.fill
     dma.ld sram[r1 + 0x2340], hbm[r2 + 0x4540], rows=512, row_bytes=256, sstride=256, dstride=256    ; fill_weights_0 (/Einsum): load experts.w_down -> experts.w_down.fill
@@ -34,10 +34,10 @@
     li r5, 131072                                                                                    ; fill_weights_0 (/Einsum): load transpose_12 -> transpose_12.fill
     dma.ld sram[r4 + 0x2340], hbm[r5 + 0x4540], rows=256, row_bytes=512, sstride=512, dstride=512    ; fill_weights_0 (/Einsum): load transpose_12 -> transpose_12.fill
 ; kernel _Einsum_output_0_route (/Einsum)
-    dma.ld sram[r0 + 0x580], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256 signal(t29) ; _Einsum_output_0_route (/Einsum): load hidden_states -> t0_f32_32x64
-    mxu.wpre sram[r0 + 0x2580], k=64, n=4, dtype=f32, tw=0 wait(t28)                                 ; _Einsum_output_0_route (/Einsum): matmul acc = t0_f32_32x64 @ t1_f32_64x4
-    mxu.mm acc[r0 + 0x0], sram[r0 + 0x580], sram[r0 + 0x2580], m=32, k=64, n=4, dtype=f32, acc=0, tw=0 wait(t29) signal(t30) ; _Einsum_output_0_route (/Einsum): matmul acc = t0_f32_32x64 @ t1_f32_64x4
-    vpu.mov sram[r0 + 0x0], acc[r0 + 0x0], rows=1, cols=64, dtype=f32, bcast=none wait(t30)          ; _Einsum_output_0_route (/Einsum): mov -> _Einsum_output_0_probs [_blk=0]
+    dma.ld sram[r0 + 0x580], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256 signal(t28) ; _Einsum_output_0_route (/Einsum): load hidden_states -> t0_f32_32x64
+    mxu.wpre sram[r0 + 0x2580], k=64, n=4, dtype=f32, tw=0 wait(t27)                                 ; _Einsum_output_0_route (/Einsum): matmul acc = t0_f32_32x64 @ t1_f32_64x4
+    mxu.mm acc[r0 + 0x0], sram[r0 + 0x580], sram[r0 + 0x2580], m=32, k=64, n=4, dtype=f32, acc=0, tw=0 wait(t28) signal(t29) ; _Einsum_output_0_route (/Einsum): matmul acc = t0_f32_32x64 @ t1_f32_64x4
+    vpu.mov sram[r0 + 0x0], acc[r0 + 0x0], rows=1, cols=64, dtype=f32, bcast=none wait(t29)          ; _Einsum_output_0_route (/Einsum): mov -> _Einsum_output_0_probs [_blk=0]
     vpu.rmax sram[r0 + 0x400], sram[r0 + 0x0], rows=16, cols=4, dtype=f32                            ; _Einsum_output_0_route (/Einsum): rmax -> row_max.b16 [_blk=0]
     vpu.sub sram[r0 + 0x29c0], sram[r0 + 0x0], sram[r0 + 0x400], rows=16, cols=4, dtype=f32, bcast=col ; _Einsum_output_0_route (/Einsum): sub -> t3_f32_16x4 [_blk=0]
     vpu.exp sram[r0 + 0x200], sram[r0 + 0x29c0], rows=16, cols=4, dtype=f32, bcast=none              ; _Einsum_output_0_route (/Einsum): exp -> exps.b16 [_blk=0]
@@ -49,48 +49,48 @@
     vpu.exp sram[r0 + 0x300], sram[r0 + 0x2ac0], rows=16, cols=4, dtype=f32, bcast=none              ; _Einsum_output_0_route (/Einsum): exp -> exps.b16 [_blk=0]
     vpu.rsum sram[r0 + 0x4c0], sram[r0 + 0x300], rows=16, cols=4, dtype=f32                          ; _Einsum_output_0_route (/Einsum): rsum -> row_sum.b16 [_blk=0]
     vpu.div sram[r0 + 0x100], sram[r0 + 0x300], sram[r0 + 0x4c0], rows=16, cols=4, dtype=f32, bcast=col ; _Einsum_output_0_route (/Einsum): div -> _Einsum_output_0_probs [_blk=0]
-    vpu.topk sram[r0 + 0x2e00], sram[r0 + 0x0], sram[r0 + 0x2f00], rows=32, cols=4, dtype=f32, k=2 signal(t31) ; _Einsum_output_0_route (/Einsum): topk -> t7_f32_32x2
-    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x2e00], rows=32, row_bytes=8, sstride=8, dstride=8 wait(t31) signal(t1) ; _Einsum_output_0_route (/Einsum): store t7_f32_32x2 -> _Einsum_output_0_top
+    vpu.topk sram[r0 + 0x2e00], sram[r0 + 0x0], sram[r0 + 0x2f00], rows=32, cols=4, dtype=f32, k=2 signal(t30) ; _Einsum_output_0_route (/Einsum): topk -> t7_f32_32x2
+    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x2e00], rows=32, row_bytes=8, sstride=8, dstride=8 wait(t30) signal(t1) ; _Einsum_output_0_route (/Einsum): store t7_f32_32x2 -> _Einsum_output_0_top
     dma.st hbm[r0 + 0x4000], sram[r0 + 0x2f00], rows=32, row_bytes=8, sstride=8, dstride=8           ; _Einsum_output_0_route (/Einsum): store t8_i32_32x2 -> _Einsum_output_0_expert
-    dma.ld.sram sram[r0 + 0x3000], sram[r1 + 0x2200], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t1) signal(t28) ; _Einsum_output_0_route (/Einsum): load _Einsum_output_0_top -> t9_f32_16x2 [_blk1=0]
-    vpu.rsum sram[r0 + 0x500], sram[r0 + 0x3000], rows=16, cols=2, dtype=f32 wait(t28) signal(t29)   ; _Einsum_output_0_route (/Einsum): rsum -> top_sum.b16 [_blk1=0]
-    vpu.div sram[r0 + 0x3100], sram[r0 + 0x3000], sram[r0 + 0x500], rows=16, cols=2, dtype=f32, bcast=col signal(t30) ; _Einsum_output_0_route (/Einsum): div -> t10_f32_16x2 [_blk1=0]
-    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x3100], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t29, t30) ; _Einsum_output_0_route (/Einsum): store t10_f32_16x2 -> _Einsum_output_0_top [_blk1=0]
-    dma.ld.sram sram[r0 + 0x3080], sram[r1 + 0x2280], rows=16, row_bytes=8, sstride=8, dstride=8 signal(t31) ; _Einsum_output_0_route (/Einsum): load _Einsum_output_0_top -> t9_f32_16x2 [_blk1=0]
-    vpu.rsum sram[r0 + 0x540], sram[r0 + 0x3080], rows=16, cols=2, dtype=f32 wait(t31) signal(t28)   ; _Einsum_output_0_route (/Einsum): rsum -> top_sum.b16 [_blk1=0]
+    dma.ld.sram sram[r0 + 0x3000], sram[r1 + 0x2200], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t1) signal(t27) ; _Einsum_output_0_route (/Einsum): load _Einsum_output_0_top -> t9_f32_16x2 [_blk1=0]
+    vpu.rsum sram[r0 + 0x500], sram[r0 + 0x3000], rows=16, cols=2, dtype=f32 wait(t27) signal(t28)   ; _Einsum_output_0_route (/Einsum): rsum -> top_sum.b16 [_blk1=0]
+    vpu.div sram[r0 + 0x3100], sram[r0 + 0x3000], sram[r0 + 0x500], rows=16, cols=2, dtype=f32, bcast=col signal(t29) ; _Einsum_output_0_route (/Einsum): div -> t10_f32_16x2 [_blk1=0]
+    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x3100], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t28, t29) ; _Einsum_output_0_route (/Einsum): store t10_f32_16x2 -> _Einsum_output_0_top [_blk1=0]
+    dma.ld.sram sram[r0 + 0x3080], sram[r1 + 0x2280], rows=16, row_bytes=8, sstride=8, dstride=8 signal(t30) ; _Einsum_output_0_route (/Einsum): load _Einsum_output_0_top -> t9_f32_16x2 [_blk1=0]
+    vpu.rsum sram[r0 + 0x540], sram[r0 + 0x3080], rows=16, cols=2, dtype=f32 wait(t30) signal(t27)   ; _Einsum_output_0_route (/Einsum): rsum -> top_sum.b16 [_blk1=0]
     vpu.div sram[r0 + 0x3180], sram[r0 + 0x3080], sram[r0 + 0x540], rows=16, cols=2, dtype=f32, bcast=col signal(t2) ; _Einsum_output_0_route (/Einsum): div -> t10_f32_16x2 [_blk1=0]
-    dma.st.sram sram[r1 + 0x2280], sram[r0 + 0x3180], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t28, t2) ; _Einsum_output_0_route (/Einsum): store t10_f32_16x2 -> _Einsum_output_0_top [_blk1=0]
+    dma.st.sram sram[r1 + 0x2280], sram[r0 + 0x3180], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t27, t2) ; _Einsum_output_0_route (/Einsum): store t10_f32_16x2 -> _Einsum_output_0_top [_blk1=0]
 ; kernel _Einsum_output_0 (/Einsum)
-    vpu.fill sram[r0 + 0x2d200], rows=1, cols=128, dtype=f32, imm=0.0 signal(t31)                    ; _Einsum_output_0 (/Einsum): fill -> t0_f32_1x128
-    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xd200], rows=1, row_bytes=512, sstride=0, dstride=0 wait(t31) signal(t3) ; _Einsum_output_0 (/Einsum): store t0_f32_1x128 -> _Einsum_output_0_gates
+    vpu.fill sram[r0 + 0x2d200], rows=1, cols=128, dtype=f32, imm=0.0 signal(t30)                    ; _Einsum_output_0 (/Einsum): fill -> t0_f32_1x128
+    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xd200], rows=1, row_bytes=512, sstride=0, dstride=0 wait(t30) signal(t3) ; _Einsum_output_0 (/Einsum): store t0_f32_1x128 -> _Einsum_output_0_gates
     dma.ld.sram sram[r5 + 0xd900], sram[r1 + 0x2300], rows=1, row_bytes=16, sstride=0, dstride=0     ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_iota.home -> t3_i32_1x4
-    dma.ld.sram sram[r5 + 0xd400], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t3) signal(t30) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t1_f32_32x4 [_l0=0]
+    dma.ld.sram sram[r5 + 0xd400], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t3) signal(t29) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t1_f32_32x4 [_l0=0]
     dma.ld sram[r5 + 0xd800], hbm[r0 + 0x4000], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t4) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_expert -> t2_i32_1x32 [_l0=0]
     vpu.mov sram[r0 + 0x2d940], sram[r0 + 0x2d800], rows=32, cols=4, dtype=i32, bcast=col wait(t4)   ; _Einsum_output_0 (/Einsum): mov -> t4_i32_32x4 [_l0=0]
     vpu.cmpeq sram[r0 + 0x2dd40], sram[r0 + 0x2d940], sram[r0 + 0x2d900], rows=32, cols=4, dtype=i32, bcast=row ; _Einsum_output_0 (/Einsum): cmpeq -> t5_i32_32x4 [_l0=0]
     vpu.cvt sram[r0 + 0x2e140], sram[r0 + 0x2dd40], rows=32, cols=4, dtype=i32, odt=f32, bcast=none  ; _Einsum_output_0 (/Einsum): cvt -> t6_f32_32x4 [_l0=0]
-    dma.ld.sram sram[r5 + 0xe540], sram[r1 + 0x2200], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_top -> t7_f32_1x32 [_l0=0]
+    dma.ld.sram sram[r5 + 0xe540], sram[r1 + 0x2200], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t28) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_top -> t7_f32_1x32 [_l0=0]
     vpu.fill sram[r0 + 0x2e740], rows=32, cols=4, dtype=f32, imm=0.0                                 ; _Einsum_output_0 (/Einsum): fill -> t8_f32_32x4 [_l0=0]
-    vpu.sel sram[r0 + 0x2e740], sram[r0 + 0x2e140], sram[r0 + 0x2e540], rows=32, cols=4, dtype=f32, bcast=col wait(t29) ; _Einsum_output_0 (/Einsum): sel -> t8_f32_32x4 [_l0=0]
-    vpu.add sram[r0 + 0x2eb40], sram[r0 + 0x2d400], sram[r0 + 0x2e740], rows=32, cols=4, dtype=f32, bcast=none signal(t28) ; _Einsum_output_0 (/Einsum): add -> t9_f32_32x4 [_l0=0]
-    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xeb40], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t30, t28) signal(t31) ; _Einsum_output_0 (/Einsum): store t9_f32_32x4 -> _Einsum_output_0_gates [_l0=0]
-    dma.ld.sram sram[r5 + 0xd600], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t31) signal(t28) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t1_f32_32x4 [_l0=0]
-    dma.ld sram[r5 + 0xd880], hbm[r0 + 0x4004], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_expert -> t2_i32_1x32 [_l0=0]
-    vpu.mov sram[r0 + 0x2db40], sram[r0 + 0x2d880], rows=32, cols=4, dtype=i32, bcast=col wait(t29)  ; _Einsum_output_0 (/Einsum): mov -> t4_i32_32x4 [_l0=0]
+    vpu.sel sram[r0 + 0x2e740], sram[r0 + 0x2e140], sram[r0 + 0x2e540], rows=32, cols=4, dtype=f32, bcast=col wait(t28) ; _Einsum_output_0 (/Einsum): sel -> t8_f32_32x4 [_l0=0]
+    vpu.add sram[r0 + 0x2eb40], sram[r0 + 0x2d400], sram[r0 + 0x2e740], rows=32, cols=4, dtype=f32, bcast=none signal(t27) ; _Einsum_output_0 (/Einsum): add -> t9_f32_32x4 [_l0=0]
+    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xeb40], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t29, t27) signal(t30) ; _Einsum_output_0 (/Einsum): store t9_f32_32x4 -> _Einsum_output_0_gates [_l0=0]
+    dma.ld.sram sram[r5 + 0xd600], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t30) signal(t27) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t1_f32_32x4 [_l0=0]
+    dma.ld sram[r5 + 0xd880], hbm[r0 + 0x4004], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t28) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_expert -> t2_i32_1x32 [_l0=0]
+    vpu.mov sram[r0 + 0x2db40], sram[r0 + 0x2d880], rows=32, cols=4, dtype=i32, bcast=col wait(t28)  ; _Einsum_output_0 (/Einsum): mov -> t4_i32_32x4 [_l0=0]
     vpu.cmpeq sram[r0 + 0x2df40], sram[r0 + 0x2db40], sram[r0 + 0x2d900], rows=32, cols=4, dtype=i32, bcast=row ; _Einsum_output_0 (/Einsum): cmpeq -> t5_i32_32x4 [_l0=0]
     vpu.cvt sram[r0 + 0x2e340], sram[r0 + 0x2df40], rows=32, cols=4, dtype=i32, odt=f32, bcast=none  ; _Einsum_output_0 (/Einsum): cvt -> t6_f32_32x4 [_l0=0]
-    dma.ld.sram sram[r5 + 0xe5c0], sram[r1 + 0x2204], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t30) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_top -> t7_f32_1x32 [_l0=0]
+    dma.ld.sram sram[r5 + 0xe5c0], sram[r1 + 0x2204], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_top -> t7_f32_1x32 [_l0=0]
     vpu.fill sram[r0 + 0x2e940], rows=32, cols=4, dtype=f32, imm=0.0                                 ; _Einsum_output_0 (/Einsum): fill -> t8_f32_32x4 [_l0=0]
-    vpu.sel sram[r0 + 0x2e940], sram[r0 + 0x2e340], sram[r0 + 0x2e5c0], rows=32, cols=4, dtype=f32, bcast=col wait(t30) ; _Einsum_output_0 (/Einsum): sel -> t8_f32_32x4 [_l0=0]
+    vpu.sel sram[r0 + 0x2e940], sram[r0 + 0x2e340], sram[r0 + 0x2e5c0], rows=32, cols=4, dtype=f32, bcast=col wait(t29) ; _Einsum_output_0 (/Einsum): sel -> t8_f32_32x4 [_l0=0]
     vpu.add sram[r0 + 0x2ed40], sram[r0 + 0x2d600], sram[r0 + 0x2e940], rows=32, cols=4, dtype=f32, bcast=none signal(t5) ; _Einsum_output_0 (/Einsum): add -> t9_f32_32x4 [_l0=0]
-    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xed40], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t28, t5) signal(t11) ; _Einsum_output_0 (/Einsum): store t9_f32_32x4 -> _Einsum_output_0_gates [_l0=0]
+    dma.st.sram sram[r1 + 0x2000], sram[r5 + 0xed40], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t27, t5) signal(t11) ; _Einsum_output_0 (/Einsum): store t9_f32_32x4 -> _Einsum_output_0_gates [_l0=0]
     vpu.fill sram[r0 + 0x2b200], rows=1, cols=2048, dtype=f32, imm=0.0                               ; _Einsum_output_0 (/Einsum): fill -> _Einsum_output_0_acc
     li r6, 196608                                                                                    ; _Einsum_output_0 (/Einsum): load hidden_states -> t11_f32_32x64
     dma.ld sram[r6 + 0xf40], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256         ; _Einsum_output_0 (/Einsum): load hidden_states -> t11_f32_32x64
     dma.ld.sram sram[r6 + 0x2f40], sram[r3 + 0x2340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t6) ; _Einsum_output_0 (/Einsum): load transpose.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r5 + 0x12f40], k=64, n=128, dtype=f32, tw=0 wait(t6)                               ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x200], sram[r6 + 0xf40], sram[r5 + 0x12f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t31) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x3200], acc[r0 + 0x200], rows=32, cols=128, dtype=f32, bcast=none wait(t31)   ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
+    mxu.mm acc[r0 + 0x200], sram[r6 + 0xf40], sram[r5 + 0x12f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x3200], acc[r0 + 0x200], rows=32, cols=128, dtype=f32, bcast=none wait(t30)   ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
     li r7, 327680                                                                                    ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     dma.ld.sram sram[r7 + 0x2f40], sram[r4 + 0x2340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t7) ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     mxu.wpre sram[r2 + 0x12f40], k=64, n=128, dtype=f32, tw=0 wait(t7)                               ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
@@ -102,73 +102,73 @@
     li r8, 589824                                                                                    ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     dma.ld.sram sram[r8 + 0x6f40], sram[r1 + 0x2340], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t9) ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     mxu.wpre sram[r8 + 0x6f40], k=128, n=64, dtype=f32, tw=0 wait(t9)                                ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    mxu.mm acc[r5 + 0x200], sram[r0 + 0x3200], sram[r8 + 0x6f40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t10) signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x23200], acc[r0 + 0x20200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
-    dma.ld.sram sram[r5 + 0xe540], sram[r1 + 0x2000], rows=32, row_bytes=4, sstride=16, dstride=4 wait(t11) signal(t30) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t7_f32_1x32 [_l1=0]
-    vpu.mul sram[r8 + 0x26f40], sram[r0 + 0x23200], sram[r0 + 0x2e540], rows=32, cols=64, dtype=f32, bcast=col wait(t30) ; _Einsum_output_0 (/Einsum): mul -> t18_f32_32x64 [_l1=0]
+    mxu.mm acc[r5 + 0x200], sram[r0 + 0x3200], sram[r8 + 0x6f40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t10) signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x23200], acc[r0 + 0x20200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
+    dma.ld.sram sram[r5 + 0xe540], sram[r1 + 0x2000], rows=32, row_bytes=4, sstride=16, dstride=4 wait(t11) signal(t29) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t7_f32_1x32 [_l1=0]
+    vpu.mul sram[r8 + 0x26f40], sram[r0 + 0x23200], sram[r0 + 0x2e540], rows=32, cols=64, dtype=f32, bcast=col wait(t29) ; _Einsum_output_0 (/Einsum): mul -> t18_f32_32x64 [_l1=0]
     vpu.add sram[r0 + 0x2b200], sram[r0 + 0x2b200], sram[r8 + 0x26f40], rows=32, cols=64, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): add -> _Einsum_output_0_acc [_l1=0]
     dma.ld.sram sram[r6 + 0xaf40], sram[r3 + 0xa340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t12) ; _Einsum_output_0 (/Einsum): load transpose.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r5 + 0x1af40], k=64, n=128, dtype=f32, tw=0 wait(t12)                              ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x4200], sram[r6 + 0xf40], sram[r5 + 0x1af40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x7200], acc[r0 + 0x4200], rows=32, cols=128, dtype=f32, bcast=none wait(t28)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
+    mxu.mm acc[r0 + 0x4200], sram[r6 + 0xf40], sram[r5 + 0x1af40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t27) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x7200], acc[r0 + 0x4200], rows=32, cols=128, dtype=f32, bcast=none wait(t27)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
     dma.ld.sram sram[r7 + 0xaf40], sram[r4 + 0xa340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t13) ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     mxu.wpre sram[r2 + 0x1af40], k=64, n=128, dtype=f32, tw=0 wait(t13)                              ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x14200], sram[r6 + 0xf40], sram[r7 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t31) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x17200], acc[r0 + 0x14200], rows=32, cols=128, dtype=f32, bcast=none wait(t31) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
+    mxu.mm acc[r0 + 0x14200], sram[r6 + 0xf40], sram[r7 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x17200], acc[r0 + 0x14200], rows=32, cols=128, dtype=f32, bcast=none wait(t30) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
     vpu.sigmoid sram[r2 + 0x36f40], sram[r0 + 0x7200], rows=32, cols=128, dtype=f32, bcast=none      ; _Einsum_output_0 (/Einsum): sigmoid -> t14_f32_32x128 [_l1=0]
     vpu.mul sram[r7 + 0x36f40], sram[r0 + 0x7200], sram[r2 + 0x36f40], rows=32, cols=128, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): mul -> t15_f32_32x128 [_l1=0]
     vpu.mul sram[r0 + 0x7200], sram[r7 + 0x36f40], sram[r0 + 0x17200], rows=32, cols=128, dtype=f32, bcast=none signal(t15) ; _Einsum_output_0 (/Einsum): mul -> _Einsum_output_0_gate [_l1=0]
     dma.ld.sram sram[r8 + 0xef40], sram[r1 + 0xa340], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t14) ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     mxu.wpre sram[r8 + 0xef40], k=128, n=64, dtype=f32, tw=0 wait(t14)                               ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    mxu.mm acc[r5 + 0x2200], sram[r0 + 0x7200], sram[r8 + 0xef40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t15) signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x25200], acc[r0 + 0x22200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
+    mxu.mm acc[r5 + 0x2200], sram[r0 + 0x7200], sram[r8 + 0xef40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t15) signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x25200], acc[r0 + 0x22200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
     dma.ld.sram sram[r5 + 0xe5c0], sram[r1 + 0x2004], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t16) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t7_f32_1x32 [_l1=0]
     vpu.mul sram[r8 + 0x28f40], sram[r0 + 0x25200], sram[r0 + 0x2e5c0], rows=32, cols=64, dtype=f32, bcast=col wait(t16) ; _Einsum_output_0 (/Einsum): mul -> t18_f32_32x64 [_l1=0]
     vpu.add sram[r0 + 0x2b200], sram[r0 + 0x2b200], sram[r8 + 0x28f40], rows=32, cols=64, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): add -> _Einsum_output_0_acc [_l1=0]
     li r9, 12779520                                                                                  ; _Einsum_output_0 (/Einsum): load transpose.home -> t12_f32_64x128 [_l1=0]
     dma.ld.sram sram[r2 + 0x2f40], sram[r9 + 0x2340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t17) ; _Einsum_output_0 (/Einsum): load transpose.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r6 + 0x12f40], k=64, n=128, dtype=f32, tw=0 wait(t17)                              ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x8200], sram[r5 + 0x10f40], sram[r2 + 0x2f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0xb200], acc[r0 + 0x8200], rows=32, cols=128, dtype=f32, bcast=none wait(t30)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
+    mxu.mm acc[r0 + 0x8200], sram[r5 + 0x10f40], sram[r2 + 0x2f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0xb200], acc[r0 + 0x8200], rows=32, cols=128, dtype=f32, bcast=none wait(t29)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
     li r10, 393216                                                                                   ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     li r11, 12910592                                                                                 ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     dma.ld.sram sram[r10 + 0x2f40], sram[r11 + 0x2340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t18) ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     mxu.wpre sram[r7 + 0x12f40], k=64, n=128, dtype=f32, tw=0 wait(t18)                              ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x18200], sram[r6 + 0xf40], sram[r10 + 0x2f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x1b200], acc[r0 + 0x18200], rows=32, cols=128, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
+    mxu.mm acc[r0 + 0x18200], sram[r6 + 0xf40], sram[r10 + 0x2f40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t27) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x1b200], acc[r0 + 0x18200], rows=32, cols=128, dtype=f32, bcast=none wait(t27) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
     vpu.sigmoid sram[r2 + 0x3af40], sram[r0 + 0xb200], rows=32, cols=128, dtype=f32, bcast=none      ; _Einsum_output_0 (/Einsum): sigmoid -> t14_f32_32x128 [_l1=0]
     vpu.mul sram[r7 + 0x3af40], sram[r0 + 0xb200], sram[r10 + 0x1af40], rows=32, cols=128, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): mul -> t15_f32_32x128 [_l1=0]
-    vpu.mul sram[r0 + 0xb200], sram[r7 + 0x3af40], sram[r0 + 0x1b200], rows=32, cols=128, dtype=f32, bcast=none signal(t31) ; _Einsum_output_0 (/Einsum): mul -> _Einsum_output_0_gate [_l1=0]
+    vpu.mul sram[r0 + 0xb200], sram[r7 + 0x3af40], sram[r0 + 0x1b200], rows=32, cols=128, dtype=f32, bcast=none signal(t30) ; _Einsum_output_0 (/Einsum): mul -> _Einsum_output_0_gate [_l1=0]
     li r12, 655360                                                                                   ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     li r13, 12648448                                                                                 ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     dma.ld.sram sram[r12 + 0x6f40], sram[r13 + 0x2340], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t19) ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     mxu.wpre sram[r8 + 0x16f40], k=128, n=64, dtype=f32, tw=0 wait(t19)                              ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    mxu.mm acc[r5 + 0x4200], sram[r0 + 0xb200], sram[r12 + 0x6f40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t31) signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x27200], acc[r0 + 0x24200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
+    mxu.mm acc[r5 + 0x4200], sram[r0 + 0xb200], sram[r12 + 0x6f40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t30) signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x27200], acc[r0 + 0x24200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
     dma.ld.sram sram[r5 + 0xe640], sram[r1 + 0x2008], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t20) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t7_f32_1x32 [_l1=0]
     vpu.mul sram[r8 + 0x2af40], sram[r0 + 0x27200], sram[r0 + 0x2e640], rows=32, cols=64, dtype=f32, bcast=col wait(t20) ; _Einsum_output_0 (/Einsum): mul -> t18_f32_32x64 [_l1=0]
     vpu.add sram[r0 + 0x2b200], sram[r0 + 0x2b200], sram[r12 + 0x1af40], rows=32, cols=64, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): add -> _Einsum_output_0_acc [_l1=0]
     dma.ld.sram sram[r2 + 0xaf40], sram[r9 + 0xa340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t21) ; _Einsum_output_0 (/Einsum): load transpose.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r6 + 0x1af40], k=64, n=128, dtype=f32, tw=0 wait(t21)                              ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0xc200], sram[r5 + 0x10f40], sram[r2 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0xf200], acc[r0 + 0xc200], rows=32, cols=128, dtype=f32, bcast=none wait(t30)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
+    mxu.mm acc[r0 + 0xc200], sram[r5 + 0x10f40], sram[r2 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0xf200], acc[r0 + 0xc200], rows=32, cols=128, dtype=f32, bcast=none wait(t29)  ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_gate [_l1=0]
     dma.ld.sram sram[r10 + 0xaf40], sram[r11 + 0xa340], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t22) ; _Einsum_output_0 (/Einsum): load transpose_12.home -> t13_f32_64x128 [_l1=0]
     mxu.wpre sram[r7 + 0x1af40], k=64, n=128, dtype=f32, tw=0 wait(t22)                              ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x1c200], sram[r6 + 0xf40], sram[r10 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x1f200], acc[r0 + 0x1c200], rows=32, cols=128, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
+    mxu.mm acc[r0 + 0x1c200], sram[r6 + 0xf40], sram[r10 + 0xaf40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t27) ; _Einsum_output_0 (/Einsum): matmul acc_2 = t11_f32_32x64 @ t13_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x1f200], acc[r0 + 0x1c200], rows=32, cols=128, dtype=f32, bcast=none wait(t27) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_up [_l1=0]
     vpu.sigmoid sram[r2 + 0x3ef40], sram[r0 + 0xf200], rows=32, cols=128, dtype=f32, bcast=none      ; _Einsum_output_0 (/Einsum): sigmoid -> t14_f32_32x128 [_l1=0]
     vpu.mul sram[r7 + 0x3ef40], sram[r0 + 0xf200], sram[r10 + 0x1ef40], rows=32, cols=128, dtype=f32, bcast=none ; _Einsum_output_0 (/Einsum): mul -> t15_f32_32x128 [_l1=0]
-    vpu.mul sram[r0 + 0xf200], sram[r7 + 0x3ef40], sram[r0 + 0x1f200], rows=32, cols=128, dtype=f32, bcast=none signal(t31) ; _Einsum_output_0 (/Einsum): mul -> _Einsum_output_0_gate [_l1=0]
+    vpu.mul sram[r0 + 0xf200], sram[r7 + 0x3ef40], sram[r0 + 0x1f200], rows=32, cols=128, dtype=f32, bcast=none signal(t30) ; _Einsum_output_0 (/Einsum): mul -> _Einsum_output_0_gate [_l1=0]
     dma.ld.sram sram[r12 + 0xef40], sram[r13 + 0xa340], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t23) ; _Einsum_output_0 (/Einsum): load experts.w_down.home -> t17_f32_128x64 [_l1=0]
     mxu.wpre sram[r8 + 0x1ef40], k=128, n=64, dtype=f32, tw=0 wait(t23)                              ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    mxu.mm acc[r5 + 0x6200], sram[r0 + 0xf200], sram[r12 + 0xef40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t31) signal(t29) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x29200], acc[r0 + 0x26200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
+    mxu.mm acc[r5 + 0x6200], sram[r0 + 0xf200], sram[r12 + 0xef40], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t30) signal(t28) ; _Einsum_output_0 (/Einsum): matmul acc_3 = _Einsum_output_0_gate @ t17_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x29200], acc[r0 + 0x26200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; _Einsum_output_0 (/Einsum): mov -> _Einsum_output_0_expert_out [_l1=0]
     dma.ld.sram sram[r5 + 0xe6c0], sram[r1 + 0x200c], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t24) ; _Einsum_output_0 (/Einsum): load _Einsum_output_0_gates -> t7_f32_1x32 [_l1=0]
     vpu.mul sram[r8 + 0x2cf40], sram[r0 + 0x29200], sram[r0 + 0x2e6c0], rows=32, cols=64, dtype=f32, bcast=col wait(t24) ; _Einsum_output_0 (/Einsum): mul -> t18_f32_32x64 [_l1=0]
     vpu.add sram[r0 + 0x2b200], sram[r0 + 0x2b200], sram[r12 + 0x1cf40], rows=32, cols=64, dtype=f32, bcast=none signal(t25) ; _Einsum_output_0 (/Einsum): add -> _Einsum_output_0_acc [_l1=0]
     dma.st.sram sram[r1 + 0x0], sram[r5 + 0xb200], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t25) signal(t26) ; _Einsum_output_0 (/Einsum): store _Einsum_output_0_acc -> _Einsum_output_0
 ; kernel output_output (/Reshape_1)
     li r14, 786432                                                                                   ; output_output (/Reshape_1): load _Einsum_output_0 -> t0_f32_1x2048
-    dma.ld.sram sram[r14 + 0xf40], sram[r1 + 0x0], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t26) signal(t30) ; output_output (/Reshape_1): load _Einsum_output_0 -> t0_f32_1x2048
-    dma.st hbm[r0 + 0x2000], sram[r14 + 0xf40], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t30) ; output_output (/Reshape_1): store t0_f32_1x2048 -> output
+    dma.ld.sram sram[r14 + 0xf40], sram[r1 + 0x0], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t26) signal(t29) ; output_output (/Reshape_1): load _Einsum_output_0 -> t0_f32_1x2048
+    dma.st hbm[r0 + 0x2000], sram[r14 + 0xf40], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t29) ; output_output (/Reshape_1): store t0_f32_1x2048 -> output
     halt                                                                                             ; end of program: wait for every unit

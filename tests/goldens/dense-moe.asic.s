@@ -27,7 +27,7 @@
     li r2, 262144                                                                                    ; fill_weights_0 (/ReduceSum_1): load b_down -> b_down.fill
     dma.ld sram[r1 + 0x2300], hbm[r2 + 0x4d40], rows=4, row_bytes=256, sstride=256, dstride=256      ; fill_weights_0 (/ReduceSum_1): load b_down -> b_down.fill
 ; kernel moe_route (/ReduceSum_1)
-    dma.ld sram[r0 + 0x2580], hbm[r0 + 0x4140], rows=64, row_bytes=16, sstride=16, dstride=16 signal(t28) ; moe_route (/ReduceSum_1): load gate.weight -> t1_f32_64x4
+    dma.ld sram[r0 + 0x2580], hbm[r0 + 0x4140], rows=64, row_bytes=16, sstride=16, dstride=16 signal(t27) ; moe_route (/ReduceSum_1): load gate.weight -> t1_f32_64x4
 ; kernel fill_weights_0 (/ReduceSum_1)
     dma.ld sram[r1 + 0x2700], hbm[r2 + 0x4540], rows=4, row_bytes=512, sstride=512, dstride=512      ; fill_weights_0 (/ReduceSum_1): load b_gate -> b_gate.fill
     dma.ld sram[r1 + 0x2f00], hbm[r0 + 0x4540], rows=256, row_bytes=512, sstride=512, dstride=512    ; fill_weights_0 (/ReduceSum_1): load concat -> concat.fill
@@ -37,10 +37,10 @@
     li r5, 12845056                                                                                  ; fill_weights_0 (/ReduceSum_1): load moe_iota -> moe_iota.fill
     dma.ld sram[r5 + 0x2f00], hbm[r0 + 0x4100], rows=1, row_bytes=16, sstride=0, dstride=0           ; fill_weights_0 (/ReduceSum_1): load moe_iota -> moe_iota.fill
 ; kernel moe_route (/ReduceSum_1)
-    dma.ld sram[r0 + 0x580], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256 signal(t29) ; moe_route (/ReduceSum_1): load hidden_states -> t0_f32_32x64
-    mxu.wpre sram[r0 + 0x2580], k=64, n=4, dtype=f32, tw=0 wait(t28)                                 ; moe_route (/ReduceSum_1): matmul acc = t0_f32_32x64 @ t1_f32_64x4
-    mxu.mm acc[r0 + 0x0], sram[r0 + 0x580], sram[r0 + 0x2580], m=32, k=64, n=4, dtype=f32, acc=0, tw=0 wait(t29) signal(t30) ; moe_route (/ReduceSum_1): matmul acc = t0_f32_32x64 @ t1_f32_64x4
-    vpu.mov sram[r0 + 0x0], acc[r0 + 0x0], rows=1, cols=64, dtype=f32, bcast=none wait(t30)          ; moe_route (/ReduceSum_1): mov -> moe_probs [_blk=0]
+    dma.ld sram[r0 + 0x580], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256 signal(t28) ; moe_route (/ReduceSum_1): load hidden_states -> t0_f32_32x64
+    mxu.wpre sram[r0 + 0x2580], k=64, n=4, dtype=f32, tw=0 wait(t27)                                 ; moe_route (/ReduceSum_1): matmul acc = t0_f32_32x64 @ t1_f32_64x4
+    mxu.mm acc[r0 + 0x0], sram[r0 + 0x580], sram[r0 + 0x2580], m=32, k=64, n=4, dtype=f32, acc=0, tw=0 wait(t28) signal(t29) ; moe_route (/ReduceSum_1): matmul acc = t0_f32_32x64 @ t1_f32_64x4
+    vpu.mov sram[r0 + 0x0], acc[r0 + 0x0], rows=1, cols=64, dtype=f32, bcast=none wait(t29)          ; moe_route (/ReduceSum_1): mov -> moe_probs [_blk=0]
     vpu.rmax sram[r0 + 0x400], sram[r0 + 0x0], rows=16, cols=4, dtype=f32                            ; moe_route (/ReduceSum_1): rmax -> row_max.b16 [_blk=0]
     vpu.sub sram[r0 + 0x29c0], sram[r0 + 0x0], sram[r0 + 0x400], rows=16, cols=4, dtype=f32, bcast=col ; moe_route (/ReduceSum_1): sub -> t3_f32_16x4 [_blk=0]
     vpu.exp sram[r0 + 0x200], sram[r0 + 0x29c0], rows=16, cols=4, dtype=f32, bcast=none              ; moe_route (/ReduceSum_1): exp -> exps.b16 [_blk=0]
@@ -52,73 +52,73 @@
     vpu.exp sram[r0 + 0x300], sram[r0 + 0x2ac0], rows=16, cols=4, dtype=f32, bcast=none              ; moe_route (/ReduceSum_1): exp -> exps.b16 [_blk=0]
     vpu.rsum sram[r0 + 0x4c0], sram[r0 + 0x300], rows=16, cols=4, dtype=f32                          ; moe_route (/ReduceSum_1): rsum -> row_sum.b16 [_blk=0]
     vpu.div sram[r0 + 0x100], sram[r0 + 0x300], sram[r0 + 0x4c0], rows=16, cols=4, dtype=f32, bcast=col ; moe_route (/ReduceSum_1): div -> moe_probs [_blk=0]
-    vpu.topk sram[r0 + 0x2e00], sram[r0 + 0x0], sram[r0 + 0x2f00], rows=32, cols=4, dtype=f32, k=2 signal(t31) ; moe_route (/ReduceSum_1): topk -> t7_f32_32x2
-    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x2e00], rows=32, row_bytes=8, sstride=8, dstride=8 wait(t31) signal(t1) ; moe_route (/ReduceSum_1): store t7_f32_32x2 -> moe_top
+    vpu.topk sram[r0 + 0x2e00], sram[r0 + 0x0], sram[r0 + 0x2f00], rows=32, cols=4, dtype=f32, k=2 signal(t30) ; moe_route (/ReduceSum_1): topk -> t7_f32_32x2
+    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x2e00], rows=32, row_bytes=8, sstride=8, dstride=8 wait(t30) signal(t1) ; moe_route (/ReduceSum_1): store t7_f32_32x2 -> moe_top
     dma.st hbm[r0 + 0x4000], sram[r0 + 0x2f00], rows=32, row_bytes=8, sstride=8, dstride=8           ; moe_route (/ReduceSum_1): store t8_i32_32x2 -> moe_expert
-    dma.ld.sram sram[r0 + 0x3000], sram[r1 + 0x2200], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t1) signal(t28) ; moe_route (/ReduceSum_1): load moe_top -> t9_f32_16x2 [_blk1=0]
-    vpu.rsum sram[r0 + 0x500], sram[r0 + 0x3000], rows=16, cols=2, dtype=f32 wait(t28) signal(t29)   ; moe_route (/ReduceSum_1): rsum -> top_sum.b16 [_blk1=0]
-    vpu.div sram[r0 + 0x3100], sram[r0 + 0x3000], sram[r0 + 0x500], rows=16, cols=2, dtype=f32, bcast=col signal(t30) ; moe_route (/ReduceSum_1): div -> t10_f32_16x2 [_blk1=0]
-    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x3100], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t29, t30) ; moe_route (/ReduceSum_1): store t10_f32_16x2 -> moe_top [_blk1=0]
-    dma.ld.sram sram[r0 + 0x3080], sram[r1 + 0x2280], rows=16, row_bytes=8, sstride=8, dstride=8 signal(t31) ; moe_route (/ReduceSum_1): load moe_top -> t9_f32_16x2 [_blk1=0]
-    vpu.rsum sram[r0 + 0x540], sram[r0 + 0x3080], rows=16, cols=2, dtype=f32 wait(t31) signal(t28)   ; moe_route (/ReduceSum_1): rsum -> top_sum.b16 [_blk1=0]
+    dma.ld.sram sram[r0 + 0x3000], sram[r1 + 0x2200], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t1) signal(t27) ; moe_route (/ReduceSum_1): load moe_top -> t9_f32_16x2 [_blk1=0]
+    vpu.rsum sram[r0 + 0x500], sram[r0 + 0x3000], rows=16, cols=2, dtype=f32 wait(t27) signal(t28)   ; moe_route (/ReduceSum_1): rsum -> top_sum.b16 [_blk1=0]
+    vpu.div sram[r0 + 0x3100], sram[r0 + 0x3000], sram[r0 + 0x500], rows=16, cols=2, dtype=f32, bcast=col signal(t29) ; moe_route (/ReduceSum_1): div -> t10_f32_16x2 [_blk1=0]
+    dma.st.sram sram[r1 + 0x2200], sram[r0 + 0x3100], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t28, t29) ; moe_route (/ReduceSum_1): store t10_f32_16x2 -> moe_top [_blk1=0]
+    dma.ld.sram sram[r0 + 0x3080], sram[r1 + 0x2280], rows=16, row_bytes=8, sstride=8, dstride=8 signal(t30) ; moe_route (/ReduceSum_1): load moe_top -> t9_f32_16x2 [_blk1=0]
+    vpu.rsum sram[r0 + 0x540], sram[r0 + 0x3080], rows=16, cols=2, dtype=f32 wait(t30) signal(t27)   ; moe_route (/ReduceSum_1): rsum -> top_sum.b16 [_blk1=0]
     vpu.div sram[r0 + 0x3180], sram[r0 + 0x3080], sram[r0 + 0x540], rows=16, cols=2, dtype=f32, bcast=col signal(t2) ; moe_route (/ReduceSum_1): div -> t10_f32_16x2 [_blk1=0]
-    dma.st.sram sram[r1 + 0x2280], sram[r0 + 0x3180], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t28, t2) ; moe_route (/ReduceSum_1): store t10_f32_16x2 -> moe_top [_blk1=0]
+    dma.st.sram sram[r1 + 0x2280], sram[r0 + 0x3180], rows=16, row_bytes=8, sstride=8, dstride=8 wait(t27, t2) ; moe_route (/ReduceSum_1): store t10_f32_16x2 -> moe_top [_blk1=0]
 ; kernel moe (/ReduceSum_1)
-    vpu.fill sram[r0 + 0x1d200], rows=1, cols=128, dtype=f32, imm=0.0 signal(t31)                    ; moe (/ReduceSum_1): fill -> t0_f32_1x128
+    vpu.fill sram[r0 + 0x1d200], rows=1, cols=128, dtype=f32, imm=0.0 signal(t30)                    ; moe (/ReduceSum_1): fill -> t0_f32_1x128
     li r6, 98304                                                                                     ; moe (/ReduceSum_1): store t0_f32_1x128 -> moe_gates
-    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x5200], rows=1, row_bytes=512, sstride=0, dstride=0 wait(t31) signal(t3) ; moe (/ReduceSum_1): store t0_f32_1x128 -> moe_gates
+    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x5200], rows=1, row_bytes=512, sstride=0, dstride=0 wait(t30) signal(t3) ; moe (/ReduceSum_1): store t0_f32_1x128 -> moe_gates
     dma.ld.sram sram[r6 + 0x5f00], sram[r5 + 0x2f00], rows=1, row_bytes=16, sstride=0, dstride=0     ; moe (/ReduceSum_1): load moe_iota.home -> t3_i32_1x4
-    dma.ld.sram sram[r6 + 0x5a00], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t3) signal(t30) ; moe (/ReduceSum_1): load moe_gates -> t1_f32_32x4 [_l0=0]
+    dma.ld.sram sram[r6 + 0x5a00], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t3) signal(t29) ; moe (/ReduceSum_1): load moe_gates -> t1_f32_32x4 [_l0=0]
     dma.ld sram[r6 + 0x5e00], hbm[r0 + 0x4000], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t4) ; moe (/ReduceSum_1): load moe_expert -> t2_i32_1x32 [_l0=0]
     vpu.mov sram[r0 + 0x1df40], sram[r0 + 0x1de00], rows=32, cols=4, dtype=i32, bcast=col wait(t4)   ; moe (/ReduceSum_1): mov -> t4_i32_32x4 [_l0=0]
     vpu.cmpeq sram[r0 + 0x1e340], sram[r0 + 0x1df40], sram[r0 + 0x1df00], rows=32, cols=4, dtype=i32, bcast=row ; moe (/ReduceSum_1): cmpeq -> t5_i32_32x4 [_l0=0]
     vpu.cvt sram[r0 + 0x1e740], sram[r0 + 0x1e340], rows=32, cols=4, dtype=i32, odt=f32, bcast=none  ; moe (/ReduceSum_1): cvt -> t6_f32_32x4 [_l0=0]
-    dma.ld.sram sram[r6 + 0x6b40], sram[r1 + 0x2200], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; moe (/ReduceSum_1): load moe_top -> t7_f32_1x32 [_l0=0]
+    dma.ld.sram sram[r6 + 0x6b40], sram[r1 + 0x2200], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t28) ; moe (/ReduceSum_1): load moe_top -> t7_f32_1x32 [_l0=0]
     vpu.fill sram[r0 + 0x1ed40], rows=32, cols=4, dtype=f32, imm=0.0                                 ; moe (/ReduceSum_1): fill -> t8_f32_32x4 [_l0=0]
-    vpu.sel sram[r0 + 0x1ed40], sram[r0 + 0x1e740], sram[r0 + 0x1eb40], rows=32, cols=4, dtype=f32, bcast=col wait(t29) ; moe (/ReduceSum_1): sel -> t8_f32_32x4 [_l0=0]
-    vpu.add sram[r0 + 0x1f140], sram[r0 + 0x1da00], sram[r0 + 0x1ed40], rows=32, cols=4, dtype=f32, bcast=none signal(t28) ; moe (/ReduceSum_1): add -> t9_f32_32x4 [_l0=0]
-    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x7140], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t30, t28) signal(t31) ; moe (/ReduceSum_1): store t9_f32_32x4 -> moe_gates [_l0=0]
-    dma.ld.sram sram[r6 + 0x5c00], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t31) signal(t28) ; moe (/ReduceSum_1): load moe_gates -> t1_f32_32x4 [_l0=0]
-    dma.ld sram[r6 + 0x5e80], hbm[r0 + 0x4004], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; moe (/ReduceSum_1): load moe_expert -> t2_i32_1x32 [_l0=0]
-    vpu.mov sram[r0 + 0x1e140], sram[r0 + 0x1de80], rows=32, cols=4, dtype=i32, bcast=col wait(t29)  ; moe (/ReduceSum_1): mov -> t4_i32_32x4 [_l0=0]
+    vpu.sel sram[r0 + 0x1ed40], sram[r0 + 0x1e740], sram[r0 + 0x1eb40], rows=32, cols=4, dtype=f32, bcast=col wait(t28) ; moe (/ReduceSum_1): sel -> t8_f32_32x4 [_l0=0]
+    vpu.add sram[r0 + 0x1f140], sram[r0 + 0x1da00], sram[r0 + 0x1ed40], rows=32, cols=4, dtype=f32, bcast=none signal(t27) ; moe (/ReduceSum_1): add -> t9_f32_32x4 [_l0=0]
+    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x7140], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t29, t27) signal(t30) ; moe (/ReduceSum_1): store t9_f32_32x4 -> moe_gates [_l0=0]
+    dma.ld.sram sram[r6 + 0x5c00], sram[r1 + 0x2000], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t30) signal(t27) ; moe (/ReduceSum_1): load moe_gates -> t1_f32_32x4 [_l0=0]
+    dma.ld sram[r6 + 0x5e80], hbm[r0 + 0x4004], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t28) ; moe (/ReduceSum_1): load moe_expert -> t2_i32_1x32 [_l0=0]
+    vpu.mov sram[r0 + 0x1e140], sram[r0 + 0x1de80], rows=32, cols=4, dtype=i32, bcast=col wait(t28)  ; moe (/ReduceSum_1): mov -> t4_i32_32x4 [_l0=0]
     vpu.cmpeq sram[r0 + 0x1e540], sram[r0 + 0x1e140], sram[r0 + 0x1df00], rows=32, cols=4, dtype=i32, bcast=row ; moe (/ReduceSum_1): cmpeq -> t5_i32_32x4 [_l0=0]
     vpu.cvt sram[r0 + 0x1e940], sram[r0 + 0x1e540], rows=32, cols=4, dtype=i32, odt=f32, bcast=none  ; moe (/ReduceSum_1): cvt -> t6_f32_32x4 [_l0=0]
-    dma.ld.sram sram[r6 + 0x6bc0], sram[r1 + 0x2204], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t30) ; moe (/ReduceSum_1): load moe_top -> t7_f32_1x32 [_l0=0]
+    dma.ld.sram sram[r6 + 0x6bc0], sram[r1 + 0x2204], rows=32, row_bytes=4, sstride=8, dstride=4 signal(t29) ; moe (/ReduceSum_1): load moe_top -> t7_f32_1x32 [_l0=0]
     vpu.fill sram[r0 + 0x1ef40], rows=32, cols=4, dtype=f32, imm=0.0                                 ; moe (/ReduceSum_1): fill -> t8_f32_32x4 [_l0=0]
-    vpu.sel sram[r0 + 0x1ef40], sram[r0 + 0x1e940], sram[r0 + 0x1ebc0], rows=32, cols=4, dtype=f32, bcast=col wait(t30) ; moe (/ReduceSum_1): sel -> t8_f32_32x4 [_l0=0]
+    vpu.sel sram[r0 + 0x1ef40], sram[r0 + 0x1e940], sram[r0 + 0x1ebc0], rows=32, cols=4, dtype=f32, bcast=col wait(t29) ; moe (/ReduceSum_1): sel -> t8_f32_32x4 [_l0=0]
     vpu.add sram[r0 + 0x1f340], sram[r0 + 0x1dc00], sram[r0 + 0x1ef40], rows=32, cols=4, dtype=f32, bcast=none signal(t5) ; moe (/ReduceSum_1): add -> t9_f32_32x4 [_l0=0]
-    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x7340], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t28, t5) signal(t11) ; moe (/ReduceSum_1): store t9_f32_32x4 -> moe_gates [_l0=0]
+    dma.st.sram sram[r1 + 0x2000], sram[r6 + 0x7340], rows=32, row_bytes=16, sstride=16, dstride=16 wait(t27, t5) signal(t11) ; moe (/ReduceSum_1): store t9_f32_32x4 -> moe_gates [_l0=0]
     vpu.fill sram[r0 + 0x1b200], rows=1, cols=2048, dtype=f32, imm=0.0                               ; moe (/ReduceSum_1): fill -> moe_acc
     dma.ld sram[r4 + 0x1540], hbm[r0 + 0x0], rows=32, row_bytes=256, sstride=256, dstride=256        ; moe (/ReduceSum_1): load hidden_states -> t11_f32_32x64
     dma.ld.sram sram[r6 + 0xb540], sram[r1 + 0x2f00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t6) ; moe (/ReduceSum_1): load concat.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r4 + 0x3540], k=64, n=128, dtype=f32, tw=0 wait(t6)                                ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x200], sram[r6 + 0x9540], sram[r4 + 0x3540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t31) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x3200], acc[r0 + 0x200], rows=32, cols=128, dtype=f32, bcast=none wait(t31)   ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
+    mxu.mm acc[r0 + 0x200], sram[r6 + 0x9540], sram[r4 + 0x3540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x3200], acc[r0 + 0x200], rows=32, cols=128, dtype=f32, bcast=none wait(t30)   ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
     dma.ld.sram sram[r6 + 0x5200], sram[r1 + 0x2700], rows=1, row_bytes=512, sstride=0, dstride=0 signal(t7) ; moe (/ReduceSum_1): load b_gate.home -> t0_f32_1x128 [_l1=0]
     vpu.add sram[r0 + 0x3200], sram[r0 + 0x3200], sram[r0 + 0x1d200], rows=32, cols=128, dtype=f32, bcast=row wait(t7) ; moe (/ReduceSum_1): add -> moe_gate [_l1=0]
     vpu.maxs sram[r0 + 0x3200], sram[r0 + 0x3200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t9)  ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
     dma.ld.sram sram[r2 + 0xb540], sram[r3 + 0x2f00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t8) ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     mxu.wpre sram[r2 + 0xb540], k=128, n=64, dtype=f32, tw=0 wait(t8)                                ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    mxu.mm acc[r0 + 0x10200], sram[r0 + 0x3200], sram[r2 + 0xb540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t9) signal(t29) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x13200], acc[r0 + 0x10200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
+    mxu.mm acc[r0 + 0x10200], sram[r0 + 0x3200], sram[r2 + 0xb540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t9) signal(t28) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x13200], acc[r0 + 0x10200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
     li r7, 425984                                                                                    ; moe (/ReduceSum_1): load b_down.home -> t16_f32_1x64 [_l1=0]
     dma.ld.sram sram[r7 + 0x3540], sram[r1 + 0x2300], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t10) ; moe (/ReduceSum_1): load b_down.home -> t16_f32_1x64 [_l1=0]
     vpu.add sram[r0 + 0x13200], sram[r0 + 0x13200], sram[r2 + 0x2b540], rows=32, cols=64, dtype=f32, bcast=row wait(t10) ; moe (/ReduceSum_1): add -> moe_expert_out [_l1=0]
-    dma.ld.sram sram[r6 + 0x6b40], sram[r1 + 0x2000], rows=32, row_bytes=4, sstride=16, dstride=4 wait(t11) signal(t30) ; moe (/ReduceSum_1): load moe_gates -> t7_f32_1x32 [_l1=0]
-    vpu.mul sram[r7 + 0x5940], sram[r0 + 0x13200], sram[r0 + 0x1eb40], rows=32, cols=64, dtype=f32, bcast=col wait(t30) ; moe (/ReduceSum_1): mul -> t18_f32_32x64 [_l1=0]
+    dma.ld.sram sram[r6 + 0x6b40], sram[r1 + 0x2000], rows=32, row_bytes=4, sstride=16, dstride=4 wait(t11) signal(t29) ; moe (/ReduceSum_1): load moe_gates -> t7_f32_1x32 [_l1=0]
+    vpu.mul sram[r7 + 0x5940], sram[r0 + 0x13200], sram[r0 + 0x1eb40], rows=32, cols=64, dtype=f32, bcast=col wait(t29) ; moe (/ReduceSum_1): mul -> t18_f32_32x64 [_l1=0]
     vpu.add sram[r0 + 0x1b200], sram[r0 + 0x1b200], sram[r2 + 0x2d940], rows=32, cols=64, dtype=f32, bcast=none ; moe (/ReduceSum_1): add -> moe_acc [_l1=0]
     dma.ld.sram sram[r4 + 0xb540], sram[r1 + 0xaf00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t12) ; moe (/ReduceSum_1): load concat.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r6 + 0x13540], k=64, n=128, dtype=f32, tw=0 wait(t12)                              ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x4200], sram[r4 + 0x1540], sram[r6 + 0x13540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t28) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0x7200], acc[r0 + 0x4200], rows=32, cols=128, dtype=f32, bcast=none wait(t28)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
+    mxu.mm acc[r0 + 0x4200], sram[r4 + 0x1540], sram[r6 + 0x13540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t27) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0x7200], acc[r0 + 0x4200], rows=32, cols=128, dtype=f32, bcast=none wait(t27)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
     dma.ld.sram sram[r6 + 0x5400], sram[r1 + 0x2900], rows=1, row_bytes=512, sstride=0, dstride=0 signal(t13) ; moe (/ReduceSum_1): load b_gate.home -> t0_f32_1x128 [_l1=0]
     vpu.add sram[r0 + 0x7200], sram[r0 + 0x7200], sram[r0 + 0x1d400], rows=32, cols=128, dtype=f32, bcast=row wait(t13) ; moe (/ReduceSum_1): add -> moe_gate [_l1=0]
-    vpu.maxs sram[r0 + 0x7200], sram[r0 + 0x7200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t31) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
+    vpu.maxs sram[r0 + 0x7200], sram[r0 + 0x7200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t30) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
     li r8, 327680                                                                                    ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     dma.ld.sram sram[r8 + 0x3540], sram[r3 + 0xaf00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t14) ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     mxu.wpre sram[r2 + 0x13540], k=128, n=64, dtype=f32, tw=0 wait(t14)                              ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    mxu.mm acc[r0 + 0x12200], sram[r0 + 0x7200], sram[r8 + 0x3540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t31) signal(t29) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x15200], acc[r0 + 0x12200], rows=1, cols=2048, dtype=f32, bcast=none wait(t29) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
+    mxu.mm acc[r0 + 0x12200], sram[r0 + 0x7200], sram[r8 + 0x3540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t30) signal(t28) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x15200], acc[r0 + 0x12200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r7 + 0x3640], sram[r1 + 0x2400], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t15) ; moe (/ReduceSum_1): load b_down.home -> t16_f32_1x64 [_l1=0]
     vpu.add sram[r0 + 0x15200], sram[r0 + 0x15200], sram[r2 + 0x2b640], rows=32, cols=64, dtype=f32, bcast=row wait(t15) ; moe (/ReduceSum_1): add -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r6 + 0x6bc0], sram[r1 + 0x2004], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t16) ; moe (/ReduceSum_1): load moe_gates -> t7_f32_1x32 [_l1=0]
@@ -128,16 +128,16 @@
     li r10, 12648448                                                                                 ; moe (/ReduceSum_1): load concat.home -> t12_f32_64x128 [_l1=0]
     dma.ld.sram sram[r9 + 0x3540], sram[r10 + 0x2f00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t17) ; moe (/ReduceSum_1): load concat.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r4 + 0x13540], k=64, n=128, dtype=f32, tw=0 wait(t17)                              ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0x8200], sram[r6 + 0x9540], sram[r9 + 0x3540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t30) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0xb200], acc[r0 + 0x8200], rows=32, cols=128, dtype=f32, bcast=none wait(t30)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
+    mxu.mm acc[r0 + 0x8200], sram[r6 + 0x9540], sram[r9 + 0x3540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0xb200], acc[r0 + 0x8200], rows=32, cols=128, dtype=f32, bcast=none wait(t29)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
     dma.ld.sram sram[r6 + 0x5600], sram[r1 + 0x2b00], rows=1, row_bytes=512, sstride=0, dstride=0 signal(t18) ; moe (/ReduceSum_1): load b_gate.home -> t0_f32_1x128 [_l1=0]
     vpu.add sram[r0 + 0xb200], sram[r0 + 0xb200], sram[r0 + 0x1d600], rows=32, cols=128, dtype=f32, bcast=row wait(t18) ; moe (/ReduceSum_1): add -> moe_gate [_l1=0]
-    vpu.maxs sram[r0 + 0xb200], sram[r0 + 0xb200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t28) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
+    vpu.maxs sram[r0 + 0xb200], sram[r0 + 0xb200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t27) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
     li r11, 12779520                                                                                 ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     dma.ld.sram sram[r8 + 0xb540], sram[r11 + 0x2f00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t19) ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     mxu.wpre sram[r2 + 0x1b540], k=128, n=64, dtype=f32, tw=0 wait(t19)                              ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    mxu.mm acc[r0 + 0x14200], sram[r0 + 0xb200], sram[r8 + 0xb540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t28) signal(t31) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x17200], acc[r0 + 0x14200], rows=1, cols=2048, dtype=f32, bcast=none wait(t31) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
+    mxu.mm acc[r0 + 0x14200], sram[r0 + 0xb200], sram[r8 + 0xb540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t27) signal(t30) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x17200], acc[r0 + 0x14200], rows=1, cols=2048, dtype=f32, bcast=none wait(t30) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r7 + 0x3740], sram[r1 + 0x2500], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t20) ; moe (/ReduceSum_1): load b_down.home -> t16_f32_1x64 [_l1=0]
     vpu.add sram[r0 + 0x17200], sram[r0 + 0x17200], sram[r9 + 0x3b740], rows=32, cols=64, dtype=f32, bcast=row wait(t20) ; moe (/ReduceSum_1): add -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r6 + 0x6c40], sram[r1 + 0x2008], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t21) ; moe (/ReduceSum_1): load moe_gates -> t7_f32_1x32 [_l1=0]
@@ -145,23 +145,23 @@
     vpu.add sram[r0 + 0x1b200], sram[r0 + 0x1b200], sram[r8 + 0x21940], rows=32, cols=64, dtype=f32, bcast=none ; moe (/ReduceSum_1): add -> moe_acc [_l1=0]
     dma.ld.sram sram[r9 + 0xb540], sram[r10 + 0xaf00], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t22) ; moe (/ReduceSum_1): load concat.home -> t12_f32_64x128 [_l1=0]
     mxu.wpre sram[r4 + 0x1b540], k=64, n=128, dtype=f32, tw=0 wait(t22)                              ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    mxu.mm acc[r0 + 0xc200], sram[r6 + 0x9540], sram[r9 + 0xb540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
-    vpu.mov sram[r0 + 0xf200], acc[r0 + 0xc200], rows=32, cols=128, dtype=f32, bcast=none wait(t29)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
+    mxu.mm acc[r0 + 0xc200], sram[r6 + 0x9540], sram[r9 + 0xb540], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t28) ; moe (/ReduceSum_1): matmul acc_1 = t11_f32_32x64 @ t12_f32_64x128 [_l1=0]
+    vpu.mov sram[r0 + 0xf200], acc[r0 + 0xc200], rows=32, cols=128, dtype=f32, bcast=none wait(t28)  ; moe (/ReduceSum_1): mov -> moe_gate [_l1=0]
     dma.ld.sram sram[r6 + 0x5800], sram[r1 + 0x2d00], rows=1, row_bytes=512, sstride=0, dstride=0 signal(t23) ; moe (/ReduceSum_1): load b_gate.home -> t0_f32_1x128 [_l1=0]
     vpu.add sram[r0 + 0xf200], sram[r0 + 0xf200], sram[r0 + 0x1d800], rows=32, cols=128, dtype=f32, bcast=row wait(t23) ; moe (/ReduceSum_1): add -> moe_gate [_l1=0]
-    vpu.maxs sram[r0 + 0xf200], sram[r0 + 0xf200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t30) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
+    vpu.maxs sram[r0 + 0xf200], sram[r0 + 0xf200], rows=32, cols=128, dtype=f32, imm=0.0 signal(t29) ; moe (/ReduceSum_1): maxs -> moe_gate [_l1=0]
     li r12, 393216                                                                                   ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     dma.ld.sram sram[r12 + 0x3540], sram[r11 + 0xaf00], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t24) ; moe (/ReduceSum_1): load concat_8.home -> t15_f32_128x64 [_l1=0]
     mxu.wpre sram[r8 + 0x13540], k=128, n=64, dtype=f32, tw=0 wait(t24)                              ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    mxu.mm acc[r0 + 0x16200], sram[r0 + 0xf200], sram[r12 + 0x3540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t30) signal(t28) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
-    vpu.mov sram[r0 + 0x19200], acc[r0 + 0x16200], rows=1, cols=2048, dtype=f32, bcast=none wait(t28) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
+    mxu.mm acc[r0 + 0x16200], sram[r0 + 0xf200], sram[r12 + 0x3540], m=32, k=128, n=64, dtype=f32, acc=0, tw=0 wait(t29) signal(t27) ; moe (/ReduceSum_1): matmul acc_2 = moe_gate @ t15_f32_128x64 [_l1=0]
+    vpu.mov sram[r0 + 0x19200], acc[r0 + 0x16200], rows=1, cols=2048, dtype=f32, bcast=none wait(t27) ; moe (/ReduceSum_1): mov -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r7 + 0x3840], sram[r1 + 0x2600], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t25) ; moe (/ReduceSum_1): load b_down.home -> t16_f32_1x64 [_l1=0]
     vpu.add sram[r0 + 0x19200], sram[r0 + 0x19200], sram[r2 + 0x2b840], rows=32, cols=64, dtype=f32, bcast=row wait(t25) ; moe (/ReduceSum_1): add -> moe_expert_out [_l1=0]
     dma.ld.sram sram[r6 + 0x6cc0], sram[r1 + 0x200c], rows=32, row_bytes=4, sstride=16, dstride=4 signal(t26) ; moe (/ReduceSum_1): load moe_gates -> t7_f32_1x32 [_l1=0]
     vpu.mul sram[r8 + 0x23940], sram[r0 + 0x19200], sram[r0 + 0x1ecc0], rows=32, cols=64, dtype=f32, bcast=col wait(t26) ; moe (/ReduceSum_1): mul -> t18_f32_32x64 [_l1=0]
-    vpu.add sram[r0 + 0x1b200], sram[r0 + 0x1b200], sram[r12 + 0x13940], rows=32, cols=64, dtype=f32, bcast=none signal(t27) ; moe (/ReduceSum_1): add -> moe_acc [_l1=0]
-    dma.st.sram sram[r1 + 0x0], sram[r6 + 0x3200], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t27) signal(t1) ; moe (/ReduceSum_1): store moe_acc -> moe
+    vpu.add sram[r0 + 0x1b200], sram[r0 + 0x1b200], sram[r12 + 0x13940], rows=32, cols=64, dtype=f32, bcast=none signal(t1) ; moe (/ReduceSum_1): add -> moe_acc [_l1=0]
+    dma.st.sram sram[r1 + 0x0], sram[r6 + 0x3200], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t1) signal(t2) ; moe (/ReduceSum_1): store moe_acc -> moe
 ; kernel output_output (/ReduceSum_1)
-    dma.ld.sram sram[r7 + 0xf940], sram[r1 + 0x0], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t1) signal(t31) ; output_output (/ReduceSum_1): load moe -> t0_f32_1x2048
-    dma.st hbm[r0 + 0x2000], sram[r7 + 0xf940], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t31) ; output_output (/ReduceSum_1): store t0_f32_1x2048 -> output
+    dma.ld.sram sram[r7 + 0xf940], sram[r1 + 0x0], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t2) signal(t30) ; output_output (/ReduceSum_1): load moe -> t0_f32_1x2048
+    dma.st hbm[r0 + 0x2000], sram[r7 + 0xf940], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t30) ; output_output (/ReduceSum_1): store t0_f32_1x2048 -> output
     halt                                                                                             ; end of program: wait for every unit
