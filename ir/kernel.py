@@ -114,13 +114,27 @@ class HbmRef:
 
 @dataclass(frozen=True, slots=True)
 class LocalRef:
-    """A contiguous ``rows x cols`` tile of an SRAM/acc buffer at element ``offset`` of ``slot``."""
+    """A contiguous ``rows x cols`` tile of an SRAM/acc buffer at element ``offset`` of ``slot``;
+    with a ``pitch`` (elements from one row's start to the next; 0: ``cols``, contiguous), a
+    strided block of a wider local, which only a DMA (:class:`Load`, :class:`Store`) may
+    address: the DMA writes and reads rows at a stride on both sides."""
 
     buffer: str
     rows: int
     cols: int
     offset: Affine = Affine()
     slot: Affine = Affine()
+    pitch: int = 0
+
+    @property
+    def row_pitch(self) -> int:
+        """Elements from one row's start to the next."""
+        return self.pitch or self.cols
+
+    @property
+    def extent(self) -> int:
+        """Elements from the first to one past the last the tile covers."""
+        return (self.rows - 1) * self.row_pitch + self.cols
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +512,8 @@ def _check_local(ref: LocalRef, local: Mapping[str, Buffer], ranges: Mapping[str
     slo, shi = ref.slot.bounds(ranges)
     # A slot is taken modulo the buffer's slots (a ring: a run-time loop's iteration names its
     # slot), so only a negative one is out of range.
-    if lo < 0 or hi + ref.rows * ref.cols > buf.elements or slo < 0 or ref.rows <= 0 or ref.cols <= 0:
+    if lo < 0 or hi + ref.extent > buf.elements or slo < 0 or ref.rows <= 0 or ref.cols <= 0 or ref.pitch < 0 \
+            or 0 < ref.pitch < ref.cols:
         raise VerificationError(
             f"{where}: tile {ref.rows}x{ref.cols} at element {ref.offset} slot {ref.slot} does not fit "
             f"buffer {buf.name} ({buf.shape[0]}x{buf.shape[1]} x {buf.slots} slots)"
@@ -524,6 +539,12 @@ def _check_hbm(ref: HbmRef, hbm: Mapping[str, Buffer], ranges: Mapping[str, int]
 def _check_statement(stmt: Stmt, local: Mapping[str, Buffer], where: str) -> None:
     def space(ref: LocalRef) -> str:
         return local[ref.buffer].space
+
+    dma_side = stmt.dst if isinstance(stmt, Load) else stmt.src if isinstance(stmt, Store) else None
+    for _, ref in local_refs(stmt):
+        if ref.pitch and ref.pitch != ref.cols and ref is not dma_side:
+            raise VerificationError(f"{where}: only a load's destination or a store's source may be a pitched "
+                                    f"tile ({ref.buffer}[{ref.rows}x{ref.cols} pitch {ref.pitch}])")
 
     if isinstance(stmt, (Load, Store, Gather)):
         ref = stmt.dst if isinstance(stmt, (Load, Gather)) else stmt.src

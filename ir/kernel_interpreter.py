@@ -233,11 +233,15 @@ class _KernelRun:
         offset = ref.offset.eval(self.env)
         slot = ref.slot.eval(self.env)
         slot = slot % buf.slots if slot >= 0 else slot  # slots form a ring (see moecc.ir.kernel)
-        count = ref.rows * ref.cols
+        count = ref.extent
         if ref.rows <= 0 or ref.cols <= 0 or not 0 <= slot < buf.slots or offset < 0 or offset + count > buf.elements:
             raise self.invalid(f"tile {ref.rows}x{ref.cols} at element {offset} of slot {slot} leaves buffer "
                                f"{buf.name} ({'x'.join(map(str, buf.shape))}, {buf.slots} slot(s))")
-        return self.local[ref.buffer][slot, offset:offset + count].reshape(ref.rows, ref.cols)
+        flat = self.local[ref.buffer][slot, offset:offset + count]
+        if ref.row_pitch == ref.cols:
+            return flat.reshape(ref.rows, ref.cols)
+        # A pitched tile (a DMA's side): a writable strided view of the local's elements.
+        return np.lib.stride_tricks.as_strided(flat, (ref.rows, ref.cols), (ref.row_pitch * flat.itemsize, flat.itemsize))
 
     def hbm_array(self, ref: HbmRef, dtype: np.dtype) -> np.ndarray:
         flat = self.hbm.get(ref.buffer)

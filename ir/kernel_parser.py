@@ -246,9 +246,9 @@ class _ModuleReader:
         return Count(_name(buffer), self.affine(offset), Affine() if slot is None else self.affine(slot))
 
     def local(self, tree: lark.Tree) -> LocalRef:
-        name, tile, offset, slot = tree.children
+        name, tile, offset, pitch, slot = tree.children
         rows, cols = _tile(tile)
-        return LocalRef(_name(name), rows, cols, self.affine(offset), self.affine(slot))
+        return LocalRef(_name(name), rows, cols, self.affine(offset), self.affine(slot), 0 if pitch is None else _int(pitch))
 
     def hbm(self, tree: lark.Tree) -> HbmRef:
         name, tile, offset, pitch = tree.children

@@ -117,10 +117,12 @@ def format_buffer(buffer: Buffer) -> str:
 
 
 def format_local_ref(ref: LocalRef) -> str:
-    """``%a[16x64 at 64*%k slot %i]`` (zero offset and slot left out)."""
+    """``%a[16x64 at 64*%k pitch 128 slot %i]`` (zero offset, pitch and slot left out)."""
     text = f"{format_value_name(ref.buffer)}[{ref.rows}x{ref.cols}"
     if ref.offset != Affine():
         text += f" at {format_affine(ref.offset)}"
+    if ref.pitch:
+        text += f" pitch {ref.pitch}"
     if ref.slot != Affine():
         text += f" slot {format_affine(ref.slot)}"
     return text + "]"

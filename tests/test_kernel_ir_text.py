@@ -215,7 +215,7 @@ _small = st.integers(-3, 300)
 _affines = st.builds(Affine, _ints, st.lists(st.tuples(_vars, st.integers(-5, 130)), max_size=3).map(tuple))
 _dtypes = st.sampled_from(list(DType))
 _kernel_dtypes = st.sampled_from(KERNEL_DTYPES)
-_local_refs = st.builds(LocalRef, _names, _small, _small, _affines, _affines)
+_local_refs = st.builds(LocalRef, _names, _small, _small, _affines, _affines, st.integers(0, 300))
 _hbm_refs = st.builds(HbmRef, _names, _affines, _small, _small, _small)
 _floats = st.floats(allow_nan=False)  # NaN never equals itself; covered by a test of its own
 

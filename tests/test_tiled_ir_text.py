@@ -62,6 +62,7 @@ tiled_module(%x, %"ids:0") {
   global %x : f32[16, 8] input
   global %"ids:0" : i64[4] input
   global %w : bf16[2, 8, 8] weight
+  global %b : u8[1, 1] weight
   global %n : i32[2] temp
   global %y : f32[16, 8] output
   global %v : f32[16, 2] output
@@ -81,6 +82,7 @@ tiled_module(%x, %"ids:0") {
     scatter %y[0; 16x8; 8, 1] rows %"ids:0"[0; 4; 1] <- %t[0; 4x8; 8, 1]
     scatter %y[0; 16x8; 8, 1] rows %"ids:0"[0; 4; -1] += %t[0; 4x8; 8, 1] in_bounds
     topk.smallest %v[0; 16x2; 2, 1], %i[0; 16x2; 2, 1] = %x[0; 16x8; 8, 1]
+    matmul %t[0; 4x8; 8, 1] = %h[0; 4x8; 8, 1] @ %w[0; 8x8; 8, 1]^T : f32 blocks %b[0; 1x1; 1, 1] block 8
     for %e = 0 to 2 {
       for %t2 = 0 to %n[%e] max 16 {
         compute %y[8*%t2; 1x8; 8, 1] = true : bool
@@ -120,7 +122,9 @@ def test_every_statement_kind_round_trips_exactly() -> None:
     inf = kernel.body[1].expr.x.b  # type: ignore[union-attr]
     assert inf == Const(-math.inf, DType.F32)
     assert kernel.body[7].in_bounds and not kernel.body[6].in_bounds and kernel.body[9].in_bounds
-    loop = kernel.body[11]
+    masked = kernel.body[11]
+    assert isinstance(masked, MatMul) and masked.blocks is not None and masked.block == 8
+    loop = kernel.body[12]
     assert isinstance(loop, For) and isinstance(loop.body[0], For)
     assert loop.body[0].count == ElementRef("n", Affine(0, (("e", 1),))) and loop.body[0].max_count == 16
 

@@ -335,13 +335,14 @@ def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
     on_chip = hbm.role in ON_CHIP_ROLES
     mnemonic, far = ("dma.ld.sram", "sram") if on_chip else ("dma.ld", "hbm")
     pitch = stmt.src.pitch * size
+    local_pitch = stmt.dst.row_pitch * size
     pieces = _nonzero_pieces(sel, stmt, env) if stmt.skip_zero_blocks and not on_chip else None
     if pieces is None:
-        _dma_2d(sel, mnemonic, h, s, stmt.src.rows, row_bytes, pitch, row_bytes, loading=True, far_space=far)
+        _dma_2d(sel, mnemonic, h, s, stmt.src.rows, row_bytes, pitch, local_pitch, loading=True, far_space=far)
         return
     for row, rows, col, cols in pieces:  # the zero blocks' bytes stay in HBM
-        _dma_2d(sel, mnemonic, h + row * pitch + col * size, s + row * row_bytes + col * size, rows, cols * size,
-                pitch, row_bytes, loading=True, far_space=far)
+        _dma_2d(sel, mnemonic, h + row * pitch + col * size, s + row * local_pitch + col * size, rows, cols * size,
+                pitch, local_pitch, loading=True, far_space=far)
 
 
 def _nonzero_pieces(sel: Selector, stmt: Load, env: Mapping[str, int]) -> list[tuple[int, int, int, int]] | None:
@@ -394,10 +395,10 @@ def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
     size = _check_same_itemsize(sel, local, hbm, "store")
     row_bytes = stmt.src.cols * size
     on_chip = hbm.role in ON_CHIP_ROLES
-    if on_chip and h == s and stmt.dst.pitch == stmt.src.cols:
+    if on_chip and h == s and stmt.dst.pitch == stmt.src.row_pitch:
         return  # the tile already is those bytes (a fill kernel's buffer placed on its weight's home)
-    _dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size, row_bytes,
-            loading=False, far_space="sram" if on_chip else "hbm")
+    _dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size,
+            stmt.src.row_pitch * size, loading=False, far_space="sram" if on_chip else "hbm")
 
 
 def emit_gather(sel: Selector, stmt: Gather, env: Mapping[str, int]) -> None:
@@ -529,6 +530,9 @@ def _emit_sparse_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int], a: 
     fields: dict[str, Any] = {"k": k, "n": n, "dtype": stmt.dtype.value, "acc": int(stmt.accumulate)}
     if stmt.sparsity == "blocks":
         fields.update(blk=stmt.block.bit_length() - 4, tw=int(stmt.transpose_w))  # block = 8 << blk
+        if sel.dynamic_loop is None and stmt.rows is None:  # its first fold shifted in ahead, as mxu.mm's
+            sel.emit("mxu.wpre", reads=[w_range], w=sel.address("mxu.wpre", "w", w), k=k, n=n, dtype=stmt.dtype.value,
+                     tw=int(stmt.transpose_w))
     if stmt.rows is not None:  # a run-time row count (an MoE expert's tokens): mxu.mm24r, as mxu.mmr
         if stmt.sparsity != "2:4" or m > 4095:
             raise TargetError(f"kernel {sel.kernel_name}: a {stmt.sparsity} matmul of {m} rows with a run-time "

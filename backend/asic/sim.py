@@ -557,7 +557,7 @@ class _Run:
             self.preload_key = (a["w"], k, n, tw, dtype_name)
             return self.mxu.preload(now)
         m, k, n = a["m"], a["k"], a["n"]
-        preloaded = (issued.spec.mnemonic in ("mxu.mm", "mxu.mmr")
+        preloaded = (issued.spec.mnemonic in ("mxu.mm", "mxu.mmr", "mxu.mmsp")
                      and self.preload_key == (a["w"], k, n, a.get("tw", 0), dtype_name))
         self.preload_key = None
         if issued.spec.mnemonic in ("mxu.mmr", "mxu.mm24r"):  # m was read from a register at dispatch
@@ -588,7 +588,9 @@ class _Run:
             weights = np.where(keep, weights, np.float32(0))
             padded = np.zeros((k_folds * rows, n_folds * cols), dtype=bool)
             padded[:k, :n] = keep
-            folds = int(padded.reshape(k_folds, rows, n_folds, cols).any(axis=(1, 3)).sum())
+            kept_folds = padded.reshape(k_folds, rows, n_folds, cols).any(axis=(1, 3))
+            folds = int(kept_folds.sum())
+            preloaded = preloaded and bool(kept_folds[0, 0])  # the preloaded tile is the first fold
             flops = 2 * m * block * block * int(mask.sum())
         elif issued.spec.mnemonic not in ("mxu.mm24", "mxu.mm24r"):
             folds = k_folds * n_folds

@@ -274,7 +274,12 @@ class MatMul:
 
     ``rows``: an integer element read at run time; only the first ``rows`` rows (clamped to
     ``[0, m]``) of each matrix of ``dst`` are computed, the others are left unspecified (a MoE
-    expert's last token tile holds fewer tokens than rows)."""
+    expert's last token tile holds fewer tokens than rows).
+
+    ``blocks`` (a u8 view ``[k / block, n / block]``, with ``block`` its edge): ``b``, seen as
+    ``k x n``, is zero outside the ``block x block`` blocks whose entry is nonzero, and a
+    target may skip the others (the ASIC's ``mxu.mmsp``); the product is the dense one. Only
+    for 2-D operands; the tiled interpreter checks the promise."""
 
     dst: View
     a: View
@@ -284,6 +289,8 @@ class MatMul:
     transpose_a: bool = False
     transpose_b: bool = False
     rows: ElementRef | None = None
+    blocks: View | None = None
+    block: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +421,21 @@ def walk(body: Sequence[Stmt]) -> Iterator[tuple[int, Stmt, tuple[For, ...]]]:
     yield from visit(body, ())
 
 
+def kernel_statements(module: TiledModule) -> Iterator[tuple[Kernel, Stmt]]:
+    """Every statement of ``module``'s kernels other than loops, with its kernel (host calls
+    aside: :func:`host_inputs`)."""
+    for step in module.steps:
+        if isinstance(step, Kernel):
+            for _, stmt, _ in walk(step.body):
+                if not isinstance(stmt, For):
+                    yield step, stmt
+
+
+def host_inputs(module: TiledModule) -> set[str]:
+    """The buffers ``module``'s host calls read."""
+    return {name for step in module.steps if isinstance(step, HostCall) for name in step.inputs}
+
+
 def stmt_elements(stmt: Stmt) -> tuple[ElementRef, ...]:
     """The integer elements ``stmt`` itself reads at run time: a loop's count (and a parallel
     loop's per-iteration cost), a matmul's rows, a gather's or scatter's limit."""
@@ -439,7 +461,8 @@ def stmt_views(stmt: Stmt) -> list[tuple[str, View]]:
     if isinstance(stmt, Reduce):
         return [("update" if stmt.accumulate else "write", stmt.dst), ("read", stmt.src)]
     if isinstance(stmt, MatMul):
-        return [("update" if stmt.accumulate else "write", stmt.dst), ("read", stmt.a), ("read", stmt.b)]
+        views = [("update" if stmt.accumulate else "write", stmt.dst), ("read", stmt.a), ("read", stmt.b)]
+        return views + ([("read", stmt.blocks)] if stmt.blocks is not None else [])
     if isinstance(stmt, Gather):
         return [("write", stmt.dst), ("read", stmt.table), ("read", stmt.index)]
     if isinstance(stmt, Scatter):
@@ -532,6 +555,8 @@ __all__ = [
     "Const",
     "Copy",
     "ElementRef",
+    "host_inputs",
+    "kernel_statements",
     "stmt_elements",
     "Expr",
     "For",

@@ -199,10 +199,11 @@ class _ModuleReader:
                 _fail(f"unknown reduction '{op}'", op_token, remedy=f"reductions are {', '.join(REDUCE_OPS)}")
             return Reduce(op, self.view(dst), self.view(src), mode.data == "assign_add")
         if kind == "matmul":
-            dst, mode, a, ta, b, tb, acc, rows = c
+            dst, mode, a, ta, b, tb, acc, rows, blocks, block = c
             return MatMul(self.view(dst), self.view(a), self.view(b), mode.data == "assign_add", _dtype(acc),
                           transpose_a=ta is not None, transpose_b=tb is not None,
-                          rows=None if rows is None else self.element(rows))
+                          rows=None if rows is None else self.element(rows),
+                          blocks=None if blocks is None else self.view(blocks), block=0 if block is None else int(block))
         if kind == "gather":
             return Gather(self.view(c[0]), self.view(c[1]), self.view(c[2]), in_bounds=c[4] is not None,
                           limit=None if c[3] is None else self.element(c[3]))

@@ -163,7 +163,8 @@ def format_statement(stmt: Stmt) -> str:
         a = format_view(stmt.a) + ("^T" if stmt.transpose_a else "")
         b = format_view(stmt.b) + ("^T" if stmt.transpose_b else "")
         rows = "" if stmt.rows is None else f" rows {format_element(stmt.rows)}"
-        return f"matmul {format_view(stmt.dst)} {_assign(stmt.accumulate)} {a} @ {b} : {stmt.acc_dtype}{rows}"
+        blocks = "" if stmt.blocks is None else f" blocks {format_view(stmt.blocks)} block {stmt.block}"
+        return f"matmul {format_view(stmt.dst)} {_assign(stmt.accumulate)} {a} @ {b} : {stmt.acc_dtype}{rows}{blocks}"
     if isinstance(stmt, Gather):
         checked = (f" limit {format_element(stmt.limit)}" if stmt.limit is not None else "") + \
             (" in_bounds" if stmt.in_bounds else "")

@@ -467,6 +467,13 @@ class _KernelChecker:
                             "f32 into a float destination, integer ones in i32/i64 into an integer destination")
         for view, what in ((a, "operand a"), (b, "operand b")):
             self.no_overlap(dst, view, what)
+        if stmt.blocks is not None:
+            size = stmt.block
+            if dst.rank != 2 or size < 1 or k % size or n % size or stmt.blocks.shape != (k // size, n // size) \
+                    or self.dtype(stmt.blocks) != DType.U8:
+                raise self.fail(f"matmul block mask {_shape(stmt.blocks.shape)} of {self.dtype(stmt.blocks)} with block "
+                                f"{size}: a 2-D matmul's mask is u8 [k / block, n / block] = "
+                                f"[{k // max(size, 1)}, {n // max(size, 1)}] with block dividing k={k} and n={n}")
 
     def rows(self, table: View, index: View, rows: View, what: str) -> None:
         if table.rank != 2 or index.rank != 1:

@@ -40,6 +40,7 @@ from moecc.ir.tiled.nodes import (Binary, Compute, Copy, Expr, For, MatMul, Oper
                                   View)
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.attention_online import emit_online_attention, head_matrix, online_tiles
+from moecc.passes.tiled_lowering.attention_packed import emit_packed_attention, packed_heads
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, as_rank1, const, register_rule, sources_of
 from moecc.passes.tiled_lowering.contractions import emit_matmul
 from moecc.passes.tiled_lowering.data import strided_slice
@@ -106,10 +107,24 @@ def lower_attention(op: Op, ctx: LoweringContext) -> None:
         out = views.permute(out, (0, 2, 1, 3))
     mask = views.broadcast(ctx.view(op.operands[3]), (batch, hq, s, length)) if len(op.operands) > 3 else None
     mask_bool = mask is not None and op.operands[3].type.dtype == DType.BOOL
-    allowed = None
-    if op.attrs["is_causal"]:
-        allowed = ctx.constant(np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s),
-                               f"{op.result.name}_causal")
+    triangle = np.arange(length)[None, :] <= np.arange(s)[:, None] + (length - s) if op.attrs["is_causal"] else None
+    # Several short heads per pass of a weight-stationary array (the ASIC): one weight load per
+    # product for a group of heads instead of one per head.
+    # Only when q, k and v are produced on the chip: each head's rows are a copy of their own,
+    # cheap from SRAM, a DMA's setup latency each from a model input in HBM.
+    produced = all(x.producer is not None and not x.producer.is_const for x in (q, k, v))
+    heads = (packed_heads(ctx.params, hq, s, length, d, dv, ATTENTION_SLOT_SHARE) if produced and not op.attrs["sinks"]
+             else 1)
+    if heads > 1 and ctx.params.local_bytes // max(1, length * 16) >= min(s, ctx.params.tile_rows):
+        with ctx.op_kernel(op) as kb:
+            kb.emit(emit_packed_attention(
+                kb, t=t, rt=DType.BF16 if kb.params.mxu_operand_bytes == 2 and t == F32 else t,
+                shape=(batch, hq, hkv, s, length, d, dv), heads=heads, qs=qs, ks=ks, vv=vv, out=out, mask=mask,
+                mask_bool=mask_bool, allowed=triangle, scale=op.attrs["scale"] if post_scale else None,
+                cap=op.attrs["softcap"], may_block=mask is not None or (triangle is not None and length < s),
+                hint=op.result.name, constant=ctx.constant))
+        return
+    allowed = ctx.constant(triangle, f"{op.result.name}_causal") if triangle is not None else None
     # Which keys each query row can see at all, when that is known at compile time: a causal
     # rule and/or a constant mask (a sliding window folds to one) hiding a key from every
     # batch entry and head. Query tiles then compute only the keys some row of theirs sees.

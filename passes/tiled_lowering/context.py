@@ -66,6 +66,9 @@ class TilingParams:
     #: tile anyway (the ASIC's array height; 1 on the CPU): causal attention's query tiles are
     #: no shorter.
     array_rows: int = 1
+    #: The array's width (1 on the CPU): with ``array_rows``, the weight tile attention packs
+    #: several short heads into (:mod:`.attention_packed`).
+    array_cols: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.row_floor, int) or self.row_floor < 1:

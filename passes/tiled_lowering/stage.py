@@ -62,6 +62,7 @@ class LowerToTiledStage(StagePass):
     mxu_operand_bytes: int = 4
     in_order_units: bool = False
     array_rows: int = 1
+    array_cols: int = 1
     moe: str = "sparse"
     routing: str = ""  # a routing what-if (passes/tiled_lowering/routing_whatif.py); "" keeps the model's
     capacity_factor: float = 0.0  # tokens an expert takes at most, as a factor of the mean (0: dropless)  # how moe ops lower: sparse dispatch, or dense (every expert on every token)
@@ -69,7 +70,7 @@ class LowerToTiledStage(StagePass):
     def run(self, unit: Compilation) -> None:
         params = TilingParams(self.tile_rows, self.tile_cols, self.k_tile, self.local_bytes, self.expert_rows,
                               self.row_floor, self.expert_bytes, self.mxu_operand_bytes, self.in_order_units,
-                              self.array_rows)
+                              self.array_rows, self.array_cols)
         unit.products[PRODUCT] = lower_graph(unit.graph, params, self.moe, self.routing, self.capacity_factor)
 
 

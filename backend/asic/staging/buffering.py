@@ -150,7 +150,7 @@ def in_slot(stmt: Stmt, slot: Affine, buffers: set[str]) -> Stmt:
     for f in dataclasses.fields(stmt):
         ref = getattr(stmt, f.name)
         if isinstance(ref, LocalRef) and ref.buffer in buffers:
-            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, ref.offset, slot)
+            changes[f.name] = dataclasses.replace(ref, slot=slot)
         elif isinstance(ref, Count) and ref.buffer in buffers:  # a run-time row count
             changes[f.name] = Count(ref.buffer, ref.offset, slot)
     return dataclasses.replace(stmt, **changes) if changes else stmt
@@ -163,8 +163,8 @@ def _map(stmt: Stmt, var: str, value: Affine, streamed: set[str], slot_index: in
         ref = getattr(stmt, f.name)
         if isinstance(ref, LocalRef):
             slot = Affine(slot_index) if ref.buffer in streamed else ref.slot
-            changes[f.name] = LocalRef(ref.buffer, ref.rows, ref.cols, substitute(ref.offset, var, value),
-                                       substitute(slot, var, value))
+            changes[f.name] = dataclasses.replace(ref, offset=substitute(ref.offset, var, value),
+                                                  slot=substitute(slot, var, value))
         elif isinstance(ref, HbmRef):
             changes[f.name] = HbmRef(ref.buffer, substitute(ref.offset, var, value), ref.rows, ref.cols, ref.pitch)
         elif isinstance(ref, Count):  # a matmul's run-time row count

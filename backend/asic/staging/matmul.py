@@ -144,7 +144,8 @@ def _block(ctx: StageContext, stmt: MatMul, d_off: Affine, a_off: Affine, b_off:
         else:
             w_region = Region(stmt.b.buffer, b_off + k0 * b_s[0] + n0 * b_s[1], kn, nn, b_s[0], b_s[1])
         a_tile = _operand(ctx, a_region)
-        sparse = _sparse_weight(ctx, stmt, w_region, rows if direct else None)
+        sparse = (_masked_weight(ctx, stmt, w_region, k0, kn, n0, nn) if stmt.blocks is not None
+                  else _sparse_weight(ctx, stmt, w_region, rows if direct else None))
         if sparse is None:
             w_tile = _operand(ctx, w_region)
             stager.emit(KMatMul(acc, a_tile, w_tile, accumulate=index > 0 or stmt.accumulate, dtype=ctx.mxu_dtype,
@@ -189,6 +190,22 @@ def _sparse_weight(ctx: StageContext, stmt: MatMul, w_region: Region, rows: Coun
                            sparsity="blocks", mask=mask, block=b)
     ctx.dense_reads.add(weight.name)
     return None
+
+
+def _masked_weight(ctx: StageContext, stmt: MatMul, w_region: Region, k0: int, kn: int, n0: Affine, nn: int) -> KMatMul | None:
+    """The ``mxu.mmsp`` (``dst`` and ``a`` still to fill in) of a weight block of a matmul whose
+    lowering marked the weight's zero blocks (:attr:`MatMul.blocks`: attention's packed heads);
+    None when the block is off the mask's grid or its edge is not a size ``mxu.mmsp`` takes."""
+    mask, size, n0 = stmt.blocks, stmt.block, Affine.of(n0)
+    assert mask is not None
+    if size < 8 or size & (size - 1) or k0 % size or kn % size or nn % size or n0.terms or n0.const % size:
+        return None
+    rs, cs = mask.strides
+    at = mask.offset + (k0 // size) * rs + (n0.const // size) * cs
+    w_tile = _operand(ctx, w_region)
+    mask_tile = _mask_operand(ctx, Region(mask.buffer, at, kn // size, nn // size, rs, cs))
+    return KMatMul(mask_tile, mask_tile, w_tile, dtype=ctx.mxu_dtype, transpose_w=stmt.transpose_b,
+                   sparsity="blocks", mask=mask_tile, block=size)
 
 
 def _grid_offset(where: tuple[Affine, Affine, Affine], shape: tuple[int, int], k_div: int,

@@ -26,7 +26,7 @@ from moecc.ir.graph import Graph
 from moecc.ir.kernel import Buffer as KBuffer
 from moecc.ir.kernel import CpuCall, Kernel as KKernel, KernelModule, Load
 from moecc.ir.kernel import walk as kwalk
-from moecc.ir.tiled.nodes import Buffer, For, HostCall, Kernel, MatMul, TiledModule, stmt_views, walk
+from moecc.ir.tiled.nodes import Buffer, For, HostCall, Kernel, MatMul, TiledModule, host_inputs, kernel_statements, stmt_views, walk
 from moecc.ir.types import DType
 from moecc.isa_spec.target import Target
 from moecc.backend.asic.precision import routing_matmuls
@@ -67,6 +67,8 @@ def stage_module(tiled: TiledModule, weights: dict[str, np.ndarray], graph: Grap
     routing = RoutingKernels(graph)
     for name in _mxu_only_weights(tiled, routing) if precision == "bf16" else ():
         hbm_dtypes[name] = DType.BF16
+    for name in _block_masks(tiled):
+        hbm_dtypes[name] = DType.U8  # as mxu.mmsp reads a mask: one byte per block
     module = KernelModule(
         hbm=[KBuffer(b.name, "hbm", hbm_dtypes[b.name], tuple(b.shape) or (1,), role=b.role) for b in tiled.buffers],
         inputs=list(tiled.inputs),
@@ -144,20 +146,30 @@ def _mxu_only_weights(tiled: TiledModule, routing: RoutingKernels) -> set[str]:
     """f32 weights read only as matmul operands of bf16 kernels: held in HBM as bf16 (as the
     kernel path packs them), so they load at half the bytes and need no conversion."""
     weights = {b.name for b in tiled.buffers if b.role == "weight" and b.dtype == DType.F32}
-    other: set[str] = set()
+    other = host_inputs(tiled)
     used: set[str] = set()
-    for step in tiled.steps:
-        if isinstance(step, HostCall):
-            other.update(step.inputs)
-            continue
-        bf16 = not routing.holds(step)
-        for _, stmt, _ in walk(step.body):
-            if isinstance(stmt, MatMul) and bf16:
-                used.update({stmt.a.buffer, stmt.b.buffer} & weights)
-                other.add(stmt.dst.buffer)
-            elif not isinstance(stmt, For):
-                other.update(v.buffer for _, v in stmt_views(stmt))
+    for step, stmt in kernel_statements(tiled):
+        if isinstance(stmt, MatMul) and not routing.holds(step):
+            used.update({stmt.a.buffer, stmt.b.buffer} & weights)
+            other.add(stmt.dst.buffer)
+        else:
+            other.update(v.buffer for _, v in stmt_views(stmt))
     return (used & weights) - other
+
+
+def _block_masks(tiled: TiledModule) -> set[str]:
+    """u8 weights read only as matmuls' block masks (:attr:`MatMul.blocks`): held in HBM as
+    bytes, the form ``mxu.mmsp`` reads, instead of the u8 storage dtype."""
+    masks = {b.name for b in tiled.buffers if b.role == "weight" and b.dtype == DType.U8}
+    used: set[str] = set()
+    other = host_inputs(tiled)
+    for _, stmt in kernel_statements(tiled):
+        views = stmt_views(stmt)
+        if isinstance(stmt, MatMul) and stmt.blocks is not None:
+            used.add(stmt.blocks.buffer)
+            views = [(access, view) for access, view in views if view is not stmt.blocks]
+        other.update(view.buffer for _, view in views)
+    return (used & masks) - other
 
 
 def _host_call(call: HostCall, staged: StagedModule) -> CpuCall:

@@ -21,7 +21,9 @@ instructions after staging:
 - ``expert_bytes``: half the SRAM for one MoE expert's weights and token tiles (the token tile
   shrinks when a big expert would not leave room);
 - ``array_rows``: the array height, the shortest query tile causal attention cuts (a shorter
-  one pays the array's fill and drain for nothing).
+  one pays the array's fill and drain for nothing);
+- ``array_cols``: the array width; with the height, the weight tile short attention heads are
+  packed into.
 
 A part with a small SRAM gets smaller tiles: while one matmul statement's tiles (``rows x k``,
 ``k x cols`` and ``rows x cols`` in f32, double-buffered) would take more than
@@ -91,6 +93,7 @@ def asic_tiling_params(target: Target, precision: str = "f32") -> TilingParams:
         mxu_operand_bytes=2 if precision == "bf16" else 4,  # the MXU multiplies bf16 copies
         in_order_units=True,
         array_rows=max(1, min(dim, target.mxu_rows)),
+        array_cols=max(1, min(dim, target.mxu_cols)),
     )
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from moecc.ir.affine import Affine
 from moecc.ir.kernel import Buffer as KBuffer, For as KFor, Load, Stmt
 from moecc.ir.sparse24 import GROUP, KEPT, compress_2_4
-from moecc.ir.tiled.nodes import For, HostCall, MatMul, TiledModule, stmt_views, walk
+from moecc.ir.tiled.nodes import MatMul, TiledModule, host_inputs, kernel_statements, stmt_views
 from moecc.ir.types import DType
 from moecc.ir.weight_zeros import may_hold_zeros
 from moecc.isa_spec.target import Target
@@ -218,22 +218,16 @@ def _matmul_only_weights(tiled: TiledModule) -> dict[str, bool]:
     stride, all in one orientation: name -> whether it is used transposed."""
     weights = {b.name for b in tiled.buffers if b.role == "weight"}
     orientation: dict[str, bool] = {}
-    other: set[str] = set()
-    for step in tiled.steps:
-        if isinstance(step, HostCall):
-            other.update(step.inputs)
-            continue
-        for _, stmt, _ in walk(step.body):
-            if isinstance(stmt, For):
-                continue
-            views = list(stmt_views(stmt))
-            if isinstance(stmt, MatMul) and stmt.b.buffer in weights:
-                b = stmt.b
-                if b.rank < 2 or b.strides[-1] != 1 or orientation.get(b.buffer, stmt.transpose_b) != stmt.transpose_b:
-                    other.add(b.buffer)
-                orientation[b.buffer] = stmt.transpose_b
-                views = [(access, v) for access, v in views if v is not b]
-            other.update(v.buffer for _, v in views)
+    other = host_inputs(tiled)
+    for _, stmt in kernel_statements(tiled):
+        views = list(stmt_views(stmt))
+        if isinstance(stmt, MatMul) and stmt.b.buffer in weights:
+            b = stmt.b
+            if b.rank < 2 or b.strides[-1] != 1 or orientation.get(b.buffer, stmt.transpose_b) != stmt.transpose_b:
+                other.add(b.buffer)
+            orientation[b.buffer] = stmt.transpose_b
+            views = [(access, v) for access, v in views if v is not b]
+        other.update(v.buffer for _, v in views)
     return {name: t for name, t in orientation.items() if name not in other}
 
 

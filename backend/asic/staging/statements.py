@@ -139,6 +139,8 @@ def stage_copy(ctx: StageContext, stmt: Copy) -> None:
     views = [stmt.dst, stmt.src]
     axes = plan_axes(stmt.dst.shape, views, col_cap=ctx.tile_dim, local=ctx.local_views(views))
     for dst, src in regions(ctx.stager, axes, views, ctx.row_cap(axes.cols.size, 2, axes), ctx.tile_dim):
+        if ctx.stager.store_pitched(dst, src):  # rows of a wider local: one DMA at the local's stride
+            continue
         # Into a global, the load may move out of loops; into a local it is retargeted instead.
         ctx.stager.write(dst, ctx.read(src) if dst.buffer not in ctx.stager.locals_ else ctx.stager.read(src))
 

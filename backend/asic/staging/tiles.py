@@ -355,6 +355,8 @@ class KernelStager:
                 if dst != tile.ref and not self._retarget(tile.ref, dst):
                     self.emit(Vector("mov", dst, a=tile.ref, dtype=dtype))
                 return
+            if region.cstride == 1 and region.rstride > cols and self._retarget_pitched(tile.ref, region):
+                return
             self._move_rows(tile.ref, region.buffer, region.offset, rows, cols, region.rstride, region.cstride,
                             dtype, into_region=True)
             return
@@ -389,6 +391,35 @@ class KernelStager:
             self._loaded = {k: t for k, t in self._loaded.items() if t.ref.buffer != temp.buffer}
             return True
         return False
+
+    def _retarget_pitched(self, temp: LocalRef, region: Region) -> bool:
+        """Make the load that just filled temporary ``temp`` write the rows of ``region`` (a
+        block of a wider SRAM local, rows ``region.rstride`` apart) itself, at the DMA's
+        destination stride, instead of a ``vpu.mov`` per row after it."""
+        body = self._bodies[-1]
+        if not body or not any(b.name == temp.buffer for b in self.temps) or self.locals_[region.buffer].space != "sram":
+            return False
+        last = body[-1]
+        if not isinstance(last, Load) or last.dst != temp or last.skip_zero_blocks:
+            return False
+        body[-1] = Load(LocalRef(region.buffer, region.rows, region.cols, region.offset, pitch=region.rstride), last.src)
+        self._loaded = {k: t for k, t in self._loaded.items() if t.ref.buffer != temp.buffer}
+        return True
+
+    def store_pitched(self, region: Region, src: Region) -> bool:
+        """Store ``src``, a block of an SRAM local with rows ``src.rstride`` apart, into the
+        global ``region`` with one DMA reading the local at that stride (no ``vpu.mov`` per row
+        into a contiguous temporary first); False when the two do not fit that form."""
+        local = self.locals_.get(src.buffer)
+        if local is None or local.space != "sram" or region.buffer in self.locals_ or src.kind != "full" \
+                or (src.rows, src.cols) != (region.rows, region.cols) or src.cstride != 1 or src.rstride <= src.cols \
+                or not (region.cstride == 1 or region.cols == 1) or region.rstride < 0:
+            return False
+        self._loaded = {k: t for k, t in self._loaded.items() if k[0] != region.buffer}
+        pitch = region.rstride if region.rows > 1 else region.cols
+        self.emit(Store(HbmRef(region.buffer, region.offset, region.rows, region.cols, pitch),
+                        LocalRef(src.buffer, src.rows, src.cols, src.offset, pitch=src.rstride)))
+        return True
 
     def expand(self, tile: Tile, rows: int, cols: int) -> Tile:
         """``tile`` as a full ``rows x cols`` tile (a broadcasting ``vpu.mov`` when it is not)."""
