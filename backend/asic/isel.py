@@ -53,6 +53,7 @@ import numpy as np
 
 from moecc.backend.asic.byte_ranges import ByteRange, merge_ranges, strided_range
 from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
+from moecc.passes.weight_homes import is_fill_kernel
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
     ON_CHIP_ROLES,
@@ -132,8 +133,8 @@ class Selector:
         self.comment = ""
         self.labels = 0  # labels made so far (their names are unique per program)
         self.dynamic_loop: str | None = None  # variable of the run-time loop being selected
-        #: The following kernel, its loads to select ahead and whether this kernel has a matmul
-        self.pending: tuple[Kernel, list[tuple[Load, dict[str, int]]], bool] | None = None
+        #: The following kernels with their loads to select ahead, and whether this kernel has a matmul
+        self.pending: tuple[list[tuple[Kernel, list[tuple[Load, dict[str, int]]]]], bool] | None = None
         #: (statement id, loop bindings) of loads selected ahead in the kernel before theirs
         self.prefetched: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
 
@@ -149,31 +150,40 @@ class Selector:
 
     # -- entry points --------------------------------------------------------------------------
 
-    def select_kernel(self, kernel: Kernel, following: Kernel | None = None) -> None:
-        """``kernel``'s instructions; with the ``following`` kernel of the program, that
-        kernel's leading weight loads (:func:`leading_weight_loads`: cross-kernel prefetch) go
-        before this kernel's first matmul (after the loads it needs), or, in a kernel without
-        one, before its first statement that is not a load; they are not selected again when
-        the following kernel is."""
+    def select_kernel(self, kernel: Kernel, following: Kernel | Sequence[Kernel] | None = None) -> None:
+        """``kernel``'s instructions; with the ``following`` kernels of the program (the next
+        one, and past weight fills the first kernel after them), their leading weight loads
+        (:func:`leading_weight_loads`: cross-kernel prefetch) go before this kernel's first
+        matmul (after the loads it needs), or, in a kernel without one, before its first
+        statement that is not a load; they are not selected again when those kernels are."""
         self._enter(kernel)
-        ahead = leading_weight_loads(following, self.hbm) if following is not None else []
-        if ahead and shares_bytes(kernel, following, {stmt.dst.buffer for stmt, _ in ahead}):
-            ahead = []  # the ring wrapped: this kernel's work would overwrite them before use
-        self.pending = (following, ahead, has_matmul(kernel.body)) if ahead else None
+        nexts = [following] if isinstance(following, Kernel) else list(following or ())
+        ahead_of: list[tuple[Kernel, list[tuple[Load, dict[str, int]]]]] = []
+        for other in nexts:
+            ahead = [(stmt, env) for stmt, env in leading_weight_loads(other, self.hbm)
+                     if (id(stmt), tuple(sorted(env.items()))) not in self.prefetched]
+            if ahead and shares_bytes(kernel, other, {stmt.dst.buffer for stmt, _ in ahead}):
+                break  # the ring wrapped: this kernel's work would overwrite them before use
+            if ahead:
+                ahead_of.append((other, ahead))
+            if len(ahead) != len(leading_weight_loads(other, self.hbm)) or not is_fill_kernel(other):
+                break  # past a fill only: a later kernel's loads stay behind its own work
+        self.pending = (ahead_of, has_matmul(kernel.body)) if ahead_of else None
         self.select_body(kernel.body, {})
         self._prefetch()
 
     def _prefetch(self) -> None:
-        """Select the following kernel's prefetched loads here, once."""
+        """Select the following kernels' prefetched loads here, once."""
         if self.pending is None:
             return
-        following, ahead, _ = self.pending
+        ahead_of, _ = self.pending
         self.pending = None
         current = self.kernel
-        self._enter(following)
-        for stmt, env in ahead:
-            STATEMENT_EMITTERS[Load](self, stmt, env)
-            self.prefetched.add((id(stmt), tuple(sorted(env.items()))))
+        for following, ahead in ahead_of:
+            self._enter(following)
+            for stmt, env in ahead:
+                STATEMENT_EMITTERS[Load](self, stmt, env)
+                self.prefetched.add((id(stmt), tuple(sorted(env.items()))))
         self._enter(current)
 
     def _enter(self, kernel: Kernel) -> None:
@@ -188,7 +198,7 @@ class Selector:
                 continue  # selected ahead, in the kernel before (cross-kernel prefetch)
             if self.pending is not None and self.dynamic_loop is None and (
                     isinstance(stmt, MatMul) or (isinstance(stmt, For) and isinstance(stmt.count, Count))
-                    or (not self.pending[2] and not isinstance(stmt, (Load, For)))):
+                    or (not self.pending[1] and not isinstance(stmt, (Load, For)))):
                 self._prefetch()
             emitter = STATEMENT_EMITTERS.get(type(stmt))
             if emitter is None:
@@ -767,5 +777,9 @@ def select_instructions(module: KernelModule, kernels: Sequence[Kernel], target:
     the zero blocks."""
     selector = Selector(module, target, isa, weights)
     for i, kernel in enumerate(kernels):
-        selector.select_kernel(kernel, kernels[i + 1] if i + 1 < len(kernels) else None)
+        # The next kernel, and past weight fills (all leading loads) the first kernel after them.
+        end = i + 1
+        while end < len(kernels) and is_fill_kernel(kernels[end]):
+            end += 1
+        selector.select_kernel(kernel, kernels[i + 1:end + 1])
     return selector.out

@@ -85,6 +85,18 @@ def block(local: View, row0: int, col0: int, rows: int, cols: int) -> View:
     return views.window(local, (Affine(row0), Affine(col0)), (rows, cols))
 
 
+def side_by_side(view: View, b: Affine, first: int, heads: int, s0: Affine, sq: int) -> View | None:
+    """Heads ``first + [0, heads)`` of a ``[batch, head, rows, cols]`` view, rows ``s0 +
+    [0, sq)``, as one ``[sq, heads * cols]`` matrix (head h's columns at ``h * cols``), when the
+    layout has them so (a heads-last result, or q in its projection's layout); else None."""
+    cols = view.shape[3]
+    part = views.window(view, (b, Affine(first), s0, Affine(0)), (1, heads, sq, cols))
+    try:
+        return views.reshape(views.permute(part, (0, 2, 1, 3)), (sq, heads * cols))
+    except ValueError:
+        return None
+
+
 def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tuple[int, int, int, int, int, int, int],
                           heads: int, qs: View, ks: View, vv: View, out: View, mask: View | None, mask_bool: bool,
                           allowed: np.ndarray | None, scale: float | None, cap: float, may_block: bool,
@@ -159,8 +171,10 @@ def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tupl
 
     def weights(slot: Slot, b: Affine, first: int, s0: Affine, sq: int) -> list[Stmt]:
         """The group's softmax weights of query rows ``s0 + [0, sq)``."""
-        stmts: list[Stmt] = [Copy(block(slot.q_in, 0, h * d, sq, d), head_matrix(qs, (b, first + h, s0, 0), (1, 1, sq, d)))
-                             for h in range(g)]
+        whole = side_by_side(qs, b, first, g, s0, sq)
+        stmts: list[Stmt] = ([Copy(block(slot.q_in, 0, 0, sq, g * d), whole)] if whole is not None else
+                             [Copy(block(slot.q_in, 0, h * d, sq, d), head_matrix(qs, (b, first + h, s0, 0), (1, 1, sq, d)))
+                              for h in range(g)])
         stmts += convert(block(slot.queries, 0, 0, sq, g * d), block(slot.q_in, 0, 0, sq, g * d), scale)
         sc = block(slot.scores, 0, 0, sq, g * length)
         stmts.append(MatMul(sc, block(slot.queries, 0, 0, sq, g * d), slot.keys, transpose_b=True,
@@ -225,6 +239,9 @@ def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tupl
         if not may_block:  # each row by its reciprocal sum, over dv columns instead of the keys
             value = Binary("mul", value, widen(Operand(views.broadcast(rows(slot.row_sum, sq, 1), (sq * g, dv))), t))
         stmts.append(Compute(rows(slot.result, sq, dv), narrow(value, t)))
+        whole = side_by_side(out, b, first, g, s0, sq)
+        if whole is not None:  # heads side by side in the result too: one store
+            return stmts + [Copy(whole, block(slot.result, 0, 0, sq, g * dv))]
         for h in range(g):
             stmts.append(Copy(head_matrix(out, (b, first + h, s0, 0), (1, 1, sq, dv)), block(slot.result, 0, h * dv, sq, dv)))
         return stmts

@@ -1,0 +1,144 @@
+"""Forms the tiled lowering takes for in-order units (the ASIC) to shorten a layer's critical path.
+
+- A rotary embedding with constant angles is one ``[rows, d]`` matrix in ``x``'s own layout
+  (each head a tile of its own would be a chain of copies and vector ops per head), its result
+  taking that layout; with run-time angles, or on the CPU, the per-head form stays.
+- A gated MLP over fewer tokens than the array's row floor is one kernel (gate and up tiles
+  back to back, each gated as soon as it is done, the down projection accumulated over them);
+  with more tokens, the three kernels stay.
+- Cross-kernel prefetch looks past weight fills: the first kernel after a fill has its leading
+  weight loads selected in the kernel before the fill too.
+
+Every form is checked against the reference interpreter on the ASIC simulator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import moecc
+from moecc.backend.asic.staging.params import asic_tiling_params
+from moecc.compare import tolerances
+from moecc.ir.builder import GraphBuilder
+from moecc.ir.graph import Graph
+from moecc.ir.tiled.nodes import For, MatMul, walk
+from moecc.ir.types import DType, TensorType
+from moecc.isa_spec.target import load_target
+from moecc.passes.tiled_lowering.context import TilingParams
+from moecc.passes.tiled_lowering.lower import lower_graph
+
+V1 = load_target("moe-asic-v1")
+
+
+def _rotary_graph(constant: bool) -> Graph:
+    """``x`` in a projection's layout ``[B, S, H, D]``, transposed to heads first and rotated."""
+    graph = Graph("rotary")
+    x = graph.add_input("x", TensorType((1, 8, 4, 16), DType.F32))
+    b = GraphBuilder(graph)
+    rng = np.random.default_rng(1)
+    if constant:
+        c, s = (b.const(rng.standard_normal((1, 8, 8)).astype(np.float32), name) for name in ("cos", "sin"))
+    else:
+        c, s = (graph.add_input(name, TensorType((1, 8, 8), DType.F32)) for name in ("cos", "sin"))
+    y = b.emit1("add", [x, x])
+    t = b.emit1("transpose", [y], {"perm": (0, 2, 1, 3)})
+    r = b.emit1("rotary_embedding", [t, c, s], {"interleaved": False, "rotary_dim": 0})
+    graph.set_outputs([b.emit1("mul", [r, r])])
+    return graph
+
+
+def _rotary_views(module, kinds=("rotary",)) -> set[int]:  # noqa: ANN001
+    """Ranks of the destinations the rotary kernels' statements write."""
+    return {s.dst.rank for k in module.kernels if any(kind in k.name for kind in kinds)
+            for _, s, _ in walk(k.body) if not isinstance(s, For) and hasattr(s, "dst")}
+
+
+@pytest.mark.parametrize("constant", [True, False])
+def test_rotary_with_constant_angles_is_one_matrix_on_in_order_units(constant: bool) -> None:
+    graph = _rotary_graph(constant)
+    rng = np.random.default_rng(2)
+    feeds = {"x": rng.standard_normal((1, 8, 4, 16)).astype(np.float32)}
+    if not constant:
+        feeds.update(cos=rng.standard_normal((1, 8, 8)).astype(np.float32),
+                     sin=rng.standard_normal((1, 8, 8)).astype(np.float32))
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    ranks = _rotary_views(lower_graph(graph, asic_tiling_params(V1)).module, ("rotary", "fused"))
+    assert (2 in ranks) is constant, ranks  # [rows, half] tiles, or the per-head 4-D form only
+    assert 4 in _rotary_views(lower_graph(graph, TilingParams()).module, ("rotary", "fused"))  # the CPU's form
+    rtol, atol = tolerances("f32")
+    for target in ("asic", "tiled", "cpu"):
+        (got,) = moecc.compile_graph(graph, target).run(feeds).values()
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+def _mlp_graph(tokens: int) -> Graph:
+    graph = Graph("mlp")
+    x = graph.add_input("x", TensorType((tokens, 64), DType.F32))
+    weights = {name: graph.add_input(name, TensorType(shape, DType.F32))
+               for name, shape in (("g", (64, 192)), ("u", (64, 192)), ("d", (192, 64)))}
+    b = GraphBuilder(graph)
+    h = b.emit1("add", [x, x])
+    m = b.emit1("gated_mlp", [h, weights["g"], weights["u"], weights["d"]], {"activation": "silu"})
+    graph.set_outputs([b.emit1("add", [m, h])])
+    return graph
+
+
+@pytest.mark.parametrize(("tokens", "kernels"), [(8, 1), (40, 1), (50, 3), (128, 3)])
+def test_gated_mlp_is_one_kernel_below_the_row_floor(tokens: int, kernels: int) -> None:
+    """f32 on moe-asic-v1: a fold streams 3 passes per row, so below 128 / 3 = 42 rows it costs
+    its weight load whatever streams; the MLP's three products then share one kernel (the ffn
+    width of 192 is a full and an edge tile)."""
+    graph = _mlp_graph(tokens)
+    params = asic_tiling_params(V1)
+    assert params.row_floor == 42
+    lowering = lower_graph(graph, params)
+    with_matmuls = [k.name for k in lowering.module.kernels if any(isinstance(s, MatMul) for _, s, _ in walk(k.body))]
+    assert len(with_matmuls) == kernels, with_matmuls
+    rng = np.random.default_rng(4)
+    feeds = {"x": rng.standard_normal((tokens, 64)).astype(np.float32),
+             "g": (rng.standard_normal((64, 192)) / 8).astype(np.float32),
+             "u": (rng.standard_normal((64, 192)) / 8).astype(np.float32),
+             "d": (rng.standard_normal((192, 64)) / 8).astype(np.float32)}
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    for precision in ("f32", "bf16"):
+        rtol, atol = tolerances(precision)
+        (got,) = moecc.compile_graph(graph, "asic", precision=precision).run(feeds).values()
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+def test_prefetch_looks_past_a_weight_fill() -> None:
+    """Kernels ``first``, a weight fill, ``second``: the fill's load and ``second``'s leading
+    weight load are both selected before ``first``'s matmul (cross-kernel prefetch past the
+    fill), each once, and the program still computes ``(x @ w) @ w2``."""
+    from moecc.backend.asic.isel import select_instructions
+    from moecc.ir.affine import Affine
+    from moecc.ir.kernel import Buffer, HbmRef, Kernel as KKernel, KernelModule, Load, LocalRef
+    from moecc.passes.memory_plan import plan_memory
+    from moecc.passes.weight_homes import is_fill_kernel
+    from moecc.backend.asic import Simulator
+    from moecc.backend.asic.codegen import build_program, hbm_regions
+    from moecc.backend.asic.schedule import schedule
+    from tests.test_asic_codegen import RNG, _two_matmul_kernels, hbm
+
+    module = _two_matmul_kernels()
+    planned, _ = plan_memory(module, V1, weight_homes=False)
+    first, second = (s for s in planned.steps if isinstance(s, KKernel))
+    end = max(b.offset + b.nbytes for k in (first, second) for b in k.buffers if b.space == "sram")
+    fill_buffer = Buffer("w9.fill", "sram", DType.F32, (32, 32), 1, -(-end // 4096) * 4096 + 4096)
+    fill = KKernel("fill_weights_0", (fill_buffer,),
+                   (Load(LocalRef("w9.fill", 32, 32), HbmRef("w9", Affine(), 32, 32, 32)),), ("second_0",))
+    assert is_fill_kernel(fill)
+    hbm_buffers = [*planned.hbm, hbm("w9", (32, 32), "weight").placed(max(b.offset + b.nbytes for b in planned.hbm))]
+    planned = KernelModule(hbm=hbm_buffers, steps=[first, fill, second], inputs=planned.inputs, outputs=planned.outputs)
+    selected = select_instructions(planned, [first, fill, second], V1)
+    stream = [i for i in selected if i.mnemonic != "li"]
+    first_mm = next(n for n, i in enumerate(stream) if i.mnemonic.startswith("mxu.mm"))
+    fill_loads = [n for n, i in enumerate(stream) if "load w9" in i.comment]
+    w2_loads = [n for n, i in enumerate(stream) if i.mnemonic == "dma.ld" and "load w2" in i.comment]
+    assert len(fill_loads) == 1 and fill_loads[0] < first_mm
+    assert len(w2_loads) == 2 and w2_loads[0] < first_mm < w2_loads[1]  # j = 0 ahead, past the fill
+    x, w, w2v, w9 = (RNG.standard_normal((32, 32)).astype("float32") for _ in range(4))
+    scheduled, _ = schedule(selected)
+    result = Simulator(build_program(scheduled, hbm_regions(planned), None), V1).run({"x": x, "w": w, "w2": w2v, "w9": w9})
+    np.testing.assert_allclose(result.read("z"), (x @ w) @ w2v, rtol=1e-4, atol=1e-4)
