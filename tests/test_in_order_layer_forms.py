@@ -22,7 +22,7 @@ from moecc.backend.asic.staging.params import asic_tiling_params
 from moecc.compare import tolerances
 from moecc.ir.builder import GraphBuilder
 from moecc.ir.graph import Graph
-from moecc.ir.tiled.nodes import For, MatMul, walk
+from moecc.ir.tiled.nodes import For, MatMul, stmt_views, walk
 from moecc.ir.types import DType, TensorType
 from moecc.isa_spec.target import load_target
 from moecc.passes.tiled_lowering.context import TilingParams
@@ -142,3 +142,38 @@ def test_prefetch_looks_past_a_weight_fill() -> None:
     scheduled, _ = schedule(selected)
     result = Simulator(build_program(scheduled, hbm_regions(planned), None), V1).run({"x": x, "w": w, "w2": w2v, "w9": w9})
     np.testing.assert_allclose(result.read("z"), (x @ w) @ w2v, rtol=1e-4, atol=1e-4)
+
+
+def test_a_run_reads_what_it_wrote_from_a_block_local() -> None:
+    """A residual add kept beyond its kernel and the RMSNorm reading it, in one run of
+    element-wise statements: the add writes a block local, which is stored to the residual's
+    buffer and read by the norm (no store and load back of the same bytes); a run this small
+    is one block. The result is the reference's."""
+    from moecc.backend.asic.staging.blocks import fuse_runs
+    from moecc.ir.tiled.nodes import Copy
+
+    graph = Graph("residual")
+    x = graph.add_input("x", TensorType((32, 128), DType.F32))
+    r = graph.add_input("r", TensorType((32, 128), DType.F32))
+    b = GraphBuilder(graph)
+    scale = b.const(np.linspace(0.5, 1.5, 128, dtype=np.float32), "scale")
+    s = b.emit1("add", [x, r])
+    n = b.emit1("rms_norm", [s, scale], {"epsilon": 1e-6, "axis": -1})
+    graph.set_outputs([s, n])
+    lowering = lower_graph(graph, asic_tiling_params(V1))
+    (kernel,) = lowering.module.kernels
+    fused = fuse_runs(kernel, {g.name for g in lowering.module.buffers}, 1 << 22, {g.name: g for g in lowering.module.buffers})
+    stmts = [st for _, st, _ in walk(fused.body) if not isinstance(st, For)]
+    assert not any(isinstance(st, For) for _, st, _ in walk(fused.body))  # one block
+    stores = [st for st in stmts if isinstance(st, Copy) and st.src.buffer.endswith(".b32")]
+    assert stores, [type(st).__name__ for st in stmts]
+    residual = stores[0].dst.buffer
+    writer = next(i for i, st in enumerate(stmts) if st is stores[0])
+    assert all(v.buffer != residual for st in stmts[writer + 1:] for a, v in stmt_views(st) if a == "read")
+    rng = np.random.default_rng(6)
+    feeds = {"x": rng.standard_normal((32, 128)).astype(np.float32), "r": rng.standard_normal((32, 128)).astype(np.float32)}
+    expected = list(moecc.compile_graph(graph, "ref").run(feeds).values())
+    got = list(moecc.compile_graph(graph, "asic").run(feeds).values())
+    rtol, atol = tolerances("f32")
+    for want, have in zip(expected, got):
+        np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)

@@ -19,13 +19,21 @@ whole run (up to how its last axis broadcasts: ``[.., 1]`` or stride 0), the one
 writes, which is injective (a destination), so different blocks touch different elements; a
 local being shrunk is used nowhere else in the kernel. The
 axis is the outermost such one of size > 1; blocks hold about :data:`BLOCK_ELEMENTS` elements
-of the run's largest view, and at least two blocks are made.
+of the run's largest view, and at least two blocks are made, unless the whole run fits one
+block (then it is one: two blocks this small pipeline nothing and each pays the run's latency).
+
+A buffer kept beyond the run (a global, or a local used elsewhere) that one ``compute`` or
+``copy`` of the run writes and later statements read (a residual add the norm after it reads)
+is *forwarded*: the statement writes a block local, a copy stores it to the buffer, and the
+later statements read the local, so the block's bytes are not stored and loaded back between
+two statements (on the ASIC a store and a load on the chain, about 40 cycles a block).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 
 from moecc.ir.affine import Affine
 from moecc.ir.tiled.nodes import Buffer, Compute, Copy, For, Kernel, Reduce, Stmt, View, stmt_views, walk
@@ -95,10 +103,13 @@ def align_runs(kernel: Kernel) -> Kernel:
     return kernel if tuple(out) == kernel.body else dataclasses.replace(kernel, body=tuple(out))
 
 
-def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> Kernel:
+def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62,
+              globals_: Mapping[str, Buffer] | None = None) -> Kernel:
     """``kernel`` with its runs of element-wise statements done block by block (see the module
     docstring); ``taken`` holds the global buffer names (new names avoid them); one block of
-    every view of a run (the tiles its statements keep apart) fits ``budget_bytes``."""
+    every view of a run (the tiles its statements keep apart) fits ``budget_bytes``;
+    ``globals_`` (the module's global buffers) lets a global a run writes and reads again be
+    forwarded through a block local."""
     names = set(taken) | {b.name for b in kernel.buffers}
     names |= {stmt.var for _, stmt, _ in walk(kernel.body) if isinstance(stmt, For)}
     body: list[Stmt] = []
@@ -107,7 +118,7 @@ def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> K
     i = 0
     for start, end in _runs(stmts):
         body.extend(stmts[i:start])
-        body.extend(_fuse(stmts[start:end], stmts[:start] + stmts[end:], buffers, names, budget_bytes))
+        body.extend(_fuse(stmts[start:end], stmts[:start] + stmts[end:], buffers, names, budget_bytes, globals_ or {}))
         i = end
     body.extend(stmts[i:])
     if tuple(body) == kernel.body:
@@ -119,7 +130,7 @@ def fuse_runs(kernel: Kernel, taken: set[str], budget_bytes: int = 1 << 62) -> K
 
 
 def _fuse(run: tuple[Stmt, ...], others: tuple[Stmt, ...], buffers: dict[str, Buffer], names: set[str],
-          budget_bytes: int) -> list[Stmt]:
+          budget_bytes: int, globals_: Mapping[str, Buffer]) -> list[Stmt]:
     rank = run[0].dst.rank  # type: ignore[attr-defined]
     shape = run[0].dst.shape[:-1]  # type: ignore[attr-defined]
     if rank < 2 or any(s.dst.rank != rank or s.dst.shape[:-1] != shape for s in run):  # type: ignore[attr-defined]
@@ -139,15 +150,18 @@ def _fuse(run: tuple[Stmt, ...], others: tuple[Stmt, ...], buffers: dict[str, Bu
     per_row = max(v.elements for _, v in accesses) // size
     all_rows = sum(v.elements for _, v in accesses) // size
     block = min(size // 2, BLOCK_ELEMENTS // max(1, per_row), budget_bytes // max(1, 4 * all_rows))
+    if size * per_row <= BLOCK_ELEMENTS and size <= budget_bytes // max(1, 4 * all_rows):
+        block = size  # one block: blocks this small pipeline nothing and each pays the run's latency
     if block < 1:
         return list(run)
     count, tail = divmod(size, block)
-    if count < 2:
-        return list(run)
     # Kernel locals the run alone uses shrink to one dense block.
     used_elsewhere = {v.buffer for s in others for _, inner, _ in walk((s,)) for _, v in stmt_views(inner)}
     shrink = {name for name in written if name in buffers and buffers[name].space == "local"
               and name not in used_elsewhere}
+    forward = _forwarded(run, {name for name in written - shrink if name in buffers or name in globals_})
+    if count < 2 and not (count == 1 and not tail and (shrink or forward)):
+        return list(run)
     var = _fresh("_blk", names)
     names.add(var)
 
@@ -164,24 +178,49 @@ def _fuse(run: tuple[Stmt, ...], others: tuple[Stmt, ...], buffers: dict[str, Bu
         return f
 
     out: list[Stmt] = []
-    for start, rows, n in ((Affine.of(var) * block, block, count), (Affine(count * block), tail, 1)):
+    first = Affine.of(var) * block if count > 1 else Affine(0)
+    for start, rows, n in ((first, block, count), (Affine(count * block), tail, 1)):
         if not rows:
             continue
         renamed: dict[str, str] = {}
-        for name in sorted(shrink):
-            local = buffers[name]
+        for name in sorted(shrink | forward):
             new = _fresh(f"{name}.b{rows}", names)
             names.add(new)
             view = views[name]
             dims = view.shape[:axis] + (rows,) + view.shape[axis + 1:]
-            buffers[new] = Buffer(new, "local", local.dtype, dims)
+            buffers[new] = Buffer(new, "local", (buffers.get(name) or globals_[name]).dtype, dims)
             renamed[name] = new
         f = sliced(start, rows, renamed)
-        stmts = tuple(_map(s, f) for s in run)
+        in_place = sliced(start, rows, {k: v for k, v in renamed.items() if k not in forward})
+        mapped: list[Stmt] = []
+        for s in run:
+            mapped.append(_map(s, f))
+            if isinstance(s, (Compute, Copy)) and s.dst.buffer in forward:
+                # Written through a block local the later statements read; stored from it too.
+                mapped.append(Copy(in_place(s.dst), f(s.dst)))
+        stmts = tuple(mapped)
         if n > 1:
             out.append(For(var, n, stmts))
         else:
             out.extend(stmts)
+    return out
+
+
+def _forwarded(run: tuple[Stmt, ...], candidates: set[str]) -> set[str]:
+    """Buffers of ``candidates`` (written by the run, kept beyond it: globals, or locals used
+    elsewhere) that one ``compute``/``copy`` of the run writes and later statements of it read:
+    each block of them is written into a block local, stored from there and read from there
+    by the later statements (no store and load back of the same bytes between two statements)."""
+    out: set[str] = set()
+    for index, stmt in enumerate(run):
+        if not isinstance(stmt, (Compute, Copy)) or stmt.dst.buffer not in candidates:
+            continue
+        name = stmt.dst.buffer
+        writers = [s for s in run for a, v in stmt_views(s) if a != "read" and v.buffer == name]
+        read_here = any(a == "read" and v.buffer == name for a, v in stmt_views(stmt))
+        read_later = any(a == "read" and v.buffer == name for s in run[index + 1:] for a, v in stmt_views(s))
+        if len(writers) == 1 and not read_here and read_later:
+            out.add(name)
     return out
 
 

@@ -219,7 +219,7 @@ def _stage_kernel_once(kernel: Kernel, tiled: TiledModule, hbm_dtypes: dict[str,
     storage = target.storage_dtypes
     names = {b.name for b in tiled.buffers}
     if not conservative:
-        kernel = fuse_runs(kernel, names, target.sram_capacity_bytes // FUSED_SHARE)
+        kernel = fuse_runs(kernel, names, target.sram_capacity_bytes // FUSED_SHARE, {b.name: b for b in tiled.buffers})
     kernel = split_webs(kernel, names)
     acc_locals = {stmt.dst.buffer for _, stmt, _ in walk(kernel.body) if isinstance(stmt, MatMul)}
     stager = KernelStager(kernel.name, dict(hbm_dtypes))
