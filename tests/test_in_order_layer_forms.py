@@ -177,3 +177,37 @@ def test_a_run_reads_what_it_wrote_from_a_block_local() -> None:
     rtol, atol = tolerances("f32")
     for want, have in zip(expected, got):
         np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
+
+
+def _projections_graph(tokens: int) -> Graph:
+    """q, k and v projections of one input (constant weights, one of them transposed by the
+    exporter), and an element-wise op on q and on k after all three, as exporters order them."""
+    graph = Graph("qkv")
+    x = graph.add_input("x", TensorType((tokens, 64), DType.F32))
+    b = GraphBuilder(graph)
+    rng = np.random.default_rng(8)
+    wq, wk = (b.const((rng.standard_normal((64, 64)) / 8).astype(np.float32), n) for n in ("wq", "wk"))
+    wv = b.emit1("transpose", [b.const((rng.standard_normal((32, 64)) / 8).astype(np.float32), "wv_t")], {"perm": (1, 0)})
+    q, k, v = (b.emit1("matmul", [x, w]) for w in (wq, wk, wv))
+    graph.set_outputs([b.emit1("mul", [q, q]), b.emit1("tanh", [k]), v])
+    return graph
+
+
+@pytest.mark.parametrize(("tokens", "kernels"), [(16, 1), (64, 3)])
+def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, kernels: int) -> None:
+    graph = _projections_graph(tokens)
+    lowering = lower_graph(graph, asic_tiling_params(V1))
+    with_matmuls = [k for k in lowering.module.kernels if any(isinstance(s, MatMul) for _, s, _ in walk(k.body))]
+    assert len(with_matmuls) == kernels, [k.name for k in with_matmuls]
+    if kernels == 1:  # q's and k's element-wise ops come before v's copy out of its accumulator
+        body = [s for _, s, _ in walk(with_matmuls[0].body) if not isinstance(s, For)]
+        last_product = max(i for i, s in enumerate(body) if isinstance(s, MatMul))
+        tanh_at = next(i for i, s in enumerate(body) if "tanh" in repr(getattr(s, "expr", "")))
+        assert tanh_at > last_product and tanh_at < len(body) - 1
+    assert len(lower_graph(graph, TilingParams()).module.kernels) >= 3  # the CPU keeps a kernel each
+    rng = np.random.default_rng(9)
+    feeds = {"x": rng.standard_normal((tokens, 64)).astype(np.float32)}
+    expected = list(moecc.compile_graph(graph, "ref").run(feeds).values())
+    rtol, atol = tolerances("f32")
+    for want, have in zip(expected, moecc.compile_graph(graph, "asic").run(feeds).values()):
+        np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
