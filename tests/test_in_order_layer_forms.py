@@ -211,3 +211,65 @@ def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, ker
     rtol, atol = tolerances("f32")
     for want, have in zip(expected, moecc.compile_graph(graph, "asic").run(feeds).values()):
         np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
+
+
+def _plain_mlp_graph(tokens: int, bias: bool, act: str) -> Graph:
+    """x @ w1 (+ b1) -> act -> @ w2, with an exporter's reshapes around the activation, then a
+    residual add (the second projection's epilogue)."""
+    graph = Graph("mlp")
+    x = graph.add_input("x", TensorType((1, tokens, 64), DType.F32))
+    b = GraphBuilder(graph)
+    rng = np.random.default_rng(10)
+    w1 = b.const((rng.standard_normal((64, 200)) / 8).astype(np.float32), "w1")
+    w2 = b.const((rng.standard_normal((200, 64)) / 8).astype(np.float32), "w2")
+    rows = b.emit1("reshape", [x], {"shape": (tokens, 64)})
+    h = b.emit1("matmul", [rows, w1])
+    if bias:
+        h = b.emit1("add", [h, b.const(rng.standard_normal(200).astype(np.float32), "b1")])
+    h = b.emit1("reshape", [h], {"shape": (1, tokens, 200)})
+    attrs = {"approximate": "tanh"} if act == "gelu" else {}
+    h = b.emit1(act, [h], attrs)
+    h = b.emit1("reshape", [h], {"shape": (tokens, 200)})
+    y = b.emit1("matmul", [h, w2])
+    graph.set_outputs([b.emit1("add", [y, rows])])
+    return graph
+
+
+@pytest.mark.parametrize(("tokens", "bias", "act", "streamed"),
+                         [(24, True, "gelu", True), (24, False, "relu", True), (16, True, "silu", True),
+                          (64, True, "gelu", False)])
+def test_a_plain_mlp_is_one_streamed_kernel_below_the_row_floor(tokens: int, bias: bool, act: str,
+                                                                 streamed: bool) -> None:
+    from moecc.passes.tiled_lowering.context import LoweringContext
+    from moecc.passes.tiled_lowering.streamed_mlp import find_plain_mlp
+
+    graph = _plain_mlp_graph(tokens, bias, act)
+    params = asic_tiling_params(V1)
+    ctx = LoweringContext(graph, params)
+    first = next(op for op in graph.ops if op.kind == "matmul")
+    assert (find_plain_mlp(first, ctx, graph.uses()) is not None) is streamed
+    lowering = lower_graph(graph, params)
+    with_matmuls = [k for k in lowering.module.kernels if any(isinstance(s, MatMul) for _, s, _ in walk(k.body))]
+    assert len(with_matmuls) == (1 if streamed else 2), [k.name for k in with_matmuls]
+    rng = np.random.default_rng(12)
+    feeds = {"x": rng.standard_normal((1, tokens, 64)).astype(np.float32)}
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    for precision in ("f32", "bf16"):
+        rtol, atol = tolerances(precision)
+        (got,) = moecc.compile_graph(graph, "asic", precision=precision).run(feeds).values()
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    (tiled,) = moecc.compile_graph(graph, "tiled").run(feeds).values()  # the CPU's form is untouched
+    np.testing.assert_allclose(tiled, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_hidden_activation_read_twice_is_not_streamed() -> None:
+    """The chain stops when a value in it has a second reader (it must be stored)."""
+    from moecc.passes.tiled_lowering.context import LoweringContext
+    from moecc.passes.tiled_lowering.streamed_mlp import find_plain_mlp
+
+    graph = _plain_mlp_graph(24, True, "gelu")
+    act = next(op for op in graph.ops if op.kind == "gelu")
+    graph.set_outputs([*graph.outputs, act.result])
+    ctx = LoweringContext(graph, asic_tiling_params(V1))
+    first = next(op for op in graph.ops if op.kind == "matmul")
+    assert find_plain_mlp(first, ctx, graph.uses()) is None

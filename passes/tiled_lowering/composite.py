@@ -47,7 +47,8 @@ from moecc.passes.tiled_lowering.data import strided_slice
 from moecc.passes.tiled_lowering.elementwise import activation, moe_glu, narrow, widen
 from moecc.passes.tiled_lowering.moe_dispatch import choose_moe, emit_route, lower_moe_sparse
 from moecc.passes.tiled_lowering.reductions import reduce_chunks
-from moecc.passes.tiled_lowering.tiles import Sizes, Starts, chunks, tile_loops, tiled_compute, tiled_copy, window
+from moecc.passes.tiled_lowering.streamed_mlp import emit_streamed_mlp, streams
+from moecc.passes.tiled_lowering.tiles import Sizes, Starts, tile_loops, tiled_compute, tiled_copy, window
 
 F32 = DType.F32
 
@@ -549,78 +550,12 @@ def _mlp(kb: KernelBuilder, x: View, w_gate: View, w_up: View, w_down: View, y: 
     return stmts + emit_matmul(kb, y, g, w_down)
 
 
-#: The gated MLP is one kernel on in-order units while a row tile's gate, up and hidden
-#: activations (f32, the whole ffn width) take at most this share of the local budget.
-STREAMED_MLP_SHARE = 2
-
-
-def _streamed_mlp(kb: KernelBuilder, rows: View, w_gate: View, w_up: View, w_down: View, out: View,
-                  act: str) -> list[Stmt] | None:
-    """The gated MLP as one kernel for in-order units, for fewer tokens than the array's row
-    floor (each fold then costs its weight load, whatever streams: what is left to win is
-    latency), and when a row tile's activations fit :data:`STREAMED_MLP_SHARE` (None
-    otherwise; with more tokens the three kernels' weight fills pipeline better): per row tile, every ffn column tile's gate and up
-    products into locals, each tile's ``act(g) * u`` as soon as its products are done, then the
-    down projection accumulated over those tiles. In program order the matrix unit streams all
-    the gate and up tiles back to back while the vector unit gates each one behind them, and
-    the down projection's folds wait only for their own tile; three kernels would put the
-    gate's result through a store and a load, and each kernel's tail in the next one's way.
-    The locals are tile-major (``[tiles, rows, cols]``), so that every product writes and reads
-    whole contiguous tiles."""
-    tokens, hidden = rows.shape
-    ffn, width = w_gate.shape[1], out.shape[1]
-    tm = min(tokens, kb.params.tile_rows)
-    tn, to = min(ffn, kb.params.tile_cols), min(width, kb.params.tile_cols)
-    tiles, out_tiles = -(-ffn // tn), -(-width // to)
-    if (3 * tiles * tn + out_tiles * to) * tm * 4 > STREAMED_MLP_SHARE * kb.params.local_bytes \
-            or tokens >= kb.params.row_floor:
-        return None
-    g = kb.local("gate", F32, (tiles, tm, tn))
-    u = kb.local("up", F32, (tiles, tm, tn))
-    h = kb.local("hidden", F32, (tiles, tm, tn))
-    y = kb.local("down", F32, (out_tiles, tm, to))
-    zero = Affine(0)
-
-    def tile(local: View, start: Affine, mz: int, nz: int) -> View:
-        """The column tile at ``start`` (a multiple of the local's tile width) of a tile-major
-        local, its first ``mz`` rows."""
-        return View(local.buffer, start * tm, (mz, nz), (nz, 1))  # slot start / width_, tm * width_ apart
-
-    def row_tile(starts: Starts, sizes: Sizes) -> list[Stmt]:
-        r0, mz = starts[0], sizes[0]
-        x = window(rows, (r0, zero), (mz, hidden))
-        stmts: list[Stmt] = [Compute(y, const(0, F32))]
-
-        def gate_up(cs: Starts, cz: Sizes) -> list[Stmt]:
-            j0, nz = cs[0], cz[0]
-            out_: list[Stmt] = []
-            for local, weight in ((g, w_gate), (u, w_up)):
-                def chunk(k0: Affine, kz: int, first: bool, local: View = local, weight: View = weight) -> list[Stmt]:
-                    return [MatMul(tile(local, j0, mz, nz), window(x, (zero, k0), (mz, kz)),
-                                   window(weight, (k0, j0), (kz, nz)), accumulate=not first)]
-                out_ += chunks(kb, hidden, kb.params.k_tile, chunk)
-            gated = Binary("mul", activation(act, Operand(tile(g, j0, mz, nz)), F32), Operand(tile(u, j0, mz, nz)))
-            return out_ + [Compute(tile(h, j0, mz, nz), gated)]
-
-        def down(cs: Starts, cz: Sizes) -> list[Stmt]:
-            (j0, o0), (nz, oz) = cs, cz
-            return [MatMul(tile(y, o0, mz, oz), tile(h, j0, mz, nz), window(w_down, (j0, o0), (nz, oz)),
-                           accumulate=True)]
-
-        stmts += tile_loops(kb, (ffn,), (tn,), gate_up)
-        stmts += tile_loops(kb, (ffn, width), (tn, to), down)
-        return stmts + tile_loops(kb, (width,), (to,), lambda cs, cz: [
-            Copy(window(out, (r0, cs[0]), (mz, cz[0])), tile(y, cs[0], mz, cz[0]))])
-
-    return tile_loops(kb, (tokens,), (tm,), row_tile)
-
-
 @register_rule("gated_mlp")
 def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
     """Three kernels, as the decomposed form fuses: ``g = x @ w_gate``; ``u = x @ w_up`` with the
     epilogue ``act(g) * u`` (``u`` stays on chip); then ``@ w_down`` in the op's own kernel (the
     open fusion group's, so a residual add after it joins as its epilogue). On in-order units
-    one kernel (:func:`_streamed_mlp`) when its activations fit."""
+    one kernel (:func:`~.streamed_mlp.emit_streamed_mlp`) below the row floor."""
     x, w_gate, w_up, w_down = op.operands
     hidden, ffn = w_gate.type.shape
     tokens = x.type.numel // hidden
@@ -631,12 +566,13 @@ def lower_gated_mlp(op: Op, ctx: LoweringContext) -> None:
             dense_rows = views.reshape(ctx.view(x), (tokens, hidden))
         except ValueError:
             dense_rows = None
-        if dense_rows is not None:
+        if dense_rows is not None and streams(ctx.params, tokens, ffn, w_down.type.shape[1]):
+            def gated(products: list[Expr], j0: Affine, mz: int, nz: int) -> Expr:
+                return Binary("mul", activation(act, products[0], F32), products[1])
+
             with ctx.op_kernel(op) as kb:
-                streamed = _streamed_mlp(kb, dense_rows, ctx.view(w_gate), ctx.view(w_up), ctx.view(w_down), out, act)
-                if streamed is not None:
-                    kb.emit(streamed)
-                    return
+                kb.emit(emit_streamed_mlp(kb, dense_rows, [ctx.view(w_gate), ctx.view(w_up)], ctx.view(w_down), out, gated))
+            return
     g = ctx.add_global(f"{op.result.name}_gate", F32, (tokens, ffn))
     u = ctx.add_global(f"{op.result.name}_up", F32, (tokens, ffn))
     gate = KernelBuilder(ctx, ctx.fresh_step(f"{op.result.name}_gate"), sources_of(op))

@@ -28,6 +28,7 @@ from moecc.passes.tiled_lowering.context import (
     as_rank1,
 )
 from moecc.passes.tiled_lowering.fusion import FusionGroups, plan_inlining
+from moecc.passes.tiled_lowering.streamed_mlp import find_plain_mlp, lower_plain_mlp
 from moecc.passes.tiled_lowering.tiles import tiled_copy
 
 # Importing the rule modules fills the rule table.
@@ -113,8 +114,9 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     uses = graph.uses()
     pending: list[tuple[Op, str]] = []
     groups = FusionGroups(ctx)
+    lowered: set[int] = set()  # ops lowered ahead, with the plain MLP their first matmul starts
     for op in graph.ops:
-        if op.is_const:
+        if op.is_const or id(op) in lowered:
             continue
         reason = decide(op, ctx)
         if reason is not None:
@@ -128,6 +130,13 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
             for r in op.results:
                 ctx.result(r)
             continue
+        mlp = find_plain_mlp(op, ctx, uses)
+        if mlp is not None and all(decide(o, ctx) is None for o in mlp.ops):
+            groups.before(mlp.last)  # the second projection's group: its epilogue joins
+            if lower_plain_mlp(mlp, ctx):
+                groups.after(mlp.last)
+                lowered.update(id(o) for o in mlp.ops)
+                continue
         groups.before(op)
         RULES[op.kind].lower(op, ctx)
         groups.after(op)
