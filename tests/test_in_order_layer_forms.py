@@ -213,15 +213,19 @@ def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, ker
         np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
 
 
-def _plain_mlp_graph(tokens: int, bias: bool, act: str) -> Graph:
+def _plain_mlp_graph(tokens: int, bias: bool, act: str, transposed: bool = False) -> Graph:
     """x @ w1 (+ b1) -> act -> @ w2, with an exporter's reshapes around the activation, then a
-    residual add (the second projection's epilogue)."""
+    residual add (the second projection's epilogue); ``transposed``: w2 stored ``[out, in]``
+    and transposed by the graph, as torch's Linear exports."""
     graph = Graph("mlp")
     x = graph.add_input("x", TensorType((1, tokens, 64), DType.F32))
     b = GraphBuilder(graph)
     rng = np.random.default_rng(10)
     w1 = b.const((rng.standard_normal((64, 200)) / 8).astype(np.float32), "w1")
     w2 = b.const((rng.standard_normal((200, 64)) / 8).astype(np.float32), "w2")
+    if transposed:
+        w2 = b.emit1("transpose", [b.const((rng.standard_normal((64, 200)) / 8).astype(np.float32), "w2_t")],
+                     {"perm": (1, 0)})
     rows = b.emit1("reshape", [x], {"shape": (tokens, 64)})
     h = b.emit1("matmul", [rows, w1])
     if bias:
@@ -235,15 +239,15 @@ def _plain_mlp_graph(tokens: int, bias: bool, act: str) -> Graph:
     return graph
 
 
-@pytest.mark.parametrize(("tokens", "bias", "act", "streamed"),
-                         [(24, True, "gelu", True), (24, False, "relu", True), (16, True, "silu", True),
-                          (64, True, "gelu", False)])
+@pytest.mark.parametrize(("tokens", "bias", "act", "streamed", "transposed"),
+                         [(24, True, "gelu", True, False), (24, False, "relu", True, True), (16, True, "silu", True, False),
+                          (64, True, "gelu", False, False)])
 def test_a_plain_mlp_is_one_streamed_kernel_below_the_row_floor(tokens: int, bias: bool, act: str,
-                                                                 streamed: bool) -> None:
+                                                                 streamed: bool, transposed: bool) -> None:
     from moecc.passes.tiled_lowering.context import LoweringContext
     from moecc.passes.tiled_lowering.streamed_mlp import find_plain_mlp
 
-    graph = _plain_mlp_graph(tokens, bias, act)
+    graph = _plain_mlp_graph(tokens, bias, act, transposed)
     params = asic_tiling_params(V1)
     ctx = LoweringContext(graph, params)
     first = next(op for op in graph.ops if op.kind == "matmul")

@@ -160,13 +160,13 @@ class Selector:
         nexts = [following] if isinstance(following, Kernel) else list(following or ())
         ahead_of: list[tuple[Kernel, list[tuple[Load, dict[str, int]]]]] = []
         for other in nexts:
-            ahead = [(stmt, env) for stmt, env in leading_weight_loads(other, self.hbm)
-                     if (id(stmt), tuple(sorted(env.items()))) not in self.prefetched]
+            leading = leading_weight_loads(other, self.hbm)
+            ahead = [(stmt, env) for stmt, env in leading if (id(stmt), tuple(sorted(env.items()))) not in self.prefetched]
             if ahead and shares_bytes(kernel, other, {stmt.dst.buffer for stmt, _ in ahead}):
                 break  # the ring wrapped: this kernel's work would overwrite them before use
             if ahead:
                 ahead_of.append((other, ahead))
-            if len(ahead) != len(leading_weight_loads(other, self.hbm)) or not is_fill_kernel(other):
+            if len(ahead) != len(leading) or not is_fill_kernel(other):
                 break  # past a fill only: a later kernel's loads stay behind its own work
         self.pending = (ahead_of, has_matmul(kernel.body)) if ahead_of else None
         self.select_body(kernel.body, {})

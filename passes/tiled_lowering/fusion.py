@@ -112,7 +112,7 @@ def plan_inlining(ctx: LoweringContext) -> set[Value]:
 VIEW_KINDS = frozenset({"reshape", "transpose"})
 
 
-def _projection_input(op: Op) -> Value | None:
+def projection_input(op: Op) -> Value | None:
     """The activation a matmul (or gemm) multiplies by a constant weight: the input of a
     projection; None for anything else."""
     if op.kind not in ("matmul", "gemm") or len(op.operands) < 2:
@@ -123,7 +123,7 @@ def _projection_input(op: Op) -> Value | None:
     return op.operands[0] if weight is not None and weight.is_const else None
 
 
-def _rows(op: Op) -> int:
+def projection_rows(op: Op) -> int:
     """Rows a projection streams: its input's elements over the contracted width."""
     shape = op.operands[0].type.shape
     return op.operands[0].type.numel // max(1, shape[-1]) if shape else 1
@@ -165,8 +165,8 @@ class FusionGroups:
         if not fusible(op):
             self.close()
             return
-        sibling = (self.builder is not None and self.siblings_of is not None and _projection_input(op) is self.siblings_of
-                   and self.ctx.params.in_order_units and _rows(op) < self.ctx.params.row_floor)
+        sibling = (self.builder is not None and self.siblings_of is not None and projection_input(op) is self.siblings_of
+                   and self.ctx.params.in_order_units and projection_rows(op) < self.ctx.params.row_floor)
         if self.builder is not None and not sibling and (
                 opens_epilogue(op) or not (self.epilogue or any(v in self.produced for v in op.operands))):
             self.close()
@@ -174,7 +174,7 @@ class FusionGroups:
             self.builder = KernelBuilder(self.ctx, "", ())
             self.ctx.group = self.builder
             self.epilogue = opens_epilogue(op)
-            self.siblings_of = _projection_input(op)
+            self.siblings_of = projection_input(op)
         self._stmts_before = len(self.builder.stmts)
 
     def after(self, op: Op) -> None:
@@ -202,7 +202,7 @@ class FusionGroups:
             self._last_epilogue, self._last_values = None, set()
             return
         mine = stmts[self._stmts_before:]
-        if _projection_input(op) is self.siblings_of:
+        if projection_input(op) is self.siblings_of:
             at = next((i for i, st in enumerate(mine) if not isinstance(st, MatMul)), None)
             whole = at is not None and all(isinstance(st, (Copy, Compute)) for st in mine[at:])
             self._last_epilogue = self._stmts_before + at if whole else None
@@ -232,5 +232,5 @@ class FusionGroups:
         self.ctx.append_kernel(kb)
 
 
-__all__ = ["EPILOGUE_FAMILIES", "EPILOGUE_KINDS", "opens_epilogue", "FUSIBLE_FAMILIES", "FUSIBLE_KINDS", "MAX_GROUP_LOCAL_SHARE", "MAX_GROUP_OPS", "FusionGroups", "fusible",
+__all__ = ["projection_input", "projection_rows", "EPILOGUE_FAMILIES", "EPILOGUE_KINDS", "opens_epilogue", "FUSIBLE_FAMILIES", "FUSIBLE_KINDS", "MAX_GROUP_LOCAL_SHARE", "MAX_GROUP_OPS", "FusionGroups", "fusible",
            "CHEAP_KINDS", "inlinable", "plan_inlining"]

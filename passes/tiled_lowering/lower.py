@@ -40,6 +40,7 @@ from moecc.passes.tiled_lowering import (  # noqa: F401  (registration)
     indexing,
     norms,
     reductions,
+    rotary,
 )
 
 

@@ -29,6 +29,7 @@ from moecc.ir.tiled.nodes import Binary, Compute, Copy, Expr, MatMul, Operand, S
 from moecc.ir.types import DType
 from moecc.passes.tiled_lowering.context import KernelBuilder, LoweringContext, TilingParams, const, sources_of
 from moecc.passes.tiled_lowering.elementwise import UNARY
+from moecc.passes.tiled_lowering.fusion import projection_input, projection_rows
 from moecc.passes.tiled_lowering.tiles import Sizes, Starts, chunks, tile_loops, window
 
 F32 = DType.F32
@@ -116,20 +117,17 @@ class PlainMlp:
     last: Op  # the second projection
 
 
-def _constant(value: Value) -> bool:
-    return value.producer is not None and value.producer.is_const
-
-
 def find_plain_mlp(op: Op, ctx: LoweringContext, uses: dict[Value, list[Op | None]]) -> PlainMlp | None:
-    """The plain MLP ``op`` starts (a matmul of an activation by a constant ``[hidden, ffn]``
-    f32 weight), when it streams (:func:`streams`); None otherwise."""
-    if op.kind != "matmul" or not ctx.params.in_order_units:
+    """The plain MLP ``op`` starts (a projection: a matmul of an activation by a constant
+    ``[hidden, ffn]`` f32 weight, an exporter's transposed one included), when it streams
+    (:func:`streams`); None otherwise."""
+    if op.kind != "matmul" or not ctx.params.in_order_units or projection_input(op) is None:
         return None
     x, w1 = op.operands
-    if not _constant(w1) or w1.type.rank != 2 or x.type.dtype != F32 or w1.type.dtype != F32:
+    if w1.type.rank != 2 or x.type.dtype != F32 or w1.type.dtype != F32:
         return None
     hidden, ffn = w1.type.shape
-    tokens = x.type.numel // max(1, hidden)
+    tokens = projection_rows(op)
     ops, value, bias, act = [op], op.result, None, None
     outputs = set(ctx.graph.outputs)
     while True:
@@ -141,14 +139,15 @@ def find_plain_mlp(op: Op, ctx: LoweringContext, uses: dict[Value, list[Op | Non
             pass
         elif user.kind == "add" and bias is None and act is None:
             other = user.operands[1] if user.operands[0] is value else user.operands[0]
-            if not _constant(other) or other.type.numel != ffn or other.type.shape[-1:] != (ffn,):
+            if other.producer is None or not other.producer.is_const or other.type.numel != ffn \
+                    or other.type.shape[-1:] != (ffn,):
                 return None
             bias = other
         elif user.kind in ACTIVATIONS and act is None:
             act = user
-        elif user.kind == "matmul" and act is not None and user.operands[0] is value:
+        elif user.kind == "matmul" and act is not None and projection_input(user) is value:
             w2 = user.operands[1]
-            if not _constant(w2) or w2.type.rank != 2 or w2.type.shape[0] != ffn or w2.type.dtype != F32:
+            if w2.type.rank != 2 or w2.type.shape[0] != ffn or w2.type.dtype != F32:
                 return None
             if not streams(ctx.params, tokens, ffn, w2.type.shape[1], products=1):
                 return None
