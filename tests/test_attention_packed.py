@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import moecc
 from moecc.backend.asic.staging.params import asic_tiling_params
@@ -168,3 +170,28 @@ def test_the_tiled_interpreter_checks_a_block_masks_promise() -> None:
     weight[0, 15] = 1.0
     with pytest.raises(VerificationError, match="marks zero"):
         run_tiled_module(module, {**feeds, "w": weight})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([(2, 1), (2, 2), (4, 1), (4, 2), (6, 3), (8, 8)]), st.sampled_from([8, 16, 24, 32, 48]),
+       st.sampled_from([8, 16, 24, 40]), st.integers(1, 40), st.booleans(), st.integers(1, 2))
+def test_packed_heads_property(heads: tuple[int, int], d: int, length: int, s: int, causal: bool, batch: int) -> None:
+    """Random head counts, head sizes, key lengths and query rows: whatever the ASIC chooses
+    (packed or not), its outputs are the reference's."""
+    hq, hkv = heads
+    out = f"{batch}x{hq}x{s}x{d}"
+    inputs = (f"%q: tensor<{batch}x{hq}x{s}x{d}xf32>, %k: tensor<{batch}x{hkv}x{length}x{d}xf32>, "
+              f"%v: tensor<{batch}x{hkv}x{length}x{d}xf32>")
+    produce = "".join(f"  %{x}2 = add(%{x}, %{x}) : tensor<{batch}x{h}x{n}x{d}xf32>\n"
+                      for x, h, n in (("q", hq, s), ("k", hkv, length), ("v", hkv, length)))
+    attrs = ", is_causal = true" if causal else ""
+    graph = parse_graph(f"graph @main({inputs}) {{\n{produce}  %a = attention(%q2, %k2, %v2) {{scale = 0.25{attrs}}}"
+                        f" : tensor<{out}xf32>\n  return %a\n}}")
+    rng = np.random.default_rng(d * 131 + length * 7 + s)
+    feeds = {"q": rng.standard_normal((batch, hq, s, d)).astype(np.float32),
+             "k": rng.standard_normal((batch, hkv, length, d)).astype(np.float32),
+             "v": rng.standard_normal((batch, hkv, length, d)).astype(np.float32)}
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    (got,) = moecc.compile_graph(graph, "asic").run(feeds).values()
+    rtol, atol = tolerances("f32")
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import moecc
 from moecc.backend.asic.staging.params import asic_tiling_params
@@ -277,3 +279,33 @@ def test_a_hidden_activation_read_twice_is_not_streamed() -> None:
     ctx = LoweringContext(graph, asic_tiling_params(V1))
     first = next(op for op in graph.ops if op.kind == "matmul")
     assert find_plain_mlp(first, ctx, graph.uses()) is None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 41), st.sampled_from([16, 64, 96, 136]), st.sampled_from([24, 128, 200, 300]),
+       st.sampled_from(["gelu", "relu", "silu", "tanh"]), st.booleans(), st.booleans())
+def test_streamed_mlps_property(tokens: int, hidden: int, ffn: int, act: str, bias: bool, gated: bool) -> None:
+    """Random widths (edge tiles included) and activations, gated or plain: the one-kernel MLP
+    gives the reference's outputs."""
+    graph = Graph("mlp")
+    x = graph.add_input("x", TensorType((tokens, hidden), DType.F32))
+    b = GraphBuilder(graph)
+    rng = np.random.default_rng(tokens * 7 + hidden + ffn)
+    w = {n: b.const((rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32), n)
+         for n, shape in (("w1", (hidden, ffn)), ("wu", (hidden, ffn)), ("w2", (ffn, hidden)))}
+    h = b.emit1("add", [x, x])
+    if gated:
+        activation = {"gelu": "gelu", "relu": "relu", "silu": "silu", "tanh": "silu"}[act]
+        y = b.emit1("gated_mlp", [h, w["w1"], w["wu"], w["w2"]], {"activation": activation})
+    else:
+        z = b.emit1("matmul", [h, w["w1"]])
+        if bias:
+            z = b.emit1("add", [z, b.const(rng.standard_normal(ffn).astype(np.float32), "b1")])
+        z = b.emit1(act, [z], {"approximate": "none"} if act == "gelu" else {})
+        y = b.emit1("matmul", [z, w["w2"]])
+    graph.set_outputs([b.emit1("add", [y, h])])
+    feeds = {"x": rng.standard_normal((tokens, hidden)).astype(np.float32)}
+    (expected,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    (got,) = moecc.compile_graph(graph, "asic").run(feeds).values()
+    rtol, atol = tolerances("f32")
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
