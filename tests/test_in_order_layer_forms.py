@@ -309,3 +309,22 @@ def test_streamed_mlps_property(tokens: int, hidden: int, ffn: int, act: str, bi
     (got,) = moecc.compile_graph(graph, "asic").run(feeds).values()
     rtol, atol = tolerances("f32")
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+def test_every_layers_tables_are_one_weight() -> None:
+    """The causal masks, block masks and rotary tables lowering makes are equal in every layer:
+    each is one weight buffer, not one per layer; graph constants stay their own buffers."""
+    from moecc.examples import build_example
+
+    model = build_example("llama-block", seq=16, hidden=64, heads=4, kv_heads=2, n_layers=2, vocab=64)
+    compiled = moecc.compile(model, target="asic")
+    lowering = lower_graph(compiled.graph, asic_tiling_params(V1))
+    made = [b.name for b in lowering.module.buffers if b.role == "weight" and b.name not in lowering.weight_sources]
+    attentions = sum(1 for op in compiled.graph.ops if op.kind == "attention")
+    assert attentions == 2
+    assert sum(1 for name in made if name.endswith("_causal_packed")) == 1, made
+    # (Square heads' value mask equals the key mask: then one buffer serves both.)
+    assert sum(1 for name in made if name.endswith(("_key_blocks", "_value_blocks"))) in (1, 2), made
+    assert sum(1 for name in made if name.endswith("_rows")) == 4, made  # cos and sin, for q's and k's heads
+    graph_constants = [b for b in lowering.module.buffers if b.name in lowering.weight_sources]
+    assert len({lowering.weight_sources[b.name] for b in graph_constants}) == len(graph_constants)

@@ -16,6 +16,8 @@ not any part's memories.
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -263,6 +265,7 @@ class LoweringContext:
     inline_plan: set[Value] = field(default_factory=set)
     inlined: dict[Value, Inlined] = field(default_factory=dict)
     _names: set[str] = field(default_factory=set)
+    _made_constants: dict[tuple, View] = field(default_factory=dict)  # tables lowering made, by content
     _vars: int = 0
 
     # -- names
@@ -305,12 +308,22 @@ class LoweringContext:
         return self.all_buffers[view.buffer].dtype
 
     def constant(self, array: np.ndarray, hint: str, source: str | None = None) -> View:
-        """A weight buffer holding ``array`` (a graph constant, or one lowering made: masks, iotas)."""
+        """A weight buffer holding ``array`` (a graph constant, or one lowering made: masks, iotas).
+        A table lowering makes (no ``source``) equal to one it made before is that buffer: every
+        layer's causal mask or rotary table is one weight, loaded (or filled on chip) once."""
         arr = np.asarray(array)
+        key = None
+        if source is None:
+            key = (arr.dtype.str, arr.shape, hashlib.sha1(np.ascontiguousarray(arr).view(np.uint8)).hexdigest())
+            made = self._made_constants.get(key)
+            if made is not None and np.array_equal(self.weights[made.buffer], arr):
+                return made
         view = self.add_global(hint, DType.from_numpy(arr.dtype), tuple(arr.shape), "weight")
         self.weights[view.buffer] = arr
         if source is not None:
             self.weight_sources[view.buffer] = source
+        if key is not None:
+            self._made_constants[key] = view
         return view
 
     # -- values

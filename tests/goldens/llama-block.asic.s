@@ -21,20 +21,19 @@
 .region attention_16 0xc02000 f32 [2, 16, 4, 16]
 .region attention_16_causal_packed 0x23180 f32 [64, 16]
 .region attention_16_key_blocks 0x24180 u8 [4, 4]
-.region attention_16_value_blocks 0x241c0 u8 [4, 4]
-.region _model_layers.0_self_attn_o_proj_Transpose_output_0 0x24200 f32 [64, 64]
-.region _model_layers.0_self_attn_o_proj_MatMul_output_0 0x52400 f32 [2, 16, 64]
+.region _model_layers.0_self_attn_o_proj_Transpose_output_0 0x241c0 f32 [64, 64]
+.region _model_layers.0_self_attn_o_proj_MatMul_output_0 0x523c0 f32 [2, 16, 64]
 .region _model_layers.0_Add_output_0 0xc04000 f32 [2, 16, 64]
-.region model.layers.0.post_attention_layernorm.weight 0x28200 f32 [64]
+.region model.layers.0.post_attention_layernorm.weight 0x281c0 f32 [64]
 .region rms_norm_1 0xc06000 f32 [2, 16, 64]
-.region gated_mlp 0x54400 f32 [2, 16, 64]
-.region _model_layers.0_mlp_gate_proj_Transpose_output_0 0x28300 f32 [64, 128]
-.region _model_layers.0_mlp_up_proj_Transpose_output_0 0x30300 f32 [64, 128]
-.region _model_layers.0_mlp_down_proj_Transpose_output_0 0x38300 f32 [128, 64]
-.region _model_layers.0_Add_1_output_0 0x50400 f32 [2, 16, 64]
-.region model.norm.weight 0x40300 f32 [64]
+.region gated_mlp 0x543c0 f32 [2, 16, 64]
+.region _model_layers.0_mlp_gate_proj_Transpose_output_0 0x282c0 f32 [64, 128]
+.region _model_layers.0_mlp_up_proj_Transpose_output_0 0x302c0 f32 [64, 128]
+.region _model_layers.0_mlp_down_proj_Transpose_output_0 0x382c0 f32 [128, 64]
+.region _model_layers.0_Add_1_output_0 0x503c0 f32 [2, 16, 64]
+.region model.norm.weight 0x402c0 f32 [64]
 .region rms_norm 0xc00000 f32 [2, 16, 64]
-.region _lm_head_Transpose_output_0 0x40400 f32 [64, 256]
+.region _lm_head_Transpose_output_0 0x403c0 f32 [64, 256]
 .region model.layers.0.input_layernorm.weight.home 0xc0b000 f32 [64]
 .region _model_layers.0_self_attn_k_proj_Transpose_output_0.home 0xc0b100 f32 [64, 32]
 .region _model_layers.0_self_attn_q_proj_Transpose_output_0.home 0xc0d100 f32 [64, 64]
@@ -45,14 +44,13 @@
 .region rotary_half_9_rows.home 0xc15100 f32 [128, 8]
 .region attention_16_causal_packed.home 0xc16100 f32 [64, 16]
 .region attention_16_key_blocks.home 0xc17100 u8 [4, 4]
-.region attention_16_value_blocks.home 0xc17140 u8 [4, 4]
-.region _model_layers.0_self_attn_o_proj_Transpose_output_0.home 0xc17180 f32 [64, 64]
-.region model.layers.0.post_attention_layernorm.weight.home 0xc1b180 f32 [64]
-.region _model_layers.0_mlp_down_proj_Transpose_output_0.home 0xc1b280 f32 [128, 64]
-.region _model_layers.0_mlp_gate_proj_Transpose_output_0.home 0xc23280 f32 [64, 128]
-.region _model_layers.0_mlp_up_proj_Transpose_output_0.home 0xc2b280 f32 [64, 128]
-.region model.norm.weight.home 0xc33280 f32 [64]
-.region _lm_head_Transpose_output_0.home 0xc33380 f32 [64, 256]
+.region _model_layers.0_self_attn_o_proj_Transpose_output_0.home 0xc17140 f32 [64, 64]
+.region model.layers.0.post_attention_layernorm.weight.home 0xc1b140 f32 [64]
+.region _model_layers.0_mlp_down_proj_Transpose_output_0.home 0xc1b240 f32 [128, 64]
+.region _model_layers.0_mlp_gate_proj_Transpose_output_0.home 0xc23240 f32 [64, 128]
+.region _model_layers.0_mlp_up_proj_Transpose_output_0.home 0xc2b240 f32 [64, 128]
+.region model.norm.weight.home 0xc33240 f32 [64]
+.region _lm_head_Transpose_output_0.home 0xc33340 f32 [64, 256]
 ; kernel fill_weights_0 (/model/layers.0/input_layernorm/Mul_1, /model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1)
     li r1, 12615680                                                                                  ; fill_weights_0 (/model/layers.0/input_layernorm/Mul_1, /model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): load model.layers.0.input_layernorm.weight -> model.layers.0.input_layernorm.weight.fill
     li r2, 98304                                                                                     ; fill_weights_0 (/model/layers.0/input_layernorm/Mul_1, /model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): load model.layers.0.input_layernorm.weight -> model.layers.0.input_layernorm.weight.fill
@@ -84,11 +82,10 @@
     dma.st.sram sram[r4 + 0x0], sram[r0 + 0x1c0], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t29) signal(t30) ; _model_embed_tokens_Gather_output_0 (/model/embed_tokens/Gather): store t4_f32_32x64 -> _model_embed_tokens_Gather_output_0
 ; kernel fill_weights_1 (/model/layers.0/self_attn/Transpose_4)
     dma.ld sram[r1 + 0xf100], hbm[r2 + 0xc180], rows=4, row_bytes=4, sstride=4, dstride=4            ; fill_weights_1 (/model/layers.0/self_attn/Transpose_4): load attention_16_key_blocks -> attention_16_key_blocks.fill
-    dma.ld sram[r1 + 0xf140], hbm[r2 + 0xc1c0], rows=4, row_bytes=4, sstride=4, dstride=4            ; fill_weights_1 (/model/layers.0/self_attn/Transpose_4): load attention_16_value_blocks -> attention_16_value_blocks.fill
 ; kernel rms_norm_13 (/model/layers.0/input_layernorm/Mul_1)
     dma.ld.sram sram[r0 + 0x4240], sram[r4 + 0x0], rows=1, row_bytes=8192, sstride=0, dstride=0 wait(t30) signal(t27) ; rms_norm_13 (/model/layers.0/input_layernorm/Mul_1): load _model_embed_tokens_Gather_output_0 -> t0_f32_1x2048
 ; kernel fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1)
-    dma.ld sram[r1 + 0xf180], hbm[r2 + 0xc200], rows=64, row_bytes=256, sstride=256, dstride=256     ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load _model_layers.0_self_attn_o_proj_Transpose_output_0 -> _model_layers.0_self_attn_o_proj_Transpose_output_0.fill
+    dma.ld sram[r1 + 0xf140], hbm[r2 + 0xc1c0], rows=64, row_bytes=256, sstride=256, dstride=256     ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load _model_layers.0_self_attn_o_proj_Transpose_output_0 -> _model_layers.0_self_attn_o_proj_Transpose_output_0.fill
 ; kernel fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1)
     li r5, 65536                                                                                     ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): load _model_layers.0_self_attn_q_proj_Transpose_output_0.home -> t1_f32_64x64
     dma.ld.sram sram[r5 + 0x4c0], sram[r4 + 0xd100], rows=64, row_bytes=256, sstride=256, dstride=256 signal(t1) ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): load _model_layers.0_self_attn_q_proj_Transpose_output_0.home -> t1_f32_64x64
@@ -105,16 +102,16 @@
 ; kernel fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1)
     li r6, 12681216                                                                                  ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight -> model.layers.0.post_attention_layernorm.weight.fill
     li r7, 163840                                                                                    ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight -> model.layers.0.post_attention_layernorm.weight.fill
-    dma.ld sram[r6 + 0x3180], hbm[r7 + 0x200], rows=1, row_bytes=256, sstride=0, dstride=0           ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight -> model.layers.0.post_attention_layernorm.weight.fill
+    dma.ld sram[r6 + 0x3140], hbm[r7 + 0x1c0], rows=1, row_bytes=256, sstride=0, dstride=0           ; fill_weights_2 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight -> model.layers.0.post_attention_layernorm.weight.fill
 ; kernel fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1)
     dma.ld.sram sram[r0 + 0xe4c0], sram[r4 + 0x2000], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t30) signal(t2) ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): load rms_norm_13 -> t0_f32_32x64
 ; kernel fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1)
     li r8, 229376                                                                                    ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0 -> _model_layers.0_mlp_down_proj_Transpose_output_0.fill
-    dma.ld sram[r6 + 0x3280], hbm[r8 + 0x300], rows=128, row_bytes=256, sstride=256, dstride=256     ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0 -> _model_layers.0_mlp_down_proj_Transpose_output_0.fill
+    dma.ld sram[r6 + 0x3240], hbm[r8 + 0x2c0], rows=128, row_bytes=256, sstride=256, dstride=256     ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0 -> _model_layers.0_mlp_down_proj_Transpose_output_0.fill
 ; kernel attention_16 (/model/layers.0/self_attn/Transpose_4)
     dma.ld.sram sram[r8 + 0x60c0], sram[r1 + 0xf100], rows=4, row_bytes=4, sstride=4, dstride=4      ; attention_16 (/model/layers.0/self_attn/Transpose_4): load attention_16_key_blocks.home -> t11_u8_4x4
     dma.ld.sram sram[r8 + 0x6100], sram[r1 + 0xe100], rows=1, row_bytes=4096, sstride=0, dstride=0   ; attention_16 (/model/layers.0/self_attn/Transpose_4): load attention_16_causal_packed.home -> t12_f32_1x1024
-    dma.ld.sram sram[r8 + 0xc400], sram[r1 + 0xf140], rows=4, row_bytes=4, sstride=4, dstride=4      ; attention_16 (/model/layers.0/self_attn/Transpose_4): load attention_16_value_blocks.home -> t19_u8_4x4
+    dma.ld.sram sram[r8 + 0xc400], sram[r1 + 0xf100], rows=4, row_bytes=4, sstride=4, dstride=4      ; attention_16 (/model/layers.0/self_attn/Transpose_4): load attention_16_key_blocks.home -> t19_u8_4x4
 ; kernel fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1)
     mxu.wpre sram[r0 + 0x104c0], k=64, n=64, dtype=f32, tw=0 wait(t1)                                ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): matmul acc = t0_f32_32x64 @ t1_f32_64x64
     mxu.mm acc[r0 + 0x0], sram[r0 + 0xe4c0], sram[r0 + 0x104c0], m=32, k=64, n=64, dtype=f32, acc=0, tw=0 wait(t2) signal(t27) ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): matmul acc = t0_f32_32x64 @ t1_f32_64x64
@@ -163,10 +160,10 @@
     vpu.mov sram[r0 + 0x184c0], acc[r0 + 0x3000], rows=1, cols=1024, dtype=f32, bcast=none wait(t15) signal(t29) ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): mov -> t4_f32_1x1024
     dma.st.sram sram[r4 + 0x9000], sram[r5 + 0x84c0], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t29) signal(t30) ; fused__model_layers.0_self_attn_q_proj_MatMul_output_0 (/model/layers.0/self_attn/q_proj/MatMul, /model/layers.0/self_attn/k_proj/MatMul, /model/layers.0/self_attn/v_proj/MatMul, /model/layers.0/self_attn/Add, /model/layers.0/self_attn/Add_1): store t4_f32_1x1024 -> _model_layers.0_self_attn_v_proj_MatMul_output_0
 ; kernel fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1)
-    dma.ld sram[r6 + 0xb280], hbm[r7 + 0x300], rows=64, row_bytes=512, sstride=512, dstride=512      ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_gate_proj_Transpose_output_0 -> _model_layers.0_mlp_gate_proj_Transpose_output_0.fill
+    dma.ld sram[r6 + 0xb240], hbm[r7 + 0x2c0], rows=64, row_bytes=512, sstride=512, dstride=512      ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_gate_proj_Transpose_output_0 -> _model_layers.0_mlp_gate_proj_Transpose_output_0.fill
     li r9, 12746752                                                                                  ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_up_proj_Transpose_output_0 -> _model_layers.0_mlp_up_proj_Transpose_output_0.fill
-    dma.ld sram[r9 + 0x3280], hbm[r7 + 0x8300], rows=64, row_bytes=512, sstride=512, dstride=512     ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_up_proj_Transpose_output_0 -> _model_layers.0_mlp_up_proj_Transpose_output_0.fill
-    dma.ld sram[r9 + 0xb280], hbm[r8 + 0x8300], rows=1, row_bytes=256, sstride=0, dstride=0          ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load model.norm.weight -> model.norm.weight.fill
+    dma.ld sram[r9 + 0x3240], hbm[r7 + 0x82c0], rows=64, row_bytes=512, sstride=512, dstride=512     ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_up_proj_Transpose_output_0 -> _model_layers.0_mlp_up_proj_Transpose_output_0.fill
+    dma.ld sram[r9 + 0xb240], hbm[r8 + 0x82c0], rows=1, row_bytes=256, sstride=0, dstride=0          ; fill_weights_3 (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load model.norm.weight -> model.norm.weight.fill
 ; kernel attention_16 (/model/layers.0/self_attn/Transpose_4)
     vpu.fill sram[r0 + 0x29cc0], rows=64, cols=64, dtype=f32, imm=0.0 signal(t16)                    ; attention_16 (/model/layers.0/self_attn/Transpose_4): fill -> keys_diag_in
     vpu.fill sram[r0 + 0x2dcc0], rows=64, cols=64, dtype=f32, imm=0.0 signal(t17)                    ; attention_16 (/model/layers.0/self_attn/Transpose_4): fill -> values_diag_in
@@ -181,10 +178,10 @@
     dma.ld.sram sram[r2 + 0xdcc0], sram[r4 + 0x6000], rows=1, row_bytes=4096, sstride=0, dstride=0 signal(t18) ; attention_16 (/model/layers.0/self_attn/Transpose_4): load rotary_12 -> queries_in [_l0=0]
     vpu.muls sram[r0 + 0x27cc0], sram[r0 + 0x25cc0], rows=1, cols=1024, dtype=f32, imm=0.25 wait(t18) signal(t27) ; attention_16 (/model/layers.0/self_attn/Transpose_4): muls -> queries [_l0=0]
 ; kernel fill_weights_4 (/lm_head/MatMul)
-    dma.ld sram[r9 + 0xb380], hbm[r8 + 0x8400], rows=64, row_bytes=1024, sstride=1024, dstride=1024  ; fill_weights_4 (/lm_head/MatMul): load _lm_head_Transpose_output_0 -> _lm_head_Transpose_output_0.fill
+    dma.ld sram[r9 + 0xb340], hbm[r8 + 0x83c0], rows=64, row_bytes=1024, sstride=1024, dstride=1024  ; fill_weights_4 (/lm_head/MatMul): load _lm_head_Transpose_output_0 -> _lm_head_Transpose_output_0.fill
 ; kernel fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1)
     li r10, 294912                                                                                   ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load _model_layers.0_self_attn_o_proj_Transpose_output_0.home -> t1_f32_64x64
-    dma.ld.sram sram[r10 + 0x54c0], sram[r1 + 0xf180], rows=64, row_bytes=256, sstride=256, dstride=256 ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load _model_layers.0_self_attn_o_proj_Transpose_output_0.home -> t1_f32_64x64
+    dma.ld.sram sram[r10 + 0x54c0], sram[r1 + 0xf140], rows=64, row_bytes=256, sstride=256, dstride=256 ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load _model_layers.0_self_attn_o_proj_Transpose_output_0.home -> t1_f32_64x64
 ; kernel attention_16 (/model/layers.0/self_attn/Transpose_4)
     mxu.wpre sram[r5 + 0x19cc0], k=64, n=64, dtype=f32, tw=1 wait(t19, t20)                          ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r11, 155648                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
@@ -235,7 +232,7 @@
     dma.ld.sram sram[r10 + 0x34c0], sram[r4 + 0x2000], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t25) signal(t28) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load attention_16 -> t0_f32_32x64
 ; kernel fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1)
     li r18, 393216                                                                                   ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_gate_proj_Transpose_output_0.home -> t2_f32_64x128
-    dma.ld.sram sram[r18 + 0x77c0], sram[r6 + 0xb280], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t2) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_gate_proj_Transpose_output_0.home -> t2_f32_64x128
+    dma.ld.sram sram[r18 + 0x77c0], sram[r6 + 0xb240], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t2) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_gate_proj_Transpose_output_0.home -> t2_f32_64x128
 ; kernel fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1)
     mxu.wpre sram[r12 + 0xf400], k=64, n=64, dtype=f32, tw=0                                         ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): matmul acc_3 = t0_f32_32x64 @ t1_f32_64x64
     mxu.mm acc[r0 + 0x8000], sram[r8 + 0x134c0], sram[r14 + 0x1d4c0], m=32, k=64, n=64, dtype=f32, acc=0, tw=0 wait(t28) signal(t30) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): matmul acc_3 = t0_f32_32x64 @ t1_f32_64x64
@@ -249,7 +246,7 @@
     vpu.adds sram[r2 + 0x3d540], sram[r12 + 0x17400], rows=32, cols=1, dtype=f32, imm=9.999999974752427e-07 ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): adds -> t5_f32_32x1
     vpu.rsqrt sram[r15 + 0x295c0], sram[r11 + 0x2f540], rows=32, cols=1, dtype=f32, bcast=none       ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): rsqrt -> t6_f32_32x1
     vpu.mul sram[r8 + 0x1d640], sram[r13 + 0x3f440], sram[r10 + 0xd5c0], rows=32, cols=64, dtype=f32, bcast=col ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): mul -> t7_f32_32x64
-    dma.ld.sram sram[r10 + 0xf640], sram[r6 + 0x3180], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t26) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight.home -> t8_f32_1x64
+    dma.ld.sram sram[r10 + 0xf640], sram[r6 + 0x3140], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t26) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): load model.layers.0.post_attention_layernorm.weight.home -> t8_f32_1x64
     vpu.mul sram[r14 + 0x27740], sram[r7 + 0x2d640], sram[r16 + 0x13240], rows=32, cols=64, dtype=f32, bcast=row wait(t26) signal(t28) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): mul -> t9_f32_32x64
     dma.st.sram sram[r4 + 0x6000], sram[r10 + 0xf740], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t28) signal(t1) ; fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1): store t9_f32_32x64 -> rms_norm_1
 ; kernel fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1)
@@ -257,18 +254,18 @@
     dma.ld.sram sram[r18 + 0x57c0], sram[r4 + 0x6000], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t1) signal(t3) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load rms_norm_1 -> t1_f32_32x64
 ; kernel logits (/lm_head/MatMul)
     li r19, 589824                                                                                   ; logits (/lm_head/MatMul): load _lm_head_Transpose_output_0.home -> t1_f32_64x128 [_l1=0]
-    dma.ld.sram sram[r19 + 0x3a40], sram[r9 + 0xb380], rows=64, row_bytes=512, sstride=1024, dstride=512 ; logits (/lm_head/MatMul): load _lm_head_Transpose_output_0.home -> t1_f32_64x128 [_l1=0]
+    dma.ld.sram sram[r19 + 0x3a40], sram[r9 + 0xb340], rows=64, row_bytes=512, sstride=1024, dstride=512 ; logits (/lm_head/MatMul): load _lm_head_Transpose_output_0.home -> t1_f32_64x128 [_l1=0]
 ; kernel fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1)
     mxu.wpre sram[r10 + 0x1f7c0], k=64, n=128, dtype=f32, tw=0 wait(t2)                              ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul product = t1_f32_32x64 @ t2_f32_64x128
     mxu.mm acc[r0 + 0xa000], sram[r18 + 0x57c0], sram[r10 + 0x1f7c0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 wait(t3) signal(t27) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul product = t1_f32_32x64 @ t2_f32_64x128
-    dma.ld.sram sram[r18 + 0xf7c0], sram[r9 + 0x3280], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t30) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_up_proj_Transpose_output_0.home -> t3_f32_64x128
+    dma.ld.sram sram[r18 + 0xf7c0], sram[r9 + 0x3240], rows=64, row_bytes=512, sstride=512, dstride=512 signal(t30) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_up_proj_Transpose_output_0.home -> t3_f32_64x128
     mxu.wpre sram[r18 + 0xf7c0], k=64, n=128, dtype=f32, tw=0 wait(t30)                              ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul product_1 = t1_f32_32x64 @ t3_f32_64x128
     mxu.mm acc[r0 + 0xe000], sram[r10 + 0x1d7c0], sram[r18 + 0xf7c0], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul product_1 = t1_f32_32x64 @ t3_f32_64x128
     vpu.sigmoid sram[r12 + 0x39700], acc[r0 + 0xa000], rows=32, cols=128, dtype=f32, bcast=none wait(t27) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): sigmoid -> t4_f32_32x128
     vpu.mul sram[r16 + 0x373c0], acc[r0 + 0xa000], sram[r8 + 0x3f7c0], rows=32, cols=128, dtype=f32, bcast=none ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): mul -> t5_f32_32x128
     vpu.mul sram[r15 + 0x2d740], sram[r10 + 0x337c0], acc[r0 + 0xe000], rows=32, cols=128, dtype=f32, bcast=none wait(t29) signal(t30) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): mul -> hidden
     li r20, 524288                                                                                   ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0.home -> t7_f32_128x64
-    dma.ld.sram sram[r20 + 0x37c0], sram[r6 + 0x3280], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t28) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0.home -> t7_f32_128x64
+    dma.ld.sram sram[r20 + 0x37c0], sram[r6 + 0x3240], rows=128, row_bytes=256, sstride=256, dstride=256 signal(t28) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load _model_layers.0_mlp_down_proj_Transpose_output_0.home -> t7_f32_128x64
     mxu.wpre sram[r20 + 0x37c0], k=128, n=64, dtype=f32, tw=0 wait(t28)                              ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul down += hidden @ t7_f32_128x64
     mxu.mm acc[r0 + 0x12000], sram[r12 + 0x1b680], sram[r20 + 0x37c0], m=32, k=128, n=64, dtype=f32, acc=1, tw=0 wait(t30) signal(t27) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): matmul down += hidden @ t7_f32_128x64
     vpu.mov sram[r11 + 0x39740], acc[r0 + 0x12000], rows=1, cols=2048, dtype=f32, bcast=none wait(t27) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): mov -> gated_mlp.b32
@@ -280,7 +277,7 @@
     vpu.adds sram[r20 + 0xd840], sram[r18 + 0x2d7c0], rows=32, cols=1, dtype=f32, imm=9.999999974752427e-07 ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): adds -> t10_f32_32x1
     vpu.rsqrt sram[r20 + 0xd8c0], sram[r18 + 0x2d840], rows=32, cols=1, dtype=f32, bcast=none        ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): rsqrt -> t11_f32_32x1
     vpu.mul sram[r20 + 0xd940], sram[r14 + 0x2d740], sram[r18 + 0x2d8c0], rows=32, cols=64, dtype=f32, bcast=col ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): mul -> t12_f32_32x64
-    dma.ld.sram sram[r20 + 0xf940], sram[r9 + 0xb280], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t5) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load model.norm.weight.home -> t13_f32_1x64
+    dma.ld.sram sram[r20 + 0xf940], sram[r9 + 0xb240], rows=1, row_bytes=256, sstride=0, dstride=0 signal(t5) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): load model.norm.weight.home -> t13_f32_1x64
     vpu.mul sram[r18 + 0x2fa40], sram[r20 + 0xd940], sram[r18 + 0x2f940], rows=32, cols=64, dtype=f32, bcast=row wait(t5) signal(t6) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): mul -> t14_f32_32x64
     dma.st.sram sram[r4 + 0x0], sram[r20 + 0xfa40], rows=32, row_bytes=256, sstride=256, dstride=256 wait(t6) signal(t7) ; fused_gated_mlp (/model/layers.0/mlp/down_proj/MatMul, /model/layers.0/Add_1, /model/norm/Mul_1): store t14_f32_32x64 -> rms_norm
 ; kernel logits (/lm_head/MatMul)
@@ -290,7 +287,7 @@
     vpu.mov sram[r19 + 0x13a40], acc[r0 + 0x14000], rows=32, cols=128, dtype=f32, bcast=none wait(t28) signal(t30) ; logits (/lm_head/MatMul): mov -> t2_f32_32x128 [_l1=0]
     li r21, 655360                                                                                   ; logits (/lm_head/MatMul): store t2_f32_32x128 -> logits [_l1=0]
     dma.st hbm[r0 + 0x80], sram[r21 + 0x3a40], rows=32, row_bytes=512, sstride=512, dstride=1024 wait(t30) ; logits (/lm_head/MatMul): store t2_f32_32x128 -> logits [_l1=0]
-    dma.ld.sram sram[r19 + 0xba40], sram[r9 + 0xb580], rows=64, row_bytes=512, sstride=1024, dstride=512 signal(t27) ; logits (/lm_head/MatMul): load _lm_head_Transpose_output_0.home -> t1_f32_64x128 [_l1=0]
+    dma.ld.sram sram[r19 + 0xba40], sram[r9 + 0xb540], rows=64, row_bytes=512, sstride=1024, dstride=512 signal(t27) ; logits (/lm_head/MatMul): load _lm_head_Transpose_output_0.home -> t1_f32_64x128 [_l1=0]
     mxu.wpre sram[r20 + 0x1ba40], k=64, n=128, dtype=f32, tw=0 wait(t27)                             ; logits (/lm_head/MatMul): matmul acc_4 = t0_f32_32x64 @ t1_f32_64x128 [_l1=0]
     mxu.mm acc[r0 + 0x18000], sram[r19 + 0x1a40], sram[r20 + 0x1ba40], m=32, k=64, n=128, dtype=f32, acc=0, tw=0 signal(t29) ; logits (/lm_head/MatMul): matmul acc_4 = t0_f32_32x64 @ t1_f32_64x128 [_l1=0]
     vpu.mov sram[r21 + 0x7a40], acc[r0 + 0x18000], rows=32, cols=128, dtype=f32, bcast=none wait(t29) signal(t28) ; logits (/lm_head/MatMul): mov -> t2_f32_32x128 [_l1=0]
