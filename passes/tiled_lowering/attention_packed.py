@@ -27,6 +27,7 @@ scores come before any group's output in program order, so the matrix unit compu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def side_by_side(view: View, b: Affine, first: int, heads: int, s0: Affine, sq: 
 def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tuple[int, int, int, int, int, int, int],
                           heads: int, qs: View, ks: View, vv: View, out: View, mask: View | None, mask_bool: bool,
                           allowed: np.ndarray | None, scale: float | None, cap: float, may_block: bool,
-                          hint: str, constant) -> list[Stmt]:
+                          hint: str, constant: Callable[[np.ndarray, str], View]) -> list[Stmt]:
     """The statements of one attention op with ``heads`` query heads per array pass (see the
     module docstring). ``shape`` is ``(batch, hq, hkv, s, length, d, dv)``; ``rt`` the type of
     the matrix unit's operands; ``scale`` None when q and k are already scaled; ``allowed`` the
@@ -117,8 +118,8 @@ def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tupl
     # G*dv), for the matrix unit to skip the rest.
     edge = mask_block(length, d, dv)
     eye = np.eye(g, dtype=np.uint8)
-    key_blocks = constant(np.kron(eye, np.ones((d // edge, length // edge), np.uint8)).astype(np.uint8), f"{hint}_key_blocks")
-    value_blocks = constant(np.kron(eye, np.ones((length // edge, dv // edge), np.uint8)).astype(np.uint8), f"{hint}_value_blocks")
+    key_blocks = constant(np.kron(eye, np.ones((d // edge, length // edge), np.uint8)), f"{hint}_key_blocks")
+    value_blocks = constant(np.kron(eye, np.ones((length // edge, dv // edge), np.uint8)), f"{hint}_value_blocks")
 
     class Slot:
         """One group of heads' locals."""
