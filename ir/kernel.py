@@ -53,7 +53,8 @@ ON_CHIP_ROLES: tuple[str, ...] = ("resident", "home")
 #: VPU operations a :class:`Vector` statement may name, with their operand pattern:
 #: ``"binary"`` (dst, a, b with bcast), ``"unary"`` (dst, a with bcast), ``"scalar"`` (dst, a, imm),
 #: ``"fill"`` (dst, imm), ``"reduce"`` (dst rows x 1, a), ``"convert"`` (dst in ``odt``, a),
-#: ``"topk"`` (dst values rows x k, b indices rows x k int32, a input), ``"nonzero"``.
+#: ``"topk"`` (dst values rows x k, b indices rows x k int32, a input: ``topk`` the largest,
+#: ``topkmin`` the smallest), ``"nonzero"``.
 VECTOR_OPS: dict[str, str] = {
     **{op: "binary" for op in ("add", "sub", "mul", "div", "max", "min", "cmpgt", "cmpge", "cmpeq", "sel")},
     **{op: "unary" for op in ("mov", "neg", "abs", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt")},
@@ -63,6 +64,7 @@ VECTOR_OPS: dict[str, str] = {
     "rmax": "reduce",
     "cvt": "convert",
     "topk": "topk",
+    "topkmin": "topk",
     "nonzero": "nonzero",
 }
 BCAST_MODES: tuple[str, ...] = ("none", "row", "col", "scalar")
@@ -390,7 +392,7 @@ def local_refs(stmt: Stmt) -> list[tuple[str, LocalRef]]:
         if stmt.a is not None:
             refs.append(("read", stmt.a))
         if stmt.b is not None:
-            refs.append(("write" if stmt.op in ("topk", "nonzero") else "read", stmt.b))
+            refs.append(("write" if VECTOR_OPS.get(stmt.op) in ("topk", "nonzero") else "read", stmt.b))
         return refs
     return []
 

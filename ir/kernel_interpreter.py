@@ -462,7 +462,7 @@ class _KernelRun:
         src = self.tile(a_ref, stmt.dtype).astype(work)
         values = self.tile(stmt.dst, stmt.dtype)
         indices = self.tile(b_ref, DType.I32)
-        order = topk_order(src, k)  # NaN first, ties keep the lower index first
+        order = topk_order(src, k, stmt.op == "topk")  # NaN above every number, ties: the lower index first
         values[...] = np.take_along_axis(src, order, axis=1).astype(values.dtype)
         indices[...] = order
 

@@ -67,12 +67,13 @@ SCALAR_OPS: dict[str, Callable[[np.ndarray, object], np.ndarray]] = {
 FLOAT_ONLY_OPS = frozenset({"div", "exp", "log", "rsqrt", "rcp", "tanh", "erf", "sigmoid", "sqrt"})
 
 
-def topk_order(src: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` largest elements of each row of ``src``, descending; NaN
-    counts as larger than every number (as the graph IR's ``top_k`` and ``arg_max`` say) and
-    ties keep the lower index first."""
+def topk_order(src: np.ndarray, k: int, largest: bool = True) -> np.ndarray:
+    """Column indices of the ``k`` largest (``largest``) or smallest elements of each row of
+    ``src``, descending or ascending; NaN counts as larger than every number (as the graph IR's
+    ``top_k`` and ``arg_max`` say: first among the largest, last among the smallest) and ties
+    keep the lower index first."""
     nan = np.isnan(src) if src.dtype.kind == "f" else np.zeros(src.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
-        descending = np.where(nan, 0, -src)
-    # lexsort is stable and sorts by its last key first: NaNs, then the values descending.
-    return np.lexsort((descending, ~nan), axis=-1)[..., :k]
+        keys = np.where(nan, 0, -src if largest else src)
+    # lexsort is stable and sorts by its last key first: NaNs (first or last), then the keys.
+    return np.lexsort((keys, ~nan if largest else nan), axis=-1)[..., :k]

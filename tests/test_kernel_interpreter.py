@@ -208,7 +208,7 @@ def test_text_form_runs_the_same() -> None:
 # -- VPU statements against the simulator -------------------------------------------------
 
 _ISA_DTYPE = {F32: "f32", BF16: "bf16", I32: "i32"}
-_NO_BCAST_FIELD = {"rsum", "rmax", "topk", "nonzero", "adds", "muls", "maxs", "mins", "fill"}
+_NO_BCAST_FIELD = {"rsum", "rmax", "topk", "topkmin", "nonzero", "adds", "muls", "maxs", "mins", "fill"}
 
 
 def _simulated(stmt: Vector, arrays: dict[str, np.ndarray], dtypes: dict[str, DType]) -> dict[str, np.ndarray]:
@@ -228,7 +228,7 @@ def _simulated(stmt: Vector, arrays: dict[str, np.ndarray], dtypes: dict[str, DT
             body.append(f"dma.ld sram[r0 + {index * 0x1000:#x}], hbm[r0 + {name}], rows={ref.rows}, "
                         f"row_bytes={row_bytes}, sstride={row_bytes}, dstride={row_bytes}")
     body[-1] += " signal(t1)"
-    op_rows, op_cols = (stmt.a.rows, stmt.a.cols) if stmt.op in ("rsum", "rmax", "topk", "nonzero") \
+    op_rows, op_cols = (stmt.a.rows, stmt.a.cols) if stmt.op in ("rsum", "rmax", "topk", "topkmin", "nonzero") \
         else (stmt.dst.rows, stmt.dst.cols)
     operands = ", ".join(f"sram[r0 + {index * 0x1000:#x}]" for index, name in enumerate(names)
                          if refs[name] is not None)
@@ -239,7 +239,7 @@ def _simulated(stmt: Vector, arrays: dict[str, np.ndarray], dtypes: dict[str, DT
         fields += f", odt={_ISA_DTYPE[stmt.odt]}"
     if stmt.op in ("adds", "muls", "maxs", "mins", "fill"):
         fields += f", imm={int(np.float32(stmt.imm).view(np.uint32)):#x}"  # raw bits: inf and nan too
-    if stmt.op == "topk":
+    if stmt.op in ("topk", "topkmin"):
         fields += f", k={stmt.k}"
     body.append(f"vpu.{stmt.op} {operands}, {fields} wait(t1) signal(t2)")
     body.append("nop wait(t2)")
@@ -304,8 +304,9 @@ for _op, _imm in (("adds", 0.1), ("muls", -2.5), ("maxs", 0.0), ("mins", 1e-3), 
 _CASES.append(("adds-i32", Vector("adds", LocalRef("d", _R, _C), LocalRef("a", _R, _C), imm=3.7, dtype=I32), {}))
 _CASES.append(("fill-bf16", Vector("fill", LocalRef("d", _R, _C), imm=0.1, dtype=BF16), {}))
 for _dt in (F32, I32):
-    _CASES.append((f"topk-{_dt}", Vector("topk", LocalRef("d", _R, 3), LocalRef("a", _R, _C), LocalRef("b", _R, 3),
-                                         k=3, dtype=_dt), {"b": I32}))
+    for _topk in ("topk", "topkmin"):
+        _CASES.append((f"{_topk}-{_dt}", Vector(_topk, LocalRef("d", _R, 3), LocalRef("a", _R, _C), LocalRef("b", _R, 3),
+                                                k=3, dtype=_dt), {"b": I32}))
 _CASES.append(("nonzero", Vector("nonzero", LocalRef("d", 1, _R * _C), LocalRef("a", _R, _C), LocalRef("b", 1, 1)),
                {"dst": I32, "b": I32}))
 
@@ -470,3 +471,14 @@ def test_a_dma_reads_and_writes_a_block_of_a_wider_local_at_its_pitch() -> None:
     narrow = PITCHED.replace("at 8 pitch 16] <- %x", "at 8 pitch 4] <- %x")
     with pytest.raises(VerificationError, match="does not fit"):
         verify_kernel_module(parse_kernel_module(narrow))
+
+
+def test_topkmin_puts_nan_after_every_number_and_keeps_ties_in_index_order() -> None:
+    """The smallest: ascending, ties to the lower index, NaN above every number (after +inf)."""
+    row = np.array([[np.nan, 2.0, -1.0, np.inf, 2.0, np.nan, -np.inf]], np.float32)
+    got = _interpreted(Vector("topkmin", LocalRef("d", 1, 7), LocalRef("a", 1, 7), LocalRef("b", 1, 7), k=7),
+                       {"dst": np.zeros((1, 7), np.float32), "a": row, "b": np.zeros((1, 7), np.int32)},
+                       {"dst": F32, "a": F32, "b": I32})
+    np.testing.assert_array_equal(got["b"], [[6, 2, 1, 4, 3, 0, 5]])
+    np.testing.assert_array_equal(got["dst"][0, :5], [-np.inf, -1.0, 2.0, 2.0, np.inf])
+    assert np.isnan(got["dst"][0, 5:]).all()

@@ -686,12 +686,12 @@ class _Run:
                 self.vpu_operand(issued, "a", (rows, cols), dtype_code).astype(work)
             with np.errstate(all="ignore"):
                 dst[...] = _SCALAR[m](src, scalar).astype(dst.dtype)
-        elif m == "vpu.topk":
+        elif m in ("vpu.topk", "vpu.topkmin"):
             k = a["k"]
             if not 1 <= k <= cols:
                 raise self.fail(issued.pc, f"k={k} must be in 1..cols ({cols})")
             src = self.vpu_operand(issued, "a", (rows, cols), dtype_code).astype(work)
-            order = topk_order(src, k)  # NaN first, ties keep the lower index first
+            order = topk_order(src, k, m == "vpu.topk")  # NaN above every number, ties: the lower index first
             dst = self.vpu_operand(issued, "dst", (rows, k), dtype_code)
             dst[...] = np.take_along_axis(src, order, axis=1).astype(dst.dtype)
             self.vpu_operand(issued, "b", (rows, k), self.sim.isa.enums["dtype"]["i32"])[...] = order

@@ -5,7 +5,7 @@
 | ``copy`` | ``Load`` / ``Store`` through an SRAM tile (HBM to HBM goes through SRAM; SRAM to SRAM is ``vpu.mov``) |
 | ``reduce.sum/max/min`` | ``vpu.rsum`` / ``vpu.rmax`` per block of the row (min as ``-max(-x)``), blocks combined with ``add``/``max`` |
 | ``gather`` | indices loaded as an i32 column, negatives wrapped on the VPU (out-of-range ones become -1, on which the DMA faults; not for ``in_bounds`` indices), ``Gather`` |
-| ``topk`` | ``vpu.topk`` (smallest as the largest of ``-x``) |
+| ``topk`` | ``vpu.topk`` (the largest), ``vpu.topkmin`` (the smallest) |
 | ``for`` (static) | ``For``; a loop around one element-wise statement is that statement with one more axis (:func:`coalesce`) |
 | ``scatter`` | indices loaded and wrapped as for a gather, source rows in SRAM, ``Scatter`` (``dma.scatter`` / ``dma.scatter_add``) |
 | ``for`` with a run-time count | the count loaded into an SRAM i32 cell, a kernel-IR ``For`` reading it (:class:`~moecc.ir.kernel.Count`) |
@@ -422,15 +422,10 @@ def stage_topk(ctx: StageContext, stmt: TopK) -> None:
     for vals, idx, src in regions(stager, axes, views, ctx.row_cap(width, 4), 1 << 30):
         rows = src.rows
         tile = stager.expand(ctx.to_compute(stager.read(src), src_dtype, rows, width), rows, width)
-        if not stmt.largest:
-            negated = stager.temp(cdt, rows, width)
-            stager.emit(Vector("neg", negated, a=tile.ref, dtype=cdt))
-            tile = Tile(negated, cdt, "full")
         top = stager.temp(cdt, rows, k)
         order = stager.temp(DType.I32, rows, k)
-        stager.emit(Vector("topk", top, a=tile.ref, b=order, k=k, dtype=cdt))
-        if not stmt.largest:
-            stager.emit(Vector("neg", top, a=top, dtype=cdt))
+        # The smallest by vpu.topkmin (as the largest of -x, NaN would come first, not last).
+        stager.emit(Vector("topk" if stmt.largest else "topkmin", top, a=tile.ref, b=order, k=k, dtype=cdt))
         out = ctx.to_storage(Tile(top, cdt, "full"), vals.buffer, rows, k)
         stager.write(Region(vals.buffer, vals.offset, rows, k, vals.rstride, vcs), out)
         index_tile = ctx.to_storage(Tile(order, DType.I32, "full"), idx.buffer, rows, k)

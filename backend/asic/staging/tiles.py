@@ -375,7 +375,7 @@ class KernelStager:
             return False
         last = body[-1]
         local = self.locals_[dst.buffer]
-        if isinstance(last, Vector) and last.dst == temp and last.op not in ("sel", "topk", "nonzero"):
+        if isinstance(last, Vector) and last.dst == temp and last.op not in ("sel", "topk", "topkmin", "nonzero"):
             body[-1] = dataclasses.replace(last, dst=dst)
             return True
         # A load's tile may be the temporary's elements in another shape (a strided row is
