@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from moecc.errors import UnsupportedError
 from moecc.ir.affine import Affine
-from moecc.ir.kernel import Buffer, Count, For, HbmRef, Load, LocalRef, Stmt, Store, Vector
+from moecc.ir.kernel import VECTOR_OPS, Buffer, Count, For, HbmRef, Load, LocalRef, Stmt, Store, Vector
 from moecc.ir.kernel import Gather as KGather
 from moecc.ir.types import DType
 
@@ -375,7 +375,8 @@ class KernelStager:
             return False
         last = body[-1]
         local = self.locals_[dst.buffer]
-        if isinstance(last, Vector) and last.dst == temp and last.op not in ("sel", "topk", "topkmin", "nonzero"):
+        if isinstance(last, Vector) and last.dst == temp and last.op != "sel" \
+                and VECTOR_OPS[last.op] not in ("topk", "nonzero"):
             body[-1] = dataclasses.replace(last, dst=dst)
             return True
         # A load's tile may be the temporary's elements in another shape (a strided row is
