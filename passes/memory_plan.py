@@ -118,7 +118,7 @@ def plan_memory(module: KernelModule, target: Target, on_chip: bool = True,
     homes: dict[str, int] = {}
     if on_chip and weight_homes:
         module, homes = keep_weights_on_chip(module, ring + resident_end, target.sram_capacity_bytes, ALIGNMENT)
-    hbm_offsets, temps, hbm_end = _plan_hbm(module, set(resident))
+    hbm_offsets, temps, hbm_end = _plan_hbm(module, set(resident), homes)
     if hbm_end > target.hbm_capacity_bytes:
         raise TargetError(
             f"memory plan: the model needs {hbm_end} bytes of HBM, {target.name} has {target.hbm_capacity_bytes}",
@@ -257,16 +257,21 @@ def _live_ranges(module: KernelModule) -> dict[str, tuple[int, int]]:
     return ranges
 
 
-def _plan_hbm(module: KernelModule, resident: set[str]) -> tuple[dict[str, int], IntervalPlan, int]:
+def _plan_hbm(module: KernelModule, resident: set[str],
+              homes: Mapping[str, int]) -> tuple[dict[str, int], IntervalPlan, int]:
     """Offsets of every HBM buffer but the ``resident`` ones, the temporaries' plan
-    (:func:`plan_intervals` over their live ranges in step order) and the end of the HBM image."""
+    (:func:`plan_intervals` over their live ranges in step order) and the end of the HBM image.
+    The weights with SRAM ``homes`` go first, in home order: the weights one fill kernel loads
+    then lie in HBM as in SRAM, and one DMA fills them (:mod:`moecc.backend.asic.fill_dma`)."""
     offsets: dict[str, int] = {}
     cursor = 0
     for role in FIXED_ROLES:
-        for buf in module.hbm:
-            if buf.role == role:
-                offsets[buf.name] = cursor
-                cursor = align(cursor + buf.nbytes)
+        placed = [buf for buf in module.hbm if buf.role == role]
+        if role == "weight":
+            placed.sort(key=lambda buf: (buf.name not in homes, homes.get(buf.name, 0)))
+        for buf in placed:
+            offsets[buf.name] = cursor
+            cursor = align(cursor + buf.nbytes)
     temps_base = cursor
     live = _live_ranges(module)
     # A temporary never touched shares with nothing live (its interval is step -1).

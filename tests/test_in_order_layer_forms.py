@@ -6,6 +6,8 @@
 - A gated MLP over fewer tokens than the array's row floor is one kernel (gate and up tiles
   back to back, each gated as soon as it is done, the down projection accumulated over them);
   with more tokens, the three kernels stay.
+- Sibling projections (q, k, v of one input) below the row floor share a kernel, and are one
+  product over their weights side by side when that takes fewer folds, keys and values first.
 - Cross-kernel prefetch looks past weight fills: the first kernel after a fill has its leading
   weight loads selected in the kernel before the fill too.
 
@@ -201,11 +203,13 @@ def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, ker
     lowering = lower_graph(graph, asic_tiling_params(V1))
     with_matmuls = [k for k in lowering.module.kernels if any(isinstance(s, MatMul) for _, s, _ in walk(k.body))]
     assert len(with_matmuls) == kernels, [k.name for k in with_matmuls]
-    if kernels == 1:  # q's and k's element-wise ops come before v's copy out of its accumulator
+    if kernels == 1:  # q and k (v is an output) side by side: one fold of 128 columns instead of two
         body = [s for _, s, _ in walk(with_matmuls[0].body) if not isinstance(s, For)]
-        last_product = max(i for i, s in enumerate(body) if isinstance(s, MatMul))
+        products = [s for s in body if isinstance(s, MatMul)]
+        assert [p.b.shape for p in products] == [(64, 128), (64, 32)], [p.b.shape for p in products]
+        # k (the tanh's) goes first: its element-wise op comes before q's copy out of the fold
         tanh_at = next(i for i, s in enumerate(body) if "tanh" in repr(getattr(s, "expr", "")))
-        assert tanh_at > last_product and tanh_at < len(body) - 1
+        assert tanh_at > max(i for i, s in enumerate(body) if isinstance(s, MatMul))
     assert len(lower_graph(graph, TilingParams()).module.kernels) >= 3  # the CPU keeps a kernel each
     rng = np.random.default_rng(9)
     feeds = {"x": rng.standard_normal((tokens, 64)).astype(np.float32)}
@@ -213,6 +217,55 @@ def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, ker
     rtol, atol = tolerances("f32")
     for want, have in zip(expected, moecc.compile_graph(graph, "asic").run(feeds).values()):
         np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
+
+
+def _attention_projections_graph(tokens: int, widths: tuple[int, int, int], transposed: bool) -> Graph:
+    """q, k and v projections of one input feeding an attention op (so k and v are needed
+    first), ``transposed``: every weight stored ``[out, in]`` and transposed by the graph."""
+    graph = Graph("qkv_attention")
+    hidden = 64
+    x = graph.add_input("x", TensorType((1, tokens, hidden), DType.F32))
+    b = GraphBuilder(graph)
+    rng = np.random.default_rng(11)
+    outs = []
+    for name, width in zip("qkv", widths):
+        if transposed:
+            w = b.emit1("transpose", [b.const((rng.standard_normal((width, hidden)) / 8).astype(np.float32), name)],
+                        {"perm": (1, 0)})
+        else:
+            w = b.const((rng.standard_normal((hidden, width)) / 8).astype(np.float32), name)
+        outs.append(b.emit1("matmul", [x, w]))
+    heads = [b.emit1("transpose", [b.emit1("reshape", [o], {"shape": (1, tokens, width // 16, 16)})],
+                     {"perm": (0, 2, 1, 3)}) for o, width in zip(outs, widths)]
+    att = b.emit1("attention", heads, {"scale": 0.25, "is_causal": True})
+    graph.set_outputs([b.emit1("mul", [att, att])])
+    return graph
+
+
+@pytest.mark.parametrize(("tokens", "widths", "folds"), [
+    (24, (64, 32, 32), 1),   # grouped-query heads: 128 columns, one fold instead of three
+    (24, (96, 48, 48), 2),   # 192 columns: two folds instead of three
+    (20, (128, 128, 128), 3),  # every width a whole fold: nothing to win, not merged
+    (48, (64, 32, 32), 3),   # above the row floor: not merged
+])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_sibling_projections_merge_into_fewer_folds(tokens: int, widths: tuple[int, int, int], folds: int,
+                                                    transposed: bool) -> None:
+    """Below the row floor, sibling projections whose weights side by side take fewer folds are
+    one product, keys and values first; the results match the reference on the ASIC."""
+    graph = _attention_projections_graph(tokens, widths, transposed)
+    module = lower_graph(graph, asic_tiling_params(V1)).module
+    products = [s for k in module.kernels for _, s, _ in walk(k.body)
+                if isinstance(s, MatMul) and s.blocks is None and s.b.shape[-2] == 64]
+    assert len(products) == folds, [p.b.shape for p in products]
+    if widths == (96, 48, 48):  # k and v fill the first fold, q the rest
+        assert [p.b.shape[-1] for p in products] == [128, 64]
+    rng = np.random.default_rng(12)
+    feeds = {"x": rng.standard_normal((1, tokens, 64)).astype(np.float32)}
+    (want,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    rtol, atol = tolerances("f32")
+    (have,) = moecc.compile_graph(graph, "asic").run(feeds).values()
+    np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
 
 
 def _plain_mlp_graph(tokens: int, bias: bool, act: str, transposed: bool = False) -> Graph:

@@ -53,6 +53,7 @@ import numpy as np
 
 from moecc.backend.asic.byte_ranges import ByteRange, merge_ranges, strided_range
 from moecc.backend.asic.cross_kernel import has_matmul, leading_weight_loads, shares_bytes
+from moecc.backend.asic.fill_dma import emit_fill_loads
 from moecc.passes.weight_homes import is_fill_kernel
 from moecc.errors import TargetError, VerificationError
 from moecc.ir.kernel import (
@@ -169,8 +170,20 @@ class Selector:
             if len(ahead) != len(leading) or not is_fill_kernel(other):
                 break  # past a fill only: a later kernel's loads stay behind its own work
         self.pending = (ahead_of, has_matmul(kernel.body)) if ahead_of else None
+        if is_fill_kernel(kernel):  # its loads at once: one DMA where the weights lie as their homes
+            loads = [(stmt, {}) for stmt in kernel.body if isinstance(stmt, Load) and (id(stmt), ()) not in self.prefetched]
+            self._select_loads(kernel, loads)
         self.select_body(kernel.body, {})
         self._prefetch()
+
+    def _select_loads(self, kernel: Kernel, loads: list[tuple[Load, dict[str, int]]]) -> None:
+        """Select ``kernel``'s ``loads`` here (a fill kernel's together: :mod:`.fill_dma`), once."""
+        if is_fill_kernel(kernel):
+            emit_fill_loads(self, loads, STATEMENT_EMITTERS[Load])
+        else:
+            for stmt, env in loads:
+                STATEMENT_EMITTERS[Load](self, stmt, env)
+        self.prefetched.update((id(stmt), tuple(sorted(env.items()))) for stmt, env in loads)
 
     def _prefetch(self) -> None:
         """Select the following kernels' prefetched loads here, once."""
@@ -181,9 +194,7 @@ class Selector:
         current = self.kernel
         for following, ahead in ahead_of:
             self._enter(following)
-            for stmt, env in ahead:
-                STATEMENT_EMITTERS[Load](self, stmt, env)
-                self.prefetched.add((id(stmt), tuple(sorted(env.items()))))
+            self._select_loads(following, ahead)
         self._enter(current)
 
     def _enter(self, kernel: Kernel) -> None:

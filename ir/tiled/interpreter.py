@@ -392,12 +392,10 @@ class _KernelRun:
             a = np.swapaxes(a, -1, -2)
         if stmt.transpose_b:
             b = np.swapaxes(b, -1, -2)
-        if stmt.blocks is not None:  # the promise a target skipping the unmarked blocks relies on
+        if stmt.blocks is not None:  # the unmarked blocks are zero, whatever b holds there
             size = stmt.block
             kept = np.repeat(np.repeat(self.read(stmt.blocks) != 0, size, axis=0), size, axis=1)
-            if np.any(b[~kept] != 0):
-                raise self.invalid(f"matmul into {stmt.dst.buffer}: its weight holds a nonzero in a block its mask "
-                                f"{stmt.blocks.buffer} marks zero")
+            b = np.where(kept, b, work.type(0))
         product = np.matmul(a, b)
         if stmt.accumulate:
             product = product + self.read(stmt.dst).astype(work)

@@ -277,9 +277,9 @@ class MatMul:
     expert's last token tile holds fewer tokens than rows).
 
     ``blocks`` (a u8 view ``[k / block, n / block]``, with ``block`` its edge): ``b``, seen as
-    ``k x n``, is zero outside the ``block x block`` blocks whose entry is nonzero, and a
-    target may skip the others (the ASIC's ``mxu.mmsp``); the product is the dense one. Only
-    for 2-D operands; the tiled interpreter checks the promise."""
+    ``k x n``, is taken as zero outside the ``block x block`` blocks whose entry is nonzero,
+    whatever it holds there (those bytes need never be written: a target skips the blocks,
+    the ASIC's ``mxu.mmsp``). Only for 2-D operands."""
 
     dst: View
     a: View

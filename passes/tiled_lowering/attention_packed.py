@@ -8,18 +8,20 @@ paying the array's weight load (its height in cycles) to stream a few query rows
 group of ``G`` heads pays it once per product:
 
     qpack  [sq, G*d]          column block h: head h's query rows (scaled)
-    kdiag  [G*length, G*d]    block (h, h): head h's keys (its kv head's); zeros elsewhere
+    kdiag  [G*length, G*d]    block (h, h): head h's keys (its kv head's); masked out elsewhere
     scores = qpack @ kdiag^T  [sq, G*length]; column block h is q_h @ k_h^T
-    vdiag  [G*length, G*dv]   block (h, h): head h's values; zeros elsewhere
+    vdiag  [G*length, G*dv]   block (h, h): head h's values; masked out elsewhere
     out    = probs @ vdiag    [sq, G*dv]; column block h is p_h @ v_h
 
-The off-diagonal blocks add exact zeros, so each head's sums are its own (a non-finite query
-element, ``inf * 0``, would reach the other heads of its group: the one difference). Row-major
+The products' block masks mark only the diagonal blocks (the tiled IR takes the others as zero,
+whatever the locals hold there: they are never written), so each head's sums are its own (on
+an interpreter a non-finite query element, ``inf * 0``, would reach the other heads of its
+group; the ASIC skips those blocks). Row-major
 ``[sq, G*length]`` scores are ``[sq*G, length]`` rows ``q*G + h``: one softmax covers every
 head of the group, with the causal triangle (and any constant mask) repeated per head at
 compile time and a run-time mask copied in per head. The outputs are normalised after ``@ v``
-(each row by its reciprocal sum, over ``dv`` columns) unless a row may see no key. The zero
-blocks are written once per kernel; each group of heads has its own locals, and every group's
+(each row by its reciprocal sum, over ``dv`` columns) unless a row may see no key. Each group
+of heads has its own locals, and every group's
 scores come before any group's output in program order, so the matrix unit computes group
 ``i + 1``'s scores while the vector unit normalises group ``i``'s.
 """
@@ -256,10 +258,8 @@ def emit_packed_attention(kb: KernelBuilder, *, t: DType, rt: DType, shape: tupl
         stmts = [st for p, slot in enumerate(slots) for st in kv_blocks(slot, b, p * g)]
         return stmts + tile_loops(kb, (s,), (tq,), lambda st, sz: query_tile(b, st[0], sz[0]))
 
-    # The zero blocks, once: each batch entry rewrites only the diagonal blocks.
-    stmts: list[Stmt] = [Compute(local, const(0, F32) if t == F32 else narrow(const(0, F32), t))
-                         for slot in slots for local in (slot.k_in, slot.v_in)]
-    return stmts + tile_loops(kb, (batch,), (1,), batch_entry)
+    # Only the diagonal blocks are written: the products' masks make the others zero.
+    return tile_loops(kb, (batch,), (1,), batch_entry)
 
 
 __all__ = ["emit_packed_attention", "packed_heads"]

@@ -44,7 +44,7 @@ def _swap(view: View) -> View:
     return views.permute(view, order)
 
 
-def _as_transposed(view: View) -> tuple[View, bool]:
+def as_transposed(view: View) -> tuple[View, bool]:
     """(view, transposed): a view whose rows are unit-stride and columns are not is the
     transpose of a row-major layout; hand it over as ``X^T`` of that layout."""
     if view.shape[-1] > 1 and view.shape[-2] > 1 and view.strides[-2] == 1 and view.strides[-1] != 1:
@@ -122,8 +122,8 @@ def matmul_views(ctx: LoweringContext, a: View, b: View, out: View) -> tuple[Vie
 @register_rule("matmul")
 def lower_matmul(op: Op, ctx: LoweringContext) -> None:
     a, b, dst = matmul_views(ctx, ctx.view(op.operands[0]), ctx.view(op.operands[1]), ctx.result(op.result))
-    a, ta = _as_transposed(a)
-    b, tb = _as_transposed(b)
+    a, ta = as_transposed(a)
+    b, tb = as_transposed(b)
     with ctx.op_kernel(op) as kb:
         kb.emit(emit_matmul(kb, dst, a, b, transpose_a=ta, transpose_b=tb))
 
@@ -173,4 +173,4 @@ def lower_einsum(op: Op, ctx: LoweringContext) -> None:
                     remedy="run decompose-einsum before lower-to-tiled")
 
 
-__all__ = ["acc_dtype", "emit_matmul", "matmul_views"]
+__all__ = ["acc_dtype", "as_transposed", "emit_matmul", "matmul_views"]

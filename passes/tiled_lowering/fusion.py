@@ -47,6 +47,7 @@ Before/after, llama's decomposed RMSNorm (``pow``, ``reduce_mean``, ``add``, ``s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from moecc.ir.graph import Op, Value
@@ -182,10 +183,26 @@ class FusionGroups:
         if self.builder is None:
             return
         self._order_siblings(op)
-        self.ops.append(op)
-        self.produced.update(op.results)
+        self._noted(op)
+
+    def after_merged(self, ops: Sequence[Op], last_fold: Sequence[Op], epilogue_at: int) -> None:
+        """Called after sibling projections ``ops`` were lowered as one product
+        (:mod:`.sibling_projections`): ``last_fold`` are those the last fold computes,
+        ``epilogue_at`` where their copies out start among the statements emitted. An op that
+        reads none of them (the keys' rotary embedding) goes before those copies."""
+        if self.builder is None:
+            return
+        if self.siblings_of is not None:
+            self._last_epilogue = self._stmts_before + epilogue_at
+            self._last_values = {r for op in last_fold for r in op.results}
+        self._noted(*ops)
+
+    def _noted(self, *ops: Op) -> None:
+        for op in ops:
+            self.ops.append(op)
+            self.produced.update(op.results)
         if len(self.builder.stmts) > self._stmts_before:
-            self.named.append(op)
+            self.named.append(ops[0])
         local_bytes = sum(b.elements * b.dtype.itemsize for b in self.builder.locals)
         if (len(self.ops) >= MAX_GROUP_OPS
                 or local_bytes > MAX_GROUP_LOCAL_SHARE * self.ctx.params.local_bytes):

@@ -28,6 +28,7 @@ from moecc.passes.tiled_lowering.context import (
     as_rank1,
 )
 from moecc.passes.tiled_lowering.fusion import FusionGroups, plan_inlining
+from moecc.passes.tiled_lowering.sibling_projections import find_siblings, lower_siblings
 from moecc.passes.tiled_lowering.streamed_mlp import find_plain_mlp, lower_plain_mlp
 from moecc.passes.tiled_lowering.tiles import tiled_copy
 
@@ -115,7 +116,7 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
     uses = graph.uses()
     pending: list[tuple[Op, str]] = []
     groups = FusionGroups(ctx)
-    lowered: set[int] = set()  # ops lowered ahead, with the plain MLP their first matmul starts
+    lowered: set[int] = set()  # ops lowered ahead: a plain MLP's, or a projection's merged siblings
     for op in graph.ops:
         if op.is_const or id(op) in lowered:
             continue
@@ -138,6 +139,15 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
                 groups.after(mlp.last)
                 lowered.update(id(o) for o in mlp.ops)
                 continue
+        siblings = find_siblings(op, ctx, uses)
+        if siblings is not None and all(decide(o, ctx) is None for o in siblings.ops):
+            groups.before(op)
+            merged = lower_siblings(siblings, ctx)
+            if merged is not None:
+                groups.after_merged(siblings.ops, merged.last_fold, merged.epilogue_at)
+                lowered.update(id(o) for o in siblings.ops)
+                continue
+        groups.before(op)
         groups.before(op)
         RULES[op.kind].lower(op, ctx)
         groups.after(op)

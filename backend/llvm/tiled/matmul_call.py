@@ -36,6 +36,7 @@ from moecc.backend.llvm.tiled.memory import ScratchPlan, align
 from moecc.backend.llvm.tiled.packed_weights import PackedWeight, is_dot_form
 from moecc.backend.llvm.tiled.packed_weights import logical as logical_matrix
 from moecc.backend.llvm.tiled.packed_weights import unit as _unit
+from moecc.errors import UnsupportedError
 from moecc.ir.tiled.nodes import MatMul, View
 from moecc.ir.types import DType
 
@@ -89,6 +90,10 @@ class MatmulEmitter:
         self.calls, self.staged, self.loops, self.dots = counters
 
     def emit(self, k: KernelEmitter, stmt: MatMul) -> None:
+        if stmt.blocks is not None:  # the unmarked blocks' bytes may be anything: a dense product would read them
+            raise UnsupportedError(f"matmul into {stmt.dst.buffer} with a block mask has no CPU emitter",
+                                   remedy="block-masked products are an in-order target's form: lower for the CPU "
+                                          "with its own tiling parameters")
         if not stmt.acc_dtype.is_float:
             self._int_loops(k, stmt)
         elif is_dot_form(stmt):
