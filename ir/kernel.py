@@ -468,8 +468,8 @@ def _check_sparse_matmul(stmt: MatMul, local: Mapping[str, Buffer], where: str) 
     k, n = stmt.w_shape
     if stmt.sparsity == "blocks":
         b = stmt.block
-        if b < 8 or b & (b - 1) or k % b or n % b:
-            raise VerificationError(f"{where}: block {b} must be a power of two >= 8 dividing k={k} and n={n}")
+        if b < 4 or b & (b - 1) or k % b or n % b:
+            raise VerificationError(f"{where}: block {b} must be a power of two >= 4 dividing k={k} and n={n}")
         want = (k // b, n // b)
     else:
         if stmt.transpose_w or k % 4:

@@ -65,7 +65,7 @@ def assemble(text: str, source: str = "<asm>", isa: IsaSpec | None = None) -> Pr
     """Assemble moe-asic text into a :class:`Program` (raises AssemblyError with line/column)."""
     isa = isa or load_isa()
     if not text.strip():
-        raise AssemblyError("empty assembly file", location=source, remedy="start with `.isa moe-asic 1`")
+        raise AssemblyError("empty assembly file", location=source, remedy="start with `.isa moe-asic 2`")
     try:
         tree = _parser().parse(text if text.endswith("\n") else text + "\n")
     except lark.exceptions.UnexpectedInput as exc:

@@ -76,7 +76,7 @@ class Program:
 
     instructions: tuple[Instruction, ...]
     regions: tuple[Region, ...] = ()
-    isa_version: int = 1
+    isa_version: int = 2
 
     def region(self, name: str) -> Region:
         for region in self.regions:

@@ -53,7 +53,7 @@ def test_the_simulator_prices_each_event_of_a_program() -> None:
     m, k, n = 8, 16, 32
     x = np.ones((m, k), np.float32)
     w = np.ones((k, n), np.float32)
-    program = assemble(f""".isa moe-asic 1
+    program = assemble(f""".isa moe-asic 2
 .region x 0x0 f32 [{m}, {k}]
 .region w 0x1000 f32 [{k}, {n}]
 .region y 0x4000 f32 [{m}, {n}]

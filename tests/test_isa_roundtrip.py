@@ -62,16 +62,16 @@ def test_word_is_128_bits_and_opcodes_unique() -> None:
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        (".isa moe-asic 1\n  frobnicate r1\n", "line 2, column 3: unknown mnemonic 'frobnicate'"),
-        (".isa moe-asic 1\n  li r1, 5\n  add r1, r2\n", "line 3"),
-        (".isa moe-asic 2\n", "line 1"),
+        (".isa moe-asic 2\n  frobnicate r1\n", "line 2, column 3: unknown mnemonic 'frobnicate'"),
+        (".isa moe-asic 2\n  li r1, 5\n  add r1, r2\n", "line 3"),
+        (".isa moe-asic 1\n", "line 1"),  # ISA 1 (mxu.mmsp blocks of 8 << blk) is refused
         ("  li r1, 1\n", "missing `.isa"),
-        (".isa moe-asic 1\n  li r40, 1\n", "not a register"),
-        (".isa moe-asic 1\n  dma.ld hbm[r1], sram[r2], rows=1, row_bytes=1, sstride=1, dstride=1\n",
+        (".isa moe-asic 2\n  li r40, 1\n", "not a register"),
+        (".isa moe-asic 2\n  dma.ld hbm[r1], sram[r2], rows=1, row_bytes=1, sstride=1, dstride=1\n",
          "line 2, column 10: dma.ld: operand 'dst' is in sram, not hbm"),
-        (".isa moe-asic 1\n  loopi 2, nowhere\n", "undefined name 'nowhere'"),
-        (".isa moe-asic 1\n  addi r1, r1, 99999999999\n", "does not fit"),
-        (".isa moe-asic 1\n  li r1, $\n", "line 2, column 10: unexpected character"),
+        (".isa moe-asic 2\n  loopi 2, nowhere\n", "undefined name 'nowhere'"),
+        (".isa moe-asic 2\n  addi r1, r1, 99999999999\n", "does not fit"),
+        (".isa moe-asic 2\n  li r1, $\n", "line 2, column 10: unexpected character"),
         ("", "empty"),
     ],
 )
@@ -88,13 +88,13 @@ def test_bad_binaries_raise_assembly_error(blob: bytes) -> None:
 
 
 def test_truncated_binary_is_rejected() -> None:
-    binary = encode_program(assemble(".isa moe-asic 1\n li r1, 3\n halt\n"))
+    binary = encode_program(assemble(".isa moe-asic 2\n li r1, 3\n halt\n"))
     with pytest.raises(AssemblyError, match="truncated"):
         decode_program(binary[:-3])
 
 
 def test_nonzero_unused_bits_are_rejected() -> None:
-    binary = bytearray(encode_program(assemble(".isa moe-asic 1\n halt\n")))
+    binary = bytearray(encode_program(assemble(".isa moe-asic 2\n halt\n")))
     binary[20 + 15] = 0x80  # top bit of the only word: outside halt's fields
     with pytest.raises(AssemblyError, match="non-zero bits"):
         decode_program(bytes(binary))

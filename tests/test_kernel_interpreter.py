@@ -215,7 +215,7 @@ def _simulated(stmt: Vector, arrays: dict[str, np.ndarray], dtypes: dict[str, DT
     """Run one VPU statement as a moe-asic program: load every operand, run, store every operand."""
     names = ["dst", "a", "b"]
     refs = {"dst": stmt.dst, "a": stmt.a, "b": stmt.b}
-    lines = [".isa moe-asic 1"]
+    lines = [".isa moe-asic 2"]
     for index, name in enumerate(names):
         ref = refs[name]
         if ref is not None:

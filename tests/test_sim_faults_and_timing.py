@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "asm"
 
 
 def _run(body: str, **options: object):  # noqa: ANN202
-    return Simulator(assemble(".isa moe-asic 1\n" + body), **options).run(np.zeros(4096, np.uint8))
+    return Simulator(assemble(".isa moe-asic 2\n" + body), **options).run(np.zeros(4096, np.uint8))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_an_on_chip_copy_of_bytes_a_load_is_landing_waits_for_them() -> None:
     on-chip copy of its bytes on the ld queue: the copy's data moves only once the load's has
     landed (the copy's own 16-cycle setup would otherwise let it finish first)."""
     nbytes = 256 * 1024
-    body = f""".isa moe-asic 1
+    body = f""".isa moe-asic 2
 .region x 0x0 u8 [{nbytes}]
     li r1, 0x100000
     li r2, 0x80000
@@ -144,10 +144,10 @@ def test_cli_asm_disasm_sim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     [
         (b"", "asm"),
         (bytes(range(256)) * 4, "sim"),
-        (b".isa moe-asic 1\n  fly r1\n", "sim"),
-        (b".isa moe-asic 1\n  fly r1\n", "asm"),
+        (b".isa moe-asic 2\n  fly r1\n", "sim"),
+        (b".isa moe-asic 2\n  fly r1\n", "asm"),
         (b"MOEASIC\x00\x01\x00\x01\x00\x05\x00\x00\x00", "disasm"),
-        (b".isa moe-asic 1\n  nop wait(t3)\n", "sim"),
+        (b".isa moe-asic 2\n  nop wait(t3)\n", "sim"),
     ],
 )
 def test_cli_reports_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],

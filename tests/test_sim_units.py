@@ -26,7 +26,7 @@ UNARY = {
 
 
 def _program(body: str, x: np.ndarray, out_shape: tuple[int, ...], out_dtype: str = "f32") -> str:
-    return f""".isa moe-asic 1
+    return f""".isa moe-asic 2
 .region x 0x0 f32 [{x.shape[0]}, {x.shape[1]}]
 .region y 0x1000 {out_dtype} [{', '.join(map(str, out_shape))}]
     li r1, 0x1000
@@ -88,12 +88,12 @@ def test_vpu_topk_puts_nan_above_every_number() -> None:
 def test_block_sparse_matmul_skips_zero_tiles() -> None:
     a = RNG.standard_normal((64, 256)).astype(np.float32)
     w = RNG.standard_normal((256, 256)).astype(np.float32)
-    mask = np.array([[1, 0], [0, 0]], dtype=np.uint8)  # 128-element blocks (blk=4)
+    mask = np.array([[1, 0], [0, 0]], dtype=np.uint8)  # 128-element blocks (blk=5: 4 << 5)
 
     def run(mnemonic: str) -> tuple[np.ndarray, int]:
         mask_operand = ", sram[r3]" if mnemonic == "mxu.mmsp" else ""
-        blk = ", blk=4" if mnemonic == "mxu.mmsp" else ""
-        text = f""".isa moe-asic 1
+        blk = ", blk=5" if mnemonic == "mxu.mmsp" else ""
+        text = f""".isa moe-asic 2
 .region a 0x0 f32 [64, 256]
 .region w 0x10000 f32 [256, 256]
 .region mask 0x50000 u8 [2, 2]
@@ -135,7 +135,7 @@ def test_transposed_weight_matmul_matches_and_costs_the_same(mnemonic: str) -> N
     def run(tw: int, w: np.ndarray) -> tuple[np.ndarray, int]:
         rows, cols = w.shape
         sparse = mnemonic == "mxu.mmsp"
-        text = f""".isa moe-asic 1
+        text = f""".isa moe-asic 2
 .region a 0x0 f32 [16, 64]
 .region w 0x10000 f32 [{rows}, {cols}]
 .region mask 0x20000 u8 [8, 4]
@@ -150,7 +150,7 @@ def test_transposed_weight_matmul_matches_and_costs_the_same(mnemonic: str) -> N
     dma.ld sram[r2], hbm[r1], rows={rows}, row_bytes={cols * 4}, sstride={cols * 4}, dstride={cols * 4}
     dma.ld sram[r3], hbm[r4], rows=1, row_bytes=32, sstride=32, dstride=32
     barrier
-    {mnemonic} acc[r0], sram[r0], sram[r2]{", sram[r3]" if sparse else ""}, m=16, k=64, n=32, dtype=f32{", blk=0" if sparse else ""}, tw={tw}
+    {mnemonic} acc[r0], sram[r0], sram[r2]{", sram[r3]" if sparse else ""}, m=16, k=64, n=32, dtype=f32{", blk=1" if sparse else ""}, tw={tw}
     barrier
     vpu.mov sram[r6], acc[r0], rows=16, cols=32, dtype=f32
     barrier
@@ -170,7 +170,7 @@ def test_transposed_weight_matmul_matches_and_costs_the_same(mnemonic: str) -> N
 
 
 def test_scalar_ops_loops_and_branches() -> None:
-    text = """.isa moe-asic 1
+    text = """.isa moe-asic 2
 .region out 0x0 i32 [2]
     li r1, 0
     li r2, 5
@@ -206,7 +206,7 @@ def test_run_time_row_count_matmul_streams_only_its_rows(m: int) -> None:
     rows past it keep what the accumulator held, and the MXU streams m rows (none for 0)."""
     a = RNG.standard_normal((16, 32)).astype(np.float32)
     w = RNG.standard_normal((32, 8)).astype(np.float32)
-    text = f""".isa moe-asic 1
+    text = f""".isa moe-asic 2
 .region a 0x0 f32 [16, 32]
 .region w 0x10000 f32 [32, 8]
 .region y 0x30000 f32 [16, 8]
@@ -239,7 +239,7 @@ def test_run_time_row_count_matmul_streams_only_its_rows(m: int) -> None:
 def test_run_time_row_count_out_of_range_faults() -> None:
     from moecc.errors import SimulationError
 
-    text = """.isa moe-asic 1
+    text = """.isa moe-asic 2
 .region a 0x0 f32 [4, 4]
     li r7, -1
     mxu.mmr acc[r0], sram[r0], sram[r0], m=r7, k=4, n=4, dtype=f32
@@ -253,7 +253,7 @@ def test_a_unit_mark_completes_after_its_units_earlier_work() -> None:
     """dma.ld.mark signals once every earlier dma.ld has completed: waiting on it stands for
     waiting on all of them (how a run-time loop's end hands its work on)."""
     x = RNG.standard_normal((64, 256)).astype(np.float32)
-    text = """.isa moe-asic 1
+    text = """.isa moe-asic 2
 .region x 0x0 f32 [64, 256]
 .region y 0x100000 f32 [64, 256]
     li r1, 0x100000

@@ -113,7 +113,7 @@ def test_mm24_streams_at_twice_the_dense_rate_and_moves_half_the_weight_bytes() 
 
 @pytest.mark.parametrize("k, positions, fragment", [(6, None, "multiple of 4"), (8, 0b0000, "names one row twice")])
 def test_mm24_faults_name_the_instruction(k: int, positions: int | None, fragment: str) -> None:
-    text = (".isa moe-asic 1\n  li r3, 4096\n"
+    text = (".isa moe-asic 2\n  li r3, 4096\n"
             f"  mxu.mm24 acc[r0], sram[r0], sram[r0], sram[r3], m=4, k={k}, n=4, dtype=f32\n  halt\n")
     memory = np.zeros(1 << 16, np.uint8)
     if positions is not None:

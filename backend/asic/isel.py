@@ -550,7 +550,7 @@ def _emit_sparse_matmul(sel: Selector, stmt: MatMul, env: Mapping[str, int], a: 
     mnemonic = "mxu.mmsp" if stmt.sparsity == "blocks" else "mxu.mm24"
     fields: dict[str, Any] = {"k": k, "n": n, "dtype": stmt.dtype.value, "acc": int(stmt.accumulate)}
     if stmt.sparsity == "blocks":
-        fields.update(blk=stmt.block.bit_length() - 4, tw=int(stmt.transpose_w))  # block = 8 << blk
+        fields.update(blk=stmt.block.bit_length() - 3, tw=int(stmt.transpose_w))  # block = 4 << blk
         if sel.dynamic_loop is None and stmt.rows is None:  # its first fold shifted in ahead, as mxu.mm's
             sel.emit("mxu.wpre", reads=[w_range], w=sel.address("mxu.wpre", "w", w), k=k, n=n, dtype=stmt.dtype.value,
                      tw=int(stmt.transpose_w))

@@ -580,7 +580,7 @@ class _Run:
         else:
             weights = self.sram.tile(where, a["w"], k, n, dtype).astype(np.float32)
         if issued.spec.mnemonic == "mxu.mmsp":
-            block = 8 << a["blk"]
+            block = 4 << a["blk"]
             if k % block or n % block:
                 raise self.fail(issued.pc, f"k={k} and n={n} must be multiples of the {block}-element block")
             mask = self.sram.tile(where, a["mask"], k // block, n // block, np.dtype(np.uint8)) != 0

@@ -1,7 +1,7 @@
 ; Embedding lookup: out[i] = table[ids[i]] for 48 token ids over a 1000 x 64 f32 table,
 ; by one DMA gather whose row count comes from a register.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region table 0x0 f32 [1000, 64]
 .region ids 0x40000 i32 [48]
 .region out 0x41000 f32 [48, 64]

@@ -8,7 +8,7 @@
 ; column all overlap the current tile's 1024-cycle stream, so the MXU stays busy.
 ; Column 0 is peeled because it also waits for A's column blocks to arrive.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region a 0x0 bf16 [1024, 512]
 .region b 0x100000 bf16 [512, 512]
 .region c 0x180000 f32 [1024, 512]

@@ -3,7 +3,7 @@
 ; the previous one with a barrier, and A's block is reloaded for every tile: the baseline
 ; the double-buffered version is measured against.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region a 0x0 bf16 [1024, 512]
 .region b 0x100000 bf16 [512, 512]
 .region c 0x180000 f32 [1024, 512]

@@ -2,7 +2,7 @@
 ; queue keeps several descriptors in flight so the DMA setup latency hides behind transfers;
 ; each store waits only for its own chunk.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region src 0x0 u8 [4194304]
 .region dst 0x400000 u8 [4194304]
 

@@ -2,7 +2,7 @@
 ;   y = (x - mean) * rsqrt(mean((x - mean)^2) + eps) * gamma + beta
 ; Column broadcasts apply per-row statistics, row broadcasts apply gamma and beta.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region x 0x0 f32 [64, 256]
 .region gamma 0x10000 f32 [256]
 .region beta 0x10400 f32 [256]

@@ -5,7 +5,7 @@
 ; count is loaded into a register and drives the DMA gather, a hardware loop over 16-token
 ; chunks of the expert GEMM, and the scatter-add that combines results into y.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region x 0x0 f32 [64, 64]
 .region w_router 0x4000 f32 [64, 4]
 .region w_expert 0x5000 f32 [4, 64, 64]

@@ -2,7 +2,7 @@
 ; Within one unit instructions take effect in order, so only the DMA <-> VPU hand-offs
 ; need tokens.
 
-.isa moe-asic 1
+.isa moe-asic 2
 .region x 0x0 f32 [64, 256]
 .region y 0x10000 f32 [64, 256]
 

@@ -47,9 +47,9 @@ F32 = DType.F32
 
 
 #: The smallest zero block the packed products mark for the matrix unit to skip (``mxu.mmsp``
-#: takes power-of-two blocks from 8): without such a block heads are not packed, since the array
+#: takes power-of-two blocks from 4): without such a block heads are not packed, since the array
 #: would count the zero blocks' multiplies as work.
-MIN_MASK_BLOCK = 8
+MIN_MASK_BLOCK = 4
 
 
 def mask_block(length: int, d: int, dv: int) -> int:

@@ -1,5 +1,5 @@
 ; ----- program segment 0 (steps 0..12)
-.isa moe-asic 1
+.isa moe-asic 2
 .region input_ids 0x0 i32 [2, 16]
 .region token_type_ids 0x80 i32 [2, 16]
 .region attention_mask 0x100 i32 [2, 16]
@@ -256,7 +256,7 @@
     mxu.wpre sram[r6 + 0x3b80], k=64, n=64, dtype=f32, tw=1 wait(t6)                                 ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r11, 32768                                                                                    ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r12, 339584                                                                                   ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
-    mxu.mmsp acc[r11 + 0x0], sram[r6 + 0x2b80], sram[r6 + 0x3b80], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t7) signal(t27) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
+    mxu.mmsp acc[r11 + 0x0], sram[r6 + 0x2b80], sram[r6 + 0x3b80], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t7) signal(t27) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     dma.ld.sram sram[r9 + 0x2ec0], sram[r4 + 0xa000], rows=1, row_bytes=64, sstride=0, dstride=0 signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): load _Mul_output_0 -> t11_f32_1x16 [_l0=0]
     vpu.mov sram[r7 + 0x32f00], sram[r3 + 0x22ec0], rows=16, cols=16, dtype=f32, bcast=row wait(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> t12_f32_16x16 [_l0=0]
     vpu.mov sram[r5 + 0x3dd80], sram[r6 + 0x12f00], rows=1, cols=16, dtype=f32, bcast=none           ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> bias [_l0=0 _s0=0]
@@ -359,7 +359,7 @@
     li r13, 303104                                                                                   ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r14, 286720                                                                                   ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r15, 371712                                                                                   ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
-    mxu.mmsp acc[r11 + 0x1000], sram[r13 + 0x1b80], sram[r14 + 0x1b80], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t9) signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
+    mxu.mmsp acc[r11 + 0x1000], sram[r13 + 0x1b80], sram[r14 + 0x1b80], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t9) signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     vpu.mov sram[r7 + 0x2cb80], acc[r0 + 0x9000], rows=1, cols=1024, dtype=f32, bcast=none wait(t30) signal(t10) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> result [_l0=0]
     dma.st.sram sram[r4 + 0x8000], sram[r6 + 0xcb80], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t10) signal(t28) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): store result -> attention_2 [_l0=0]
     dma.ld.sram sram[r6 + 0x3b80], sram[r4 + 0x1000], rows=16, row_bytes=64, sstride=256, dstride=256 wait(t11) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): load _encoder_layer.0_attention_self_key_Add_output_0 -> keys_diag_in [_l0=1]
@@ -373,7 +373,7 @@
     dma.ld.sram sram[r6 + 0x1b80], sram[r4 + 0x3000], rows=1, row_bytes=4096, sstride=0, dstride=0 signal(t29) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): load _encoder_layer.0_attention_self_query_Add_output_0 -> queries_in [_l0=1]
     vpu.muls sram[r3 + 0x12b80], sram[r5 + 0x31b80], rows=1, cols=1024, dtype=f32, imm=0.25 wait(t29) signal(t12) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): muls -> queries [_l0=1]
     mxu.wpre sram[r6 + 0x3b80], k=64, n=64, dtype=f32, tw=1 wait(t27)                                ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=1]
-    mxu.mmsp acc[r11 + 0x0], sram[r6 + 0x2b80], sram[r6 + 0x3b80], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t12) signal(t29) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=1]
+    mxu.mmsp acc[r11 + 0x0], sram[r6 + 0x2b80], sram[r6 + 0x3b80], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t12) signal(t29) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=1]
     dma.ld.sram sram[r9 + 0x2ec0], sram[r1 + 0x2040], rows=1, row_bytes=64, sstride=0, dstride=0 signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): load _Mul_output_0 -> t11_f32_1x16 [_l0=1]
     vpu.mov sram[r7 + 0x32f00], sram[r14 + 0xcec0], rows=16, cols=16, dtype=f32, bcast=row wait(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> t12_f32_16x16 [_l0=1]
     vpu.mov sram[r13 + 0x3d80], sram[r3 + 0x22f00], rows=1, cols=16, dtype=f32, bcast=none           ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> bias [_l0=1 _s0=0]
@@ -473,7 +473,7 @@
     vpu.sel sram[r9 + 0x8c00], sram[r6 + 0x19c00], sram[r14 + 0x11c00], rows=64, cols=16, dtype=f32, bcast=none ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): sel -> t39_f32_64x16 [_l0=1]
     vpu.mov sram[r5 + 0x3bb80], sram[r7 + 0x38c00], rows=64, cols=16, dtype=f32, bcast=none signal(t27) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> weights [_l0=1]
     mxu.wpre sram[r3 + 0x17b80], k=64, n=64, dtype=f32, tw=0                                         ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=1]
-    mxu.mmsp acc[r11 + 0x1000], sram[r13 + 0x1b80], sram[r14 + 0x1b80], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t27) signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=1]
+    mxu.mmsp acc[r11 + 0x1000], sram[r13 + 0x1b80], sram[r14 + 0x1b80], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t27) signal(t30) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=1]
     vpu.mov sram[r6 + 0xcb80], acc[r0 + 0x9000], rows=1, cols=1024, dtype=f32, bcast=none wait(t30) signal(t15) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): mov -> result [_l0=1]
     dma.st.sram sram[r1 + 0x1000], sram[r13 + 0x2b80], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t15) signal(t16) ; attention_2 (/encoder/layer.0/attention/self/Transpose_4): store result -> attention_2 [_l0=1]
 ; kernel fused__encoder_layer.0_attention_output_dense_MatMul_output_0 (/encoder/layer.0/attention/output/dense/MatMul, /encoder/layer.0/attention/output/dense/Add, /encoder/layer.0/attention/output/Add, /encoder/layer.0/attention/output/LayerNorm/LayerNormalization)

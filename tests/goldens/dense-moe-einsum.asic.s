@@ -1,5 +1,5 @@
 ; ----- program segment 0 (steps 0..3)
-.isa moe-asic 1
+.isa moe-asic 2
 .region hidden_states 0x0 f32 [2, 16, 64]
 .region output 0x2000 f32 [2, 16, 64]
 .region _Einsum_output_0_probs 0x70540 f32 [32, 4]

@@ -1,5 +1,5 @@
 ; ----- program segment 0 (steps 0..3)
-.isa moe-asic 1
+.isa moe-asic 2
 .region hidden_states 0x0 f32 [2, 16, 64]
 .region output 0x2000 f32 [2, 16, 64]
 .region moe_probs 0x51140 f32 [32, 4]

@@ -1,5 +1,5 @@
 ; ----- program segment 0 (steps 0..11)
-.isa moe-asic 1
+.isa moe-asic 2
 .region input_ids 0x0 i32 [2, 16]
 .region logits 0x80 f32 [2, 16, 256]
 .region transformer.wte.weight 0x4afc0 f32 [256, 64]
@@ -155,7 +155,7 @@
     mxu.wpre sram[r7 + 0x13940], k=64, n=64, dtype=f32, tw=1 wait(t7)                                ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r11, 24576                                                                                    ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r12, 310592                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
-    mxu.mmsp acc[r11 + 0x0], sram[r8 + 0x1940], sram[r8 + 0x3940], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t29) signal(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
+    mxu.mmsp acc[r11 + 0x0], sram[r8 + 0x1940], sram[r8 + 0x3940], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t29) signal(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     vpu.fill sram[r4 + 0x4d80], rows=1, cols=1024, dtype=f32, imm=0xff800000                         ; attention_8 (/transformer/h.0/attn/Transpose_4): fill -> t12_f32_1x1024 [_l0=0]
     vpu.sel sram[r2 + 0x3cd80], sram[r7 + 0x2bd80], acc[r0 + 0x6000], rows=1, cols=1024, dtype=f32, bcast=none wait(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): sel -> t12_f32_1x1024 [_l0=0]
     vpu.mov acc[r0 + 0x6000], sram[r8 + 0x1cd80], rows=1, cols=1024, dtype=f32, bcast=none           ; attention_8 (/transformer/h.0/attn/Transpose_4): mov -> scores [_l0=0]
@@ -168,7 +168,7 @@
     li r13, 270336                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r14, 237568                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r15, 336000                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
-    mxu.mmsp acc[r11 + 0x2000], sram[r13 + 0x1940], sram[r14 + 0x1940], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t28) signal(t30) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
+    mxu.mmsp acc[r11 + 0x2000], sram[r13 + 0x1940], sram[r14 + 0x1940], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t28) signal(t30) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     vpu.mul sram[r2 + 0x35940], acc[r0 + 0x8000], sram[r8 + 0x17b40], rows=64, cols=16, dtype=f32, bcast=col wait(t30) signal(t8) ; attention_8 (/transformer/h.0/attn/Transpose_4): mul -> result [_l0=0]
     dma.st.sram sram[r5 + 0x6000], sram[r13 + 0x3940], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t8) ; attention_8 (/transformer/h.0/attn/Transpose_4): store result -> attention_8 [_l0=0]
     dma.ld.sram sram[r8 + 0x7940], sram[r5 + 0x3100], rows=16, row_bytes=64, sstride=768, dstride=256 ; attention_8 (/transformer/h.0/attn/Transpose_4): load _transformer_h.0_attn_c_attn_Gemm_output_0 -> keys_diag_in [_l0=0]
@@ -183,7 +183,7 @@
     vpu.muls sram[r0 + 0x32940], sram[r0 + 0x30940], rows=1, cols=1024, dtype=f32, imm=0.25 wait(t9) signal(t29) ; attention_8 (/transformer/h.0/attn/Transpose_4): muls -> queries [_l0=0]
     mxu.wpre sram[r7 + 0x17940], k=64, n=64, dtype=f32, tw=1 wait(t10)                               ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r16, 221184                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
-    mxu.mmsp acc[r11 + 0x1000], sram[r8 + 0x2940], sram[r16 + 0x1940], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t29) signal(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
+    mxu.mmsp acc[r11 + 0x1000], sram[r8 + 0x2940], sram[r16 + 0x1940], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t29) signal(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     vpu.fill sram[r4 + 0x5d80], rows=1, cols=1024, dtype=f32, imm=0xff800000                         ; attention_8 (/transformer/h.0/attn/Transpose_4): fill -> t12_f32_1x1024 [_l0=0]
     vpu.sel sram[r2 + 0x3dd80], sram[r14 + 0x11d80], acc[r0 + 0x7000], rows=1, cols=1024, dtype=f32, bcast=none wait(t27) ; attention_8 (/transformer/h.0/attn/Transpose_4): sel -> t12_f32_1x1024 [_l0=0]
     vpu.mov acc[r0 + 0x7000], sram[r13 + 0xbd80], rows=1, cols=1024, dtype=f32, bcast=none           ; attention_8 (/transformer/h.0/attn/Transpose_4): mov -> scores [_l0=0]
@@ -194,7 +194,7 @@
     vpu.rcp sram[r13 + 0x5c40], sram[r7 + 0x27c40], rows=1, cols=64, dtype=f32, bcast=none           ; attention_8 (/transformer/h.0/attn/Transpose_4): rcp -> row_sum_1 [_l0=0]
     mxu.wpre sram[r8 + 0xf940], k=64, n=64, dtype=f32, tw=0                                          ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r17, 253952                                                                                   ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
-    mxu.mmsp acc[r11 + 0x3000], sram[r13 + 0x2940], sram[r17 + 0x1940], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t28) signal(t30) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
+    mxu.mmsp acc[r11 + 0x3000], sram[r13 + 0x2940], sram[r17 + 0x1940], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t28) signal(t30) ; attention_8 (/transformer/h.0/attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     vpu.mul sram[r16 + 0x10940], acc[r0 + 0x9000], sram[r2 + 0x37c40], rows=64, cols=16, dtype=f32, bcast=col wait(t30) signal(t11) ; attention_8 (/transformer/h.0/attn/Transpose_4): mul -> result [_l0=0]
     dma.st.sram sram[r5 + 0x7000], sram[r14 + 0xc940], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t11) signal(t12) ; attention_8 (/transformer/h.0/attn/Transpose_4): store result -> attention_8 [_l0=0]
 ; kernel fused_matmul_2 (/transformer/h.0/attn/c_proj/Gemm, /transformer/h.0/Add, /transformer/h.0/ln_2/LayerNormalization)

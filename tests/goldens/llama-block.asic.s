@@ -1,5 +1,5 @@
 ; ----- program segment 0 (steps 0..11)
-.isa moe-asic 1
+.isa moe-asic 2
 .region input_ids 0x0 i32 [2, 16]
 .region logits 0x80 f32 [2, 16, 256]
 .region model.embed_tokens.weight 0x403c0 f32 [256, 64]
@@ -169,7 +169,7 @@
     mxu.wpre sram[r7 + 0x10cc0], k=64, n=64, dtype=f32, tw=1 wait(t9)                                ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r11, 188416                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r12, 299200                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
-    mxu.mmsp acc[r3 + 0x3fe0], sram[r11 + 0xcc0], sram[r8 + 0xcc0], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t27) signal(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
+    mxu.mmsp acc[r3 + 0x3fe0], sram[r11 + 0xcc0], sram[r8 + 0xcc0], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t27) signal(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     vpu.fill sram[r2 + 0x3a100], rows=1, cols=1024, dtype=f32, imm=0xff800000                        ; attention_16 (/model/layers.0/self_attn/Transpose_4): fill -> t12_f32_1x1024 [_l0=0]
     vpu.sel sram[r4 + 0xa100], sram[r7 + 0x29100], acc[r0 + 0x4000], rows=1, cols=1024, dtype=f32, bcast=none wait(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): sel -> t12_f32_1x1024 [_l0=0]
     vpu.mov acc[r0 + 0x4000], sram[r11 + 0x1c100], rows=1, cols=1024, dtype=f32, bcast=none          ; attention_16 (/model/layers.0/self_attn/Transpose_4): mov -> scores [_l0=0]
@@ -182,7 +182,7 @@
     li r13, 24576                                                                                    ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r14, 229376                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r15, 324608                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
-    mxu.mmsp acc[r13 + 0x0], sram[r4 + 0xcc0], sram[r14 + 0xcc0], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t29) signal(t30) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
+    mxu.mmsp acc[r13 + 0x0], sram[r4 + 0xcc0], sram[r14 + 0xcc0], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t29) signal(t30) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     vpu.mul sram[r11 + 0x14cc0], acc[r0 + 0x6000], sram[r8 + 0x14ec0], rows=64, cols=16, dtype=f32, bcast=col wait(t30) signal(t10) ; attention_16 (/model/layers.0/self_attn/Transpose_4): mul -> result [_l0=0]
     dma.st.sram sram[r5 + 0x2000], sram[r4 + 0x2cc0], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t10) ; attention_16 (/model/layers.0/self_attn/Transpose_4): store result -> attention_16 [_l0=0]
     dma.ld.sram sram[r11 + 0x6cc0], sram[r1 + 0x2800], rows=16, row_bytes=64, sstride=128, dstride=256 ; attention_16 (/model/layers.0/self_attn/Transpose_4): load rotary -> keys_diag_in [_l0=0]
@@ -198,7 +198,7 @@
     mxu.wpre sram[r11 + 0x6cc0], k=64, n=64, dtype=f32, tw=1 wait(t12)                               ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r16, 16384                                                                                    ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     li r17, 212992                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
-    mxu.mmsp acc[r16 + 0x1000], sram[r11 + 0x1cc0], sram[r17 + 0xcc0], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=1 wait(t27) signal(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
+    mxu.mmsp acc[r16 + 0x1000], sram[r11 + 0x1cc0], sram[r17 + 0xcc0], sram[r12], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=1 wait(t27) signal(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul scores = queries @ keys_diag_in^T [_l0=0]
     vpu.fill sram[r2 + 0x3b100], rows=1, cols=1024, dtype=f32, imm=0xff800000                        ; attention_16 (/model/layers.0/self_attn/Transpose_4): fill -> t12_f32_1x1024 [_l0=0]
     vpu.sel sram[r4 + 0xb100], sram[r8 + 0x19100], acc[r0 + 0x5000], rows=1, cols=1024, dtype=f32, bcast=none wait(t28) ; attention_16 (/model/layers.0/self_attn/Transpose_4): sel -> t12_f32_1x1024 [_l0=0]
     vpu.mov acc[r0 + 0x5000], sram[r14 + 0x13100], rows=1, cols=1024, dtype=f32, bcast=none          ; attention_16 (/model/layers.0/self_attn/Transpose_4): mov -> scores [_l0=0]
@@ -209,7 +209,7 @@
     vpu.rcp sram[r8 + 0x14fc0], sram[r14 + 0xcfc0], rows=1, cols=64, dtype=f32, bcast=none           ; attention_16 (/model/layers.0/self_attn/Transpose_4): rcp -> row_sum_1 [_l0=0]
     mxu.wpre sram[r7 + 0x1ccc0], k=64, n=64, dtype=f32, tw=0                                         ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     li r18, 245760                                                                                   ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
-    mxu.mmsp acc[r13 + 0x1000], sram[r4 + 0x1cc0], sram[r18 + 0xcc0], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=1, tw=0 wait(t29) signal(t30) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
+    mxu.mmsp acc[r13 + 0x1000], sram[r4 + 0x1cc0], sram[r18 + 0xcc0], sram[r15], m=16, k=64, n=64, dtype=f32, acc=0, blk=2, tw=0 wait(t29) signal(t30) ; attention_16 (/model/layers.0/self_attn/Transpose_4): matmul outputs = weights @ values_diag_in [_l0=0]
     vpu.mul sram[r11 + 0x15cc0], acc[r0 + 0x7000], sram[r17 + 0x10fc0], rows=64, cols=16, dtype=f32, bcast=col wait(t30) signal(t13) ; attention_16 (/model/layers.0/self_attn/Transpose_4): mul -> result [_l0=0]
     dma.st.sram sram[r5 + 0x3000], sram[r14 + 0xbcc0], rows=1, row_bytes=4096, sstride=0, dstride=0 wait(t13) signal(t14) ; attention_16 (/model/layers.0/self_attn/Transpose_4): store result -> attention_16 [_l0=0]
 ; kernel fused__model_layers.0_self_attn_o_proj_MatMul_output_0 (/model/layers.0/self_attn/o_proj/MatMul, /model/layers.0/Add, /model/layers.0/post_attention_layernorm/Mul_1)
