@@ -219,9 +219,11 @@ def test_sibling_projections_share_a_kernel_below_the_row_floor(tokens: int, ker
         np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
 
 
-def _attention_projections_graph(tokens: int, widths: tuple[int, int, int], transposed: bool) -> Graph:
+def _attention_projections_graph(tokens: int, widths: tuple[int, int, int], transposed: bool,
+                                 bias: bool = False) -> Graph:
     """q, k and v projections of one input feeding an attention op (so k and v are needed
-    first), ``transposed``: every weight stored ``[out, in]`` and transposed by the graph."""
+    first), ``transposed``: every weight stored ``[out, in]`` and transposed by the graph;
+    ``bias``: each projection adds a bias (Qwen's q, k and v)."""
     graph = Graph("qkv_attention")
     hidden = 64
     x = graph.add_input("x", TensorType((1, tokens, hidden), DType.F32))
@@ -234,7 +236,10 @@ def _attention_projections_graph(tokens: int, widths: tuple[int, int, int], tran
                         {"perm": (1, 0)})
         else:
             w = b.const((rng.standard_normal((hidden, width)) / 8).astype(np.float32), name)
-        outs.append(b.emit1("matmul", [x, w]))
+        out = b.emit1("matmul", [x, w])
+        if bias:
+            out = b.emit1("add", [out, b.const(rng.standard_normal(width).astype(np.float32), f"b{name}")])
+        outs.append(out)
     heads = [b.emit1("transpose", [b.emit1("reshape", [o], {"shape": (1, tokens, width // 16, 16)})],
                      {"perm": (0, 2, 1, 3)}) for o, width in zip(outs, widths)]
     att = b.emit1("attention", heads, {"scale": 0.25, "is_causal": True})
@@ -265,6 +270,20 @@ def test_sibling_projections_merge_into_fewer_folds(tokens: int, widths: tuple[i
     (want,) = moecc.compile_graph(graph, "ref").run(feeds).values()
     rtol, atol = tolerances("f32")
     (have,) = moecc.compile_graph(graph, "asic").run(feeds).values()
+    np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_merged_projections_with_biases_match_the_reference(precision: str) -> None:
+    """Merged projections each keep their own epilogue (a bias add) and precision."""
+    graph = _attention_projections_graph(24, (96, 48, 48), transposed=True, bias=True)
+    module = lower_graph(graph, asic_tiling_params(V1)).module
+    assert sum(isinstance(s, MatMul) and s.b.shape[-2] == 64 for k in module.kernels for _, s, _ in walk(k.body)) == 2
+    rng = np.random.default_rng(13)
+    feeds = {"x": rng.standard_normal((1, 24, 64)).astype(np.float32)}
+    (want,) = moecc.compile_graph(graph, "ref").run(feeds).values()
+    rtol, atol = tolerances(precision)
+    (have,) = moecc.compile_graph(graph, "asic", precision=precision).run(feeds).values()
     np.testing.assert_allclose(have, want, rtol=rtol, atol=atol)
 
 

@@ -8,7 +8,7 @@ import moecc
 from moecc.asic_runtime import random_inputs
 from moecc.backend.asic.isel import select_instructions
 from moecc.examples import build_example
-from moecc.ir.kernel import CpuCall, Kernel, KernelModule, verify_kernel_module
+from moecc.ir.kernel import CpuCall, Kernel, KernelModule, Load, verify_kernel_module
 from moecc.ir.kernel_interpreter import run_kernel_module
 from moecc.ir.kernel_parser import parse_kernel_module
 from moecc.ir.kernel_printer import print_kernel_module
@@ -77,3 +77,35 @@ def test_models_keep_their_weights_on_chip_and_their_outputs() -> None:
     assert report["hbm_bytes"]["read"] <= moecc.compile(model, "asic", activations="hbm").report()["hbm_bytes"]["read"]
     assert any(row["kernel"].startswith("fill_weights_") for row in report["kernels"]["by_kernel"])
     assert moecc.compile(model, "asic", activations="hbm").report()["memory"]["sram_weight_homes"] == 0
+
+
+def test_a_fill_of_several_weights_is_one_dma_where_they_lie_as_their_homes() -> None:
+    """Memory planning lays the weights with homes out in HBM in home order, so a fill kernel of
+    several weights is one ``dma.ld`` covering them all (one engine of the load queue); every
+    weight still reaches its home (the model's outputs match the reference). With the HBM
+    layout shuffled the loads stay one per weight."""
+    from moecc.backend.asic.fill_dma import fill_run
+    from moecc.backend.asic.isel import Selector
+
+    model = build_example("llama-block").SerializeToString()
+    compiled = moecc.compile(model, "asic")
+    asm = compiled.ir("asm")
+    fills = [line for line in asm.splitlines() if "fill_weights_" in line and line.lstrip().startswith("dma.ld ")]
+    several = [line for line in fills if "(one DMA)" in line]
+    assert several, "no fill moved several weights in one DMA"
+    inputs = random_inputs(moecc.compile(model, "ref").graph, seed=2)
+    reference = moecc.compile(model, "ref").run(inputs)
+    for name, want in compiled.run(inputs).items():
+        np.testing.assert_allclose(want, reference[name], rtol=1e-4, atol=1e-5)
+    # The run of bytes: found for a fill of the planned module, refused once one of its weights
+    # no longer lies as its home does.
+    planned = compiled.executable.module
+    fill = next(s for s in planned.steps if is_fill_kernel(s) and sum(isinstance(t, Load) for t in s.body) > 1)
+    sel = Selector(planned, V1)
+    sel._enter(fill)
+    loads = [(t, {}) for t in fill.body if isinstance(t, Load)]
+    assert fill_run(sel, loads) is not None
+    last = loads[-1][0].src.buffer
+    end = max(b.offset + b.nbytes for b in planned.hbm if b.space == "hbm" and b.role != "home")
+    sel.hbm[last] = sel.hbm[last].placed(end + 4096)
+    assert fill_run(sel, loads) is None
