@@ -4,8 +4,10 @@ Where it sits: instruction selection (:class:`moecc.backend.asic.isel.Selector`)
 loads of a fill kernel (:mod:`moecc.passes.weight_homes`), selected in that kernel or ahead of
 it in the kernel before, to :func:`emit_fill_loads`. Memory planning places the weights that
 have SRAM homes in HBM in home order, with the homes' alignment, so the weights one fill kernel
-loads are one run of bytes in both memories: one ``dma.ld`` moves them all (a rows x row-bytes
-rectangle over the run, the alignment padding between weights included).
+loads are one run of bytes in both memories: one ``dma.ld`` moves a run (a rows x row-bytes
+rectangle over it, the alignment padding between weights included), up to what the bus moves
+in two DMA setups' time (:func:`run_limit`), so that a big fill still reaches its first
+reader in pieces.
 
 Why: a DMA holds one of its queue's engines from its issue until its last byte, and a fill's
 loads wait behind the HBM latency and each other on the shared bus. One load per weight takes
@@ -16,7 +18,7 @@ leaves them the others. The bytes moved are the same but for the padding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from moecc.backend.asic.byte_ranges import strided_range
@@ -26,29 +28,48 @@ from moecc.passes.memory_plan import ALIGNMENT
 if TYPE_CHECKING:
     from moecc.backend.asic.isel import Selector
 
-def fill_run(sel: Selector, loads: Sequence[tuple[Load, Mapping[str, int]]]) -> tuple[int, int, int] | None:
-    """``(hbm address, sram address, bytes)`` of the one run of bytes ``loads`` move, when each
-    loads a whole weight from HBM into a whole tile and the weights lie in HBM as their tiles do
-    in SRAM; None otherwise."""
+def fill_runs(sel: Selector, loads: Sequence[tuple[Load, Mapping[str, int]]]) -> list[list[int]] | None:
+    """The indices of ``loads`` in runs of bytes one DMA each moves: consecutive weights in HBM
+    that lie as their tiles do in SRAM, each run at most :func:`run_limit` bytes (a weight
+    larger than that alone); None when a load is not a whole weight from HBM into a whole
+    tile (then each goes by itself)."""
     spans = []
-    for stmt, env in loads:
+    for index, (stmt, env) in enumerate(loads):
         local, s = sel.local_address(stmt.dst, env)
         hbm, h = sel.hbm_address(stmt.src, env)
         size = hbm.dtype.itemsize
         if hbm.role in ON_CHIP_ROLES or stmt.skip_zero_blocks or local.dtype.itemsize != size \
                 or stmt.src.pitch != stmt.src.cols or stmt.dst.row_pitch != stmt.dst.cols:
             return None
-        spans.append((h, s, stmt.src.rows * stmt.src.cols * size))
-    if len(spans) < 2:
-        return None
+        spans.append((h, s, stmt.src.rows * stmt.src.cols * size, index))
     spans.sort()
-    h0, s0, _ = spans[0]
-    end = 0
-    for h, s, nbytes in spans:
-        if h - h0 != s - s0 or h - h0 < end:
-            return None
-        end = h - h0 + nbytes
-    return h0, s0, -(-end // ALIGNMENT) * ALIGNMENT  # the last weight's padding: its slot in both
+    limit = run_limit(sel)
+    runs: list[list[int]] = []
+    run_h = run_s = run_end = 0
+    for h, s, nbytes, index in spans:
+        # The next weight joins the run when it follows it (past the alignment padding) in both
+        # memories at the same distance, and the run stays within the limit.
+        if runs and h - run_h == s - run_s and 0 <= h - run_end < ALIGNMENT and h + nbytes - run_h <= limit:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+            run_h, run_s = h, s
+        run_end = h + nbytes
+    return runs
+
+
+#: A fill DMA moves at most what the HBM bus moves in this many DMA setups' time
+#: (:func:`run_limit`): measured on the Hugging Face exports (docs/benchmarks.md, session 13),
+#: 1 leaves the small models' MLP weights in two DMAs (Llama 24 x 128: +144 cycles), 4 and
+#: more make GPT-2 at hidden 256 wait for a whole layer's fill (+162 cycles).
+FILL_RUN_SETUPS = 2
+
+
+def run_limit(sel: Selector) -> int:
+    """The most bytes one fill DMA moves (:data:`FILL_RUN_SETUPS` setups' worth of the bus).
+    Past that the transfer outweighs the setup, another engine costs little, and a shorter
+    first run reaches the kernel that reads it sooner."""
+    return max(ALIGNMENT, int(FILL_RUN_SETUPS * sel.target.dma_setup_cycles * sel.target.hbm_bytes_per_cycle))
 
 
 def _rectangle(sel: Selector, nbytes: int) -> tuple[int, int] | None:
@@ -64,24 +85,38 @@ def _rectangle(sel: Selector, nbytes: int) -> tuple[int, int] | None:
 
 
 def emit_fill_loads(sel: Selector, loads: Sequence[tuple[Load, Mapping[str, int]]],
-                    emit_one: object) -> None:
-    """Select a fill kernel's ``loads``: one DMA when :func:`fill_run` finds their run of bytes,
-    else each by ``emit_one(sel, stmt, env)``."""
-    run = fill_run(sel, loads)
-    shape = _rectangle(sel, run[2]) if run is not None else None
-    if run is None or shape is None:
-        for stmt, env in loads:
-            emit_one(sel, stmt, env)  # type: ignore[operator]
-        return
-    h, s, _ = run
+                    emit_one: Callable[[Selector, Load, Mapping[str, int]], None]) -> None:
+    """Select a fill kernel's ``loads``: each run :func:`fill_runs` finds of two weights or more
+    as one DMA, the others each by ``emit_one(sel, stmt, env)``."""
+    runs = fill_runs(sel, loads)
+    for run in runs if runs is not None else [[i] for i in range(len(loads))]:
+        members = [loads[i] for i in run]
+        if len(members) > 1 and _emit_run(sel, members):
+            continue
+        for stmt, env in members:
+            emit_one(sel, stmt, env)
+
+
+def _emit_run(sel: Selector, members: Sequence[tuple[Load, Mapping[str, int]]]) -> bool:
+    """One ``dma.ld`` over the bytes of ``members`` (consecutive weights, from the first one's
+    address to the last one's padded end); False when no rectangle fits the fields."""
+    (first, env), (last, last_env) = members[0], members[-1]
+    _, s = sel.local_address(first.dst, env)
+    hbm, h = sel.hbm_address(first.src, env)
+    last_hbm, last_h = sel.hbm_address(last.src, last_env)
+    end = last_h + last.src.rows * last.src.cols * last_hbm.dtype.itemsize
+    shape = _rectangle(sel, -(-(end - h) // ALIGNMENT) * ALIGNMENT)  # the last weight's padding: its slot in both
+    if shape is None:
+        return False
     rows, row_bytes = shape
     stride = row_bytes if rows > 1 else 0
-    names = ", ".join(stmt.src.buffer for stmt, _ in loads)
-    sel.describe(loads[0][0], loads[0][1], f"load {names} -> their homes (one DMA)")
+    names = ", ".join(stmt.src.buffer for stmt, _ in members)
+    sel.describe(first, env, f"load {names} -> their homes (one DMA)")
     sel.emit("dma.ld", reads=[strided_range("hbm", h, rows, row_bytes, row_bytes)],
              writes=[strided_range("sram", s, rows, row_bytes, row_bytes)],
              dst=sel.address("dma.ld", "dst", s), src=sel.address("dma.ld", "src", h),
              rows=rows, row_bytes=row_bytes, sstride=stride, dstride=stride)
+    return True
 
 
-__all__ = ["emit_fill_loads", "fill_run"]
+__all__ = ["FILL_RUN_SETUPS", "emit_fill_loads", "fill_runs", "run_limit"]
