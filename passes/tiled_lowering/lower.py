@@ -140,15 +140,13 @@ def lower_graph(graph: Graph, params: TilingParams | None = None, moe: str = "sp
                 lowered.update(id(o) for o in mlp.ops)
                 continue
         siblings = find_siblings(op, ctx, uses)
+        groups.before(op)
         if siblings is not None and all(decide(o, ctx) is None for o in siblings.ops):
-            groups.before(op)
-            merged = lower_siblings(siblings, ctx)
+            merged = lower_siblings(siblings, ctx)  # emits nothing when it returns None
             if merged is not None:
                 groups.after_merged(siblings.ops, merged.last_fold, merged.epilogue_at)
                 lowered.update(id(o) for o in siblings.ops)
                 continue
-        groups.before(op)
-        groups.before(op)
         RULES[op.kind].lower(op, ctx)
         groups.after(op)
         for r in op.results:
