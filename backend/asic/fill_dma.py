@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from moecc.backend.asic.byte_ranges import strided_range
 from moecc.ir.kernel import ON_CHIP_ROLES, Load
 from moecc.passes.memory_plan import ALIGNMENT
 
@@ -100,22 +99,20 @@ def emit_fill_loads(sel: Selector, loads: Sequence[tuple[Load, Mapping[str, int]
 def _emit_run(sel: Selector, members: Sequence[tuple[Load, Mapping[str, int]]]) -> bool:
     """One ``dma.ld`` over the bytes of ``members`` (consecutive weights, from the first one's
     address to the last one's padded end); False when no rectangle fits the fields."""
+    from moecc.backend.asic.isel import dma_2d  # isel imports this module
+
     (first, env), (last, last_env) = members[0], members[-1]
     _, s = sel.local_address(first.dst, env)
-    hbm, h = sel.hbm_address(first.src, env)
+    _, h = sel.hbm_address(first.src, env)
     last_hbm, last_h = sel.hbm_address(last.src, last_env)
     end = last_h + last.src.rows * last.src.cols * last_hbm.dtype.itemsize
     shape = _rectangle(sel, -(-(end - h) // ALIGNMENT) * ALIGNMENT)  # the last weight's padding: its slot in both
     if shape is None:
         return False
     rows, row_bytes = shape
-    stride = row_bytes if rows > 1 else 0
     names = ", ".join(stmt.src.buffer for stmt, _ in members)
     sel.describe(first, env, f"load {names} -> their homes (one DMA)")
-    sel.emit("dma.ld", reads=[strided_range("hbm", h, rows, row_bytes, row_bytes)],
-             writes=[strided_range("sram", s, rows, row_bytes, row_bytes)],
-             dst=sel.address("dma.ld", "dst", s), src=sel.address("dma.ld", "src", h),
-             rows=rows, row_bytes=row_bytes, sstride=stride, dstride=stride)
+    dma_2d(sel, "dma.ld", h, s, rows, row_bytes, row_bytes, row_bytes, loading=True)  # fits the fields: one DMA
     return True
 
 

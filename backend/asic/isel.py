@@ -309,7 +309,7 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
 # -- DMA ---------------------------------------------------------------------------------------
 
 
-def _dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: int, row_bytes: int,
+def dma_2d(sel: Selector, mnemonic: str, hbm_base: int, sram_base: int, rows: int, row_bytes: int,
             hbm_stride: int, sram_stride: int, *, loading: bool, far_space: str = "hbm") -> None:
     """One strided copy between a tile and a global buffer, split into as many DMAs as the
     field widths need: ``dma.ld``/``dma.st`` when the buffer is in HBM, ``dma.ld.sram``/
@@ -359,10 +359,10 @@ def emit_load(sel: Selector, stmt: Load, env: Mapping[str, int]) -> None:
     local_pitch = stmt.dst.row_pitch * size
     pieces = _nonzero_pieces(sel, stmt, env) if stmt.skip_zero_blocks and not on_chip else None
     if pieces is None:
-        _dma_2d(sel, mnemonic, h, s, stmt.src.rows, row_bytes, pitch, local_pitch, loading=True, far_space=far)
+        dma_2d(sel, mnemonic, h, s, stmt.src.rows, row_bytes, pitch, local_pitch, loading=True, far_space=far)
         return
     for row, rows, col, cols in pieces:  # the zero blocks' bytes stay in HBM
-        _dma_2d(sel, mnemonic, h + row * pitch + col * size, s + row * local_pitch + col * size, rows, cols * size,
+        dma_2d(sel, mnemonic, h + row * pitch + col * size, s + row * local_pitch + col * size, rows, cols * size,
                 pitch, local_pitch, loading=True, far_space=far)
 
 
@@ -418,7 +418,7 @@ def emit_store(sel: Selector, stmt: Store, env: Mapping[str, int]) -> None:
     on_chip = hbm.role in ON_CHIP_ROLES
     if on_chip and h == s and stmt.dst.pitch == stmt.src.row_pitch:
         return  # the tile already is those bytes (a fill kernel's buffer placed on its weight's home)
-    _dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size,
+    dma_2d(sel, "dma.st.sram" if on_chip else "dma.st", h, s, stmt.dst.rows, row_bytes, stmt.dst.pitch * size,
             stmt.src.row_pitch * size, loading=False, far_space="sram" if on_chip else "hbm")
 
 
